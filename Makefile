@@ -1,0 +1,177 @@
+# Manifold: make [ARCH=x86_64|aarch64] [all|iso|run|test|bench|debug|clean|deps]
+#
+#   make run            boot the ISO in QEMU with the serial console on this terminal
+#   make test           build both architectures and run every test under QEMU
+#   make bench          run the benchmark suite (see docs/benchmarks.md)
+#
+# Both `run` and `test` call `deps` first, which installs missing Debian
+# packages (and nothing when everything is present).
+
+ARCH ?= x86_64
+ARCHES := x86_64 aarch64
+BUILD := build/$(ARCH)
+MODE ?= shell
+
+include arch/$(ARCH)/arch.mk
+
+CC := $(CROSS)gcc
+LD := $(CROSS)ld
+AR := $(CROSS)ar
+NM := $(CROSS)nm
+OBJCOPY := $(CROSS)objcopy
+
+GCC_INCLUDE := $(shell $(CC) -print-file-name=include)
+COMMON_CFLAGS := -std=gnu11 -ffreestanding -nostdinc -isystem $(GCC_INCLUDE) -I. \
+    -fno-stack-protector -fno-builtin -fno-omit-frame-pointer -fno-common \
+    -fno-asynchronous-unwind-tables -fno-toplevel-reorder -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
+    -MMD -MP
+KERNEL_CFLAGS := $(COMMON_CFLAGS) $(ARCH_CFLAGS) -DMANIFOLD_KERNEL
+USER_CFLAGS := $(COMMON_CFLAGS) $(ARCH_USER_CFLAGS) -Iuser/lib
+
+LIB_SRCS := $(wildcard lib/*.c)
+KERNEL_SRCS := $(wildcard kernel/*.c) $(LIB_SRCS) $(ARCH_KERNEL_SRCS)
+KERNEL_OBJS := $(patsubst %,$(BUILD)/kernel-objs/%.o,$(basename $(KERNEL_SRCS)))
+
+USER_LIB_SRCS := $(wildcard user/lib/*.c) $(LIB_SRCS) $(ARCH_USER_SRCS)
+USER_LIB_OBJS := $(patsubst %,$(BUILD)/user-objs/%.o,$(basename $(USER_LIB_SRCS)))
+ROOT_SRCS := $(wildcard user/root/*.c) $(wildcard user/tests/*.c)
+ROOT_OBJS := $(patsubst %,$(BUILD)/user-objs/%.o,$(basename $(ROOT_SRCS)))
+PROGRAMS := $(basename $(notdir $(wildcard user/programs/*.c)))
+USER_ELFS := $(BUILD)/user/root.elf $(patsubst %,$(BUILD)/user/%.elf,$(PROGRAMS))
+# Modules that are deliberately not valid programs (loader tests).
+DATA_MODULES := $(wildcard user/data/*)
+
+ISO := $(BUILD)/manifold.iso
+TEST_ISO := $(BUILD)/manifold-test.iso
+BENCH_ISO := $(BUILD)/manifold-bench.iso
+
+.PHONY: all iso run test test-arch bench debug clean deps host-test
+all: $(ISO)
+iso: $(ISO)
+
+# ------------------------------------------------------------------ kernel
+$(BUILD)/kernel-objs/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(KERNEL_CFLAGS) -c $< -o $@
+
+$(BUILD)/kernel-objs/%.o: %.S
+	@mkdir -p $(dir $@)
+	@echo "  AS      $<"
+	@$(CC) $(KERNEL_CFLAGS) -D__ASSEMBLY__ -c $< -o $@
+
+$(BUILD)/kernel-objs/%.o: %.asm
+	@mkdir -p $(dir $@)
+	@echo "  NASM    $<"
+	@nasm -f elf64 -g -F dwarf $< -o $@
+
+KERNEL_LDFLAGS := -nostdlib -static -z max-page-size=0x1000 -z noexecstack -T linker/$(ARCH)-kernel.ld
+LIBGCC := $(shell $(CC) $(ARCH_CFLAGS) -print-libgcc-file-name)
+
+# Two links: the first one's text symbols become the second one's .ksyms.
+$(BUILD)/kernel.pass1.elf: $(KERNEL_OBJS) linker/$(ARCH)-kernel.ld
+	$(LD) $(KERNEL_LDFLAGS) -o $@ $(KERNEL_OBJS) $(LIBGCC)
+
+$(BUILD)/ksyms.S: $(BUILD)/kernel.pass1.elf tools/mksyms
+	tools/mksyms $(NM) $< > $@
+
+$(BUILD)/ksyms.o: $(BUILD)/ksyms.S
+	@echo "  CC      $<"
+	@$(CC) $(KERNEL_CFLAGS) -c $< -o $@
+
+$(BUILD)/kernel.elf: $(KERNEL_OBJS) $(BUILD)/ksyms.o linker/$(ARCH)-kernel.ld
+	$(LD) $(KERNEL_LDFLAGS) -o $@ $(KERNEL_OBJS) $(BUILD)/ksyms.o $(LIBGCC)
+	@$(NM) $(BUILD)/kernel.pass1.elf | grep -i ' t ' | sort > $(BUILD)/text1.syms
+	@$(NM) $@ | grep -i ' t ' | sort > $(BUILD)/text2.syms
+	@cmp -s $(BUILD)/text1.syms $(BUILD)/text2.syms || { echo "kernel text moved between links"; exit 1; }
+
+# ---------------------------------------------------------------- user
+$(BUILD)/user-objs/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< (user)"
+	@$(CC) $(USER_CFLAGS) -c $< -o $@
+
+$(BUILD)/user-objs/%.o: %.S
+	@mkdir -p $(dir $@)
+	@echo "  AS      $< (user)"
+	@$(CC) $(USER_CFLAGS) -D__ASSEMBLY__ -c $< -o $@
+
+$(BUILD)/libmanifold.a: $(USER_LIB_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+USER_LDFLAGS := -nostdlib -static -z max-page-size=0x1000 -z noexecstack -T linker/$(ARCH)-user.ld
+
+$(BUILD)/user/root.elf: $(ROOT_OBJS) $(BUILD)/libmanifold.a linker/$(ARCH)-user.ld
+	@mkdir -p $(dir $@)
+	$(LD) $(USER_LDFLAGS) -o $@ $(ROOT_OBJS) $(BUILD)/libmanifold.a $(LIBGCC)
+
+$(BUILD)/user/%.elf: $(BUILD)/user-objs/user/programs/%.o $(BUILD)/libmanifold.a linker/$(ARCH)-user.ld
+	@mkdir -p $(dir $@)
+	$(LD) $(USER_LDFLAGS) -o $@ $< $(BUILD)/libmanifold.a $(LIBGCC)
+
+# ------------------------------------------------------------------- ISO
+# One grub.cfg per mode; the ISO carries the kernel, user programs and data
+# modules. tools/mkgrubcfg writes the stanza for every architecture.
+define make_iso
+	@rm -rf $(BUILD)/iso-$(1)
+	@mkdir -p $(BUILD)/iso-$(1)/boot/grub $(BUILD)/iso-$(1)/boot/user
+	cp $(KERNEL_IMAGE) $(BUILD)/iso-$(1)/boot/
+	cp $(USER_ELFS) $(BUILD)/iso-$(1)/boot/user/
+	$(if $(DATA_MODULES),cp $(DATA_MODULES) $(BUILD)/iso-$(1)/boot/user/)
+	tools/mkgrubcfg $(1) $(BUILD)/iso-$(1)/boot/user > $(BUILD)/iso-$(1)/boot/grub/grub.cfg
+	grub-mkrescue -o $(2) $(BUILD)/iso-$(1) >$(BUILD)/grub-mkrescue-$(1).log 2>&1 || \
+	    { cat $(BUILD)/grub-mkrescue-$(1).log; exit 1; }
+endef
+
+ISO_DEPS := $(KERNEL_IMAGE) $(USER_ELFS) $(DATA_MODULES) tools/mkgrubcfg
+
+$(ISO): $(ISO_DEPS)
+	$(call make_iso,shell,$@)
+$(TEST_ISO): $(ISO_DEPS)
+	$(call make_iso,test,$@)
+$(BENCH_ISO): $(ISO_DEPS)
+	$(call make_iso,bench,$@)
+
+# --------------------------------------------------------------- running
+deps:
+	@tools/deps
+
+run: deps
+	@$(MAKE) --no-print-directory $(ISO)
+	tools/qemu run $(ARCH) $(ISO)
+
+debug: deps
+	@$(MAKE) --no-print-directory $(ISO)
+	@echo "QEMU waits for GDB on :1234: gdb-multiarch $(BUILD)/kernel.elf -ex 'target remote :1234'"
+	tools/qemu debug $(ARCH) $(ISO)
+
+# Build and test every architecture; the overall status fails if any does.
+test: deps host-test
+	@status=0; for a in $(ARCHES); do \
+	    $(MAKE) --no-print-directory ARCH=$$a test-arch || status=1; \
+	done; exit $$status
+
+test-arch:
+	@$(MAKE) --no-print-directory $(TEST_ISO)
+	tools/qemu test $(ARCH) $(TEST_ISO)
+
+host-test:
+	@mkdir -p build/host
+	cc -std=gnu11 -O1 -g -Wall -Wextra -Werror -I. -fsanitize=address,undefined \
+	    -Dsnprintf=mf_snprintf -Dvsnprintf=mf_vsnprintf \
+	    tools/host-tests/test_lib.c lib/elf.c lib/fmt.c -o build/host/test_lib
+	build/host/test_lib
+
+bench: deps
+	@if [ "$(origin ARCH)" = "command line" ]; then arches="$(ARCH)"; else arches="$(ARCHES)"; fi; \
+	for a in $$arches; do $(MAKE) --no-print-directory ARCH=$$a bench-arch || exit 1; done
+
+bench-arch:
+	@$(MAKE) --no-print-directory $(BENCH_ISO)
+	tools/qemu bench $(ARCH) $(BENCH_ISO)
+
+clean:
+	rm -rf build
+
+-include $(shell find build/$(ARCH) -name '*.d' 2>/dev/null)

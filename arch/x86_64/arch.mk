@@ -1,0 +1,13 @@
+# x86_64 build fragment, included by the top-level Makefile.
+CROSS :=
+ARCH_CFLAGS := -m64 -march=x86-64 -mno-red-zone -mno-mmx -mno-sse -mno-sse2 -mno-avx \
+               -mcmodel=kernel -fno-pic -fno-pie
+ARCH_USER_CFLAGS := -m64 -march=x86-64 -mno-sse -mno-mmx -fno-pic -fno-pie
+ARCH_KERNEL_SRCS := $(wildcard arch/x86_64/*.c) $(wildcard arch/x86_64/*.asm)
+ARCH_USER_SRCS := $(wildcard user/lib/arch/x86_64/*.S)
+KERNEL_IMAGE := $(BUILD)/manifold-x86_64.elf
+QEMU := qemu-system-x86_64
+
+# The ISO carries the ELF itself; GRUB loads it with multiboot2.
+$(KERNEL_IMAGE): $(BUILD)/kernel.elf
+	cp $< $@

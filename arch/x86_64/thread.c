@@ -1,0 +1,47 @@
+// x86_64 thread set-up: initial kernel stacks for user and kernel threads.
+#include "arch/x86_64/trapframe.h"
+#include "arch/x86_64/x86.h"
+#include "kernel/arch.h"
+#include "kernel/thread.h"
+#include "lib/string.h"
+
+extern char trap_return[], kernel_thread_start[];
+
+// The callee-saved frame arch_context_switch pops, then its return address.
+struct switch_frame {
+    uint64_t r15, r14, r13, r12, rbx, rbp, rip;
+};
+
+static uintptr_t stack_top(struct thread *t) { return t->kstack + KSTACK_PAGES * PAGE_SIZE; }
+
+void arch_thread_init_user(struct thread *t, vaddr_t entry, vaddr_t sp, uint64_t arg)
+{
+    struct trap_frame *tf = (struct trap_frame *)(stack_top(t) - sizeof(*tf));
+    memset(tf, 0, sizeof(*tf));
+    tf->rip = entry;
+    tf->cs = SEL_USER_CODE;
+    tf->rflags = 0x202;          // IF
+    tf->rsp = sp;
+    tf->ss = SEL_USER_DATA;
+    tf->rdi = arg;
+    struct switch_frame *sf = (struct switch_frame *)tf - 1;
+    memset(sf, 0, sizeof(*sf));
+    sf->rip = (uint64_t)trap_return;
+    t->kernel_sp = (uintptr_t)sf;
+    t->user_frame = tf;
+}
+
+void arch_thread_init_kernel(struct thread *t, void (*fn)(void *), void *arg)
+{
+    struct switch_frame *sf = (struct switch_frame *)(stack_top(t) - 16) - 1;
+    memset(sf, 0, sizeof(*sf));
+    sf->r12 = (uint64_t)fn;
+    sf->r13 = (uint64_t)arg;
+    sf->rip = (uint64_t)kernel_thread_start;
+    t->kernel_sp = (uintptr_t)sf;
+}
+
+void arch_thread_activate(struct thread *t)
+{
+    x86_tss_set_rsp0(stack_top(t));
+}

@@ -1,0 +1,99 @@
+// x86_64 trap dispatch: exceptions, the timer, and access to trap frames.
+#include "arch/x86_64/trapframe.h"
+#include "arch/x86_64/x86.h"
+#include "kernel/arch.h"
+#include "kernel/console.h"
+
+extern char usercopy_start[], usercopy_end[], usercopy_fault[];
+
+static const char *const exception_names[32] = {
+    "divide error", "debug", "NMI", "breakpoint", "overflow", "bound range",
+    "invalid opcode", "device not available", "double fault", "coprocessor overrun",
+    "invalid TSS", "segment not present", "stack fault", "general protection",
+    "page fault", "reserved", "x87 error", "alignment check", "machine check",
+    "SIMD error", "virtualization", "control protection",
+};
+
+// Page-fault error code bits: P (protection), W (write), U (user), I (fetch).
+static unsigned pf_access(uint64_t error)
+{
+    unsigned a = VM_READ;
+    if (error & 2)
+        a = VM_WRITE;
+    if (error & 16)
+        a = VM_EXEC;
+    return a;
+}
+
+static int fault_kind(uint64_t vector)
+{
+    switch (vector) {
+    case 14: return FAULT_PAGE;
+    case 6: return FAULT_UNDEFINED;
+    case 13: case 12: case 11: case 17: return FAULT_PROTECTION;
+    case 0: case 4: case 5: case 16: case 19: return FAULT_ARITHMETIC;
+    default: return FAULT_OTHER;
+    }
+}
+
+void x86_trap(struct trap_frame *tf)
+{
+    uint64_t v = tf->vector;
+    if (v == VECTOR_TIMER) {
+        lapic_eoi();
+        timer_tick();
+        return;
+    }
+    if (v == VECTOR_SPURIOUS || (v >= 0x20 && v < 0x30))
+        return;     // spurious LAPIC or masked-PIC interrupt
+    if (v >= 32) {
+        kprintf("manifold: unexpected interrupt vector %lu\n", v);
+        lapic_eoi();
+        return;
+    }
+    bool from_user = tf->cs & 3;
+    if (!from_user) {
+        if (v == 14 && tf->rip >= (uint64_t)usercopy_start && tf->rip <= (uint64_t)usercopy_end) {
+            tf->rip = (uint64_t)usercopy_fault;   // bad user pointer: copy returns -1
+            return;
+        }
+        kernel_fault(tf, exception_names[v] ? exception_names[v] : "exception",
+                     v == 14 ? read_cr2() : tf->rip);
+    }
+    vaddr_t addr = v == 14 ? read_cr2() : tf->rip;
+    unsigned access = v == 14 ? pf_access(tf->error) : VM_EXEC;
+    user_fault(tf, fault_kind(v), addr, access);
+}
+
+void arch_trap_dump(const struct trap_frame *tf)
+{
+    kprintf("vector %lu error %#lx rip %p cs %#lx rflags %#lx rsp %p ss %#lx\n",
+            tf->vector, tf->error, (void *)tf->rip, tf->cs, tf->rflags, (void *)tf->rsp, tf->ss);
+    kprintf("rax %016lx rbx %016lx rcx %016lx rdx %016lx\n", tf->rax, tf->rbx, tf->rcx, tf->rdx);
+    kprintf("rsi %016lx rdi %016lx rbp %016lx r8  %016lx\n", tf->rsi, tf->rdi, tf->rbp, tf->r8);
+    kprintf("r9  %016lx r10 %016lx r11 %016lx r12 %016lx\n", tf->r9, tf->r10, tf->r11, tf->r12);
+    kprintf("r13 %016lx r14 %016lx r15 %016lx cr2 %016lx\n", tf->r13, tf->r14, tf->r15, read_cr2());
+    kprintf("cr3 %016lx cr4 %016lx\n", read_cr3(), read_cr4());
+    uintptr_t off;
+    const char *name = ksym_lookup(tf->rip, &off);
+    if (name)
+        kprintf("rip is %s+%#lx\n", name, off);
+}
+
+uint64_t arch_syscall_number(const struct trap_frame *tf) { return tf->rax; }
+
+uint64_t arch_syscall_arg(const struct trap_frame *tf, int i)
+{
+    switch (i) {
+    case 0: return tf->rdi;
+    case 1: return tf->rsi;
+    case 2: return tf->rdx;
+    case 3: return tf->r10;
+    case 4: return tf->r8;
+    default: return tf->r9;
+    }
+}
+
+void arch_syscall_return(struct trap_frame *tf, int64_t value) { tf->rax = (uint64_t)value; }
+uint64_t arch_trap_pc(const struct trap_frame *tf) { return tf->rip; }
+uint64_t arch_trap_sp(const struct trap_frame *tf) { return tf->rsp; }

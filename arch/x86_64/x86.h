@@ -1,0 +1,68 @@
+// x86_64 private definitions: port I/O, MSRs, control registers, selectors.
+#pragma once
+#include "kernel/types.h"
+
+#define SEL_KERNEL_CODE 0x08
+#define SEL_KERNEL_DATA 0x10
+#define SEL_USER_DATA   (0x18 | 3)
+#define SEL_USER_CODE   (0x20 | 3)
+#define SEL_TSS         0x28
+
+#define MSR_EFER        0xc0000080
+#define MSR_STAR        0xc0000081
+#define MSR_LSTAR       0xc0000082
+#define MSR_FMASK       0xc0000084
+#define MSR_GS_BASE     0xc0000101
+#define MSR_KERNEL_GS   0xc0000102
+#define MSR_APIC_BASE   0x1b
+
+#define VECTOR_TIMER    0x40
+#define VECTOR_SPURIOUS 0xff
+
+static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
+static inline void outw(uint16_t port, uint16_t v) { __asm__ volatile("outw %0, %1" ::"a"(v), "Nd"(port)); }
+static inline void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(port)); }
+static inline uint8_t inb(uint16_t port)
+{
+    uint8_t v;
+    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+static inline uint64_t rdmsr(uint32_t msr)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+    return (uint64_t)hi << 32 | lo;
+}
+static inline void wrmsr(uint32_t msr, uint64_t v)
+{
+    __asm__ volatile("wrmsr" ::"c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
+}
+static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
+{
+    __asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+}
+static inline uint64_t read_cr2(void) { uint64_t v; __asm__ volatile("mov %%cr2, %0" : "=r"(v)); return v; }
+static inline uint64_t read_cr3(void) { uint64_t v; __asm__ volatile("mov %%cr3, %0" : "=r"(v)); return v; }
+static inline void write_cr3(uint64_t v) { __asm__ volatile("mov %0, %%cr3" ::"r"(v) : "memory"); }
+static inline uint64_t read_cr4(void) { uint64_t v; __asm__ volatile("mov %%cr4, %0" : "=r"(v)); return v; }
+static inline void write_cr4(uint64_t v) { __asm__ volatile("mov %0, %%cr4" ::"r"(v)); }
+
+// CPU features detected at boot (cpu.c).
+struct x86_features {
+    bool pcid, invpcid, smep, smap, nx, huge_1g, x2apic, tsc_invariant;
+};
+extern struct x86_features x86_cpu;
+
+// The per-CPU block addressed through GS in kernel mode (entry.asm uses
+// the offsets of the first three fields).
+struct x86_percpu {
+    struct x86_percpu *self;     // gs:0
+    uint64_t kernel_rsp;         // gs:8  stack top for syscall entry
+    uint64_t user_rsp;           // gs:16 scratch during syscall entry
+};
+
+void lapic_init(void);
+void lapic_eoi(void);
+void x86_tss_set_rsp0(uint64_t rsp0);
+extern uint64_t x86_tsc_hz;

@@ -1,0 +1,65 @@
+// System call numbers and the structures they exchange with user space.
+// Calling convention: number in rax (x86_64, `syscall`) or x8 (aarch64,
+// `svc #0`); arguments in rdi, rsi, rdx, r10, r8, r9 / x0..x5; the result
+// (>= 0, or -E_*) in rax / x0.
+#pragma once
+#include <stdint.h>
+
+enum mf_syscall {
+    SYS_DEBUG_WRITE = 0,   // (const char *buf, size_t len) -> len
+    SYS_DEBUG_GETC,        // () -> byte; blocks until console input arrives
+    SYS_EXIT,              // (int code) -> does not return
+    SYS_YIELD,             // () -> 0
+    SYS_SPAWN,             // (const char *name, size_t len, uint64_t arg) -> thread id
+    SYS_WAIT,              // (tid, struct mf_exit_status *) -> 0; blocks until tid exits
+    SYS_PROGRAM_INFO,      // (index, char *name, size_t len) -> image size; -E_NOENT past the end
+    SYS_THREAD_INFO,       // (index, struct mf_thread_info *) -> 0; -E_NOENT past the end
+    SYS_SYSTEM_INFO,       // (struct mf_system_info *) -> 0
+    SYS_POWEROFF,          // (int status) -> does not return
+    SYS_KTEST,             // (op, index, first_number) -> see KTEST_*
+    SYS_TIME,              // () -> timer ticks since boot
+    SYS_SLEEP,             // (ticks) -> 0
+    SYS_COUNT
+};
+
+// SYS_KTEST operations: run the kernel's self-tests from the root task.
+#define KTEST_COUNT 0      // -> number of kernel self-tests
+#define KTEST_RUN   1      // (index, number) -> 1 passed, 0 failed; prints the result line
+
+// How a thread ended (SYS_WAIT).
+#define EXIT_NORMAL 1      // called SYS_EXIT; code is its argument
+#define EXIT_FAULT  2      // killed by an exception; code is a FAULT_* kind
+struct mf_exit_status {
+    int32_t how;
+    int32_t code;
+    uint64_t address;      // faulting address for EXIT_FAULT
+};
+
+#define MF_FAULT_PAGE       1
+#define MF_FAULT_UNDEFINED  2
+#define MF_FAULT_PROTECTION 3
+#define MF_FAULT_ARITHMETIC 4
+#define MF_FAULT_OTHER      5
+
+struct mf_thread_info {
+    uint32_t id;
+    uint32_t state;        // MF_THREAD_*
+    uint32_t cpu;
+    uint32_t priority;
+    char name[32];
+};
+#define MF_THREAD_RUNNABLE 0
+#define MF_THREAD_BLOCKED  1
+#define MF_THREAD_DEAD     2
+
+struct mf_system_info {
+    char version[32];
+    char arch[16];
+    char features[128];
+    char cmdline[128];
+    uint32_t cpus;
+    uint32_t timer_hz;
+    uint64_t memory_total;   // bytes of usable RAM
+    uint64_t memory_free;
+    uint64_t cycles_per_second;
+};

@@ -1,0 +1,123 @@
+// The architecture interface: the one list of names that arch/x86_64/ and
+// arch/aarch64/ must both define. Portable code in kernel/ calls nothing else
+// that is architecture specific; a name missing from one tree is a link error,
+// never a silent fallback.
+#pragma once
+
+#include "kernel/types.h"
+
+struct boot_info;
+struct trap_frame;   // defined by each arch in arch/<arch>/trapframe.h
+struct thread;
+
+// ---------------------------------------------------------------- identity
+extern const char arch_name[];          // "x86_64" or "aarch64"
+
+// ------------------------------------------------------------ early console
+// Polled UART: 16550 on x86_64, PL011 on aarch64.
+void arch_console_init(const struct boot_info *bi);
+void arch_console_putc(char c);
+// Returns a received byte, or -1 when none is waiting. Never blocks.
+int arch_console_getc(void);
+
+// ------------------------------------------------------------- CPU control
+void arch_cpu_init(struct boot_info *bi);   // traps, features, per-CPU state
+void arch_interrupts_enable(void);
+void arch_interrupts_disable(void);
+bool arch_interrupts_enabled(void);
+void arch_wait_for_interrupt(void);         // hlt / wfi with interrupts on
+_Noreturn void arch_halt(void);             // stop this CPU for good
+_Noreturn void arch_poweroff(int status);   // power the machine off (QEMU exits)
+uint64_t arch_cycles(void);                 // rdtsc / cntvct_el0
+extern const uint16_t arch_elf_machine;     // ELF e_machine of user programs
+uint64_t arch_cycles_per_second(void);
+// Fills buf with a printable list of detected CPU features.
+void arch_cpu_features(char *buf, size_t len);
+// Architecture-level feature bits used by portable code (see ARCH_FEAT_*).
+uint64_t arch_feature_bits(void);
+#define ARCH_FEAT_TAGGED_TLB (1u << 0)      // PCID or ASID available and used
+#define ARCH_FEAT_HUGE_1G    (1u << 1)
+
+// ------------------------------------------------------------------ timer
+// Starts the periodic tick; each tick calls timer_tick() from interrupt
+// context with interrupts disabled.
+void arch_timer_init(unsigned hz);
+
+// -------------------------------------------------------------- page tables
+// Both architectures use 4 KiB granules and four levels of 512 entries
+// (48-bit virtual addresses), so one walker in kernel/vm.c serves both.
+// Level 3 is the root (PML4 / L0), level 0 holds 4 KiB leaves.
+typedef uint64_t pte_t;
+#define VM_READ   (1u << 0)
+#define VM_WRITE  (1u << 1)
+#define VM_EXEC   (1u << 2)
+#define VM_USER   (1u << 3)
+#define VM_DEVICE (1u << 4)     // uncached device memory
+#define VM_GLOBAL (1u << 5)     // not tagged: kernel mappings
+
+pte_t arch_pte_table(paddr_t next_table);          // entry pointing to a table
+pte_t arch_pte_leaf(paddr_t pa, unsigned flags, int level); // 4K, 2M or 1G leaf
+bool arch_pte_valid(pte_t pte);
+bool arch_pte_is_leaf(pte_t pte, int level);
+paddr_t arch_pte_addr(pte_t pte);
+unsigned arch_pte_flags(pte_t pte, int level);
+
+// The kernel half of the address space. On x86_64 the kernel's top-level
+// entries are copied into each user root; on aarch64 it lives in TTBR1.
+void arch_vm_init_user_root(pte_t *root_virt);
+// Called by vm_init() before the new kernel root is installed: map the
+// devices the arch code uses (UART, interrupt controller) with vm_map_device().
+void arch_vm_init_devices(const struct boot_info *bi);
+void arch_vm_install_kernel_root(paddr_t root);
+// Switch the user half to `root` tagged with `tag` (PCID/ASID; 0 = untagged,
+// which flushes non-global TLB entries).
+void arch_vm_switch(paddr_t root, unsigned tag, bool flush);
+void arch_tlb_flush_page(vaddr_t va, unsigned tag);
+void arch_tlb_flush_tag(unsigned tag);
+void arch_tlb_flush_all(void);
+unsigned arch_tlb_tag_count(void);        // 0 when the CPU has no tags
+
+// ------------------------------------------------------------ user threads
+// Prepare a new thread's kernel stack so that its first arch_context_switch
+// lands in user mode at `entry` with stack `sp` and first argument `arg`.
+void arch_thread_init_user(struct thread *t, vaddr_t entry, vaddr_t sp, uint64_t arg);
+// Prepare a kernel thread that runs fn(arg) on its own stack.
+void arch_thread_init_kernel(struct thread *t, void (*fn)(void *), void *arg);
+// Save callee-saved state into `from`, resume `to`.
+void arch_context_switch(struct thread *from, struct thread *to);
+// Called when `t` becomes current: kernel stack for traps (TSS.rsp0 / SP_EL1).
+void arch_thread_activate(struct thread *t);
+
+// ------------------------------------------------------- trap frame access
+uint64_t arch_syscall_number(const struct trap_frame *tf);
+uint64_t arch_syscall_arg(const struct trap_frame *tf, int i);   // i = 0..5
+void arch_syscall_return(struct trap_frame *tf, int64_t value);
+uint64_t arch_trap_pc(const struct trap_frame *tf);
+uint64_t arch_trap_sp(const struct trap_frame *tf);
+void arch_trap_dump(const struct trap_frame *tf);   // registers to console
+
+// Copy to/from user memory with fault recovery: returns 0, or -1 when an
+// address faults. The caller has already range-checked against USER_TOP.
+int arch_copy_from_user(void *dst, const void *usrc, size_t n);
+int arch_copy_to_user(void *udst, const void *src, size_t n);
+
+// Frame-pointer backtrace: both ABIs keep {prev fp, return address} at fp.
+uintptr_t arch_frame_pointer(void);
+
+// ---------------------------------------------------- kernel entry points
+// The arch trap code calls these portable handlers.
+void timer_tick(void);
+void syscall_entry(struct trap_frame *tf);
+// A user-mode exception. kind is one of FAULT_*; addr the faulting address
+// (page faults) or pc; access a VM_* mask of the attempted access.
+void user_fault(struct trap_frame *tf, int kind, vaddr_t addr, unsigned access);
+_Noreturn void kernel_fault(struct trap_frame *tf, const char *what, vaddr_t addr);
+void kmain(struct boot_info *bi);
+
+enum fault_kind {
+    FAULT_PAGE = 1,          // #PF / data or instruction abort
+    FAULT_UNDEFINED,         // #UD / undefined instruction
+    FAULT_PROTECTION,        // #GP / privileged instruction, alignment
+    FAULT_ARITHMETIC,        // #DE etc.
+    FAULT_OTHER,
+};

@@ -1,0 +1,100 @@
+// Console output and panics.
+#include "kernel/console.h"
+#include "kernel/arch.h"
+#include "lib/fmt.h"
+
+static void console_sink(void *ctx, char c)
+{
+    (void)ctx;
+    if (c == '\n')
+        arch_console_putc('\r');
+    arch_console_putc(c);
+}
+
+void console_write(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        console_sink(NULL, s[i]);
+}
+
+int kvprintf(const char *fmt, va_list ap)
+{
+    return fmt_format(console_sink, NULL, fmt, ap);
+}
+
+int kprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = kvprintf(fmt, ap);
+    va_end(ap);
+    return n;
+}
+
+// The symbol table is generated from the first link (tools/mksyms) and placed
+// in .ksyms by the second; text addresses do not move between the two links.
+struct ksym {
+    uint64_t addr;
+    uint32_t name;      // offset into the string table after the entries
+    uint32_t reserved;
+};
+struct ksym_table {
+    uint64_t count;
+    struct ksym syms[];
+};
+extern const char __ksyms_start[], __ksyms_end[];
+
+const char *ksym_lookup(uintptr_t addr, uintptr_t *offset)
+{
+    if (__ksyms_end - __ksyms_start < (long)sizeof(struct ksym_table))
+        return NULL;
+    const struct ksym_table *t = (const void *)__ksyms_start;
+    const char *strings = (const char *)&t->syms[t->count];
+    // Binary search for the last symbol at or below addr.
+    uint64_t lo = 0, hi = t->count;
+    while (lo < hi) {
+        uint64_t mid = (lo + hi) / 2;
+        if (t->syms[mid].addr <= addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0)
+        return NULL;
+    *offset = addr - t->syms[lo - 1].addr;
+    return strings + t->syms[lo - 1].name;
+}
+
+void backtrace_print(uintptr_t fp)
+{
+    kprintf("backtrace:\n");
+    for (int depth = 0; depth < 32 && fp >= KERNEL_BASE && !(fp & 7); depth++) {
+        const uintptr_t *frame = (const uintptr_t *)fp;
+        uintptr_t ret = frame[1];
+        if (ret < KERNEL_BASE)
+            break;
+        uintptr_t off = 0;
+        const char *name = ksym_lookup(ret, &off);
+        kprintf("  #%d %p %s+0x%lx\n", depth, (void *)ret, name ? name : "?", off);
+        if (frame[0] <= fp)
+            break;
+        fp = frame[0];
+    }
+}
+
+#define PANIC_STATUS 3
+
+_Noreturn void panic_frame(struct trap_frame *tf, const char *fmt, ...)
+{
+    arch_interrupts_disable();
+    va_list ap;
+    va_start(ap, fmt);
+    kprintf("\nPANIC: ");
+    kvprintf(fmt, ap);
+    kprintf("\n");
+    va_end(ap);
+    if (tf)
+        arch_trap_dump(tf);
+    backtrace_print(arch_frame_pointer());
+    arch_poweroff(PANIC_STATUS);
+}

@@ -1,0 +1,102 @@
+#include "kernel/loader.h"
+#include "kernel/arch.h"
+#include "kernel/boot.h"
+#include "kernel/console.h"
+#include "kernel/thread.h"
+#include "kernel/vas.h"
+#include "kernel/vm.h"
+#include "include/manifold/errors.h"
+#include "lib/elf.h"
+#include "lib/string.h"
+
+static const struct boot_info *boot;
+
+void programs_init(const struct boot_info *bi)
+{
+    boot = bi;
+}
+
+unsigned program_count(void) { return boot->module_count; }
+
+bool program_get(unsigned idx, const char **name, const void **image, size_t *size)
+{
+    if (idx >= boot->module_count)
+        return false;
+    *name = boot->modules[idx].name;
+    *image = P2V(boot->modules[idx].base);
+    *size = boot->modules[idx].size;
+    return true;
+}
+
+static unsigned segment_rights(unsigned elf_flags)
+{
+    unsigned f = VM_USER;
+    if (elf_flags & ELF_SEG_R)
+        f |= VM_READ;
+    if (elf_flags & ELF_SEG_W)
+        f |= VM_WRITE | VM_READ;
+    if (elf_flags & ELF_SEG_X)
+        f |= VM_EXEC | VM_READ;
+    return f;
+}
+
+// Copies a segment into freshly allocated frames of v.
+static int load_segment(struct vas *v, const struct elf_image *img, const struct elf_segment *s)
+{
+    vaddr_t start = ALIGN_DOWN(s->vaddr, PAGE_SIZE);
+    vaddr_t end = ALIGN_UP(s->vaddr + s->memsz, PAGE_SIZE);
+    int r = vas_map_anonymous(v, start, end - start, segment_rights(s->flags));
+    if (r)
+        return r;
+    // Copy file bytes page by page through the direct map.
+    for (uint64_t done = 0; done < s->filesz;) {
+        vaddr_t va = s->vaddr + done;
+        paddr_t pa;
+        vm_lookup(v->root, va, &pa, NULL);
+        size_t chunk = PAGE_SIZE - (va & (PAGE_SIZE - 1));
+        if (chunk > s->filesz - done)
+            chunk = s->filesz - done;
+        memcpy(P2V(pa), img->data + s->offset + done, chunk);
+        done += chunk;
+    }
+    return 0;
+}
+
+int program_load(const void *image, size_t size, const char *name, uint64_t arg, struct thread **out)
+{
+    struct elf_image img;
+    if (elf_parse(&img, image, size, arch_elf_machine, USER_BASE, USER_STACK_TOP - USER_STACK_SIZE))
+        return -E_NOEXEC;
+    struct vas *v = vas_create();
+    if (!v)
+        return -E_NOMEM;
+    int r = 0;
+    for (unsigned i = 0; i < img.segment_count && !r; i++) {
+        struct elf_segment s;
+        elf_segment_get(&img, i, &s);
+        r = load_segment(v, &img, &s);
+    }
+    if (!r)
+        r = vas_map_anonymous(v, USER_STACK_TOP - USER_STACK_SIZE, USER_STACK_SIZE, VM_READ | VM_WRITE);
+    struct thread *t = NULL;
+    if (!r && !(t = thread_alloc(name)))
+        r = -E_NOMEM;
+    if (r) {
+        vas_release(v);
+        return r;
+    }
+    t->vas = v;
+    arch_thread_init_user(t, img.entry, USER_STACK_TOP - 16, arg);
+    *out = t;
+    return 0;
+}
+
+int program_spawn(const char *name, uint64_t arg, struct thread **out)
+{
+    for (unsigned i = 0; i < boot->module_count; i++) {
+        const struct boot_module *m = &boot->modules[i];
+        if (strcmp(m->name, name) == 0)
+            return program_load(P2V(m->base), m->size, name, arg, out);
+    }
+    return -E_NOENT;
+}

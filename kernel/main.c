@@ -1,0 +1,63 @@
+// Portable kernel start-up: the arch boot code calls kmain() on the boot CPU
+// with the MMU on, at the kernel's virtual addresses, interrupts disabled.
+#include "kernel/arch.h"
+#include "kernel/boot.h"
+#include "kernel/console.h"
+#include "kernel/loader.h"
+#include "kernel/pmm.h"
+#include "kernel/thread.h"
+#include "kernel/version.h"
+#include "kernel/vm.h"
+#include "lib/string.h"
+
+static struct boot_info boot;   // copied out of boot-loader memory
+
+const char *kernel_cmdline(void) { return boot.cmdline; }
+
+bool cmdline_option(const char *key, char *buf, size_t len)
+{
+    size_t klen = strlen(key);
+    for (const char *p = boot.cmdline; *p;) {
+        while (*p == ' ')
+            p++;
+        if (strncmp(p, key, klen) == 0 && p[klen] == '=') {
+            p += klen + 1;
+            size_t n = 0;
+            while (p[n] && p[n] != ' ')
+                n++;
+            if (len) {
+                size_t c = n < len - 1 ? n : len - 1;
+                memcpy(buf, p, c);
+                buf[c] = 0;
+            }
+            return true;
+        }
+        while (*p && *p != ' ')
+            p++;
+    }
+    return false;
+}
+
+void kmain(struct boot_info *bi)
+{
+    boot = *bi;
+    arch_console_init(&boot);
+    kprintf("\nManifold %s (%s) booting: cmdline \"%s\"\n", MANIFOLD_VERSION, arch_name, boot.cmdline);
+    arch_cpu_init(&boot);
+    pmm_init(&boot);
+    vm_init(&boot);
+    char features[128];
+    arch_cpu_features(features, sizeof(features));
+    kprintf("manifold: %lu MiB free of %lu MiB, %u module(s), features: %s\n",
+            pmm_free_bytes() >> 20, pmm_total_bytes() >> 20, boot.module_count, features);
+    programs_init(&boot);
+    sched_init();
+    arch_timer_init(TIMER_HZ);
+
+    struct thread *root;
+    int r = program_spawn("root", 0, &root);
+    if (r)
+        panic("cannot start the root task: error %d", r);
+    thread_start(root);
+    sched_run_idle();
+}

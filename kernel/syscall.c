@@ -1,0 +1,235 @@
+// System call dispatch: one bounds check, then a table of small handlers.
+#include "kernel/arch.h"
+#include "kernel/boot.h"
+#include "kernel/console.h"
+#include "kernel/ktest.h"
+#include "kernel/loader.h"
+#include "kernel/pmm.h"
+#include "kernel/thread.h"
+#include "kernel/usercopy.h"
+#include "kernel/version.h"
+#include "include/manifold/errors.h"
+#include "include/manifold/syscall.h"
+#include "lib/string.h"
+
+typedef int64_t (*syscall_fn)(uint64_t a0, uint64_t a1, uint64_t a2);
+
+static int64_t sys_debug_write(uint64_t ubuf, uint64_t len, uint64_t unused)
+{
+    (void)unused;
+    char chunk[128];
+    if (len > (1u << 20))
+        return -E_RANGE;
+    for (uint64_t done = 0; done < len;) {
+        size_t n = len - done < sizeof(chunk) ? len - done : sizeof(chunk);
+        if (copy_from_user(chunk, ubuf + done, n))
+            return -E_FAULT;
+        console_write(chunk, n);
+        done += n;
+    }
+    return (int64_t)len;
+}
+
+static int64_t sys_debug_getc(uint64_t a0, uint64_t a1, uint64_t a2)
+{
+    (void)a0, (void)a1, (void)a2;
+    for (;;) {
+        int c = arch_console_getc();
+        if (c >= 0)
+            return c;
+        thread_block(BLOCK_CONSOLE);   // the timer tick wakes us to look again
+    }
+}
+
+static int64_t sys_exit(uint64_t code, uint64_t a1, uint64_t a2)
+{
+    (void)a1, (void)a2;
+    thread_exit(EXIT_NORMAL, (int)code, 0);
+}
+
+static int64_t sys_yield(uint64_t a0, uint64_t a1, uint64_t a2)
+{
+    (void)a0, (void)a1, (void)a2;
+    schedule();
+    return 0;
+}
+
+static int64_t sys_spawn(uint64_t uname, uint64_t len, uint64_t arg)
+{
+    char name[BOOT_NAME_MAX];
+    if (len == 0 || len >= sizeof(name))
+        return -E_RANGE;
+    if (copy_from_user(name, uname, len))
+        return -E_FAULT;
+    name[len] = 0;
+    struct thread *t;
+    int r = program_spawn(name, arg, &t);
+    if (r)
+        return r;
+    t->parent = current_thread()->id;
+    thread_start(t);
+    return t->id;
+}
+
+static int64_t sys_wait(uint64_t tid, uint64_t ustatus, uint64_t a2)
+{
+    (void)a2;
+    struct thread *self = current_thread();
+    struct thread *t = thread_by_id((uint32_t)tid);
+    if (!t || t->parent != self->id)
+        return -E_NOENT;
+    // Check the destination before blocking so a bad pointer loses nothing.
+    struct mf_exit_status probe = {0};
+    if (copy_to_user(ustatus, &probe, sizeof(probe)))
+        return -E_FAULT;
+    while (t->state != THREAD_DEAD) {
+        self->wait_for = t->id;
+        thread_block(BLOCK_WAIT);
+    }
+    struct mf_exit_status st = t->exit;
+    thread_reap(t);
+    return copy_to_user(ustatus, &st, sizeof(st));
+}
+
+static int64_t sys_program_info(uint64_t idx, uint64_t ubuf, uint64_t len)
+{
+    const char *name;
+    const void *image;
+    size_t size;
+    if (!program_get((unsigned)idx, &name, &image, &size) || idx > 0xffffffffu)
+        return -E_NOENT;
+    size_t n = strlen(name) + 1;
+    if (len < n)
+        return -E_RANGE;
+    if (copy_to_user(ubuf, name, n))
+        return -E_FAULT;
+    return (int64_t)size;
+}
+
+static int64_t sys_thread_info(uint64_t idx, uint64_t uinfo, uint64_t a2)
+{
+    (void)a2;
+    struct thread *t = thread_by_index((unsigned)idx);
+    if (!t || idx > 0xffffffffu)
+        return -E_NOENT;
+    struct mf_thread_info info = {0};
+    if (t->state != THREAD_FREE) {
+        info.id = t->id;
+        info.state = t->state == THREAD_RUNNABLE ? MF_THREAD_RUNNABLE
+                   : t->state == THREAD_DEAD     ? MF_THREAD_DEAD
+                                                 : MF_THREAD_BLOCKED;
+        info.cpu = t->cpu;
+        info.priority = t->priority;
+        strlcpy(info.name, t->name, sizeof(info.name));
+    }
+    return copy_to_user(uinfo, &info, sizeof(info));
+}
+
+static int64_t sys_system_info(uint64_t uinfo, uint64_t a1, uint64_t a2)
+{
+    (void)a1, (void)a2;
+    struct mf_system_info info = {0};
+    strlcpy(info.version, MANIFOLD_VERSION, sizeof(info.version));
+    strlcpy(info.arch, arch_name, sizeof(info.arch));
+    arch_cpu_features(info.features, sizeof(info.features));
+    strlcpy(info.cmdline, kernel_cmdline(), sizeof(info.cmdline));
+    info.cpus = cpu_count;
+    info.timer_hz = TIMER_HZ;
+    info.memory_total = pmm_total_bytes();
+    info.memory_free = pmm_free_bytes();
+    info.cycles_per_second = arch_cycles_per_second();
+    return copy_to_user(uinfo, &info, sizeof(info));
+}
+
+static int64_t sys_poweroff(uint64_t status, uint64_t a1, uint64_t a2)
+{
+    (void)a1, (void)a2;
+    kprintf("manifold: powering off (status %d)\n", (int)status);
+    arch_poweroff((int)status);
+}
+
+static int64_t sys_ktest(uint64_t op, uint64_t idx, uint64_t number)
+{
+    switch (op) {
+    case KTEST_COUNT:
+        return ktest_count();
+    case KTEST_RUN:
+        if (idx >= ktest_count())
+            return -E_RANGE;
+        return ktest_run((unsigned)idx, (unsigned)number);
+    default:
+        return -E_INVAL;
+    }
+}
+
+static int64_t sys_time(uint64_t a0, uint64_t a1, uint64_t a2)
+{
+    (void)a0, (void)a1, (void)a2;
+    return (int64_t)sched_ticks();
+}
+
+static int64_t sys_sleep(uint64_t ticks, uint64_t a1, uint64_t a2)
+{
+    (void)a1, (void)a2;
+    if (ticks > 1000000)
+        return -E_RANGE;
+    current_thread()->wake_tick = sched_ticks() + ticks;
+    thread_block(BLOCK_SLEEP);
+    return 0;
+}
+
+static const syscall_fn syscalls[] = {
+    [SYS_DEBUG_WRITE] = sys_debug_write,
+    [SYS_DEBUG_GETC] = sys_debug_getc,
+    [SYS_EXIT] = sys_exit,
+    [SYS_YIELD] = sys_yield,
+    [SYS_SPAWN] = sys_spawn,
+    [SYS_WAIT] = sys_wait,
+    [SYS_PROGRAM_INFO] = sys_program_info,
+    [SYS_THREAD_INFO] = sys_thread_info,
+    [SYS_SYSTEM_INFO] = sys_system_info,
+    [SYS_POWEROFF] = sys_poweroff,
+    [SYS_KTEST] = sys_ktest,
+    [SYS_TIME] = sys_time,
+    [SYS_SLEEP] = sys_sleep,
+};
+_Static_assert(ARRAY_SIZE(syscalls) == SYS_COUNT, "every system call has a handler");
+
+void syscall_entry(struct trap_frame *tf)
+{
+    uint64_t n = arch_syscall_number(tf);
+    current_thread()->user_frame = tf;
+    int64_t r;
+    if (unlikely(n >= SYS_COUNT || !syscalls[n]))
+        r = -E_NOSYS;
+    else
+        r = syscalls[n](arch_syscall_arg(tf, 0), arch_syscall_arg(tf, 1), arch_syscall_arg(tf, 2));
+    arch_syscall_return(tf, r);
+}
+
+_Static_assert(MF_FAULT_PAGE == FAULT_PAGE && MF_FAULT_UNDEFINED == FAULT_UNDEFINED &&
+               MF_FAULT_PROTECTION == FAULT_PROTECTION && MF_FAULT_OTHER == FAULT_OTHER,
+               "user-visible fault kinds match the kernel's");
+
+static const char *const fault_names[] = {
+    [FAULT_PAGE] = "page fault", [FAULT_UNDEFINED] = "undefined instruction",
+    [FAULT_PROTECTION] = "protection fault", [FAULT_ARITHMETIC] = "arithmetic fault",
+    [FAULT_OTHER] = "exception",
+};
+
+// A user thread faulted and nobody handles it: kill only that thread.
+void user_fault(struct trap_frame *tf, int kind, vaddr_t addr, unsigned access)
+{
+    struct thread *t = current_thread();
+    if (kind < FAULT_PAGE || kind > FAULT_OTHER)
+        kind = FAULT_OTHER;
+    kprintf("manifold: thread %u (%s) killed: %s at %p (pc %p, %s access)\n", t->id, t->name,
+            fault_names[kind], (void *)addr, (void *)arch_trap_pc(tf),
+            access & VM_WRITE ? "write" : access & VM_EXEC ? "exec" : "read");
+    thread_exit(EXIT_FAULT, kind, addr);
+}
+
+_Noreturn void kernel_fault(struct trap_frame *tf, const char *what, vaddr_t addr)
+{
+    panic_frame(tf, "kernel %s at %p", what, (void *)addr);
+}

@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""Reads a Manifold serial log and judges the test run.
+
+Lines the kernel and root task print (see DESIGN.md):
+  1..N                           the plan: N tests registered
+  ok N - name                    a pass
+  not ok N - name # reason       a failure
+  N passed, N failed             the suite's closing line
+  PANIC: ...                     a fatal kernel error
+
+The run fails on any failure, a PANIC, a missing or inconsistent summary,
+or fewer results than the plan announced.
+
+usage: tools/testlog.py LOG [LABEL]
+"""
+import re
+import sys
+
+PLAN = re.compile(r"^1\.\.(\d+)\s*$")
+RESULT = re.compile(r"^(not ok|ok) (\d+) - (\S+)(?: # (.*))?\s*$")
+SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed")
+
+
+def judge(text, label="", timed_out=False):
+    """Returns (ok, report lines)."""
+    plan = None
+    results = {}
+    summary = None
+    panic = None
+    for raw in text.splitlines():
+        line = raw.strip("\r")
+        m = PLAN.match(line)
+        if m:
+            plan = int(m.group(1))
+            continue
+        m = RESULT.match(line)
+        if m:
+            results[int(m.group(2))] = (m.group(1) == "ok", m.group(3), m.group(4) or "")
+            continue
+        m = SUMMARY.match(line)
+        if m:
+            summary = (int(m.group(1)), int(m.group(2)))
+            continue
+        if line.startswith("PANIC:") and panic is None:
+            panic = line
+    out = []
+    for n in sorted(results):
+        ok, name, why = results[n]
+        out.append(f"{'ok' if ok else 'not ok'} {n} - {name}" + ("" if ok else f" # {why}"))
+    passed = sum(1 for r in results.values() if r[0])
+    failed = len(results) - passed
+    problems = []
+    if panic:
+        problems.append(f"kernel panic: {panic}")
+    if timed_out:
+        problems.append("timed out")
+    if plan is None:
+        problems.append("no test plan (1..N) in the log")
+    elif len(results) < plan:
+        missing = [n for n in range(1, plan + 1) if n not in results]
+        problems.append(f"{plan} tests registered but {len(results)} reported (missing {missing[:10]})")
+    if summary is None:
+        problems.append("no 'N passed, N failed' line")
+    elif summary != (passed, failed):
+        problems.append(f"summary says {summary[0]} passed, {summary[1]} failed; log shows {passed}, {failed}")
+    prefix = f"{label}: " if label else ""
+    for p in problems:
+        out.append(f"{prefix}FAILED: {p}")
+    out.append(f"{prefix}{passed} passed, {failed} failed")
+    return (failed == 0 and not problems), out
+
+
+def main():
+    if len(sys.argv) < 2:
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    with open(sys.argv[1], errors="replace") as f:
+        ok, lines = judge(f.read(), sys.argv[2] if len(sys.argv) > 2 else "")
+    print("\n".join(lines))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+// System call wrappers and console output for user programs.
+#include "manifold.h"
+#include "lib/fmt.h"
+#include "lib/string.h"
+
+long mf_write(const char *buf, size_t len) { return mf_syscall(SYS_DEBUG_WRITE, (long)buf, (long)len, 0); }
+int mf_getc(void) { return (int)mf_syscall(SYS_DEBUG_GETC, 0, 0, 0); }
+long mf_yield(void) { return mf_syscall(SYS_YIELD, 0, 0, 0); }
+long mf_spawn(const char *name, uint64_t arg)
+{
+    return mf_syscall(SYS_SPAWN, (long)name, (long)strlen(name), (long)arg);
+}
+long mf_wait(long tid, struct mf_exit_status *status) { return mf_syscall(SYS_WAIT, tid, (long)status, 0); }
+long mf_program_info(unsigned index, char *name, size_t len)
+{
+    return mf_syscall(SYS_PROGRAM_INFO, index, (long)name, (long)len);
+}
+long mf_thread_info(unsigned index, struct mf_thread_info *info)
+{
+    return mf_syscall(SYS_THREAD_INFO, index, (long)info, 0);
+}
+long mf_system_info(struct mf_system_info *info) { return mf_syscall(SYS_SYSTEM_INFO, (long)info, 0, 0); }
+long mf_time(void) { return mf_syscall(SYS_TIME, 0, 0, 0); }
+long mf_sleep(long ticks) { return mf_syscall(SYS_SLEEP, ticks, 0, 0); }
+long mf_ktest(long op, long index, long number) { return mf_syscall(SYS_KTEST, op, index, number); }
+
+_Noreturn void mf_exit(int code)
+{
+    mf_syscall(SYS_EXIT, code, 0, 0);
+    for (;;)
+        ;
+}
+
+_Noreturn void mf_poweroff(int status)
+{
+    mf_syscall(SYS_POWEROFF, status, 0, 0);
+    for (;;)
+        ;
+}
+
+// printf buffers a line so one write reaches the console in one piece.
+struct line_buf {
+    char buf[256];
+    size_t n;
+};
+
+static void flush(struct line_buf *b)
+{
+    if (b->n)
+        mf_write(b->buf, b->n);
+    b->n = 0;
+}
+
+static void line_sink(void *ctx, char c)
+{
+    struct line_buf *b = ctx;
+    b->buf[b->n++] = c;
+    if (b->n == sizeof(b->buf) || c == '\n')
+        flush(b);
+}
+
+int vprintf(const char *fmt, va_list ap)
+{
+    struct line_buf b = {.n = 0};
+    int n = fmt_format(line_sink, &b, fmt, ap);
+    flush(&b);
+    return n;
+}
+
+int printf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vprintf(fmt, ap);
+    va_end(ap);
+    return n;
+}
+
+int puts(const char *s)
+{
+    return printf("%s\n", s);
+}
+
+_Noreturn void mf_start(uint64_t arg);
+_Noreturn void mf_start(uint64_t arg)
+{
+    mf_exit(main(arg));
+}

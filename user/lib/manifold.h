@@ -1,0 +1,46 @@
+// libmanifold: the user-space interface to the Manifold kernel.
+//
+// Every call returns a value >= 0 on success or -E_* (see errors.h);
+// mf_strerror() names an error.
+#pragma once
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "include/manifold/errors.h"
+#include "include/manifold/syscall.h"
+
+long mf_syscall(long number, long a0, long a1, long a2);
+
+// Console
+long mf_write(const char *buf, size_t len);
+int mf_getc(void);                     // blocks until a byte arrives
+int printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int vprintf(const char *fmt, va_list ap);
+int puts(const char *s);               // writes s and a newline
+
+// Threads and programs
+_Noreturn void mf_exit(int code);
+long mf_yield(void);
+// Starts the boot module `name` as a new thread in its own address space;
+// returns the thread id. -E_NOENT: no such program; -E_NOEXEC: not a valid ELF.
+long mf_spawn(const char *name, uint64_t arg);
+// Waits for a thread this thread spawned to end.
+long mf_wait(long tid, struct mf_exit_status *status);
+long mf_program_info(unsigned index, char *name, size_t len);
+long mf_thread_info(unsigned index, struct mf_thread_info *info);
+long mf_system_info(struct mf_system_info *info);
+_Noreturn void mf_poweroff(int status);
+long mf_time(void);                    // timer ticks since boot
+long mf_sleep(long ticks);
+long mf_ktest(long op, long index, long number);
+
+// The program's entry point, called with the spawner's argument.
+int main(uint64_t arg);
+
+// The CPU's cycle counter readable in user mode (rdtsc / cntvct_el0).
+uint64_t mf_arch_cycles(void);
+
+// Architecture helpers for tests.
+void mf_arch_undefined_instruction(void);
+void mf_arch_privileged_instruction(void);

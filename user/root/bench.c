@@ -1,0 +1,88 @@
+// Benchmarks run by the root task. Each prints one `BENCH {json}` line with
+// n, min, median and max after discarding warm-up runs and subtracting the
+// measured cost of reading the counter (the sel4bench method; see
+// docs/benchmarks.md).
+#include "manifold.h"
+#include "root.h"
+
+#define WARMUP 100
+#define RUNS 1000
+
+static uint64_t samples[RUNS];
+
+static void sort(uint64_t *a, unsigned n)
+{
+    for (unsigned i = 1; i < n; i++) {
+        uint64_t v = a[i];
+        unsigned j = i;
+        for (; j > 0 && a[j - 1] > v; j--)
+            a[j] = a[j - 1];
+        a[j] = v;
+    }
+}
+
+static const char *arch_name(void)
+{
+    static struct mf_system_info si;
+    if (!si.arch[0])
+        mf_system_info(&si);
+    return si.arch;
+}
+
+static void report(const char *name, uint64_t overhead);
+
+// Cost of two back-to-back counter reads: its minimum is subtracted from
+// every other sample.
+static uint64_t counter_overhead(void)
+{
+    for (unsigned i = 0; i < WARMUP + RUNS; i++) {
+        uint64_t a = mf_arch_cycles();
+        uint64_t b = mf_arch_cycles();
+        if (i >= WARMUP)
+            samples[i - WARMUP] = b - a;
+    }
+    report("counter.overhead", 0);
+    return samples[0];
+}
+
+static void report(const char *name, uint64_t overhead)
+{
+    for (unsigned i = 0; i < RUNS; i++)
+        samples[i] = samples[i] > overhead ? samples[i] - overhead : 0;
+    sort(samples, RUNS);
+    printf("BENCH {\"name\":\"%s\",\"arch\":\"%s\",\"system\":\"manifold\",\"unit\":\"cycles\","
+           "\"n\":%u,\"min\":%lu,\"median\":%lu,\"max\":%lu}\n",
+           name, arch_name(), RUNS, (unsigned long)samples[0], (unsigned long)samples[RUNS / 2],
+           (unsigned long)samples[RUNS - 1]);
+}
+
+static void bench_null_syscall(uint64_t overhead)
+{
+    for (unsigned i = 0; i < WARMUP + RUNS; i++) {
+        uint64_t t0 = mf_arch_cycles();
+        mf_syscall(SYS_COUNT, 0, 0, 0);   // unknown number: the shortest kernel path
+        uint64_t t1 = mf_arch_cycles();
+        if (i >= WARMUP)
+            samples[i - WARMUP] = t1 - t0;
+    }
+    report("syscall.null", overhead);
+}
+
+static void bench_yield(uint64_t overhead)
+{
+    for (unsigned i = 0; i < WARMUP + RUNS; i++) {
+        uint64_t t0 = mf_arch_cycles();
+        mf_yield();
+        uint64_t t1 = mf_arch_cycles();
+        if (i >= WARMUP)
+            samples[i - WARMUP] = t1 - t0;
+    }
+    report("syscall.yield_alone", overhead);
+}
+
+void run_benchmarks(void)
+{
+    uint64_t overhead = counter_overhead();
+    bench_null_syscall(overhead);
+    bench_yield(overhead);
+}

@@ -1,0 +1,43 @@
+// The root task: the first user program. It prints the banner and then, by
+// the kernel command line's mode, runs the test suite (mode=test), the
+// benchmarks (mode=bench) or the interactive shell (default).
+#include "manifold.h"
+#include "root.h"
+#include "lib/string.h"
+
+static bool cmdline_has(const struct mf_system_info *si, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = si->cmdline; *p; p++)
+        if ((p == si->cmdline || p[-1] == ' ') && strncmp(p, word, n) == 0 && (p[n] == ' ' || !p[n]))
+            return true;
+    return false;
+}
+
+static void banner(const struct mf_system_info *si)
+{
+    printf("\n");
+    printf("Manifold %s on %s: %u CPU(s), %lu MiB memory (%lu MiB free), timer %u Hz\n",
+           si->version, si->arch, si->cpus, (unsigned long)(si->memory_total >> 20),
+           (unsigned long)(si->memory_free >> 20), si->timer_hz);
+    printf("features: %s\n", si->features);
+}
+
+int main(uint64_t arg)
+{
+    (void)arg;
+    struct mf_system_info si;
+    if (mf_system_info(&si) < 0)
+        return 1;
+    banner(&si);
+    if (cmdline_has(&si, "mode=test")) {
+        int failed = run_tests();
+        mf_poweroff(failed ? 1 : 0);
+    }
+    if (cmdline_has(&si, "mode=bench")) {
+        run_benchmarks();
+        mf_poweroff(0);
+    }
+    shell();
+    mf_poweroff(0);
+}

@@ -1,0 +1,171 @@
+// The serial shell: a line editor and a table of commands.
+#include "manifold.h"
+#include "root.h"
+#include "lib/string.h"
+
+#define LINE_MAX 128
+#define ARGS_MAX 8
+
+struct command {
+    const char *name, *usage, *help;
+    void (*fn)(int argc, char **argv);
+};
+static const struct command commands[];
+
+// Reads a line with echo and backspace; returns its length.
+static size_t read_line(char *buf, size_t size)
+{
+    size_t n = 0;
+    for (;;) {
+        int c = mf_getc();
+        if (c < 0)
+            continue;
+        if (c == '\r' || c == '\n') {
+            mf_write("\n", 1);
+            buf[n] = 0;
+            return n;
+        }
+        if ((c == 8 || c == 127) && n) {
+            n--;
+            mf_write("\b \b", 3);
+        } else if (c >= ' ' && c < 127 && n + 1 < size) {
+            buf[n++] = (char)c;
+            char ch = (char)c;
+            mf_write(&ch, 1);
+        }
+    }
+}
+
+static int split(char *line, char **argv)
+{
+    int argc = 0;
+    for (char *p = line; *p && argc < ARGS_MAX;) {
+        while (*p == ' ')
+            *p++ = 0;
+        if (!*p)
+            break;
+        argv[argc++] = p;
+        while (*p && *p != ' ')
+            p++;
+    }
+    return argc;
+}
+
+static uint64_t parse_number(const char *s)
+{
+    uint64_t v = 0;
+    while (*s >= '0' && *s <= '9')
+        v = v * 10 + (uint64_t)(*s++ - '0');
+    return v;
+}
+
+static void cmd_help(int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    for (const struct command *c = commands; c->name; c++)
+        printf("  %-18s %s\n", c->usage, c->help);
+}
+
+static void cmd_ps(int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    static const char *const states[] = {"runnable", "blocked", "dead"};
+    printf("  %4s %-10s %4s %4s  %s\n", "ID", "STATE", "CPU", "PRIO", "NAME");
+    struct mf_thread_info ti;
+    for (unsigned i = 0; mf_thread_info(i, &ti) == 0; i++)
+        if (ti.id)
+            printf("  %4u %-10s %4u %4u  %s\n", ti.id, states[ti.state % 3], ti.cpu, ti.priority, ti.name);
+}
+
+static void cmd_programs(int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    char name[32];
+    long size;
+    for (unsigned i = 0; (size = mf_program_info(i, name, sizeof(name))) >= 0; i++)
+        printf("  %-16s %6ld bytes\n", name, size);
+}
+
+static void cmd_run(int argc, char **argv)
+{
+    if (argc < 2) {
+        printf("usage: run NAME [NUMBER]\n");
+        return;
+    }
+    long tid = mf_spawn(argv[1], argc > 2 ? parse_number(argv[2]) : 0);
+    if (tid < 0) {
+        printf("run: %s: %s\n", argv[1], mf_strerror(tid));
+        return;
+    }
+    struct mf_exit_status st;
+    long r = mf_wait(tid, &st);
+    if (r < 0)
+        printf("run: wait: %s\n", mf_strerror(r));
+    else if (st.how == EXIT_NORMAL)
+        printf("%s (thread %ld) exited with status %d\n", argv[1], tid, st.code);
+    else
+        printf("%s (thread %ld) was killed by fault %d at %#lx\n", argv[1], tid, st.code,
+               (unsigned long)st.address);
+}
+
+static void cmd_info(int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    struct mf_system_info si;
+    mf_system_info(&si);
+    printf("Manifold %s, %s, %u CPU(s), %lu/%lu MiB free, uptime %ld ticks\n", si.version, si.arch,
+           si.cpus, (unsigned long)(si.memory_free >> 20), (unsigned long)(si.memory_total >> 20),
+           mf_time());
+    printf("features: %s\ncmdline: %s\n", si.features, si.cmdline);
+}
+
+static void cmd_test(int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    run_tests();
+}
+
+static void cmd_bench(int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    run_benchmarks();
+}
+
+static void cmd_halt(int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    mf_poweroff(0);
+}
+
+static const struct command commands[] = {
+    {"help", "help", "list commands", cmd_help},
+    {"info", "info", "version, CPUs, memory, features", cmd_info},
+    {"ps", "ps", "list threads", cmd_ps},
+    {"programs", "programs", "list programs carried as boot modules", cmd_programs},
+    {"run", "run NAME [NUMBER]", "start a program and wait for it", cmd_run},
+    {"test", "test", "run the kernel and user test suite", cmd_test},
+    {"bench", "bench", "run the benchmarks (BENCH lines)", cmd_bench},
+    {"halt", "halt", "power off", cmd_halt},
+    {0, 0, 0, 0},
+};
+
+void shell(void)
+{
+    char line[LINE_MAX];
+    char *argv[ARGS_MAX];
+    printf("Type 'help' for commands.\n");
+    for (;;) {
+        printf("manifold> ");
+        read_line(line, sizeof(line));
+        int argc = split(line, argv);
+        if (argc == 0)
+            continue;
+        const struct command *c = commands;
+        while (c->name && strcmp(c->name, argv[0]) != 0)
+            c++;
+        if (c->name)
+            c->fn(argc, argv);
+        else
+            printf("%s: unknown command (try 'help')\n", argv[0]);
+    }
+}

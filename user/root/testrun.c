@@ -1,0 +1,34 @@
+// The test runner: kernel self-tests (through SYS_KTEST), then the user
+// tests linked into the root task, numbered as one suite.
+#include "manifold.h"
+#include "root.h"
+#include "utest.h"
+
+int run_tests(void)
+{
+    long kernel_count = mf_ktest(KTEST_COUNT, 0, 0);
+    if (kernel_count < 0)
+        kernel_count = 0;
+    unsigned user_count = (unsigned)(__utests_end - __utests_start);
+    unsigned number = 0, passed = 0, failed = 0;
+    printf("1..%lu\n", kernel_count + user_count);
+    for (long i = 0; i < kernel_count; i++) {
+        if (mf_ktest(KTEST_RUN, i, ++number) == 1)
+            passed++;
+        else
+            failed++;
+    }
+    for (const struct utest *t = __utests_start; t < __utests_end; t++) {
+        const char *why = t->fn();
+        number++;
+        if (why) {
+            printf("not ok %u - user.%s # %s\n", number, t->name, why);
+            failed++;
+        } else {
+            printf("ok %u - user.%s\n", number, t->name);
+            passed++;
+        }
+    }
+    printf("%u passed, %u failed\n", passed, failed);
+    return (int)failed;
+}

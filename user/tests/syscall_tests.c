@@ -1,0 +1,48 @@
+// System call argument checking: unknown numbers and bad pointers return
+// errors and change nothing.
+#include "manifold.h"
+#include "utest.h"
+
+UTEST(syscall_unknown_number)
+{
+    UCHECK(mf_syscall(SYS_COUNT, 0, 0, 0) == -E_NOSYS);
+    UCHECK(mf_syscall(9999, 1, 2, 3) == -E_NOSYS);
+    UCHECK(mf_syscall(-1, 0, 0, 0) == -E_NOSYS);
+    return NULL;
+}
+
+UTEST(syscall_bad_pointers)
+{
+    UCHECK(mf_write(NULL, 4) == -E_FAULT);
+    UCHECK(mf_write((const char *)0xffffffff80100000ul, 4) == -E_FAULT);  // kernel
+    UCHECK(mf_write((const char *)0x7000000000ul, 4) == -E_FAULT);        // unmapped
+    UCHECK(mf_write((const char *)0x7ffffffffff0ul, 64) == -E_FAULT);     // crosses the top
+    UCHECK(mf_write((const char *)-16l, 64) == -E_FAULT);                 // wraps
+    // The kernel must not write through a pointer to read-only text.
+    UCHECK(mf_system_info((struct mf_system_info *)(uintptr_t)main) == -E_FAULT);
+    UCHECK(mf_thread_info(0, NULL) == -E_FAULT);
+    UCHECK(mf_syscall(SYS_SPAWN, 8, 4, 0) == -E_FAULT);
+    return NULL;
+}
+
+UTEST(syscall_bad_arguments)
+{
+    char name[32];
+    UCHECK(mf_program_info(10000, name, sizeof(name)) == -E_NOENT);
+    UCHECK(mf_program_info(0, name, 1) == -E_RANGE);
+    UCHECK(mf_syscall(SYS_SPAWN, (long)"root", 0, 0) == -E_RANGE);
+    UCHECK(mf_syscall(SYS_SPAWN, (long)"root", 4096, 0) == -E_RANGE);
+    UCHECK(mf_ktest(77, 0, 0) == -E_INVAL);
+    UCHECK(mf_ktest(KTEST_RUN, 1000000, 0) == -E_RANGE);
+    struct mf_exit_status st;
+    UCHECK(mf_wait(123456, &st) == -E_NOENT);
+    UCHECK(mf_sleep(1l << 40) == -E_RANGE);
+    return NULL;
+}
+
+UTEST(console_write_counts_bytes)
+{
+    UCHECK(mf_write("", 0) == 0);
+    UCHECK(mf_write("# console check\n", 16) == 16);
+    return NULL;
+}
