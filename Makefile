@@ -44,6 +44,7 @@ DATA_MODULES := $(wildcard user/data/*)
 ISO := $(BUILD)/manifold.iso
 TEST_ISO := $(BUILD)/manifold-test.iso
 BENCH_ISO := $(BUILD)/manifold-bench.iso
+CRASH_ISO := $(BUILD)/manifold-crash.iso
 
 .PHONY: all iso run test test-arch bench debug clean deps host-test
 all: $(ISO)
@@ -132,6 +133,8 @@ $(TEST_ISO): $(ISO_DEPS)
 	$(call make_iso,test,$@)
 $(BENCH_ISO): $(ISO_DEPS)
 	$(call make_iso,bench,$@)
+$(CRASH_ISO): $(ISO_DEPS)
+	$(call make_iso,crash,$@)
 
 # --------------------------------------------------------------- running
 deps:
@@ -152,9 +155,11 @@ test: deps host-test
 	    $(MAKE) --no-print-directory ARCH=$$a test-arch || status=1; \
 	done; exit $$status
 
+# The suite, then a deliberate kernel fault whose panic report is checked.
 test-arch:
-	@$(MAKE) --no-print-directory $(TEST_ISO)
+	@$(MAKE) --no-print-directory $(TEST_ISO) $(CRASH_ISO)
 	tools/qemu test $(ARCH) $(TEST_ISO)
+	tools/qemu panic-check $(ARCH) $(CRASH_ISO)
 
 host-test:
 	@mkdir -p build/host

@@ -38,6 +38,19 @@ bool cmdline_option(const char *key, char *buf, size_t len)
     return false;
 }
 
+// mode=crash on the command line: fault in the kernel on purpose so that
+// `make test` can check a panic is reported with registers and a symbolized
+// backtrace. Only the boot loader's configuration can ask for this.
+static __attribute__((noinline)) void crash_on_request(void)
+{
+    char mode[16];
+    if (cmdline_option("mode", mode, sizeof(mode)) && strcmp(mode, "crash") == 0) {
+        kprintf("manifold: mode=crash: faulting in the kernel on purpose\n");
+        volatile uintptr_t address = 16;   // unmapped: the first page never is
+        *(volatile int *)address = 1;
+    }
+}
+
 void kmain(struct boot_info *bi)
 {
     boot = *bi;
@@ -53,6 +66,7 @@ void kmain(struct boot_info *bi)
     programs_init(&boot);
     sched_init();
     arch_timer_init(TIMER_HZ);
+    crash_on_request();
 
     struct thread *root;
     int r = program_spawn("root", 0, &root);

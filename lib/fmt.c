@@ -38,12 +38,14 @@ int fmt_format(fmt_sink out, void *ctx, const char *fmt, va_list ap)
             continue;
         }
         fmt++;
-        bool left = false, zero = false;
+        bool left = false, zero = false, alt = false;
         for (;; fmt++) {
             if (*fmt == '-')
                 left = true;
             else if (*fmt == '0')
                 zero = true;
+            else if (*fmt == '#')
+                alt = true;
             else
                 break;
         }
@@ -75,6 +77,10 @@ int fmt_format(fmt_sink out, void *ctx, const char *fmt, va_list ap)
             uint64_t v = lng == 0 ? va_arg(ap, unsigned) : lng == 1 ? va_arg(ap, unsigned long)
                                                                    : va_arg(ap, unsigned long long);
             unsigned base = *fmt == 'u' ? 10 : *fmt == 'o' ? 8 : 16;
+            if (alt && base == 16) {
+                out(ctx, '0'), out(ctx, 'x'), count += 2;
+                width = width > 2 ? width - 2 : 0;
+            }
             count += emit_number(out, ctx, v, base, *fmt == 'X', false, width, zero, left);
             break;
         }

@@ -1,5 +1,5 @@
 // printf-style formatting over a character sink, shared by kernel and user.
-// Supports %d %i %u %x %X %o %p %s %c %%, flags '-' and '0', a field width
+// Supports %d %i %u %x %X %o %p %s %c %%, flags '-', '0' and '#' (0x prefix), a field width
 // (or '*'), and the length modifiers l, ll, z.
 #pragma once
 #include <stdarg.h>

@@ -33,6 +33,7 @@ static void test_fmt(void)
     expect_fmt("0x00000000deadbeef", "%p", (void *)0xdeadbeef);
     expect_fmt("%c(null)", "%%c%s", (char *)NULL);
     expect_fmt("[  7]", "[%*d]", 3, 7);
+    expect_fmt("0x1f 0x0", "%#x %#lx", 31, 0ul);
     char small[4];
     CHECK(snprintf(small, sizeof(small), "%s", "abcdef") == 6 && strcmp(small, "abc") == 0);
 }

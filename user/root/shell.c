@@ -86,6 +86,16 @@ static void cmd_programs(int argc, char **argv)
         printf("  %-16s %6ld bytes\n", name, size);
 }
 
+static const char *fault_name(int kind)
+{
+    static const char *const names[] = {
+        [MF_FAULT_PAGE] = "page fault", [MF_FAULT_UNDEFINED] = "undefined instruction",
+        [MF_FAULT_PROTECTION] = "protection fault", [MF_FAULT_ARITHMETIC] = "arithmetic fault",
+        [MF_FAULT_OTHER] = "exception",
+    };
+    return kind > 0 && kind <= MF_FAULT_OTHER ? names[kind] : "unknown fault";
+}
+
 static void cmd_run(int argc, char **argv)
 {
     if (argc < 2) {
@@ -104,7 +114,7 @@ static void cmd_run(int argc, char **argv)
     else if (st.how == EXIT_NORMAL)
         printf("%s (thread %ld) exited with status %d\n", argv[1], tid, st.code);
     else
-        printf("%s (thread %ld) was killed by fault %d at %#lx\n", argv[1], tid, st.code,
+        printf("%s (thread %ld) was killed: %s at %#lx\n", argv[1], tid, fault_name(st.code),
                (unsigned long)st.address);
 }
 
