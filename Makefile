@@ -8,7 +8,7 @@
 # packages (and nothing when everything is present).
 
 ARCH ?= x86_64
-ARCHES := x86_64 aarch64
+ARCHES := x86_64
 BUILD := build/$(ARCH)
 MODE ?= shell
 
@@ -113,19 +113,19 @@ $(BUILD)/user/%.elf: $(BUILD)/user-objs/user/programs/%.o $(BUILD)/libmanifold.a
 
 # ------------------------------------------------------------------- ISO
 # One grub.cfg per mode; the ISO carries the kernel, user programs and data
-# modules. tools/mkgrubcfg writes the stanza for every architecture.
+# modules. iso/mkgrubcfg writes the stanza for every architecture.
 define make_iso
 	@rm -rf $(BUILD)/iso-$(1)
 	@mkdir -p $(BUILD)/iso-$(1)/boot/grub $(BUILD)/iso-$(1)/boot/user
 	cp $(KERNEL_IMAGE) $(BUILD)/iso-$(1)/boot/
 	cp $(USER_ELFS) $(BUILD)/iso-$(1)/boot/user/
 	$(if $(DATA_MODULES),cp $(DATA_MODULES) $(BUILD)/iso-$(1)/boot/user/)
-	tools/mkgrubcfg $(1) $(BUILD)/iso-$(1)/boot/user > $(BUILD)/iso-$(1)/boot/grub/grub.cfg
+	iso/mkgrubcfg $(1) $(BUILD)/iso-$(1)/boot/user > $(BUILD)/iso-$(1)/boot/grub/grub.cfg
 	grub-mkrescue -o $(2) $(BUILD)/iso-$(1) >$(BUILD)/grub-mkrescue-$(1).log 2>&1 || \
 	    { cat $(BUILD)/grub-mkrescue-$(1).log; exit 1; }
 endef
 
-ISO_DEPS := $(KERNEL_IMAGE) $(USER_ELFS) $(DATA_MODULES) tools/mkgrubcfg
+ISO_DEPS := $(KERNEL_IMAGE) $(USER_ELFS) $(DATA_MODULES) iso/mkgrubcfg
 
 $(ISO): $(ISO_DEPS)
 	$(call make_iso,shell,$@)
