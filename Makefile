@@ -159,6 +159,7 @@ test: deps host-test
 test-arch:
 	@$(MAKE) --no-print-directory $(TEST_ISO) $(CRASH_ISO)
 	tools/qemu test $(ARCH) $(TEST_ISO)
+	$(ARCH_TEST_EXTRA)
 	tools/qemu panic-check $(ARCH) $(CRASH_ISO)
 
 host-test:

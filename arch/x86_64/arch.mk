@@ -11,3 +11,8 @@ QEMU := qemu-system-x86_64
 # The ISO carries the ELF itself; GRUB loads it with multiboot2.
 $(KERNEL_IMAGE): $(BUILD)/kernel.elf
 	cp $< $@
+
+# The same test ISO once more through UEFI firmware (OVMF): the ISO boots
+# by BIOS and by UEFI, and both are tested.
+ARCH_TEST_EXTRA = QEMU_FIRMWARE=uefi tools/qemu test $(ARCH) $(TEST_ISO) > $(BUILD)/test-uefi.out 2>&1 || \
+    { cat $(BUILD)/test-uefi.out; exit 1; }; tail -1 $(BUILD)/test-uefi.out
