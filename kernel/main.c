@@ -3,6 +3,7 @@
 #include "kernel/arch.h"
 #include "kernel/boot.h"
 #include "kernel/console.h"
+#include "kernel/invoke.h"
 #include "kernel/loader.h"
 #include "kernel/pmm.h"
 #include "kernel/thread.h"
@@ -72,6 +73,10 @@ void kmain(struct boot_info *bi)
     int r = program_spawn("root", 0, &root);
     if (r)
         panic("cannot start the root task: error %d", r);
+    // Untyped memory for the root task: 8 blocks of 8 MiB.
+    r = root_cspace_create(root, 8, 23);
+    if (r)
+        panic("cannot create the root task's CSpace: error %d", r);
     thread_start(root);
     sched_run_idle();
 }

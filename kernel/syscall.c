@@ -2,6 +2,7 @@
 #include "kernel/arch.h"
 #include "kernel/boot.h"
 #include "kernel/console.h"
+#include "kernel/invoke.h"
 #include "kernel/ktest.h"
 #include "kernel/loader.h"
 #include "kernel/pmm.h"
@@ -12,11 +13,12 @@
 #include "include/manifold/syscall.h"
 #include "lib/string.h"
 
-typedef int64_t (*syscall_fn)(uint64_t a0, uint64_t a1, uint64_t a2);
+// Handlers get the six argument registers.
+typedef int64_t (*syscall_fn)(const uint64_t *arg);
 
-static int64_t sys_debug_write(uint64_t ubuf, uint64_t len, uint64_t unused)
+static int64_t sys_debug_write(const uint64_t *arg)
 {
-    (void)unused;
+    uint64_t ubuf = arg[0], len = arg[1];
     char chunk[128];
     if (len > (1u << 20))
         return -E_RANGE;
@@ -30,9 +32,8 @@ static int64_t sys_debug_write(uint64_t ubuf, uint64_t len, uint64_t unused)
     return (int64_t)len;
 }
 
-static int64_t sys_debug_getc(uint64_t a0, uint64_t a1, uint64_t a2)
+static int64_t sys_debug_getc(const uint64_t *arg)
 {
-    (void)a0, (void)a1, (void)a2;
     for (;;) {
         int c = arch_console_getc();
         if (c >= 0)
@@ -41,29 +42,28 @@ static int64_t sys_debug_getc(uint64_t a0, uint64_t a1, uint64_t a2)
     }
 }
 
-static int64_t sys_exit(uint64_t code, uint64_t a1, uint64_t a2)
+static int64_t sys_exit(const uint64_t *arg)
 {
-    (void)a1, (void)a2;
-    thread_exit(EXIT_NORMAL, (int)code, 0);
+    thread_exit(EXIT_NORMAL, (int)arg[0], 0);
 }
 
-static int64_t sys_yield(uint64_t a0, uint64_t a1, uint64_t a2)
+static int64_t sys_yield(const uint64_t *arg)
 {
-    (void)a0, (void)a1, (void)a2;
     schedule();
     return 0;
 }
 
-static int64_t sys_spawn(uint64_t uname, uint64_t len, uint64_t arg)
+static int64_t sys_spawn(const uint64_t *arg)
 {
     char name[BOOT_NAME_MAX];
+    uint64_t uname = arg[0], len = arg[1];
     if (len == 0 || len >= sizeof(name))
         return -E_RANGE;
     if (copy_from_user(name, uname, len))
         return -E_FAULT;
     name[len] = 0;
     struct thread *t;
-    int r = program_spawn(name, arg, &t);
+    int r = program_spawn(name, arg[2], &t);
     if (r)
         return r;
     t->parent = current_thread()->id;
@@ -71,16 +71,15 @@ static int64_t sys_spawn(uint64_t uname, uint64_t len, uint64_t arg)
     return t->id;
 }
 
-static int64_t sys_wait(uint64_t tid, uint64_t ustatus, uint64_t a2)
+static int64_t sys_wait(const uint64_t *arg)
 {
-    (void)a2;
     struct thread *self = current_thread();
-    struct thread *t = thread_by_id((uint32_t)tid);
+    struct thread *t = thread_by_id((uint32_t)arg[0]);
     if (!t || t->parent != self->id)
         return -E_NOENT;
     // Check the destination before blocking so a bad pointer loses nothing.
     struct mf_exit_status probe = {0};
-    if (copy_to_user(ustatus, &probe, sizeof(probe)))
+    if (copy_to_user(arg[1], &probe, sizeof(probe)))
         return -E_FAULT;
     while (t->state != THREAD_DEAD) {
         self->wait_for = t->id;
@@ -88,29 +87,28 @@ static int64_t sys_wait(uint64_t tid, uint64_t ustatus, uint64_t a2)
     }
     struct mf_exit_status st = t->exit;
     thread_reap(t);
-    return copy_to_user(ustatus, &st, sizeof(st));
+    return copy_to_user(arg[1], &st, sizeof(st));
 }
 
-static int64_t sys_program_info(uint64_t idx, uint64_t ubuf, uint64_t len)
+static int64_t sys_program_info(const uint64_t *arg)
 {
     const char *name;
     const void *image;
     size_t size;
-    if (!program_get((unsigned)idx, &name, &image, &size) || idx > 0xffffffffu)
+    if (!program_get((unsigned)arg[0], &name, &image, &size) || arg[0] > 0xffffffffu)
         return -E_NOENT;
     size_t n = strlen(name) + 1;
-    if (len < n)
+    if (arg[2] < n)
         return -E_RANGE;
-    if (copy_to_user(ubuf, name, n))
+    if (copy_to_user(arg[1], name, n))
         return -E_FAULT;
     return (int64_t)size;
 }
 
-static int64_t sys_thread_info(uint64_t idx, uint64_t uinfo, uint64_t a2)
+static int64_t sys_thread_info(const uint64_t *arg)
 {
-    (void)a2;
-    struct thread *t = thread_by_index((unsigned)idx);
-    if (!t || idx > 0xffffffffu)
+    struct thread *t = thread_by_index((unsigned)arg[0]);
+    if (!t || arg[0] > 0xffffffffu)
         return -E_NOENT;
     struct mf_thread_info info = {0};
     if (t->state != THREAD_FREE) {
@@ -122,12 +120,11 @@ static int64_t sys_thread_info(uint64_t idx, uint64_t uinfo, uint64_t a2)
         info.priority = t->priority;
         strlcpy(info.name, t->name, sizeof(info.name));
     }
-    return copy_to_user(uinfo, &info, sizeof(info));
+    return copy_to_user(arg[1], &info, sizeof(info));
 }
 
-static int64_t sys_system_info(uint64_t uinfo, uint64_t a1, uint64_t a2)
+static int64_t sys_system_info(const uint64_t *arg)
 {
-    (void)a1, (void)a2;
     struct mf_system_info info = {0};
     strlcpy(info.version, MANIFOLD_VERSION, sizeof(info.version));
     strlcpy(info.arch, arch_name, sizeof(info.arch));
@@ -138,44 +135,47 @@ static int64_t sys_system_info(uint64_t uinfo, uint64_t a1, uint64_t a2)
     info.memory_total = pmm_total_bytes();
     info.memory_free = pmm_free_bytes();
     info.cycles_per_second = arch_cycles_per_second();
-    return copy_to_user(uinfo, &info, sizeof(info));
+    root_untyped_info(&info.untyped_count, &info.untyped_size_bits);
+    return copy_to_user(arg[0], &info, sizeof(info));
 }
 
-static int64_t sys_poweroff(uint64_t status, uint64_t a1, uint64_t a2)
+static int64_t sys_poweroff(const uint64_t *arg)
 {
-    (void)a1, (void)a2;
-    kprintf("manifold: powering off (status %d)\n", (int)status);
-    arch_poweroff((int)status);
+    kprintf("manifold: powering off (status %d)\n", (int)arg[0]);
+    arch_poweroff((int)arg[0]);
 }
 
-static int64_t sys_ktest(uint64_t op, uint64_t idx, uint64_t number)
+static int64_t sys_ktest(const uint64_t *arg)
 {
-    switch (op) {
+    switch (arg[0]) {
     case KTEST_COUNT:
         return ktest_count();
     case KTEST_RUN:
-        if (idx >= ktest_count())
+        if (arg[1] >= ktest_count())
             return -E_RANGE;
-        return ktest_run((unsigned)idx, (unsigned)number);
+        return ktest_run((unsigned)arg[1], (unsigned)arg[2]);
     default:
         return -E_INVAL;
     }
 }
 
-static int64_t sys_time(uint64_t a0, uint64_t a1, uint64_t a2)
+static int64_t sys_time(const uint64_t *arg)
 {
-    (void)a0, (void)a1, (void)a2;
     return (int64_t)sched_ticks();
 }
 
-static int64_t sys_sleep(uint64_t ticks, uint64_t a1, uint64_t a2)
+static int64_t sys_sleep(const uint64_t *arg)
 {
-    (void)a1, (void)a2;
-    if (ticks > 1000000)
+    if (arg[0] > 1000000)
         return -E_RANGE;
-    current_thread()->wake_tick = sched_ticks() + ticks;
+    current_thread()->wake_tick = sched_ticks() + arg[0];
     thread_block(BLOCK_SLEEP);
     return 0;
+}
+
+static int64_t sys_invoke(const uint64_t *arg)
+{
+    return invoke_dispatch(current_thread(), arg[0], arg[1], &arg[2]);
 }
 
 static const syscall_fn syscalls[] = {
@@ -192,6 +192,7 @@ static const syscall_fn syscalls[] = {
     [SYS_KTEST] = sys_ktest,
     [SYS_TIME] = sys_time,
     [SYS_SLEEP] = sys_sleep,
+    [SYS_INVOKE] = sys_invoke,
 };
 _Static_assert(ARRAY_SIZE(syscalls) == SYS_COUNT, "every system call has a handler");
 
@@ -203,7 +204,12 @@ void syscall_entry(struct trap_frame *tf)
     if (unlikely(n >= SYS_COUNT || !syscalls[n]))
         r = -E_NOSYS;
     else
-        r = syscalls[n](arch_syscall_arg(tf, 0), arch_syscall_arg(tf, 1), arch_syscall_arg(tf, 2));
+    {
+        uint64_t arg[6];
+        for (int i = 0; i < 6; i++)
+            arg[i] = arch_syscall_arg(tf, i);
+        r = syscalls[n](arg);
+    }
     arch_syscall_return(tf, r);
 }
 

@@ -39,6 +39,7 @@ struct thread {
     uintptr_t kstack;           // base of the kernel stack (direct-map address)
     struct trap_frame *user_frame;  // user registers on the kernel stack
     struct vas *vas;            // NULL for kernel threads
+    uintptr_t cspace;           // CNode object naming this thread's caps, or 0
     uint32_t parent;            // thread id that may wait for this one
     struct mf_exit_status exit;
     struct thread *next;        // run queue link

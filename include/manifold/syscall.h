@@ -19,6 +19,7 @@ enum mf_syscall {
     SYS_KTEST,             // (op, index, first_number) -> see KTEST_*
     SYS_TIME,              // () -> timer ticks since boot
     SYS_SLEEP,             // (ticks) -> 0
+    SYS_INVOKE,            // (cptr, op, a0, a1, a2, a3) -> see cap.h
     SYS_COUNT
 };
 
@@ -62,4 +63,6 @@ struct mf_system_info {
     uint64_t memory_total;   // bytes of usable RAM
     uint64_t memory_free;
     uint64_t cycles_per_second;
+    uint32_t untyped_count;      // root task: untyped caps from MF_CAP_UNTYPED_BASE on
+    uint32_t untyped_size_bits;  // each of 2^untyped_size_bits bytes
 };

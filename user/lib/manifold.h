@@ -7,10 +7,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "include/manifold/cap.h"
 #include "include/manifold/errors.h"
 #include "include/manifold/syscall.h"
 
-long mf_syscall(long number, long a0, long a1, long a2);
+long mf_syscall6(long number, long a0, long a1, long a2, long a3, long a4, long a5);
+static inline long mf_syscall(long number, long a0, long a1, long a2)
+{
+    return mf_syscall6(number, a0, a1, a2, 0, 0, 0);
+}
 
 // Console
 long mf_write(const char *buf, size_t len);
@@ -34,6 +39,21 @@ _Noreturn void mf_poweroff(int status);
 long mf_time(void);                    // timer ticks since boot
 long mf_sleep(long ticks);
 long mf_ktest(long op, long index, long number);
+
+// Capabilities (include/manifold/cap.h, docs/capabilities.md). `cnode` and
+// `ut` are cptrs in the caller's CSpace; slot indices are in that CNode.
+long mf_invoke(long cptr, long op, long a0, long a1, long a2, long a3);
+long mf_cnode_copy(long cnode, long src, long dst, unsigned rights);
+long mf_cnode_mint(long cnode, long src, long dst, unsigned rights, uint64_t badge);
+long mf_cnode_move(long cnode, long src, long dst);
+long mf_cnode_delete(long cnode, long slot);     // repeats while -E_AGAIN
+long mf_cnode_revoke(long cnode, long slot);     // repeats while -E_AGAIN
+// type | rights << 8 | size_bits << 16 of the cap in slot; 0 if empty.
+long mf_cnode_identify(long cnode, long slot);
+// Carves `count` objects of `type` (size_bits as the type wants) into
+// dst_cnode[dst_index ...].
+long mf_untyped_retype(long ut, unsigned type, unsigned size_bits, unsigned count,
+                       long dst_cnode, long dst_index);
 
 // The program's entry point, called with the spawner's argument.
 int main(uint64_t arg);

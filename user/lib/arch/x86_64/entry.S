@@ -9,13 +9,17 @@ _start:
     ud2
 
     .text
-    // long mf_syscall(long number, long a0, long a1, long a2)
-    .globl mf_syscall
-mf_syscall:
+    // long mf_syscall6(long number, long a0, long a1, long a2, long a3, long a4, long a5)
+    // The kernel takes arguments in rdi, rsi, rdx, r10, r8, r9.
+    .globl mf_syscall6
+mf_syscall6:
     movq %rdi, %rax
     movq %rsi, %rdi
     movq %rdx, %rsi
     movq %rcx, %rdx
+    movq %r8, %r10
+    movq %r9, %r8
+    movq 8(%rsp), %r9
     syscall
     ret
 

@@ -1,0 +1,43 @@
+// Capabilities: object types, rights and invocation operations (ABI).
+//
+// A thread names capabilities by index (a "cptr") into its CSpace, a single
+// CNode of 2^n slots. Slot 0 is never a capability. Objects are invoked with
+// SYS_INVOKE(cptr, operation, a0, a1, a2, a3); see docs/capabilities.md.
+#pragma once
+
+enum mf_object_type {
+    MF_OBJ_NULL = 0,
+    MF_OBJ_UNTYPED,        // physical memory that retype carves into objects
+    MF_OBJ_CNODE,          // a table of 2^size_bits capability slots
+    MF_OBJ_FRAME,          // a 4 KiB (size_bits 12) or 2 MiB (21) page
+    MF_OBJ_TYPE_COUNT
+};
+
+#define MF_RIGHT_READ  1u
+#define MF_RIGHT_WRITE 2u
+#define MF_RIGHT_GRANT 4u  // may be passed on through IPC
+#define MF_RIGHTS_ALL  7u
+
+// Operations, by the type of the invoked capability.
+enum mf_cnode_op {
+    MF_CNODE_COPY = 0,     // (src, dst, rights): dst = src with rights masked, derived from src
+    MF_CNODE_MINT,         // (src, dst, rights, badge): as copy, and set the badge
+    MF_CNODE_MOVE,         // (src, dst): move a capability; derivation links move with it
+    MF_CNODE_DELETE,       // (slot): empty a slot; its derived caps stay, linked to its parent
+    MF_CNODE_REVOKE,       // (slot): delete everything derived from slot; -E_AGAIN = call again
+    MF_CNODE_IDENTIFY,     // (slot): -> type | rights << 8 | size_bits << 16; 0 for an empty slot
+    MF_CNODE_OP_COUNT
+};
+
+enum mf_untyped_op {
+    // (type | size_bits << 8 | count << 16, dst_cnode, dst_index):
+    // carve `count` objects into dst_cnode[dst_index ...]
+    MF_UNTYPED_RETYPE = 0,
+    MF_UNTYPED_OP_COUNT
+};
+
+// Capabilities the root task finds in its CSpace at start.
+#define MF_CAP_SELF_CNODE   1    // its own CSpace (2^MF_ROOT_CNODE_BITS slots)
+#define MF_CAP_UNTYPED_BASE 16   // untyped memory: mf_system_info.untyped_count caps
+#define MF_ROOT_CNODE_BITS  12
+#define MF_REVOKE_BUDGET    256  // capabilities deleted per revoke call at most

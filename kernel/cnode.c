@@ -1,0 +1,113 @@
+// CNode invocations: copy, mint, move, delete, revoke, identify.
+// Delete and revoke do a bounded amount of work per call and return -E_AGAIN
+// when more remains: a continuation, not a failure (the tree is consistent
+// after every step, and calling again finishes the job).
+#include "kernel/invoke.h"
+#include "include/manifold/errors.h"
+
+// Source and destination slots of the invoked CNode: src full, dst empty.
+static int decode_pair(const struct invocation *inv, struct decoded *d, bool need_src, bool need_dst)
+{
+    const struct cap *cn = &inv->target->cap;
+    if (!(cn->rights & MF_RIGHT_WRITE))
+        return -E_PERM;
+    struct slot *src = need_src ? cnode_lookup(cn, inv->arg[0]) : NULL;
+    struct slot *dst = need_dst ? cnode_lookup(cn, inv->arg[1]) : NULL;
+    if ((need_src && !src) || (need_dst && !dst))
+        return -E_RANGE;
+    if (need_src && slot_empty(src))
+        return -E_BADCAP;
+    if (need_dst && !slot_empty(dst))
+        return -E_BUSY;
+    d->slot[0] = src;
+    d->slot[1] = dst;
+    return 0;
+}
+
+// Copy and mint: rights only shrink; untyped caps carry the retype watermark
+// and so are moved, never copied; only badgeable types take a badge.
+static int decode_derive(const struct invocation *inv, struct decoded *d, bool mint)
+{
+    int r = decode_pair(inv, d, true, true);
+    if (r)
+        return r;
+    const struct cap *src = &d->slot[0]->cap;
+    if (src->type == MF_OBJ_UNTYPED)
+        return -E_TYPE;
+    if (inv->arg[2] & ~(uint64_t)MF_RIGHTS_ALL)
+        return -E_INVAL;
+    if (mint && inv->arg[3] != 0)
+        return -E_INVAL;    // no badgeable object types yet
+    d->cap = *src;
+    d->cap.rights = src->rights & (uint8_t)inv->arg[2];
+    return 0;
+}
+
+static int decode_copy(const struct invocation *inv, struct decoded *d) { return decode_derive(inv, d, false); }
+static int decode_mint(const struct invocation *inv, struct decoded *d) { return decode_derive(inv, d, true); }
+
+static int64_t invoke_derive(const struct decoded *d)
+{
+    cap_insert(d->slot[1], &d->cap, d->slot[0]);
+    return 0;
+}
+
+static int decode_move(const struct invocation *inv, struct decoded *d)
+{
+    return decode_pair(inv, d, true, true);
+}
+
+static int64_t invoke_move(const struct decoded *d)
+{
+    cap_move(d->slot[1], d->slot[0]);
+    return 0;
+}
+
+static int decode_single(const struct invocation *inv, struct decoded *d)
+{
+    return decode_pair(inv, d, true, false);
+}
+
+// Deleting an empty slot is not an error: the slot ends up empty either way.
+static int decode_delete(const struct invocation *inv, struct decoded *d)
+{
+    const struct cap *cn = &inv->target->cap;
+    if (!(cn->rights & MF_RIGHT_WRITE))
+        return -E_PERM;
+    d->slot[0] = cnode_lookup(cn, inv->arg[0]);
+    return d->slot[0] ? 0 : -E_RANGE;
+}
+
+static int64_t invoke_delete(const struct decoded *d)
+{
+    unsigned budget = MF_REVOKE_BUDGET;
+    return cap_delete(d->slot[0], &budget);
+}
+
+static int64_t invoke_revoke(const struct decoded *d)
+{
+    unsigned budget = MF_REVOKE_BUDGET;
+    return cap_revoke(d->slot[0], &budget);
+}
+
+static int decode_identify(const struct invocation *inv, struct decoded *d)
+{
+    d->slot[0] = cnode_lookup(&inv->target->cap, inv->arg[0]);
+    return d->slot[0] ? 0 : -E_RANGE;
+}
+
+static int64_t invoke_identify(const struct decoded *d)
+{
+    const struct cap *c = &d->slot[0]->cap;
+    return c->type | c->rights << 8 | (int64_t)c->size_bits << 16;
+}
+
+const struct op_handler cnode_ops[MAX_OPS] = {
+    [MF_CNODE_COPY] = {decode_copy, invoke_derive},
+    [MF_CNODE_MINT] = {decode_mint, invoke_derive},
+    [MF_CNODE_MOVE] = {decode_move, invoke_move},
+    [MF_CNODE_DELETE] = {decode_delete, invoke_delete},
+    [MF_CNODE_REVOKE] = {decode_single, invoke_revoke},
+    [MF_CNODE_IDENTIFY] = {decode_identify, invoke_identify},
+};
+_Static_assert(MF_CNODE_OP_COUNT <= MAX_OPS, "cnode operation table");

@@ -1,0 +1,42 @@
+#include "kernel/invoke.h"
+#include "kernel/thread.h"
+#include "include/manifold/errors.h"
+
+struct slot *cnode_lookup(const struct cap *cnode, uint64_t index)
+{
+    if (cnode->type != MF_OBJ_CNODE || index == 0 || index >= (1ull << cnode->size_bits))
+        return NULL;
+    if (cnode_header(cnode->obj)->zombie)
+        return NULL;
+    return &cnode_slots(cnode->obj)[index];
+}
+
+struct slot *cspace_lookup(const struct thread *t, uint64_t cptr)
+{
+    if (!t->cspace)
+        return NULL;
+    struct cnode_header *h = cnode_header(t->cspace);
+    struct cap root = {.obj = t->cspace, .type = MF_OBJ_CNODE, .size_bits = h->size_bits};
+    return cnode_lookup(&root, cptr);
+}
+
+static const struct op_handler *const op_tables[MF_OBJ_TYPE_COUNT] = {
+    [MF_OBJ_UNTYPED] = untyped_ops,
+    [MF_OBJ_CNODE] = cnode_ops,
+};
+
+int64_t invoke_dispatch(struct thread *t, uint64_t cptr, uint64_t op, const uint64_t arg[4])
+{
+    struct slot *target = cspace_lookup(t, cptr);
+    if (!target || slot_empty(target))
+        return -E_BADCAP;
+    const struct op_handler *ops = op_tables[target->cap.type];
+    if (!ops || op >= MAX_OPS || !ops[op].decode)
+        return -E_NOSYS;
+    struct invocation inv = {t, target, op, {arg[0], arg[1], arg[2], arg[3]}};
+    struct decoded d = {0};
+    int r = ops[op].decode(&inv, &d);
+    if (r)
+        return r;
+    return ops[op].invoke(&d);
+}

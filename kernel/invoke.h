@@ -1,0 +1,41 @@
+// Object invocation: SYS_INVOKE(cptr, op, a0..a3) dispatches through a
+// [type][operation] table of handler pairs. decode() checks everything in
+// the documented order (slot lookup, type, rights, arguments, memory) and
+// changes nothing; invoke() then cannot fail.
+#pragma once
+#include "kernel/cap.h"
+
+struct thread;
+
+struct invocation {
+    struct thread *caller;
+    struct slot *target;        // the invoked capability's slot
+    uint64_t op;
+    uint64_t arg[4];
+};
+
+// What decode() hands to invoke().
+struct decoded {
+    struct slot *slot[2];
+    struct cap cap;
+    uint64_t value[4];
+};
+
+struct op_handler {
+    int (*decode)(const struct invocation *inv, struct decoded *d);
+    int64_t (*invoke)(const struct decoded *d);
+};
+
+#define MAX_OPS 8
+extern const struct op_handler cnode_ops[MAX_OPS];
+extern const struct op_handler untyped_ops[MAX_OPS];
+
+// Looks up cptr in t's CSpace: the slot, or NULL (no CSpace, out of range, slot 0).
+struct slot *cspace_lookup(const struct thread *t, uint64_t cptr);
+// The slot at index in the CNode a capability names; NULL when out of range.
+struct slot *cnode_lookup(const struct cap *cnode, uint64_t index);
+int64_t invoke_dispatch(struct thread *t, uint64_t cptr, uint64_t op, const uint64_t arg[4]);
+
+// Boot: the root task's CSpace with untyped memory (kernel/untyped.c).
+int root_cspace_create(struct thread *root, unsigned untyped_count, unsigned untyped_bits);
+void root_untyped_info(uint32_t *count, uint32_t *size_bits);

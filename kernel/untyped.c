@@ -1,0 +1,133 @@
+// Untyped memory: retype carves objects out of it, in order, from a
+// watermark kept in the capability; revoke (kernel/cap.c) takes them all back.
+#include "kernel/invoke.h"
+#include "kernel/pmm.h"
+#include "kernel/console.h"
+#include "kernel/thread.h"
+#include "include/manifold/errors.h"
+#include "lib/string.h"
+
+#define RETYPE_MAX_COUNT 64
+
+// log2 of an object's size in bytes, or -1 when size_bits is not valid
+// for the type. untyped_bits bounds what fits at all.
+static int object_bits(unsigned type, unsigned size_bits, unsigned untyped_bits)
+{
+    switch (type) {
+    case MF_OBJ_UNTYPED:
+        return size_bits >= PAGE_SHIFT && size_bits <= untyped_bits ? (int)size_bits : -1;
+    case MF_OBJ_CNODE:
+        return size_bits >= 2 && size_bits <= 16 ? (int)size_bits + 6 : -1;
+    case MF_OBJ_FRAME:
+        return size_bits == 12 || size_bits == 21 ? (int)size_bits : -1;
+    default:
+        return -1;
+    }
+}
+
+static int decode_retype(const struct invocation *inv, struct decoded *d)
+{
+    const struct cap *ut = &inv->target->cap;
+    if (!(ut->rights & MF_RIGHT_WRITE))
+        return -E_PERM;
+    struct slot *dst_cnode = cspace_lookup(inv->caller, inv->arg[1]);
+    if (!dst_cnode || slot_empty(dst_cnode))
+        return -E_BADCAP;
+    if (dst_cnode->cap.type != MF_OBJ_CNODE)
+        return -E_TYPE;
+    if (!(dst_cnode->cap.rights & MF_RIGHT_WRITE))
+        return -E_PERM;
+    unsigned type = inv->arg[0] & 0xff, size_bits = inv->arg[0] >> 8 & 0xff;
+    uint64_t count = inv->arg[0] >> 16;
+    int bits = object_bits(type, size_bits, ut->size_bits);
+    if (bits < 0)
+        return -E_INVAL;
+    if (count == 0 || count > RETYPE_MAX_COUNT)
+        return -E_RANGE;
+    uint64_t first = inv->arg[2];
+    for (uint64_t i = 0; i < count; i++) {
+        struct slot *s = cnode_lookup(&dst_cnode->cap, first + i);
+        if (!s)
+            return -E_RANGE;
+        if (!slot_empty(s))
+            return -E_BUSY;
+    }
+    // Objects are naturally aligned after the watermark; all must fit.
+    uint64_t size = 1ull << bits, start = ALIGN_UP(ut->badge, size);
+    uint64_t capacity = 1ull << ut->size_bits;
+    if (start > capacity || (capacity - start) / size < count)
+        return -E_NOMEM;
+    d->slot[0] = inv->target;
+    d->slot[1] = dst_cnode;
+    d->value[0] = type;
+    d->value[1] = size_bits;
+    d->value[2] = count;
+    d->value[3] = first;
+    d->cap.badge = start;
+    d->cap.size_bits = (uint8_t)bits;
+    return 0;
+}
+
+static int64_t invoke_retype(const struct decoded *d)
+{
+    struct slot *ut = d->slot[0];
+    unsigned type = (unsigned)d->value[0], size_bits = (unsigned)d->value[1];
+    uint64_t size = 1ull << d->cap.size_bits, offset = d->cap.badge;
+    for (uint64_t i = 0; i < d->value[2]; i++, offset += size) {
+        uintptr_t obj = ut->cap.obj + offset;
+        if (type != MF_OBJ_UNTYPED)
+            memset((void *)obj, 0, size);   // untyped is zeroed when retyped further
+        if (type == MF_OBJ_CNODE)
+            cnode_init(obj, size_bits);
+        struct cap cap = {.obj = obj, .type = (uint8_t)type, .rights = MF_RIGHTS_ALL,
+                          .size_bits = (uint8_t)size_bits};
+        cap_insert(cnode_lookup(&d->slot[1]->cap, d->value[3] + i), &cap, ut);
+    }
+    ut->cap.badge = offset;
+    return 0;
+}
+
+const struct op_handler untyped_ops[MAX_OPS] = {
+    [MF_UNTYPED_RETYPE] = {decode_retype, invoke_retype},
+};
+
+// ---------------------------------------------------------------- boot
+
+static uint32_t root_untyped_count, root_untyped_bits;
+
+void root_untyped_info(uint32_t *count, uint32_t *size_bits)
+{
+    *count = root_untyped_count;
+    *size_bits = root_untyped_bits;
+}
+
+// Gives the root task its CSpace: a CNode holding a cap to itself and
+// untyped caps for `untyped_count` blocks of 2^untyped_bits bytes taken from
+// the page allocator. Returns 0 or -E_NOMEM.
+int root_cspace_create(struct thread *root, unsigned untyped_count, unsigned untyped_bits)
+{
+    unsigned cnode_bits = MF_ROOT_CNODE_BITS;
+    size_t cnode_pages = (1ul << (cnode_bits + 6)) / PAGE_SIZE;
+    paddr_t cnode = pmm_alloc_contig(cnode_pages, PAGE_SIZE);
+    if (!cnode)
+        return -E_NOMEM;
+    uintptr_t obj = (uintptr_t)P2V(cnode);
+    cnode_init(obj, cnode_bits);
+    struct slot *slots = cnode_slots(obj);
+    struct cap self = {.obj = obj, .type = MF_OBJ_CNODE, .rights = MF_RIGHTS_ALL, .size_bits = (uint8_t)cnode_bits};
+    cap_insert(&slots[MF_CAP_SELF_CNODE], &self, NULL);
+    unsigned given = 0;
+    for (; given < untyped_count; given++) {
+        size_t pages = (1ul << untyped_bits) / PAGE_SIZE;
+        paddr_t pa = pmm_alloc_contig(pages, 1ul << untyped_bits);
+        if (!pa)
+            break;
+        struct cap ut = {.obj = (uintptr_t)P2V(pa), .type = MF_OBJ_UNTYPED, .rights = MF_RIGHTS_ALL,
+                         .size_bits = (uint8_t)untyped_bits};
+        cap_insert(&slots[MF_CAP_UNTYPED_BASE + given], &ut, NULL);
+    }
+    root_untyped_count = given;
+    root_untyped_bits = untyped_bits;
+    root->cspace = obj;
+    return 0;
+}
