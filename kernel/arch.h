@@ -92,6 +92,10 @@ void arch_thread_activate(struct thread *t);
 uint64_t arch_syscall_number(const struct trap_frame *tf);
 uint64_t arch_syscall_arg(const struct trap_frame *tf, int i);   // i = 0..5
 void arch_syscall_return(struct trap_frame *tf, int64_t value);
+// Sets argument register i (1..5) as the thread will see it after the call
+// returns: IPC delivers message registers this way. Register 0 is left
+// alone (on aarch64 it is also the return register).
+void arch_syscall_set_arg(struct trap_frame *tf, int i, uint64_t value);
 uint64_t arch_trap_pc(const struct trap_frame *tf);
 uint64_t arch_trap_sp(const struct trap_frame *tf);
 void arch_trap_dump(const struct trap_frame *tf);   // registers to console

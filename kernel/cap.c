@@ -1,5 +1,6 @@
 #include "kernel/cap.h"
 #include "kernel/console.h"
+#include "kernel/ipc.h"
 #include "kernel/thread.h"
 #include "include/manifold/errors.h"
 #include "lib/string.h"
@@ -80,13 +81,10 @@ static void unlink_slot(struct slot *s)
 }
 
 // Threads whose CSpace is a dying CNode lose it.
-static void detach_cspace(uintptr_t cnode)
+static void detach_cspace(struct thread *t, uintptr_t cnode)
 {
-    for (unsigned i = 0; i < MAX_THREADS; i++) {
-        struct thread *t = thread_by_index(i);
-        if (t->cspace == cnode)
-            t->cspace = 0;
-    }
+    if (t->cspace == cnode)
+        t->cspace = 0;
 }
 
 // The object behind a final capability ends.
@@ -95,13 +93,20 @@ static void finalize(const struct cap *cap)
     switch (cap->type) {
     case MF_OBJ_CNODE: {
         struct cnode_header *h = cnode_header(cap->obj);
-        detach_cspace(cap->obj);
+        thread_for_each(detach_cspace, cap->obj);
         h->zombie = true;
         h->drain_next = 1;
         h->next_zombie = zombies;
         zombies = h;
         break;
     }
+    case MF_OBJ_THREAD:
+        thread_object_destroy((struct thread *)cap->obj);
+        break;
+    case MF_OBJ_ENDPOINT:
+    case MF_OBJ_NOTIFICATION:
+        ipc_object_destroy(cap->type, cap->obj);
+        break;
     default:
         break;      // untyped and frames hold no kernel state
     }

@@ -36,10 +36,19 @@ static int decode_derive(const struct invocation *inv, struct decoded *d, bool m
         return -E_TYPE;
     if (inv->arg[2] & ~(uint64_t)MF_RIGHTS_ALL)
         return -E_INVAL;
-    if (mint && inv->arg[3] != 0)
-        return -E_INVAL;    // no badgeable object types yet
+    // Mint with badge 0 keeps the source's badge, like copy.
+    uint64_t badge = mint && inv->arg[3] ? inv->arg[3] : src->badge;
+    if (mint && inv->arg[3]) {
+        // Only endpoints and notifications carry badges, set once, below
+        // 2^63 so that a received badge never looks like an error.
+        if (src->type != MF_OBJ_ENDPOINT && src->type != MF_OBJ_NOTIFICATION)
+            return -E_INVAL;
+        if (src->badge || badge >> 63)
+            return -E_INVAL;
+    }
     d->cap = *src;
     d->cap.rights = src->rights & (uint8_t)inv->arg[2];
+    d->cap.badge = badge;
     return 0;
 }
 

@@ -23,6 +23,9 @@ struct slot *cspace_lookup(const struct thread *t, uint64_t cptr)
 static const struct op_handler *const op_tables[MF_OBJ_TYPE_COUNT] = {
     [MF_OBJ_UNTYPED] = untyped_ops,
     [MF_OBJ_CNODE] = cnode_ops,
+    [MF_OBJ_THREAD] = thread_ops,
+    [MF_OBJ_NOTIFICATION] = notification_ops,
+    // Endpoints are used through SYS_SEND/RECV/CALL/REPLY_RECV, not invoked.
 };
 
 int64_t invoke_dispatch(struct thread *t, uint64_t cptr, uint64_t op, const uint64_t arg[4])

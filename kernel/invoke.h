@@ -29,6 +29,8 @@ struct op_handler {
 #define MAX_OPS 8
 extern const struct op_handler cnode_ops[MAX_OPS];
 extern const struct op_handler untyped_ops[MAX_OPS];
+extern const struct op_handler thread_ops[MAX_OPS];        // kernel/thread_obj.c
+extern const struct op_handler notification_ops[MAX_OPS];  // kernel/ipc.c
 
 // Looks up cptr in t's CSpace: the slot, or NULL (no CSpace, out of range, slot 0).
 struct slot *cspace_lookup(const struct thread *t, uint64_t cptr);

@@ -3,6 +3,7 @@
 #include "kernel/boot.h"
 #include "kernel/console.h"
 #include "kernel/invoke.h"
+#include "kernel/ipc.h"
 #include "kernel/ktest.h"
 #include "kernel/loader.h"
 #include "kernel/pmm.h"
@@ -111,15 +112,14 @@ static int64_t sys_thread_info(const uint64_t *arg)
     if (!t || arg[0] > 0xffffffffu)
         return -E_NOENT;
     struct mf_thread_info info = {0};
-    if (t->state != THREAD_FREE) {
-        info.id = t->id;
-        info.state = t->state == THREAD_RUNNABLE ? MF_THREAD_RUNNABLE
-                   : t->state == THREAD_DEAD     ? MF_THREAD_DEAD
-                                                 : MF_THREAD_BLOCKED;
-        info.cpu = t->cpu;
-        info.priority = t->priority;
-        strlcpy(info.name, t->name, sizeof(info.name));
-    }
+    info.id = t->id;
+    info.state = t->state == THREAD_RUNNABLE ? MF_THREAD_RUNNABLE
+               : t->state == THREAD_DEAD     ? MF_THREAD_DEAD
+               : t->state == THREAD_INACTIVE ? MF_THREAD_INACTIVE
+                                             : MF_THREAD_BLOCKED;
+    info.cpu = t->cpu;
+    info.priority = t->priority;
+    strlcpy(info.name, t->name, sizeof(info.name));
     return copy_to_user(arg[1], &info, sizeof(info));
 }
 
@@ -178,6 +178,32 @@ static int64_t sys_invoke(const uint64_t *arg)
     return invoke_dispatch(current_thread(), arg[0], arg[1], &arg[2]);
 }
 
+// IPC reads its arguments from the saved registers (a queued sender's
+// message stays there until a receiver takes it).
+static int64_t sys_send(const uint64_t *arg)
+{
+    (void)arg;
+    return ipc_send(current_thread(), current_thread()->user_frame, false);
+}
+
+static int64_t sys_call(const uint64_t *arg)
+{
+    (void)arg;
+    return ipc_send(current_thread(), current_thread()->user_frame, true);
+}
+
+static int64_t sys_recv(const uint64_t *arg)
+{
+    (void)arg;
+    return ipc_recv(current_thread(), current_thread()->user_frame, false);
+}
+
+static int64_t sys_reply_recv(const uint64_t *arg)
+{
+    (void)arg;
+    return ipc_recv(current_thread(), current_thread()->user_frame, true);
+}
+
 static const syscall_fn syscalls[] = {
     [SYS_DEBUG_WRITE] = sys_debug_write,
     [SYS_DEBUG_GETC] = sys_debug_getc,
@@ -193,6 +219,10 @@ static const syscall_fn syscalls[] = {
     [SYS_TIME] = sys_time,
     [SYS_SLEEP] = sys_sleep,
     [SYS_INVOKE] = sys_invoke,
+    [SYS_SEND] = sys_send,
+    [SYS_RECV] = sys_recv,
+    [SYS_CALL] = sys_call,
+    [SYS_REPLY_RECV] = sys_reply_recv,
 };
 _Static_assert(ARRAY_SIZE(syscalls) == SYS_COUNT, "every system call has a handler");
 
@@ -211,6 +241,9 @@ void syscall_entry(struct trap_frame *tf)
         r = syscalls[n](arg);
     }
     arch_syscall_return(tf, r);
+    // The call may have suspended or destroyed the caller itself.
+    if (unlikely(current_thread()->state != THREAD_RUNNABLE))
+        schedule();
 }
 
 _Static_assert(MF_FAULT_PAGE == FAULT_PAGE && MF_FAULT_UNDEFINED == FAULT_UNDEFINED &&

@@ -1,77 +1,122 @@
-// Threads and a round-robin scheduler (one run queue per CPU).
+// Threads and a priority round-robin scheduler (one run queue per CPU).
 #include "kernel/thread.h"
 #include "kernel/arch.h"
 #include "kernel/console.h"
+#include "kernel/ipc.h"
 #include "kernel/pmm.h"
 #include "kernel/vas.h"
 #include "lib/string.h"
 
 struct cpu cpus[MAX_CPUS];
 unsigned cpu_count = 1;
-static struct thread threads[MAX_THREADS];
+static struct thread *all_threads;
 static uint32_t next_id = 1;
 
 #define SLICE_TICKS 5
 
+static void list_add(struct thread *t)
+{
+    t->all_prev = NULL;
+    t->all_next = all_threads;
+    if (all_threads)
+        all_threads->all_prev = t;
+    all_threads = t;
+}
+
+static void list_remove(struct thread *t)
+{
+    if (t->all_prev)
+        t->all_prev->all_next = t->all_next;
+    else if (all_threads == t)
+        all_threads = t->all_next;
+    if (t->all_next)
+        t->all_next->all_prev = t->all_prev;
+    t->all_next = t->all_prev = NULL;
+}
+
+static void thread_format(struct thread *t, const char *name, bool is_object)
+{
+    t->kstack = (uintptr_t)t;
+    t->id = next_id++;
+    t->state = THREAD_INACTIVE;
+    t->priority = 10;
+    t->is_object = is_object;
+    strlcpy(t->name, name, sizeof(t->name));
+    list_add(t);
+}
+
 struct thread *thread_alloc(const char *name)
 {
-    for (unsigned i = 0; i < MAX_THREADS; i++) {
-        struct thread *t = &threads[i];
-        if (t->state != THREAD_FREE)
-            continue;
-        paddr_t stack = pmm_alloc_contig(KSTACK_PAGES, PAGE_SIZE);
-        if (!stack)
-            return NULL;
-        memset(t, 0, sizeof(*t));
-        t->kstack = (uintptr_t)P2V(stack);
-        t->id = next_id++;
-        t->state = THREAD_BLOCKED;
-        t->priority = 10;
-        strlcpy(t->name, name, sizeof(t->name));
-        return t;
-    }
-    return NULL;
+    paddr_t block = pmm_alloc_contig(KSTACK_PAGES, PAGE_SIZE);
+    if (!block)
+        return NULL;
+    struct thread *t = P2V(block);
+    thread_format(t, name, false);
+    return t;
+}
+
+void thread_object_init(uintptr_t obj)
+{
+    thread_format((struct thread *)obj, "thread", true);
 }
 
 struct thread *thread_by_id(uint32_t id)
 {
-    for (unsigned i = 0; i < MAX_THREADS; i++)
-        if (threads[i].state != THREAD_FREE && threads[i].id == id)
-            return &threads[i];
+    for (struct thread *t = all_threads; t; t = t->all_next)
+        if (t->id == id)
+            return t;
     return NULL;
 }
 
 struct thread *thread_by_index(unsigned index)
 {
-    return index < MAX_THREADS ? &threads[index] : NULL;
+    struct thread *t = all_threads;
+    while (t && index--)
+        t = t->all_next;
+    return t;
 }
 
+void thread_for_each(void (*fn)(struct thread *t, uintptr_t arg), uintptr_t arg)
+{
+    for (struct thread *t = all_threads, *next; t; t = next) {
+        next = t->all_next;   // fn may unlink t
+        fn(t, arg);
+    }
+}
+
+// Higher priority first; a thread goes behind others of its priority.
 static void runqueue_push(struct cpu *c, struct thread *t)
 {
-    t->next = NULL;
-    if (c->run_tail)
-        c->run_tail->next = t;
-    else
-        c->run_head = t;
-    c->run_tail = t;
+    struct thread **p = &c->run_head;
+    while (*p && (*p)->priority >= t->priority)
+        p = &(*p)->next;
+    t->next = *p;
+    *p = t;
 }
 
 static struct thread *runqueue_pop(struct cpu *c)
 {
     struct thread *t = c->run_head;
-    if (t) {
+    if (t)
         c->run_head = t->next;
-        if (!c->run_head)
-            c->run_tail = NULL;
-    }
     return t;
+}
+
+static void runqueue_remove(struct cpu *c, struct thread *t)
+{
+    for (struct thread **p = &c->run_head; *p; p = &(*p)->next)
+        if (*p == t) {
+            *p = t->next;
+            return;
+        }
 }
 
 void thread_start(struct thread *t)
 {
     t->state = THREAD_RUNNABLE;
     t->blocked_on = BLOCK_NONE;
-    runqueue_push(this_cpu(), t);
+    if (t != this_cpu()->current)
+        runqueue_push(this_cpu(), t);
 }
 
 void thread_wake(struct thread *t)
@@ -88,12 +133,48 @@ void thread_block(enum block_reason why)
     schedule();
 }
 
+void thread_deactivate(struct thread *t)
+{
+    if (t->state == THREAD_RUNNABLE)
+        runqueue_remove(this_cpu(), t);
+    else if (t->state == THREAD_BLOCKED)
+        ipc_cancel(t);
+    t->state = THREAD_INACTIVE;
+    t->blocked_on = BLOCK_NONE;
+}
+
+void thread_set_priority(struct thread *t, unsigned priority)
+{
+    bool queued = t->state == THREAD_RUNNABLE && t != this_cpu()->current;
+    if (queued)
+        runqueue_remove(this_cpu(), t);
+    t->priority = priority;
+    if (queued)
+        runqueue_push(this_cpu(), t);
+}
+
+void thread_object_destroy(struct thread *t)
+{
+    thread_deactivate(t);
+    ipc_forget(t);
+    if (t->vas) {
+        vas_release(t->vas);
+        t->vas = NULL;
+    }
+    list_remove(t);
+    t->state = THREAD_DEAD;     // if current, schedule() never returns here
+}
+
 void schedule(void)
 {
     struct cpu *c = this_cpu();
     struct thread *prev = c->current;
-    if (prev->state == THREAD_RUNNABLE && prev != c->idle)
+    if (prev->state == THREAD_RUNNABLE && prev != c->idle) {
+        // Keep running if nothing of at least our priority waits.
+        if (c->run_head == NULL || (c->slice_left && c->run_head->priority < prev->priority))
+            return;
         runqueue_push(c, prev);
+    }
     struct thread *next = runqueue_pop(c);
     if (!next)
         next = c->idle;
@@ -113,23 +194,29 @@ _Noreturn void thread_exit(int how, int code, uint64_t address)
     t->exit.how = how;
     t->exit.code = code;
     t->exit.address = address;
-    t->state = THREAD_DEAD;
-    for (unsigned i = 0; i < MAX_THREADS; i++) {
-        struct thread *w = &threads[i];
-        if (w->state == THREAD_BLOCKED && w->blocked_on == BLOCK_WAIT && w->wait_for == t->id)
-            thread_wake(w);
+    ipc_forget(t);
+    if (t->is_object) {
+        // A Thread object cannot be reaped: it stops, inactive, until its
+        // holder resumes it with new registers or deletes it.
+        t->state = THREAD_INACTIVE;
+        t->has_context = false;
+    } else {
+        t->state = THREAD_DEAD;
+        for (struct thread *w = all_threads; w; w = w->all_next)
+            if (w->state == THREAD_BLOCKED && w->blocked_on == BLOCK_WAIT && w->wait_for == t->id)
+                thread_wake(w);
     }
     schedule();
-    panic("thread_exit: dead thread %u was scheduled", t->id);
+    panic("thread_exit: finished thread %u was scheduled", t->id);
 }
 
 void thread_reap(struct thread *t)
 {
-    assert(t->state == THREAD_DEAD && t != current_thread());
+    assert(t->state == THREAD_DEAD && t != current_thread() && !t->is_object);
     if (t->vas)
         vas_release(t->vas);
+    list_remove(t);
     pmm_free_contig(V2P(t->kstack), KSTACK_PAGES);
-    t->state = THREAD_FREE;
 }
 
 uint64_t sched_ticks(void) { return this_cpu()->ticks; }
@@ -139,8 +226,7 @@ void timer_tick(void)
 {
     struct cpu *c = this_cpu();
     c->ticks++;
-    for (unsigned i = 0; i < MAX_THREADS; i++) {
-        struct thread *t = &threads[i];
+    for (struct thread *t = all_threads; t; t = t->all_next) {
         if (t->state != THREAD_BLOCKED)
             continue;
         if ((t->blocked_on == BLOCK_SLEEP && c->ticks >= t->wake_tick) ||
@@ -168,13 +254,12 @@ void sched_init(void)
 {
     struct cpu *c = this_cpu();
     c->id = 0;
-    // The boot context becomes the idle thread's first incarnation: a real
-    // idle thread is created so the boot stack can be abandoned.
     struct thread *idle = thread_alloc("idle");
     if (!idle)
         panic("sched: no idle thread");
     arch_thread_init_kernel(idle, idle_loop, NULL);
     idle->state = THREAD_RUNNABLE;
+    idle->priority = 0;
     c->idle = idle;
 }
 

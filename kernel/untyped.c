@@ -4,6 +4,7 @@
 #include "kernel/pmm.h"
 #include "kernel/console.h"
 #include "kernel/thread.h"
+#include "kernel/ipc.h"
 #include "include/manifold/errors.h"
 #include "lib/string.h"
 
@@ -20,6 +21,11 @@ static int object_bits(unsigned type, unsigned size_bits, unsigned untyped_bits)
         return size_bits >= 2 && size_bits <= 16 ? (int)size_bits + 6 : -1;
     case MF_OBJ_FRAME:
         return size_bits == 12 || size_bits == 21 ? (int)size_bits : -1;
+    case MF_OBJ_THREAD:
+        return size_bits == 0 ? THREAD_OBJECT_BITS : -1;
+    case MF_OBJ_ENDPOINT:
+    case MF_OBJ_NOTIFICATION:
+        return size_bits == 0 ? 5 : -1;
     default:
         return -1;
     }
@@ -79,6 +85,8 @@ static int64_t invoke_retype(const struct decoded *d)
             memset((void *)obj, 0, size);   // untyped is zeroed when retyped further
         if (type == MF_OBJ_CNODE)
             cnode_init(obj, size_bits);
+        else if (type == MF_OBJ_THREAD)
+            thread_object_init(obj);
         struct cap cap = {.obj = obj, .type = (uint8_t)type, .rights = MF_RIGHTS_ALL,
                           .size_bits = (uint8_t)size_bits};
         cap_insert(cnode_lookup(&d->slot[1]->cap, d->value[3] + i), &cap, ut);

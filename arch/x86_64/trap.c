@@ -95,5 +95,17 @@ uint64_t arch_syscall_arg(const struct trap_frame *tf, int i)
 }
 
 void arch_syscall_return(struct trap_frame *tf, int64_t value) { tf->rax = (uint64_t)value; }
+
+void arch_syscall_set_arg(struct trap_frame *tf, int i, uint64_t value)
+{
+    switch (i) {
+    case 1: tf->rsi = value; break;
+    case 2: tf->rdx = value; break;
+    case 3: tf->r10 = value; break;
+    case 4: tf->r8 = value; break;
+    case 5: tf->r9 = value; break;
+    default: break;
+    }
+}
 uint64_t arch_trap_pc(const struct trap_frame *tf) { return tf->rip; }
 uint64_t arch_trap_sp(const struct trap_frame *tf) { return tf->rsp; }

@@ -10,6 +10,9 @@ enum mf_object_type {
     MF_OBJ_UNTYPED,        // physical memory that retype carves into objects
     MF_OBJ_CNODE,          // a table of 2^size_bits capability slots
     MF_OBJ_FRAME,          // a 4 KiB (size_bits 12) or 2 MiB (21) page
+    MF_OBJ_THREAD,         // a thread (size_bits 0: fixed size, 16 KiB)
+    MF_OBJ_ENDPOINT,       // a synchronous IPC rendezvous (size_bits 0)
+    MF_OBJ_NOTIFICATION,   // a word of asynchronous signal bits (size_bits 0)
     MF_OBJ_TYPE_COUNT
 };
 
@@ -34,6 +37,27 @@ enum mf_untyped_op {
     // carve `count` objects into dst_cnode[dst_index ...]
     MF_UNTYPED_RETYPE = 0,
     MF_UNTYPED_OP_COUNT
+};
+
+enum mf_thread_op {
+    // (cspace cptr or 0, fault endpoint cptr or 0): the thread will run in
+    // the caller's address space with this CSpace. Only while inactive.
+    MF_THREAD_CONFIGURE = 0,
+    MF_THREAD_WRITE_REGS,  // (pc, sp, arg): initial user registers; only while inactive
+    MF_THREAD_READ_REG,    // (MF_REG_*): a register of an inactive thread
+    MF_THREAD_RESUME,      // (): run it (configured, registers set)
+    MF_THREAD_SUSPEND,     // (): stop it; a blocked IPC returns -E_AGAIN when resumed
+    MF_THREAD_SET_PRIORITY,// (priority 0..255, at most the caller's own)
+    MF_THREAD_OP_COUNT
+};
+#define MF_REG_PC 0
+#define MF_REG_SP 1
+
+enum mf_notification_op {
+    MF_NOTIFICATION_SIGNAL = 0,  // (): OR the cap's badge (or 1 if none) into the word
+    MF_NOTIFICATION_WAIT,        // (): block until the word is non-zero; return and clear it
+    MF_NOTIFICATION_POLL,        // (): return and clear the word without blocking
+    MF_NOTIFICATION_OP_COUNT
 };
 
 // Capabilities the root task finds in its CSpace at start.

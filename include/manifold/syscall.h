@@ -4,6 +4,7 @@
 // (>= 0, or -E_*) in rax / x0.
 #pragma once
 #include <stdint.h>
+#include "include/manifold/ipc.h"
 
 enum mf_syscall {
     SYS_DEBUG_WRITE = 0,   // (const char *buf, size_t len) -> len
@@ -20,6 +21,13 @@ enum mf_syscall {
     SYS_TIME,              // () -> timer ticks since boot
     SYS_SLEEP,             // (ticks) -> 0
     SYS_INVOKE,            // (cptr, op, a0, a1, a2, a3) -> see cap.h
+    // IPC on endpoints (see ipc.h): (ep cptr, info, mr0, mr1, mr2, mr3).
+    // A received message returns the sender's badge, with info and mr0..3
+    // in the argument registers 1..5.
+    SYS_SEND,              // send; blocks until a receiver takes it
+    SYS_RECV,              // wait for a message
+    SYS_CALL,              // send, then wait for the receiver's reply
+    SYS_REPLY_RECV,        // reply to our caller (if any), then wait for a message
     SYS_COUNT
 };
 
@@ -52,6 +60,7 @@ struct mf_thread_info {
 #define MF_THREAD_RUNNABLE 0
 #define MF_THREAD_BLOCKED  1
 #define MF_THREAD_DEAD     2
+#define MF_THREAD_INACTIVE 3
 
 struct mf_system_info {
     char version[32];

@@ -49,3 +49,40 @@ long mf_untyped_retype(long ut, unsigned type, unsigned size_bits, unsigned coun
     long packed = (long)(type | size_bits << 8 | (unsigned long)count << 16);
     return mf_invoke(ut, MF_UNTYPED_RETYPE, packed, dst_cnode, dst_index, 0);
 }
+
+long mf_thread_configure(long thread, long cspace)
+{
+    return mf_invoke(thread, MF_THREAD_CONFIGURE, cspace, 0, 0, 0);
+}
+
+long mf_thread_write_regs(long thread, uint64_t pc, uint64_t sp, uint64_t arg)
+{
+    return mf_invoke(thread, MF_THREAD_WRITE_REGS, (long)pc, (long)sp, (long)arg, 0);
+}
+
+long mf_thread_read_reg(long thread, unsigned reg) { return mf_invoke(thread, MF_THREAD_READ_REG, reg, 0, 0, 0); }
+long mf_thread_resume(long thread) { return mf_invoke(thread, MF_THREAD_RESUME, 0, 0, 0, 0); }
+long mf_thread_suspend(long thread) { return mf_invoke(thread, MF_THREAD_SUSPEND, 0, 0, 0, 0); }
+long mf_thread_set_priority(long thread, unsigned priority)
+{
+    return mf_invoke(thread, MF_THREAD_SET_PRIORITY, priority, 0, 0, 0);
+}
+
+long mf_notification_signal(long n) { return mf_invoke(n, MF_NOTIFICATION_SIGNAL, 0, 0, 0, 0); }
+long mf_notification_wait(long n) { return mf_invoke(n, MF_NOTIFICATION_WAIT, 0, 0, 0, 0); }
+long mf_notification_poll(long n) { return mf_invoke(n, MF_NOTIFICATION_POLL, 0, 0, 0, 0); }
+
+void mf_thread_trampoline(void);
+
+long mf_thread_start(long thread, void (*fn)(uint64_t), void *stack, size_t size, uint64_t arg)
+{
+    long r = mf_thread_configure(thread, MF_CAP_SELF_CNODE);
+    if (r < 0)
+        return r;
+    // The trampoline finds fn on top of a 16-byte aligned stack.
+    uintptr_t top = ((uintptr_t)stack + size) & ~(uintptr_t)15;
+    top -= 16;
+    *(void (**)(uint64_t))top = fn;
+    r = mf_thread_write_regs(thread, (uint64_t)(uintptr_t)mf_thread_trampoline, top, arg);
+    return r < 0 ? r : mf_thread_resume(thread);
+}

@@ -55,6 +55,33 @@ long mf_cnode_identify(long cnode, long slot);
 long mf_untyped_retype(long ut, unsigned type, unsigned size_bits, unsigned count,
                        long dst_cnode, long dst_index);
 
+// Thread objects (retyped from untyped). A configured thread runs in the
+// caller's address space; give it a stack and an entry with write_regs.
+long mf_thread_configure(long thread, long cspace);
+long mf_thread_write_regs(long thread, uint64_t pc, uint64_t sp, uint64_t arg);
+long mf_thread_read_reg(long thread, unsigned reg);   // MF_REG_PC / MF_REG_SP
+long mf_thread_resume(long thread);
+long mf_thread_suspend(long thread);
+long mf_thread_set_priority(long thread, unsigned priority);
+// Configures `thread` with the caller's CSpace, sets it to run fn(arg) on
+// [stack, stack+size) and resumes it. When fn returns the thread exits.
+long mf_thread_start(long thread, void (*fn)(uint64_t), void *stack, size_t size, uint64_t arg);
+
+// IPC on endpoints (include/manifold/ipc.h). On return *msg holds the
+// message received (or the reply); the result is the sender's badge (>= 0)
+// or -E_*.
+long mf_ipc(long number, long cptr, struct mf_msg *msg);
+static inline long mf_send(long ep, struct mf_msg *m) { return mf_ipc(SYS_SEND, ep, m); }
+static inline long mf_recv(long ep, struct mf_msg *m) { return mf_ipc(SYS_RECV, ep, m); }
+static inline long mf_call(long ep, struct mf_msg *m) { return mf_ipc(SYS_CALL, ep, m); }
+static inline long mf_reply_recv(long ep, struct mf_msg *m) { return mf_ipc(SYS_REPLY_RECV, ep, m); }
+
+// Notifications: signal ORs the cap's badge in; wait blocks for a non-zero
+// word and returns it (cleared); poll returns it without blocking.
+long mf_notification_signal(long n);
+long mf_notification_wait(long n);
+long mf_notification_poll(long n);
+
 // The program's entry point, called with the spawner's argument.
 int main(uint64_t arg);
 

@@ -69,12 +69,11 @@ static void cmd_help(int argc, char **argv)
 static void cmd_ps(int argc, char **argv)
 {
     (void)argc, (void)argv;
-    static const char *const states[] = {"runnable", "blocked", "dead"};
+    static const char *const states[] = {"runnable", "blocked", "dead", "inactive"};
     printf("  %4s %-10s %4s %4s  %s\n", "ID", "STATE", "CPU", "PRIO", "NAME");
     struct mf_thread_info ti;
     for (unsigned i = 0; mf_thread_info(i, &ti) == 0; i++)
-        if (ti.id)
-            printf("  %4u %-10s %4u %4u  %s\n", ti.id, states[ti.state % 3], ti.cpu, ti.priority, ti.name);
+        printf("  %4u %-10s %4u %4u  %s\n", ti.id, states[ti.state % 4], ti.cpu, ti.priority, ti.name);
 }
 
 static void cmd_programs(int argc, char **argv)

@@ -9,6 +9,18 @@ _start:
     ud2
 
     .text
+    // First instruction of a thread started by mf_thread_start(): the
+    // function to run is on top of the stack, its argument in rdi.
+    .globl mf_thread_trampoline
+mf_thread_trampoline:
+    movq (%rsp), %rax
+    andq $-16, %rsp
+    xorl %ebp, %ebp
+    call *%rax
+    xorl %edi, %edi
+    call mf_exit
+    ud2
+
     // long mf_syscall6(long number, long a0, long a1, long a2, long a3, long a4, long a5)
     // The kernel takes arguments in rdi, rsi, rdx, r10, r8, r9.
     .globl mf_syscall6
@@ -21,6 +33,29 @@ mf_syscall6:
     movq %r9, %r8
     movq 8(%rsp), %r9
     syscall
+    ret
+
+    // long mf_ipc(long number, long cptr, struct mf_msg *msg)
+    // In: msg->info, msg->mr[0..3] in rsi, rdx, r10, r8, r9 (rdi = cptr).
+    // Out: the same registers back into *msg; the result (badge) in rax.
+    .globl mf_ipc
+mf_ipc:
+    pushq %rbx
+    movq %rdx, %rbx             // msg survives the syscall in rbx
+    movq %rdi, %rax
+    movq %rsi, %rdi
+    movq 0(%rbx), %rsi
+    movq 8(%rbx), %rdx
+    movq 16(%rbx), %r10
+    movq 24(%rbx), %r8
+    movq 32(%rbx), %r9
+    syscall
+    movq %rsi, 0(%rbx)
+    movq %rdx, 8(%rbx)
+    movq %r10, 16(%rbx)
+    movq %r8, 24(%rbx)
+    movq %r9, 32(%rbx)
+    popq %rbx
     ret
 
     // uint64_t mf_arch_cycles(void): the time-stamp counter

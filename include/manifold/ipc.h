@@ -1,0 +1,28 @@
+// IPC message layout (ABI). A message is an info word plus up to four
+// message registers (mr0..mr3), carried in registers end to end.
+//
+//   info bits  0..2   length: message registers used (0..4)
+//            bit 3    a capability is transferred (sender sets; the receiver
+//                     sees it set only if the capability arrived)
+//            16..31   label (free for the protocol)
+//            32..47   sender: cptr of the capability to transfer
+//            48..63   receiver (recv, reply_recv, and call for the reply):
+//                     empty slot in its CSpace for a received cap, 0 = none
+#pragma once
+#include <stdint.h>
+
+#define MF_MSG_MAX_REGS 4
+#define MF_INFO(label, length) ((uint64_t)(label) << 16 | (uint64_t)(length))
+#define MF_INFO_LENGTH(i) ((unsigned)((i) & 7))
+#define MF_INFO_LABEL(i) ((unsigned)((i) >> 16 & 0xffff))
+#define MF_INFO_CAP 8ull
+#define MF_INFO_SEND_CAP(cptr) (MF_INFO_CAP | (uint64_t)((cptr) & 0xffff) << 32)
+#define MF_INFO_RECV_SLOT(slot) ((uint64_t)((slot) & 0xffff) << 48)
+#define MF_INFO_SEND_CPTR(i) ((unsigned)((i) >> 32 & 0xffff))
+#define MF_INFO_RECV_INDEX(i) ((unsigned)((i) >> 48 & 0xffff))
+
+struct mf_msg {
+    uint64_t info;
+    uint64_t mr[MF_MSG_MAX_REGS];
+    uint64_t badge;          // filled on receipt
+};

@@ -1,0 +1,275 @@
+#include "kernel/ipc.h"
+#include "kernel/arch.h"
+#include "kernel/invoke.h"
+#include "kernel/thread.h"
+#include "include/manifold/errors.h"
+#include "include/manifold/ipc.h"
+
+enum { EP_IDLE, EP_SENDING, EP_RECEIVING };
+
+static void queue_push(struct thread **head, struct thread **tail, struct thread *t)
+{
+    t->next = NULL;
+    if (*tail)
+        (*tail)->next = t;
+    else
+        *head = t;
+    *tail = t;
+}
+
+static struct thread *queue_pop(struct thread **head, struct thread **tail)
+{
+    struct thread *t = *head;
+    if (t) {
+        *head = t->next;
+        if (!*head)
+            *tail = NULL;
+        t->next = NULL;
+    }
+    return t;
+}
+
+static void queue_remove(struct thread **head, struct thread **tail, struct thread *t)
+{
+    struct thread *prev = NULL;
+    for (struct thread *q = *head; q; prev = q, q = q->next) {
+        if (q != t)
+            continue;
+        if (prev)
+            prev->next = q->next;
+        else
+            *head = q->next;
+        if (*tail == q)
+            *tail = prev;
+        q->next = NULL;
+        return;
+    }
+}
+
+static void wake_with(struct thread *t, int64_t result)
+{
+    t->ipc_result = result;
+    t->waiting_on = NULL;
+    thread_wake(t);
+}
+
+// Looks up an endpoint cap and checks a right; the first error in the
+// documented order, or 0.
+static int lookup_endpoint(struct thread *self, uint64_t cptr, unsigned right, struct slot **out)
+{
+    struct slot *s = cspace_lookup(self, cptr);
+    if (!s || slot_empty(s))
+        return -E_BADCAP;
+    if (s->cap.type != MF_OBJ_ENDPOINT)
+        return -E_TYPE;
+    if (!(s->cap.rights & right))
+        return -E_PERM;
+    *out = s;
+    return 0;
+}
+
+// Copies the message in `from`'s registers to `to`'s saved registers and
+// sets what `to`'s pending IPC call returns (the badge). A capability moves
+// only with the grant right, from a full slot to an empty receive slot;
+// otherwise the message still goes and the cap flag reads clear.
+static void transfer(struct thread *from, const struct trap_frame *from_tf, bool can_grant,
+                     struct thread *to, uint64_t badge)
+{
+    struct trap_frame *to_tf = to->user_frame;
+    uint64_t info = arch_syscall_arg(from_tf, 1);
+    uint64_t recv_info = arch_syscall_arg(to_tf, 1);
+    unsigned length = MF_INFO_LENGTH(info);
+    if (length > MF_MSG_MAX_REGS)
+        length = MF_MSG_MAX_REGS;
+    uint64_t out_info = (info & 0xffff0000ull) | length;
+    if ((info & MF_INFO_CAP) && can_grant) {
+        struct slot *src = cspace_lookup(from, MF_INFO_SEND_CPTR(info));
+        struct slot *dst = cspace_lookup(to, MF_INFO_RECV_INDEX(recv_info));
+        if (src && !slot_empty(src) && src->cap.type != MF_OBJ_UNTYPED && dst && slot_empty(dst)) {
+            cap_insert(dst, &src->cap, src);
+            out_info |= MF_INFO_CAP;
+        }
+    }
+    for (unsigned i = 0; i < MF_MSG_MAX_REGS; i++)
+        arch_syscall_set_arg(to_tf, 2 + i, i < length ? arch_syscall_arg(from_tf, 2 + i) : 0);
+    arch_syscall_set_arg(to_tf, 1, out_info);
+    to->ipc_result = (int64_t)badge;
+}
+
+int64_t ipc_send(struct thread *self, struct trap_frame *tf, bool is_call)
+{
+    struct slot *s;
+    int r = lookup_endpoint(self, arch_syscall_arg(tf, 0), MF_RIGHT_WRITE, &s);
+    if (r)
+        return r;
+    struct endpoint *ep = (struct endpoint *)s->cap.obj;
+    bool grant = s->cap.rights & MF_RIGHT_GRANT;
+    if (ep->state == EP_RECEIVING) {
+        struct thread *receiver = queue_pop(&ep->head, &ep->tail);
+        if (!ep->head)
+            ep->state = EP_IDLE;
+        transfer(self, tf, grant, receiver, s->cap.badge);
+        receiver->waiting_on = NULL;
+        if (is_call)
+            receiver->caller = self;
+        thread_wake(receiver);
+        if (!is_call)
+            return 0;
+        thread_block(BLOCK_REPLY);
+        return self->ipc_result;
+    }
+    self->ipc_badge = s->cap.badge;
+    self->ipc_is_call = is_call;
+    self->ipc_can_grant = grant;
+    self->waiting_on = ep;
+    queue_push(&ep->head, &ep->tail, self);
+    ep->state = EP_SENDING;
+    thread_block(BLOCK_SEND);
+    return self->ipc_result;
+}
+
+// Sends our registers as the reply to the thread that called us.
+static void reply(struct thread *self, struct trap_frame *tf)
+{
+    struct thread *caller = self->caller;
+    self->caller = NULL;
+    if (caller && caller->state == THREAD_BLOCKED && caller->blocked_on == BLOCK_REPLY) {
+        transfer(self, tf, true, caller, 0);
+        thread_wake(caller);
+    }
+}
+
+int64_t ipc_recv(struct thread *self, struct trap_frame *tf, bool reply_first)
+{
+    struct slot *s;
+    int r = lookup_endpoint(self, arch_syscall_arg(tf, 0), MF_RIGHT_READ, &s);
+    if (r)
+        return r;
+    if (reply_first)
+        reply(self, tf);
+    else if (self->caller) {
+        wake_with(self->caller, -E_DEAD);   // we will never reply to it now
+        self->caller = NULL;
+    }
+    struct endpoint *ep = (struct endpoint *)s->cap.obj;
+    if (ep->state == EP_SENDING) {
+        struct thread *sender = queue_pop(&ep->head, &ep->tail);
+        if (!ep->head)
+            ep->state = EP_IDLE;
+        transfer(sender, sender->user_frame, sender->ipc_can_grant, self, sender->ipc_badge);
+        sender->waiting_on = NULL;
+        if (sender->ipc_is_call) {
+            self->caller = sender;
+            sender->blocked_on = BLOCK_REPLY;   // still blocked, now for the reply
+        } else {
+            sender->ipc_result = 0;
+            thread_wake(sender);
+        }
+        return self->ipc_result;
+    }
+    self->waiting_on = ep;
+    queue_push(&ep->head, &ep->tail, self);
+    ep->state = EP_RECEIVING;
+    thread_block(BLOCK_RECV);
+    return self->ipc_result;
+}
+
+static void forget_caller(struct thread *server, uintptr_t gone)
+{
+    if (server->caller == (struct thread *)gone)
+        server->caller = NULL;
+}
+
+void ipc_cancel(struct thread *t)
+{
+    if (t->blocked_on == BLOCK_SEND || t->blocked_on == BLOCK_RECV) {
+        struct endpoint *ep = t->waiting_on;
+        queue_remove(&ep->head, &ep->tail, t);
+        if (!ep->head)
+            ep->state = EP_IDLE;
+    } else if (t->blocked_on == BLOCK_NOTIFICATION) {
+        struct notification *n = t->waiting_on;
+        queue_remove(&n->head, &n->tail, t);
+    } else if (t->blocked_on == BLOCK_REPLY) {
+        thread_for_each(forget_caller, (uintptr_t)t);
+    }
+    t->waiting_on = NULL;
+    t->ipc_result = -E_AGAIN;
+}
+
+void ipc_forget(struct thread *t)
+{
+    if (t->caller) {
+        wake_with(t->caller, -E_DEAD);
+        t->caller = NULL;
+    }
+    thread_for_each(forget_caller, (uintptr_t)t);
+}
+
+void ipc_object_destroy(unsigned type, uintptr_t obj)
+{
+    struct thread *t;
+    if (type == MF_OBJ_ENDPOINT) {
+        struct endpoint *ep = (struct endpoint *)obj;
+        while ((t = queue_pop(&ep->head, &ep->tail)))
+            wake_with(t, -E_DEAD);
+        ep->state = EP_IDLE;
+    } else if (type == MF_OBJ_NOTIFICATION) {
+        struct notification *n = (struct notification *)obj;
+        while ((t = queue_pop(&n->head, &n->tail)))
+            wake_with(t, -E_DEAD);
+    }
+}
+
+// ------------------------------------------------------------ notifications
+// Badges are below 2^63 (mint checks), so a word is never mistaken for an error.
+
+static int decode_notify(const struct invocation *inv, struct decoded *d, unsigned right)
+{
+    if (!(inv->target->cap.rights & right))
+        return -E_PERM;
+    d->slot[0] = inv->target;
+    d->value[0] = (uintptr_t)inv->caller;
+    return 0;
+}
+
+static int decode_signal(const struct invocation *inv, struct decoded *d) { return decode_notify(inv, d, MF_RIGHT_WRITE); }
+static int decode_wait(const struct invocation *inv, struct decoded *d) { return decode_notify(inv, d, MF_RIGHT_READ); }
+
+static int64_t invoke_signal(const struct decoded *d)
+{
+    struct notification *n = (struct notification *)d->slot[0]->cap.obj;
+    n->word |= d->slot[0]->cap.badge ? d->slot[0]->cap.badge : 1;
+    struct thread *w = queue_pop(&n->head, &n->tail);
+    if (w) {
+        wake_with(w, (int64_t)n->word);
+        n->word = 0;
+    }
+    return 0;
+}
+
+static int64_t invoke_poll(const struct decoded *d)
+{
+    struct notification *n = (struct notification *)d->slot[0]->cap.obj;
+    uint64_t word = n->word;
+    n->word = 0;
+    return (int64_t)word;
+}
+
+static int64_t invoke_wait(const struct decoded *d)
+{
+    struct notification *n = (struct notification *)d->slot[0]->cap.obj;
+    struct thread *self = (struct thread *)d->value[0];
+    if (n->word)
+        return invoke_poll(d);
+    self->waiting_on = n;
+    queue_push(&n->head, &n->tail, self);
+    thread_block(BLOCK_NOTIFICATION);
+    return self->ipc_result;
+}
+
+const struct op_handler notification_ops[MAX_OPS] = {
+    [MF_NOTIFICATION_SIGNAL] = {decode_signal, invoke_signal},
+    [MF_NOTIFICATION_WAIT] = {decode_wait, invoke_wait},
+    [MF_NOTIFICATION_POLL] = {decode_wait, invoke_poll},
+};

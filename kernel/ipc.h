@@ -1,0 +1,32 @@
+// Synchronous endpoints and notifications.
+//
+// A message travels in registers: the sender's info and mr0..3 are copied
+// straight into the receiver's saved user registers (arch_syscall_set_arg),
+// its badge becomes the receiver's return value. An endpoint queues either
+// senders or receivers, FIFO. `call` leaves the caller waiting for the
+// receiver's reply; the receiver remembers it in thread->caller.
+#pragma once
+#include "kernel/types.h"
+
+struct thread;
+struct trap_frame;
+
+struct endpoint {
+    struct thread *head, *tail;
+    uint32_t state;             // EP_IDLE, EP_SENDING, EP_RECEIVING
+};
+struct notification {
+    uint64_t word;
+    struct thread *head, *tail; // waiters
+};
+
+int64_t ipc_send(struct thread *self, struct trap_frame *tf, bool is_call);
+int64_t ipc_recv(struct thread *self, struct trap_frame *tf, bool reply_first);
+
+// t leaves any endpoint or notification queue; a later resume makes its
+// pending call return -E_AGAIN.
+void ipc_cancel(struct thread *t);
+// t is stopping: its pending caller gets -E_DEAD, servers forget it.
+void ipc_forget(struct thread *t);
+// The final cap to an endpoint/notification went: waiters get -E_DEAD.
+void ipc_object_destroy(unsigned type, uintptr_t obj);

@@ -1,0 +1,159 @@
+// Thread object invocations: configure, registers, resume, suspend, priority.
+// Until address-space objects arrive, a configured thread runs in the
+// address space of the thread that configured it.
+#include "kernel/arch.h"
+#include "kernel/invoke.h"
+#include "kernel/thread.h"
+#include "kernel/vas.h"
+#include "include/manifold/errors.h"
+
+static struct thread *target_thread(const struct invocation *inv)
+{
+    return (struct thread *)inv->target->cap.obj;
+}
+
+static int decode_configure(const struct invocation *inv, struct decoded *d)
+{
+    struct thread *t = target_thread(inv);
+    if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
+        return -E_PERM;
+    uintptr_t cspace = 0;
+    if (inv->arg[0]) {
+        struct slot *cn = cspace_lookup(inv->caller, inv->arg[0]);
+        if (!cn || slot_empty(cn))
+            return -E_BADCAP;
+        if (cn->cap.type != MF_OBJ_CNODE)
+            return -E_TYPE;
+        cspace = cn->cap.obj;
+    }
+    if (t->state != THREAD_INACTIVE)
+        return -E_BUSY;
+    if (!inv->caller->vas)
+        return -E_INVAL;
+    d->value[0] = (uintptr_t)t;
+    d->value[1] = cspace;
+    d->value[2] = (uintptr_t)inv->caller->vas;
+    return 0;
+}
+
+static int64_t invoke_configure(const struct decoded *d)
+{
+    struct thread *t = (struct thread *)d->value[0];
+    struct vas *v = (struct vas *)d->value[2];
+    vas_retain(v);
+    if (t->vas)
+        vas_release(t->vas);
+    t->vas = v;
+    t->cspace = d->value[1];
+    return 0;
+}
+
+static int decode_write_regs(const struct invocation *inv, struct decoded *d)
+{
+    struct thread *t = target_thread(inv);
+    if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
+        return -E_PERM;
+    uint64_t pc = inv->arg[0], sp = inv->arg[1];
+    if (pc < USER_BASE || pc >= USER_TOP || sp < USER_BASE || sp > USER_TOP)
+        return -E_RANGE;
+    if (t->state != THREAD_INACTIVE || t == inv->caller)
+        return -E_BUSY;
+    d->value[0] = (uintptr_t)t;
+    d->value[1] = pc;
+    d->value[2] = sp;
+    d->value[3] = inv->arg[2];
+    return 0;
+}
+
+static int64_t invoke_write_regs(const struct decoded *d)
+{
+    struct thread *t = (struct thread *)d->value[0];
+    // Discards any kernel context the thread had (it was inactive).
+    arch_thread_init_user(t, d->value[1], d->value[2], d->value[3]);
+    t->has_context = true;
+    return 0;
+}
+
+static int decode_read_reg(const struct invocation *inv, struct decoded *d)
+{
+    struct thread *t = target_thread(inv);
+    if (!(inv->target->cap.rights & MF_RIGHT_READ))
+        return -E_PERM;
+    if (inv->arg[0] != MF_REG_PC && inv->arg[0] != MF_REG_SP)
+        return -E_INVAL;
+    if (t->state != THREAD_INACTIVE || !t->has_context)
+        return -E_BUSY;
+    d->value[0] = (uintptr_t)t;
+    d->value[1] = inv->arg[0];
+    return 0;
+}
+
+static int64_t invoke_read_reg(const struct decoded *d)
+{
+    const struct thread *t = (const struct thread *)d->value[0];
+    return (int64_t)(d->value[1] == MF_REG_PC ? arch_trap_pc(t->user_frame) : arch_trap_sp(t->user_frame));
+}
+
+static int decode_resume(const struct invocation *inv, struct decoded *d)
+{
+    struct thread *t = target_thread(inv);
+    if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
+        return -E_PERM;
+    if (t->state != THREAD_INACTIVE)
+        return -E_BUSY;
+    if (!t->vas || !t->has_context)
+        return -E_INVAL;
+    d->value[0] = (uintptr_t)t;
+    return 0;
+}
+
+static int64_t invoke_resume(const struct decoded *d)
+{
+    thread_start((struct thread *)d->value[0]);
+    return 0;
+}
+
+static int decode_suspend(const struct invocation *inv, struct decoded *d)
+{
+    if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
+        return -E_PERM;
+    d->value[0] = (uintptr_t)target_thread(inv);
+    return 0;
+}
+
+static int64_t invoke_suspend(const struct decoded *d)
+{
+    struct thread *t = (struct thread *)d->value[0];
+    if (t->state == THREAD_RUNNABLE || t->state == THREAD_BLOCKED)
+        thread_deactivate(t);   // the current thread stops on its way out
+    return 0;
+}
+
+static int decode_set_priority(const struct invocation *inv, struct decoded *d)
+{
+    if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
+        return -E_PERM;
+    if (inv->arg[0] > MAX_PRIORITY)
+        return -E_RANGE;
+    if (inv->arg[0] > inv->caller->priority)
+        return -E_PERM;     // no thread raises another above itself
+    d->value[0] = (uintptr_t)target_thread(inv);
+    d->value[1] = inv->arg[0];
+    return 0;
+}
+
+static int64_t invoke_set_priority(const struct decoded *d)
+{
+    thread_set_priority((struct thread *)d->value[0], (unsigned)d->value[1]);
+    return 0;
+}
+
+const struct op_handler thread_ops[MAX_OPS] = {
+    [MF_THREAD_CONFIGURE] = {decode_configure, invoke_configure},
+    [MF_THREAD_WRITE_REGS] = {decode_write_regs, invoke_write_regs},
+    [MF_THREAD_READ_REG] = {decode_read_reg, invoke_read_reg},
+    [MF_THREAD_RESUME] = {decode_resume, invoke_resume},
+    [MF_THREAD_SUSPEND] = {decode_suspend, invoke_suspend},
+    [MF_THREAD_SET_PRIORITY] = {decode_set_priority, invoke_set_priority},
+};
+_Static_assert(MF_THREAD_OP_COUNT <= MAX_OPS, "thread operation table");

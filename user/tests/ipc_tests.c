@@ -1,0 +1,260 @@
+// Thread objects, endpoint IPC and notifications, with worker threads that
+// run in the root task's address space on their own stacks.
+#include "manifold.h"
+#include "utest.h"
+
+#define ROOT MF_CAP_SELF_CNODE
+#define UT (MF_CAP_UNTYPED_BASE + 3)
+// Slots used by these tests.
+#define T1 500
+#define T2 501
+#define EP 502
+#define EP_BADGED 503
+#define NTFN 504
+#define NTFN_BADGED 505
+#define EP_NOGRANT 506
+#define FRAME 507
+#define RECV_SLOT 508
+#define EP_RO 509
+#define SERVER_RECV_SLOT 510
+
+static uint8_t stack1[8192] __attribute__((aligned(16)));
+static uint8_t stack2[8192] __attribute__((aligned(16)));
+static volatile long shared[8];
+
+static long type_of(long slot) { return mf_cnode_identify(ROOT, slot) & 0xff; }
+
+static bool make(unsigned type, long slot)
+{
+    return mf_untyped_retype(UT, type, 0, 1, ROOT, slot) == 0;
+}
+
+static bool cleanup(void)
+{
+    return mf_cnode_revoke(ROOT, UT) == 0;
+}
+
+// Server: replies to each call with label+1, the caller's badge, mr0+mr1,
+// and (if a capability came) its type.
+static void adder_server(uint64_t ep)
+{
+    struct mf_msg m = {.info = MF_INFO_RECV_SLOT(SERVER_RECV_SLOT)};
+    long badge = mf_recv((long)ep, &m);
+    for (;;) {
+        uint64_t got_cap = m.info & MF_INFO_CAP ? (uint64_t)type_of(SERVER_RECV_SLOT) : 0;
+        if (got_cap)
+            mf_cnode_delete(ROOT, SERVER_RECV_SLOT);
+        uint64_t sum = m.mr[0] + m.mr[1];
+        m.info = MF_INFO(MF_INFO_LABEL(m.info) + 1, 3) | MF_INFO_RECV_SLOT(SERVER_RECV_SLOT);
+        m.mr[0] = sum;
+        m.mr[1] = (uint64_t)badge;
+        m.mr[2] = got_cap;
+        badge = mf_reply_recv((long)ep, &m);
+    }
+}
+
+UTEST(ipc_call_reply_with_badge)
+{
+    UCHECK(make(MF_OBJ_THREAD, T1) && make(MF_OBJ_ENDPOINT, EP));
+    UCHECK(mf_cnode_mint(ROOT, EP, EP_BADGED, MF_RIGHTS_ALL, 42) == 0);
+    UCHECK(mf_thread_start(T1, adder_server, stack1, sizeof(stack1), EP) == 0);
+    for (uint64_t i = 0; i < 100; i++) {
+        struct mf_msg m = {.info = MF_INFO(7, 2), .mr = {i, 1000}};
+        UCHECK(mf_call(EP_BADGED, &m) == 0);
+        UCHECK(MF_INFO_LABEL(m.info) == 8 && MF_INFO_LENGTH(m.info) == 3);
+        UCHECK(m.mr[0] == i + 1000 && m.mr[1] == 42 && m.mr[2] == 0 && m.mr[3] == 0);
+    }
+    struct mf_msg m = {.info = MF_INFO(1, 2), .mr = {1, 2}};
+    UCHECK(mf_call(EP, &m) == 0 && m.mr[1] == 0);   // the unbadged cap
+    UCHECK(cleanup());
+    return NULL;
+}
+
+UTEST(ipc_capability_transfer_needs_grant)
+{
+    UCHECK(make(MF_OBJ_THREAD, T1) && make(MF_OBJ_ENDPOINT, EP));
+    UCHECK(mf_untyped_retype(UT, MF_OBJ_FRAME, 12, 1, ROOT, FRAME) == 0);
+    UCHECK(mf_cnode_copy(ROOT, EP, EP_NOGRANT, MF_RIGHT_READ | MF_RIGHT_WRITE) == 0);
+    UCHECK(mf_thread_start(T1, adder_server, stack1, sizeof(stack1), EP) == 0);
+    struct mf_msg m = {.info = MF_INFO(0, 2) | MF_INFO_SEND_CAP(FRAME)};
+    UCHECK(mf_call(EP, &m) == 0);
+    UCHECK(m.mr[2] == MF_OBJ_FRAME);              // the server received a frame cap
+    m = (struct mf_msg){.info = MF_INFO(0, 2) | MF_INFO_SEND_CAP(FRAME)};
+    UCHECK(mf_call(EP_NOGRANT, &m) == 0);
+    UCHECK(m.mr[2] == 0);                          // message went, the cap did not
+    UCHECK(type_of(FRAME) == MF_OBJ_FRAME);        // and we still hold ours
+    UCHECK(cleanup());
+    return NULL;
+}
+
+static void sender(uint64_t ep)
+{
+    for (uint64_t i = 1; i <= 3; i++) {
+        struct mf_msg m = {.info = MF_INFO(i, 1), .mr = {i * 11}};
+        shared[i] = mf_send((long)ep, &m);
+    }
+}
+
+UTEST(ipc_send_waits_for_a_receiver_in_order)
+{
+    UCHECK(make(MF_OBJ_THREAD, T1) && make(MF_OBJ_ENDPOINT, EP));
+    UCHECK(mf_cnode_mint(ROOT, EP, EP_BADGED, MF_RIGHTS_ALL, 9) == 0);
+    shared[1] = shared[2] = shared[3] = -1;
+    UCHECK(mf_thread_start(T1, sender, stack1, sizeof(stack1), EP_BADGED) == 0);
+    mf_sleep(2);   // the sender is now blocked: nobody receives yet
+    UCHECK(shared[1] == -1);
+    for (uint64_t i = 1; i <= 3; i++) {
+        struct mf_msg m = {0};
+        UCHECK(mf_recv(EP, &m) == 9);
+        UCHECK(MF_INFO_LABEL(m.info) == i && MF_INFO_LENGTH(m.info) == 1 && m.mr[0] == i * 11);
+        UCHECK(m.mr[1] == 0);                      // only `length` registers travel
+    }
+    mf_yield();
+    UCHECK(shared[1] == 0 && shared[2] == 0 && shared[3] == 0);
+    UCHECK(cleanup());
+    return NULL;
+}
+
+UTEST(ipc_checks_caps_and_rights)
+{
+    UCHECK(make(MF_OBJ_ENDPOINT, EP) && make(MF_OBJ_NOTIFICATION, NTFN));
+    struct mf_msg m = {0};
+    UCHECK(mf_send(999, &m) == -E_BADCAP);
+    UCHECK(mf_send(0, &m) == -E_BADCAP);
+    UCHECK(mf_send(NTFN, &m) == -E_TYPE);
+    UCHECK(mf_cnode_copy(ROOT, EP, EP_RO, MF_RIGHT_READ) == 0);
+    UCHECK(mf_send(EP_RO, &m) == -E_PERM);
+    UCHECK(mf_call(EP_RO, &m) == -E_PERM);
+    UCHECK(mf_cnode_copy(ROOT, EP, EP_NOGRANT, MF_RIGHT_WRITE) == 0);
+    UCHECK(mf_recv(EP_NOGRANT, &m) == -E_PERM);
+    UCHECK(mf_invoke(EP, 0, 0, 0, 0, 0) == -E_NOSYS);   // endpoints are not invoked
+    UCHECK(mf_cnode_mint(ROOT, EP_BADGED, 511, MF_RIGHTS_ALL, 1) == -E_BADCAP);
+    UCHECK(mf_cnode_mint(ROOT, EP, EP_BADGED, MF_RIGHTS_ALL, 1ull << 63) == -E_INVAL);
+    UCHECK(mf_cnode_mint(ROOT, EP, EP_BADGED, MF_RIGHTS_ALL, 5) == 0);
+    UCHECK(mf_cnode_mint(ROOT, EP_BADGED, 511, MF_RIGHTS_ALL, 6) == -E_INVAL);  // badge set once
+    UCHECK(cleanup());
+    return NULL;
+}
+
+static void receiver(uint64_t ep)
+{
+    struct mf_msg m = {0};
+    shared[0] = mf_recv((long)ep, &m);
+}
+
+UTEST(ipc_deleted_endpoint_wakes_waiters)
+{
+    UCHECK(make(MF_OBJ_THREAD, T1) && make(MF_OBJ_ENDPOINT, EP));
+    shared[0] = 1;
+    UCHECK(mf_thread_start(T1, receiver, stack1, sizeof(stack1), EP) == 0);
+    mf_sleep(2);
+    UCHECK(shared[0] == 1);                         // blocked in recv
+    UCHECK(mf_cnode_delete(ROOT, EP) == 0);         // the final cap
+    mf_sleep(2);
+    UCHECK(shared[0] == -E_DEAD);
+    UCHECK(cleanup());
+    return NULL;
+}
+
+static void dying_server(uint64_t ep)
+{
+    struct mf_msg m = {0};
+    mf_recv((long)ep, &m);
+    volatile uintptr_t bad = 8;
+    *(volatile int *)bad = 1;   // fault while the caller waits for our reply
+}
+
+UTEST(ipc_server_fault_fails_the_call)
+{
+    UCHECK(make(MF_OBJ_THREAD, T1) && make(MF_OBJ_ENDPOINT, EP));
+    UCHECK(mf_thread_start(T1, dying_server, stack1, sizeof(stack1), EP) == 0);
+    struct mf_msg m = {.info = MF_INFO(1, 1), .mr = {5}};
+    UCHECK(mf_call(EP, &m) == -E_DEAD);             // and we are still here
+    UCHECK(cleanup());
+    return NULL;
+}
+
+static void waiter(uint64_t n)
+{
+    shared[0] = mf_notification_wait((long)n);
+}
+
+UTEST(notification_signal_wait_poll)
+{
+    UCHECK(make(MF_OBJ_THREAD, T1) && make(MF_OBJ_NOTIFICATION, NTFN));
+    UCHECK(mf_cnode_mint(ROOT, NTFN, NTFN_BADGED, MF_RIGHTS_ALL, 0x50) == 0);
+    shared[0] = 0;
+    UCHECK(mf_thread_start(T1, waiter, stack1, sizeof(stack1), NTFN) == 0);
+    mf_sleep(2);
+    UCHECK(shared[0] == 0);
+    UCHECK(mf_notification_signal(NTFN_BADGED) == 0);
+    mf_sleep(1);
+    UCHECK(shared[0] == 0x50);
+    UCHECK(mf_notification_poll(NTFN) == 0);
+    UCHECK(mf_notification_signal(NTFN) == 0);           // unbadged: bit 0
+    UCHECK(mf_notification_signal(NTFN_BADGED) == 0);
+    UCHECK(mf_notification_wait(NTFN) == 0x51);          // no blocking: bits are set
+    UCHECK(mf_notification_poll(NTFN) == 0);
+    UCHECK(cleanup());
+    return NULL;
+}
+
+static void counter(uint64_t slot)
+{
+    for (;;) {
+        shared[slot]++;
+        mf_yield();
+    }
+}
+
+UTEST(thread_suspend_resume_and_delete)
+{
+    UCHECK(make(MF_OBJ_THREAD, T1));
+    UCHECK(mf_thread_read_reg(T1, MF_REG_PC) == -E_BUSY);      // no registers yet
+    UCHECK(mf_thread_resume(T1) == -E_INVAL);                  // not configured
+    shared[4] = 0;
+    UCHECK(mf_thread_start(T1, counter, stack1, sizeof(stack1), 4) == 0);
+    UCHECK(mf_thread_resume(T1) == -E_BUSY);                   // already running
+    mf_sleep(2);
+    UCHECK(shared[4] > 0);
+    UCHECK(mf_thread_suspend(T1) == 0);
+    long frozen = shared[4];
+    mf_sleep(2);
+    UCHECK(shared[4] == frozen);
+    long pc = mf_thread_read_reg(T1, MF_REG_PC);
+    UCHECK(pc >= 0x400000 && pc < 0x800000);                   // in our text
+    UCHECK(mf_thread_read_reg(T1, 7) == -E_INVAL);
+    UCHECK(mf_thread_write_regs(T1, 0, 0x1000, 0) == -E_RANGE);
+    UCHECK(mf_thread_resume(T1) == 0);
+    mf_sleep(2);
+    UCHECK(shared[4] > frozen);
+    // Deleting the final cap stops the thread for good.
+    UCHECK(mf_cnode_delete(ROOT, T1) == 0);
+    frozen = shared[4];
+    mf_sleep(2);
+    UCHECK(shared[4] == frozen);
+    UCHECK(cleanup());
+    return NULL;
+}
+
+UTEST(thread_priority_rules)
+{
+    UCHECK(make(MF_OBJ_THREAD, T1) && make(MF_OBJ_THREAD, T2));
+    UCHECK(mf_thread_set_priority(T1, 256) == -E_RANGE);
+    UCHECK(mf_thread_set_priority(T1, 200) == -E_PERM);        // above our own
+    // A lower-priority thread runs only when we block.
+    UCHECK(mf_thread_set_priority(T1, 5) == 0);
+    shared[5] = 0;
+    UCHECK(mf_thread_start(T1, counter, stack1, sizeof(stack1), 5) == 0);
+    mf_yield();
+    UCHECK(shared[5] == 0);
+    mf_sleep(2);
+    UCHECK(shared[5] > 0);
+    // An equal-priority thread shares the CPU at yields.
+    shared[6] = 0;
+    UCHECK(mf_thread_start(T2, counter, stack2, sizeof(stack2), 6) == 0);
+    mf_yield();
+    UCHECK(shared[6] > 0);
+    UCHECK(cleanup());
+    return NULL;
+}
