@@ -80,9 +80,45 @@ static void bench_yield(uint64_t overhead)
     report("syscall.yield_alone", overhead);
 }
 
+// Endpoint call + reply between two threads of one address space: a server
+// thread (retyped from untyped) answers with reply_recv.
+#define BENCH_UT (MF_CAP_UNTYPED_BASE + 4)
+#define BENCH_THREAD 3000
+#define BENCH_EP 3001
+static uint8_t server_stack[8192] __attribute__((aligned(16)));
+
+static void echo_server(uint64_t ep)
+{
+    struct mf_msg m = {0};
+    mf_recv((long)ep, &m);
+    for (;;)
+        mf_reply_recv((long)ep, &m);
+}
+
+static void bench_ipc_call(uint64_t overhead)
+{
+    if (mf_untyped_retype(BENCH_UT, MF_OBJ_THREAD, 0, 1, MF_CAP_SELF_CNODE, BENCH_THREAD) ||
+        mf_untyped_retype(BENCH_UT, MF_OBJ_ENDPOINT, 0, 1, MF_CAP_SELF_CNODE, BENCH_EP) ||
+        mf_thread_start(BENCH_THREAD, echo_server, server_stack, sizeof(server_stack), BENCH_EP)) {
+        printf("bench: cannot set up the IPC server\n");
+        return;
+    }
+    for (unsigned i = 0; i < WARMUP + RUNS; i++) {
+        struct mf_msg m = {.info = MF_INFO(1, 2), .mr = {i, i}};
+        uint64_t t0 = mf_arch_cycles();
+        mf_call(BENCH_EP, &m);
+        uint64_t t1 = mf_arch_cycles();
+        if (i >= WARMUP)
+            samples[i - WARMUP] = t1 - t0;
+    }
+    report("ipc.call_reply_same_vas", overhead);
+    mf_cnode_revoke(MF_CAP_SELF_CNODE, BENCH_UT);
+}
+
 void run_benchmarks(void)
 {
     uint64_t overhead = counter_overhead();
     bench_null_syscall(overhead);
     bench_yield(overhead);
+    bench_ipc_call(overhead);
 }
