@@ -21,7 +21,7 @@ NM := $(CROSS)nm
 OBJCOPY := $(CROSS)objcopy
 
 GCC_INCLUDE := $(shell $(CC) -print-file-name=include)
-COMMON_CFLAGS := -std=gnu11 -ffreestanding -nostdinc -isystem $(GCC_INCLUDE) -I. \
+COMMON_CFLAGS := -std=gnu11 -ffreestanding -nostdinc -isystem $(GCC_INCLUDE) -I. -Ilib/arch/$(ARCH) \
     -fno-stack-protector -fno-builtin -fno-omit-frame-pointer -fno-common \
     -fno-asynchronous-unwind-tables -fno-toplevel-reorder -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
     -MMD -MP
@@ -162,12 +162,28 @@ test-arch:
 	$(ARCH_TEST_EXTRA)
 	tools/qemu panic-check $(ARCH) $(CRASH_ISO)
 
-host-test:
+host-test: host-test-sync
 	@mkdir -p build/host
 	cc -std=gnu11 -O1 -g -Wall -Wextra -Werror -I. -fsanitize=address,undefined \
 	    -Dsnprintf=mf_snprintf -Dvsnprintf=mf_vsnprintf \
 	    tools/host-tests/test_lib.c lib/elf.c lib/fmt.c -o build/host/test_lib
 	build/host/test_lib
+
+# lib/spinlock.c and lib/barrier.c on host threads (docs/sync.md): with
+# ThreadSanitizer, plain -O2, and -O2 with the real cpu_relax of the host
+# architecture on 2 threads (the first two yield in spin loops instead:
+# lib/arch/host/sync_arch.h).
+.PHONY: host-test-sync
+SYNC_TEST_SRCS := tools/host-tests/test_sync.c lib/spinlock.c lib/barrier.c
+SYNC_TEST_CFLAGS := -std=gnu11 -g -Wall -Wextra -Werror -I. -pthread
+host-test-sync:
+	@mkdir -p build/host
+	cc $(SYNC_TEST_CFLAGS) -O1 -fsanitize=thread -Ilib/arch/host $(SYNC_TEST_SRCS) -o build/host/test_sync_tsan
+	cc $(SYNC_TEST_CFLAGS) -O2 -Ilib/arch/host $(SYNC_TEST_SRCS) -o build/host/test_sync
+	cc $(SYNC_TEST_CFLAGS) -O2 -Ilib/arch/$(shell uname -m) $(SYNC_TEST_SRCS) -o build/host/test_sync_relax
+	build/host/test_sync_tsan -q -s 4
+	build/host/test_sync -q
+	build/host/test_sync_relax -q -t 2 -s 30
 
 bench: deps
 	@if [ "$(origin ARCH)" = "command line" ]; then arches="$(ARCH)"; else arches="$(ARCHES)"; fi; \
