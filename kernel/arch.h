@@ -56,6 +56,9 @@ typedef uint64_t pte_t;
 #define VM_GLOBAL (1u << 5)     // not tagged: kernel mappings
 
 pte_t arch_pte_table(paddr_t next_table);          // entry pointing to a table
+// A table entry through which nothing below can be written (a read-only
+// attachment of a shared segment subtree).
+pte_t arch_pte_table_readonly(paddr_t next_table);
 pte_t arch_pte_leaf(paddr_t pa, unsigned flags, int level); // 4K, 2M or 1G leaf
 bool arch_pte_valid(pte_t pte);
 bool arch_pte_is_leaf(pte_t pte, int level);

@@ -1,6 +1,7 @@
 #include "kernel/cap.h"
 #include "kernel/console.h"
 #include "kernel/ipc.h"
+#include "kernel/segment.h"
 #include "kernel/thread.h"
 #include "include/manifold/errors.h"
 #include "lib/string.h"
@@ -107,6 +108,12 @@ static void finalize(const struct cap *cap)
     case MF_OBJ_NOTIFICATION:
         ipc_object_destroy(cap->type, cap->obj);
         break;
+    case MF_OBJ_VAS:
+        vas_object_destroy((struct vas_object *)cap->obj);
+        break;
+    case MF_OBJ_SEGMENT:
+        segment_destroy((struct segment *)cap->obj);
+        break;
     default:
         break;      // untyped and frames hold no kernel state
     }
@@ -116,6 +123,8 @@ static int delete_one(struct slot *s, unsigned *budget)
 {
     if (slot_empty(s))
         return 0;
+    if (s->cap.type == MF_OBJ_FRAME && s->cap.badge)
+        frame_cap_deleted(s);   // each frame cap holds at most one mapping
     bool final = cap_is_final(s);
     struct cap cap = s->cap;
     unlink_slot(s);

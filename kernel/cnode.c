@@ -49,6 +49,10 @@ static int decode_derive(const struct invocation *inv, struct decoded *d, bool m
     d->cap = *src;
     d->cap.rights = src->rights & (uint8_t)inv->arg[2];
     d->cap.badge = badge;
+    if (src->type == MF_OBJ_FRAME) {
+        d->cap.badge = 0;           // a copy starts unmapped (see segment.c)
+        d->cap.reserved1 = 0;
+    }
     return 0;
 }
 

@@ -25,6 +25,9 @@ static const struct op_handler *const op_tables[MF_OBJ_TYPE_COUNT] = {
     [MF_OBJ_CNODE] = cnode_ops,
     [MF_OBJ_THREAD] = thread_ops,
     [MF_OBJ_NOTIFICATION] = notification_ops,
+    [MF_OBJ_VAS] = vas_ops,
+    [MF_OBJ_SEGMENT] = segment_ops,
+    [MF_OBJ_FRAME] = frame_ops,
     // Endpoints are used through SYS_SEND/RECV/CALL/REPLY_RECV, not invoked.
 };
 

@@ -31,6 +31,9 @@ extern const struct op_handler cnode_ops[MAX_OPS];
 extern const struct op_handler untyped_ops[MAX_OPS];
 extern const struct op_handler thread_ops[MAX_OPS];        // kernel/thread_obj.c
 extern const struct op_handler notification_ops[MAX_OPS];  // kernel/ipc.c
+extern const struct op_handler vas_ops[MAX_OPS];           // kernel/segment.c
+extern const struct op_handler segment_ops[MAX_OPS];
+extern const struct op_handler frame_ops[MAX_OPS];
 
 // Looks up cptr in t's CSpace: the slot, or NULL (no CSpace, out of range, slot 0).
 struct slot *cspace_lookup(const struct thread *t, uint64_t cptr);

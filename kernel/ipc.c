@@ -1,6 +1,7 @@
 #include "kernel/ipc.h"
 #include "kernel/arch.h"
 #include "kernel/invoke.h"
+#include "kernel/segment.h"
 #include "kernel/thread.h"
 #include "include/manifold/errors.h"
 #include "include/manifold/ipc.h"
@@ -68,21 +69,40 @@ static int lookup_endpoint(struct thread *self, uint64_t cptr, unsigned right, s
     return 0;
 }
 
-// Copies the message in `from`'s registers to `to`'s saved registers and
-// sets what `to`'s pending IPC call returns (the badge). A capability moves
-// only with the grant right, from a full slot to an empty receive slot;
-// otherwise the message still goes and the cap flag reads clear.
-static void transfer(struct thread *from, const struct trap_frame *from_tf, bool can_grant,
+// A message: info and mr0..mr3.
+struct message {
+    uint64_t word[1 + MF_MSG_MAX_REGS];
+};
+
+// What a thread is sending: its registers, or its fault message.
+static struct message message_of(const struct thread *t, const struct trap_frame *tf)
+{
+    struct message m;
+    for (int i = 0; i <= MF_MSG_MAX_REGS; i++)
+        m.word[i] = t->in_fault ? t->fault_msg[i] : arch_syscall_arg(tf, 1 + i);
+    return m;
+}
+
+// Delivers a message to `to` and sets what its pending IPC call returns (the
+// badge). A capability moves only with the grant right, from a full slot to
+// an empty receive slot; otherwise the message still goes and the cap flag
+// reads clear. A thread waiting in a page fault takes no registers: the
+// reply's label decides whether it retries (0) or dies (-E_FAULT).
+static void transfer(struct thread *from, const struct message *m, bool can_grant,
                      struct thread *to, uint64_t badge)
 {
+    uint64_t info = m->word[0];
+    if (to->in_fault) {
+        to->ipc_result = MF_INFO_LABEL(info) == MF_FAULT_KILL ? -E_FAULT : 0;
+        return;
+    }
     struct trap_frame *to_tf = to->user_frame;
-    uint64_t info = arch_syscall_arg(from_tf, 1);
     uint64_t recv_info = arch_syscall_arg(to_tf, 1);
     unsigned length = MF_INFO_LENGTH(info);
     if (length > MF_MSG_MAX_REGS)
         length = MF_MSG_MAX_REGS;
     uint64_t out_info = (info & 0xffff0000ull) | length;
-    if ((info & MF_INFO_CAP) && can_grant) {
+    if ((info & MF_INFO_CAP) && can_grant && !from->in_fault) {
         struct slot *src = cspace_lookup(from, MF_INFO_SEND_CPTR(info));
         struct slot *dst = cspace_lookup(to, MF_INFO_RECV_INDEX(recv_info));
         if (src && !slot_empty(src) && src->cap.type != MF_OBJ_UNTYPED && dst && slot_empty(dst)) {
@@ -91,24 +111,21 @@ static void transfer(struct thread *from, const struct trap_frame *from_tf, bool
         }
     }
     for (unsigned i = 0; i < MF_MSG_MAX_REGS; i++)
-        arch_syscall_set_arg(to_tf, 2 + i, i < length ? arch_syscall_arg(from_tf, 2 + i) : 0);
+        arch_syscall_set_arg(to_tf, 2 + i, i < length ? m->word[1 + i] : 0);
     arch_syscall_set_arg(to_tf, 1, out_info);
     to->ipc_result = (int64_t)badge;
 }
 
-int64_t ipc_send(struct thread *self, struct trap_frame *tf, bool is_call)
+// Sends m from self on ep (badge, grant from the cap used); for a call,
+// waits for the reply. Returns what the IPC returns to self.
+static int64_t send_on(struct thread *self, struct endpoint *ep, uint64_t badge, bool grant,
+                       const struct message *m, bool is_call)
 {
-    struct slot *s;
-    int r = lookup_endpoint(self, arch_syscall_arg(tf, 0), MF_RIGHT_WRITE, &s);
-    if (r)
-        return r;
-    struct endpoint *ep = (struct endpoint *)s->cap.obj;
-    bool grant = s->cap.rights & MF_RIGHT_GRANT;
     if (ep->state == EP_RECEIVING) {
         struct thread *receiver = queue_pop(&ep->head, &ep->tail);
         if (!ep->head)
             ep->state = EP_IDLE;
-        transfer(self, tf, grant, receiver, s->cap.badge);
+        transfer(self, m, grant, receiver, badge);
         receiver->waiting_on = NULL;
         if (is_call)
             receiver->caller = self;
@@ -118,7 +135,7 @@ int64_t ipc_send(struct thread *self, struct trap_frame *tf, bool is_call)
         thread_block(BLOCK_REPLY);
         return self->ipc_result;
     }
-    self->ipc_badge = s->cap.badge;
+    self->ipc_badge = badge;
     self->ipc_is_call = is_call;
     self->ipc_can_grant = grant;
     self->waiting_on = ep;
@@ -128,13 +145,35 @@ int64_t ipc_send(struct thread *self, struct trap_frame *tf, bool is_call)
     return self->ipc_result;
 }
 
+int64_t ipc_send(struct thread *self, struct trap_frame *tf, bool is_call)
+{
+    struct slot *s;
+    int r = lookup_endpoint(self, arch_syscall_arg(tf, 0), MF_RIGHT_WRITE, &s);
+    if (r)
+        return r;
+    struct message m = message_of(self, tf);
+    return send_on(self, (struct endpoint *)s->cap.obj, s->cap.badge,
+                   s->cap.rights & MF_RIGHT_GRANT, &m, is_call);
+}
+
+int64_t ipc_fault_call(struct thread *self, struct endpoint *ep, uint64_t badge, const uint64_t msg[5])
+{
+    for (int i = 0; i < 5; i++)
+        self->fault_msg[i] = msg[i];
+    self->in_fault = true;
+    int64_t r = send_on(self, ep, badge, false, (const struct message *)self->fault_msg, true);
+    self->in_fault = false;
+    return r;
+}
+
 // Sends our registers as the reply to the thread that called us.
 static void reply(struct thread *self, struct trap_frame *tf)
 {
     struct thread *caller = self->caller;
     self->caller = NULL;
     if (caller && caller->state == THREAD_BLOCKED && caller->blocked_on == BLOCK_REPLY) {
-        transfer(self, tf, true, caller, 0);
+        struct message m = message_of(self, tf);
+        transfer(self, &m, true, caller, 0);
         thread_wake(caller);
     }
 }
@@ -156,7 +195,8 @@ int64_t ipc_recv(struct thread *self, struct trap_frame *tf, bool reply_first)
         struct thread *sender = queue_pop(&ep->head, &ep->tail);
         if (!ep->head)
             ep->state = EP_IDLE;
-        transfer(sender, sender->user_frame, sender->ipc_can_grant, self, sender->ipc_badge);
+        struct message m = message_of(sender, sender->user_frame);
+        transfer(sender, &m, sender->ipc_can_grant, self, sender->ipc_badge);
         sender->waiting_on = NULL;
         if (sender->ipc_is_call) {
             self->caller = sender;
@@ -211,6 +251,7 @@ void ipc_object_destroy(unsigned type, uintptr_t obj)
     struct thread *t;
     if (type == MF_OBJ_ENDPOINT) {
         struct endpoint *ep = (struct endpoint *)obj;
+        segment_forget_pager(ep);
         while ((t = queue_pop(&ep->head, &ep->tail)))
             wake_with(t, -E_DEAD);
         ep->state = EP_IDLE;

@@ -22,6 +22,10 @@ struct notification {
 
 int64_t ipc_send(struct thread *self, struct trap_frame *tf, bool is_call);
 int64_t ipc_recv(struct thread *self, struct trap_frame *tf, bool reply_first);
+// A call made by the kernel for a faulting thread: msg is info, mr0..mr3.
+// Returns 0 when the reply says retry, -E_FAULT when it says kill, -E_DEAD
+// when the endpoint or the receiver went away.
+int64_t ipc_fault_call(struct thread *self, struct endpoint *ep, uint64_t badge, const uint64_t msg[5]);
 
 // t leaves any endpoint or notification queue; a later resume makes its
 // pending call return -E_AGAIN.

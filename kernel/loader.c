@@ -86,6 +86,8 @@ int program_load(const void *image, size_t size, const char *name, uint64_t arg,
         return r;
     }
     t->vas = v;
+    vas_retain(v);
+    t->home_vas = v;
     arch_thread_init_user(t, img.entry, USER_STACK_TOP - 16, arg);
     *out = t;
     return 0;

@@ -5,7 +5,9 @@
 struct boot_info;
 struct thread;
 
-#define USER_STACK_TOP  0x00007ffffff00000ul
+// The stack ends 1 MiB below the top of the home region (MF_HOME_SIZE), so
+// that code, data and stack are all shared when a thread enters a VAS.
+#define USER_STACK_TOP  0x000000003ff00000ul
 #define USER_STACK_SIZE (64 * 1024)
 
 void programs_init(const struct boot_info *bi);

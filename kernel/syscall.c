@@ -4,6 +4,7 @@
 #include "kernel/console.h"
 #include "kernel/invoke.h"
 #include "kernel/ipc.h"
+#include "kernel/segment.h"
 #include "kernel/ktest.h"
 #include "kernel/loader.h"
 #include "kernel/pmm.h"
@@ -204,6 +205,11 @@ static int64_t sys_reply_recv(const uint64_t *arg)
     return ipc_recv(current_thread(), current_thread()->user_frame, true);
 }
 
+static int64_t sys_vas_switch(const uint64_t *arg)
+{
+    return vas_switch(current_thread(), arg[0]);
+}
+
 static const syscall_fn syscalls[] = {
     [SYS_DEBUG_WRITE] = sys_debug_write,
     [SYS_DEBUG_GETC] = sys_debug_getc,
@@ -223,6 +229,7 @@ static const syscall_fn syscalls[] = {
     [SYS_RECV] = sys_recv,
     [SYS_CALL] = sys_call,
     [SYS_REPLY_RECV] = sys_reply_recv,
+    [SYS_VAS_SWITCH] = sys_vas_switch,
 };
 _Static_assert(ARRAY_SIZE(syscalls) == SYS_COUNT, "every system call has a handler");
 
@@ -260,6 +267,9 @@ static const char *const fault_names[] = {
 void user_fault(struct trap_frame *tf, int kind, vaddr_t addr, unsigned access)
 {
     struct thread *t = current_thread();
+    // A page fault in a segment with a pager is the pager's to resolve.
+    if (kind == FAULT_PAGE && pager_fault(t, addr, access, arch_trap_pc(tf)))
+        return;
     if (kind < FAULT_PAGE || kind > FAULT_OTHER)
         kind = FAULT_OTHER;
     kprintf("manifold: thread %u (%s) killed: %s at %p (pc %p, %s access)\n", t->id, t->name,

@@ -4,7 +4,7 @@
 #include "kernel/console.h"
 #include "kernel/ipc.h"
 #include "kernel/pmm.h"
-#include "kernel/vas.h"
+#include "kernel/segment.h"
 #include "lib/string.h"
 
 struct cpu cpus[MAX_CPUS];
@@ -158,8 +158,13 @@ void thread_object_destroy(struct thread *t)
     thread_deactivate(t);
     ipc_forget(t);
     if (t->vas) {
+        vas_thread_leave(t->vas);
         vas_release(t->vas);
         t->vas = NULL;
+    }
+    if (t->home_vas) {
+        vas_release(t->home_vas);
+        t->home_vas = NULL;
     }
     list_remove(t);
     t->state = THREAD_DEAD;     // if current, schedule() never returns here
@@ -213,8 +218,12 @@ _Noreturn void thread_exit(int how, int code, uint64_t address)
 void thread_reap(struct thread *t)
 {
     assert(t->state == THREAD_DEAD && t != current_thread() && !t->is_object);
-    if (t->vas)
+    if (t->vas) {
+        vas_thread_leave(t->vas);
         vas_release(t->vas);
+    }
+    if (t->home_vas)
+        vas_release(t->home_vas);
     list_remove(t);
     pmm_free_contig(V2P(t->kstack), KSTACK_PAGES);
 }

@@ -51,7 +51,8 @@ struct thread {
     bool has_context;           // registers set: may be resumed
     uintptr_t kstack;           // base of the 16 KiB block (== the thread itself)
     struct trap_frame *user_frame;  // user registers on the kernel stack
-    struct vas *vas;            // NULL for kernel threads
+    struct vas *vas;            // the address space it runs in; NULL for kernel threads
+    struct vas *home_vas;       // where its code, data and stack live (retained)
     uintptr_t cspace;           // CNode object naming this thread's caps, or 0
     uint32_t parent;            // thread id that may wait for this one
     struct mf_exit_status exit;
@@ -64,6 +65,8 @@ struct thread {
     bool ipc_is_call;           // queued sender: waits for a reply afterwards
     bool ipc_can_grant;         // queued sender: its cap had the grant right
     int64_t ipc_result;         // what a blocked IPC call returns when woken
+    bool in_fault;              // calling its pager: the message is fault_msg, not registers
+    uint64_t fault_msg[5];      // info, mr0..mr3
     char name[THREAD_NAME_MAX];
 };
 _Static_assert(sizeof(struct thread) <= 512, "the thread leaves most of its block to the stack");

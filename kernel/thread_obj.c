@@ -4,7 +4,7 @@
 #include "kernel/arch.h"
 #include "kernel/invoke.h"
 #include "kernel/thread.h"
-#include "kernel/vas.h"
+#include "kernel/segment.h"
 #include "include/manifold/errors.h"
 
 static struct thread *target_thread(const struct invocation *inv)
@@ -28,22 +28,30 @@ static int decode_configure(const struct invocation *inv, struct decoded *d)
     }
     if (t->state != THREAD_INACTIVE)
         return -E_BUSY;
-    if (!inv->caller->vas)
+    if (!inv->caller->vas || !inv->caller->home_vas)
         return -E_INVAL;
     d->value[0] = (uintptr_t)t;
     d->value[1] = cspace;
     d->value[2] = (uintptr_t)inv->caller->vas;
+    d->value[3] = (uintptr_t)inv->caller->home_vas;
     return 0;
 }
 
 static int64_t invoke_configure(const struct decoded *d)
 {
     struct thread *t = (struct thread *)d->value[0];
-    struct vas *v = (struct vas *)d->value[2];
+    struct vas *v = (struct vas *)d->value[2], *home = (struct vas *)d->value[3];
     vas_retain(v);
-    if (t->vas)
+    vas_retain(home);
+    vas_thread_enter(v);
+    if (t->vas) {
+        vas_thread_leave(t->vas);
         vas_release(t->vas);
+    }
+    if (t->home_vas)
+        vas_release(t->home_vas);
     t->vas = v;
+    t->home_vas = home;
     t->cspace = d->value[1];
     return 0;
 }

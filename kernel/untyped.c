@@ -5,6 +5,7 @@
 #include "kernel/console.h"
 #include "kernel/thread.h"
 #include "kernel/ipc.h"
+#include "kernel/segment.h"
 #include "include/manifold/errors.h"
 #include "lib/string.h"
 
@@ -26,6 +27,10 @@ static int object_bits(unsigned type, unsigned size_bits, unsigned untyped_bits)
     case MF_OBJ_ENDPOINT:
     case MF_OBJ_NOTIFICATION:
         return size_bits == 0 ? 5 : -1;
+    case MF_OBJ_VAS:
+    case MF_OBJ_SEGMENT:
+        // A header page (and a root table for a VAS), the rest page tables.
+        return size_bits >= 13 && size_bits <= 24 && size_bits <= untyped_bits ? (int)size_bits : -1;
     default:
         return -1;
     }
@@ -87,6 +92,10 @@ static int64_t invoke_retype(const struct decoded *d)
             cnode_init(obj, size_bits);
         else if (type == MF_OBJ_THREAD)
             thread_object_init(obj);
+        else if (type == MF_OBJ_VAS)
+            vas_object_init(obj, size_bits);
+        else if (type == MF_OBJ_SEGMENT)
+            segment_init(obj, size_bits);
         struct cap cap = {.obj = obj, .type = (uint8_t)type, .rights = MF_RIGHTS_ALL,
                           .size_bits = (uint8_t)size_bits};
         cap_insert(cnode_lookup(&d->slot[1]->cap, d->value[3] + i), &cap, ut);

@@ -31,7 +31,7 @@ void vas_retain(struct vas *v) { v->refs++; }
 
 void vas_release(struct vas *v)
 {
-    if (--v->refs)
+    if (--v->refs || v->is_object)
         return;
     if (active == v) {
         // Never free the tables the CPU is using: fall back to the kernel's.
@@ -39,6 +39,15 @@ void vas_release(struct vas *v)
         active = NULL;
     }
     vm_destroy_user(v->root, true);
+    v->in_use = false;
+}
+
+void vas_forget(struct vas *v)
+{
+    if (active == v) {
+        arch_vm_switch(vm_kernel_root(), 0, true);
+        active = NULL;
+    }
     v->in_use = false;
 }
 

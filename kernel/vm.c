@@ -10,18 +10,25 @@ static inline pte_t *table_at(paddr_t pa) { return P2V(pa); }
 static inline unsigned index_at(vaddr_t va, int level) { return (va >> (PAGE_SHIFT + 9 * level)) & 511; }
 static inline size_t level_size(int level) { return 1ul << (PAGE_SHIFT + 9 * level); }
 
-// Returns the entry for va at `level`, creating intermediate tables when
-// `create`. NULL if a table is missing (and !create), cannot be allocated,
-// or a larger leaf already covers va.
-static pte_t *walk(paddr_t root, vaddr_t va, int level, bool create)
+paddr_t table_pool_alloc(struct table_pool *pool)
 {
-    pte_t *table = table_at(root);
-    for (int l = 3; l > level; l--) {
+    if (!pool)
+        return pmm_alloc();
+    if (pool->used >= pool->pages)
+        return 0;
+    return pool->base + (paddr_t)pool->used++ * PAGE_SIZE;   // object memory: already zero
+}
+
+pte_t *vm_entry(paddr_t table_pa, int top_level, vaddr_t va, int level,
+                struct table_pool *pool, bool create)
+{
+    pte_t *table = table_at(table_pa);
+    for (int l = top_level; l > level; l--) {
         pte_t *e = &table[index_at(va, l)];
         if (!arch_pte_valid(*e)) {
             if (!create)
                 return NULL;
-            paddr_t next = pmm_alloc();
+            paddr_t next = table_pool_alloc(pool);
             if (!next)
                 return NULL;
             *e = arch_pte_table(next);
@@ -31,6 +38,26 @@ static pte_t *walk(paddr_t root, vaddr_t va, int level, bool create)
         table = table_at(arch_pte_addr(*e));
     }
     return &table[index_at(va, level)];
+}
+
+unsigned vm_missing_tables(paddr_t table_pa, int top_level, vaddr_t va, int level)
+{
+    pte_t *table = table_at(table_pa);
+    for (int l = top_level; l > level; l--) {
+        pte_t e = table[index_at(va, l)];
+        if (!arch_pte_valid(e))
+            return (unsigned)(l - level);
+        table = table_at(arch_pte_addr(e));
+    }
+    return 0;
+}
+
+// The entry for va at `level` below a root, creating tables from the page
+// allocator when `create`. NULL if a table is missing (and !create), cannot
+// be allocated, or a larger leaf already covers va.
+static pte_t *walk(paddr_t root, vaddr_t va, int level, bool create)
+{
+    return vm_entry(root, 3, va, level, NULL, create);
 }
 
 static int page_level(size_t page_size)

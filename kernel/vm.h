@@ -26,6 +26,22 @@ size_t vm_unmap(paddr_t root, vaddr_t va, unsigned tag, paddr_t *pa);
 int vm_protect(paddr_t root, vaddr_t va, unsigned flags, unsigned tag);
 // Looks up va: 0 and *pa/*flags, or -E_NOENT.
 int vm_lookup(paddr_t root, vaddr_t va, paddr_t *pa, unsigned *flags);
+// Where page tables come from: NULL means the page allocator; a pool is a
+// run of zeroed pages inside a kernel object (VAS, segment), used in order.
+struct table_pool {
+    paddr_t base;
+    uint32_t pages, used;
+};
+// One zeroed table page from pool (or the page allocator), or 0.
+paddr_t table_pool_alloc(struct table_pool *pool);
+// The entry for va at `level` in the subtree whose top table (at
+// `top_level`) is table_pa; intermediate tables come from pool when create.
+// NULL when missing (and !create), exhausted, or a leaf covers va higher up.
+pte_t *vm_entry(paddr_t table_pa, int top_level, vaddr_t va, int level,
+                struct table_pool *pool, bool create);
+// How many tables vm_entry(create) would allocate to reach `level`.
+unsigned vm_missing_tables(paddr_t table_pa, int top_level, vaddr_t va, int level);
+
 // Frees every page table below the user half of root and, when free_frames,
 // every frame they map; then the root itself.
 void vm_destroy_user(paddr_t root, bool free_frames);

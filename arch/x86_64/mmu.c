@@ -24,6 +24,13 @@ pte_t arch_pte_table(paddr_t next)
     return (next & PTE_ADDR) | PTE_P | PTE_W | PTE_U;
 }
 
+// x86 ANDs the W bits of every level: clearing it here makes the subtree
+// read-only through this entry only.
+pte_t arch_pte_table_readonly(paddr_t next)
+{
+    return arch_pte_table(next) & ~PTE_W;
+}
+
 pte_t arch_pte_leaf(paddr_t pa, unsigned flags, int level)
 {
     pte_t e = (pa & PTE_ADDR) | PTE_P;

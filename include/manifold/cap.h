@@ -13,6 +13,8 @@ enum mf_object_type {
     MF_OBJ_THREAD,         // a thread (size_bits 0: fixed size, 16 KiB)
     MF_OBJ_ENDPOINT,       // a synchronous IPC rendezvous (size_bits 0)
     MF_OBJ_NOTIFICATION,   // a word of asynchronous signal bits (size_bits 0)
+    MF_OBJ_VAS,            // an address space; size_bits >= 13: header, root, page-table pool
+    MF_OBJ_SEGMENT,        // frames at a fixed virtual range; size_bits >= 13: header + table pool
     MF_OBJ_TYPE_COUNT
 };
 
@@ -58,6 +60,32 @@ enum mf_notification_op {
     MF_NOTIFICATION_WAIT,        // (): block until the word is non-zero; return and clear it
     MF_NOTIFICATION_POLL,        // (): return and clear the word without blocking
     MF_NOTIFICATION_OP_COUNT
+};
+
+// Address spaces. Every VAS has the home region [0, MF_HOME_SIZE) of the
+// threads attached to it (their code, data and stack, shared page tables);
+// segments live above it.
+#define MF_HOME_SIZE (1ul << 30)
+enum mf_vas_op {
+    MF_VAS_ATTACH = 0,         // (thread cptr, 0 = the caller): share its home; it may switch in
+    MF_VAS_ATTACH_SEGMENT,     // (segment cptr, rights): map the segment at its base
+    MF_VAS_DETACH_SEGMENT,     // (segment cptr)
+    MF_VAS_OP_COUNT
+};
+
+// Segments: base and size 2 MiB aligned (1 GiB aligned ones also take 2 MiB
+// frames); page tables are the segment's own, shared by every VAS it is
+// attached to.
+enum mf_segment_op {
+    MF_SEGMENT_CONFIGURE = 0,  // (base, size): once
+    MF_SEGMENT_SET_PAGER,      // (endpoint cptr or 0): faults become calls to it
+    MF_SEGMENT_OP_COUNT
+};
+
+enum mf_frame_op {
+    MF_FRAME_MAP = 0,          // (segment cptr, va, rights): one mapping per frame cap
+    MF_FRAME_UNMAP,            // ()
+    MF_FRAME_OP_COUNT
 };
 
 // Capabilities the root task finds in its CSpace at start.

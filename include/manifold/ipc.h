@@ -26,3 +26,14 @@ struct mf_msg {
     uint64_t mr[MF_MSG_MAX_REGS];
     uint64_t badge;          // filled on receipt
 };
+
+// A page fault in a segment with a pager arrives as a call from the faulting
+// thread: label MF_FAULT_LABEL, mr0 = address, mr1 = access (MF_ACCESS_*),
+// mr2 = pc; the badge is the one of the pager cap given to the segment.
+// Replying (any message) resumes the thread, which retries the access;
+// replying with label MF_FAULT_KILL kills it instead.
+#define MF_FAULT_LABEL 0xfa17
+#define MF_FAULT_KILL  0xdead
+#define MF_ACCESS_READ  1
+#define MF_ACCESS_WRITE 2
+#define MF_ACCESS_EXEC  4

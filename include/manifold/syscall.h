@@ -28,6 +28,7 @@ enum mf_syscall {
     SYS_RECV,              // wait for a message
     SYS_CALL,              // send, then wait for the receiver's reply
     SYS_REPLY_RECV,        // reply to our caller (if any), then wait for a message
+    SYS_VAS_SWITCH,        // (vas cptr, 0 = home): the calling thread moves into that VAS
     SYS_COUNT
 };
 

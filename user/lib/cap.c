@@ -86,3 +86,21 @@ long mf_thread_start(long thread, void (*fn)(uint64_t), void *stack, size_t size
     r = mf_thread_write_regs(thread, (uint64_t)(uintptr_t)mf_thread_trampoline, top, arg);
     return r < 0 ? r : mf_thread_resume(thread);
 }
+
+long mf_vas_attach(long vas, long thread) { return mf_invoke(vas, MF_VAS_ATTACH, thread, 0, 0, 0); }
+long mf_vas_attach_segment(long vas, long segment, unsigned rights)
+{
+    return mf_invoke(vas, MF_VAS_ATTACH_SEGMENT, segment, rights, 0, 0);
+}
+long mf_vas_detach_segment(long vas, long segment) { return mf_invoke(vas, MF_VAS_DETACH_SEGMENT, segment, 0, 0, 0); }
+long mf_vas_switch(long vas) { return mf_syscall(SYS_VAS_SWITCH, vas, 0, 0); }
+long mf_segment_configure(long segment, uint64_t base, uint64_t size)
+{
+    return mf_invoke(segment, MF_SEGMENT_CONFIGURE, (long)base, (long)size, 0, 0);
+}
+long mf_segment_set_pager(long segment, long endpoint) { return mf_invoke(segment, MF_SEGMENT_SET_PAGER, endpoint, 0, 0, 0); }
+long mf_frame_map(long frame, long segment, uint64_t va, unsigned rights)
+{
+    return mf_invoke(frame, MF_FRAME_MAP, segment, (long)va, rights, 0);
+}
+long mf_frame_unmap(long frame) { return mf_invoke(frame, MF_FRAME_UNMAP, 0, 0, 0, 0); }

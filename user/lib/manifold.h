@@ -82,6 +82,17 @@ long mf_notification_signal(long n);
 long mf_notification_wait(long n);
 long mf_notification_poll(long n);
 
+// Address spaces (docs/vas.md). A VAS needs the caller attached (its home
+// region: code, data, stack) before the caller can switch into it.
+long mf_vas_attach(long vas, long thread);          // thread 0 = the caller
+long mf_vas_attach_segment(long vas, long segment, unsigned rights);
+long mf_vas_detach_segment(long vas, long segment);
+long mf_vas_switch(long vas);                       // 0 = back home
+long mf_segment_configure(long segment, uint64_t base, uint64_t size);
+long mf_segment_set_pager(long segment, long endpoint);   // 0 = none
+long mf_frame_map(long frame, long segment, uint64_t va, unsigned rights);
+long mf_frame_unmap(long frame);
+
 // The program's entry point, called with the spawner's argument.
 int main(uint64_t arg);
 

@@ -1,0 +1,582 @@
+// VAS objects, segments and frame mappings (see kernel/segment.h).
+#include "kernel/segment.h"
+#include "kernel/arch.h"
+#include "kernel/console.h"
+#include "kernel/invoke.h"
+#include "kernel/ipc.h"
+#include "kernel/thread.h"
+#include "include/manifold/errors.h"
+#include "include/manifold/ipc.h"
+
+#define SEGMENT_MAGIC 0x5345474du
+#define HOME_LEVEL 1                      // the home region is one level-1 table
+static struct segment *live_segments;     // configured, not yet destroyed
+static uint32_t next_segment_id = 1;
+
+static inline size_t span(int level) { return 1ul << (PAGE_SHIFT + 9 * (level + 1)); }
+static inline struct vas_object *vas_object_of(struct vas *v)
+{
+    return v && v->is_object ? container_of(v, struct vas_object, vas) : NULL;
+}
+
+// ------------------------------------------------------------------- init
+
+void vas_object_init(uintptr_t obj, unsigned size_bits)
+{
+    struct vas_object *vo = (struct vas_object *)obj;
+    paddr_t pa = V2P(obj);
+    vo->vas.root = pa + PAGE_SIZE;
+    vo->vas.refs = 1;
+    vo->vas.in_use = true;
+    vo->vas.is_object = true;
+    arch_vm_init_user_root(P2V(vo->vas.root));
+    vo->pool = (struct table_pool){pa + 2 * PAGE_SIZE, (uint32_t)((1ul << size_bits) / PAGE_SIZE - 2), 0};
+}
+
+void segment_init(uintptr_t obj, unsigned size_bits)
+{
+    struct segment *seg = (struct segment *)obj;
+    seg->magic = SEGMENT_MAGIC;
+    seg->pool = (struct table_pool){V2P(obj) + PAGE_SIZE, (uint32_t)((1ul << size_bits) / PAGE_SIZE - 1), 0};
+}
+
+#define SEGMENT_MAX_TABLES ((PAGE_SIZE - sizeof(struct segment)) / sizeof(paddr_t))
+
+// ---------------------------------------------------------- lookup helpers
+
+static int lookup(const struct thread *t, uint64_t cptr, unsigned type, unsigned right, struct slot **out)
+{
+    struct slot *s = cspace_lookup(t, cptr);
+    if (!s || slot_empty(s))
+        return -E_BADCAP;
+    if (s->cap.type != type)
+        return -E_TYPE;
+    if ((s->cap.rights & right) != right)
+        return -E_PERM;
+    *out = s;
+    return 0;
+}
+
+struct segment *segment_at(struct vas *v, vaddr_t va)
+{
+    struct vas_object *vo = vas_object_of(v);
+    for (unsigned i = 0; vo && i < VAS_MAX_SEGMENTS; i++) {
+        struct segment *seg = vo->segments[i];
+        if (seg && va >= seg->base && va - seg->base < seg->size)
+            return seg;
+    }
+    return NULL;
+}
+
+static bool segment_live(const struct segment *seg, uint32_t id)
+{
+    for (struct segment *s = live_segments; s; s = s->next_live)
+        if (s == seg)
+            return s->id == id;
+    return false;
+}
+
+// TLB entries for va in every VAS the segment is attached to.
+static void flush_attached(struct segment *seg, vaddr_t va)
+{
+    for (unsigned i = 0; i < SEGMENT_MAX_ATTACH; i++)
+        if (seg->attached[i])
+            arch_tlb_flush_page(va, seg->attached[i]->vas.tag);
+}
+
+// ------------------------------------------------------------- segments
+
+static int decode_configure(const struct invocation *inv, struct decoded *d)
+{
+    struct segment *seg = (struct segment *)inv->target->cap.obj;
+    if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
+        return -E_PERM;
+    uint64_t base = inv->arg[0], size = inv->arg[1];
+    if (!size || (base | size) & (LARGE_PAGE_SIZE - 1))
+        return -E_INVAL;
+    if (base < MF_HOME_SIZE || base >= USER_TOP || USER_TOP - base < size)
+        return -E_RANGE;
+    if (seg->configured)
+        return -E_BUSY;
+    int level = (base | size) & (HUGE_PAGE_SIZE - 1) ? 0 : 1;
+    uint64_t tables = size / span(level);
+    if (tables > SEGMENT_MAX_TABLES)
+        return -E_RANGE;
+    if (tables > seg->pool.pages)
+        return -E_NOMEM;
+    d->value[0] = (uintptr_t)seg;
+    d->value[1] = base;
+    d->value[2] = size;
+    d->value[3] = (uint64_t)level;
+    return 0;
+}
+
+static int64_t invoke_configure(const struct decoded *d)
+{
+    struct segment *seg = (struct segment *)d->value[0];
+    seg->base = d->value[1];
+    seg->size = d->value[2];
+    seg->level = (int)d->value[3];
+    seg->table_count = (uint32_t)(seg->size / span(seg->level));
+    for (uint32_t i = 0; i < seg->table_count; i++)
+        seg->tables[i] = table_pool_alloc(&seg->pool);
+    seg->id = next_segment_id++;
+    seg->configured = true;
+    seg->next_live = live_segments;
+    live_segments = seg;
+    return 0;
+}
+
+static int decode_set_pager(const struct invocation *inv, struct decoded *d)
+{
+    if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
+        return -E_PERM;
+    struct slot *ep = NULL;
+    if (inv->arg[0]) {
+        int r = lookup(inv->caller, inv->arg[0], MF_OBJ_ENDPOINT, MF_RIGHT_WRITE, &ep);
+        if (r)
+            return r;
+    }
+    d->value[0] = inv->target->cap.obj;
+    d->value[1] = ep ? ep->cap.obj : 0;
+    d->value[2] = ep ? ep->cap.badge : 0;
+    return 0;
+}
+
+static int64_t invoke_set_pager(const struct decoded *d)
+{
+    struct segment *seg = (struct segment *)d->value[0];
+    seg->pager = (struct endpoint *)d->value[1];
+    seg->pager_badge = d->value[2];
+    return 0;
+}
+
+void segment_forget_pager(struct endpoint *ep)
+{
+    for (struct segment *s = live_segments; s; s = s->next_live)
+        if (s->pager == ep)
+            s->pager = NULL;
+}
+
+const struct op_handler segment_ops[MAX_OPS] = {
+    [MF_SEGMENT_CONFIGURE] = {decode_configure, invoke_configure},
+    [MF_SEGMENT_SET_PAGER] = {decode_set_pager, invoke_set_pager},
+};
+
+// ---------------------------------------------------------------- frames
+// A mapped frame cap records its mapping: cap.badge = segment, reserved1 =
+// the segment's id, slot->reserved = virtual address. Copies start unmapped.
+
+static int decode_map(const struct invocation *inv, struct decoded *d)
+{
+    const struct cap *frame = &inv->target->cap;
+    struct slot *s;
+    int r = lookup(inv->caller, inv->arg[0], MF_OBJ_SEGMENT, MF_RIGHT_WRITE, &s);
+    if (r)
+        return r;
+    struct segment *seg = (struct segment *)s->cap.obj;
+    uint64_t va = inv->arg[1], rights = inv->arg[2];
+    if (!seg->configured || rights & ~(uint64_t)(MF_RIGHT_READ | MF_RIGHT_WRITE) || !(rights & MF_RIGHT_READ))
+        return -E_INVAL;
+    if ((rights & frame->rights) != rights)
+        return -E_PERM;
+    size_t size = 1ul << frame->size_bits;
+    if (va & (size - 1) || va < seg->base || va - seg->base >= seg->size)
+        return -E_RANGE;
+    int leaf = size == PAGE_SIZE ? 0 : 1;
+    if (leaf > seg->level)
+        return -E_INVAL;    // 2 MiB frames need a 1 GiB aligned segment
+    if (frame->badge)
+        return -E_BUSY;     // this cap already maps the frame
+    paddr_t table = seg->tables[(va - seg->base) / span(seg->level)];
+    pte_t *upper = leaf < seg->level ? vm_entry(table, seg->level, va, seg->level, NULL, false) : NULL;
+    if (upper && arch_pte_valid(*upper) && arch_pte_is_leaf(*upper, seg->level))
+        return -E_BUSY;     // a 2 MiB page already covers va
+    unsigned missing = vm_missing_tables(table, seg->level, va, leaf);
+    pte_t *e = missing ? NULL : vm_entry(table, seg->level, va, leaf, NULL, false);
+    if (e && arch_pte_valid(*e))
+        return -E_BUSY;
+    if (missing > seg->pool.pages - seg->pool.used)
+        return -E_NOMEM;
+    d->slot[0] = inv->target;
+    d->value[0] = (uintptr_t)seg;
+    d->value[1] = va;
+    d->value[2] = rights;
+    d->value[3] = (uint64_t)leaf;
+    return 0;
+}
+
+static int64_t invoke_map(const struct decoded *d)
+{
+    struct slot *frame = d->slot[0];
+    struct segment *seg = (struct segment *)d->value[0];
+    vaddr_t va = d->value[1];
+    int leaf = (int)d->value[3];
+    unsigned flags = VM_USER | VM_READ | (d->value[2] & MF_RIGHT_WRITE ? VM_WRITE : 0);
+    paddr_t table = seg->tables[(va - seg->base) / span(seg->level)];
+    pte_t *e = vm_entry(table, seg->level, va, leaf, &seg->pool, true);
+    *e = arch_pte_leaf(V2P(frame->cap.obj), flags, leaf);
+    frame->cap.badge = (uintptr_t)seg;
+    frame->cap.reserved1 = seg->id;
+    frame->reserved = va;
+    return 0;
+}
+
+// Undoes the mapping a frame cap records, if its segment still exists and
+// still maps this frame there.
+static void frame_unmap(struct slot *frame)
+{
+    struct segment *seg = (struct segment *)frame->cap.badge;
+    vaddr_t va = frame->reserved;
+    if (seg && segment_live(seg, frame->cap.reserved1)) {
+        int leaf = frame->cap.size_bits == PAGE_SHIFT ? 0 : 1;
+        paddr_t table = seg->tables[(va - seg->base) / span(seg->level)];
+        pte_t *e = vm_entry(table, seg->level, va, leaf, NULL, false);
+        if (e && arch_pte_valid(*e) && arch_pte_addr(*e) == V2P(frame->cap.obj)) {
+            *e = 0;
+            flush_attached(seg, va);
+        }
+    }
+    frame->cap.badge = 0;
+    frame->cap.reserved1 = 0;
+    frame->reserved = 0;
+}
+
+void frame_cap_deleted(const struct slot *s)
+{
+    frame_unmap((struct slot *)s);
+}
+
+static int decode_unmap(const struct invocation *inv, struct decoded *d)
+{
+    d->slot[0] = inv->target;
+    return 0;
+}
+
+static int64_t invoke_unmap(const struct decoded *d)
+{
+    if (d->slot[0]->cap.badge)
+        frame_unmap(d->slot[0]);
+    return 0;
+}
+
+const struct op_handler frame_ops[MAX_OPS] = {
+    [MF_FRAME_MAP] = {decode_map, invoke_map},
+    [MF_FRAME_UNMAP] = {decode_unmap, invoke_unmap},
+};
+
+// ----------------------------------------------------------- SpaceJMP locks
+// While threads run in a VAS, it holds each attached segment's lock: shared
+// for read-only attachments, exclusive for writable ones.
+
+static bool locks_available(const struct vas_object *vo)
+{
+    for (unsigned i = 0; i < VAS_MAX_SEGMENTS; i++) {
+        const struct segment *seg = vo->segments[i];
+        if (!seg)
+            continue;
+        bool write = vo->segment_rights[i] & MF_RIGHT_WRITE;
+        if (seg->writer || (write && seg->readers))
+            return false;
+    }
+    return true;
+}
+
+static void lock_segment(struct segment *seg, bool write, int delta)
+{
+    if (write)
+        seg->writer = delta > 0;
+    else
+        seg->readers += delta;
+}
+
+static void lock_all(struct vas_object *vo, int delta)
+{
+    for (unsigned i = 0; i < VAS_MAX_SEGMENTS; i++)
+        if (vo->segments[i])
+            lock_segment(vo->segments[i], vo->segment_rights[i] & MF_RIGHT_WRITE, delta);
+}
+
+// ------------------------------------------------------------ VAS objects
+
+// The level-1 table holding a program's home region, or 0.
+static paddr_t home_table(struct vas *home)
+{
+    pte_t *e = vm_entry(home->root, 3, 0, HOME_LEVEL + 1, NULL, false);
+    return e && arch_pte_valid(*e) && !arch_pte_is_leaf(*e, HOME_LEVEL + 1) ? arch_pte_addr(*e) : 0;
+}
+
+static int decode_attach_home(const struct invocation *inv, struct decoded *d)
+{
+    struct vas_object *vo = (struct vas_object *)inv->target->cap.obj;
+    if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
+        return -E_PERM;
+    struct thread *t = inv->caller;
+    if (inv->arg[0]) {
+        struct slot *s;
+        int r = lookup(inv->caller, inv->arg[0], MF_OBJ_THREAD, MF_RIGHT_WRITE, &s);
+        if (r)
+            return r;
+        t = (struct thread *)s->cap.obj;
+    }
+    if (!t->home_vas || !home_table(t->home_vas))
+        return -E_INVAL;
+    if (vo->home && vo->home != t->home_vas)
+        return -E_BUSY;     // one home per VAS
+    if (!vo->home && vm_missing_tables(vo->vas.root, 3, 0, HOME_LEVEL + 1) > vo->pool.pages - vo->pool.used)
+        return -E_NOMEM;
+    d->value[0] = (uintptr_t)vo;
+    d->value[1] = (uintptr_t)t->home_vas;
+    return 0;
+}
+
+static int64_t invoke_attach_home(const struct decoded *d)
+{
+    struct vas_object *vo = (struct vas_object *)d->value[0];
+    struct vas *home = (struct vas *)d->value[1];
+    if (vo->home)
+        return 0;
+    pte_t *e = vm_entry(vo->vas.root, 3, 0, HOME_LEVEL + 1, &vo->pool, true);
+    *e = arch_pte_table(home_table(home));
+    vas_retain(home);
+    vo->home = home;
+    return 0;
+}
+
+// Counts the tables linking a segment's tables into vo would allocate: one
+// per missing entry at each level above the segment's own tables.
+static unsigned tables_needed(const struct vas_object *vo, const struct segment *seg)
+{
+    unsigned needed = 0;
+    for (int l = 2; l > seg->level; l--) {
+        // A table at level l is needed for each span(l) block without one.
+        for (vaddr_t va = ALIGN_DOWN(seg->base, span(l)); va < seg->base + seg->size; va += span(l)) {
+            pte_t *e = vm_entry(vo->vas.root, 3, va, l + 1, NULL, false);
+            if (!e || !arch_pte_valid(*e))
+                needed++;
+        }
+    }
+    return needed;
+}
+
+static int decode_attach_segment(const struct invocation *inv, struct decoded *d)
+{
+    struct vas_object *vo = (struct vas_object *)inv->target->cap.obj;
+    if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
+        return -E_PERM;
+    uint64_t rights = inv->arg[1];
+    struct slot *s;
+    int r = lookup(inv->caller, inv->arg[0], MF_OBJ_SEGMENT,
+                   rights & MF_RIGHT_WRITE ? MF_RIGHT_READ | MF_RIGHT_WRITE : MF_RIGHT_READ, &s);
+    if (r)
+        return r;
+    struct segment *seg = (struct segment *)s->cap.obj;
+    if (!seg->configured || rights & ~(uint64_t)(MF_RIGHT_READ | MF_RIGHT_WRITE) || !(rights & MF_RIGHT_READ))
+        return -E_INVAL;
+    int vslot = -1, sslot = -1;
+    for (int i = 0; i < VAS_MAX_SEGMENTS; i++) {
+        if (vo->segments[i] == seg)
+            return -E_BUSY;
+        if (!vo->segments[i] && vslot < 0)
+            vslot = i;
+    }
+    for (int i = 0; i < SEGMENT_MAX_ATTACH; i++)
+        if (!seg->attached[i] && sslot < 0)
+            sslot = i;
+    for (uint32_t i = 0; i < seg->table_count; i++) {
+        pte_t *e = vm_entry(vo->vas.root, 3, seg->base + i * span(seg->level), seg->level + 1, NULL, false);
+        if (e && arch_pte_valid(*e))
+            return -E_BUSY;    // overlaps another segment
+    }
+    if (vo->active && (seg->writer || (rights & MF_RIGHT_WRITE && seg->readers)))
+        return -E_BUSY;        // in use, and the lock is held elsewhere
+    if (vslot < 0 || sslot < 0 || tables_needed(vo, seg) > vo->pool.pages - vo->pool.used)
+        return -E_NOMEM;
+    d->value[0] = (uintptr_t)vo;
+    d->value[1] = (uintptr_t)seg;
+    d->value[2] = rights;
+    d->value[3] = (uint64_t)vslot << 32 | (uint64_t)sslot;
+    return 0;
+}
+
+static int64_t invoke_attach_segment(const struct decoded *d)
+{
+    struct vas_object *vo = (struct vas_object *)d->value[0];
+    struct segment *seg = (struct segment *)d->value[1];
+    bool write = d->value[2] & MF_RIGHT_WRITE;
+    for (uint32_t i = 0; i < seg->table_count; i++) {
+        pte_t *e = vm_entry(vo->vas.root, 3, seg->base + i * span(seg->level), seg->level + 1, &vo->pool, true);
+        *e = write ? arch_pte_table(seg->tables[i]) : arch_pte_table_readonly(seg->tables[i]);
+    }
+    unsigned vslot = (unsigned)(d->value[3] >> 32), sslot = (unsigned)d->value[3];
+    vo->segments[vslot] = seg;
+    vo->segment_rights[vslot] = (uint8_t)d->value[2];
+    seg->attached[sslot] = vo;
+    if (vo->active)
+        lock_segment(seg, write, +1);
+    return 0;
+}
+
+// Unlinks seg from vo: page-table links, TLB entries, lists, lock.
+static void detach(struct vas_object *vo, struct segment *seg)
+{
+    for (unsigned i = 0; i < VAS_MAX_SEGMENTS; i++) {
+        if (vo->segments[i] != seg)
+            continue;
+        for (uint32_t t = 0; t < seg->table_count; t++) {
+            pte_t *e = vm_entry(vo->vas.root, 3, seg->base + t * span(seg->level), seg->level + 1, NULL, false);
+            if (e)
+                *e = 0;
+        }
+        if (vo->active)
+            lock_segment(seg, vo->segment_rights[i] & MF_RIGHT_WRITE, -1);
+        vo->segments[i] = NULL;
+        vo->segment_rights[i] = 0;
+    }
+    for (unsigned i = 0; i < SEGMENT_MAX_ATTACH; i++)
+        if (seg->attached[i] == vo)
+            seg->attached[i] = NULL;
+    arch_tlb_flush_tag(vo->vas.tag);
+}
+
+static int decode_detach_segment(const struct invocation *inv, struct decoded *d)
+{
+    struct vas_object *vo = (struct vas_object *)inv->target->cap.obj;
+    if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
+        return -E_PERM;
+    struct slot *s;
+    int r = lookup(inv->caller, inv->arg[0], MF_OBJ_SEGMENT, MF_RIGHT_READ, &s);
+    if (r)
+        return r;
+    struct segment *seg = (struct segment *)s->cap.obj;
+    if (!segment_at(&vo->vas, seg->base) || segment_at(&vo->vas, seg->base) != seg)
+        return -E_NOENT;
+    d->value[0] = (uintptr_t)vo;
+    d->value[1] = (uintptr_t)seg;
+    return 0;
+}
+
+static int64_t invoke_detach_segment(const struct decoded *d)
+{
+    detach((struct vas_object *)d->value[0], (struct segment *)d->value[1]);
+    return 0;
+}
+
+const struct op_handler vas_ops[MAX_OPS] = {
+    [MF_VAS_ATTACH] = {decode_attach_home, invoke_attach_home},
+    [MF_VAS_ATTACH_SEGMENT] = {decode_attach_segment, invoke_attach_segment},
+    [MF_VAS_DETACH_SEGMENT] = {decode_detach_segment, invoke_detach_segment},
+};
+
+// --------------------------------------------------------------- switching
+
+void vas_thread_enter(struct vas *v)
+{
+    struct vas_object *vo = vas_object_of(v);
+    if (vo && vo->active++ == 0)
+        lock_all(vo, +1);
+}
+
+void vas_thread_leave(struct vas *v)
+{
+    struct vas_object *vo = vas_object_of(v);
+    if (vo && --vo->active == 0)
+        lock_all(vo, -1);
+}
+
+// Moves t from its current VAS to v, keeping the lock counts right.
+static void move_thread(struct thread *t, struct vas *v)
+{
+    vas_thread_enter(v);
+    vas_thread_leave(t->vas);
+    vas_retain(v);
+    vas_release(t->vas);
+    t->vas = v;
+    if (t == current_thread())
+        vas_activate(v);
+}
+
+int64_t vas_switch(struct thread *self, uint64_t cptr)
+{
+    struct vas *target = self->home_vas;
+    struct vas_object *to = NULL;
+    if (cptr) {
+        struct slot *s;
+        int r = lookup(self, cptr, MF_OBJ_VAS, MF_RIGHT_READ, &s);
+        if (r)
+            return r;
+        to = (struct vas_object *)s->cap.obj;
+        if (to->home != self->home_vas)
+            return -E_PERM;     // our code and stack are not there: attach first
+        target = &to->vas;
+    }
+    if (!target)
+        return -E_INVAL;
+    if (target == self->vas)
+        return 0;
+    // The locks we hold only because we are in our current VAS do not count
+    // against the target.
+    struct vas_object *from = vas_object_of(self->vas);
+    bool last = from && from->active == 1;
+    if (last)
+        lock_all(from, -1);
+    bool available = !to || to->active || locks_available(to);
+    if (last)
+        lock_all(from, +1);
+    if (!available)
+        return -E_BUSY;
+    move_thread(self, target);
+    return 0;
+}
+
+// ------------------------------------------------------------- destruction
+
+void segment_destroy(struct segment *seg)
+{
+    for (unsigned i = 0; i < SEGMENT_MAX_ATTACH; i++)
+        if (seg->attached[i])
+            detach(seg->attached[i], seg);
+    for (struct segment **p = &live_segments; *p; p = &(*p)->next_live)
+        if (*p == seg) {
+            *p = seg->next_live;
+            break;
+        }
+    seg->magic = 0;
+    seg->configured = false;
+}
+
+static void send_home(struct thread *t, uintptr_t vo)
+{
+    if (t->vas == &((struct vas_object *)vo)->vas)
+        move_thread(t, t->home_vas);
+}
+
+void vas_object_destroy(struct vas_object *vo)
+{
+    thread_for_each(send_home, (uintptr_t)vo);
+    for (unsigned i = 0; i < VAS_MAX_SEGMENTS; i++)
+        if (vo->segments[i])
+            detach(vo, vo->segments[i]);
+    if (vo->home)
+        vas_release(vo->home);
+    vo->home = NULL;
+    vas_forget(&vo->vas);
+}
+
+// ------------------------------------------------------------------ pagers
+
+bool pager_fault(struct thread *t, vaddr_t addr, unsigned access, uint64_t pc)
+{
+    struct segment *seg = segment_at(t->vas, addr);
+    if (!seg || !seg->pager)
+        return false;
+    uint64_t a = (access & VM_WRITE ? MF_ACCESS_WRITE : 0) | (access & VM_EXEC ? MF_ACCESS_EXEC : 0) |
+                 (access & (VM_WRITE | VM_EXEC) ? 0 : MF_ACCESS_READ);
+    uint64_t msg[5] = {MF_INFO(MF_FAULT_LABEL, 3), addr, a, pc, 0};
+    int64_t r = ipc_fault_call(t, seg->pager, seg->pager_badge, msg);
+    if (r == 0)
+        return true;
+    kprintf("manifold: thread %u (%s): pager %s for the fault at %p\n", t->id, t->name,
+            r == -E_DEAD ? "died" : "refused", (void *)addr);
+    return false;
+}

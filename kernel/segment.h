@@ -1,0 +1,74 @@
+// Address-space objects (SpaceJMP): VAS objects, segments and the frames
+// mapped into segments.
+//
+// A segment owns the page tables for its virtual range; attaching it to a
+// VAS links those tables into the VAS's tree, so every VAS sees the same
+// mappings at the same address and a mapping made once is visible in all.
+// Segments are 2 MiB aligned (they own level-0 tables, 2 MiB each) or 1 GiB
+// aligned (level-1 tables, which also take 2 MiB frames).
+//
+// The home region [0, MF_HOME_SIZE) of a VAS is the level-1 table of the
+// address space its threads were loaded into: their code, data and stack,
+// shared the same way.
+#pragma once
+#include "kernel/vas.h"
+#include "kernel/vm.h"
+
+struct endpoint;
+struct slot;
+struct thread;
+
+#define SEGMENT_MAX_ATTACH 16
+#define VAS_MAX_SEGMENTS 16
+
+struct vas_object;
+
+struct segment {
+    uint32_t magic, id;         // id: unique per configured segment
+    vaddr_t base;
+    uint64_t size;
+    int level;                  // level of the tables it owns (0 or 1)
+    bool configured;
+    uint32_t table_count;
+    struct table_pool pool;     // the object's pages after this header
+    struct endpoint *pager;
+    uint64_t pager_badge;
+    struct vas_object *attached[SEGMENT_MAX_ATTACH];
+    uint32_t readers;           // SpaceJMP lock: VASes in use with read-only /
+    bool writer;                //   writable attachments of this segment
+    struct segment *next_live;
+    paddr_t tables[];           // table_count tables, from the pool
+};
+
+struct vas_object {
+    struct vas vas;             // root, tag, references (kernel/vas.h)
+    struct table_pool pool;
+    struct vas *home;           // address space whose home region is linked in, retained
+    struct segment *segments[VAS_MAX_SEGMENTS];
+    uint8_t segment_rights[VAS_MAX_SEGMENTS];
+    uint32_t active;            // threads switched in: they hold the segment locks
+};
+
+// Retype: format the objects (zeroed memory of 2^size_bits bytes).
+void vas_object_init(uintptr_t obj, unsigned size_bits);
+void segment_init(uintptr_t obj, unsigned size_bits);
+// An endpoint is going away: segments stop using it as their pager.
+void segment_forget_pager(struct endpoint *ep);
+// The segment of v (if v is a VAS object) that covers va, or NULL.
+struct segment *segment_at(struct vas *v, vaddr_t va);
+// A frame cap recording a mapping is being deleted: undo the mapping.
+void frame_cap_deleted(const struct slot *s);
+// Final capability gone.
+void segment_destroy(struct segment *seg);
+void vas_object_destroy(struct vas_object *vo);
+// A thread starts or stops running in v: while any does, v holds the locks
+// of its segments (SpaceJMP). No effect for address spaces that are not
+// VAS objects.
+void vas_thread_enter(struct vas *v);
+void vas_thread_leave(struct vas *v);
+// SYS_VAS_SWITCH.
+int64_t vas_switch(struct thread *self, uint64_t cptr);
+// A user page fault: if a segment with a pager covers addr, send the fault
+// to the pager and wait for its reply. True when the thread may retry the
+// access, false when it must die.
+bool pager_fault(struct thread *t, vaddr_t addr, unsigned access, uint64_t pc);
