@@ -121,4 +121,6 @@ void run_benchmarks(void)
     bench_null_syscall(overhead);
     bench_yield(overhead);
     bench_ipc_call(overhead);
+    run_gups();
+    run_pointer_sharing(true);
 }

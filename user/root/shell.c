@@ -136,8 +136,14 @@ static void cmd_test(int argc, char **argv)
 
 static void cmd_bench(int argc, char **argv)
 {
-    (void)argc, (void)argv;
-    run_benchmarks();
+    if (argc > 1 && strcmp(argv[1], "gups") == 0)
+        run_gups();
+    else if (argc > 1 && strcmp(argv[1], "share") == 0)
+        run_pointer_sharing(true);
+    else if (argc > 1)
+        printf("usage: bench [gups|share]\n");
+    else
+        run_benchmarks();
 }
 
 static void cmd_halt(int argc, char **argv)
@@ -153,7 +159,7 @@ static const struct command commands[] = {
     {"programs", "programs", "list programs carried as boot modules", cmd_programs},
     {"run", "run NAME [NUMBER]", "start a program and wait for it", cmd_run},
     {"test", "test", "run the kernel and user test suite", cmd_test},
-    {"bench", "bench", "run the benchmarks (BENCH lines)", cmd_bench},
+    {"bench", "bench [gups|share]", "run the benchmarks (BENCH lines)", cmd_bench},
     {"halt", "halt", "power off", cmd_halt},
     {0, 0, 0, 0},
 };

@@ -1,0 +1,274 @@
+// GUPS over a table split into regions that all live at the same virtual
+// window (the SpaceJMP paper's benchmark, seed 000), in three modes:
+//
+//   spacejmp  one VAS per region; vas_switch to the region's VAS per batch
+//   map       one VAS; detach the current region's segment, attach the next
+//   mp        one thread per region in its own VAS; updates go as IPC calls
+//
+// Every mode applies the same update sequence (batches of 64 random updates
+// within one randomly chosen region: table[ran & mask] ^= ran), so the
+// final tables must equal a reference computed on plain memory.
+//
+// Sizes: QEMU gets 512 MiB, so a region is one 2 MiB frame (262144 entries)
+// in a 1 GiB-aligned segment, and 1 to 8 regions are measured.
+#include "manifold.h"
+#include "root.h"
+#include "lib/string.h"
+
+#define ROOT MF_CAP_SELF_CNODE
+#define UT_OBJECTS (MF_CAP_UNTYPED_BASE + 4)
+#define UT_FRAMES_0 (MF_CAP_UNTYPED_BASE + 6)    // 8 MiB each: 4 frames of 2 MiB
+#define UT_FRAMES_1 (MF_CAP_UNTYPED_BASE + 7)
+#define MAX_REGIONS 8
+#define S_VAS 3100          // + r
+#define S_SEG 3110          // + r
+#define S_FRAME 3120        // + r
+#define S_THREAD 3130       // + r
+#define S_EP 3140           // + r
+#define S_MAPVAS 3150
+
+#define WINDOW 0x80000000ul
+#define WINDOW_SIZE (1ul << 30)
+#define REGION_BYTES (2ul << 20)
+#define REGION_ENTRIES (REGION_BYTES / 8)
+#define BATCH 64
+#define BATCHES 1024
+
+static uint64_t reference[MAX_REGIONS][REGION_ENTRIES];
+static uint64_t samples[BATCHES];
+static uint8_t server_stacks[MAX_REGIONS][4096] __attribute__((aligned(16)));
+static volatile uint64_t *const window = (volatile uint64_t *)WINDOW;
+
+static uint64_t rng_state;
+static uint64_t rng(void)
+{
+    // xorshift64*: cheap, full period, the same sequence in every mode.
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return rng_state * 0x2545f4914f6cdd1dull;
+}
+
+static void fill_initial(volatile uint64_t *t, unsigned region)
+{
+    for (uint64_t i = 0; i < REGION_ENTRIES; i++)
+        t[i] = region * REGION_ENTRIES + i;
+}
+
+// Objects: per region a segment at WINDOW with one 2 MiB frame.
+static bool make_regions(unsigned regions)
+{
+    for (unsigned r = 0; r < regions; r++) {
+        long ut = r < 4 ? UT_FRAMES_0 : UT_FRAMES_1;
+        if (mf_untyped_retype(UT_OBJECTS, MF_OBJ_SEGMENT, 13, 1, ROOT, S_SEG + r) ||
+            mf_segment_configure(S_SEG + r, WINDOW, WINDOW_SIZE) ||
+            mf_untyped_retype(ut, MF_OBJ_FRAME, 21, 1, ROOT, S_FRAME + r) ||
+            mf_frame_map(S_FRAME + r, S_SEG + r, WINDOW, MF_RIGHT_READ | MF_RIGHT_WRITE))
+            return false;
+    }
+    return true;
+}
+
+static bool make_vas(long slot)
+{
+    return mf_untyped_retype(UT_OBJECTS, MF_OBJ_VAS, 14, 1, ROOT, slot) == 0 && mf_vas_attach(slot, 0) == 0;
+}
+
+// Compares every region with the reference (switching into VAS `vas[r]`, or
+// attaching region r to `map_vas`).
+static bool verify(unsigned regions, const long *vas, long map_vas)
+{
+    bool ok = true;
+    for (unsigned r = 0; r < regions && ok; r++) {
+        if (map_vas) {
+            ok = mf_vas_attach_segment(map_vas, S_SEG + r, MF_RIGHT_READ) == 0 && mf_vas_switch(map_vas) == 0;
+        } else {
+            ok = mf_vas_switch(vas[r]) == 0;
+        }
+        for (uint64_t i = 0; ok && i < REGION_ENTRIES; i++)
+            ok = window[i] == reference[r][i];
+        mf_vas_switch(0);
+        if (map_vas)
+            mf_vas_detach_segment(map_vas, S_SEG + r);
+    }
+    return ok;
+}
+
+static void reference_run(unsigned regions)
+{
+    for (unsigned r = 0; r < regions; r++)
+        fill_initial(reference[r], r);
+    rng_state = 88172645463325252ull;
+    for (unsigned b = 0; b < BATCHES; b++) {
+        unsigned r = (unsigned)(rng() % regions);
+        for (unsigned k = 0; k < BATCH; k++) {
+            uint64_t ran = rng();
+            reference[r][ran & (REGION_ENTRIES - 1)] ^= ran;
+        }
+    }
+}
+
+static void report(const char *mode, unsigned regions, bool verified)
+{
+    struct mf_system_info si;
+    mf_system_info(&si);
+    // Per-batch rates: 64 updates over the batch's cycles.
+    uint64_t rates[BATCHES];
+    for (unsigned i = 0; i < BATCHES; i++)
+        rates[i] = samples[i] ? BATCH * si.cycles_per_second / samples[i] : 0;
+    for (unsigned i = 1; i < BATCHES; i++)
+        for (unsigned j = i; j > 0 && rates[j - 1] > rates[j]; j--) {
+            uint64_t t = rates[j];
+            rates[j] = rates[j - 1];
+            rates[j - 1] = t;
+        }
+    printf("BENCH {\"name\":\"gups.%s.r%u\",\"arch\":\"%s\",\"system\":\"manifold\",\"unit\":\"updates/s\","
+           "\"n\":%u,\"min\":%lu,\"median\":%lu,\"max\":%lu,\"verified\":%s}\n",
+           mode, regions, si.arch, BATCHES, (unsigned long)rates[0], (unsigned long)rates[BATCHES / 2],
+           (unsigned long)rates[BATCHES - 1], verified ? "true" : "false");
+}
+
+static bool run_spacejmp(unsigned regions)
+{
+    long vas[MAX_REGIONS];
+    for (unsigned r = 0; r < regions; r++) {
+        vas[r] = S_VAS + r;
+        if (!make_vas(vas[r]) || mf_vas_attach_segment(vas[r], S_SEG + r, MF_RIGHT_READ | MF_RIGHT_WRITE))
+            return false;
+        mf_vas_switch(vas[r]);
+        fill_initial(window, r);
+    }
+    mf_vas_switch(0);
+    rng_state = 88172645463325252ull;
+    for (unsigned b = 0; b < BATCHES; b++) {
+        uint64_t t0 = mf_arch_cycles();
+        unsigned r = (unsigned)(rng() % regions);
+        mf_vas_switch(vas[r]);
+        for (unsigned k = 0; k < BATCH; k++) {
+            uint64_t ran = rng();
+            window[ran & (REGION_ENTRIES - 1)] ^= ran;
+        }
+        samples[b] = mf_arch_cycles() - t0;
+    }
+    mf_vas_switch(0);
+    return verify(regions, vas, 0);
+}
+
+static bool run_map(unsigned regions)
+{
+    long v = S_MAPVAS;
+    if (!make_vas(v))
+        return false;
+    for (unsigned r = 0; r < regions; r++) {
+        if (mf_vas_attach_segment(v, S_SEG + r, MF_RIGHT_READ | MF_RIGHT_WRITE) || mf_vas_switch(v))
+            return false;
+        fill_initial(window, r);
+        mf_vas_switch(0);
+        mf_vas_detach_segment(v, S_SEG + r);
+    }
+    rng_state = 88172645463325252ull;
+    int attached = -1;
+    mf_vas_switch(v);
+    for (unsigned b = 0; b < BATCHES; b++) {
+        uint64_t t0 = mf_arch_cycles();
+        unsigned r = (unsigned)(rng() % regions);
+        if ((int)r != attached) {
+            if (attached >= 0)
+                mf_vas_detach_segment(v, S_SEG + attached);
+            mf_vas_attach_segment(v, S_SEG + r, MF_RIGHT_READ | MF_RIGHT_WRITE);
+            attached = (int)r;
+        }
+        for (unsigned k = 0; k < BATCH; k++) {
+            uint64_t ran = rng();
+            window[ran & (REGION_ENTRIES - 1)] ^= ran;
+        }
+        samples[b] = mf_arch_cycles() - t0;
+    }
+    mf_vas_switch(0);
+    if (attached >= 0)
+        mf_vas_detach_segment(v, S_SEG + attached);
+    return verify(regions, NULL, v);
+}
+
+// MP: a server per region applies the updates it receives, four per call.
+static void region_server(uint64_t ep)
+{
+    struct mf_msg m = {0};
+    mf_recv((long)ep, &m);
+    for (;;) {
+        for (unsigned i = 0; i < MF_INFO_LENGTH(m.info); i++)
+            window[m.mr[i] & (REGION_ENTRIES - 1)] ^= m.mr[i];
+        m.info = 0;
+        mf_reply_recv((long)ep, &m);
+    }
+}
+
+static bool run_mp(unsigned regions)
+{
+    long vas[MAX_REGIONS];
+    for (unsigned r = 0; r < regions; r++) {
+        vas[r] = S_VAS + r;
+        if (!make_vas(vas[r]) || mf_vas_attach_segment(vas[r], S_SEG + r, MF_RIGHT_READ | MF_RIGHT_WRITE) ||
+            mf_untyped_retype(UT_OBJECTS, MF_OBJ_THREAD, 0, 1, ROOT, S_THREAD + r) ||
+            mf_untyped_retype(UT_OBJECTS, MF_OBJ_ENDPOINT, 0, 1, ROOT, S_EP + r))
+            return false;
+        mf_vas_switch(vas[r]);
+        fill_initial(window, r);
+        long started = mf_thread_start(S_THREAD + r, region_server, server_stacks[r], sizeof(server_stacks[r]),
+                                       S_EP + r);
+        mf_vas_switch(0);
+        if (started)
+            return false;
+    }
+    rng_state = 88172645463325252ull;
+    for (unsigned b = 0; b < BATCHES; b++) {
+        uint64_t t0 = mf_arch_cycles();
+        unsigned r = (unsigned)(rng() % regions);
+        for (unsigned k = 0; k < BATCH; k += MF_MSG_MAX_REGS) {
+            struct mf_msg m = {.info = MF_INFO(0, MF_MSG_MAX_REGS)};
+            for (unsigned i = 0; i < MF_MSG_MAX_REGS; i++)
+                m.mr[i] = rng();
+            mf_call(S_EP + r, &m);
+        }
+        samples[b] = mf_arch_cycles() - t0;
+    }
+    return verify(regions, vas, 0);
+}
+
+static const struct {
+    const char *name;
+    bool (*run)(unsigned regions);
+} modes[] = {{"spacejmp", run_spacejmp}, {"map", run_map}, {"mp", run_mp}};
+
+// Runs one mode over `regions` regions; true when the table verified.
+static bool gups_once(unsigned mode, unsigned regions, bool print)
+{
+    memset(samples, 0, sizeof(samples));
+    bool ok = make_regions(regions) && modes[mode].run(regions);
+    mf_vas_switch(0);
+    if (print)
+        report(modes[mode].name, regions, ok);
+    mf_cnode_revoke(ROOT, UT_OBJECTS);
+    mf_cnode_revoke(ROOT, UT_FRAMES_0);
+    mf_cnode_revoke(ROOT, UT_FRAMES_1);
+    return ok;
+}
+
+bool gups_verify_all(unsigned regions)
+{
+    reference_run(regions);
+    bool ok = true;
+    for (unsigned m = 0; m < sizeof(modes) / sizeof(modes[0]); m++)
+        ok &= gups_once(m, regions, false);
+    return ok;
+}
+
+void run_gups(void)
+{
+    static const unsigned region_counts[] = {1, 2, 4, 8};
+    for (unsigned c = 0; c < sizeof(region_counts) / sizeof(region_counts[0]); c++) {
+        reference_run(region_counts[c]);
+        for (unsigned m = 0; m < sizeof(modes) / sizeof(modes[0]); m++)
+            gups_once(m, region_counts[c], true);
+    }
+}
