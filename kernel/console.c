@@ -68,7 +68,8 @@ const char *ksym_lookup(uintptr_t addr, uintptr_t *offset)
 void backtrace_print(uintptr_t fp)
 {
     kprintf("backtrace:\n");
-    for (int depth = 0; depth < 32 && fp >= KERNEL_BASE && !(fp & 7); depth++) {
+    // Frames live on thread stacks (direct map, PHYS_MAP) or the boot stack (image).
+    for (int depth = 0; depth < 32 && fp >= PHYS_MAP && !(fp & 7); depth++) {
         const uintptr_t *frame = (const uintptr_t *)fp;
         uintptr_t ret = frame[1];
         if (ret < KERNEL_BASE)

@@ -81,7 +81,7 @@ static void flush_attached(struct segment *seg, vaddr_t va)
 {
     for (unsigned i = 0; i < SEGMENT_MAX_ATTACH; i++)
         if (seg->attached[i])
-            arch_tlb_flush_page(va, seg->attached[i]->vas.tag);
+            arch_tlb_flush_page(va, vas_tlb_tag(&seg->attached[i]->vas));
 }
 
 // ------------------------------------------------------------- segments
@@ -436,7 +436,7 @@ static void detach(struct vas_object *vo, struct segment *seg)
     for (unsigned i = 0; i < SEGMENT_MAX_ATTACH; i++)
         if (seg->attached[i] == vo)
             seg->attached[i] = NULL;
-    arch_tlb_flush_tag(vo->vas.tag);
+    arch_tlb_flush_tag(vas_tlb_tag(&vo->vas));
 }
 
 static int decode_detach_segment(const struct invocation *inv, struct decoded *d)

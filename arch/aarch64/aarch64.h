@@ -92,3 +92,48 @@ extern int a64_psci_conduit;
 int64_t psci_call(uint64_t fn, uint64_t a1, uint64_t a2, uint64_t a3);
 // Starts CPU `mpidr` at physical `entry` with x0 = ctx (PSCI CPU_ON); 0 or a PSCI error.
 int64_t psci_cpu_on(uint64_t mpidr, paddr_t entry, uint64_t ctx);
+
+// ------------------------------------------------ phase 2: the running kernel
+// CPU features (cpu.c).
+struct a64_features {
+    unsigned asid_bits;         // 8 or 16
+    unsigned pa_bits;
+    unsigned pmu_version;       // ID_AA64DFR0_EL1.PMUVer; 0 = none
+    bool pan, gran16k, gran64k, gic_sysreg, el2, lse;
+    bool user_pmccntr;          // EL0 reads PMCCNTR_EL0 (else CNTVCT_EL0)
+};
+extern struct a64_features a64_feat;
+
+// Per-CPU state, addressed through TPIDR_EL1.
+struct a64_cpu {
+    struct a64_cpu *self;
+    uintptr_t kernel_stack_top; // the current thread's (arch_thread_activate)
+    unsigned index;
+    uint64_t mpidr;
+};
+static inline struct a64_cpu *a64_this_cpu(void) { return (struct a64_cpu *)read_sysreg(tpidr_el1); }
+
+// What a user thread finds in x1 at _start (user/lib/arch/aarch64/entry.S):
+// bit 0 = read the cycle counter from PMCCNTR_EL0 rather than CNTVCT_EL0.
+#define A64_USER_PMCCNTR 1u
+
+extern char a64_vectors[];              // VBAR_EL1 (entry.S)
+extern char a64_trap_return[], a64_kernel_thread_start[];
+
+// gic.c: the interrupt controller. gic_map() runs from arch_vm_init_devices,
+// gic_init() (distributor and this CPU) from arch_timer_init.
+#define GIC_SPECIAL_FIRST 1020          // INTIDs 1020-1023: spurious and friends
+#define GIC_SPECIAL_LAST  1023
+void gic_map(const struct boot_info *bi);
+void gic_init(void);
+unsigned gic_version(void);
+void gic_enable_ppi(unsigned intid);
+// Acknowledges the highest-priority pending interrupt: the IAR value, which
+// gic_intid() decodes and gic_end() takes back when it has been handled.
+uint32_t gic_acknowledge(void);
+unsigned gic_intid(uint32_t iar);
+void gic_end(uint32_t iar);
+
+// timer.c
+#define TIMER_PPI 27                    // EL1 virtual timer: PPI 11
+void a64_timer_rearm(void);

@@ -73,8 +73,8 @@ void arch_cpu_features(char *buf, size_t len)
 
 uint64_t arch_feature_bits(void)
 {
-    // PCID stays off until the tagged switch path lands (see vas.c).
-    return x86_cpu.huge_1g ? ARCH_FEAT_HUGE_1G : 0;
+    return (x86_cpu.huge_1g ? ARCH_FEAT_HUGE_1G : 0) |
+           (x86_pcid_enabled ? ARCH_FEAT_TAGGED_TLB : 0);   // set by mmu.c
 }
 
 static void gdt_init(void)

@@ -5,6 +5,7 @@
 #include "arch/x86_64/x86.h"
 #include "kernel/arch.h"
 #include "kernel/boot.h"
+#include "kernel/version.h"
 #include "kernel/vm.h"
 #include "lib/string.h"
 
@@ -72,12 +73,50 @@ unsigned arch_pte_flags(pte_t pte, int level)
 
 static pte_t *kernel_top;
 
+// ---------------------------------------------------------------- PCID
+//
+// With CR4.PCIDE set, CR3[11:0] holds the PCID of the tables loaded, TLB
+// entries are tagged with it, and a CR3 write with bit 63 set keeps the new
+// PCID's entries (without it, they are dropped). Global entries (the kernel
+// half, G bit) match every PCID and survive CR3 writes either way.
+//
+// The portable allocator (kernel/tag.c) hands out PCIDs 1..X86_PCID_POOL
+// per CPU; PCID 0 is the kernel's root and the untagged path. 4096 PCIDs
+// exist, but a small pool is the point: recycling is cheap and the TLB holds
+// only a few address spaces' entries anyway.
+#define CR4_PGE         (1ull << 7)
+#define CR4_PCIDE       (1ull << 17)
+#define CR3_PCID        0xfffull
+#define CR3_NOFLUSH     (1ull << 63)
+#define X86_PCID_POOL   64
+
+enum { INVPCID_ADDRESS = 0, INVPCID_CONTEXT = 1 };
+
+bool x86_pcid_enabled;
+
+static inline void invpcid(uint64_t type, unsigned pcid, vaddr_t va)
+{
+    struct { uint64_t pcid, va; } desc = {pcid, va};
+    __asm__ volatile("invpcid %0, %1" ::"m"(desc), "r"(type) : "memory");
+}
+
+static inline unsigned current_pcid(void) { return read_cr3() & CR3_PCID; }
+
 void arch_vm_install_kernel_root(paddr_t root)
 {
     kernel_top = P2V(root);
     write_cr3(root);
     // Global kernel mappings survive CR3 writes from now on.
-    write_cr4(read_cr4() | (1 << 7));
+    uint64_t cr4 = read_cr4() | CR4_PGE;
+    // PCIDE may only be set while CR3[11:0] = 0 (else #GP): true here, the
+    // page-aligned root was just loaded. `tlbtags=off` leaves it clear.
+    char value[8];
+    bool off = cmdline_option("tlbtags", value, sizeof(value)) && strcmp(value, "off") == 0;
+    if (x86_cpu.pcid && !off) {
+        cr4 |= CR4_PCIDE;
+        x86_pcid_enabled = true;
+    }
+    write_cr4(cr4);
 }
 
 void arch_vm_init_user_root(pte_t *root)
@@ -92,29 +131,54 @@ void arch_vm_init_devices(const struct boot_info *bi)
     vm_map_device(rdmsr(MSR_APIC_BASE) & ~0xfffull, PAGE_SIZE);
 }
 
+// Without PCID every CR3 write flushes the non-global entries and tag is 0.
+// With PCID: flush = false keeps the entries already tagged `tag` (bit 63);
+// flush = true drops them, and only them.
 void arch_vm_switch(paddr_t root, unsigned tag, bool flush)
 {
-    (void)tag, (void)flush;   // untagged: every CR3 write flushes non-global entries
-    write_cr3(root);
+    if (likely(x86_pcid_enabled)) {
+        write_cr3(root | (tag & CR3_PCID) | (flush ? 0 : CR3_NOFLUSH));
+        return;
+    }
+    write_cr3(root);   // never bit 63 here: without PCIDE it is reserved
 }
 
+// Tag 0 or the loaded PCID: invlpg, which drops va for the current PCID and
+// any global entry for va. Another PCID: INVPCID type 0. A CPU with PCID but
+// no INVPCID (Sandy/Ivy Bridge) cannot reach another PCID's entry for one
+// address, so it drops everything instead: a rare CPU, on a path used only
+// when a non-current address space is changed.
 void arch_tlb_flush_page(vaddr_t va, unsigned tag)
 {
-    (void)tag;
-    __asm__ volatile("invlpg (%0)" ::"r"(va) : "memory");
+    if (!x86_pcid_enabled || tag == 0 || tag == current_pcid())
+        __asm__ volatile("invlpg (%0)" ::"r"(va) : "memory");
+    else if (x86_cpu.invpcid)
+        invpcid(INVPCID_ADDRESS, tag, va);
+    else
+        arch_tlb_flush_all();
 }
 
+// Drops the non-global entries tagged `tag`: INVPCID type 1; without it, a
+// CR3 reload for the loaded PCID (bit 63 clear), else everything.
 void arch_tlb_flush_tag(unsigned tag)
 {
-    (void)tag;
-    write_cr3(read_cr3());
+    if (!x86_pcid_enabled)
+        write_cr3(read_cr3());
+    else if (x86_cpu.invpcid)
+        invpcid(INVPCID_CONTEXT, tag, 0);
+    else if (tag == current_pcid())
+        write_cr3(read_cr3());          // reads never return bit 63
+    else
+        arch_tlb_flush_all();
 }
 
+// Toggling CR4.PGE drops every entry, global ones and those of every PCID.
 void arch_tlb_flush_all(void)
 {
     uint64_t cr4 = read_cr4();
-    write_cr4(cr4 & ~(1ull << 7));   // toggling PGE drops global entries too
+    write_cr4(cr4 & ~CR4_PGE);
     write_cr4(cr4);
 }
 
-unsigned arch_tlb_tag_count(void) { return 0; }
+// Tags offered besides 0: PCIDs 1..64.
+unsigned arch_tlb_tag_count(void) { return x86_pcid_enabled ? X86_PCID_POOL : 0; }

@@ -46,13 +46,15 @@ static inline uint64_t read_cr2(void) { uint64_t v; __asm__ volatile("mov %%cr2,
 static inline uint64_t read_cr3(void) { uint64_t v; __asm__ volatile("mov %%cr3, %0" : "=r"(v)); return v; }
 static inline void write_cr3(uint64_t v) { __asm__ volatile("mov %0, %%cr3" ::"r"(v) : "memory"); }
 static inline uint64_t read_cr4(void) { uint64_t v; __asm__ volatile("mov %%cr4, %0" : "=r"(v)); return v; }
-static inline void write_cr4(uint64_t v) { __asm__ volatile("mov %0, %%cr4" ::"r"(v)); }
+static inline void write_cr4(uint64_t v) { __asm__ volatile("mov %0, %%cr4" ::"r"(v) : "memory"); }
 
 // CPU features detected at boot (cpu.c).
 struct x86_features {
     bool pcid, invpcid, smep, smap, nx, huge_1g, x2apic, tsc_invariant;
 };
 extern struct x86_features x86_cpu;
+// CR4.PCIDE is set and address spaces run tagged (mmu.c; off with tlbtags=off).
+extern bool x86_pcid_enabled;
 
 // The per-CPU block addressed through GS in kernel mode (entry.asm uses
 // the offsets of the first three fields).

@@ -1,0 +1,147 @@
+// TLB tag pools: one per CPU, recycled with generations (see tag.h).
+#include "kernel/tag.h"
+#include "kernel/arch.h"
+#include "kernel/version.h"
+#include "lib/string.h"
+
+static struct tag_pool pools[MAX_CPUS];
+static unsigned tag_max;        // tags per pool the CPU allows (0 = untagged)
+static bool ready;
+
+void tag_pool_init(struct tag_pool *p, unsigned limit)
+{
+    memset(p, 0, sizeof(*p));
+    p->generation = 1;
+    p->limit = limit < TAG_POOL_MAX ? limit : TAG_POOL_MAX - 1;
+    p->next = 1;
+}
+
+unsigned tag_pool_valid(const struct tag_pool *p, const struct tag_slot *s)
+{
+    return s->generation && s->generation == p->generation ? s->tag : 0;
+}
+
+// Lowest tag given back in this generation, removed from the set; 0 if none.
+static unsigned take_given_back(struct tag_pool *p)
+{
+    for (unsigned w = 0; w < ARRAY_SIZE(p->given_back); w++) {
+        if (p->given_back[w]) {
+            unsigned bit = (unsigned)__builtin_ctzll(p->given_back[w]);
+            p->given_back[w] &= p->given_back[w] - 1;
+            return w * 64 + bit;
+        }
+    }
+    return 0;
+}
+
+unsigned tag_pool_get(struct tag_pool *p, struct tag_slot *s, bool *flush)
+{
+    p->switches++;
+    if (unlikely(p->limit == 0)) {
+        p->flushes++;
+        *flush = true;
+        return 0;
+    }
+    // Fast path: s was handed its tag in this generation.
+    if (likely(s->generation == p->generation)) {
+        *flush = false;
+        return s->tag;
+    }
+    unsigned tag = take_given_back(p);
+    if (!tag) {
+        if (p->next > p->limit) {
+            // Exhausted: every tag recorded so far becomes stale. Nothing is
+            // flushed here; each tag is flushed when it is next handed out.
+            p->generation++;
+            p->rollovers++;
+            p->next = 1;
+            memset(p->given_back, 0, sizeof(p->given_back));
+        }
+        tag = p->next++;
+    }
+    s->tag = (uint16_t)tag;
+    s->generation = p->generation;
+    p->flushes++;
+    *flush = true;
+    return tag;
+}
+
+void tag_pool_put(struct tag_pool *p, struct tag_slot *s)
+{
+    unsigned tag = tag_pool_valid(p, s);
+    if (tag)
+        p->given_back[tag / 64] |= 1ull << (tag % 64);
+    s->generation = 0;
+    s->tag = 0;
+}
+
+// ---------------------------------------------------------------- per CPU
+
+// Runs once, on first use: after arch_cpu_init() and vm_init(), when the
+// arch knows whether it tags TLB entries.
+static void tags_init(void)
+{
+    char value[8];
+    // The arch offers tags 1..count; 0 is reserved on top of them.
+    tag_max = arch_tlb_tag_count();
+    if (tag_max >= TAG_POOL_MAX)
+        tag_max = TAG_POOL_MAX - 1;
+    if (cmdline_option("tlbtags", value, sizeof(value)) && strcmp(value, "off") == 0)
+        tag_max = 0;
+    for (unsigned c = 0; c < MAX_CPUS; c++)
+        tag_pool_init(&pools[c], tag_max);
+    ready = true;
+}
+
+static inline struct tag_pool *this_pool(void)
+{
+    if (unlikely(!ready))
+        tags_init();
+    return &pools[this_cpu()->id];
+}
+
+bool tag_enabled(void) { return this_pool()->limit != 0; }
+
+unsigned tag_acquire(struct vas_tags *t, bool *flush)
+{
+    struct tag_pool *p = this_pool();
+    return tag_pool_get(p, &t->cpu[this_cpu()->id], flush);
+}
+
+unsigned tag_valid(const struct vas_tags *t)
+{
+    return tag_pool_valid(this_pool(), &t->cpu[this_cpu()->id]);
+}
+
+void tag_release(struct vas_tags *t)
+{
+    if (unlikely(!ready))
+        tags_init();
+    // SMP: another CPU's pool is changed here. Either take that pool's lock
+    // (tag_pool_get/put then both need it) or queue the tag for the owning
+    // CPU to give back on its next switch. Not needed while one CPU runs.
+    for (unsigned c = 0; c < MAX_CPUS; c++)
+        tag_pool_put(&pools[c], &t->cpu[c]);
+}
+
+void tag_get_stats(struct tag_stats *out)
+{
+    const struct tag_pool *p = this_pool();
+    *out = (struct tag_stats){
+        .limit = p->limit, .generation = p->generation, .switches = p->switches,
+        .flushes = p->flushes, .rollovers = p->rollovers,
+    };
+}
+
+unsigned tag_set_limit(unsigned limit)
+{
+    struct tag_pool *p = this_pool();
+    unsigned old = p->limit;
+    p->limit = (uint16_t)(limit < tag_max ? limit : tag_max);
+    // A new generation: no tag above the new limit stays in use.
+    p->generation++;
+    p->rollovers++;
+    p->next = 1;
+    memset(p->given_back, 0, sizeof(p->given_back));
+    return old;
+}
