@@ -78,7 +78,9 @@ void arch_vm_switch(paddr_t root, unsigned tag, bool flush);
 void arch_tlb_flush_page(vaddr_t va, unsigned tag);
 void arch_tlb_flush_tag(unsigned tag);
 void arch_tlb_flush_all(void);
-unsigned arch_tlb_tag_count(void);        // 0 when the CPU has no tags
+// Number of non-zero tags: tags 1..count are handed out, 0 is reserved
+// (untagged / kernel). 0 when the CPU has no tags.
+unsigned arch_tlb_tag_count(void);
 
 // ------------------------------------------------------------ user threads
 // Prepare a new thread's kernel stack so that its first arch_context_switch
