@@ -18,7 +18,7 @@ struct invocation {
 struct decoded {
     struct slot *slot[2];
     struct cap cap;
-    uint64_t value[4];
+    uint64_t value[6];
 };
 
 struct op_handler {

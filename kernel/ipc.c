@@ -3,6 +3,8 @@
 #include "kernel/invoke.h"
 #include "kernel/segment.h"
 #include "kernel/thread.h"
+#include "kernel/vas.h"
+#include "kernel/vm.h"
 #include "include/manifold/errors.h"
 #include "include/manifold/ipc.h"
 
@@ -83,6 +85,32 @@ static struct message message_of(const struct thread *t, const struct trap_frame
     return m;
 }
 
+// The kernel address of t's IPC buffer, if it is mapped for user access
+// (and writable when `write`); NULL otherwise. The buffer is one page.
+static uint64_t *ipc_buffer(const struct thread *t, bool write)
+{
+    paddr_t pa;
+    unsigned flags;
+    if (!t->ipc_buffer || !t->vas || vm_lookup(t->vas->root, t->ipc_buffer, &pa, &flags))
+        return NULL;
+    if (!(flags & VM_USER) || (write && !(flags & VM_WRITE)))
+        return NULL;
+    return P2V(pa);
+}
+
+// Copies `words` buffer words from `from` to `to`; false when either
+// buffer is missing or not mapped.
+static bool copy_buffer(const struct thread *from, const struct thread *to, unsigned words)
+{
+    const uint64_t *src = ipc_buffer(from, false);
+    uint64_t *dst = ipc_buffer(to, true);
+    if (!src || !dst)
+        return false;
+    for (unsigned i = 0; i < words; i++)
+        dst[i] = src[i];
+    return true;
+}
+
 // Delivers a message to `to` and sets what its pending IPC call returns (the
 // badge). A capability moves only with the grant right, from a full slot to
 // an empty receive slot; otherwise the message still goes and the cap flag
@@ -99,8 +127,10 @@ static void transfer(struct thread *from, const struct message *m, bool can_gran
     struct trap_frame *to_tf = to->user_frame;
     uint64_t recv_info = arch_syscall_arg(to_tf, 1);
     unsigned length = MF_INFO_LENGTH(info);
-    if (length > MF_MSG_MAX_REGS)
-        length = MF_MSG_MAX_REGS;
+    if (length > MF_MSG_MAX_WORDS)
+        length = MF_MSG_MAX_WORDS;
+    if (length > MF_MSG_MAX_REGS && (from->in_fault || !copy_buffer(from, to, length - MF_MSG_MAX_REGS)))
+        length = MF_MSG_MAX_REGS;   // no usable buffer on one side: truncated
     uint64_t out_info = (info & 0xffff0000ull) | length;
     if ((info & MF_INFO_CAP) && can_grant && !from->in_fault) {
         struct slot *src = cspace_lookup(from, MF_INFO_SEND_CPTR(info));

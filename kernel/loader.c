@@ -6,6 +6,7 @@
 #include "kernel/vas.h"
 #include "kernel/vm.h"
 #include "include/manifold/errors.h"
+#include "include/manifold/ipc.h"
 #include "lib/elf.h"
 #include "lib/string.h"
 
@@ -78,6 +79,8 @@ int program_load(const void *image, size_t size, const char *name, uint64_t arg,
     }
     if (!r)
         r = vas_map_anonymous(v, USER_STACK_TOP - USER_STACK_SIZE, USER_STACK_SIZE, VM_READ | VM_WRITE);
+    if (!r)
+        r = vas_map_anonymous(v, MF_IPC_BUFFER_VA, PAGE_SIZE, VM_READ | VM_WRITE);
     struct thread *t = NULL;
     if (!r && !(t = thread_alloc(name)))
         r = -E_NOMEM;
@@ -88,6 +91,7 @@ int program_load(const void *image, size_t size, const char *name, uint64_t arg,
     t->vas = v;
     vas_retain(v);
     t->home_vas = v;
+    t->ipc_buffer = MF_IPC_BUFFER_VA;
     arch_thread_init_user(t, img.entry, USER_STACK_TOP - 16, arg);
     *out = t;
     return 0;

@@ -65,6 +65,7 @@ struct thread {
     bool ipc_is_call;           // queued sender: waits for a reply afterwards
     bool ipc_can_grant;         // queued sender: its cap had the grant right
     int64_t ipc_result;         // what a blocked IPC call returns when woken
+    vaddr_t ipc_buffer;         // user address of its IPC buffer page, or 0
     bool in_fault;              // calling its pager: the message is fault_msg, not registers
     uint64_t fault_msg[5];      // info, mr0..mr3
     char name[THREAD_NAME_MAX];

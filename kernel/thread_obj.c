@@ -26,10 +26,14 @@ static int decode_configure(const struct invocation *inv, struct decoded *d)
             return -E_TYPE;
         cspace = cn->cap.obj;
     }
+    uint64_t buffer = inv->arg[1];
+    if (buffer & (PAGE_SIZE - 1) || (buffer && (buffer < USER_BASE || buffer >= USER_TOP)))
+        return -E_RANGE;
     if (t->state != THREAD_INACTIVE)
         return -E_BUSY;
     if (!inv->caller->vas || !inv->caller->home_vas)
         return -E_INVAL;
+    d->value[4] = buffer;
     d->value[0] = (uintptr_t)t;
     d->value[1] = cspace;
     d->value[2] = (uintptr_t)inv->caller->vas;
@@ -53,6 +57,7 @@ static int64_t invoke_configure(const struct decoded *d)
     t->vas = v;
     t->home_vas = home;
     t->cspace = d->value[1];
+    t->ipc_buffer = d->value[4];
     return 0;
 }
 

@@ -42,8 +42,8 @@ enum mf_untyped_op {
 };
 
 enum mf_thread_op {
-    // (cspace cptr or 0, fault endpoint cptr or 0): the thread will run in
-    // the caller's address space with this CSpace. Only while inactive.
+    // (cspace cptr or 0, IPC buffer address or 0): the thread will run in
+    // the caller's current address space with this CSpace. Only while inactive.
     MF_THREAD_CONFIGURE = 0,
     MF_THREAD_WRITE_REGS,  // (pc, sp, arg): initial user registers; only while inactive
     MF_THREAD_READ_REG,    // (MF_REG_*): a register of an inactive thread

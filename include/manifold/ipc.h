@@ -1,8 +1,9 @@
-// IPC message layout (ABI). A message is an info word plus up to four
-// message registers (mr0..mr3), carried in registers end to end.
+// IPC message layout (ABI). A message is an info word plus up to 64 words:
+// the first four (mr0..mr3) travel in registers, the rest (words 4..63) in
+// the sender's and receiver's IPC buffers (word i at buffer[i - 4]).
 //
-//   info bits  0..2   length: message registers used (0..4)
-//            bit 3    a capability is transferred (sender sets; the receiver
+//   info bits  0..6   length: words used (0..64)
+//            bit 7    a capability is transferred (sender sets; the receiver
 //                     sees it set only if the capability arrived)
 //            16..31   label (free for the protocol)
 //            32..47   sender: cptr of the capability to transfer
@@ -12,14 +13,20 @@
 #include <stdint.h>
 
 #define MF_MSG_MAX_REGS 4
+#define MF_MSG_MAX_WORDS 64
+#define MF_IPC_BUFFER_WORDS (MF_MSG_MAX_WORDS - MF_MSG_MAX_REGS)
 #define MF_INFO(label, length) ((uint64_t)(label) << 16 | (uint64_t)(length))
-#define MF_INFO_LENGTH(i) ((unsigned)((i) & 7))
+#define MF_INFO_LENGTH(i) ((unsigned)((i) & 0x7f))
 #define MF_INFO_LABEL(i) ((unsigned)((i) >> 16 & 0xffff))
-#define MF_INFO_CAP 8ull
+#define MF_INFO_CAP 0x80ull
 #define MF_INFO_SEND_CAP(cptr) (MF_INFO_CAP | (uint64_t)((cptr) & 0xffff) << 32)
 #define MF_INFO_RECV_SLOT(slot) ((uint64_t)((slot) & 0xffff) << 48)
 #define MF_INFO_SEND_CPTR(i) ((unsigned)((i) >> 32 & 0xffff))
 #define MF_INFO_RECV_INDEX(i) ((unsigned)((i) >> 48 & 0xffff))
+
+// Where the kernel puts the IPC buffer of a program it loads (mf_spawn, the
+// root task): the page above the stack, in the home region.
+#define MF_IPC_BUFFER_VA 0x3ff00000ul
 
 struct mf_msg {
     uint64_t info;

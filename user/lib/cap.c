@@ -50,9 +50,9 @@ long mf_untyped_retype(long ut, unsigned type, unsigned size_bits, unsigned coun
     return mf_invoke(ut, MF_UNTYPED_RETYPE, packed, dst_cnode, dst_index, 0);
 }
 
-long mf_thread_configure(long thread, long cspace)
+long mf_thread_configure(long thread, long cspace, void *ipc_buffer)
 {
-    return mf_invoke(thread, MF_THREAD_CONFIGURE, cspace, 0, 0, 0);
+    return mf_invoke(thread, MF_THREAD_CONFIGURE, cspace, (long)ipc_buffer, 0, 0);
 }
 
 long mf_thread_write_regs(long thread, uint64_t pc, uint64_t sp, uint64_t arg)
@@ -76,7 +76,13 @@ void mf_thread_trampoline(void);
 
 long mf_thread_start(long thread, void (*fn)(uint64_t), void *stack, size_t size, uint64_t arg)
 {
-    long r = mf_thread_configure(thread, MF_CAP_SELF_CNODE);
+    return mf_thread_start_buffer(thread, fn, stack, size, arg, NULL);
+}
+
+long mf_thread_start_buffer(long thread, void (*fn)(uint64_t), void *stack, size_t size, uint64_t arg,
+                            void *ipc_buffer)
+{
+    long r = mf_thread_configure(thread, MF_CAP_SELF_CNODE, ipc_buffer);
     if (r < 0)
         return r;
     // The trampoline finds fn on top of a 16-byte aligned stack.

@@ -57,15 +57,23 @@ long mf_untyped_retype(long ut, unsigned type, unsigned size_bits, unsigned coun
 
 // Thread objects (retyped from untyped). A configured thread runs in the
 // caller's address space; give it a stack and an entry with write_regs.
-long mf_thread_configure(long thread, long cspace);
+// ipc_buffer: a page-aligned page of the thread's own for long messages
+// (NULL: messages to it are cut to four words).
+long mf_thread_configure(long thread, long cspace, void *ipc_buffer);
 long mf_thread_write_regs(long thread, uint64_t pc, uint64_t sp, uint64_t arg);
 long mf_thread_read_reg(long thread, unsigned reg);   // MF_REG_PC / MF_REG_SP
 long mf_thread_resume(long thread);
 long mf_thread_suspend(long thread);
 long mf_thread_set_priority(long thread, unsigned priority);
-// Configures `thread` with the caller's CSpace, sets it to run fn(arg) on
-// [stack, stack+size) and resumes it. When fn returns the thread exits.
+// Configures `thread` with the caller's CSpace (and IPC buffer, may be
+// NULL), sets it to run fn(arg) on [stack, stack+size) and resumes it. When
+// fn returns the thread exits.
 long mf_thread_start(long thread, void (*fn)(uint64_t), void *stack, size_t size, uint64_t arg);
+long mf_thread_start_buffer(long thread, void (*fn)(uint64_t), void *stack, size_t size, uint64_t arg,
+                            void *ipc_buffer);
+// The IPC buffer the kernel gave a loaded program (words 4..63 of long
+// messages, at index word - 4). Threads started by a program have their own.
+static inline uint64_t *mf_ipc_buffer(void) { return (uint64_t *)MF_IPC_BUFFER_VA; }
 
 // IPC on endpoints (include/manifold/ipc.h). On return *msg holds the
 // message received (or the reply); the result is the sender's badge (>= 0)

@@ -258,3 +258,50 @@ UTEST(thread_priority_rules)
     UCHECK(cleanup());
     return NULL;
 }
+
+// Server with its own IPC buffer: replies with the sum of every word it
+// got and echoes the long message back, each word + 1.
+static uint64_t server_buffer[512] __attribute__((aligned(4096)));
+static void summing_server(uint64_t ep)
+{
+    struct mf_msg m = {0};
+    mf_recv((long)ep, &m);
+    for (;;) {
+        unsigned n = MF_INFO_LENGTH(m.info);
+        uint64_t sum = 0;
+        for (unsigned i = 0; i < n; i++)
+            sum += i < MF_MSG_MAX_REGS ? m.mr[i] : server_buffer[i - MF_MSG_MAX_REGS];
+        for (unsigned i = MF_MSG_MAX_REGS; i < n; i++)
+            server_buffer[i - MF_MSG_MAX_REGS] += 1;
+        m.mr[0] = sum;
+        m.info = MF_INFO(0, n);
+        mf_reply_recv((long)ep, &m);
+    }
+}
+
+UTEST(ipc_long_messages_use_the_buffers)
+{
+    UCHECK(make(MF_OBJ_THREAD, T1) && make(MF_OBJ_ENDPOINT, EP));
+    UCHECK(mf_thread_start_buffer(T1, summing_server, stack1, sizeof(stack1), EP, server_buffer) == 0);
+    uint64_t *buf = mf_ipc_buffer();
+    struct mf_msg m = {.info = MF_INFO(0, MF_MSG_MAX_WORDS), .mr = {1, 2, 3, 4}};
+    uint64_t expect = 10;
+    for (unsigned i = 0; i < MF_IPC_BUFFER_WORDS; i++) {
+        buf[i] = 100 + i;
+        expect += 100 + i;
+    }
+    UCHECK(mf_call(EP, &m) == 0);
+    UCHECK(MF_INFO_LENGTH(m.info) == MF_MSG_MAX_WORDS && m.mr[0] == expect);
+    bool echoed = true;
+    for (unsigned i = 0; i < MF_IPC_BUFFER_WORDS; i++)
+        echoed &= buf[i] == 101 + i;
+    UCHECK(echoed);
+    // A receiver without a buffer gets the first four words only.
+    UCHECK(mf_cnode_delete(ROOT, T1) == 0 && make(MF_OBJ_THREAD, T2));
+    UCHECK(mf_thread_start(T2, summing_server, stack2, sizeof(stack2), EP) == 0);
+    m = (struct mf_msg){.info = MF_INFO(0, 10), .mr = {1, 2, 3, 4}};
+    UCHECK(mf_call(EP, &m) == 0);
+    UCHECK(MF_INFO_LENGTH(m.info) == MF_MSG_MAX_REGS && m.mr[0] == 10);
+    UCHECK(cleanup());
+    return NULL;
+}
