@@ -24,36 +24,39 @@ static int decode_pair(const struct invocation *inv, struct decoded *d, bool nee
     return 0;
 }
 
-// Copy and mint: rights only shrink; untyped caps carry the retype watermark
-// and so are moved, never copied; only badgeable types take a badge.
+// The capability a copy or mint of src makes: rights only shrink; untyped
+// caps carry the retype watermark and so are moved, never copied; only
+// badgeable types take a badge (badge_arg 0 keeps src's, as copy does).
+static int derive(const struct cap *src, uint64_t rights, uint64_t badge_arg, struct cap *out)
+{
+    if (src->type == MF_OBJ_UNTYPED)
+        return -E_TYPE;
+    if (rights & ~(uint64_t)MF_RIGHTS_ALL)
+        return -E_INVAL;
+    if (badge_arg) {
+        // Only endpoints and notifications carry badges, set once, below
+        // 2^63 so that a received badge never looks like an error.
+        if (src->type != MF_OBJ_ENDPOINT && src->type != MF_OBJ_NOTIFICATION)
+            return -E_INVAL;
+        if (src->badge || badge_arg >> 63)
+            return -E_INVAL;
+    }
+    *out = *src;
+    out->rights = src->rights & (uint8_t)rights;
+    out->badge = badge_arg ? badge_arg : src->badge;
+    if (src->type == MF_OBJ_FRAME) {
+        out->badge = 0;           // a copy starts unmapped (see segment.c)
+        out->reserved1 = 0;
+    }
+    return 0;
+}
+
 static int decode_derive(const struct invocation *inv, struct decoded *d, bool mint)
 {
     int r = decode_pair(inv, d, true, true);
     if (r)
         return r;
-    const struct cap *src = &d->slot[0]->cap;
-    if (src->type == MF_OBJ_UNTYPED)
-        return -E_TYPE;
-    if (inv->arg[2] & ~(uint64_t)MF_RIGHTS_ALL)
-        return -E_INVAL;
-    // Mint with badge 0 keeps the source's badge, like copy.
-    uint64_t badge = mint && inv->arg[3] ? inv->arg[3] : src->badge;
-    if (mint && inv->arg[3]) {
-        // Only endpoints and notifications carry badges, set once, below
-        // 2^63 so that a received badge never looks like an error.
-        if (src->type != MF_OBJ_ENDPOINT && src->type != MF_OBJ_NOTIFICATION)
-            return -E_INVAL;
-        if (src->badge || badge >> 63)
-            return -E_INVAL;
-    }
-    d->cap = *src;
-    d->cap.rights = src->rights & (uint8_t)inv->arg[2];
-    d->cap.badge = badge;
-    if (src->type == MF_OBJ_FRAME) {
-        d->cap.badge = 0;           // a copy starts unmapped (see segment.c)
-        d->cap.reserved1 = 0;
-    }
-    return 0;
+    return derive(&d->slot[0]->cap, inv->arg[2], mint ? inv->arg[3] : 0, &d->cap);
 }
 
 static int decode_copy(const struct invocation *inv, struct decoded *d) { return decode_derive(inv, d, false); }
@@ -115,6 +118,33 @@ static int64_t invoke_identify(const struct decoded *d)
     return c->type | c->rights << 8 | (int64_t)c->size_bits << 16;
 }
 
+// Copy from the invoked CNode into another one the caller holds (e.g. to
+// give a program it spawns a CSpace).
+static int decode_copy_to(const struct invocation *inv, struct decoded *d)
+{
+    const struct cap *cn = &inv->target->cap;
+    if (!(cn->rights & MF_RIGHT_WRITE))
+        return -E_PERM;
+    struct slot *dst_cnode = cspace_lookup(inv->caller, inv->arg[1]);
+    if (!dst_cnode || slot_empty(dst_cnode))
+        return -E_BADCAP;
+    if (dst_cnode->cap.type != MF_OBJ_CNODE)
+        return -E_TYPE;
+    if (!(dst_cnode->cap.rights & MF_RIGHT_WRITE))
+        return -E_PERM;
+    struct slot *src = cnode_lookup(cn, inv->arg[0]);
+    struct slot *dst = cnode_lookup(&dst_cnode->cap, inv->arg[2]);
+    if (!src || !dst)
+        return -E_RANGE;
+    if (slot_empty(src))
+        return -E_BADCAP;
+    if (!slot_empty(dst))
+        return -E_BUSY;
+    d->slot[0] = src;
+    d->slot[1] = dst;
+    return derive(&src->cap, inv->arg[3], 0, &d->cap);
+}
+
 const struct op_handler cnode_ops[MAX_OPS] = {
     [MF_CNODE_COPY] = {decode_copy, invoke_derive},
     [MF_CNODE_MINT] = {decode_mint, invoke_derive},
@@ -122,5 +152,6 @@ const struct op_handler cnode_ops[MAX_OPS] = {
     [MF_CNODE_DELETE] = {decode_delete, invoke_delete},
     [MF_CNODE_REVOKE] = {decode_single, invoke_revoke},
     [MF_CNODE_IDENTIFY] = {decode_identify, invoke_identify},
+    [MF_CNODE_COPY_TO] = {decode_copy_to, invoke_derive},
 };
 _Static_assert(MF_CNODE_OP_COUNT <= MAX_OPS, "cnode operation table");

@@ -462,10 +462,43 @@ static int64_t invoke_detach_segment(const struct decoded *d)
     return 0;
 }
 
+static int decode_detach_home(const struct invocation *inv, struct decoded *d)
+{
+    struct vas_object *vo = (struct vas_object *)inv->target->cap.obj;
+    if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
+        return -E_PERM;
+    struct thread *t = inv->caller;
+    if (inv->arg[0]) {
+        struct slot *s;
+        int r = lookup(inv->caller, inv->arg[0], MF_OBJ_THREAD, MF_RIGHT_WRITE, &s);
+        if (r)
+            return r;
+        t = (struct thread *)s->cap.obj;
+    }
+    if (!vo->home || vo->home != t->home_vas)
+        return -E_NOENT;
+    if (vo->active)
+        return -E_BUSY;     // threads run in it: their code would vanish
+    d->value[0] = (uintptr_t)vo;
+    return 0;
+}
+
+static int64_t invoke_detach_home(const struct decoded *d)
+{
+    struct vas_object *vo = (struct vas_object *)d->value[0];
+    pte_t *e = vm_entry(vo->vas.root, 3, 0, HOME_LEVEL + 1, NULL, false);
+    *e = 0;
+    arch_tlb_flush_tag(vas_tlb_tag(&vo->vas));
+    vas_release(vo->home);
+    vo->home = NULL;
+    return 0;
+}
+
 const struct op_handler vas_ops[MAX_OPS] = {
     [MF_VAS_ATTACH] = {decode_attach_home, invoke_attach_home},
     [MF_VAS_ATTACH_SEGMENT] = {decode_attach_segment, invoke_attach_segment},
     [MF_VAS_DETACH_SEGMENT] = {decode_detach_segment, invoke_detach_segment},
+    [MF_VAS_DETACH] = {decode_detach_home, invoke_detach_home},
 };
 
 // --------------------------------------------------------------- switching

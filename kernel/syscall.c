@@ -64,11 +64,24 @@ static int64_t sys_spawn(const uint64_t *arg)
     if (copy_from_user(name, uname, len))
         return -E_FAULT;
     name[len] = 0;
+    // arg[3]: a CNode of ours to become the program's CSpace (0: none).
+    uintptr_t cspace = 0;
+    if (arg[3]) {
+        struct slot *cn = cspace_lookup(current_thread(), arg[3]);
+        if (!cn || slot_empty(cn))
+            return -E_BADCAP;
+        if (cn->cap.type != MF_OBJ_CNODE)
+            return -E_TYPE;
+        if (!(cn->cap.rights & MF_RIGHT_WRITE))
+            return -E_PERM;
+        cspace = cn->cap.obj;
+    }
     struct thread *t;
     int r = program_spawn(name, arg[2], &t);
     if (r)
         return r;
     t->parent = current_thread()->id;
+    t->cspace = cspace;
     thread_start(t);
     return t->id;
 }

@@ -31,6 +31,7 @@ enum mf_cnode_op {
     MF_CNODE_DELETE,       // (slot): empty a slot; its derived caps stay, linked to its parent
     MF_CNODE_REVOKE,       // (slot): delete everything derived from slot; -E_AGAIN = call again
     MF_CNODE_IDENTIFY,     // (slot): -> type | rights << 8 | size_bits << 16; 0 for an empty slot
+    MF_CNODE_COPY_TO,      // (src, dst CNode cptr, dst index, rights): copy into another CNode
     MF_CNODE_OP_COUNT
 };
 
@@ -70,6 +71,7 @@ enum mf_vas_op {
     MF_VAS_ATTACH = 0,         // (thread cptr, 0 = the caller): share its home; it may switch in
     MF_VAS_ATTACH_SEGMENT,     // (segment cptr, rights): map the segment at its base
     MF_VAS_DETACH_SEGMENT,     // (segment cptr)
+    MF_VAS_DETACH,             // (thread cptr, 0 = the caller): unlink its home; no thread may be inside
     MF_VAS_OP_COUNT
 };
 

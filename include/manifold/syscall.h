@@ -11,7 +11,7 @@ enum mf_syscall {
     SYS_DEBUG_GETC,        // () -> byte; blocks until console input arrives
     SYS_EXIT,              // (int code) -> does not return
     SYS_YIELD,             // () -> 0
-    SYS_SPAWN,             // (const char *name, size_t len, uint64_t arg) -> thread id
+    SYS_SPAWN,             // (const char *name, size_t len, uint64_t arg, cspace cptr or 0) -> thread id
     SYS_WAIT,              // (tid, struct mf_exit_status *) -> 0; blocks until tid exits
     SYS_PROGRAM_INFO,      // (index, char *name, size_t len) -> image size; -E_NOENT past the end
     SYS_THREAD_INFO,       // (index, struct mf_thread_info *) -> 0; -E_NOENT past the end

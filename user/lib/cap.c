@@ -43,6 +43,11 @@ long mf_cnode_identify(long cnode, long slot)
     return mf_invoke(cnode, MF_CNODE_IDENTIFY, slot, 0, 0, 0);
 }
 
+long mf_cnode_copy_to(long cnode, long src, long dst_cnode, long dst, unsigned rights)
+{
+    return mf_invoke(cnode, MF_CNODE_COPY_TO, src, dst_cnode, dst, rights);
+}
+
 long mf_untyped_retype(long ut, unsigned type, unsigned size_bits, unsigned count,
                        long dst_cnode, long dst_index)
 {
@@ -98,6 +103,7 @@ long mf_vas_attach_segment(long vas, long segment, unsigned rights)
 {
     return mf_invoke(vas, MF_VAS_ATTACH_SEGMENT, segment, rights, 0, 0);
 }
+long mf_vas_detach(long vas, long thread) { return mf_invoke(vas, MF_VAS_DETACH, thread, 0, 0, 0); }
 long mf_vas_detach_segment(long vas, long segment) { return mf_invoke(vas, MF_VAS_DETACH_SEGMENT, segment, 0, 0, 0); }
 long mf_vas_switch(long vas) { return mf_syscall(SYS_VAS_SWITCH, vas, 0, 0); }
 long mf_segment_configure(long segment, uint64_t base, uint64_t size)

@@ -8,7 +8,12 @@ int mf_getc(void) { return (int)mf_syscall(SYS_DEBUG_GETC, 0, 0, 0); }
 long mf_yield(void) { return mf_syscall(SYS_YIELD, 0, 0, 0); }
 long mf_spawn(const char *name, uint64_t arg)
 {
-    return mf_syscall(SYS_SPAWN, (long)name, (long)strlen(name), (long)arg);
+    return mf_spawn_with(name, arg, 0);
+}
+
+long mf_spawn_with(const char *name, uint64_t arg, long cspace)
+{
+    return mf_syscall6(SYS_SPAWN, (long)name, (long)strlen(name), (long)arg, cspace, 0, 0);
 }
 long mf_wait(long tid, struct mf_exit_status *status) { return mf_syscall(SYS_WAIT, tid, (long)status, 0); }
 long mf_program_info(unsigned index, char *name, size_t len)

@@ -30,6 +30,9 @@ long mf_yield(void);
 // Starts the boot module `name` as a new thread in its own address space;
 // returns the thread id. -E_NOENT: no such program; -E_NOEXEC: not a valid ELF.
 long mf_spawn(const char *name, uint64_t arg);
+// As mf_spawn, and the program's CSpace is the CNode `cspace` (a cptr of
+// ours): it finds there what we put there (see docs/capabilities.md).
+long mf_spawn_with(const char *name, uint64_t arg, long cspace);
 // Waits for a thread this thread spawned to end.
 long mf_wait(long tid, struct mf_exit_status *status);
 long mf_program_info(unsigned index, char *name, size_t len);
@@ -50,6 +53,8 @@ long mf_cnode_delete(long cnode, long slot);     // repeats while -E_AGAIN
 long mf_cnode_revoke(long cnode, long slot);     // repeats while -E_AGAIN
 // type | rights << 8 | size_bits << 16 of the cap in slot; 0 if empty.
 long mf_cnode_identify(long cnode, long slot);
+// Copies src of `cnode` into slot dst of another CNode we hold.
+long mf_cnode_copy_to(long cnode, long src, long dst_cnode, long dst, unsigned rights);
 // Carves `count` objects of `type` (size_bits as the type wants) into
 // dst_cnode[dst_index ...].
 long mf_untyped_retype(long ut, unsigned type, unsigned size_bits, unsigned count,
@@ -95,11 +100,30 @@ long mf_notification_poll(long n);
 long mf_vas_attach(long vas, long thread);          // thread 0 = the caller
 long mf_vas_attach_segment(long vas, long segment, unsigned rights);
 long mf_vas_detach_segment(long vas, long segment);
+long mf_vas_detach(long vas, long thread);          // unlink the home; nobody may be inside
 long mf_vas_switch(long vas);                       // 0 = back home
 long mf_segment_configure(long segment, uint64_t base, uint64_t size);
 long mf_segment_set_pager(long segment, long endpoint);   // 0 = none
 long mf_frame_map(long frame, long segment, uint64_t va, unsigned rights);
 long mf_frame_unmap(long frame);
+
+// A zero-fill pager (user/lib/pager.c): serves the page faults of the
+// segments attached to it by mapping fresh (zeroed) frames retyped from
+// `untyped`, with caps kept in cnode[first_slot, first_slot + slot_count).
+struct mf_pager {
+    long endpoint;          // faults arrive here
+    long untyped;
+    long cnode;
+    long first_slot, slot_count;
+    volatile long used;     // slots used so far
+    volatile uint64_t faults, refused;
+};
+// Sends `segment`'s faults to the pager: mints its endpoint into badge_slot
+// with the segment's cptr as badge, and makes that the segment's pager.
+long mf_pager_attach(struct mf_pager *p, long segment, long badge_slot);
+// The pager's loop; run it in a thread of its own:
+//   mf_thread_start(t, mf_pager_thread, stack, size, (uint64_t)(uintptr_t)&pager)
+void mf_pager_thread(uint64_t pager);
 
 // The program's entry point, called with the spawner's argument.
 int main(uint64_t arg);

@@ -95,15 +95,33 @@ static const char *fault_name(int kind)
     return kind > 0 && kind <= MF_FAULT_OTHER ? names[kind] : "unknown fault";
 }
 
+// Programs get a CSpace of their own: a 256-slot CNode with itself in slot
+// 1 and a 4 MiB untyped in slot 16, all carved from one untyped of ours
+// that is revoked when they end.
+#define CHILD_UNTYPED (MF_CAP_UNTYPED_BASE + 1)
+#define CHILD_CNODE 3900
+
+static long run_with_cspace(const char *name, uint64_t arg)
+{
+    const long self = MF_CAP_SELF_CNODE;
+    long r = mf_untyped_retype(CHILD_UNTYPED, MF_OBJ_CNODE, 8, 1, self, CHILD_CNODE);
+    if (r == 0)
+        r = mf_cnode_copy_to(self, CHILD_CNODE, CHILD_CNODE, MF_CAP_SELF_CNODE, MF_RIGHTS_ALL);
+    if (r == 0)
+        r = mf_untyped_retype(CHILD_UNTYPED, MF_OBJ_UNTYPED, 22, 1, CHILD_CNODE, MF_CAP_UNTYPED_BASE);
+    return r < 0 ? r : mf_spawn_with(name, arg, CHILD_CNODE);
+}
+
 static void cmd_run(int argc, char **argv)
 {
     if (argc < 2) {
         printf("usage: run NAME [NUMBER]\n");
         return;
     }
-    long tid = mf_spawn(argv[1], argc > 2 ? parse_number(argv[2]) : 0);
+    long tid = run_with_cspace(argv[1], argc > 2 ? parse_number(argv[2]) : 0);
     if (tid < 0) {
         printf("run: %s: %s\n", argv[1], mf_strerror(tid));
+        mf_cnode_revoke(MF_CAP_SELF_CNODE, CHILD_UNTYPED);
         return;
     }
     struct mf_exit_status st;
@@ -115,6 +133,8 @@ static void cmd_run(int argc, char **argv)
     else
         printf("%s (thread %ld) was killed: %s at %#lx\n", argv[1], tid, fault_name(st.code),
                (unsigned long)st.address);
+    // Take back everything the program had.
+    mf_cnode_revoke(MF_CAP_SELF_CNODE, CHILD_UNTYPED);
 }
 
 static void cmd_info(int argc, char **argv)

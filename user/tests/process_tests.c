@@ -107,3 +107,24 @@ UTEST(memory_returned_after_exit)
     UCHECK(a.memory_free == b.memory_free);
     return NULL;
 }
+
+// A program given a CSpace of its own (as the shell's `run` does) uses it:
+// the example program exits 0 only if all its steps worked.
+UTEST(spawn_with_a_delegated_cspace)
+{
+    const long self = MF_CAP_SELF_CNODE, ut = MF_CAP_UNTYPED_BASE + 1, cnode = 3900;
+    UCHECK(mf_untyped_retype(ut, MF_OBJ_CNODE, 8, 1, self, cnode) == 0);
+    UCHECK(mf_cnode_copy_to(self, cnode, cnode, MF_CAP_SELF_CNODE, MF_RIGHTS_ALL) == 0);
+    UCHECK(mf_untyped_retype(ut, MF_OBJ_UNTYPED, 22, 1, cnode, MF_CAP_UNTYPED_BASE) == 0);
+    UCHECK(mf_spawn_with("example", 0, 999) == -E_BADCAP);
+    UCHECK(mf_spawn_with("example", 0, ut) == -E_TYPE);
+    struct mf_exit_status st;
+    long tid = mf_spawn_with("example", 0, cnode);
+    UCHECK(tid > 0 && mf_wait(tid, &st) == 0);
+    UCHECK(st.how == EXIT_NORMAL && st.code == 0);
+    // Without a CSpace the same program fails at step 1.
+    tid = mf_spawn("example", 0);
+    UCHECK(tid > 0 && mf_wait(tid, &st) == 0 && st.how == EXIT_NORMAL && st.code == 1);
+    UCHECK(mf_cnode_revoke(self, ut) == 0);
+    return NULL;
+}

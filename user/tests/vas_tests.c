@@ -206,32 +206,16 @@ UTEST(vas_read_only_attachment)
     return NULL;
 }
 
-// The pager: each fault is answered by mapping a fresh zeroed frame.
-static volatile long pager_faults;
-static void zero_fill_pager(uint64_t ep)
-{
-    struct mf_msg m = {0};
-    long badge = mf_recv((long)ep, &m);
-    for (;;) {
-        long slot = PAGER_FRAMES + pager_faults;
-        bool ok = badge == 7 && MF_INFO_LABEL(m.info) == MF_FAULT_LABEL &&
-                  mf_untyped_retype(UT, MF_OBJ_FRAME, 12, 1, ROOT, slot) == 0 &&
-                  mf_frame_map(slot, SEG, m.mr[0] & ~4095ul, MF_RIGHT_READ | MF_RIGHT_WRITE) == 0;
-        pager_faults++;
-        m.info = MF_INFO(ok ? 0 : MF_FAULT_KILL, 0);
-        badge = mf_reply_recv((long)ep, &m);
-    }
-}
-
 UTEST(vas_pager_resolves_1000_faults)
 {
-    UCHECK(cleanup());   // start clean even if an earlier test failed
+    UCHECK(cleanup());
     UCHECK(vas_with_segment(VA_A, SEG, SEG_BASE, 4 * MiB, 0, 0));
     UCHECK(obj(MF_OBJ_ENDPOINT, 0, EP) && obj(MF_OBJ_THREAD, 0, PAGER));
-    UCHECK(mf_cnode_mint(ROOT, EP, COPY, MF_RIGHT_WRITE, 7) == 0);
-    UCHECK(mf_segment_set_pager(SEG, COPY) == 0);
-    pager_faults = 0;
-    UCHECK(mf_thread_start(PAGER, zero_fill_pager, stack1, sizeof(stack1), EP) == 0);
+    static struct mf_pager pager;
+    pager = (struct mf_pager){.endpoint = EP, .untyped = UT, .cnode = ROOT,
+                              .first_slot = PAGER_FRAMES, .slot_count = 1024};
+    UCHECK(mf_pager_attach(&pager, SEG, COPY) == 0);
+    UCHECK(mf_thread_start(PAGER, mf_pager_thread, stack1, sizeof(stack1), (uint64_t)(uintptr_t)&pager) == 0);
     UCHECK(mf_vas_switch(VA_A) == 0);
     volatile uint64_t *p = (volatile uint64_t *)SEG_BASE;
     bool zero = true, kept = true;
@@ -243,7 +227,7 @@ UTEST(vas_pager_resolves_1000_faults)
         kept &= p[i * 512 + 1] == i;
     UCHECK(mf_vas_switch(0) == 0);
     UCHECK(zero && kept);
-    UCHECK(pager_faults == 1000);
+    UCHECK(pager.faults == 1000 && pager.refused == 0);
     UCHECK(cleanup());
     return NULL;
 }
