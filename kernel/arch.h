@@ -31,6 +31,9 @@ _Noreturn void arch_poweroff(int status);   // power the machine off (QEMU exits
 uint64_t arch_cycles(void);                 // rdtsc / cntvct_el0
 extern const uint16_t arch_elf_machine;     // ELF e_machine of user programs
 uint64_t arch_cycles_per_second(void);
+// Rate of the counter user programs read (mf_arch_cycles): the TSC on
+// x86_64; on aarch64 the PMU cycle counter (measured) or the generic timer.
+uint64_t arch_user_counter_hz(void);
 // Fills buf with a printable list of detected CPU features.
 void arch_cpu_features(char *buf, size_t len);
 // Architecture-level feature bits used by portable code (see ARCH_FEAT_*).

@@ -149,6 +149,7 @@ static int64_t sys_system_info(const uint64_t *arg)
     info.memory_total = pmm_total_bytes();
     info.memory_free = pmm_free_bytes();
     info.cycles_per_second = arch_cycles_per_second();
+    info.counter_hz = arch_user_counter_hz();
     root_untyped_info(&info.untyped_count, &info.untyped_size_bits);
     return copy_to_user(arg[0], &info, sizeof(info));
 }

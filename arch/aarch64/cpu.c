@@ -50,6 +50,8 @@ static void detect_features(void)
     a64_feat.pmu_version = pmu == 0xf ? 0 : pmu;
 }
 
+static uint64_t pmccntr_hz;     // measured in pmu_cycle_counter_init()
+
 // Turns on the PMU cycle counter for EL0 reads if it exists and counts.
 static bool pmu_cycle_counter_init(void)
 {
@@ -59,14 +61,18 @@ static bool pmu_cycle_counter_init(void)
     write_sysreg(pmcr_el0, PMCR_E | PMCR_C | PMCR_LC);
     write_sysreg(pmcntenset_el0, PMCNTEN_CYCLES);
     isb();
-    // It must advance while the generic counter does.
+    // It must advance while the generic counter does; its rate against the
+    // generic counter over 1 ms is the frequency user programs are told.
+    uint64_t freq = read_sysreg(cntfrq_el0) & 0xffffffff, ticks = freq / 1000;
     uint64_t c0 = read_sysreg(pmccntr_el0), t0 = read_sysreg(cntvct_el0);
-    while (read_sysreg(cntvct_el0) - t0 < 100)
+    while (read_sysreg(cntvct_el0) - t0 < ticks)
         ;
-    if (read_sysreg(pmccntr_el0) == c0) {
+    uint64_t c1 = read_sysreg(pmccntr_el0), t1 = read_sysreg(cntvct_el0);
+    if (c1 == c0) {
         write_sysreg(pmcr_el0, 0);
         return false;
     }
+    pmccntr_hz = (c1 - c0) * freq / (t1 - t0);
     write_sysreg(pmuserenr_el0, PMUSERENR_CR);
     return true;
 }
@@ -130,5 +136,10 @@ _Noreturn void arch_halt(void)
 // in WFI (user space may read the PMU cycle counter instead, see above).
 uint64_t arch_cycles(void) { return read_sysreg(cntvct_el0); }
 uint64_t arch_cycles_per_second(void) { return read_sysreg(cntfrq_el0) & 0xffffffff; }
+
+uint64_t arch_user_counter_hz(void)
+{
+    return a64_feat.user_pmccntr ? pmccntr_hz : arch_cycles_per_second();
+}
 
 uintptr_t arch_frame_pointer(void) { return (uintptr_t)__builtin_frame_address(0); }

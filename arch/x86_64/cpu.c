@@ -193,5 +193,6 @@ uint64_t arch_cycles(void)
 }
 
 uint64_t arch_cycles_per_second(void) { return x86_tsc_hz; }
+uint64_t arch_user_counter_hz(void) { return x86_tsc_hz; }   // user code reads the TSC too
 
 uintptr_t arch_frame_pointer(void) { return (uintptr_t)__builtin_frame_address(0); }

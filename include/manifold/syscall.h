@@ -72,7 +72,8 @@ struct mf_system_info {
     uint32_t timer_hz;
     uint64_t memory_total;   // bytes of usable RAM
     uint64_t memory_free;
-    uint64_t cycles_per_second;
+    uint64_t cycles_per_second;  // the kernel's clock (TSC / generic timer)
+    uint64_t counter_hz;         // the counter mf_arch_cycles() reads, ticks per second
     uint32_t untyped_count;      // root task: untyped caps from MF_CAP_UNTYPED_BASE on
     uint32_t untyped_size_bits;  // each of 2^untyped_size_bits bytes
 };

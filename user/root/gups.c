@@ -115,7 +115,7 @@ static void report(const char *mode, unsigned regions, bool verified)
     // Per-batch rates: 64 updates over the batch's cycles.
     uint64_t rates[BATCHES];
     for (unsigned i = 0; i < BATCHES; i++)
-        rates[i] = samples[i] ? BATCH * si.cycles_per_second / samples[i] : 0;
+        rates[i] = samples[i] ? BATCH * si.counter_hz / samples[i] : 0;
     for (unsigned i = 1; i < BATCHES; i++)
         for (unsigned j = i; j > 0 && rates[j - 1] > rates[j]; j--) {
             uint64_t t = rates[j];
