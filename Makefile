@@ -42,9 +42,10 @@ USER_ELFS := $(BUILD)/user/root.elf $(patsubst %,$(BUILD)/user/%.elf,$(PROGRAMS)
 DATA_MODULES := $(wildcard user/data/*)
 
 ISO := $(BUILD)/manifold.iso
-TEST_ISO := $(BUILD)/manifold-test.iso
-BENCH_ISO := $(BUILD)/manifold-bench.iso
-CRASH_ISO := $(BUILD)/manifold-crash.iso
+# The modes share the one ISO (see the ISO section).
+TEST_ISO := $(ISO)
+BENCH_ISO := $(ISO)
+CRASH_ISO := $(ISO)
 
 .PHONY: all iso run test test-arch test-bochs bench debug clean deps host-test
 all: $(ISO)
@@ -112,29 +113,21 @@ $(BUILD)/user/%.elf: $(BUILD)/user-objs/user/programs/%.o $(BUILD)/libmanifold.a
 	$(LD) $(USER_LDFLAGS) -o $@ $< $(BUILD)/libmanifold.a $(LIBGCC)
 
 # ------------------------------------------------------------------- ISO
-# One grub.cfg per mode; the ISO carries the kernel, user programs and data
-# modules. iso/mkgrubcfg writes the stanza for every architecture.
-define make_iso
-	@rm -rf $(BUILD)/iso-$(1)
-	@mkdir -p $(BUILD)/iso-$(1)/boot/grub $(BUILD)/iso-$(1)/boot/user
-	cp $(KERNEL_IMAGE) $(BUILD)/iso-$(1)/boot/
-	cp $(USER_ELFS) $(BUILD)/iso-$(1)/boot/user/
-	$(if $(DATA_MODULES),cp $(DATA_MODULES) $(BUILD)/iso-$(1)/boot/user/)
-	iso/mkgrubcfg $(1) $(BUILD)/iso-$(1)/boot/user > $(BUILD)/iso-$(1)/boot/grub/grub.cfg
-	grub-mkrescue -o $(2) $(BUILD)/iso-$(1) >$(BUILD)/grub-mkrescue-$(1).log 2>&1 || \
-	    { cat $(BUILD)/grub-mkrescue-$(1).log; exit 1; }
-endef
-
+# One ISO per architecture: the kernel, user programs and data modules, and
+# GRUB for BIOS, x86_64-EFI and arm64-EFI. `make run` boots it as it is;
+# `make test` and `make bench` boot the same ISO with a small mode disk
+# attached (tools/modedisk.py) that selects the mode.
 ISO_DEPS := $(KERNEL_IMAGE) $(USER_ELFS) $(DATA_MODULES) iso/mkgrubcfg
 
 $(ISO): $(ISO_DEPS)
-	$(call make_iso,shell,$@)
-$(TEST_ISO): $(ISO_DEPS)
-	$(call make_iso,test,$@)
-$(BENCH_ISO): $(ISO_DEPS)
-	$(call make_iso,bench,$@)
-$(CRASH_ISO): $(ISO_DEPS)
-	$(call make_iso,crash,$@)
+	@rm -rf $(BUILD)/iso
+	@mkdir -p $(BUILD)/iso/boot/grub $(BUILD)/iso/boot/user
+	cp $(KERNEL_IMAGE) $(BUILD)/iso/boot/
+	cp $(USER_ELFS) $(BUILD)/iso/boot/user/
+	$(if $(DATA_MODULES),cp $(DATA_MODULES) $(BUILD)/iso/boot/user/)
+	iso/mkgrubcfg $(BUILD)/iso/boot/user > $(BUILD)/iso/boot/grub/grub.cfg
+	grub-mkrescue -o $@ $(BUILD)/iso >$(BUILD)/grub-mkrescue.log 2>&1 || \
+	    { cat $(BUILD)/grub-mkrescue.log; exit 1; }
 
 # --------------------------------------------------------------- running
 deps:
@@ -157,7 +150,7 @@ test: deps host-test
 
 # The suite, then a deliberate kernel fault whose panic report is checked.
 test-arch:
-	@$(MAKE) --no-print-directory $(TEST_ISO) $(CRASH_ISO)
+	@$(MAKE) --no-print-directory $(ISO)
 	tools/qemu test $(ARCH) $(TEST_ISO)
 	$(ARCH_TEST_EXTRA)
 	tools/qemu panic-check $(ARCH) $(CRASH_ISO)

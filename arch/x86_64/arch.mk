@@ -23,21 +23,11 @@ ARCH_TEST_EXTRA = QEMU_FIRMWARE=uefi tools/qemu test $(ARCH) $(TEST_ISO) > $(BUI
 # under Bochs, since QEMU's TCG has none (tools/bochs, docs/testing.md). The
 # test suite boots three times: Haswell (PCID and INVPCID), Sandy Bridge
 # (PCID without INVPCID: the flush fallbacks), and Haswell with tlbtags=off
-# on the kernel command line (the untagged comparison path).
-BOCHS_UNTAGGED_ISO := $(BUILD)/manifold-test-untagged.iso
-
-# The test ISO's tree with tlbtags=off added to the kernel command line.
-$(BOCHS_UNTAGGED_ISO): $(BUILD)/manifold-test.iso
-	@rm -rf $(BUILD)/iso-test-untagged
-	cp -r $(BUILD)/iso-test $(BUILD)/iso-test-untagged
-	sed -i 's/mode=test$$/mode=test tlbtags=off/' $(BUILD)/iso-test-untagged/boot/grub/grub.cfg
-	@grep -q 'mode=test tlbtags=off' $(BUILD)/iso-test-untagged/boot/grub/grub.cfg
-	grub-mkrescue -o $@ $(BUILD)/iso-test-untagged >$(BUILD)/grub-mkrescue-test-untagged.log 2>&1 || \
-	    { cat $(BUILD)/grub-mkrescue-test-untagged.log; exit 1; }
-
+# on the kernel command line (the untagged comparison path), set through
+# the mode disk (tools/modedisk.py).
 .PHONY: test-bochs-arch
 test-bochs-arch:
-	@$(MAKE) --no-print-directory $(BUILD)/manifold-test.iso $(BOCHS_UNTAGGED_ISO)
-	tools/bochs test $(BUILD)/manifold-test.iso
-	BOCHS_CPU=corei7_sandy_bridge_2600k tools/bochs test $(BUILD)/manifold-test.iso
-	tools/bochs test $(BOCHS_UNTAGGED_ISO)
+	@$(MAKE) --no-print-directory $(ISO)
+	tools/bochs test $(ISO)
+	BOCHS_CPU=corei7_sandy_bridge_2600k tools/bochs test $(ISO)
+	BOCHS_OPTIONS=tlbtags=off tools/bochs test $(ISO)

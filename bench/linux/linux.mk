@@ -1,0 +1,52 @@
+# The Linux side of `make bench` for one architecture, run from the top
+# directory by the Makefile's bench-arch target:
+#
+#   make -f bench/linux/linux.mk ARCH=x86_64|aarch64
+#
+# builds build/linux/ARCH/initramfs.cpio (a static /init running every
+# benchmark; on aarch64 also pmu_el0.ko) and fetches Debian's kernel into
+# build/linux/ARCH/kernel/ (bench/linux/fetch-kernel).
+
+ARCH ?= x86_64
+LINUX_BUILD := build/linux/$(ARCH)
+KERNEL_DIR := $(LINUX_BUILD)/kernel
+INITRAMFS := $(LINUX_BUILD)/initramfs.cpio
+
+CC_x86_64 := gcc
+CC_aarch64 := aarch64-linux-gnu-gcc
+LINUX_CC := $(CC_$(ARCH))
+LINUX_CFLAGS := -std=gnu11 -O2 -static -pthread -Wall -Wextra -Werror
+LINUX_SRCS := $(wildcard bench/linux/*.c)
+
+INIT := $(LINUX_BUILD)/init
+MODULE := $(LINUX_BUILD)/pmu/pmu_el0.ko
+ifeq ($(ARCH),aarch64)
+RAMFS_FILES := init=$(INIT) pmu_el0.ko=$(MODULE)
+RAMFS_DEPS := $(INIT) $(MODULE)
+else
+RAMFS_FILES := init=$(INIT)
+RAMFS_DEPS := $(INIT)
+endif
+
+.PHONY: all
+all: $(INITRAMFS) $(KERNEL_DIR)/version
+
+$(INIT): $(LINUX_SRCS) bench/linux/bench.h bench/linux/linux.mk
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@ (static, Linux)"
+	@$(LINUX_CC) $(LINUX_CFLAGS) -o $@ $(LINUX_SRCS)
+
+$(KERNEL_DIR)/version: bench/linux/fetch-kernel
+	bench/linux/fetch-kernel $(ARCH) $(KERNEL_DIR)
+
+# kbuild writes its objects beside the sources: build a copy under build/.
+$(MODULE): bench/linux/pmu/pmu_el0.c bench/linux/pmu/Kbuild $(KERNEL_DIR)/version
+	@rm -rf $(dir $@) && mkdir -p $(dir $@)
+	@cp bench/linux/pmu/pmu_el0.c bench/linux/pmu/Kbuild $(dir $@)
+	@echo "  KBUILD  $@"
+	@$(MAKE) -s -C $(KERNEL_DIR)/headers M=$(abspath $(dir $@)) ARCH=arm64 \
+	    CROSS_COMPILE=aarch64-linux-gnu- modules >$(LINUX_BUILD)/pmu.log 2>&1 || \
+	    { cat $(LINUX_BUILD)/pmu.log; exit 1; }
+
+$(INITRAMFS): $(RAMFS_DEPS) bench/linux/mkinitramfs
+	bench/linux/mkinitramfs $@ $(RAMFS_FILES)

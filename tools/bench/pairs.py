@@ -1,0 +1,66 @@
+"""Which Linux figure stands beside which Manifold figure.
+
+Each pair is (label, Manifold figure, Linux figure, what the Linux side
+does). A Manifold figure not written yet keeps its pair here: its Linux
+figure is measured anyway and the report lists it as waiting for it. When a
+Manifold benchmark lands under another name, change the name here.
+The Linux programs are in bench/linux/.
+"""
+import fnmatch
+
+PAIRS = [
+    ("counter read", "counter.overhead", "counter.overhead",
+     "two back-to-back counter reads (subtracted from every other figure)"),
+    ("null syscall", "syscall.null", "syscall.getppid",
+     "getppid(): the shortest real system call"),
+    ("yield, alone", "syscall.yield_alone", "sched.yield_alone",
+     "sched_yield() with nothing else runnable"),
+    ("yield ping-pong", "syscall.yield_pingpong", "sched.yield_pingpong_threads",
+     "two threads yielding to each other; one round trip"),
+    ("IPC, same VAS", "ipc.call_reply_same_vas", "ipc.pipe_pingpong_threads",
+     "one byte to an echo thread and back through two pipes"),
+    ("IPC, cross VAS", "ipc.call_reply_cross_vas", "ipc.pipe_pingpong_processes",
+     "one byte to an echo process and back through two pipes"),
+    ("user pager fault", "pager.fault_resume", "uffd.fault_resume_4k",
+     "userfaultfd: fault, handler thread's UFFDIO_COPY, resume"),
+    ("first-touch fault", "vm.fault_zero_fill", "vm.fault_first_touch_4k",
+     "a store to an untouched anonymous page (kernel zero-fill)"),
+    ("map+unmap 4 KiB", "frame.map_unmap_4k", "vm.mmap_munmap_4k",
+     "mmap(MAP_POPULATE) and munmap of an existing memfd page"),
+    ("map+unmap 2 MiB", "frame.map_unmap_2m", "vm.mmap_munmap_2m",
+     "the same with a hugetlb memfd page (one PMD entry)"),
+    ("thread create", "thread.create", "thread.create_join",
+     "pthread_create of an empty thread and pthread_join"),
+    ("signal ping-pong", "notification.signal_wait_pingpong", "sync.futex_pingpong_threads",
+     "FUTEX_WAKE / FUTEX_WAIT round trip between two threads"),
+    ("barrier, 2 threads", "barrier.episode_2threads", "sync.pthread_barrier_2threads",
+     "one pthread_barrier_wait episode with two threads on one CPU"),
+]
+
+# Why a Manifold figure has no Linux column (fnmatch patterns, first match).
+NO_LINUX = [
+    ("vas.switch*", "Linux cannot switch a thread to another address space except by switching threads"),
+    ("vas.*", "Linux has no address-space object separate from a process"),
+    ("seg.*", "Linux has no segment object that attaches to several address spaces"),
+    ("cap.*", "Linux has no capability derivation tree"),
+    ("gups.*", "SpaceJMP's GUPS needs several address spaces per thread"),
+    ("share.*", "needs an address space shared by pointer between processes (SpaceJMP)"),
+    ("lrpc.*", "Linux has no LRPC; the pipe round trip is paired with ipc.call_reply_cross_vas"),
+    ("lock.*", "lock throughput across CPUs; Linux runs on one CPU here"),
+    ("barrier.*", "barriers across CPUs; Linux runs on one CPU here"),
+    ("dsm.*", "distributed shared memory has no Linux counterpart here"),
+]
+
+LINUX_FOR = {m: l for _, m, l, _ in PAIRS}
+MANIFOLD_FOR = {l: m for _, m, l, _ in PAIRS}
+LABEL = {m: label for label, m, _, _ in PAIRS}
+LINUX_WHAT = {l: what for _, _, l, what in PAIRS}
+# Every figure the Linux initramfs is expected to print.
+LINUX_EXPECTED = [l for _, _, l, _ in PAIRS]
+
+
+def why_no_linux(name):
+    for pattern, reason in NO_LINUX:
+        if fnmatch.fnmatchcase(name, pattern):
+            return reason
+    return "no Linux counterpart listed in tools/bench/pairs.py"

@@ -1,0 +1,174 @@
+"""results/<arch>/bench.md from one run's results (the dict of bench.json).
+
+Nothing is filled in that was not measured: a figure absent from a run is
+written "missing" (with the run's fate in the Runs table), a Linux figure
+the initramfs skipped says why, and a Manifold figure without a Linux
+counterpart says why not (tools/bench/pairs.py).
+"""
+import pairs
+
+MODES = ["icount", "wallclock"]
+MODE_UNIT = {"icount": "instructions", "wallclock": "cycles"}
+
+
+def index_figures(figures):
+    return {(f["system"], f["mode"], f["name"]): f for f in figures}
+
+
+def _num(v):
+    return f"{v:,}" if isinstance(v, int) else str(v)
+
+
+class Report:
+    def __init__(self, results, previous=None):
+        self.r = results
+        self.previous = previous
+        self.index = index_figures(results["figures"])
+        self.runs = {(run["system"], run["mode"]): run for run in results["runs"]}
+        self.names = {s: sorted({f["name"] for f in results["figures"] if f["system"] == s})
+                      for s in ("manifold", "linux")}
+
+    def cell(self, system, mode, name):
+        """A median, or why there is none."""
+        f = self.index.get((system, mode, name))
+        if f:
+            mark = " (unverified!)" if f.get("verified") is False else ""
+            return _num(f["median"]) + mark
+        if system == "linux" and name in self.runs.get((system, mode), {}).get("skipped", {}):
+            return "skipped"
+        return "missing"
+
+    def ratio(self, mode, m_name, l_name):
+        m = self.index.get(("manifold", mode, m_name))
+        l = self.index.get(("linux", mode, l_name))
+        if not m or not l or not l["median"]:
+            return "—"
+        return f"{m['median'] / l['median']:.2f}"
+
+    def header(self):
+        r = self.r
+        env = r["environment"]
+        lines = [
+            f"# Benchmarks: {r['arch']}",
+            "",
+            f"Measured by `{r['command']}` on {r['date']} — Manifold `{env['manifold']}`, "
+            f"Linux {env['linux']}, {env['qemu']} (TCG) on {env['host']}.",
+            "",
+            "Medians after 100 discarded warm-up runs, with the counter's own cost subtracted "
+            "(method: docs/benchmarks.md; min and max are in bench.json and the table at the end). "
+            "**instructions**: `-icount shift=0,sleep=off`, deterministic. **cycles**: wall clock "
+            f"({env['cycles']}). M/L = Manifold ÷ Linux: below 1, Manifold takes less.",
+            "",
+            f"QEMU: `{env['machine']}`; Linux: `-append \"{env['linux_append']}\"`.",
+            "",
+        ]
+        bad = [run for run in r["runs"] if run["status"] != "complete"]
+        for run in bad:
+            lines.append(f"**Incomplete: {run['system']} ({run['mode']}) {run['status']}** — "
+                         + "; ".join(run["errors"][:3]) + ". Its figures are missing below.")
+        if bad:
+            lines.append("")
+        if r.get("plot"):
+            lines += [f"![Manifold and Linux medians, {r['arch']}]({r['plot']})", ""]
+        elif r.get("plot_error"):
+            lines += [f"(No plot: {r['plot_error']}.)", ""]
+        return lines
+
+    def paired(self):
+        lines = ["## Manifold beside Linux", "",
+                 "| | Manifold | Linux | instructions: Manifold | Linux | M/L | cycles: Manifold | Linux | M/L |",
+                 "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        waiting = []
+        for label, m_name, l_name, what in pairs.PAIRS:
+            if m_name not in self.names["manifold"]:
+                waiting.append((m_name, l_name, what))
+                continue
+            cells = []
+            for mode in MODES:
+                cells += [self.cell("manifold", mode, m_name), self.cell("linux", mode, l_name),
+                          self.ratio(mode, m_name, l_name)]
+            lines.append(f"| {label} | `{m_name}` | `{l_name}` | " + " | ".join(cells) + " |")
+        return lines + [""], waiting
+
+    def manifold_only(self):
+        rows = [n for n in self.names["manifold"] if n not in pairs.LINUX_FOR]
+        if not rows:
+            return []
+        lines = ["## Manifold figures without a Linux counterpart", "",
+                 "| figure | unit (icount / wall clock) | icount median | wall-clock median | why no Linux figure |",
+                 "| --- | --- | ---: | ---: | --- |"]
+        for name in rows:
+            units = " / ".join(self.index[("manifold", m, name)]["unit"] for m in MODES
+                               if ("manifold", m, name) in self.index)
+            lines.append(f"| `{name}` | {units} | {self.cell('manifold', 'icount', name)} | "
+                         f"{self.cell('manifold', 'wallclock', name)} | {pairs.why_no_linux(name)} |")
+        return lines + [""]
+
+    def linux_waiting(self, waiting):
+        if not waiting:
+            return []
+        lines = ["## Linux figures waiting for their Manifold benchmark", "",
+                 "| Linux figure | for Manifold | instructions | cycles | what Linux does |",
+                 "| --- | --- | ---: | ---: | --- |"]
+        for m_name, l_name, what in waiting:
+            lines.append(f"| `{l_name}` | `{m_name}` (not in this build) | {self.cell('linux', 'icount', l_name)} | "
+                         f"{self.cell('linux', 'wallclock', l_name)} | {what} |")
+        extra = [n for n in self.names["linux"] if n not in pairs.MANIFOLD_FOR]
+        for name in extra:
+            lines.append(f"| `{name}` | (no pair listed) | {self.cell('linux', 'icount', name)} | "
+                         f"{self.cell('linux', 'wallclock', name)} | |")
+        return lines + [""]
+
+    def runs_table(self):
+        lines = ["## Runs", "", "| system | mode | result | seconds | figures | notes |",
+                 "| --- | --- | --- | ---: | ---: | --- |"]
+        for run in self.r["runs"]:
+            notes = list(run["errors"])
+            notes += [f"skipped `{n}`: {why}" for n, why in run["skipped"].items()]
+            if run["system"] == "linux" and run["status"] == "complete":
+                got = {f["name"] for f in self.r["figures"] if f["system"] == "linux" and f["mode"] == run["mode"]}
+                absent = [n for n in pairs.LINUX_EXPECTED if n not in got and n not in run["skipped"]]
+                notes += [f"missing `{n}`" for n in absent]
+            lines.append(f"| {run['system']} | {run['mode']} | {run['status']} | {run['seconds']:.1f} | "
+                         f"{run['figures']} | {'; '.join(notes)} |")
+        return lines + [""]
+
+    def determinism(self):
+        lines = ["## Determinism of the instruction counts", ""]
+        prev = self.previous
+        if not prev:
+            return lines + ["No earlier results/<arch>/bench.json to compare with.", ""]
+        old = index_figures(prev.get("figures", []))
+        same, changed, new = 0, [], 0
+        for (system, mode, name), f in sorted(self.index.items()):
+            if mode != "icount":
+                continue
+            o = old.get((system, mode, name))
+            if not o:
+                new += 1
+            elif (o["min"], o["median"], o["max"]) == (f["min"], f["median"], f["max"]):
+                same += 1
+            else:
+                changed.append(f"`{system} {name}` {_num(o['median'])} → {_num(f['median'])} "
+                               f"(min {_num(o['min'])} → {_num(f['min'])}, max {_num(o['max'])} → {_num(f['max'])})")
+        code = ("the same Manifold revision" if prev["environment"]["manifold"] == self.r["environment"]["manifold"]
+                else f"Manifold `{prev['environment']['manifold']}` (other code: differences are expected)")
+        lines.append(f"Against the previous run ({prev['date']}, {code}): {same} of {same + len(changed)} "
+                     f"instruction-count figures identical in min, median and max"
+                     + (f"; {new} new" if new else "") + ".")
+        lines += [""] + [f"- {c}" for c in changed] + ([""] if changed else [])
+        return lines
+
+    def all_figures(self):
+        lines = ["## Every figure", "", "| system | figure | mode | unit | n | min | median | max |",
+                 "| --- | --- | --- | --- | ---: | ---: | ---: | ---: |"]
+        for f in sorted(self.r["figures"], key=lambda f: (f["system"] != "manifold", f["name"], f["mode"])):
+            lines.append(f"| {f['system']} | `{f['name']}` | {f['mode']} | {f['unit']} | {f['n']} | "
+                         f"{_num(f['min'])} | {_num(f['median'])} | {_num(f['max'])} |")
+        return lines + [""]
+
+    def markdown(self):
+        paired, waiting = self.paired()
+        parts = (self.header() + paired + self.manifold_only() + self.linux_waiting(waiting)
+                 + self.runs_table() + self.determinism() + self.all_figures())
+        return "\n".join(parts)
