@@ -6,6 +6,7 @@
 #include "kernel/ipc.h"
 #include "kernel/segment.h"
 #include "kernel/ktest.h"
+#include "kernel/smp_bench.h"
 #include "kernel/loader.h"
 #include "kernel/pmm.h"
 #include "kernel/thread.h"
@@ -169,6 +170,8 @@ static int64_t sys_ktest(const uint64_t *arg)
         if (arg[1] >= ktest_count())
             return -E_RANGE;
         return ktest_run((unsigned)arg[1], (unsigned)arg[2]);
+    case KTEST_BENCH:
+        return kbench_run() ? -E_AGAIN : 0;
     default:
         return -E_INVAL;
     }
