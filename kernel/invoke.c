@@ -1,4 +1,7 @@
 #include "kernel/invoke.h"
+#include "kernel/locks.h"
+#include "kernel/arch.h"
+#include "lib/spinlock.h"
 #include "kernel/thread.h"
 #include "include/manifold/errors.h"
 
@@ -31,18 +34,61 @@ static const struct op_handler *const op_tables[MF_OBJ_TYPE_COUNT] = {
     // Endpoints are used through SYS_SEND/RECV/CALL/REPLY_RECV, not invoked.
 };
 
+// Address-space objects and frames also hold space_lock, from decode to
+// the end of invoke.
+static const bool needs_space_lock[MF_OBJ_TYPE_COUNT] = {
+    [MF_OBJ_VAS] = true,
+    [MF_OBJ_SEGMENT] = true,
+    [MF_OBJ_FRAME] = true,
+};
+
+// cap_lock is held from the lookup until invoke returns, so what decode
+// checked still holds in invoke; an invoke that blocks (notification wait)
+// releases it first.
+static int64_t dispatch_once(struct thread *t, uint64_t cptr, uint64_t op, const uint64_t arg[4]);
+
 int64_t invoke_dispatch(struct thread *t, uint64_t cptr, uint64_t op, const uint64_t arg[4])
 {
+    uint64_t deadline = 0;
+    for (;;) {
+        int64_t r = dispatch_once(t, cptr, op, arg);
+        // A thread suspended or destroyed while it ran on another CPU has
+        // left it before the invocation returns.
+        sched_wait_stopped();
+        if (likely(r != INVOKE_RETRY))
+            return r;
+        if (!deadline)
+            deadline = arch_cycles() + arch_cycles_per_second() / 1000 * INVOKE_RETRY_MS;
+        if (arch_cycles() > deadline)
+            return -E_BUSY;
+        for (int i = 0; i < 100; i++)
+            cpu_relax();
+    }
+}
+
+static int64_t dispatch_once(struct thread *t, uint64_t cptr, uint64_t op, const uint64_t arg[4])
+{
+    int64_t r;
+    cap_lock();
     struct slot *target = cspace_lookup(t, cptr);
+    const struct op_handler *ops = target && !slot_empty(target) ? op_tables[target->cap.type] : NULL;
     if (!target || slot_empty(target))
-        return -E_BADCAP;
-    const struct op_handler *ops = op_tables[target->cap.type];
-    if (!ops || op >= MAX_OPS || !ops[op].decode)
-        return -E_NOSYS;
-    struct invocation inv = {t, target, op, {arg[0], arg[1], arg[2], arg[3]}};
-    struct decoded d = {0};
-    int r = ops[op].decode(&inv, &d);
-    if (r)
-        return r;
-    return ops[op].invoke(&d);
+        r = -E_BADCAP;
+    else if (!ops || op >= MAX_OPS || !ops[op].decode)
+        r = -E_NOSYS;
+    else {
+        bool space = needs_space_lock[target->cap.type];
+        if (space)
+            space_lock();
+        struct invocation inv = {t, target, op, {arg[0], arg[1], arg[2], arg[3]}};
+        struct decoded d = {0};
+        r = ops[op].decode(&inv, &d);
+        if (!r)
+            r = ops[op].invoke(&d);
+        if (space)
+            space_unlock();
+    }
+    if (cap_lock_held())
+        cap_unlock();
+    return r;
 }

@@ -25,6 +25,11 @@ struct op_handler {
     int (*decode)(const struct invocation *inv, struct decoded *d);
     int64_t (*invoke)(const struct decoded *d);
 };
+// decode(): the operation must wait for another CPU (which may need
+// cap_lock to get there); invoke_dispatch releases its locks, waits a
+// little and decodes again, up to INVOKE_RETRY_MS, then returns -E_BUSY.
+#define INVOKE_RETRY (-1000)
+#define INVOKE_RETRY_MS 2000
 
 #define MAX_OPS 8
 extern const struct op_handler cnode_ops[MAX_OPS];
@@ -35,7 +40,8 @@ extern const struct op_handler vas_ops[MAX_OPS];           // kernel/segment.c
 extern const struct op_handler segment_ops[MAX_OPS];
 extern const struct op_handler frame_ops[MAX_OPS];
 
-// Looks up cptr in t's CSpace: the slot, or NULL (no CSpace, out of range, slot 0).
+// Looks up cptr in t's CSpace: the slot, or NULL (no CSpace, out of range,
+// slot 0). cap_lock held (kernel/locks.h), as for every slot access.
 struct slot *cspace_lookup(const struct thread *t, uint64_t cptr);
 // The slot at index in the CNode a capability names; NULL when out of range.
 struct slot *cnode_lookup(const struct cap *cnode, uint64_t index);

@@ -1,6 +1,31 @@
+// Endpoints and notifications (see kernel/ipc.h).
+//
+// Locking (docs/smp.md). Each endpoint and notification has an MCS lock
+// (struct ipc_queue) over its queue and state and over the IPC fields of
+// the threads queued on it (waiting_on, ipc_badge, ipc_is_call, ...). The
+// capability naming it is looked up under cap_lock, which is held until the
+// object's lock is taken, so the object cannot be destroyed in between; it
+// stays held through the transfer only when a capability moves. A long
+// message (more than the four register words) also holds space_lock from
+// before the object lock: the IPC buffers are found by walking page tables
+// that segment operations change. A receiver learns whether a queued
+// sender's message needs either only after taking the endpoint lock; it then
+// drops that lock, takes what is missing, and looks again.
+//
+// A reply link (server->caller, caller->replier) is guarded by the server's
+// ipc_lock; cancel paths find the server through caller->replier with
+// threads_lock held (so it cannot be reaped meanwhile).
+//
+// Blocking: a thread marks itself blocked (thread_block_prepare) while it
+// holds the lock its waker must take, then releases the locks and calls
+// schedule(), so no wake-up is lost; a thread suspended or destroyed in the
+// meantime does not block and its call returns -E_AGAIN.
 #include "kernel/ipc.h"
 #include "kernel/arch.h"
+#include "kernel/console.h"
 #include "kernel/invoke.h"
+#include "kernel/locks.h"
+#include "kernel/pmm.h"
 #include "kernel/segment.h"
 #include "kernel/thread.h"
 #include "kernel/vas.h"
@@ -10,43 +35,62 @@
 
 enum { EP_IDLE, EP_SENDING, EP_RECEIVING };
 
-static void queue_push(struct thread **head, struct thread **tail, struct thread *t)
+_Static_assert(sizeof(struct endpoint) <= 32 && sizeof(struct notification) <= 32,
+               "endpoints and notifications are 32-byte objects (untyped.c)");
+
+static void queue_push(struct ipc_queue *q, struct thread *t)
 {
+    assert(!t->on_rq && t->state == THREAD_BLOCKED);
     t->next = NULL;
-    if (*tail)
-        (*tail)->next = t;
+    if (q->tail)
+        q->tail->next = t;
     else
-        *head = t;
-    *tail = t;
+        q->head = t;
+    q->tail = t;
 }
 
-static struct thread *queue_pop(struct thread **head, struct thread **tail)
+static struct thread *queue_pop(struct ipc_queue *q)
 {
-    struct thread *t = *head;
+    struct thread *t = q->head;
     if (t) {
-        *head = t->next;
-        if (!*head)
-            *tail = NULL;
+        q->head = t->next;
+        if (!q->head)
+            q->tail = NULL;
         t->next = NULL;
     }
     return t;
 }
 
-static void queue_remove(struct thread **head, struct thread **tail, struct thread *t)
+static bool queue_remove(struct ipc_queue *q, struct thread *t)
 {
     struct thread *prev = NULL;
-    for (struct thread *q = *head; q; prev = q, q = q->next) {
-        if (q != t)
+    for (struct thread *p = q->head; p; prev = p, p = p->next) {
+        if (p != t)
             continue;
         if (prev)
-            prev->next = q->next;
+            prev->next = p->next;
         else
-            *head = q->next;
-        if (*tail == q)
-            *tail = prev;
-        q->next = NULL;
-        return;
+            q->head = p->next;
+        if (q->tail == p)
+            q->tail = prev;
+        p->next = NULL;
+        return true;
     }
+    return false;
+}
+
+// The outer locks an operation holds, released in one place.
+struct held {
+    bool cap, space;
+};
+
+static void release(struct held *h)
+{
+    if (h->cap)
+        cap_unlock();
+    if (h->space)
+        space_unlock();
+    h->cap = h->space = false;
 }
 
 static void wake_with(struct thread *t, int64_t result)
@@ -56,8 +100,8 @@ static void wake_with(struct thread *t, int64_t result)
     thread_wake(t);
 }
 
-// Looks up an endpoint cap and checks a right; the first error in the
-// documented order, or 0.
+// Looks up an endpoint cap and checks a right (cap_lock held); the first
+// error in the documented order, or 0.
 static int lookup_endpoint(struct thread *self, uint64_t cptr, unsigned right, struct slot **out)
 {
     struct slot *s = cspace_lookup(self, cptr);
@@ -85,15 +129,29 @@ static struct message message_of(const struct thread *t, const struct trap_frame
     return m;
 }
 
+static bool is_long(uint64_t info) { return MF_INFO_LENGTH(info) > MF_MSG_MAX_REGS; }
+
+// What a queued sender's message needs held while it is transferred.
+static bool sender_needs_space(const struct thread *t)
+{
+    return !t->in_fault && is_long(arch_syscall_arg(t->user_frame, 1));
+}
+
+static bool sender_needs_cap(const struct thread *t)
+{
+    return !t->in_fault && t->ipc_can_grant && (arch_syscall_arg(t->user_frame, 1) & MF_INFO_CAP);
+}
+
 // The kernel address of t's IPC buffer, if it is mapped for user access
 // (and writable when `write`); NULL otherwise. The buffer is one page.
+// space_lock held.
 static uint64_t *ipc_buffer(const struct thread *t, bool write)
 {
     paddr_t pa;
     unsigned flags;
     if (!t->ipc_buffer || !t->vas || vm_lookup(t->vas->root, t->ipc_buffer, &pa, &flags))
         return NULL;
-    if (!(flags & VM_USER) || (write && !(flags & VM_WRITE)))
+    if (!(flags & VM_USER) || (write && !(flags & VM_WRITE)) || !pmm_is_ram(pa))
         return NULL;
     return P2V(pa);
 }
@@ -116,6 +174,8 @@ static bool copy_buffer(const struct thread *from, const struct thread *to, unsi
 // an empty receive slot; otherwise the message still goes and the cap flag
 // reads clear. A thread waiting in a page fault takes no registers: the
 // reply's label decides whether it retries (0) or dies (-E_FAULT).
+// Held: the lock that made `to` ours (endpoint, or our ipc_lock for a
+// reply), cap_lock when a cap may move, space_lock for a long message.
 static void transfer(struct thread *from, const struct message *m, bool can_grant,
                      struct thread *to, uint64_t badge)
 {
@@ -129,10 +189,11 @@ static void transfer(struct thread *from, const struct message *m, bool can_gran
     unsigned length = MF_INFO_LENGTH(info);
     if (length > MF_MSG_MAX_WORDS)
         length = MF_MSG_MAX_WORDS;
-    if (length > MF_MSG_MAX_REGS && (from->in_fault || !copy_buffer(from, to, length - MF_MSG_MAX_REGS)))
+    if (length > MF_MSG_MAX_REGS &&
+        (from->in_fault || !space_lock_held() || !copy_buffer(from, to, length - MF_MSG_MAX_REGS)))
         length = MF_MSG_MAX_REGS;   // no usable buffer on one side: truncated
     uint64_t out_info = (info & 0xffff0000ull) | length;
-    if ((info & MF_INFO_CAP) && can_grant && !from->in_fault) {
+    if ((info & MF_INFO_CAP) && can_grant && !from->in_fault && cap_lock_held()) {
         struct slot *src = cspace_lookup(from, MF_INFO_SEND_CPTR(info));
         struct slot *dst = cspace_lookup(to, MF_INFO_RECV_INDEX(recv_info));
         if (src && !slot_empty(src) && src->cap.type != MF_OBJ_UNTYPED && dst && slot_empty(dst)) {
@@ -146,52 +207,102 @@ static void transfer(struct thread *from, const struct message *m, bool can_gran
     to->ipc_result = (int64_t)badge;
 }
 
-// Sends m from self on ep (badge, grant from the cap used); for a call,
-// waits for the reply. Returns what the IPC returns to self.
-static int64_t send_on(struct thread *self, struct endpoint *ep, uint64_t badge, bool grant,
-                       const struct message *m, bool is_call)
+// caller now waits for server's reply.
+static void link_reply(struct thread *server, struct thread *caller)
 {
+    struct mcs_qnode q;
+    mcs_lock(&server->ipc_lock, &q);
+    server->caller = caller;
+    caller->replier = server;
+    mcs_unlock(&server->ipc_lock, &q);
+}
+
+// Sends m from self on ep, whose lock is held with node *q (plus the outer
+// locks in *h); for a call, waits for the reply. Releases everything.
+// Returns what the IPC returns to self.
+static int64_t send_locked(struct thread *self, struct endpoint *ep, struct mcs_qnode *q, struct held *h,
+                           uint64_t badge, bool grant, const struct message *m, bool is_call)
+{
+    // A caller is blocked before the receiver can run, so that its reply,
+    // from whatever CPU, finds it blocked.
+    if (is_call && !thread_block_prepare(BLOCK_REPLY)) {
+        mcs_unlock(&ep->q.lock, q);
+        release(h);
+        return -E_AGAIN;
+    }
     if (ep->state == EP_RECEIVING) {
-        struct thread *receiver = queue_pop(&ep->head, &ep->tail);
-        if (!ep->head)
+        struct thread *receiver = queue_pop(&ep->q);
+        if (!ep->q.head)
             ep->state = EP_IDLE;
         transfer(self, m, grant, receiver, badge);
         receiver->waiting_on = NULL;
-        if (is_call)
-            receiver->caller = self;
-        thread_wake(receiver);
+        if (is_call) {
+            link_reply(receiver, self);
+            thread_wake_sync(receiver);     // we wait for its reply: hand over the CPU
+        } else {
+            thread_wake(receiver);
+        }
+        mcs_unlock(&ep->q.lock, q);
+        release(h);
         if (!is_call)
             return 0;
-        thread_block(BLOCK_REPLY);
+        schedule();
         return self->ipc_result;
     }
+    if (!is_call && !thread_block_prepare(BLOCK_SEND)) {
+        mcs_unlock(&ep->q.lock, q);
+        release(h);
+        return -E_AGAIN;
+    }
+    self->blocked_on = BLOCK_SEND;
     self->ipc_badge = badge;
     self->ipc_is_call = is_call;
     self->ipc_can_grant = grant;
     self->waiting_on = ep;
-    queue_push(&ep->head, &ep->tail, self);
+    queue_push(&ep->q, self);
     ep->state = EP_SENDING;
-    thread_block(BLOCK_SEND);
+    mcs_unlock(&ep->q.lock, q);
+    release(h);
+    schedule();
     return self->ipc_result;
 }
 
 int64_t ipc_send(struct thread *self, struct trap_frame *tf, bool is_call)
 {
+    struct mcs_qnode q;
+    struct held h = {true, false};
     struct slot *s;
+    cap_lock();
     int r = lookup_endpoint(self, arch_syscall_arg(tf, 0), MF_RIGHT_WRITE, &s);
-    if (r)
+    if (r) {
+        release(&h);
         return r;
+    }
+    uint64_t info = arch_syscall_arg(tf, 1);
+    bool grant = s->cap.rights & MF_RIGHT_GRANT;
+    struct endpoint *ep = (struct endpoint *)s->cap.obj;
+    uint64_t badge = s->cap.badge;
+    if (is_long(info)) {
+        space_lock();
+        h.space = true;
+    }
+    mcs_lock(&ep->q.lock, &q);
+    if (!((info & MF_INFO_CAP) && grant)) {
+        cap_unlock();       // the endpoint is locked: it cannot go away
+        h.cap = false;
+    }
     struct message m = message_of(self, tf);
-    return send_on(self, (struct endpoint *)s->cap.obj, s->cap.badge,
-                   s->cap.rights & MF_RIGHT_GRANT, &m, is_call);
+    return send_locked(self, ep, &q, &h, badge, grant, &m, is_call);
 }
 
-int64_t ipc_fault_call(struct thread *self, struct endpoint *ep, uint64_t badge, const uint64_t msg[5])
+int64_t ipc_fault_call(struct thread *self, struct endpoint *ep, struct mcs_qnode *q, uint64_t badge,
+                       const uint64_t msg[5])
 {
+    struct held h = {false, false};
     for (int i = 0; i < 5; i++)
         self->fault_msg[i] = msg[i];
     self->in_fault = true;
-    int64_t r = send_on(self, ep, badge, false, (const struct message *)self->fault_msg, true);
+    int64_t r = send_locked(self, ep, q, &h, badge, false, (const struct message *)self->fault_msg, true);
     self->in_fault = false;
     return r;
 }
@@ -199,101 +310,196 @@ int64_t ipc_fault_call(struct thread *self, struct endpoint *ep, uint64_t badge,
 // Sends our registers as the reply to the thread that called us.
 static void reply(struct thread *self, struct trap_frame *tf)
 {
+    struct mcs_qnode q;
+    struct held h = {false, false};
+    if (!__atomic_load_n(&self->caller, __ATOMIC_RELAXED))
+        return;
+    uint64_t info = arch_syscall_arg(tf, 1);
+    if (info & MF_INFO_CAP) {
+        cap_lock();
+        h.cap = true;
+    }
+    if (is_long(info)) {
+        space_lock();
+        h.space = true;
+    }
+    mcs_lock(&self->ipc_lock, &q);
     struct thread *caller = self->caller;
-    self->caller = NULL;
-    if (caller && caller->state == THREAD_BLOCKED && caller->blocked_on == BLOCK_REPLY) {
+    if (caller) {
+        self->caller = NULL;
+        caller->replier = NULL;
         struct message m = message_of(self, tf);
         transfer(self, &m, true, caller, 0);
-        thread_wake(caller);
+        thread_wake_sync(caller);           // we go on to wait for the next message
     }
+    mcs_unlock(&self->ipc_lock, &q);
+    release(&h);
+}
+
+// We will never reply to our caller: it gets -E_DEAD.
+static void drop_caller(struct thread *self)
+{
+    struct mcs_qnode q;
+    mcs_lock(&self->ipc_lock, &q);
+    struct thread *caller = self->caller;
+    if (caller) {
+        self->caller = NULL;
+        caller->replier = NULL;
+        wake_with(caller, -E_DEAD);
+    }
+    mcs_unlock(&self->ipc_lock, &q);
 }
 
 int64_t ipc_recv(struct thread *self, struct trap_frame *tf, bool reply_first)
 {
+    struct mcs_qnode q;
+    struct held h = {true, false};
     struct slot *s;
-    int r = lookup_endpoint(self, arch_syscall_arg(tf, 0), MF_RIGHT_READ, &s);
-    if (r)
-        return r;
     if (reply_first)
         reply(self, tf);
-    else if (self->caller) {
-        wake_with(self->caller, -E_DEAD);   // we will never reply to it now
-        self->caller = NULL;
+    else if (__atomic_load_n(&self->caller, __ATOMIC_RELAXED))
+        drop_caller(self);
+    cap_lock();
+    int r = lookup_endpoint(self, arch_syscall_arg(tf, 0), MF_RIGHT_READ, &s);
+    if (r) {
+        release(&h);
+        return r;
     }
     struct endpoint *ep = (struct endpoint *)s->cap.obj;
+    mcs_lock(&ep->q.lock, &q);
     if (ep->state == EP_SENDING) {
-        struct thread *sender = queue_pop(&ep->head, &ep->tail);
-        if (!ep->head)
+        struct thread *sender = ep->q.head;
+        if (sender_needs_space(sender)) {
+            // Lock order: space_lock before the endpoint's. cap_lock, still
+            // held, keeps the endpoint alive meanwhile.
+            mcs_unlock(&ep->q.lock, &q);
+            space_lock();
+            h.space = true;
+            mcs_lock(&ep->q.lock, &q);
+        }
+    }
+    if (ep->state == EP_SENDING) {
+        struct thread *sender = queue_pop(&ep->q);
+        if (!ep->q.head)
             ep->state = EP_IDLE;
+        if (!sender_needs_cap(sender)) {
+            cap_unlock();
+            h.cap = false;
+        }
         struct message m = message_of(sender, sender->user_frame);
         transfer(sender, &m, sender->ipc_can_grant, self, sender->ipc_badge);
         sender->waiting_on = NULL;
         if (sender->ipc_is_call) {
-            self->caller = sender;
+            link_reply(self, sender);
             sender->blocked_on = BLOCK_REPLY;   // still blocked, now for the reply
         } else {
             sender->ipc_result = 0;
             thread_wake(sender);
         }
+        mcs_unlock(&ep->q.lock, &q);
+        release(&h);
         return self->ipc_result;
     }
+    if (!thread_block_prepare(BLOCK_RECV)) {
+        mcs_unlock(&ep->q.lock, &q);
+        release(&h);
+        return -E_AGAIN;
+    }
     self->waiting_on = ep;
-    queue_push(&ep->head, &ep->tail, self);
+    queue_push(&ep->q, self);
     ep->state = EP_RECEIVING;
-    thread_block(BLOCK_RECV);
+    mcs_unlock(&ep->q.lock, &q);
+    release(&h);
+    schedule();
     return self->ipc_result;
 }
 
-static void forget_caller(struct thread *server, uintptr_t gone)
+// ---------------------------------------------------------- cancellation
+
+// t, a caller, stops waiting for its reply: its server forgets it.
+static void cancel_reply(struct thread *t)
 {
-    if (server->caller == (struct thread *)gone)
-        server->caller = NULL;
+    struct mcs_qnode tq, sq;
+    if (!__atomic_load_n(&t->replier, __ATOMIC_RELAXED))
+        return;
+    thread_lock_list(&tq);
+    struct thread *server = __atomic_load_n(&t->replier, __ATOMIC_ACQUIRE);
+    if (server) {
+        mcs_lock(&server->ipc_lock, &sq);
+        if (t->replier == server) {
+            server->caller = NULL;
+            t->replier = NULL;
+        }
+        mcs_unlock(&server->ipc_lock, &sq);
+    }
+    thread_unlock_list(&tq);
 }
 
+// Called with cap_lock held (suspend, delete): the endpoint or notification
+// t waits on cannot be destroyed meanwhile.
 void ipc_cancel(struct thread *t)
 {
-    if (t->blocked_on == BLOCK_SEND || t->blocked_on == BLOCK_RECV) {
-        struct endpoint *ep = t->waiting_on;
-        queue_remove(&ep->head, &ep->tail, t);
-        if (!ep->head)
-            ep->state = EP_IDLE;
-    } else if (t->blocked_on == BLOCK_NOTIFICATION) {
-        struct notification *n = t->waiting_on;
-        queue_remove(&n->head, &n->tail, t);
-    } else if (t->blocked_on == BLOCK_REPLY) {
-        thread_for_each(forget_caller, (uintptr_t)t);
+    struct mcs_qnode q;
+    bool cancelled = false;
+    for (;;) {
+        struct ipc_queue *obj = __atomic_load_n((struct ipc_queue **)&t->waiting_on, __ATOMIC_ACQUIRE);
+        if (!obj)
+            break;
+        mcs_lock(&obj->lock, &q);
+        if (t->waiting_on == obj) {
+            cancelled = queue_remove(obj, t);
+            t->waiting_on = NULL;
+            // An endpoint with no one left queued is idle (notifications
+            // keep no state of that kind: ipc_queue is their first member too).
+            if (t->blocked_on == BLOCK_SEND || t->blocked_on == BLOCK_RECV) {
+                struct endpoint *ep = (struct endpoint *)obj;
+                if (!ep->q.head)
+                    ep->state = EP_IDLE;
+            }
+            mcs_unlock(&obj->lock, &q);
+            break;
+        }
+        mcs_unlock(&obj->lock, &q);
     }
-    t->waiting_on = NULL;
-    t->ipc_result = -E_AGAIN;
+    if (__atomic_load_n(&t->replier, __ATOMIC_RELAXED)) {
+        cancel_reply(t);
+        cancelled = true;
+    }
+    if (cancelled)
+        t->ipc_result = -E_AGAIN;
 }
 
 void ipc_forget(struct thread *t)
 {
-    if (t->caller) {
-        wake_with(t->caller, -E_DEAD);
-        t->caller = NULL;
-    }
-    thread_for_each(forget_caller, (uintptr_t)t);
+    if (__atomic_load_n(&t->caller, __ATOMIC_RELAXED))
+        drop_caller(t);
+    cancel_reply(t);
 }
 
 void ipc_object_destroy(unsigned type, uintptr_t obj)
 {
+    struct mcs_qnode q;
     struct thread *t;
     if (type == MF_OBJ_ENDPOINT) {
         struct endpoint *ep = (struct endpoint *)obj;
         segment_forget_pager(ep);
-        while ((t = queue_pop(&ep->head, &ep->tail)))
+        mcs_lock(&ep->q.lock, &q);
+        while ((t = queue_pop(&ep->q)))
             wake_with(t, -E_DEAD);
         ep->state = EP_IDLE;
+        mcs_unlock(&ep->q.lock, &q);
     } else if (type == MF_OBJ_NOTIFICATION) {
         struct notification *n = (struct notification *)obj;
-        while ((t = queue_pop(&n->head, &n->tail)))
+        mcs_lock(&n->q.lock, &q);
+        while ((t = queue_pop(&n->q)))
             wake_with(t, -E_DEAD);
+        mcs_unlock(&n->q.lock, &q);
     }
 }
 
 // ------------------------------------------------------------ notifications
 // Badges are below 2^63 (mint checks), so a word is never mistaken for an error.
+// The invocations run with cap_lock held (invoke_dispatch).
 
 static int decode_notify(const struct invocation *inv, struct decoded *d, unsigned right)
 {
@@ -309,33 +515,51 @@ static int decode_wait(const struct invocation *inv, struct decoded *d) { return
 
 static int64_t invoke_signal(const struct decoded *d)
 {
+    struct mcs_qnode q;
     struct notification *n = (struct notification *)d->slot[0]->cap.obj;
+    mcs_lock(&n->q.lock, &q);
     n->word |= d->slot[0]->cap.badge ? d->slot[0]->cap.badge : 1;
-    struct thread *w = queue_pop(&n->head, &n->tail);
+    struct thread *w = queue_pop(&n->q);
     if (w) {
         wake_with(w, (int64_t)n->word);
         n->word = 0;
     }
+    mcs_unlock(&n->q.lock, &q);
     return 0;
 }
 
 static int64_t invoke_poll(const struct decoded *d)
 {
+    struct mcs_qnode q;
     struct notification *n = (struct notification *)d->slot[0]->cap.obj;
+    mcs_lock(&n->q.lock, &q);
     uint64_t word = n->word;
     n->word = 0;
+    mcs_unlock(&n->q.lock, &q);
     return (int64_t)word;
 }
 
 static int64_t invoke_wait(const struct decoded *d)
 {
+    struct mcs_qnode q;
     struct notification *n = (struct notification *)d->slot[0]->cap.obj;
     struct thread *self = (struct thread *)d->value[0];
-    if (n->word)
-        return invoke_poll(d);
+    mcs_lock(&n->q.lock, &q);
+    cap_unlock();           // the notification is locked: it cannot go away
+    uint64_t word = n->word;
+    if (word) {
+        n->word = 0;
+        mcs_unlock(&n->q.lock, &q);
+        return (int64_t)word;
+    }
+    if (!thread_block_prepare(BLOCK_NOTIFICATION)) {
+        mcs_unlock(&n->q.lock, &q);
+        return -E_AGAIN;
+    }
     self->waiting_on = n;
-    queue_push(&n->head, &n->tail, self);
-    thread_block(BLOCK_NOTIFICATION);
+    queue_push(&n->q, self);
+    mcs_unlock(&n->q.lock, &q);
+    schedule();
     return self->ipc_result;
 }
 

@@ -5,27 +5,38 @@
 // its badge becomes the receiver's return value. An endpoint queues either
 // senders or receivers, FIFO. `call` leaves the caller waiting for the
 // receiver's reply; the receiver remembers it in thread->caller.
+//
+// Locking: see kernel/ipc.c; each object's queue has its own MCS lock.
 #pragma once
 #include "kernel/types.h"
+#include "lib/spinlock.h"
 
 struct thread;
 struct trap_frame;
 
-struct endpoint {
+// The first member of both objects: their lock and waiting threads.
+struct ipc_queue {
+    struct mcs_lock lock;
     struct thread *head, *tail;
+};
+struct endpoint {
+    struct ipc_queue q;         // senders or receivers, FIFO
     uint32_t state;             // EP_IDLE, EP_SENDING, EP_RECEIVING
 };
 struct notification {
+    struct ipc_queue q;         // waiters
     uint64_t word;
-    struct thread *head, *tail; // waiters
 };
 
 int64_t ipc_send(struct thread *self, struct trap_frame *tf, bool is_call);
 int64_t ipc_recv(struct thread *self, struct trap_frame *tf, bool reply_first);
 // A call made by the kernel for a faulting thread: msg is info, mr0..mr3.
-// Returns 0 when the reply says retry, -E_FAULT when it says kill, -E_DEAD
-// when the endpoint or the receiver went away.
-int64_t ipc_fault_call(struct thread *self, struct endpoint *ep, uint64_t badge, const uint64_t msg[5]);
+// ep's lock is held on entry, with node *q (the caller found ep under
+// space_lock, kernel/segment.c); released here. Returns 0 when the reply
+// says retry, -E_FAULT when it says kill, -E_DEAD when the endpoint or the
+// receiver went away, -E_AGAIN when the thread was stopped meanwhile.
+int64_t ipc_fault_call(struct thread *self, struct endpoint *ep, struct mcs_qnode *q, uint64_t badge,
+                       const uint64_t msg[5]);
 
 // t leaves any endpoint or notification queue; a later resume makes its
 // pending call return -E_AGAIN.

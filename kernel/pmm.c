@@ -1,7 +1,17 @@
+// The physical page allocator: a bitmap over the firmware's usable RAM.
+//
+// Locking: one MCS lock (a leaf) over the bitmap, the next-fit hint and the
+// counters; pages are zeroed after it is released. Not partitioned per CPU:
+// allocation is rare after boot (objects come from untyped memory), so the
+// lock is seldom contended. A per-CPU cache of free pages is the way to go
+// if that changes.
 #include "kernel/pmm.h"
 #include "kernel/boot.h"
 #include "kernel/console.h"
+#include "lib/spinlock.h"
 #include "lib/string.h"
+
+static struct mcs_lock pmm_lock;
 
 static uint64_t *bitmap;          // bit set = frame free
 static paddr_t base_pa;           // frame 0 of the bitmap
@@ -87,9 +97,15 @@ bool pmm_is_ram(paddr_t pa)
 
 paddr_t pmm_alloc_contig(size_t count, size_t align)
 {
+    struct mcs_qnode q;
     size_t step = align > PAGE_SIZE ? align / PAGE_SIZE : 1;
-    if (count == 0 || count > free_count)
+    if (count == 0)
         return 0;
+    mcs_lock(&pmm_lock, &q);
+    if (count > free_count) {
+        mcs_unlock(&pmm_lock, &q);
+        return 0;
+    }
     // Two passes of next-fit: from the hint, then from the start.
     for (int pass = 0; pass < 2; pass++) {
         size_t i = pass ? 0 : hint;
@@ -105,11 +121,13 @@ paddr_t pmm_alloc_contig(size_t count, size_t align)
                 set_used(i + n);
             free_count -= count;
             hint = i + count;
+            mcs_unlock(&pmm_lock, &q);
             paddr_t pa = base_pa + i * PAGE_SIZE;
             memset(P2V(pa), 0, count * PAGE_SIZE);
             return pa;
         }
     }
+    mcs_unlock(&pmm_lock, &q);
     return 0;
 }
 
@@ -120,6 +138,8 @@ paddr_t pmm_alloc(void)
 
 void pmm_free_contig(paddr_t pa, size_t count)
 {
+    struct mcs_qnode q;
+    mcs_lock(&pmm_lock, &q);
     for (size_t n = 0; n < count; n++, pa += PAGE_SIZE) {
         size_t i = (pa - base_pa) / PAGE_SIZE;
         if (pa < base_pa || i >= frame_count || is_free(i))
@@ -127,6 +147,7 @@ void pmm_free_contig(paddr_t pa, size_t count)
         set_free(i);
         free_count++;
     }
+    mcs_unlock(&pmm_lock, &q);
 }
 
 void pmm_free(paddr_t pa)

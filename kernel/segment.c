@@ -1,9 +1,15 @@
 // VAS objects, segments and frame mappings (see kernel/segment.h).
+//
+// Locking: all of it is under space_lock (kernel/locks.h): the invocations
+// hold it from decode to the end of invoke (invoke_dispatch), and so do
+// vas_switch, the page-fault path and destruction. Page-table entries
+// removed here are shot down on every CPU that may cache them (vas_flush).
 #include "kernel/segment.h"
 #include "kernel/arch.h"
 #include "kernel/console.h"
 #include "kernel/invoke.h"
 #include "kernel/ipc.h"
+#include "kernel/locks.h"
 #include "kernel/thread.h"
 #include "include/manifold/errors.h"
 #include "include/manifold/ipc.h"
@@ -76,12 +82,15 @@ static bool segment_live(const struct segment *seg, uint32_t id)
     return false;
 }
 
-// TLB entries for va in every VAS the segment is attached to.
-static void flush_attached(struct segment *seg, vaddr_t va)
+// TLB entries for [va, va + len) in every VAS the segment is attached to,
+// on every CPU: one batch, one IPI per CPU at most.
+static void flush_attached(struct segment *seg, vaddr_t va, size_t len)
 {
+    struct tlb_batch b = {0};
     for (unsigned i = 0; i < SEGMENT_MAX_ATTACH; i++)
         if (seg->attached[i])
-            arch_tlb_flush_page(va, vas_tlb_tag(&seg->attached[i]->vas));
+            tlb_batch_add(&b, &seg->attached[i]->vas, va, len);
+    tlb_batch_flush(&b);
 }
 
 // ------------------------------------------------------------- segments
@@ -153,9 +162,11 @@ static int64_t invoke_set_pager(const struct decoded *d)
 
 void segment_forget_pager(struct endpoint *ep)
 {
+    space_lock();
     for (struct segment *s = live_segments; s; s = s->next_live)
         if (s->pager == ep)
             s->pager = NULL;
+    space_unlock();
 }
 
 const struct op_handler segment_ops[MAX_OPS] = {
@@ -226,6 +237,7 @@ static int64_t invoke_map(const struct decoded *d)
 // still maps this frame there.
 static void frame_unmap(struct slot *frame)
 {
+    assert(space_lock_held());
     struct segment *seg = (struct segment *)frame->cap.badge;
     vaddr_t va = frame->reserved;
     if (seg && segment_live(seg, frame->cap.reserved1)) {
@@ -234,7 +246,7 @@ static void frame_unmap(struct slot *frame)
         pte_t *e = vm_entry(table, seg->level, va, leaf, NULL, false);
         if (e && arch_pte_valid(*e) && arch_pte_addr(*e) == V2P(frame->cap.obj)) {
             *e = 0;
-            flush_attached(seg, va);
+            flush_attached(seg, va, 1ul << frame->cap.size_bits);
         }
     }
     frame->cap.badge = 0;
@@ -244,7 +256,12 @@ static void frame_unmap(struct slot *frame)
 
 void frame_cap_deleted(const struct slot *s)
 {
+    bool held = space_lock_held();
+    if (!held)
+        space_lock();
     frame_unmap((struct slot *)s);
+    if (!held)
+        space_unlock();
 }
 
 static int decode_unmap(const struct invocation *inv, struct decoded *d)
@@ -436,7 +453,7 @@ static void detach(struct vas_object *vo, struct segment *seg)
     for (unsigned i = 0; i < SEGMENT_MAX_ATTACH; i++)
         if (seg->attached[i] == vo)
             seg->attached[i] = NULL;
-    arch_tlb_flush_tag(vas_tlb_tag(&vo->vas));
+    vas_flush(&vo->vas, seg->base, seg->size);
 }
 
 static int decode_detach_segment(const struct invocation *inv, struct decoded *d)
@@ -488,7 +505,7 @@ static int64_t invoke_detach_home(const struct decoded *d)
     struct vas_object *vo = (struct vas_object *)d->value[0];
     pte_t *e = vm_entry(vo->vas.root, 3, 0, HOME_LEVEL + 1, NULL, false);
     *e = 0;
-    arch_tlb_flush_tag(vas_tlb_tag(&vo->vas));
+    vas_flush(&vo->vas, 0, MF_HOME_SIZE);
     vas_release(vo->home);
     vo->home = NULL;
     return 0;
@@ -517,19 +534,35 @@ void vas_thread_leave(struct vas *v)
         lock_all(vo, -1);
 }
 
-// Moves t from its current VAS to v, keeping the lock counts right.
+// Moves t from its current VAS to v, keeping the lock counts right. A CPU
+// running t elsewhere keeps the old VAS loaded until it is made to leave it
+// (vas.c: when the old VAS dies) or switches threads.
 static void move_thread(struct thread *t, struct vas *v)
 {
+    struct vas *old = t->vas;
     vas_thread_enter(v);
-    vas_thread_leave(t->vas);
+    vas_thread_leave(old);
     vas_retain(v);
-    vas_release(t->vas);
-    t->vas = v;
+    __atomic_store_n(&t->vas, v, __ATOMIC_RELEASE);
+    vas_release(old);
     if (t == current_thread())
         vas_activate(v);
 }
 
+static int64_t vas_switch_locked(struct thread *self, uint64_t cptr);
+
+// cap_lock for the lookup, space_lock for the rest.
 int64_t vas_switch(struct thread *self, uint64_t cptr)
+{
+    cap_lock();
+    space_lock();
+    int64_t r = vas_switch_locked(self, cptr);
+    space_unlock();
+    cap_unlock();
+    return r;
+}
+
+static int64_t vas_switch_locked(struct thread *self, uint64_t cptr)
 {
     struct vas *target = self->home_vas;
     struct vas_object *to = NULL;
@@ -566,6 +599,7 @@ int64_t vas_switch(struct thread *self, uint64_t cptr)
 
 void segment_destroy(struct segment *seg)
 {
+    space_lock();
     for (unsigned i = 0; i < SEGMENT_MAX_ATTACH; i++)
         if (seg->attached[i])
             detach(seg->attached[i], seg);
@@ -576,6 +610,7 @@ void segment_destroy(struct segment *seg)
         }
     seg->magic = 0;
     seg->configured = false;
+    space_unlock();
 }
 
 static void send_home(struct thread *t, uintptr_t vo)
@@ -586,6 +621,7 @@ static void send_home(struct thread *t, uintptr_t vo)
 
 void vas_object_destroy(struct vas_object *vo)
 {
+    space_lock();
     thread_for_each(send_home, (uintptr_t)vo);
     for (unsigned i = 0; i < VAS_MAX_SEGMENTS; i++)
         if (vo->segments[i])
@@ -593,22 +629,33 @@ void vas_object_destroy(struct vas_object *vo)
     if (vo->home)
         vas_release(vo->home);
     vo->home = NULL;
-    vas_forget(&vo->vas);
+    vas_forget(&vo->vas);       // every CPU that still has it loaded leaves it
+    space_unlock();
 }
 
 // ------------------------------------------------------------------ pagers
 
 bool pager_fault(struct thread *t, vaddr_t addr, unsigned access, uint64_t pc)
 {
+    struct mcs_qnode q;
+    space_lock();
     struct segment *seg = segment_at(t->vas, addr);
-    if (!seg || !seg->pager)
+    if (!seg || !seg->pager) {
+        space_unlock();
         return false;
+    }
+    struct endpoint *ep = seg->pager;
+    uint64_t badge = seg->pager_badge;
+    // Locked before space_lock goes: destroying the endpoint clears
+    // seg->pager under space_lock first, then wakes the endpoint's waiters.
+    mcs_lock(&ep->q.lock, &q);
+    space_unlock();
     uint64_t a = (access & VM_WRITE ? MF_ACCESS_WRITE : 0) | (access & VM_EXEC ? MF_ACCESS_EXEC : 0) |
                  (access & (VM_WRITE | VM_EXEC) ? 0 : MF_ACCESS_READ);
     uint64_t msg[5] = {MF_INFO(MF_FAULT_LABEL, 3), addr, a, pc, 0};
-    int64_t r = ipc_fault_call(t, seg->pager, seg->pager_badge, msg);
-    if (r == 0)
-        return true;
+    int64_t r = ipc_fault_call(t, ep, &q, badge, msg);
+    if (r == 0 || r == -E_AGAIN)
+        return true;            // retry (a stopped thread goes no further)
     kprintf("manifold: thread %u (%s): pager %s for the fault at %p\n", t->id, t->name,
             r == -E_DEAD ? "died" : "refused", (void *)addr);
     return false;

@@ -3,6 +3,7 @@
 #include "kernel/arch.h"
 #include "kernel/console.h"
 #include "kernel/pmm.h"
+#include "kernel/tag.h"
 #include "kernel/thread.h"
 #include "lib/spinlock.h"
 
@@ -165,6 +166,7 @@ _Noreturn void smp_secondary_entry(void)
 
 void smp_init(void)
 {
+    (void)tag_enabled();        // the TLB tag pools exist before any CPU races to set them up
     reported = arch_cpu_count_reported();
     unsigned want = reported < MAX_CPUS ? reported : MAX_CPUS;
     if (reported > MAX_CPUS)

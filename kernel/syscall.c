@@ -6,6 +6,7 @@
 #include "kernel/ipc.h"
 #include "kernel/segment.h"
 #include "kernel/ktest.h"
+#include "kernel/locks.h"
 #include "kernel/smp_bench.h"
 #include "kernel/loader.h"
 #include "kernel/pmm.h"
@@ -22,7 +23,7 @@ typedef int64_t (*syscall_fn)(const uint64_t *arg);
 static int64_t sys_debug_write(const uint64_t *arg)
 {
     uint64_t ubuf = arg[0], len = arg[1];
-    char chunk[128];
+    char chunk[256];        // a line of user printf (256) reaches the console whole
     if (len > (1u << 20))
         return -E_RANGE;
     for (uint64_t done = 0; done < len;) {
@@ -41,7 +42,8 @@ static int64_t sys_debug_getc(const uint64_t *arg)
         int c = arch_console_getc();
         if (c >= 0)
             return c;
-        thread_block(BLOCK_CONSOLE);   // the timer tick wakes us to look again
+        if (!thread_block(BLOCK_CONSOLE))  // the timer tick wakes us to look again
+            return -E_AGAIN;
     }
 }
 
@@ -68,14 +70,15 @@ static int64_t sys_spawn(const uint64_t *arg)
     // arg[3]: a CNode of ours to become the program's CSpace (0: none).
     uintptr_t cspace = 0;
     if (arg[3]) {
+        cap_lock();
         struct slot *cn = cspace_lookup(current_thread(), arg[3]);
-        if (!cn || slot_empty(cn))
-            return -E_BADCAP;
-        if (cn->cap.type != MF_OBJ_CNODE)
-            return -E_TYPE;
-        if (!(cn->cap.rights & MF_RIGHT_WRITE))
-            return -E_PERM;
-        cspace = cn->cap.obj;
+        int r = !cn || slot_empty(cn) ? -E_BADCAP : cn->cap.type != MF_OBJ_CNODE ? -E_TYPE
+              : !(cn->cap.rights & MF_RIGHT_WRITE) ? -E_PERM : 0;
+        if (!r)
+            cspace = cn->cap.obj;
+        cap_unlock();
+        if (r)
+            return r;
     }
     struct thread *t;
     int r = program_spawn(name, arg[2], &t);
@@ -89,20 +92,15 @@ static int64_t sys_spawn(const uint64_t *arg)
 
 static int64_t sys_wait(const uint64_t *arg)
 {
-    struct thread *self = current_thread();
-    struct thread *t = thread_by_id((uint32_t)arg[0]);
-    if (!t || t->parent != self->id)
-        return -E_NOENT;
     // Check the destination before blocking so a bad pointer loses nothing.
-    struct mf_exit_status probe = {0};
-    if (copy_to_user(arg[1], &probe, sizeof(probe)))
+    struct mf_exit_status st = {0};
+    if (arg[0] > 0xffffffffu)
+        return -E_NOENT;
+    if (copy_to_user(arg[1], &st, sizeof(st)))
         return -E_FAULT;
-    while (t->state != THREAD_DEAD) {
-        self->wait_for = t->id;
-        thread_block(BLOCK_WAIT);
-    }
-    struct mf_exit_status st = t->exit;
-    thread_reap(t);
+    int r = thread_wait_child(current_thread(), (uint32_t)arg[0], &st);
+    if (r)
+        return r;
     return copy_to_user(arg[1], &st, sizeof(st));
 }
 
@@ -123,18 +121,9 @@ static int64_t sys_program_info(const uint64_t *arg)
 
 static int64_t sys_thread_info(const uint64_t *arg)
 {
-    struct thread *t = thread_by_index((unsigned)arg[0]);
-    if (!t || arg[0] > 0xffffffffu)
+    struct mf_thread_info info;
+    if (arg[0] > 0xffffffffu || !thread_info_at((unsigned)arg[0], &info))
         return -E_NOENT;
-    struct mf_thread_info info = {0};
-    info.id = t->id;
-    info.state = t->state == THREAD_RUNNABLE ? MF_THREAD_RUNNABLE
-               : t->state == THREAD_DEAD     ? MF_THREAD_DEAD
-               : t->state == THREAD_INACTIVE ? MF_THREAD_INACTIVE
-                                             : MF_THREAD_BLOCKED;
-    info.cpu = t->cpu;
-    info.priority = t->priority;
-    strlcpy(info.name, t->name, sizeof(info.name));
     return copy_to_user(arg[1], &info, sizeof(info));
 }
 
@@ -187,8 +176,7 @@ static int64_t sys_sleep(const uint64_t *arg)
     if (arg[0] > 1000000)
         return -E_RANGE;
     current_thread()->wake_tick = sched_ticks() + arg[0];
-    thread_block(BLOCK_SLEEP);
-    return 0;
+    return thread_block(BLOCK_SLEEP) ? 0 : -E_AGAIN;
 }
 
 static int64_t sys_invoke(const uint64_t *arg)
@@ -284,9 +272,16 @@ static const char *const fault_names[] = {
 void user_fault(struct trap_frame *tf, int kind, vaddr_t addr, unsigned access)
 {
     struct thread *t = current_thread();
-    // A page fault in a segment with a pager is the pager's to resolve.
-    if (kind == FAULT_PAGE && pager_fault(t, addr, access, arch_trap_pc(tf)))
+    // Another CPU made this one leave t's address space (it was destroyed,
+    // t moved): load the one t is in now and retry.
+    if (vas_reload(t))
         return;
+    // A page fault in a segment with a pager is the pager's to resolve.
+    if (kind == FAULT_PAGE && pager_fault(t, addr, access, arch_trap_pc(tf))) {
+        if (unlikely(t->state != THREAD_RUNNABLE))
+            schedule();     // stopped while its pager worked
+        return;
+    }
     if (kind < FAULT_PAGE || kind > FAULT_OTHER)
         kind = FAULT_OTHER;
     kprintf("manifold: thread %u (%s) killed: %s at %p (pc %p, %s access)\n", t->id, t->name,

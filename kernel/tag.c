@@ -105,7 +105,16 @@ bool tag_enabled(void) { return this_pool()->limit != 0; }
 unsigned tag_acquire(struct vas_tags *t, bool *flush)
 {
     struct tag_pool *p = this_pool();
-    return tag_pool_get(p, &t->cpu[this_cpu()->id], flush);
+    struct tag_slot *s = &t->cpu[this_cpu()->id];
+    if (likely(p->limit && s->generation == p->generation)) {
+        p->switches++;
+        *flush = false;
+        return s->tag;
+    }
+    ticket_lock(&p->lock);
+    unsigned tag = tag_pool_get(p, s, flush);
+    ticket_unlock(&p->lock);
+    return tag;
 }
 
 unsigned tag_valid(const struct vas_tags *t)
@@ -113,15 +122,27 @@ unsigned tag_valid(const struct vas_tags *t)
     return tag_pool_valid(this_pool(), &t->cpu[this_cpu()->id]);
 }
 
+unsigned tag_valid_on(const struct vas_tags *t, unsigned cpu)
+{
+    if (unlikely(!ready))
+        tags_init();
+    const struct tag_slot *s = &t->cpu[cpu];
+    uint64_t generation = __atomic_load_n(&pools[cpu].generation, __ATOMIC_RELAXED);
+    return s->generation && s->generation == generation ? s->tag : 0;
+}
+
 void tag_release(struct vas_tags *t)
 {
     if (unlikely(!ready))
         tags_init();
-    // SMP: another CPU's pool is changed here. Either take that pool's lock
-    // (tag_pool_get/put then both need it) or queue the tag for the owning
-    // CPU to give back on its next switch. Not needed while one CPU runs.
-    for (unsigned c = 0; c < MAX_CPUS; c++)
+    // The VAS is loaded nowhere (vas.c made every CPU leave it).
+    for (unsigned c = 0; c < MAX_CPUS; c++) {
+        if (!t->cpu[c].generation)
+            continue;
+        ticket_lock(&pools[c].lock);
         tag_pool_put(&pools[c], &t->cpu[c]);
+        ticket_unlock(&pools[c].lock);
+    }
 }
 
 void tag_get_stats(struct tag_stats *out)
@@ -136,6 +157,7 @@ void tag_get_stats(struct tag_stats *out)
 unsigned tag_set_limit(unsigned limit)
 {
     struct tag_pool *p = this_pool();
+    ticket_lock(&p->lock);
     unsigned old = p->limit;
     p->limit = (uint16_t)(limit < tag_max ? limit : tag_max);
     // A new generation: no tag above the new limit stays in use.
@@ -143,5 +165,6 @@ unsigned tag_set_limit(unsigned limit)
     p->rollovers++;
     p->next = 1;
     memset(p->given_back, 0, sizeof(p->given_back));
+    ticket_unlock(&p->lock);
     return old;
 }

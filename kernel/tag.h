@@ -18,12 +18,14 @@
 // Untagged mode (no tags on this CPU, or `tlbtags=off` on the kernel command
 // line): every switch uses tag 0 and flushes.
 //
-// Locking: a CPU's pool is used only by that CPU, with interrupts disabled
-// (the kernel is not preemptible). tag_release() is the one operation that
-// touches other CPUs' pools; with SMP it needs each pool's lock (see tag.c).
+// Locking: a CPU's pool is changed by that CPU (hand-out, rollover) and by
+// tag_release() on any CPU (give-back), each under the pool's lock (a leaf
+// ticket lock). The fast path of a hand-out, a VAS keeping its tag, reads
+// the generation, which only the owner changes, without it.
 #pragma once
 #include "kernel/thread.h"      // MAX_CPUS
 #include "kernel/types.h"
+#include "lib/spinlock.h"
 
 #define TAG_POOL_MAX 256        // tag values a pool can track (0..255)
 
@@ -40,6 +42,7 @@ struct vas_tags {
 
 // One CPU's pool. Usable on its own (the self-tests drive private pools).
 struct tag_pool {
+    struct ticket_lock lock;    // the per-CPU pools (not the self-tests' own)
     uint64_t generation;        // current generation, from 1
     uint16_t limit;             // tags 1..limit are handed out; 0 = untagged
     uint16_t next;              // next never-used tag in this generation
@@ -71,6 +74,9 @@ bool tag_enabled(void);
 unsigned tag_acquire(struct vas_tags *t, bool *flush);
 // t's tag on this CPU if it is valid in the current generation, else 0.
 unsigned tag_valid(const struct vas_tags *t);
+// The same for another CPU (a racy read, for shootdowns: a tag that goes
+// stale meanwhile is flushed when it is next handed out anyway).
+unsigned tag_valid_on(const struct vas_tags *t, unsigned cpu);
 // Gives back t's tags on every CPU (the VAS is being destroyed and is no
 // longer active on any CPU).
 void tag_release(struct vas_tags *t);

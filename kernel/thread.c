@@ -1,18 +1,33 @@
-// Threads and a priority round-robin scheduler (one run queue per CPU).
+// Threads and a priority round-robin scheduler, one run queue per CPU.
+//
+// Locking (kernel/thread.h, docs/smp.md): threads_lock for the list of all
+// threads; cpus[c].lock for c's run queue and the state of c's threads. A
+// run-queue lock is the innermost lock but for the leaves; it is never held
+// across a context switch.
 #include "kernel/thread.h"
 #include "kernel/arch.h"
 #include "kernel/console.h"
 #include "kernel/ipc.h"
+#include "kernel/locks.h"
 #include "kernel/pmm.h"
 #include "kernel/segment.h"
+#include "kernel/version.h"
+#include "include/manifold/cap.h"
+#include "include/manifold/errors.h"
 #include "lib/string.h"
 
 struct cpu cpus[MAX_CPUS];
 unsigned cpu_count = 1;
+static struct mcs_lock threads_lock;
 static struct thread *all_threads;
 static uint32_t next_id = 1;
 
 #define SLICE_TICKS 5
+#define NEVER_RAN 0xff          // thread->last_cpu
+
+static unsigned policy_of(const struct thread *t);
+
+// ------------------------------------------------------- the thread list
 
 static void list_add(struct thread *t)
 {
@@ -36,13 +51,17 @@ static void list_remove(struct thread *t)
 
 static void thread_format(struct thread *t, const char *name, bool is_object)
 {
+    struct mcs_qnode q;
     t->kstack = (uintptr_t)t;
-    t->id = next_id++;
     t->state = THREAD_INACTIVE;
     t->priority = 10;
+    t->last_cpu = NEVER_RAN;
     t->is_object = is_object;
     strlcpy(t->name, name, sizeof(t->name));
+    mcs_lock(&threads_lock, &q);
+    t->id = next_id++;
     list_add(t);
+    mcs_unlock(&threads_lock, &q);
 }
 
 struct thread *thread_alloc(const char *name)
@@ -60,46 +79,103 @@ void thread_object_init(uintptr_t obj)
     thread_format((struct thread *)obj, "thread", true);
 }
 
-struct thread *thread_by_id(uint32_t id)
+bool thread_info_at(unsigned index, struct mf_thread_info *info)
 {
-    for (struct thread *t = all_threads; t; t = t->all_next)
-        if (t->id == id)
-            return t;
-    return NULL;
+    struct mcs_qnode q;
+    mcs_lock(&threads_lock, &q);
+    struct thread *t = all_threads;
+    if (index == MF_THREAD_SELF)
+        t = current_thread();
+    else
+        while (t && index--)
+            t = t->all_next;
+    if (t) {
+        *info = (struct mf_thread_info){0};
+        info->id = t->id;
+        info->state = t->state == THREAD_RUNNABLE ? MF_THREAD_RUNNABLE
+                    : t->state == THREAD_DEAD     ? MF_THREAD_DEAD
+                    : t->state == THREAD_INACTIVE ? MF_THREAD_INACTIVE
+                                                  : MF_THREAD_BLOCKED;
+        info->cpu = t == current_thread() ? arch_cpu_id() : t->cpu;
+        info->priority = t->priority;
+        strlcpy(info->name, t->name, sizeof(info->name));
+        info->policy = policy_of(t);
+        info->migrations = t->migrations;
+        info->switches_in = t->switches_in;
+    }
+    mcs_unlock(&threads_lock, &q);
+    return t != NULL;
 }
 
-struct thread *thread_by_index(unsigned index)
-{
-    struct thread *t = all_threads;
-    while (t && index--)
-        t = t->all_next;
-    return t;
-}
+void thread_lock_list(struct mcs_qnode *q) { mcs_lock(&threads_lock, q); }
+void thread_unlock_list(struct mcs_qnode *q) { mcs_unlock(&threads_lock, q); }
 
 void thread_for_each(void (*fn)(struct thread *t, uintptr_t arg), uintptr_t arg)
 {
+    struct mcs_qnode q;
+    mcs_lock(&threads_lock, &q);
     for (struct thread *t = all_threads, *next; t; t = next) {
         next = t->all_next;   // fn may unlink t
         fn(t, arg);
     }
+    mcs_unlock(&threads_lock, &q);
 }
 
-// Higher priority first; a thread goes behind others of its priority.
-static void runqueue_push(struct cpu *c, struct thread *t)
+// ------------------------------------------------------------ run queues
+//
+// Each CPU has a FIFO of runnable threads; schedule() runs the one with the
+// highest effective priority, the earliest queued among equals:
+//
+//   effective = base priority * PRIO_SCALE + age + affinity
+//   age       = ticks waited / AGE_TICKS, at most AGE_MAX
+//   affinity  = LAST, MIN_INTERVENING: AFFINITY_MAX minus the threads that
+//               ran on this CPU since this one did (none: AFFINITY_MAX),
+//               at least 0; FCFS and FIXED: 0
+//
+// age + affinity can lift a thread by one base priority level at most. The
+// running thread competes with its base priority alone (it has the CPU):
+// it keeps running while nothing waiting is effectively at least that.
+// Where a thread goes when it starts or wakes is its policy's choice
+// (place()); an idle CPU steals threads that wait elsewhere (steal_into()).
+
+#define PRIO_SCALE 8
+#define AGE_TICKS 2
+#define AGE_MAX 8
+#define AFFINITY_MAX 4
+#define LAST_STEAL_TICKS 2      // LAST: how long affinity is worth waiting for
+
+static unsigned default_policy = MF_SCHED_LAST;
+
+unsigned sched_default_policy(void) { return default_policy; }
+
+static unsigned policy_of(const struct thread *t)
 {
+    return t->policy ? t->policy : default_policy;
+}
+
+// Locks the CPU t belongs to (t->cpu may change until it is locked).
+static struct cpu *lock_cpu_of(struct thread *t, struct mcs_qnode *q)
+{
+    for (;;) {
+        struct cpu *c = &cpus[__atomic_load_n(&t->cpu, __ATOMIC_ACQUIRE)];
+        mcs_lock(&c->lock, q);
+        if (t->cpu == c->id)
+            return c;
+        mcs_unlock(&c->lock, q);
+    }
+}
+
+static void runqueue_push(struct cpu *c, struct thread *t, uint64_t now)
+{
+    assert(!t->on_rq && t->cpu == c->id && !t->waiting_on);
     struct thread **p = &c->run_head;
-    while (*p && (*p)->priority >= t->priority)
+    while (*p)
         p = &(*p)->next;
-    t->next = *p;
+    t->next = NULL;
     *p = t;
-}
-
-static struct thread *runqueue_pop(struct cpu *c)
-{
-    struct thread *t = c->run_head;
-    if (t)
-        c->run_head = t->next;
-    return t;
+    t->on_rq = true;
+    t->enqueued_at = now;
+    __atomic_store_n(&c->queued, c->queued + 1, __ATOMIC_RELAXED);
 }
 
 static void runqueue_remove(struct cpu *c, struct thread *t)
@@ -107,56 +183,318 @@ static void runqueue_remove(struct cpu *c, struct thread *t)
     for (struct thread **p = &c->run_head; *p; p = &(*p)->next)
         if (*p == t) {
             *p = t->next;
+            t->next = NULL;
+            t->on_rq = false;
+            __atomic_store_n(&c->queued, c->queued - 1, __ATOMIC_RELAXED);
             return;
         }
 }
 
-void thread_start(struct thread *t)
+// Threads that ran on c since t last did; ~0 if t never ran there.
+static uint32_t intervening(const struct thread *t, const struct cpu *c)
 {
+    uint32_t left = t->left_at[c->id];
+    return left ? __atomic_load_n(&c->switches, __ATOMIC_RELAXED) - (left - 1) : ~0u;
+}
+
+static unsigned effective(const struct thread *t, const struct cpu *c, uint64_t now)
+{
+    uint64_t waited = (now - t->enqueued_at) / AGE_TICKS;
+    unsigned e = t->priority * PRIO_SCALE + (waited < AGE_MAX ? (unsigned)waited : AGE_MAX);
+    unsigned policy = policy_of(t);
+    if (policy == MF_SCHED_LAST || policy == MF_SCHED_MIN_INTERVENING) {
+        uint32_t n = intervening(t, c);
+        e += n < AFFINITY_MAX ? AFFINITY_MAX - n : 0;
+    }
+    return e;
+}
+
+// The queued thread to run next on c (locked), or NULL.
+static struct thread *pick(struct cpu *c, uint64_t now)
+{
+    struct thread *best = NULL;
+    unsigned best_e = 0;
+    for (struct thread *t = c->run_head; t; t = t->next) {
+        unsigned e = effective(t, c, now);
+        if (!best || e > best_e) {
+            best = t;
+            best_e = e;
+        }
+    }
+    return best;
+}
+
+static unsigned load_of(const struct cpu *c)
+{
+    return __atomic_load_n(&c->queued, __ATOMIC_RELAXED) +
+           (__atomic_load_n(&c->current, __ATOMIC_RELAXED) != c->idle);
+}
+
+// The least loaded CPU; `prefer` when it ties.
+static unsigned least_loaded(unsigned prefer)
+{
+    unsigned best = prefer < cpu_count ? prefer : 0, best_load = ~0u;
+    for (unsigned i = 0; i < cpu_count; i++) {
+        unsigned c = (best + i) % cpu_count;
+        unsigned load = load_of(&cpus[c]);
+        if (load < best_load) {
+            best_load = load;
+            best = c;
+        }
+    }
+    return best;
+}
+
+// Where t runs next, when it starts or wakes (on no CPU's queue).
+static unsigned place(const struct thread *t)
+{
+    bool ran = t->last_cpu != NEVER_RAN && t->last_cpu < cpu_count;
+    switch (policy_of(t)) {
+    case MF_SCHED_FIXED:
+        return t->fixed_cpu < cpu_count ? t->fixed_cpu : 0;
+    case MF_SCHED_LAST:
+        return ran ? t->last_cpu : least_loaded(t->cpu);
+    case MF_SCHED_MIN_INTERVENING: {
+        // Fewest intervening threads; the least loaded among equals.
+        unsigned best = ran ? t->last_cpu : least_loaded(t->cpu);
+        uint32_t best_n = intervening(t, &cpus[best]);
+        unsigned best_load = load_of(&cpus[best]);
+        for (unsigned c = 0; c < cpu_count; c++) {
+            uint32_t n = intervening(t, &cpus[c]);
+            unsigned load = load_of(&cpus[c]);
+            if (n < best_n || (n == best_n && load < best_load)) {
+                best = c;
+                best_n = n;
+                best_load = load;
+            }
+        }
+        return best;
+    }
+    default:                    // FCFS: wherever it can run soonest
+        return least_loaded(t->cpu);
+    }
+}
+
+// Should CPU c switch to t at once? (Base priorities only.)
+static bool preempts(const struct cpu *c, const struct thread *t)
+{
+    return c->current == c->idle || t->priority > c->current->priority;
+}
+
+// Second half of a move: t (runnable, on no queue) was given cpu m under its
+// old CPU's lock; it joins m's queue unless stopped or moved meanwhile.
+static void enqueue_on(struct thread *t, unsigned m)
+{
+    struct mcs_qnode q;
+    struct cpu *c = &cpus[m];
+    mcs_lock(&c->lock, &q);
+    bool tell = false;
+    if (t->state == THREAD_RUNNABLE && t->cpu == m && !t->on_rq && t != c->current) {
+        runqueue_push(c, t, sched_ticks());
+        tell = c != this_cpu() && preempts(c, t);
+    }
+    mcs_unlock(&c->lock, &q);
+    if (tell)
+        arch_send_ipi(m, IPI_RESCHEDULE);
+}
+
+// t (INACTIVE or BLOCKED, as `from`) becomes runnable, on the CPU its
+// policy chooses, or here for a synchronous hand-off (`sync`: we block
+// next) unless it is fixed elsewhere. A thread still current on its CPU
+// (about to block) just keeps running there.
+static void make_ready(struct thread *t, enum thread_state from, bool sync)
+{
+    struct mcs_qnode q;
+    struct cpu *c = lock_cpu_of(t, &q);
+    if (t->state != from) {
+        mcs_unlock(&c->lock, &q);
+        return;
+    }
     t->state = THREAD_RUNNABLE;
     t->blocked_on = BLOCK_NONE;
-    if (t != this_cpu()->current)
-        runqueue_push(this_cpu(), t);
+    if (t == c->current) {
+        mcs_unlock(&c->lock, &q);
+        return;
+    }
+    unsigned m = sync && policy_of(t) != MF_SCHED_FIXED ? this_cpu()->id : place(t);
+    bool tell = false;
+    if (m == c->id) {
+        runqueue_push(c, t, sched_ticks());
+        tell = c != this_cpu() && preempts(c, t);
+    } else {
+        __atomic_store_n(&t->cpu, m, __ATOMIC_RELEASE);
+    }
+    mcs_unlock(&c->lock, &q);
+    if (m != c->id)
+        enqueue_on(t, m);
+    else if (tell)
+        arch_send_ipi(m, IPI_RESCHEDULE);
 }
 
-void thread_wake(struct thread *t)
+void thread_start(struct thread *t) { make_ready(t, THREAD_INACTIVE, false); }
+void thread_wake(struct thread *t) { make_ready(t, THREAD_BLOCKED, false); }
+void thread_wake_sync(struct thread *t) { make_ready(t, THREAD_BLOCKED, true); }
+
+// Can an idle CPU take t, waiting on c, now?
+static bool stealable(const struct thread *t, const struct cpu *c, uint64_t now)
 {
-    if (t->state == THREAD_BLOCKED)
-        thread_start(t);
+    if (t->priority > c->current->priority || c->current == c->idle)
+        return false;           // c runs it next anyway
+    switch (policy_of(t)) {
+    case MF_SCHED_FIXED:
+        return false;
+    case MF_SCHED_LAST:
+        return now - t->enqueued_at >= LAST_STEAL_TICKS;
+    default:
+        return true;
+    }
 }
 
-void thread_block(enum block_reason why)
+// An idle CPU looks for work queued elsewhere; a stolen thread joins our
+// queue. Locks one queue at a time.
+static void steal_into(struct cpu *me, uint64_t now)
 {
-    struct thread *t = current_thread();
-    t->state = THREAD_BLOCKED;
-    t->blocked_on = why;
+    struct mcs_qnode q;
+    for (unsigned i = 1; i < cpu_count; i++) {
+        struct cpu *c = &cpus[(me->id + i) % cpu_count];
+        if (!__atomic_load_n(&c->queued, __ATOMIC_RELAXED))
+            continue;
+        mcs_lock(&c->lock, &q);
+        struct thread *t = c->run_head;
+        while (t && !stealable(t, c, now))
+            t = t->next;
+        if (t) {
+            runqueue_remove(c, t);
+            t->migrations++;
+            __atomic_store_n(&t->cpu, me->id, __ATOMIC_RELEASE);
+        }
+        mcs_unlock(&c->lock, &q);
+        if (t) {
+            enqueue_on(t, me->id);
+            return;
+        }
+    }
+}
+
+static bool work_elsewhere(const struct cpu *me)
+{
+    for (unsigned c = 0; c < cpu_count; c++)
+        if (c != me->id && __atomic_load_n(&cpus[c].queued, __ATOMIC_RELAXED))
+            return true;
+    return false;
+}
+
+// t runs on c but its policy fixes it elsewhere.
+static bool must_move(const struct thread *t, const struct cpu *c)
+{
+    return policy_of(t) == MF_SCHED_FIXED && t->fixed_cpu != c->id && t->fixed_cpu < cpu_count;
+}
+
+bool thread_block_prepare(enum block_reason why)
+{
+    struct mcs_qnode q;
+    struct cpu *c = this_cpu();
+    mcs_lock(&c->lock, &q);
+    struct thread *t = c->current;
+    bool ok = t->state == THREAD_RUNNABLE;
+    if (ok) {
+        t->state = THREAD_BLOCKED;
+        t->blocked_on = why;
+    }
+    mcs_unlock(&c->lock, &q);
+    return ok;
+}
+
+bool thread_block(enum block_reason why)
+{
+    if (!thread_block_prepare(why))
+        return false;
     schedule();
+    return true;
+}
+
+// Threads this CPU stopped while they ran on another one, for
+// sched_wait_stopped(): block addresses, not pointers to read.
+#define STOPPING_MAX 4
+static struct {
+    uintptr_t block[STOPPING_MAX];
+    unsigned count;
+} stopping[MAX_CPUS];
+
+// Sets t's state (INACTIVE or DEAD) and takes it off its run queue; a CPU
+// running it is told to switch away.
+static void stop(struct thread *t, enum thread_state state)
+{
+    struct mcs_qnode q;
+    struct cpu *c = lock_cpu_of(t, &q);
+    if (t->on_rq)
+        runqueue_remove(c, t);
+    t->state = state;
+    t->blocked_on = BLOCK_NONE;
+    bool running = t == c->current && c != this_cpu();
+    mcs_unlock(&c->lock, &q);
+    if (running) {
+        unsigned me = arch_cpu_id();
+        if (stopping[me].count < STOPPING_MAX)
+            stopping[me].block[stopping[me].count++] = t->kstack;
+        arch_send_ipi(c->id, IPI_RESCHEDULE);
+    }
+}
+
+void sched_wait_stopped(void)
+{
+    unsigned me = arch_cpu_id();
+    if (likely(!stopping[me].count))
+        return;
+    uint64_t deadline = arch_cycles() + arch_cycles_per_second();
+    for (unsigned i = 0; i < stopping[me].count; i++) {
+        uintptr_t b = stopping[me].block[i];
+        while (sched_memory_in_use(b, b + (1ul << THREAD_OBJECT_BITS)) && arch_cycles() < deadline)
+            cpu_relax();
+    }
+    stopping[me].count = 0;
 }
 
 void thread_deactivate(struct thread *t)
 {
-    if (t->state == THREAD_RUNNABLE)
-        runqueue_remove(this_cpu(), t);
-    else if (t->state == THREAD_BLOCKED)
-        ipc_cancel(t);
-    t->state = THREAD_INACTIVE;
-    t->blocked_on = BLOCK_NONE;
+    ipc_cancel(t);
+    stop(t, THREAD_INACTIVE);
 }
 
 void thread_set_priority(struct thread *t, unsigned priority)
 {
-    bool queued = t->state == THREAD_RUNNABLE && t != this_cpu()->current;
-    if (queued)
-        runqueue_remove(this_cpu(), t);
-    t->priority = priority;
-    if (queued)
-        runqueue_push(this_cpu(), t);
+    struct mcs_qnode q;
+    struct cpu *c = lock_cpu_of(t, &q);
+    t->priority = priority;     // queues are picked by scanning: nothing moves
+    mcs_unlock(&c->lock, &q);
 }
 
-void thread_object_destroy(struct thread *t)
+void thread_set_sched(struct thread *t, unsigned policy, unsigned cpu)
 {
-    thread_deactivate(t);
-    ipc_forget(t);
+    struct mcs_qnode q;
+    struct cpu *c = lock_cpu_of(t, &q);
+    t->policy = (uint8_t)policy;
+    t->fixed_cpu = (uint8_t)cpu;
+    bool move = must_move(t, c) && t->on_rq;
+    bool running = must_move(t, c) && t == c->current;
+    if (move) {
+        runqueue_remove(c, t);
+        t->migrations++;
+        __atomic_store_n(&t->cpu, cpu, __ATOMIC_RELEASE);
+    }
+    mcs_unlock(&c->lock, &q);
+    if (move)
+        enqueue_on(t, cpu);
+    else if (running)
+        arch_send_ipi(c->id, IPI_RESCHEDULE);     // moves when it switches away (us too)
+}
+
+// t leaves its address spaces (space_lock).
+static void leave_spaces(struct thread *t)
+{
+    bool held = space_lock_held();
+    if (!held)
+        space_lock();
     if (t->vas) {
         vas_thread_leave(t->vas);
         vas_release(t->vas);
@@ -166,35 +504,91 @@ void thread_object_destroy(struct thread *t)
         vas_release(t->home_vas);
         t->home_vas = NULL;
     }
-    list_remove(t);
-    t->state = THREAD_DEAD;     // if current, schedule() never returns here
+    if (!held)
+        space_unlock();
 }
+
+void thread_object_destroy(struct thread *t)
+{
+    struct mcs_qnode q;
+    thread_deactivate(t);
+    ipc_forget(t);
+    mcs_lock(&threads_lock, &q);
+    list_remove(t);
+    mcs_unlock(&threads_lock, &q);
+    // A CPU still running t stops at its next kernel exit or IPI; until it
+    // is off that CPU its memory is busy (sched_memory_in_use). Its address
+    // spaces go now: a thread running in user mode on a torn-down space
+    // faults into user_fault, which sees it dead and switches away.
+    stop(t, THREAD_DEAD);
+    leave_spaces(t);
+}
+
+// --------------------------------------------------------------- schedule
 
 void schedule(void)
 {
+    struct mcs_qnode q;
     struct cpu *c = this_cpu();
-    struct thread *prev = c->current;
-    if (prev->state == THREAD_RUNNABLE && prev != c->idle) {
-        // Keep running if nothing of at least our priority waits.
-        if (c->run_head == NULL || (c->slice_left && c->run_head->priority < prev->priority))
-            return;
-        runqueue_push(c, prev);
+    assert(!cap_lock_held() && !space_lock_held());     // never switch holding them
+    uint64_t now = sched_ticks();
+    struct thread *prev = c->current, *moving = NULL;
+    if (!c->run_head && (prev == c->idle || prev->state != THREAD_RUNNABLE))
+        steal_into(c, now);
+    mcs_lock(&c->lock, &q);
+    bool prev_runs = prev->state == THREAD_RUNNABLE && prev != c->idle;
+    if (prev_runs && must_move(prev, c)) {
+        // Fixed to another CPU: it joins that CPU's queue once we are off it.
+        moving = prev;
+        prev->migrations++;
+        __atomic_store_n(&prev->cpu, prev->fixed_cpu, __ATOMIC_RELEASE);
+        prev_runs = false;
     }
-    struct thread *next = runqueue_pop(c);
-    if (!next)
+    struct thread *next = pick(c, now);
+    if (prev_runs) {
+        // Keep running unless something waiting is at least as important.
+        if (!next || effective(next, c, now) < prev->priority * PRIO_SCALE) {
+            mcs_unlock(&c->lock, &q);
+            return;
+        }
+        runqueue_push(c, prev, now);
+    }
+    if (next)
+        runqueue_remove(c, next);
+    else
         next = c->idle;
     c->slice_left = SLICE_TICKS;
-    if (next == prev)
+    if (next == prev) {
+        mcs_unlock(&c->lock, &q);
         return;
-    c->current = next;
-    if (next->vas)
-        vas_activate(next->vas);
+    }
+    if (prev != c->idle) {
+        prev->left_at[c->id] = c->switches + 1;
+        prev->last_cpu = (uint8_t)c->id;
+    }
+    if (next != c->idle) {
+        __atomic_store_n(&c->switches, c->switches + 1, __ATOMIC_RELAXED);
+        next->switches_in++;
+    }
+    // A thread that just left another CPU may not be saved there yet.
+    while (__atomic_load_n(&next->on_cpu, __ATOMIC_ACQUIRE))
+        cpu_relax();
+    next->on_cpu = 1;
+    __atomic_store_n(&c->current, next, __ATOMIC_RELEASE);
+    c->prev = prev;
+    mcs_unlock(&c->lock, &q);
+    if (moving)
+        enqueue_on(moving, moving->cpu);
+    // Whoever moves next to another space (space_lock) meanwhile also
+    // makes every CPU that has next's old space loaded leave it (vas.c).
+    vas_enter(next);
     arch_thread_activate(next);
     arch_context_switch(prev, next);
 }
 
 _Noreturn void thread_exit(int how, int code, uint64_t address)
 {
+    struct mcs_qnode q, rq;
     struct thread *t = current_thread();
     t->exit.how = how;
     t->exit.code = code;
@@ -203,13 +597,19 @@ _Noreturn void thread_exit(int how, int code, uint64_t address)
     if (t->is_object) {
         // A Thread object cannot be reaped: it stops, inactive, until its
         // holder resumes it with new registers or deletes it.
-        t->state = THREAD_INACTIVE;
         t->has_context = false;
+        stop(t, THREAD_INACTIVE);
     } else {
+        // Under threads_lock, so that a parent in SYS_WAIT either sees the
+        // thread dead or is blocked and found here.
+        mcs_lock(&threads_lock, &q);
+        struct cpu *c = lock_cpu_of(t, &rq);
         t->state = THREAD_DEAD;
+        mcs_unlock(&c->lock, &rq);
         for (struct thread *w = all_threads; w; w = w->all_next)
             if (w->state == THREAD_BLOCKED && w->blocked_on == BLOCK_WAIT && w->wait_for == t->id)
                 thread_wake(w);
+        mcs_unlock(&threads_lock, &q);
     }
     schedule();
     panic("thread_exit: finished thread %u was scheduled", t->id);
@@ -217,32 +617,77 @@ _Noreturn void thread_exit(int how, int code, uint64_t address)
 
 void thread_reap(struct thread *t)
 {
+    struct mcs_qnode q;
     assert(t->state == THREAD_DEAD && t != current_thread() && !t->is_object);
-    if (t->vas) {
-        vas_thread_leave(t->vas);
-        vas_release(t->vas);
-    }
-    if (t->home_vas)
-        vas_release(t->home_vas);
+    // Its CPU may still be switching away from it: wait for its stack.
+    while (__atomic_load_n(&t->on_cpu, __ATOMIC_ACQUIRE))
+        cpu_relax();
+    leave_spaces(t);
+    mcs_lock(&threads_lock, &q);
     list_remove(t);
+    mcs_unlock(&threads_lock, &q);
     pmm_free_contig(V2P(t->kstack), KSTACK_PAGES);
+}
+
+int thread_wait_child(struct thread *self, uint32_t id, struct mf_exit_status *status)
+{
+    struct mcs_qnode q;
+    for (;;) {
+        mcs_lock(&threads_lock, &q);
+        struct thread *t = all_threads;
+        while (t && t->id != id)
+            t = t->all_next;
+        if (!t || t->parent != self->id || t->is_object) {
+            mcs_unlock(&threads_lock, &q);
+            return -E_NOENT;
+        }
+        if (t->state == THREAD_DEAD) {
+            *status = t->exit;
+            t->parent = 0;          // nobody else reaps it
+            mcs_unlock(&threads_lock, &q);
+            thread_reap(t);
+            return 0;
+        }
+        self->wait_for = id;
+        bool blocked = thread_block_prepare(BLOCK_WAIT);
+        mcs_unlock(&threads_lock, &q);
+        if (!blocked)
+            return -E_AGAIN;
+        schedule();
+    }
+}
+
+bool sched_memory_in_use(uintptr_t start, uintptr_t end)
+{
+    for (unsigned i = 0; i < cpu_count; i++) {
+        uintptr_t cur = (uintptr_t)__atomic_load_n(&cpus[i].current, __ATOMIC_ACQUIRE);
+        struct thread *prev = __atomic_load_n(&cpus[i].prev, __ATOMIC_ACQUIRE);
+        if (cur >= start && cur < end)
+            return true;
+        if ((uintptr_t)prev >= start && (uintptr_t)prev < end && __atomic_load_n(&prev->on_cpu, __ATOMIC_ACQUIRE))
+            return true;
+    }
+    return false;
 }
 
 // The boot CPU's tick count is the system's clock.
 uint64_t sched_ticks(void) { return __atomic_load_n(&cpus[0].ticks, __ATOMIC_RELAXED); }
 
-// Timer interrupt: wake sleepers and console readers, preempt on slice end.
+static void wake_timed(struct thread *t, uintptr_t now)
+{
+    if (t->state == THREAD_BLOCKED &&
+        ((t->blocked_on == BLOCK_SLEEP && now >= t->wake_tick) || t->blocked_on == BLOCK_CONSOLE))
+        thread_wake(t);   // console readers re-check the UART themselves
+}
+
+// Timer interrupt (user mode or idle: this CPU holds no lock): the boot CPU
+// wakes sleepers and console readers; every CPU preempts on slice end.
 void timer_tick(void)
 {
     struct cpu *c = this_cpu();
     __atomic_store_n(&c->ticks, c->ticks + 1, __ATOMIC_RELAXED);
-    for (struct thread *t = c->id == 0 ? all_threads : NULL; t; t = t->all_next) {
-        if (t->state != THREAD_BLOCKED)
-            continue;
-        if ((t->blocked_on == BLOCK_SLEEP && c->ticks >= t->wake_tick) ||
-            t->blocked_on == BLOCK_CONSOLE)
-            thread_wake(t);   // console readers re-check the UART themselves
-    }
+    if (c->id == 0)
+        thread_for_each(wake_timed, c->ticks);
     if (c->slice_left && --c->slice_left == 0)
         schedule();
     else if (c->current == c->idle && c->run_head)
@@ -255,7 +700,8 @@ static void idle_loop(void *arg)
     for (;;) {
         arch_wait_for_interrupt();
         arch_interrupts_disable();
-        if (this_cpu()->run_head)
+        struct cpu *c = this_cpu();
+        if (c->run_head || work_elsewhere(c))
             schedule();
     }
 }
@@ -271,19 +717,39 @@ bool sched_init_cpu(unsigned cpu)
     idle->state = THREAD_RUNNABLE;
     idle->priority = 0;
     idle->cpu = cpu;
+    idle->policy = MF_SCHED_FIXED;
+    idle->fixed_cpu = (uint8_t)cpu;
     c->idle = idle;
     return true;
 }
 
 void sched_init(void)
 {
+    static const char *const names[MF_SCHED_POLICIES] = {
+        [MF_SCHED_FCFS] = "fcfs", [MF_SCHED_FIXED] = "fixed", [MF_SCHED_LAST] = "last",
+        [MF_SCHED_MIN_INTERVENING] = "min-intervening",
+    };
+    char value[20];
+    if (cmdline_option("sched", value, sizeof(value))) {
+        unsigned p = MF_SCHED_FCFS;
+        while (p < MF_SCHED_POLICIES && strcmp(value, names[p]) != 0)
+            p++;
+        if (p < MF_SCHED_POLICIES)
+            default_policy = p;
+        else
+            kprintf("manifold: unknown sched=%s; using %s\n", value, names[default_policy]);
+    }
+    kprintf("manifold: scheduling policy %s\n", names[default_policy]);
     if (!sched_init_cpu(0))
         panic("sched: no idle thread");
 }
 
+// Another CPU made a thread runnable here, stopped the one running, or
+// fixed it to another CPU.
 void sched_reschedule_ipi(void)
 {
-    if (this_cpu()->run_head)
+    struct cpu *c = this_cpu();
+    if (c->run_head || c->current->state != THREAD_RUNNABLE || must_move(c->current, c))
         schedule();
 }
 

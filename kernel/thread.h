@@ -7,10 +7,18 @@
 //
 // The kernel is not preemptible: it runs with interrupts disabled, except in
 // the idle loop. A timer tick that arrives in user mode may switch threads.
+//
+// SMP (docs/smp.md): each CPU has its own run queue and lock. A thread runs
+// only on t->cpu and is queued only there; t->cpu changes only while the
+// thread is on no queue and on no CPU (on_cpu clear). cpus[c].lock guards
+// c's queue, c->current and the scheduling state (state, blocked_on) of the
+// threads whose cpu is c. threads_lock (thread.c) guards the list of all
+// threads, ids, `parent`, and the DEAD transition of program threads.
 #pragma once
 #include "kernel/arch.h"
 #include "kernel/types.h"
 #include "include/manifold/syscall.h"
+#include "lib/spinlock.h"
 
 struct vas;
 struct endpoint;
@@ -41,13 +49,14 @@ enum block_reason {
 
 struct thread {
     uintptr_t kernel_sp;        // saved by arch_context_switch; keep first
+    uint32_t on_cpu;            // offset 8: context live on a CPU; arch_context_switch clears it once saved
     uint32_t id;
     enum thread_state state;
     enum block_reason blocked_on;
     uint64_t wake_tick;         // BLOCK_SLEEP
     uint32_t wait_for;          // BLOCK_WAIT: thread id
     uint32_t priority;          // 0..MAX_PRIORITY, higher runs first
-    uint32_t cpu;
+    uint32_t cpu;               // the CPU it runs or ran on, whose queue it joins
     bool is_object;             // a Thread object: its memory belongs to an untyped
     bool has_context;           // registers set: may be resumed
     uintptr_t kstack;           // base of the 16 KiB block (== the thread itself)
@@ -61,7 +70,9 @@ struct thread {
     struct thread *all_next, *all_prev;
     // IPC (kernel/ipc.c)
     void *waiting_on;           // endpoint or notification while blocked on one
+    struct mcs_lock ipc_lock;   // our reply link: `caller`, and its `replier`
     struct thread *caller;      // server side: the thread waiting for our reply
+    struct thread *replier;     // caller side: the server that owes us a reply
     uint64_t ipc_badge;         // queued sender: badge of the cap it used
     bool ipc_is_call;           // queued sender: waits for a reply afterwards
     bool ipc_can_grant;         // queued sender: its cap had the grant right
@@ -70,18 +81,32 @@ struct thread {
     bool in_fault;              // calling its pager: the message is fault_msg, not registers
     uint64_t fault_msg[5];      // info, mr0..mr3
     char name[THREAD_NAME_MAX];
+    // Scheduling (kernel/thread.c), under the lock of t->cpu's queue.
+    bool on_rq;                 // on cpus[cpu]'s run queue
+    uint8_t policy;             // MF_SCHED_*; MF_SCHED_DEFAULT = the boot policy
+    uint8_t fixed_cpu;          // for MF_SCHED_FIXED
+    uint8_t last_cpu;           // where it last ran (0xff: never)
+    uint32_t migrations;        // started on another CPU than the last
+    uint64_t enqueued_at;       // tick it joined its queue (aging)
+    uint64_t switches_in;
+    uint32_t left_at[MAX_CPUS]; // cpus[c].switches when it last ran on c, + 1 (0 = never)
 };
 _Static_assert(sizeof(struct thread) <= 512, "the thread leaves most of its block to the stack");
+_Static_assert(__builtin_offsetof(struct thread, on_cpu) == 8, "arch_context_switch clears on_cpu");
 
 struct cpu {
+    struct mcs_lock lock;       // run queue, current, state of its threads
     struct thread *current;
     struct thread *idle;
     struct thread *run_head;    // ordered by priority, FIFO among equals
+    struct thread *prev;        // switched away from last (retype checks it)
+    uint32_t queued;            // threads on run_head
+    uint32_t switches;          // switches to a thread: counts intervening threads
     uint64_t ticks;
     uint32_t slice_left;
     uint32_t id;
     bool online;                // set by the CPU itself once it runs
-};
+} __attribute__((aligned(CACHE_LINE_SIZE)));
 
 extern struct cpu cpus[MAX_CPUS];
 extern unsigned cpu_count;      // CPUs online: 0..cpu_count-1
@@ -99,25 +124,59 @@ struct thread *thread_alloc(const char *name);
 void thread_object_init(uintptr_t obj);
 // Makes t runnable on this CPU.
 void thread_start(struct thread *t);
-// Blocks the current thread until thread_wake(); switches away.
-void thread_block(enum block_reason why);
+// Marks the current thread blocked (it keeps running until it calls
+// schedule()). Call it with the lock of whatever will wake the thread held,
+// then release that lock, then schedule(): a wake-up in between is not lost.
+// False when the thread was suspended or destroyed meanwhile: do not block.
+bool thread_block_prepare(enum block_reason why);
+// thread_block_prepare + schedule, for reasons the timer tick re-checks
+// (sleep, console). False when it did not block (see above).
+bool thread_block(enum block_reason why);
+// A blocked thread becomes runnable on its CPU (an IPI tells that CPU when
+// it should switch to it). No effect on a thread that is not blocked.
 void thread_wake(struct thread *t);
+// A synchronous hand-off: the calling thread blocks right after (IPC call,
+// reply): t runs on this CPU next, unless its policy fixes it elsewhere, so
+// that call and reply need no IPI and find the message in this CPU's cache.
+void thread_wake_sync(struct thread *t);
 // Takes t off every queue and makes it inactive (suspend). If t is the
 // current thread it stops running when the kernel next returns to user mode.
 void thread_deactivate(struct thread *t);
 // Changes t's priority, moving it in the run queue if it is queued.
 void thread_set_priority(struct thread *t, unsigned priority);
+// Changes t's scheduling policy (MF_SCHED_*; cpu for MF_SCHED_FIXED, valid).
+// A thread fixed to another CPU than its own moves there at once (queued),
+// or when it next switches away (running).
+void thread_set_sched(struct thread *t, unsigned policy, unsigned cpu);
+// The policy threads at MF_SCHED_DEFAULT follow (sched= on the command line).
+unsigned sched_default_policy(void);
 // A Thread object's final capability is gone: deactivate it, forget it.
 void thread_object_destroy(struct thread *t);
 // Ends the current thread with the given status; never returns.
 _Noreturn void thread_exit(int how, int code, uint64_t address);
 // Frees a dead thread's stack and address space.
 void thread_reap(struct thread *t);
-struct thread *thread_by_id(uint32_t id);
-// The index-th thread on the list of all threads, or NULL.
-struct thread *thread_by_index(unsigned index);
-// Calls fn on every thread (including inactive ones).
+// SYS_WAIT: waits for self's child `id` to end, reaps it and stores its
+// exit status. 0, -E_NOENT (no such child), -E_AGAIN (self was suspended).
+int thread_wait_child(struct thread *self, uint32_t id, struct mf_exit_status *status);
+// SYS_THREAD_INFO: the index-th thread on the list of all threads, or the
+// current one for MF_THREAD_SELF; false past the end.
+bool thread_info_at(unsigned index, struct mf_thread_info *info);
+// threads_lock, for code that must keep a thread it found through another
+// thread from being reaped (ipc.c).
+void thread_lock_list(struct mcs_qnode *q);
+void thread_unlock_list(struct mcs_qnode *q);
+// Calls fn on every thread (including inactive ones) with threads_lock
+// held: fn must not take threads_lock or anything ordered before it.
 void thread_for_each(void (*fn)(struct thread *t, uintptr_t arg), uintptr_t arg);
+// True when a thread whose block lies in [start, end) may still be running
+// on some CPU (untyped retype must not zero it yet).
+bool sched_memory_in_use(uintptr_t start, uintptr_t end);
+// Waits (1 s at most) until the threads this CPU suspended or destroyed
+// while they ran on other CPUs have left them; no lock may be held (they
+// may need one to get there). Called at the end of every invocation, so a
+// suspend or delete returns once the thread has stopped.
+void sched_wait_stopped(void);
 // Picks the next thread and switches to it. Callers hold no locks.
 void schedule(void);
 _Noreturn void sched_run_idle(void);

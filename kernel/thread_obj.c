@@ -3,6 +3,7 @@
 // address space of the thread that configured it.
 #include "kernel/arch.h"
 #include "kernel/invoke.h"
+#include "kernel/locks.h"
 #include "kernel/thread.h"
 #include "kernel/segment.h"
 #include "include/manifold/errors.h"
@@ -45,6 +46,7 @@ static int64_t invoke_configure(const struct decoded *d)
 {
     struct thread *t = (struct thread *)d->value[0];
     struct vas *v = (struct vas *)d->value[2], *home = (struct vas *)d->value[3];
+    space_lock();           // thread->vas and the VAS's active count
     vas_retain(v);
     vas_retain(home);
     vas_thread_enter(v);
@@ -56,6 +58,7 @@ static int64_t invoke_configure(const struct decoded *d)
         vas_release(t->home_vas);
     t->vas = v;
     t->home_vas = home;
+    space_unlock();
     t->cspace = d->value[1];
     t->ipc_buffer = d->value[4];
     return 0;
@@ -69,7 +72,9 @@ static int decode_write_regs(const struct invocation *inv, struct decoded *d)
     uint64_t pc = inv->arg[0], sp = inv->arg[1];
     if (pc < USER_BASE || pc >= USER_TOP || sp < USER_BASE || sp > USER_TOP)
         return -E_RANGE;
-    if (t->state != THREAD_INACTIVE || t == inv->caller)
+    // Still on a CPU: a thread just suspended there has not switched away
+    // yet, and its kernel stack, rebuilt below, is in use.
+    if (t->state != THREAD_INACTIVE || t == inv->caller || __atomic_load_n(&t->on_cpu, __ATOMIC_ACQUIRE))
         return -E_BUSY;
     d->value[0] = (uintptr_t)t;
     d->value[1] = pc;
@@ -137,8 +142,11 @@ static int decode_suspend(const struct invocation *inv, struct decoded *d)
 static int64_t invoke_suspend(const struct decoded *d)
 {
     struct thread *t = (struct thread *)d->value[0];
-    if (t->state == THREAD_RUNNABLE || t->state == THREAD_BLOCKED)
-        thread_deactivate(t);   // the current thread stops on its way out
+    if (t->state != THREAD_RUNNABLE && t->state != THREAD_BLOCKED)
+        return 0;
+    // The current thread stops on its way out; one running on another CPU
+    // is told to, and invoke_dispatch waits until it has.
+    thread_deactivate(t);
     return 0;
 }
 
@@ -161,6 +169,27 @@ static int64_t invoke_set_priority(const struct decoded *d)
     return 0;
 }
 
+static int decode_set_sched(const struct invocation *inv, struct decoded *d)
+{
+    if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
+        return -E_PERM;
+    uint64_t policy = inv->arg[0], cpu = inv->arg[1];
+    if (policy >= MF_SCHED_POLICIES)
+        return -E_INVAL;
+    if (policy == MF_SCHED_FIXED && cpu >= cpu_count)
+        return -E_RANGE;
+    d->value[0] = (uintptr_t)target_thread(inv);
+    d->value[1] = policy;
+    d->value[2] = policy == MF_SCHED_FIXED ? cpu : 0;
+    return 0;
+}
+
+static int64_t invoke_set_sched(const struct decoded *d)
+{
+    thread_set_sched((struct thread *)d->value[0], (unsigned)d->value[1], (unsigned)d->value[2]);
+    return 0;
+}
+
 const struct op_handler thread_ops[MAX_OPS] = {
     [MF_THREAD_CONFIGURE] = {decode_configure, invoke_configure},
     [MF_THREAD_WRITE_REGS] = {decode_write_regs, invoke_write_regs},
@@ -168,5 +197,6 @@ const struct op_handler thread_ops[MAX_OPS] = {
     [MF_THREAD_RESUME] = {decode_resume, invoke_resume},
     [MF_THREAD_SUSPEND] = {decode_suspend, invoke_suspend},
     [MF_THREAD_SET_PRIORITY] = {decode_set_priority, invoke_set_priority},
+    [MF_THREAD_SET_SCHED] = {decode_set_sched, invoke_set_sched},
 };
 _Static_assert(MF_THREAD_OP_COUNT <= MAX_OPS, "thread operation table");

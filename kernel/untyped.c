@@ -68,6 +68,10 @@ static int decode_retype(const struct invocation *inv, struct decoded *d)
     uint64_t capacity = 1ull << ut->size_bits;
     if (start > capacity || (capacity - start) / size < count)
         return -E_NOMEM;
+    // A thread destroyed there may not have left its CPU yet (its kernel
+    // stack is in that memory): decode again once it has.
+    if (sched_memory_in_use(ut->obj + start, ut->obj + start + count * size))
+        return INVOKE_RETRY;
     d->slot[0] = inv->target;
     d->slot[1] = dst_cnode;
     d->value[0] = type;

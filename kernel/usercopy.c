@@ -1,5 +1,7 @@
 #include "kernel/usercopy.h"
 #include "kernel/arch.h"
+#include "kernel/thread.h"
+#include "kernel/vas.h"
 #include "include/manifold/errors.h"
 
 static bool user_range_ok(uint64_t addr, size_t n)
@@ -7,16 +9,22 @@ static bool user_range_ok(uint64_t addr, size_t n)
     return addr >= USER_BASE && addr < USER_TOP && n <= USER_TOP - addr;
 }
 
+// A copy that faults because another CPU made this one leave the current
+// thread's address space (vas.c) is retried once that space is loaded again.
 int copy_from_user(void *dst, uint64_t usrc, size_t n)
 {
     if (!user_range_ok(usrc, n))
         return -E_FAULT;
-    return arch_copy_from_user(dst, (const void *)usrc, n) ? -E_FAULT : 0;
+    if (!arch_copy_from_user(dst, (const void *)usrc, n))
+        return 0;
+    return vas_reload(current_thread()) && !arch_copy_from_user(dst, (const void *)usrc, n) ? 0 : -E_FAULT;
 }
 
 int copy_to_user(uint64_t udst, const void *src, size_t n)
 {
     if (!user_range_ok(udst, n))
         return -E_FAULT;
-    return arch_copy_to_user((void *)udst, src, n) ? -E_FAULT : 0;
+    if (!arch_copy_to_user((void *)udst, src, n))
+        return 0;
+    return vas_reload(current_thread()) && !arch_copy_to_user((void *)udst, src, n) ? 0 : -E_FAULT;
 }

@@ -6,9 +6,16 @@
 // recycled by the pools in kernel/tag.h. Code that changes a VAS's page
 // tables flushes with vas_tlb_tag() (or uses vas_unmap/vas_protect), never
 // with a tag of its own.
+//
+// SMP: refs is atomic; a VAS being destroyed is first left by every CPU that
+// has it loaded (a cross-CPU call). Whoever changes a VAS's page tables
+// removes what other CPUs may cache with vas_flush() or a tlb_batch
+// (shootdowns: docs/smp.md).
 #pragma once
 #include "kernel/tag.h"
 #include "kernel/types.h"
+
+struct thread;
 
 struct vas {
     paddr_t root;
@@ -30,12 +37,44 @@ void vas_forget(struct vas *v);
 // Makes v the current user address space on this CPU. With tags, the switch
 // flushes nothing unless v's tag on this CPU is new or recycled (see tag.h).
 void vas_activate(struct vas *v);
+// Loads t's VAS on this CPU (nothing for kernel threads), safe against
+// another CPU moving t to another VAS at the same time (schedule()).
+void vas_enter(struct thread *t);
+// If another CPU made this one leave the VAS t runs in (the VAS was
+// destroyed, t moved), loads t's current VAS and returns true: a user fault
+// or a failed user copy is then retried, not reported.
+bool vas_reload(struct thread *t);
 // The VAS active on this CPU; NULL when only the kernel's tables are loaded.
 struct vas *vas_active(void);
 // The tag to pass to vm_unmap/vm_protect for v on this CPU: the tag v is
 // loaded with when active, its valid tag otherwise, and 0 when v has none
 // (its next switch flushes, so nothing stale can be used).
 unsigned vas_tlb_tag(const struct vas *v);
+// TLB shootdown. A batch collects (VAS, range) pairs whose page-table
+// entries were changed, and sends each other CPU that may cache them one
+// IPI carrying (tag, range) entries; on aarch64 the broadcast TLBI forms
+// reach the other CPUs directly (arch_tlb_flush_remote) and no IPI is sent.
+// This CPU flushes at once. Which CPUs: those that have v loaded, and those
+// where v holds a tag of the current generation.
+#define TLB_BATCH_ENTRIES 4         // per CPU; more flush everything there
+#define TLB_FLUSH_PAGES_MAX 32      // a longer range flushes the whole tag
+struct tlb_entry {
+    vaddr_t va;
+    size_t len;
+    uint16_t tag;
+};
+struct tlb_batch {
+    uint64_t cpus;
+    uint8_t count[MAX_CPUS];
+    bool everything[MAX_CPUS];
+    struct tlb_entry entry[MAX_CPUS][TLB_BATCH_ENTRIES];
+};
+// Call after changing v's entries for [va, va + len).
+void tlb_batch_add(struct tlb_batch *b, struct vas *v, vaddr_t va, size_t len);
+// Sends the batch and waits until every CPU has flushed; empties it.
+void tlb_batch_flush(struct tlb_batch *b);
+// One (v, range), sent at once.
+void vas_flush(struct vas *v, vaddr_t va, size_t len);
 // Allocates zeroed frames and maps [va, va+size) with VM_* flags | VM_USER.
 int vas_map_anonymous(struct vas *v, vaddr_t va, size_t size, unsigned flags);
 // vm_unmap/vm_protect on v's tables with v's TLB tag (see kernel/vm.h).

@@ -149,7 +149,8 @@ a64_trap_return:
 
 // void arch_context_switch(struct thread *from, struct thread *to)
 // Saves x19-x30 (x30: where `from` resumes) on from's stack and sp in
-// from->kernel_sp (offset 0); loads `to` the same way. thread.c builds the
+// from->kernel_sp (offset 0), then clears from->on_cpu (offset 8); loads
+// `to` the same way. thread.c builds the
 // same frame (struct switch_frame) for threads that never ran.
     .globl arch_context_switch
     .type arch_context_switch, %function
@@ -163,6 +164,8 @@ arch_context_switch:
     stp     x29, x30, [sp, #80]
     mov     x9, sp
     str     x9, [x0]
+    add     x10, x0, #8             // from->on_cpu = 0, ordered after the saves:
+    stlr    wzr, [x10]              // another CPU may resume `from` from now on
     ldr     x9, [x1]
     mov     sp, x9
     ldp     x19, x20, [sp, #0]

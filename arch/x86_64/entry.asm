@@ -130,7 +130,9 @@ syscall_entry_asm:
     o64 sysret
 
 ; void arch_context_switch(struct thread *from, struct thread *to)
-; thread->kernel_sp is at offset 0.
+; thread->kernel_sp is at offset 0, thread->on_cpu at 8: cleared once from's
+; context is saved (x86 stores are seen in order), so that another CPU may
+; then resume it.
 global arch_context_switch
 arch_context_switch:
     push rbp
@@ -140,6 +142,7 @@ arch_context_switch:
     push r14
     push r15
     mov [rdi], rsp
+    mov dword [rdi + 8], 0
     mov rsp, [rsi]
     pop r15
     pop r14

@@ -51,10 +51,22 @@ enum mf_thread_op {
     MF_THREAD_RESUME,      // (): run it (configured, registers set)
     MF_THREAD_SUSPEND,     // (): stop it; a blocked IPC returns -E_AGAIN when resumed
     MF_THREAD_SET_PRIORITY,// (priority 0..255, at most the caller's own)
+    MF_THREAD_SET_SCHED,   // (MF_SCHED_* policy, cpu for MF_SCHED_FIXED): where it runs
     MF_THREAD_OP_COUNT
 };
 #define MF_REG_PC 0
 #define MF_REG_SP 1
+
+// Cache-affinity scheduling policies (docs/smp.md): which CPU a thread
+// runs on when it starts or wakes, and how much it prefers that CPU.
+// The kernel command line's sched=fcfs|fixed|last|min-intervening sets
+// the policy of threads left at MF_SCHED_DEFAULT (default: last).
+#define MF_SCHED_DEFAULT          0   // the boot-time policy
+#define MF_SCHED_FCFS             1   // ignore affinity: the CPU that can run it soonest
+#define MF_SCHED_FIXED            2   // always on one CPU (the `cpu` argument)
+#define MF_SCHED_LAST             3   // the CPU it last ran on
+#define MF_SCHED_MIN_INTERVENING  4   // the CPU where fewest other threads ran since it did
+#define MF_SCHED_POLICIES         5
 
 enum mf_notification_op {
     MF_NOTIFICATION_SIGNAL = 0,  // (): OR the cap's badge (or 1 if none) into the word

@@ -14,7 +14,7 @@ enum mf_syscall {
     SYS_SPAWN,             // (const char *name, size_t len, uint64_t arg, cspace cptr or 0) -> thread id
     SYS_WAIT,              // (tid, struct mf_exit_status *) -> 0; blocks until tid exits
     SYS_PROGRAM_INFO,      // (index, char *name, size_t len) -> image size; -E_NOENT past the end
-    SYS_THREAD_INFO,       // (index, struct mf_thread_info *) -> 0; -E_NOENT past the end
+    SYS_THREAD_INFO,       // (index or MF_THREAD_SELF, struct mf_thread_info *) -> 0; -E_NOENT past the end
     SYS_SYSTEM_INFO,       // (struct mf_system_info *) -> 0
     SYS_POWEROFF,          // (int status) -> does not return
     SYS_KTEST,             // (op, index, first_number) -> see KTEST_*
@@ -55,10 +55,14 @@ struct mf_exit_status {
 struct mf_thread_info {
     uint32_t id;
     uint32_t state;        // MF_THREAD_*
-    uint32_t cpu;
+    uint32_t cpu;          // the CPU it runs on (MF_THREAD_SELF: the one running the call)
     uint32_t priority;
     char name[32];
+    uint32_t policy;       // MF_SCHED_* in force (never MF_SCHED_DEFAULT)
+    uint32_t migrations;   // times it started on another CPU than before
+    uint64_t switches_in;  // times a CPU switched to it
 };
+#define MF_THREAD_SELF 0xffffffffu  // SYS_THREAD_INFO: the calling thread
 #define MF_THREAD_RUNNABLE 0
 #define MF_THREAD_BLOCKED  1
 #define MF_THREAD_DEAD     2

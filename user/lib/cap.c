@@ -72,6 +72,10 @@ long mf_thread_set_priority(long thread, unsigned priority)
 {
     return mf_invoke(thread, MF_THREAD_SET_PRIORITY, priority, 0, 0, 0);
 }
+long mf_thread_set_sched(long thread, unsigned policy, unsigned cpu)
+{
+    return mf_invoke(thread, MF_THREAD_SET_SCHED, policy, cpu, 0, 0);
+}
 
 long mf_notification_signal(long n) { return mf_invoke(n, MF_NOTIFICATION_SIGNAL, 0, 0, 0, 0); }
 long mf_notification_wait(long n) { return mf_invoke(n, MF_NOTIFICATION_WAIT, 0, 0, 0, 0); }

@@ -24,6 +24,12 @@ long mf_thread_info(unsigned index, struct mf_thread_info *info)
 {
     return mf_syscall(SYS_THREAD_INFO, index, (long)info, 0);
 }
+long mf_cpu_id(void)
+{
+    struct mf_thread_info info;
+    long r = mf_thread_info(MF_THREAD_SELF, &info);
+    return r < 0 ? r : (long)info.cpu;
+}
 long mf_system_info(struct mf_system_info *info) { return mf_syscall(SYS_SYSTEM_INFO, (long)info, 0, 0); }
 long mf_time(void) { return mf_syscall(SYS_TIME, 0, 0, 0); }
 long mf_sleep(long ticks) { return mf_syscall(SYS_SLEEP, ticks, 0, 0); }

@@ -70,6 +70,10 @@ long mf_thread_read_reg(long thread, unsigned reg);   // MF_REG_PC / MF_REG_SP
 long mf_thread_resume(long thread);
 long mf_thread_suspend(long thread);
 long mf_thread_set_priority(long thread, unsigned priority);
+// MF_SCHED_* policy; `cpu` is the CPU for MF_SCHED_FIXED (ignored otherwise).
+long mf_thread_set_sched(long thread, unsigned policy, unsigned cpu);
+// The CPU running the caller right now (SYS_THREAD_INFO of MF_THREAD_SELF).
+long mf_cpu_id(void);
 // Configures `thread` with the caller's CSpace (and IPC buffer, may be
 // NULL), sets it to run fn(arg) on [stack, stack+size) and resumes it. When
 // fn returns the thread exits.

@@ -20,5 +20,8 @@ struct utest {
 #define USTR2(x) #x
 #define USTR(x) USTR2(x)
 #define UCHECK(c) do { if (!(c)) return __FILE__ ":" USTR(__LINE__) ": " #c; } while (0)
+// Waits up to `ticks` timer ticks for c to hold: for effects another
+// thread, perhaps running on another CPU, has to produce first.
+#define UWAIT(c, ticks) do { for (long _w = 0; _w < (ticks) && !(c); _w++) mf_sleep(1); } while (0)
 
 extern const struct utest __utests_start[], __utests_end[];

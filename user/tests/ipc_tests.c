@@ -109,7 +109,9 @@ UTEST(ipc_send_waits_for_a_receiver_in_order)
         UCHECK(MF_INFO_LABEL(m.info) == i && MF_INFO_LENGTH(m.info) == 1 && m.mr[0] == i * 11);
         UCHECK(m.mr[1] == 0);                      // only `length` registers travel
     }
-    mf_yield();
+    // The sender may run on another CPU: give it up to a second to finish.
+    for (int tick = 0; tick < 100 && !(shared[1] == 0 && shared[2] == 0 && shared[3] == 0); tick++)
+        mf_sleep(1);
     UCHECK(shared[1] == 0 && shared[2] == 0 && shared[3] == 0);
     UCHECK(cleanup());
     return NULL;
@@ -150,7 +152,7 @@ UTEST(ipc_deleted_endpoint_wakes_waiters)
     mf_sleep(2);
     UCHECK(shared[0] == 1);                         // blocked in recv
     UCHECK(mf_cnode_delete(ROOT, EP) == 0);         // the final cap
-    mf_sleep(2);
+    UWAIT(shared[0] == -E_DEAD, 100);
     UCHECK(shared[0] == -E_DEAD);
     UCHECK(cleanup());
     return NULL;
@@ -188,7 +190,7 @@ UTEST(notification_signal_wait_poll)
     mf_sleep(2);
     UCHECK(shared[0] == 0);
     UCHECK(mf_notification_signal(NTFN_BADGED) == 0);
-    mf_sleep(1);
+    UWAIT(shared[0] == 0x50, 100);
     UCHECK(shared[0] == 0x50);
     UCHECK(mf_notification_poll(NTFN) == 0);
     UCHECK(mf_notification_signal(NTFN) == 0);           // unbadged: bit 0
@@ -215,7 +217,7 @@ UTEST(thread_suspend_resume_and_delete)
     shared[4] = 0;
     UCHECK(mf_thread_start(T1, counter, stack1, sizeof(stack1), 4) == 0);
     UCHECK(mf_thread_resume(T1) == -E_BUSY);                   // already running
-    mf_sleep(2);
+    UWAIT(shared[4] > 0, 100);
     UCHECK(shared[4] > 0);
     UCHECK(mf_thread_suspend(T1) == 0);
     long frozen = shared[4];
@@ -226,7 +228,7 @@ UTEST(thread_suspend_resume_and_delete)
     UCHECK(mf_thread_read_reg(T1, 7) == -E_INVAL);
     UCHECK(mf_thread_write_regs(T1, 0, 0x1000, 0) == -E_RANGE);
     UCHECK(mf_thread_resume(T1) == 0);
-    mf_sleep(2);
+    UWAIT(shared[4] > frozen, 100);
     UCHECK(shared[4] > frozen);
     // Deleting the final cap stops the thread for good.
     UCHECK(mf_cnode_delete(ROOT, T1) == 0);
@@ -242,13 +244,17 @@ UTEST(thread_priority_rules)
     UCHECK(make(MF_OBJ_THREAD, T1) && make(MF_OBJ_THREAD, T2));
     UCHECK(mf_thread_set_priority(T1, 256) == -E_RANGE);
     UCHECK(mf_thread_set_priority(T1, 200) == -E_PERM);        // above our own
+    // Priorities order the threads of one CPU: keep both on ours.
+    long cpu = mf_cpu_id();
+    UCHECK(cpu >= 0);
+    UCHECK(mf_thread_set_sched(T1, MF_SCHED_FIXED, cpu) == 0 && mf_thread_set_sched(T2, MF_SCHED_FIXED, cpu) == 0);
     // A lower-priority thread runs only when we block.
     UCHECK(mf_thread_set_priority(T1, 5) == 0);
     shared[5] = 0;
     UCHECK(mf_thread_start(T1, counter, stack1, sizeof(stack1), 5) == 0);
     mf_yield();
     UCHECK(shared[5] == 0);
-    mf_sleep(2);
+    UWAIT(shared[5] > 0, 100);
     UCHECK(shared[5] > 0);
     // An equal-priority thread shares the CPU at yields.
     shared[6] = 0;

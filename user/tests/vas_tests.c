@@ -26,7 +26,13 @@ static uint8_t stack1[8192] __attribute__((aligned(16)));
 static uint8_t stack2[8192] __attribute__((aligned(16)));
 static volatile uint64_t global_word;
 
-static bool obj(unsigned type, unsigned bits, long slot) { return mf_untyped_retype(UT, type, bits, 1, ROOT, slot) == 0; }
+static bool obj(unsigned type, unsigned bits, long slot)
+{
+    long r = mf_untyped_retype(UT, type, bits, 1, ROOT, slot);
+    if (r)
+        printf("# retype of type %u into slot %ld: %s\n", type, slot, mf_strerror(r));
+    return r == 0;
+}
 static bool cleanup(void) { return mf_vas_switch(0) == 0 && mf_cnode_revoke(ROOT, UT) == 0; }
 
 // A VAS with us attached, plus a segment of `size` at `base` with `frames`
@@ -183,7 +189,7 @@ UTEST(vas_revoked_segment_faults_everywhere)
     UCHECK(mf_cnode_delete(ROOT, SEG) == 0);
     UCHECK(start_in(VA_B, WORKER2, stack2, sizeof(stack2), 0));
     UCHECK(mf_notification_signal(NTFN_GO) == 0);
-    mf_sleep(3);
+    UWAIT(mf_thread_resume(WORKER2) == -E_INVAL, 100); // it may run on another CPU
     UCHECK(mf_notification_poll(NTFN_DONE) == 0);     // it faulted and died
     UCHECK(mf_thread_resume(WORKER2) == -E_INVAL);    // and is stopped, without registers
     UCHECK(cleanup());
@@ -200,7 +206,7 @@ UTEST(vas_read_only_attachment)
     UCHECK(obj(MF_OBJ_NOTIFICATION, 0, NTFN_GO) && obj(MF_OBJ_NOTIFICATION, 0, NTFN_DONE));
     UCHECK(start_in(VA_B, WORKER, stack1, sizeof(stack1), 1));   // a writer in B
     UCHECK(mf_notification_signal(NTFN_GO) == 0);
-    mf_sleep(3);
+    UWAIT(mf_thread_resume(WORKER) == -E_INVAL, 100);  // it may run on another CPU
     UCHECK(mf_notification_poll(NTFN_DONE) == 0);     // the write faulted
     UCHECK(cleanup());
     return NULL;
@@ -248,7 +254,7 @@ UTEST(vas_dead_pager_kills_only_the_faulting_thread)
     UCHECK(mf_thread_start(PAGER, dying_pager, stack2, sizeof(stack2), EP) == 0);
     UCHECK(start_in(VA_A, WORKER, stack1, sizeof(stack1), 0));
     UCHECK(mf_notification_signal(NTFN_GO) == 0);
-    mf_sleep(3);
+    UWAIT(mf_thread_resume(WORKER) == -E_INVAL, 100);  // it may run on another CPU
     UCHECK(mf_notification_poll(NTFN_DONE) == 0);
     UCHECK(mf_thread_resume(WORKER) == -E_INVAL);     // killed
     UCHECK(cleanup());
