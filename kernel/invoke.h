@@ -34,6 +34,7 @@ extern const struct op_handler notification_ops[MAX_OPS];  // kernel/ipc.c
 extern const struct op_handler vas_ops[MAX_OPS];           // kernel/segment.c
 extern const struct op_handler segment_ops[MAX_OPS];
 extern const struct op_handler frame_ops[MAX_OPS];
+extern const struct op_handler binding_ops[MAX_OPS];       // kernel/lrpc.c
 
 // Looks up cptr in t's CSpace: the slot, or NULL (no CSpace, out of range, slot 0).
 struct slot *cspace_lookup(const struct thread *t, uint64_t cptr);

@@ -4,6 +4,7 @@
 #include "kernel/console.h"
 #include "kernel/invoke.h"
 #include "kernel/ipc.h"
+#include "kernel/lrpc.h"
 #include "kernel/thread.h"
 #include "include/manifold/errors.h"
 #include "include/manifold/ipc.h"
@@ -273,7 +274,7 @@ static bool locks_available(const struct vas_object *vo)
 {
     for (unsigned i = 0; i < VAS_MAX_SEGMENTS; i++) {
         const struct segment *seg = vo->segments[i];
-        if (!seg)
+        if (!seg || seg->unlocked)
             continue;
         bool write = vo->segment_rights[i] & MF_RIGHT_WRITE;
         if (seg->writer || (write && seg->readers))
@@ -284,6 +285,8 @@ static bool locks_available(const struct vas_object *vo)
 
 static void lock_segment(struct segment *seg, bool write, int delta)
 {
+    if (seg->unlocked)
+        return;
     if (write)
         seg->writer = delta > 0;
     else
@@ -359,18 +362,10 @@ static unsigned tables_needed(const struct vas_object *vo, const struct segment 
     return needed;
 }
 
-static int decode_attach_segment(const struct invocation *inv, struct decoded *d)
+// Whether seg can be attached to vo with `rights`; on success the free slot
+// indices in both are stored in *slots (vo's << 32 | seg's).
+int segment_attach_check(struct vas_object *vo, struct segment *seg, uint64_t rights, uint64_t *slots)
 {
-    struct vas_object *vo = (struct vas_object *)inv->target->cap.obj;
-    if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
-        return -E_PERM;
-    uint64_t rights = inv->arg[1];
-    struct slot *s;
-    int r = lookup(inv->caller, inv->arg[0], MF_OBJ_SEGMENT,
-                   rights & MF_RIGHT_WRITE ? MF_RIGHT_READ | MF_RIGHT_WRITE : MF_RIGHT_READ, &s);
-    if (r)
-        return r;
-    struct segment *seg = (struct segment *)s->cap.obj;
     if (!seg->configured || rights & ~(uint64_t)(MF_RIGHT_READ | MF_RIGHT_WRITE) || !(rights & MF_RIGHT_READ))
         return -E_INVAL;
     int vslot = -1, sslot = -1;
@@ -388,32 +383,53 @@ static int decode_attach_segment(const struct invocation *inv, struct decoded *d
         if (e && arch_pte_valid(*e))
             return -E_BUSY;    // overlaps another segment
     }
-    if (vo->active && (seg->writer || (rights & MF_RIGHT_WRITE && seg->readers)))
+    if (vo->active && !seg->unlocked && (seg->writer || (rights & MF_RIGHT_WRITE && seg->readers)))
         return -E_BUSY;        // in use, and the lock is held elsewhere
     if (vslot < 0 || sslot < 0 || tables_needed(vo, seg) > vo->pool.pages - vo->pool.used)
         return -E_NOMEM;
-    d->value[0] = (uintptr_t)vo;
-    d->value[1] = (uintptr_t)seg;
-    d->value[2] = rights;
-    d->value[3] = (uint64_t)vslot << 32 | (uint64_t)sslot;
+    *slots = (uint64_t)vslot << 32 | (uint64_t)sslot;
     return 0;
 }
 
-static int64_t invoke_attach_segment(const struct decoded *d)
+static int decode_attach_segment(const struct invocation *inv, struct decoded *d)
 {
-    struct vas_object *vo = (struct vas_object *)d->value[0];
-    struct segment *seg = (struct segment *)d->value[1];
-    bool write = d->value[2] & MF_RIGHT_WRITE;
+    struct vas_object *vo = (struct vas_object *)inv->target->cap.obj;
+    if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
+        return -E_PERM;
+    uint64_t rights = inv->arg[1];
+    struct slot *s;
+    int r = lookup(inv->caller, inv->arg[0], MF_OBJ_SEGMENT,
+                   rights & MF_RIGHT_WRITE ? MF_RIGHT_READ | MF_RIGHT_WRITE : MF_RIGHT_READ, &s);
+    if (r)
+        return r;
+    struct segment *seg = (struct segment *)s->cap.obj;
+    r = segment_attach_check(vo, seg, rights, &d->value[3]);
+    if (r)
+        return r;
+    d->value[0] = (uintptr_t)vo;
+    d->value[1] = (uintptr_t)seg;
+    d->value[2] = rights;
+    return 0;
+}
+
+void segment_attach(struct vas_object *vo, struct segment *seg, uint64_t rights, uint64_t slots)
+{
+    bool write = rights & MF_RIGHT_WRITE;
     for (uint32_t i = 0; i < seg->table_count; i++) {
         pte_t *e = vm_entry(vo->vas.root, 3, seg->base + i * span(seg->level), seg->level + 1, &vo->pool, true);
         *e = write ? arch_pte_table(seg->tables[i]) : arch_pte_table_readonly(seg->tables[i]);
     }
-    unsigned vslot = (unsigned)(d->value[3] >> 32), sslot = (unsigned)d->value[3];
+    unsigned vslot = (unsigned)(slots >> 32), sslot = (unsigned)slots;
     vo->segments[vslot] = seg;
-    vo->segment_rights[vslot] = (uint8_t)d->value[2];
+    vo->segment_rights[vslot] = (uint8_t)rights;
     seg->attached[sslot] = vo;
     if (vo->active)
         lock_segment(seg, write, +1);
+}
+
+static int64_t invoke_attach_segment(const struct decoded *d)
+{
+    segment_attach((struct vas_object *)d->value[0], (struct segment *)d->value[1], d->value[2], d->value[3]);
     return 0;
 }
 
@@ -518,7 +534,7 @@ void vas_thread_leave(struct vas *v)
 }
 
 // Moves t from its current VAS to v, keeping the lock counts right.
-static void move_thread(struct thread *t, struct vas *v)
+void vas_move_thread(struct thread *t, struct vas *v)
 {
     vas_thread_enter(v);
     vas_thread_leave(t->vas);
@@ -547,25 +563,34 @@ int64_t vas_switch(struct thread *self, uint64_t cptr)
         return -E_INVAL;
     if (target == self->vas)
         return 0;
-    // The locks we hold only because we are in our current VAS do not count
+    if (!vas_can_enter(self, target))
+        return -E_BUSY;
+    vas_move_thread(self, target);
+    return 0;
+}
+
+bool vas_can_enter(const struct thread *t, struct vas *target)
+{
+    struct vas_object *to = vas_object_of(target);
+    if (!to || to->active || target == t->vas)
+        return true;
+    // The locks t holds only because it is in its current VAS do not count
     // against the target.
-    struct vas_object *from = vas_object_of(self->vas);
+    struct vas_object *from = vas_object_of(t->vas);
     bool last = from && from->active == 1;
     if (last)
         lock_all(from, -1);
-    bool available = !to || to->active || locks_available(to);
+    bool available = locks_available(to);
     if (last)
         lock_all(from, +1);
-    if (!available)
-        return -E_BUSY;
-    move_thread(self, target);
-    return 0;
+    return available;
 }
 
 // ------------------------------------------------------------- destruction
 
 void segment_destroy(struct segment *seg)
 {
+    lrpc_forget_segment(seg);
     for (unsigned i = 0; i < SEGMENT_MAX_ATTACH; i++)
         if (seg->attached[i])
             detach(seg->attached[i], seg);
@@ -581,11 +606,12 @@ void segment_destroy(struct segment *seg)
 static void send_home(struct thread *t, uintptr_t vo)
 {
     if (t->vas == &((struct vas_object *)vo)->vas)
-        move_thread(t, t->home_vas);
+        vas_move_thread(t, t->home_vas);
 }
 
 void vas_object_destroy(struct vas_object *vo)
 {
+    lrpc_forget_vas(vo);    // calls into it end first: their threads go back to their clients
     thread_for_each(send_home, (uintptr_t)vo);
     for (unsigned i = 0; i < VAS_MAX_SEGMENTS; i++)
         if (vo->segments[i])

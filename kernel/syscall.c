@@ -5,6 +5,7 @@
 #include "kernel/invoke.h"
 #include "kernel/ipc.h"
 #include "kernel/segment.h"
+#include "kernel/lrpc.h"
 #include "kernel/ktest.h"
 #include "kernel/loader.h"
 #include "kernel/pmm.h"
@@ -224,6 +225,18 @@ static int64_t sys_vas_switch(const uint64_t *arg)
     return vas_switch(current_thread(), arg[0]);
 }
 
+static int64_t sys_lrpc_call(const uint64_t *arg)
+{
+    struct thread *t = current_thread();
+    return lrpc_call(t, t->user_frame, arg[0], arg[1], arg[2]);
+}
+
+static int64_t sys_lrpc_return(const uint64_t *arg)
+{
+    struct thread *t = current_thread();
+    return lrpc_return(t, t->user_frame, (int64_t)arg[0]);
+}
+
 static const syscall_fn syscalls[] = {
     [SYS_DEBUG_WRITE] = sys_debug_write,
     [SYS_DEBUG_GETC] = sys_debug_getc,
@@ -244,26 +257,36 @@ static const syscall_fn syscalls[] = {
     [SYS_CALL] = sys_call,
     [SYS_REPLY_RECV] = sys_reply_recv,
     [SYS_VAS_SWITCH] = sys_vas_switch,
+    [SYS_LRPC_CALL] = sys_lrpc_call,
+    [SYS_LRPC_RETURN] = sys_lrpc_return,
 };
 _Static_assert(ARRAY_SIZE(syscalls) == SYS_COUNT, "every system call has a handler");
 
 void syscall_entry(struct trap_frame *tf)
 {
     uint64_t n = arch_syscall_number(tf);
-    current_thread()->user_frame = tf;
+    struct thread *self = current_thread();
+    self->user_frame = tf;
+    self->in_syscall = true;
     int64_t r;
-    if (unlikely(n >= SYS_COUNT || !syscalls[n]))
+    if (unlikely(n >= SYS_COUNT || !syscalls[n])) {
         r = -E_NOSYS;
-    else
-    {
+    } else {
         uint64_t arg[6];
         for (int i = 0; i < 6; i++)
             arg[i] = arch_syscall_arg(tf, i);
         r = syscalls[n](arg);
     }
+    // An LRPC call this thread was in ended while it was in this system
+    // call: its registers are the client's again, and the call failed.
+    if (unlikely(self->lrpc_aborted)) {
+        self->lrpc_aborted = false;
+        r = -E_DEAD;
+    }
     arch_syscall_return(tf, r);
+    self->in_syscall = false;
     // The call may have suspended or destroyed the caller itself.
-    if (unlikely(current_thread()->state != THREAD_RUNNABLE))
+    if (unlikely(self->state != THREAD_RUNNABLE))
         schedule();
 }
 
@@ -283,6 +306,9 @@ void user_fault(struct trap_frame *tf, int kind, vaddr_t addr, unsigned access)
     struct thread *t = current_thread();
     // A page fault in a segment with a pager is the pager's to resolve.
     if (kind == FAULT_PAGE && pager_fault(t, addr, access, arch_trap_pc(tf)))
+        return;
+    // A fault in an LRPC server ends the call, not the thread.
+    if (t->lrpc_depth && lrpc_fault(t, tf))
         return;
     if (kind < FAULT_PAGE || kind > FAULT_OTHER)
         kind = FAULT_OTHER;

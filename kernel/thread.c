@@ -157,6 +157,7 @@ void thread_object_destroy(struct thread *t)
 {
     thread_deactivate(t);
     ipc_forget(t);
+    lrpc_thread_destroy(t);
     if (t->vas) {
         vas_thread_leave(t->vas);
         vas_release(t->vas);
@@ -218,6 +219,7 @@ _Noreturn void thread_exit(int how, int code, uint64_t address)
 void thread_reap(struct thread *t)
 {
     assert(t->state == THREAD_DEAD && t != current_thread() && !t->is_object);
+    lrpc_thread_destroy(t);
     if (t->vas) {
         vas_thread_leave(t->vas);
         vas_release(t->vas);

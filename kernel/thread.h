@@ -10,6 +10,7 @@
 #pragma once
 #include "kernel/types.h"
 #include "include/manifold/syscall.h"
+#include "kernel/lrpc.h"
 
 struct vas;
 struct endpoint;
@@ -68,9 +69,13 @@ struct thread {
     vaddr_t ipc_buffer;         // user address of its IPC buffer page, or 0
     bool in_fault;              // calling its pager: the message is fault_msg, not registers
     uint64_t fault_msg[5];      // info, mr0..mr3
+    bool in_syscall;            // between syscall_entry and its return
+    bool lrpc_aborted;          // a call it was in ended: its syscall returns -E_DEAD
+    uint8_t lrpc_depth;         // LRPC calls in progress (kernel/lrpc.c)
+    struct lrpc_link lrpc[LRPC_MAX_DEPTH];
     char name[THREAD_NAME_MAX];
 };
-_Static_assert(sizeof(struct thread) <= 512, "the thread leaves most of its block to the stack");
+_Static_assert(sizeof(struct thread) <= 2048, "the thread leaves most of its block to the stack");
 
 struct cpu {
     struct thread *current;

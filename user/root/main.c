@@ -30,6 +30,8 @@ int main(uint64_t arg)
     if (mf_system_info(&si) < 0)
         return 1;
     banner(&si);
+    if (!names_start())
+        printf("root: the name service did not start\n");
     if (cmdline_has(&si, "mode=test")) {
         int failed = run_tests();
         mf_poweroff(failed ? 1 : 0);

@@ -95,21 +95,16 @@ static const char *fault_name(int kind)
     return kind > 0 && kind <= MF_FAULT_OTHER ? names[kind] : "unknown fault";
 }
 
-// Programs get a CSpace of their own: a 256-slot CNode with itself in slot
-// 1 and a 4 MiB untyped in slot 16, all carved from one untyped of ours
-// that is revoked when they end.
+// Programs get a CSpace of their own (spawn_with_resources): a 256-slot
+// CNode with itself in slot 1, the name service in slot 2 and a 4 MiB
+// untyped in slot 16, all carved from one untyped of ours that is revoked
+// when they end.
 #define CHILD_UNTYPED (MF_CAP_UNTYPED_BASE + 1)
 #define CHILD_CNODE 3900
 
 static long run_with_cspace(const char *name, uint64_t arg)
 {
-    const long self = MF_CAP_SELF_CNODE;
-    long r = mf_untyped_retype(CHILD_UNTYPED, MF_OBJ_CNODE, 8, 1, self, CHILD_CNODE);
-    if (r == 0)
-        r = mf_cnode_copy_to(self, CHILD_CNODE, CHILD_CNODE, MF_CAP_SELF_CNODE, MF_RIGHTS_ALL);
-    if (r == 0)
-        r = mf_untyped_retype(CHILD_UNTYPED, MF_OBJ_UNTYPED, 22, 1, CHILD_CNODE, MF_CAP_UNTYPED_BASE);
-    return r < 0 ? r : mf_spawn_with(name, arg, CHILD_CNODE);
+    return spawn_with_resources(name, arg, CHILD_UNTYPED, CHILD_CNODE);
 }
 
 static void cmd_run(int argc, char **argv)

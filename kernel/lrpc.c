@@ -1,0 +1,323 @@
+// LRPC bindings and calls (see kernel/lrpc.h).
+#include "kernel/lrpc.h"
+#include "kernel/arch.h"
+#include "kernel/console.h"
+#include "kernel/invoke.h"
+#include "kernel/ipc.h"
+#include "kernel/segment.h"
+#include "kernel/thread.h"
+#include "include/manifold/errors.h"
+#include "lib/string.h"
+
+_Static_assert(MF_LRPC_MAX_PROCEDURES <= 64, "procedure numbers fit the checks below");
+
+static struct binding *live_bindings;   // configured, not destroyed
+
+void binding_init(uintptr_t obj)
+{
+    (void)obj;  // zeroed memory is an unconfigured binding
+}
+
+static int lookup(const struct thread *t, uint64_t cptr, unsigned type, unsigned right, struct slot **out)
+{
+    struct slot *s = cspace_lookup(t, cptr);
+    if (!s || slot_empty(s))
+        return -E_BADCAP;
+    if (s->cap.type != type)
+        return -E_TYPE;
+    if ((s->cap.rights & right) != right)
+        return -E_PERM;
+    *out = s;
+    return 0;
+}
+
+// ------------------------------------------------------------ the binding
+
+static int decode_configure(const struct invocation *inv, struct decoded *d)
+{
+    struct binding *b = (struct binding *)inv->target->cap.obj;
+    if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
+        return -E_PERM;
+    struct slot *vs, *ss;
+    int r = lookup(inv->caller, inv->arg[0], MF_OBJ_VAS, MF_RIGHT_WRITE, &vs);
+    if (!r)
+        r = lookup(inv->caller, inv->arg[1], MF_OBJ_SEGMENT, MF_RIGHT_WRITE, &ss);
+    if (r)
+        return r;
+    struct vas_object *vo = (struct vas_object *)vs->cap.obj;
+    struct segment *seg = (struct segment *)ss->cap.obj;
+    if (b->configured)
+        return -E_BUSY;
+    if (inv->arg[2] == 0 || inv->arg[2] > MF_LRPC_MAX_PROCEDURES)
+        return -E_RANGE;
+    if (inv->arg[3] < USER_BASE || inv->arg[3] >= USER_TOP)
+        return -E_RANGE;
+    if (!seg->configured || segment_at(&vo->vas, seg->base) != seg)
+        return -E_INVAL;    // the A-stacks must be in the server's space
+    d->value[0] = (uintptr_t)b;
+    d->value[1] = (uintptr_t)vo;
+    d->value[2] = (uintptr_t)seg;
+    d->value[3] = inv->arg[2];
+    d->value[4] = inv->arg[3];
+    d->value[5] = inv->caller->cspace;
+    return 0;
+}
+
+static int64_t invoke_configure(const struct decoded *d)
+{
+    struct binding *b = (struct binding *)d->value[0];
+    b->server = (struct vas_object *)d->value[1];
+    b->astacks = (struct segment *)d->value[2];
+    b->procedures = (uint32_t)d->value[3];
+    b->entry = d->value[4];
+    b->server_cspace = d->value[5];
+    // Clients and the server use the A-stacks at once: the binding's busy
+    // flags order them, not the SpaceJMP segment lock.
+    b->astacks->unlocked = true;
+    b->astacks->writer = false;
+    b->astacks->readers = 0;
+    b->configured = true;
+    b->next_live = live_bindings;
+    live_bindings = b;
+    return 0;
+}
+
+static int decode_set_astack(const struct invocation *inv, struct decoded *d)
+{
+    struct binding *b = (struct binding *)inv->target->cap.obj;
+    if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
+        return -E_PERM;
+    if (!b->configured)
+        return -E_INVAL;
+    uint64_t i = inv->arg[0], va = inv->arg[1], size = inv->arg[2], estack = inv->arg[3];
+    if (i >= MF_LRPC_MAX_ASTACKS || size < 64 || va & 15 || estack & 15)
+        return -E_RANGE;
+    const struct segment *seg = b->astacks;
+    if (va < seg->base || va - seg->base >= seg->size || seg->base + seg->size - va < size)
+        return -E_RANGE;
+    if (estack < USER_BASE || estack > USER_TOP)
+        return -E_RANGE;
+    if (b->astack[i].busy)
+        return -E_BUSY;
+    d->value[0] = (uintptr_t)b;
+    d->value[1] = i;
+    d->value[2] = va;
+    d->value[3] = size;
+    d->value[4] = estack;
+    return 0;
+}
+
+static int64_t invoke_set_astack(const struct decoded *d)
+{
+    struct binding *b = (struct binding *)d->value[0];
+    unsigned i = (unsigned)d->value[1];
+    b->astack[i].va = d->value[2];
+    b->astack[i].size = d->value[3];
+    b->astack[i].estack_top = d->value[4];
+    b->astack[i].set = true;
+    return 0;
+}
+
+static int decode_attach_client(const struct invocation *inv, struct decoded *d)
+{
+    struct binding *b = (struct binding *)inv->target->cap.obj;
+    if (!(inv->target->cap.rights & MF_RIGHT_READ))
+        return -E_PERM;
+    struct slot *vs;
+    int r = lookup(inv->caller, inv->arg[0], MF_OBJ_VAS, MF_RIGHT_WRITE, &vs);
+    if (r)
+        return r;
+    if (!b->configured)
+        return -E_INVAL;
+    struct vas_object *vo = (struct vas_object *)vs->cap.obj;
+    const uint64_t rw = MF_RIGHT_READ | MF_RIGHT_WRITE;
+    r = segment_attach_check(vo, b->astacks, rw, &d->value[2]);
+    if (r)
+        return r;
+    d->value[0] = (uintptr_t)vo;
+    d->value[1] = (uintptr_t)b->astacks;
+    return 0;
+}
+
+static int64_t invoke_attach_client(const struct decoded *d)
+{
+    segment_attach((struct vas_object *)d->value[0], (struct segment *)d->value[1],
+                   MF_RIGHT_READ | MF_RIGHT_WRITE, d->value[2]);
+    return 0;
+}
+
+static int decode_astack(const struct invocation *inv, struct decoded *d)
+{
+    struct binding *b = (struct binding *)inv->target->cap.obj;
+    if (!(inv->target->cap.rights & MF_RIGHT_READ))
+        return -E_PERM;
+    if (!b->configured)
+        return -E_INVAL;
+    if (inv->arg[0] >= MF_LRPC_MAX_ASTACKS || !b->astack[inv->arg[0]].set)
+        return -E_RANGE;
+    d->value[0] = b->astack[inv->arg[0]].va;
+    return 0;
+}
+
+static int64_t invoke_astack(const struct decoded *d)
+{
+    return (int64_t)d->value[0];
+}
+
+const struct op_handler binding_ops[MAX_OPS] = {
+    [MF_BINDING_CONFIGURE] = {decode_configure, invoke_configure},
+    [MF_BINDING_SET_ASTACK] = {decode_set_astack, invoke_set_astack},
+    [MF_BINDING_ATTACH_CLIENT] = {decode_attach_client, invoke_attach_client},
+    [MF_BINDING_ASTACK] = {decode_astack, invoke_astack},
+};
+_Static_assert(MF_BINDING_OP_COUNT <= MAX_OPS, "binding operation table");
+
+// ----------------------------------------------------------------- calls
+
+// Fast path: no copy, no scheduler. Checks, in order: the binding cap
+// (E_BADCAP, E_TYPE, E_PERM), the binding (E_INVAL), the procedure and
+// A-stack numbers (E_RANGE), the A-stack free and the nesting depth
+// (E_BUSY), the A-stack mapped where the caller runs (E_PERM: not a bound
+// client), the server's segment locks (E_BUSY).
+int64_t lrpc_call(struct thread *self, struct trap_frame *tf, uint64_t cptr, uint64_t proc, uint64_t astack)
+{
+    struct slot *s;
+    int r = lookup(self, cptr, MF_OBJ_BINDING, MF_RIGHT_READ, &s);
+    if (unlikely(r))
+        return r;
+    struct binding *b = (struct binding *)s->cap.obj;
+    if (unlikely(!b->configured))
+        return -E_INVAL;
+    if (unlikely(proc >= b->procedures || astack >= MF_LRPC_MAX_ASTACKS || !b->astack[astack].set))
+        return -E_RANGE;
+    if (unlikely(b->astack[astack].busy || self->lrpc_depth >= LRPC_MAX_DEPTH))
+        return -E_BUSY;
+    if (unlikely(segment_at(self->vas, b->astack[astack].va) != b->astacks))
+        return -E_PERM;
+    if (unlikely(!vas_can_enter(self, &b->server->vas)))
+        return -E_BUSY;
+
+    struct lrpc_link *link = &self->lrpc[self->lrpc_depth++];
+    link->binding = b;
+    link->astack = (unsigned)astack;
+    link->client_vas = self->vas;
+    link->client_cspace = self->cspace;
+    vas_retain(self->vas);
+    memcpy(link->frame, tf, arch_trap_frame_size);
+    b->astack[astack].busy = true;
+    self->cspace = b->server_cspace;
+    vas_move_thread(self, &b->server->vas);
+    uint64_t va = b->astack[astack].va;
+    arch_trap_set_entry(tf, b->entry, b->astack[astack].estack_top, va, proc);
+    return (int64_t)va;     // the first argument register holds it too
+}
+
+// Pops the newest call of t: t runs on in its client with `result`.
+static void unwind(struct thread *t, int64_t result)
+{
+    struct lrpc_link *link = &t->lrpc[--t->lrpc_depth];
+    if (link->binding)
+        link->binding->astack[link->astack].busy = false;
+    memcpy(t->user_frame, link->frame, arch_trap_frame_size);
+    arch_syscall_return(t->user_frame, result);
+    t->cspace = link->client_cspace;
+    vas_move_thread(t, link->client_vas);
+    vas_release(link->client_vas);
+    link->binding = NULL;
+    link->client_vas = NULL;
+}
+
+int64_t lrpc_return(struct thread *self, struct trap_frame *tf, int64_t value)
+{
+    (void)tf;
+    if (self->lrpc_depth == 0)
+        return -E_INVAL;
+    unwind(self, value);
+    return value;
+}
+
+bool lrpc_fault(struct thread *t, struct trap_frame *tf)
+{
+    (void)tf;
+    if (t->lrpc_depth == 0)
+        return false;
+    kprintf("manifold: thread %u (%s): fault in an LRPC server; the call returns an error\n", t->id, t->name);
+    unwind(t, -E_DEAD);
+    return true;
+}
+
+// Unwinds t's calls until none goes through b; a thread inside a system
+// call has that call's result replaced when it returns (thread->lrpc_aborted).
+static void abort_calls(struct thread *t, uintptr_t b)
+{
+    bool involved = false;
+    for (unsigned i = 0; i < t->lrpc_depth; i++)
+        involved |= t->lrpc[i].binding == (struct binding *)b;
+    if (!involved)
+        return;
+    while (t->lrpc_depth) {
+        bool last = t->lrpc[t->lrpc_depth - 1].binding == (struct binding *)b;
+        unwind(t, -E_DEAD);
+        if (last)
+            break;
+    }
+    if (t->in_syscall)
+        t->lrpc_aborted = true;
+    if (t->state == THREAD_BLOCKED) {
+        ipc_cancel(t);
+        thread_wake(t);
+    }
+}
+
+void lrpc_binding_destroy(struct binding *b)
+{
+    if (!b->configured)
+        return;
+    thread_for_each(abort_calls, (uintptr_t)b);
+    for (struct binding **p = &live_bindings; *p; p = &(*p)->next_live)
+        if (*p == b) {
+            *p = b->next_live;
+            break;
+        }
+    b->configured = false;
+}
+
+// A client VAS going away: a thread inside a server returns home instead.
+static void redirect_client(struct thread *t, uintptr_t vo)
+{
+    for (unsigned i = 0; i < t->lrpc_depth; i++)
+        if (t->lrpc[i].client_vas == &((struct vas_object *)vo)->vas) {
+            vas_retain(t->home_vas);
+            vas_release(t->lrpc[i].client_vas);
+            t->lrpc[i].client_vas = t->home_vas;
+        }
+}
+
+void lrpc_forget_vas(struct vas_object *vo)
+{
+    for (struct binding *b = live_bindings, *next; b; b = next) {
+        next = b->next_live;
+        if (b->server == vo)
+            lrpc_binding_destroy(b);
+    }
+    thread_for_each(redirect_client, (uintptr_t)vo);
+}
+
+void lrpc_forget_segment(struct segment *seg)
+{
+    for (struct binding *b = live_bindings, *next; b; b = next) {
+        next = b->next_live;
+        if (b->astacks == seg)
+            lrpc_binding_destroy(b);
+    }
+}
+
+void lrpc_thread_destroy(struct thread *t)
+{
+    while (t->lrpc_depth) {
+        struct lrpc_link *link = &t->lrpc[--t->lrpc_depth];
+        if (link->binding)
+            link->binding->astack[link->astack].busy = false;
+        vas_release(link->client_vas);
+    }
+}
