@@ -73,9 +73,15 @@ static int64_t invoke_configure(const struct decoded *d)
     b->server_cspace = d->value[5];
     // Clients and the server use the A-stacks at once: the binding's busy
     // flags order them, not the SpaceJMP segment lock.
-    b->astacks->unlocked = true;
-    b->astacks->writer = false;
-    b->astacks->readers = 0;
+    struct segment *seg = b->astacks;
+    if (!seg->unlocked) {
+        for (unsigned i = 0; i < SEGMENT_MAX_ATTACH; i++)
+            if (seg->attached[i])
+                seg->attached[i]->locked_count--;
+        seg->unlocked = true;
+        seg->writer = false;
+        seg->readers = 0;
+    }
     b->configured = true;
     b->next_live = live_bindings;
     live_bindings = b;

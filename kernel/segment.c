@@ -61,7 +61,7 @@ static int lookup(const struct thread *t, uint64_t cptr, unsigned type, unsigned
 struct segment *segment_at(struct vas *v, vaddr_t va)
 {
     struct vas_object *vo = vas_object_of(v);
-    for (unsigned i = 0; vo && i < VAS_MAX_SEGMENTS; i++) {
+    for (unsigned i = 0; vo && i < vo->segment_count; i++) {
         struct segment *seg = vo->segments[i];
         if (seg && va >= seg->base && va - seg->base < seg->size)
             return seg;
@@ -272,9 +272,9 @@ const struct op_handler frame_ops[MAX_OPS] = {
 
 static bool locks_available(const struct vas_object *vo)
 {
-    for (unsigned i = 0; i < VAS_MAX_SEGMENTS; i++) {
+    for (unsigned i = 0; vo->locked_count && i < vo->segment_count; i++) {
         const struct segment *seg = vo->segments[i];
-        if (!seg || seg->unlocked)
+        if (seg->unlocked)
             continue;
         bool write = vo->segment_rights[i] & MF_RIGHT_WRITE;
         if (seg->writer || (write && seg->readers))
@@ -295,9 +295,8 @@ static void lock_segment(struct segment *seg, bool write, int delta)
 
 static void lock_all(struct vas_object *vo, int delta)
 {
-    for (unsigned i = 0; i < VAS_MAX_SEGMENTS; i++)
-        if (vo->segments[i])
-            lock_segment(vo->segments[i], vo->segment_rights[i] & MF_RIGHT_WRITE, delta);
+    for (unsigned i = 0; vo->locked_count && i < vo->segment_count; i++)
+        lock_segment(vo->segments[i], vo->segment_rights[i] & MF_RIGHT_WRITE, delta);
 }
 
 // ------------------------------------------------------------ VAS objects
@@ -368,13 +367,10 @@ int segment_attach_check(struct vas_object *vo, struct segment *seg, uint64_t ri
 {
     if (!seg->configured || rights & ~(uint64_t)(MF_RIGHT_READ | MF_RIGHT_WRITE) || !(rights & MF_RIGHT_READ))
         return -E_INVAL;
-    int vslot = -1, sslot = -1;
-    for (int i = 0; i < VAS_MAX_SEGMENTS; i++) {
+    int vslot = vo->segment_count < VAS_MAX_SEGMENTS ? (int)vo->segment_count : -1, sslot = -1;
+    for (unsigned i = 0; i < vo->segment_count; i++)
         if (vo->segments[i] == seg)
             return -E_BUSY;
-        if (!vo->segments[i] && vslot < 0)
-            vslot = i;
-    }
     for (int i = 0; i < SEGMENT_MAX_ATTACH; i++)
         if (!seg->attached[i] && sslot < 0)
             sslot = i;
@@ -422,6 +418,8 @@ void segment_attach(struct vas_object *vo, struct segment *seg, uint64_t rights,
     unsigned vslot = (unsigned)(slots >> 32), sslot = (unsigned)slots;
     vo->segments[vslot] = seg;
     vo->segment_rights[vslot] = (uint8_t)rights;
+    vo->segment_count++;
+    vo->locked_count += !seg->unlocked;
     seg->attached[sslot] = vo;
     if (vo->active)
         lock_segment(seg, write, +1);
@@ -436,7 +434,7 @@ static int64_t invoke_attach_segment(const struct decoded *d)
 // Unlinks seg from vo: page-table links, TLB entries, lists, lock.
 static void detach(struct vas_object *vo, struct segment *seg)
 {
-    for (unsigned i = 0; i < VAS_MAX_SEGMENTS; i++) {
+    for (unsigned i = 0; i < vo->segment_count; i++) {
         if (vo->segments[i] != seg)
             continue;
         for (uint32_t t = 0; t < seg->table_count; t++) {
@@ -446,8 +444,14 @@ static void detach(struct vas_object *vo, struct segment *seg)
         }
         if (vo->active)
             lock_segment(seg, vo->segment_rights[i] & MF_RIGHT_WRITE, -1);
-        vo->segments[i] = NULL;
-        vo->segment_rights[i] = 0;
+        // Keep the array packed: the last one takes this place.
+        vo->locked_count -= !seg->unlocked;
+        vo->segment_count--;
+        vo->segments[i] = vo->segments[vo->segment_count];
+        vo->segment_rights[i] = vo->segment_rights[vo->segment_count];
+        vo->segments[vo->segment_count] = NULL;
+        vo->segment_rights[vo->segment_count] = 0;
+        break;
     }
     for (unsigned i = 0; i < SEGMENT_MAX_ATTACH; i++)
         if (seg->attached[i] == vo)
@@ -613,9 +617,8 @@ void vas_object_destroy(struct vas_object *vo)
 {
     lrpc_forget_vas(vo);    // calls into it end first: their threads go back to their clients
     thread_for_each(send_home, (uintptr_t)vo);
-    for (unsigned i = 0; i < VAS_MAX_SEGMENTS; i++)
-        if (vo->segments[i])
-            detach(vo, vo->segments[i]);
+    while (vo->segment_count)
+        detach(vo, vo->segments[vo->segment_count - 1]);
     if (vo->home)
         vas_release(vo->home);
     vo->home = NULL;

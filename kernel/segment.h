@@ -46,8 +46,11 @@ struct vas_object {
     struct vas vas;             // root, tag, references (kernel/vas.h)
     struct table_pool pool;
     struct vas *home;           // address space whose home region is linked in, retained
+    // Attached segments, packed at the front: [0, segment_count) are used.
     struct segment *segments[VAS_MAX_SEGMENTS];
     uint8_t segment_rights[VAS_MAX_SEGMENTS];
+    uint32_t segment_count;
+    uint32_t locked_count;      // of those, how many take the SpaceJMP lock
     uint32_t active;            // threads switched in: they hold the segment locks
 };
 

@@ -155,8 +155,10 @@ static void cmd_bench(int argc, char **argv)
         run_gups();
     else if (argc > 1 && strcmp(argv[1], "share") == 0)
         run_pointer_sharing(true);
+    else if (argc > 1 && strcmp(argv[1], "lrpc") == 0)
+        run_lrpc_benchmarks();
     else if (argc > 1)
-        printf("usage: bench [gups|share]\n");
+        printf("usage: bench [gups|share|lrpc]\n");
     else
         run_benchmarks();
 }
@@ -174,7 +176,7 @@ static const struct command commands[] = {
     {"programs", "programs", "list programs carried as boot modules", cmd_programs},
     {"run", "run NAME [NUMBER]", "start a program and wait for it", cmd_run},
     {"test", "test", "run the kernel and user test suite", cmd_test},
-    {"bench", "bench [gups|share]", "run the benchmarks (BENCH lines)", cmd_bench},
+    {"bench", "bench [gups|share|lrpc]", "run the benchmarks (BENCH lines)", cmd_bench},
     {"halt", "halt", "power off", cmd_halt},
     {0, 0, 0, 0},
 };
