@@ -20,6 +20,19 @@ struct slot *cspace_lookup(const struct thread *t, uint64_t cptr)
     return cnode_lookup(&root, cptr);
 }
 
+int cap_lookup(const struct thread *t, uint64_t cptr, unsigned type, unsigned rights, struct slot **out)
+{
+    struct slot *s = cspace_lookup(t, cptr);
+    if (!s || slot_empty(s))
+        return -E_BADCAP;
+    if (s->cap.type != type)
+        return -E_TYPE;
+    if ((s->cap.rights & rights) != rights)
+        return -E_PERM;
+    *out = s;
+    return 0;
+}
+
 static const struct op_handler *const op_tables[MF_OBJ_TYPE_COUNT] = {
     [MF_OBJ_UNTYPED] = untyped_ops,
     [MF_OBJ_CNODE] = cnode_ops,

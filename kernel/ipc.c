@@ -56,20 +56,6 @@ static void wake_with(struct thread *t, int64_t result)
     thread_wake(t);
 }
 
-// Looks up an endpoint cap and checks a right; the first error in the
-// documented order, or 0.
-static int lookup_endpoint(struct thread *self, uint64_t cptr, unsigned right, struct slot **out)
-{
-    struct slot *s = cspace_lookup(self, cptr);
-    if (!s || slot_empty(s))
-        return -E_BADCAP;
-    if (s->cap.type != MF_OBJ_ENDPOINT)
-        return -E_TYPE;
-    if (!(s->cap.rights & right))
-        return -E_PERM;
-    *out = s;
-    return 0;
-}
 
 // A message: info and mr0..mr3.
 struct message {
@@ -178,7 +164,7 @@ static int64_t send_on(struct thread *self, struct endpoint *ep, uint64_t badge,
 int64_t ipc_send(struct thread *self, struct trap_frame *tf, bool is_call)
 {
     struct slot *s;
-    int r = lookup_endpoint(self, arch_syscall_arg(tf, 0), MF_RIGHT_WRITE, &s);
+    int r = cap_lookup(self, arch_syscall_arg(tf, 0), MF_OBJ_ENDPOINT, MF_RIGHT_WRITE, &s);
     if (r)
         return r;
     struct message m = message_of(self, tf);
@@ -211,7 +197,7 @@ static void reply(struct thread *self, struct trap_frame *tf)
 int64_t ipc_recv(struct thread *self, struct trap_frame *tf, bool reply_first)
 {
     struct slot *s;
-    int r = lookup_endpoint(self, arch_syscall_arg(tf, 0), MF_RIGHT_READ, &s);
+    int r = cap_lookup(self, arch_syscall_arg(tf, 0), MF_OBJ_ENDPOINT, MF_RIGHT_READ, &s);
     if (r)
         return r;
     if (reply_first)

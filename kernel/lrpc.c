@@ -18,19 +18,6 @@ void binding_init(uintptr_t obj)
     (void)obj;  // zeroed memory is an unconfigured binding
 }
 
-static int lookup(const struct thread *t, uint64_t cptr, unsigned type, unsigned right, struct slot **out)
-{
-    struct slot *s = cspace_lookup(t, cptr);
-    if (!s || slot_empty(s))
-        return -E_BADCAP;
-    if (s->cap.type != type)
-        return -E_TYPE;
-    if ((s->cap.rights & right) != right)
-        return -E_PERM;
-    *out = s;
-    return 0;
-}
-
 // ------------------------------------------------------------ the binding
 
 static int decode_configure(const struct invocation *inv, struct decoded *d)
@@ -39,9 +26,9 @@ static int decode_configure(const struct invocation *inv, struct decoded *d)
     if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
         return -E_PERM;
     struct slot *vs, *ss;
-    int r = lookup(inv->caller, inv->arg[0], MF_OBJ_VAS, MF_RIGHT_WRITE, &vs);
+    int r = cap_lookup(inv->caller, inv->arg[0], MF_OBJ_VAS, MF_RIGHT_WRITE, &vs);
     if (!r)
-        r = lookup(inv->caller, inv->arg[1], MF_OBJ_SEGMENT, MF_RIGHT_WRITE, &ss);
+        r = cap_lookup(inv->caller, inv->arg[1], MF_OBJ_SEGMENT, MF_RIGHT_WRITE, &ss);
     if (r)
         return r;
     struct vas_object *vo = (struct vas_object *)vs->cap.obj;
@@ -130,7 +117,7 @@ static int decode_attach_client(const struct invocation *inv, struct decoded *d)
     if (!(inv->target->cap.rights & MF_RIGHT_READ))
         return -E_PERM;
     struct slot *vs;
-    int r = lookup(inv->caller, inv->arg[0], MF_OBJ_VAS, MF_RIGHT_WRITE, &vs);
+    int r = cap_lookup(inv->caller, inv->arg[0], MF_OBJ_VAS, MF_RIGHT_WRITE, &vs);
     if (r)
         return r;
     if (!b->configured)
@@ -188,7 +175,7 @@ _Static_assert(MF_BINDING_OP_COUNT <= MAX_OPS, "binding operation table");
 int64_t lrpc_call(struct thread *self, struct trap_frame *tf, uint64_t cptr, uint64_t proc, uint64_t astack)
 {
     struct slot *s;
-    int r = lookup(self, cptr, MF_OBJ_BINDING, MF_RIGHT_READ, &s);
+    int r = cap_lookup(self, cptr, MF_OBJ_BINDING, MF_RIGHT_READ, &s);
     if (unlikely(r))
         return r;
     struct binding *b = (struct binding *)s->cap.obj;

@@ -45,19 +45,6 @@ void segment_init(uintptr_t obj, unsigned size_bits)
 
 // ---------------------------------------------------------- lookup helpers
 
-static int lookup(const struct thread *t, uint64_t cptr, unsigned type, unsigned right, struct slot **out)
-{
-    struct slot *s = cspace_lookup(t, cptr);
-    if (!s || slot_empty(s))
-        return -E_BADCAP;
-    if (s->cap.type != type)
-        return -E_TYPE;
-    if ((s->cap.rights & right) != right)
-        return -E_PERM;
-    *out = s;
-    return 0;
-}
-
 struct segment *segment_at(struct vas *v, vaddr_t va)
 {
     struct vas_object *vo = vas_object_of(v);
@@ -134,7 +121,7 @@ static int decode_set_pager(const struct invocation *inv, struct decoded *d)
         return -E_PERM;
     struct slot *ep = NULL;
     if (inv->arg[0]) {
-        int r = lookup(inv->caller, inv->arg[0], MF_OBJ_ENDPOINT, MF_RIGHT_WRITE, &ep);
+        int r = cap_lookup(inv->caller, inv->arg[0], MF_OBJ_ENDPOINT, MF_RIGHT_WRITE, &ep);
         if (r)
             return r;
     }
@@ -172,7 +159,7 @@ static int decode_map(const struct invocation *inv, struct decoded *d)
 {
     const struct cap *frame = &inv->target->cap;
     struct slot *s;
-    int r = lookup(inv->caller, inv->arg[0], MF_OBJ_SEGMENT, MF_RIGHT_WRITE, &s);
+    int r = cap_lookup(inv->caller, inv->arg[0], MF_OBJ_SEGMENT, MF_RIGHT_WRITE, &s);
     if (r)
         return r;
     struct segment *seg = (struct segment *)s->cap.obj;
@@ -308,19 +295,29 @@ static paddr_t home_table(struct vas *home)
     return e && arch_pte_valid(*e) && !arch_pte_is_leaf(*e, HOME_LEVEL + 1) ? arch_pte_addr(*e) : 0;
 }
 
+// The thread a VAS attach/detach names: a Thread cap (write right), or 0
+// for the caller.
+static int thread_or_caller(const struct invocation *inv, uint64_t cptr, struct thread **t)
+{
+    *t = inv->caller;
+    if (!cptr)
+        return 0;
+    struct slot *s;
+    int r = cap_lookup(inv->caller, cptr, MF_OBJ_THREAD, MF_RIGHT_WRITE, &s);
+    if (!r)
+        *t = (struct thread *)s->cap.obj;
+    return r;
+}
+
 static int decode_attach_home(const struct invocation *inv, struct decoded *d)
 {
     struct vas_object *vo = (struct vas_object *)inv->target->cap.obj;
     if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
         return -E_PERM;
-    struct thread *t = inv->caller;
-    if (inv->arg[0]) {
-        struct slot *s;
-        int r = lookup(inv->caller, inv->arg[0], MF_OBJ_THREAD, MF_RIGHT_WRITE, &s);
-        if (r)
-            return r;
-        t = (struct thread *)s->cap.obj;
-    }
+    struct thread *t;
+    int r = thread_or_caller(inv, inv->arg[0], &t);
+    if (r)
+        return r;
     if (!t->home_vas || !home_table(t->home_vas))
         return -E_INVAL;
     if (vo->home && vo->home != t->home_vas)
@@ -394,7 +391,7 @@ static int decode_attach_segment(const struct invocation *inv, struct decoded *d
         return -E_PERM;
     uint64_t rights = inv->arg[1];
     struct slot *s;
-    int r = lookup(inv->caller, inv->arg[0], MF_OBJ_SEGMENT,
+    int r = cap_lookup(inv->caller, inv->arg[0], MF_OBJ_SEGMENT,
                    rights & MF_RIGHT_WRITE ? MF_RIGHT_READ | MF_RIGHT_WRITE : MF_RIGHT_READ, &s);
     if (r)
         return r;
@@ -465,7 +462,7 @@ static int decode_detach_segment(const struct invocation *inv, struct decoded *d
     if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
         return -E_PERM;
     struct slot *s;
-    int r = lookup(inv->caller, inv->arg[0], MF_OBJ_SEGMENT, MF_RIGHT_READ, &s);
+    int r = cap_lookup(inv->caller, inv->arg[0], MF_OBJ_SEGMENT, MF_RIGHT_READ, &s);
     if (r)
         return r;
     struct segment *seg = (struct segment *)s->cap.obj;
@@ -487,14 +484,10 @@ static int decode_detach_home(const struct invocation *inv, struct decoded *d)
     struct vas_object *vo = (struct vas_object *)inv->target->cap.obj;
     if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
         return -E_PERM;
-    struct thread *t = inv->caller;
-    if (inv->arg[0]) {
-        struct slot *s;
-        int r = lookup(inv->caller, inv->arg[0], MF_OBJ_THREAD, MF_RIGHT_WRITE, &s);
-        if (r)
-            return r;
-        t = (struct thread *)s->cap.obj;
-    }
+    struct thread *t;
+    int r = thread_or_caller(inv, inv->arg[0], &t);
+    if (r)
+        return r;
     if (!vo->home || vo->home != t->home_vas)
         return -E_NOENT;
     if (vo->active)
@@ -555,7 +548,7 @@ int64_t vas_switch(struct thread *self, uint64_t cptr)
     struct vas_object *to = NULL;
     if (cptr) {
         struct slot *s;
-        int r = lookup(self, cptr, MF_OBJ_VAS, MF_RIGHT_READ, &s);
+        int r = cap_lookup(self, cptr, MF_OBJ_VAS, MF_RIGHT_READ, &s);
         if (r)
             return r;
         to = (struct vas_object *)s->cap.obj;

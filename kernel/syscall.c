@@ -68,13 +68,10 @@ static int64_t sys_spawn(const uint64_t *arg)
     // arg[3]: a CNode of ours to become the program's CSpace (0: none).
     uintptr_t cspace = 0;
     if (arg[3]) {
-        struct slot *cn = cspace_lookup(current_thread(), arg[3]);
-        if (!cn || slot_empty(cn))
-            return -E_BADCAP;
-        if (cn->cap.type != MF_OBJ_CNODE)
-            return -E_TYPE;
-        if (!(cn->cap.rights & MF_RIGHT_WRITE))
-            return -E_PERM;
+        struct slot *cn;
+        int r = cap_lookup(current_thread(), arg[3], MF_OBJ_CNODE, MF_RIGHT_WRITE, &cn);
+        if (r)
+            return r;
         cspace = cn->cap.obj;
     }
     struct thread *t;

@@ -44,13 +44,10 @@ static int decode_retype(const struct invocation *inv, struct decoded *d)
     const struct cap *ut = &inv->target->cap;
     if (!(ut->rights & MF_RIGHT_WRITE))
         return -E_PERM;
-    struct slot *dst_cnode = cspace_lookup(inv->caller, inv->arg[1]);
-    if (!dst_cnode || slot_empty(dst_cnode))
-        return -E_BADCAP;
-    if (dst_cnode->cap.type != MF_OBJ_CNODE)
-        return -E_TYPE;
-    if (!(dst_cnode->cap.rights & MF_RIGHT_WRITE))
-        return -E_PERM;
+    struct slot *dst_cnode;
+    int r = cap_lookup(inv->caller, inv->arg[1], MF_OBJ_CNODE, MF_RIGHT_WRITE, &dst_cnode);
+    if (r)
+        return r;
     unsigned type = inv->arg[0] & 0xff, size_bits = inv->arg[0] >> 8 & 0xff;
     uint64_t count = inv->arg[0] >> 16;
     int bits = object_bits(type, size_bits, ut->size_bits);
