@@ -2,13 +2,15 @@
 // domain from the untyped memory it is given — an address space holding its
 // code and data, a segment of A-stacks, a Binding — registers the binding
 // with the name service, and serves the same four procedures by endpoint
-// IPC too, for comparison. Started by the root task (tests, benchmarks) or
-// from the shell: `run lrpc_server`.
+// IPC too, for comparison. The root task starts it with argument 1 for the
+// tests and benchmarks (it then waits to be taken down); from the shell,
+// `run lrpc_server` (argument 0) also binds to itself as a client, makes a
+// few calls, prints them and exits.
 #include "lrpc_demo.h"
 
 #define SELF MF_CAP_SELF_CNODE
 #define UNTYPED MF_CAP_UNTYPED_BASE
-enum { VAS = 20, SEGMENT, BINDING, IPC_THREAD, IPC_EP, PARK_EP, FRAMES = 32 };
+enum { VAS = 20, SEGMENT, BINDING, IPC_THREAD, IPC_EP, PARK_EP, CLIENT_VAS, FRAMES = 32 };
 
 #define ASTACK_BASE 0x100000000ul             // 4 GiB, in server and clients alike
 #define ASTACK_SIZE 1024
@@ -123,9 +125,33 @@ static bool build(void)
            mf_thread_start_buffer(IPC_THREAD, ipc_server, ipc_stack, sizeof(ipc_stack), IPC_EP, ipc_buffer) == 0;
 }
 
+// The demonstration: a client VAS of our own (our home, the A-stacks) and
+// four calls through the binding, as any client would make them.
+static int demo(void)
+{
+    static struct mf_lrpc_client client;
+    if (mf_untyped_retype(UNTYPED, MF_OBJ_VAS, 14, 1, SELF, CLIENT_VAS) || mf_vas_attach(CLIENT_VAS, 0) ||
+        mf_lrpc_bind(&client, BINDING, CLIENT_VAS) || mf_vas_switch(CLIENT_VAS)) {
+        mf_vas_switch(0);
+        printf("lrpc_server: cannot bind to myself\n");
+        return 3;
+    }
+    uint8_t in[DEMO_BIG], out[DEMO_BIG];
+    for (int i = 0; i < DEMO_BIG; i++)
+        in[i] = (uint8_t)i;
+    long null = demo_null(&client);
+    long add = demo_add(&client, 40, 2);
+    long big = demo_biginout(&client, in, out);
+    long fault = demo_call(&client, DEMO_FAULT);
+    mf_vas_switch(0);
+    printf("lrpc_server: null() = %ld, add(40, 2) = %ld, biginout() = %ld with out[0] = %u,\n"
+           "lrpc_server: and a faulting procedure returned %ld (%s) to its caller\n",
+           null, add, big, out[0], fault, mf_strerror(fault));
+    return null == 0 && add == 42 && big == 19900 && out[0] == 199 && fault == -E_DEAD ? 0 : 4;
+}
+
 int main(uint64_t arg)
 {
-    (void)arg;
     if (!build()) {
         printf("lrpc_server: cannot build the server (no CSpace or memory?)\n");
         return 1;
@@ -135,6 +161,8 @@ int main(uint64_t arg)
         printf("lrpc_server: cannot register with the name service\n");
         return 2;
     }
+    if (arg == 0)
+        return demo();
     // Park until our memory is taken back (the endpoint dies with it).
     if (mf_untyped_retype(UNTYPED, MF_OBJ_ENDPOINT, 0, 1, SELF, PARK_EP) == 0) {
         struct mf_msg m = {0};

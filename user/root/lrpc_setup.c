@@ -8,7 +8,7 @@ bool lrpc_demo_setup(struct lrpc_demo *d)
 {
     const long self = MF_CAP_SELF_CNODE;
     lrpc_demo_teardown(d);
-    d->server = spawn_with_resources("lrpc_server", 0, LRPC_SERVER_UT, LRPC_SERVER_CNODE);
+    d->server = spawn_with_resources("lrpc_server", 1, LRPC_SERVER_UT, LRPC_SERVER_CNODE);
     if (d->server < 0)
         return false;
     // The server registers once it has built its domain.

@@ -130,3 +130,15 @@ UTEST(lrpc_server_destroyed_mid_call)
     lrpc_demo_teardown(&demo);
     return NULL;
 }
+
+UTEST(lrpc_server_binds_to_itself)
+{
+    // `run lrpc_server` from the shell: it serves, binds as its own client,
+    // checks four calls and exits 0.
+    struct mf_exit_status st;
+    long tid = spawn_with_resources("lrpc_server", 0, LRPC_SERVER_UT, LRPC_SERVER_CNODE);
+    UCHECK(tid > 0 && mf_wait(tid, &st) == 0);
+    mf_cnode_revoke(MF_CAP_SELF_CNODE, LRPC_SERVER_UT);
+    UCHECK(st.how == EXIT_NORMAL && st.code == 0);
+    return NULL;
+}
