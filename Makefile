@@ -13,6 +13,8 @@ BUILD := build/$(ARCH)
 MODE ?= shell
 
 include arch/$(ARCH)/arch.mk
+# arch.mk defines rules first; `make` alone still means the ISO.
+.DEFAULT_GOAL := all
 
 CC := $(CROSS)gcc
 LD := $(CROSS)ld

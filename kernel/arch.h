@@ -42,9 +42,35 @@ uint64_t arch_feature_bits(void);
 #define ARCH_FEAT_HUGE_1G    (1u << 1)
 
 // ------------------------------------------------------------------ timer
-// Starts the periodic tick; each tick calls timer_tick() from interrupt
-// context with interrupts disabled.
+// Starts the periodic tick on the boot CPU (calibrating it where needed);
+// each tick calls timer_tick() from interrupt context with interrupts
+// disabled. Secondary CPUs start their own tick in their start-up path.
 void arch_timer_init(unsigned hz);
+
+// -------------------------------------------------------------------- SMP
+// CPUs are numbered 0..cpu_count-1 in the order they came up; 0 booted.
+// The calling CPU's number, read from its per-CPU block (GS base on x86_64,
+// TPIDR_EL1 on aarch64). Valid from arch_cpu_init() on.
+unsigned arch_cpu_id(void);
+// How many CPUs the firmware describes, the boot CPU included (x86_64: the
+// enabled local APICs of the ACPI MADT; aarch64: the device tree's cpu
+// nodes or the MADT's GICC entries). At least 1.
+unsigned arch_cpu_count_reported(void);
+// Starts CPU number `cpu` (1..reported-1). It sets up its own state (page
+// tables, vectors, per-CPU block with arch_cpu_id() == cpu, interrupt
+// controller, tick) and calls smp_secondary_entry() on the stack ending at
+// stack_top with interrupts disabled. Returns 0 once the start was requested
+// (the CPU reports itself through smp_secondary_entry), negative when the
+// firmware or hardware refused.
+int arch_cpu_start(unsigned cpu, uintptr_t stack_top);
+// Interrupts between CPUs. The target's handler acknowledges the interrupt
+// and calls smp_ipi(kind) with interrupts disabled.
+enum ipi_kind { IPI_CALL, IPI_RESCHEDULE, IPI_KINDS };
+void arch_send_ipi(unsigned cpu, enum ipi_kind kind);
+// The counter user programs read (rdtsc; PMCCNTR_EL0 or CNTVCT_EL0), at
+// arch_user_counter_hz(); in-kernel benchmarks use it so that their figures
+// share the user benchmarks' unit. Enabled on every CPU.
+uint64_t arch_user_counter(void);
 
 // -------------------------------------------------------------- page tables
 // Both architectures use 4 KiB granules and four levels of 512 entries
@@ -81,6 +107,12 @@ void arch_vm_switch(paddr_t root, unsigned tag, bool flush);
 void arch_tlb_flush_page(vaddr_t va, unsigned tag);
 void arch_tlb_flush_tag(unsigned tag);
 void arch_tlb_flush_all(void);
+// TLB shootdown without the other CPU's help: drops the entries tagged
+// `tag` (as CPU `cpu` uses it) for [va, va + len) on CPU `cpu`, from this
+// CPU. aarch64: TLBI ...IS broadcasts (also dropping the same ASID's entries
+// on the other CPUs, which is harmless). Returns false where the
+// architecture cannot (x86_64): the caller then interrupts that CPU.
+bool arch_tlb_flush_remote(unsigned cpu, unsigned tag, vaddr_t va, size_t len);
 // Number of non-zero tags: tags 1..count are handed out, 0 is reserved
 // (untagged / kernel). 0 when the CPU has no tags.
 unsigned arch_tlb_tag_count(void);
@@ -130,6 +162,10 @@ void syscall_entry(struct trap_frame *tf);
 void user_fault(struct trap_frame *tf, int kind, vaddr_t addr, unsigned access);
 _Noreturn void kernel_fault(struct trap_frame *tf, const char *what, vaddr_t addr);
 void kmain(struct boot_info *bi);
+// A secondary CPU, set up by arch_cpu_start, interrupts disabled (kernel/smp.c).
+_Noreturn void smp_secondary_entry(void);
+// An inter-processor interrupt arrived (kernel/smp.c).
+void smp_ipi(enum ipi_kind kind);
 
 enum fault_kind {
     FAULT_PAGE = 1,          // #PF / data or instruction abort

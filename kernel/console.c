@@ -1,7 +1,39 @@
 // Console output and panics.
+//
+// Locking: one ticket lock (a leaf: nothing else is taken under it) is held
+// for each console_write() and each kprintf(), so lines from different CPUs
+// do not interleave. A CPU that panics while it holds the console prints
+// anyway; a panic on another CPU waits a bounded time for it, then prints.
 #include "kernel/console.h"
 #include "kernel/arch.h"
+#include "kernel/smp.h"
 #include "lib/fmt.h"
+#include "lib/spinlock.h"
+
+static struct ticket_lock console_lock;
+static volatile int console_owner = -1;     // CPU holding the lock
+
+// Returns whether the lock was taken (false before SMP: one CPU, no lock;
+// false when this CPU already holds it, i.e. a panic while printing).
+static bool lock_console(void)
+{
+    if (!smp_active)
+        return false;
+    int me = (int)arch_cpu_id();
+    if (__atomic_load_n(&console_owner, __ATOMIC_RELAXED) == me)
+        return false;
+    ticket_lock(&console_lock);
+    console_owner = me;
+    return true;
+}
+
+static void unlock_console(bool locked)
+{
+    if (!locked)
+        return;
+    console_owner = -1;
+    ticket_unlock(&console_lock);
+}
 
 static void console_sink(void *ctx, char c)
 {
@@ -13,13 +45,18 @@ static void console_sink(void *ctx, char c)
 
 void console_write(const char *s, size_t len)
 {
+    bool locked = lock_console();
     for (size_t i = 0; i < len; i++)
         console_sink(NULL, s[i]);
+    unlock_console(locked);
 }
 
 int kvprintf(const char *fmt, va_list ap)
 {
-    return fmt_format(console_sink, NULL, fmt, ap);
+    bool locked = lock_console();
+    int n = fmt_format(console_sink, NULL, fmt, ap);
+    unlock_console(locked);
+    return n;
 }
 
 int kprintf(const char *fmt, ...)
@@ -88,6 +125,15 @@ void backtrace_print(uintptr_t fp)
 _Noreturn void panic_frame(struct trap_frame *tf, const char *fmt, ...)
 {
     arch_interrupts_disable();
+    smp_stop_others();
+    if (smp_active && console_owner != (int)arch_cpu_id()) {
+        // Another CPU may hold the console forever (it was stopped while
+        // printing): wait a little, then take it over.
+        uint64_t deadline = arch_cycles() + arch_cycles_per_second() / 10;
+        while (!ticket_trylock(&console_lock) && arch_cycles() < deadline)
+            ;
+        console_owner = (int)arch_cpu_id();
+    }
     va_list ap;
     va_start(ap, fmt);
     kprintf("\nPANIC: ");

@@ -6,6 +6,7 @@
 #include "kernel/invoke.h"
 #include "kernel/loader.h"
 #include "kernel/pmm.h"
+#include "kernel/smp.h"
 #include "kernel/thread.h"
 #include "kernel/version.h"
 #include "kernel/vm.h"
@@ -67,6 +68,7 @@ void kmain(struct boot_info *bi)
     programs_init(&boot);
     sched_init();
     arch_timer_init(TIMER_HZ);
+    smp_init();
     crash_on_request();
 
     struct thread *root;

@@ -7,6 +7,7 @@
 #include "kernel/segment.h"
 #include "kernel/lrpc.h"
 #include "kernel/ktest.h"
+#include "kernel/smp_bench.h"
 #include "kernel/loader.h"
 #include "kernel/pmm.h"
 #include "kernel/thread.h"
@@ -167,6 +168,8 @@ static int64_t sys_ktest(const uint64_t *arg)
         if (arg[1] >= ktest_count())
             return -E_RANGE;
         return ktest_run((unsigned)arg[1], (unsigned)arg[2]);
+    case KTEST_BENCH:
+        return kbench_run() ? -E_AGAIN : 0;
     default:
         return -E_INVAL;
     }

@@ -230,14 +230,15 @@ void thread_reap(struct thread *t)
     pmm_free_contig(V2P(t->kstack), KSTACK_PAGES);
 }
 
-uint64_t sched_ticks(void) { return this_cpu()->ticks; }
+// The boot CPU's tick count is the system's clock.
+uint64_t sched_ticks(void) { return __atomic_load_n(&cpus[0].ticks, __ATOMIC_RELAXED); }
 
 // Timer interrupt: wake sleepers and console readers, preempt on slice end.
 void timer_tick(void)
 {
     struct cpu *c = this_cpu();
-    c->ticks++;
-    for (struct thread *t = all_threads; t; t = t->all_next) {
+    __atomic_store_n(&c->ticks, c->ticks + 1, __ATOMIC_RELAXED);
+    for (struct thread *t = c->id == 0 ? all_threads : NULL; t; t = t->all_next) {
         if (t->state != THREAD_BLOCKED)
             continue;
         if ((t->blocked_on == BLOCK_SLEEP && c->ticks >= t->wake_tick) ||
@@ -261,25 +262,39 @@ static void idle_loop(void *arg)
     }
 }
 
-void sched_init(void)
+bool sched_init_cpu(unsigned cpu)
 {
-    struct cpu *c = this_cpu();
-    c->id = 0;
+    struct cpu *c = &cpus[cpu];
+    c->id = cpu;
     struct thread *idle = thread_alloc("idle");
     if (!idle)
-        panic("sched: no idle thread");
+        return false;
     arch_thread_init_kernel(idle, idle_loop, NULL);
     idle->state = THREAD_RUNNABLE;
     idle->priority = 0;
+    idle->cpu = cpu;
     c->idle = idle;
+    return true;
+}
+
+void sched_init(void)
+{
+    if (!sched_init_cpu(0))
+        panic("sched: no idle thread");
+}
+
+void sched_reschedule_ipi(void)
+{
+    if (this_cpu()->run_head)
+        schedule();
 }
 
 _Noreturn void sched_run_idle(void)
 {
     struct cpu *c = this_cpu();
-    static struct thread boot;   // holds the abandoned boot context
-    c->current = &boot;
-    boot.state = THREAD_DEAD;
+    static struct thread boot[MAX_CPUS];   // hold the abandoned boot contexts
+    c->current = &boot[c->id];
+    boot[c->id].state = THREAD_DEAD;
     schedule();
     panic("sched: returned to the boot context");
 }

@@ -8,6 +8,7 @@
 // The kernel is not preemptible: it runs with interrupts disabled, except in
 // the idle loop. A timer tick that arrives in user mode may switch threads.
 #pragma once
+#include "kernel/arch.h"
 #include "kernel/types.h"
 #include "include/manifold/syscall.h"
 #include "kernel/lrpc.h"
@@ -84,14 +85,19 @@ struct cpu {
     uint64_t ticks;
     uint32_t slice_left;
     uint32_t id;
+    bool online;                // set by the CPU itself once it runs
 };
 
 extern struct cpu cpus[MAX_CPUS];
-extern unsigned cpu_count;
-static inline struct cpu *this_cpu(void) { return &cpus[0]; }
+extern unsigned cpu_count;      // CPUs online: 0..cpu_count-1
+static inline struct cpu *this_cpu(void) { return &cpus[arch_cpu_id()]; }
 static inline struct thread *current_thread(void) { return this_cpu()->current; }
 
 void sched_init(void);
+// CPU `cpu` (not yet started) gets its idle thread; false when out of memory.
+bool sched_init_cpu(unsigned cpu);
+// IPI_RESCHEDULE arrived: run the scheduler if something waits here.
+void sched_reschedule_ipi(void);
 // A thread in a fresh 16 KiB block from the page allocator; NULL when out of memory.
 struct thread *thread_alloc(const char *name);
 // Formats a Thread object at obj (zeroed memory, 2^THREAD_OBJECT_BITS bytes).

@@ -108,10 +108,22 @@ extern struct a64_features a64_feat;
 struct a64_cpu {
     struct a64_cpu *self;
     uintptr_t kernel_stack_top; // the current thread's (arch_thread_activate)
-    unsigned index;
-    uint64_t mpidr;
+    unsigned index;             // arch_cpu_id()
+    uint64_t mpidr;             // affinity fields
+    uint64_t timer_deadline;    // timer.c: CNTV_CVAL of the next tick
+    uintptr_t gic_redist;       // gic.c, v3: this CPU's redistributor
+    uint8_t gic_target;         // gic.c, v2: this CPU interface's target bit
 };
 static inline struct a64_cpu *a64_this_cpu(void) { return (struct a64_cpu *)read_sysreg(tpidr_el1); }
+// Every CPU's block, by arch_cpu_id().
+extern struct a64_cpu a64_cpus[];
+// cpu.c: per-CPU registers (vectors, TPIDR_EL1, CPACR, counters, PMU, PAN)
+// for CPU `cpu`; the boot CPU from arch_cpu_init, secondaries from smp.c.
+void a64_cpu_setup(unsigned cpu, uint64_t mpidr);
+// mmu.c: a secondary CPU switches from the boot tables to the kernel's.
+void a64_mmu_init_secondary(void);
+// Physical address of something in the kernel image.
+paddr_t a64_image_pa(const void *p);
 
 // What a user thread finds in x1 at _start (user/lib/arch/aarch64/entry.S):
 // bit 0 = read the cycle counter from PMCCNTR_EL0 rather than CNTVCT_EL0.
@@ -126,6 +138,12 @@ extern char a64_trap_return[], a64_kernel_thread_start[];
 #define GIC_SPECIAL_LAST  1023
 void gic_map(const struct boot_info *bi);
 void gic_init(void);
+// A secondary CPU's redistributor / CPU interface (the distributor is the
+// boot CPU's to set up).
+void gic_init_cpu(void);
+// Software-generated interrupt `intid` (0-15) to CPU number `cpu`.
+void gic_send_sgi(unsigned cpu, unsigned intid);
+#define SGI_IPI_FIRST 0                 // SGI 0 + enum ipi_kind
 unsigned gic_version(void);
 void gic_enable_ppi(unsigned intid);
 // Acknowledges the highest-priority pending interrupt: the IAR value, which
@@ -137,3 +155,5 @@ void gic_end(uint32_t iar);
 // timer.c
 #define TIMER_PPI 27                    // EL1 virtual timer: PPI 11
 void a64_timer_rearm(void);
+// Starts this CPU's tick (after arch_timer_init on the boot CPU).
+void a64_timer_start(void);

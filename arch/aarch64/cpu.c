@@ -5,12 +5,17 @@
 #include "kernel/arch.h"
 #include "kernel/boot.h"
 #include "kernel/console.h"
+#include "kernel/thread.h"
 #include "lib/fmt.h"
 
 const char arch_name[] = "aarch64";
 const uint16_t arch_elf_machine = 183;  // EM_AARCH64
 struct a64_features a64_feat;
-static struct a64_cpu boot_cpu;
+struct a64_cpu a64_cpus[MAX_CPUS];
+static paddr_t image_pa;            // where __kernel_start was loaded
+
+paddr_t a64_image_pa(const void *p) { return image_pa + (paddr_t)((const char *)p - __kernel_start); }
+unsigned arch_cpu_id(void) { return a64_this_cpu()->index; }
 
 #define FIELD(reg, shift) ((unsigned)((reg) >> (shift)) & 0xf)
 
@@ -52,15 +57,21 @@ static void detect_features(void)
 
 static uint64_t pmccntr_hz;     // measured in pmu_cycle_counter_init()
 
+// The PMU cycle counter on, counting EL0 and EL1, readable at EL0.
+static void pmu_cycle_counter_on(void)
+{
+    write_sysreg(pmccfiltr_el0, 0);
+    write_sysreg(pmcr_el0, PMCR_E | PMCR_C | PMCR_LC);
+    write_sysreg(pmcntenset_el0, PMCNTEN_CYCLES);
+    isb();
+}
+
 // Turns on the PMU cycle counter for EL0 reads if it exists and counts.
 static bool pmu_cycle_counter_init(void)
 {
     if (!a64_feat.pmu_version)
         return false;
-    write_sysreg(pmccfiltr_el0, 0);
-    write_sysreg(pmcr_el0, PMCR_E | PMCR_C | PMCR_LC);
-    write_sysreg(pmcntenset_el0, PMCNTEN_CYCLES);
-    isb();
+    pmu_cycle_counter_on();
     // It must advance while the generic counter does; its rate against the
     // generic counter over 1 ms is the frequency user programs are told.
     uint64_t freq = read_sysreg(cntfrq_el0) & 0xffffffff, ticks = freq / 1000;
@@ -93,18 +104,22 @@ uint64_t arch_feature_bits(void)
     return ARCH_FEAT_HUGE_1G | (arch_tlb_tag_count() ? ARCH_FEAT_TAGGED_TLB : 0);
 }
 
-void arch_cpu_init(struct boot_info *bi)
+void a64_cpu_setup(unsigned cpu, uint64_t mpidr)
 {
-    (void)bi;
-    detect_features();
-    boot_cpu.self = &boot_cpu;
-    boot_cpu.index = 0;
-    boot_cpu.mpidr = read_sysreg(mpidr_el1) & MPIDR_AFFINITY;
-    write_sysreg(tpidr_el1, &boot_cpu);
+    struct a64_cpu *c = &a64_cpus[cpu];
+    c->self = c;
+    c->index = cpu;
+    c->mpidr = mpidr;
+    write_sysreg(tpidr_el1, c);
     write_sysreg(vbar_el1, a64_vectors);
     write_sysreg(cpacr_el1, CPACR_FPEN_EL1_ONLY);
     write_sysreg(cntkctl_el1, CNTKCTL_EL0VCTEN);
-    a64_feat.user_pmccntr = pmu_cycle_counter_init();
+    if (cpu == 0)
+        a64_feat.user_pmccntr = pmu_cycle_counter_init();
+    else if (a64_feat.user_pmccntr) {
+        pmu_cycle_counter_on();
+        write_sysreg(pmuserenr_el0, PMUSERENR_CR);
+    }
     if (a64_feat.pan) {
         // Like SMAP: EL1 cannot touch user pages except through the
         // LDTR/STTR of the user-copy routines (entry.S).
@@ -112,6 +127,13 @@ void arch_cpu_init(struct boot_info *bi)
         __asm__ volatile(".inst 0xd500419f" ::: "memory");   // msr pan, #1 (ARMv8.1)
     }
     isb();
+}
+
+void arch_cpu_init(struct boot_info *bi)
+{
+    image_pa = bi->kernel_start;
+    detect_features();
+    a64_cpu_setup(0, read_sysreg(mpidr_el1) & MPIDR_AFFINITY);
 }
 
 void arch_interrupts_enable(void) { __asm__ volatile("msr daifclr, #2" ::: "memory"); }
@@ -136,6 +158,12 @@ _Noreturn void arch_halt(void)
 // in WFI (user space may read the PMU cycle counter instead, see above).
 uint64_t arch_cycles(void) { return read_sysreg(cntvct_el0); }
 uint64_t arch_cycles_per_second(void) { return read_sysreg(cntfrq_el0) & 0xffffffff; }
+
+uint64_t arch_user_counter(void)
+{
+    isb();
+    return a64_feat.user_pmccntr ? read_sysreg(pmccntr_el0) : read_sysreg(cntvct_el0);
+}
 
 uint64_t arch_user_counter_hz(void)
 {

@@ -26,6 +26,7 @@
 #define GICD_ITARGETSR  0x0800      // v2: 1 byte (CPU mask) per INTID
 #define GICD_ICFGR      0x0c00      // 2 bits per INTID: bit 1 = edge
 #define GICD_IGRPMODR   0x0d00      // v3
+#define GICD_SGIR       0x0f00      // v2: TargetList (23:16), INTID (3:0)
 #define GICD_IROUTER    0x6000      // v3: 8 bytes (affinity) per INTID
 #define GICD_CTLR_RWP   (1u << 31)  // v3: register write pending
 #define GICD_CTLR_V3    0x13        // ARE_NS (4) | EnableGrp1A (1) | EnableGrp1 (0)
@@ -54,10 +55,11 @@
 static struct {
     unsigned version;
     uintptr_t dist;
-    uintptr_t cpu;          // v2 CPU interface, v3 this CPU's redistributor
+    uintptr_t cpu;          // v2 CPU interface (banked: the same for every CPU)
     paddr_t redist_pa;      // v3: the first redistributor
     size_t redist_size;     // v3: bytes mapped from redist_pa
 } gic;
+// v3: each CPU's redistributor is in its struct a64_cpu (gic_redist).
 
 static inline uint32_t rd32(uintptr_t a) { return *(volatile uint32_t *)a; }
 static inline uint64_t rd64(uintptr_t a) { return *(volatile uint64_t *)a; }
@@ -95,6 +97,8 @@ void gic_map(const struct boot_info *bi)
     // Redistributors are contiguous, one per CPU, of 128 or 256 KiB.
     gic.redist_pa = bi->intc_cpu_base;
     gic.redist_size = (bi->cpu_count ? bi->cpu_count : 1) * GICR_FRAME_MAX;
+    if (a64_cpu_count > bi->cpu_count)
+        gic.redist_size = a64_cpu_count * GICR_FRAME_MAX;
     vm_map_device(gic.redist_pa, gic.redist_size);
 }
 
@@ -150,6 +154,8 @@ static void dist_init(void)
 
 static void cpu_init_v2(void)
 {
+    // ITARGETSR0 (banked, read-only) holds this CPU interface's own bit.
+    a64_this_cpu()->gic_target = rd32(gic.dist + GICD_ITARGETSR) & 0xff;
     reset_range(gic.dist, 0, 32, false);       // SGI/PPI registers are banked per CPU
     wr32(gic.cpu + GICC_PMR, PRIORITY_MASK);
     wr32(gic.cpu + GICC_BPR, 0);
@@ -170,7 +176,7 @@ static void cpu_init_v3(void)
         if (typer & GICR_TYPER_LAST || rd >= end)
             panic("gic: no redistributor for affinity %#lx", aff);
     }
-    gic.cpu = rd;
+    a64_this_cpu()->gic_redist = rd;
     wr32(rd + GICR_WAKER, rd32(rd + GICR_WAKER) & ~WAKER_SLEEP);
     wait_clear(rd + GICR_WAKER, WAKER_ASLEEP, "redistributor wake-up");
     reset_range(rd + GICR_SGI, 0, 32, true);
@@ -190,19 +196,44 @@ static void cpu_init_v3(void)
     isb();
 }
 
-void gic_init(void)
+void gic_init_cpu(void)
 {
-    dist_init();
     if (gic.version == 2)
         cpu_init_v2();
     else
         cpu_init_v3();
+    for (unsigned k = 0; k < IPI_KINDS; k++)
+        gic_enable_ppi(SGI_IPI_FIRST + k);      // SGIs: banked enables like PPIs
+}
+
+void gic_init(void)
+{
+    dist_init();
+    gic_init_cpu();
 }
 
 void gic_enable_ppi(unsigned intid)
 {
-    uintptr_t base = gic.version == 2 ? gic.dist : gic.cpu + GICR_SGI;
+    uintptr_t base = gic.version == 2 ? gic.dist : a64_this_cpu()->gic_redist + GICR_SGI;
     wr32(base + GICD_ISENABLER + intid / 32 * 4, 1u << intid % 32);
+}
+
+// v2: GICD_SGIR with the target's CPU interface bit. v3: ICC_SGI1R_EL1 =
+// Aff3 (55:48), Aff2 (39:32), INTID (27:24), Aff1 (23:16), TargetList
+// (15:0: one bit per Aff0 value, so Aff0 < 16 is assumed).
+void gic_send_sgi(unsigned cpu, unsigned intid)
+{
+    dsb(ishst);                                 // what the target will read is visible first
+    const struct a64_cpu *t = &a64_cpus[cpu];
+    if (gic.version == 2) {
+        wr32(gic.dist + GICD_SGIR, (uint32_t)t->gic_target << 16 | intid);
+        return;
+    }
+    uint64_t m = t->mpidr;
+    uint64_t v = (m >> 32 & 0xff) << 48 | (m >> 16 & 0xff) << 32 | (uint64_t)intid << 24 |
+                 (m >> 8 & 0xff) << 16 | 1ull << (m & 0xf);
+    write_sysreg(S3_0_C12_C11_5, v);            // ICC_SGI1R_EL1
+    isb();
 }
 
 uint32_t gic_acknowledge(void)

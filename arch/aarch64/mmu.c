@@ -100,6 +100,19 @@ void arch_vm_install_kernel_root(paddr_t root)
         "isb" ::"r"(root) : "memory");
 }
 
+// A secondary CPU arrives on the boot TTBR1 (head.S): the kernel's tables
+// replace them as on the boot CPU.
+void a64_mmu_init_secondary(void)
+{
+    __asm__ volatile(
+        "dsb ishst\n"
+        "msr ttbr1_el1, %0\n"
+        "isb\n"
+        "tlbi vmalle1\n"
+        "dsb nsh\n"
+        "isb" ::"r"(kernel_root) : "memory");
+}
+
 // Nothing to copy: the kernel half is TTBR1's.
 void arch_vm_init_user_root(pte_t *root) { (void)root; }
 
@@ -132,6 +145,24 @@ void arch_tlb_flush_tag(unsigned tag)
 void arch_tlb_flush_all(void)
 {
     __asm__ volatile("dsb ishst\n tlbi vmalle1\n dsb nsh\n isb" ::: "memory");
+}
+
+// The inner-shareable forms reach every CPU: for CPU `cpu`'s ASID `tag`,
+// drop [va, va + len) page by page, or the whole ASID beyond 64 pages.
+// Other CPUs lose their entries of the same ASID number too (their ASID
+// pools are their own), which costs them refills, never correctness.
+bool arch_tlb_flush_remote(unsigned cpu, unsigned tag, vaddr_t va, size_t len)
+{
+    (void)cpu;
+    if (len > 64 * PAGE_SIZE) {
+        __asm__ volatile("dsb ishst\n tlbi aside1is, %0\n dsb ish\n isb" ::"r"(TLBI_ASID(tag)) : "memory");
+        return true;
+    }
+    __asm__ volatile("dsb ishst" ::: "memory");
+    for (vaddr_t a = ALIGN_DOWN(va, PAGE_SIZE); a < va + len; a += PAGE_SIZE)
+        __asm__ volatile("tlbi vae1is, %0" ::"r"(TLBI_VA(a) | TLBI_ASID(tag)) : "memory");
+    __asm__ volatile("dsb ish\n isb" ::: "memory");
+    return true;
 }
 
 // Tags are ASIDs 1..n (0 is the shared untagged ASID), handed out by the

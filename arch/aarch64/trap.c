@@ -126,6 +126,11 @@ void a64_irq(struct trap_frame *tf)
     unsigned intid = gic_intid(iar);
     if (intid >= GIC_SPECIAL_FIRST && intid <= GIC_SPECIAL_LAST)
         return;                         // spurious (1023) and friends: nothing to end
+    if (intid - SGI_IPI_FIRST < IPI_KINDS) {          // unsigned: also intid >= first
+        gic_end(iar);
+        smp_ipi((enum ipi_kind)(intid - SGI_IPI_FIRST));
+        return;
+    }
     if (intid == TIMER_PPI) {
         a64_timer_rearm();
         gic_end(iar);                   // before timer_tick(), which may switch threads

@@ -6,6 +6,9 @@
 #define LAPIC_ID       0x020
 #define LAPIC_EOI      0x0b0
 #define LAPIC_SVR      0x0f0
+#define LAPIC_ICR_LOW  0x300
+#define LAPIC_ICR_HIGH 0x310
+#define ICR_PENDING    (1u << 12)     // delivery status: send pending
 #define LAPIC_LVT_TIMER 0x320
 #define LAPIC_TIMER_INIT 0x380
 #define LAPIC_TIMER_CUR  0x390
@@ -13,7 +16,8 @@
 #define LVT_MASKED     (1u << 16)
 #define LVT_PERIODIC   (1u << 17)
 
-static volatile uint32_t *lapic;
+static volatile uint32_t *lapic;       // the same address on every CPU: each sees its own
+static uint32_t timer_count;           // per tick, calibrated by the boot CPU
 uint64_t x86_tsc_hz;
 
 static inline uint32_t lapic_read(unsigned reg) { return lapic[reg / 4]; }
@@ -43,6 +47,23 @@ void lapic_init(void)
     lapic_write(LAPIC_SVR, 0x100 | VECTOR_SPURIOUS);   // software enable
 }
 
+uint32_t lapic_id(void) { return lapic_read(LAPIC_ID) >> 24; }
+
+void lapic_send(uint32_t apic_id, uint32_t command)
+{
+    while (lapic_read(LAPIC_ICR_LOW) & ICR_PENDING)
+        __asm__ volatile("pause");
+    lapic_write(LAPIC_ICR_HIGH, apic_id << 24);
+    lapic_write(LAPIC_ICR_LOW, command);     // writing the low word sends
+}
+
+void lapic_timer_start(void)
+{
+    lapic_write(LAPIC_TIMER_DIV, 0x3);
+    lapic_write(LAPIC_LVT_TIMER, VECTOR_TIMER | LVT_PERIODIC);
+    lapic_write(LAPIC_TIMER_INIT, timer_count);
+}
+
 void arch_timer_init(unsigned hz)
 {
     lapic_init();
@@ -57,8 +78,8 @@ void arch_timer_init(unsigned hz)
     uint32_t per_tick = ticks * 100 / hz;
     if (per_tick == 0)
         panic("lapic: timer did not count during calibration");
-    lapic_write(LAPIC_LVT_TIMER, VECTOR_TIMER | LVT_PERIODIC);
-    lapic_write(LAPIC_TIMER_INIT, per_tick);
+    timer_count = per_tick;
+    lapic_timer_start();
     kprintf("manifold: LAPIC timer %u Hz (%u counts per tick), TSC %lu MHz\n", hz, per_tick,
             x86_tsc_hz / 1000000);
 }

@@ -19,6 +19,7 @@ mb2_header_end:
 
 section .boot.bss nobits alloc write
 align 4096
+global boot_pml4                 ; secondary CPUs start on these tables (smp.c)
 boot_pml4:      resb 4096
 boot_pdpt_low:  resb 4096          ; pml4[0] and pml4[256] (PHYS_MAP)
 boot_pdpt_high: resb 4096          ; pml4[511]

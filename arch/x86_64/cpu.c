@@ -4,6 +4,7 @@
 #include "kernel/arch.h"
 #include "kernel/boot.h"
 #include "kernel/console.h"
+#include "kernel/thread.h"
 #include "lib/fmt.h"
 #include "lib/string.h"
 
@@ -29,11 +30,16 @@ struct idt_entry {
     uint32_t offset_high, reserved;
 } __attribute__((packed));
 
-static struct tss tss;
-static uint64_t gdt[7];
+// Per CPU: the GDT (its TSS descriptor differs), the TSS, the GS block and
+// a stack for double faults. The IDT is shared.
+struct x86_cpu_tables {
+    uint64_t gdt[7];
+    struct tss tss;
+    struct x86_percpu percpu;
+    uint8_t double_fault_stack[4096] __attribute__((aligned(16)));
+};
+static struct x86_cpu_tables cpu_tables[MAX_CPUS];
 static struct idt_entry idt[256];
-static struct x86_percpu percpu;
-static uint8_t double_fault_stack[4096] __attribute__((aligned(16)));
 
 extern const uint64_t x86_vectors[256];
 extern char syscall_entry_asm[];
@@ -77,21 +83,23 @@ uint64_t arch_feature_bits(void)
            (x86_pcid_enabled ? ARCH_FEAT_TAGGED_TLB : 0);   // set by mmu.c
 }
 
-static void gdt_init(void)
+static void gdt_init(struct x86_cpu_tables *ct)
 {
+    uint64_t *gdt = ct->gdt;
+    struct tss *tss = &ct->tss;
     gdt[0] = 0;
     gdt[1] = 0x00af9a000000ffff;    // kernel code, 64-bit
     gdt[2] = 0x00cf92000000ffff;    // kernel data
     gdt[3] = 0x00cff2000000ffff;    // user data (DPL 3)
     gdt[4] = 0x00affa000000ffff;    // user code, 64-bit (DPL 3)
-    uint64_t base = (uint64_t)&tss, limit = sizeof(tss) - 1;
+    uint64_t base = (uint64_t)tss, limit = sizeof(*tss) - 1;
     gdt[5] = (limit & 0xffff) | (base & 0xffffff) << 16 | 0x89ull << 40 |
              ((limit >> 16) & 0xf) << 48 | ((base >> 24) & 0xff) << 56;
     gdt[6] = base >> 32;
-    tss.ist[0] = (uint64_t)double_fault_stack + sizeof(double_fault_stack);
-    tss.iomap_base = sizeof(tss);
+    tss->ist[0] = (uint64_t)ct->double_fault_stack + sizeof(ct->double_fault_stack);
+    tss->iomap_base = sizeof(*tss);
 
-    struct { uint16_t limit; uint64_t base; } __attribute__((packed)) ptr = {sizeof(gdt) - 1, (uint64_t)gdt};
+    struct { uint16_t limit; uint64_t base; } __attribute__((packed)) ptr = {sizeof(ct->gdt) - 1, (uint64_t)gdt};
     __asm__ volatile(
         "lgdt %0\n"
         "mov %1, %%ds\n mov %1, %%es\n mov %1, %%ss\n"
@@ -99,6 +107,12 @@ static void gdt_init(void)
         "ltr %w3\n"
         :: "m"(ptr), "r"((uint64_t)SEL_KERNEL_DATA), "i"(SEL_KERNEL_CODE), "r"(SEL_TSS)
         : "rax", "memory");
+}
+
+static void idt_load(void)
+{
+    struct { uint16_t limit; uint64_t base; } __attribute__((packed)) ptr = {sizeof(idt) - 1, (uint64_t)idt};
+    __asm__ volatile("lidt %0" ::"m"(ptr));
 }
 
 static void idt_init(void)
@@ -112,25 +126,40 @@ static void idt_init(void)
             .offset_mid = a >> 16 & 0xffff, .offset_high = a >> 32,
         };
     }
-    struct { uint16_t limit; uint64_t base; } __attribute__((packed)) ptr = {sizeof(idt) - 1, (uint64_t)idt};
-    __asm__ volatile("lidt %0" ::"m"(ptr));
+}
+
+static inline struct x86_percpu *this_percpu(void)
+{
+    struct x86_percpu *p;
+    __asm__ volatile("mov %%gs:0, %0" : "=r"(p));
+    return p;
+}
+
+unsigned arch_cpu_id(void)
+{
+    uint32_t cpu;
+    __asm__ volatile("movl %%gs:%c1, %0" : "=r"(cpu) : "i"(X86_PERCPU_CPU));
+    return cpu;
 }
 
 void x86_tss_set_rsp0(uint64_t rsp0)
 {
-    tss.rsp[0] = rsp0;
-    percpu.kernel_rsp = rsp0;
+    struct x86_percpu *p = this_percpu();
+    p->tss->rsp[0] = rsp0;
+    p->kernel_rsp = rsp0;
 }
 
-void arch_cpu_init(struct boot_info *bi)
+// Everything per CPU: tables, GS block, syscall MSRs, CR4 protections.
+void x86_cpu_setup(unsigned cpu, uint32_t apic_id)
 {
-    (void)bi;
-    detect_features();
-    gdt_init();
-    idt_init();
-
-    percpu.self = &percpu;
-    wrmsr(MSR_GS_BASE, (uint64_t)&percpu);
+    struct x86_cpu_tables *ct = &cpu_tables[cpu];
+    gdt_init(ct);
+    idt_load();
+    ct->percpu.self = &ct->percpu;
+    ct->percpu.cpu = cpu;
+    ct->percpu.apic_id = apic_id;
+    ct->percpu.tss = &ct->tss;
+    wrmsr(MSR_GS_BASE, (uint64_t)&ct->percpu);
     wrmsr(MSR_KERNEL_GS, 0);
 
     uint64_t efer = rdmsr(MSR_EFER) | 1;            // SCE: syscall/sysret
@@ -150,6 +179,17 @@ void arch_cpu_init(struct boot_info *bi)
         x86_smap_enabled = 1;
     }
     write_cr4(cr4);
+}
+
+void arch_cpu_init(struct boot_info *bi)
+{
+    detect_features();
+    idt_init();
+    // The boot CPU's APIC ID, from CPUID (the LAPIC is not mapped yet).
+    uint32_t r[4];
+    cpuid(1, 0, r);
+    x86_cpu_setup(0, r[1] >> 24);
+    x86_smp_discover(bi->acpi_rsdp, r[1] >> 24);
     // Mask the legacy PICs after moving their vectors away from exceptions.
     outb(0x20, 0x11); outb(0xa0, 0x11);
     outb(0x21, 0x20); outb(0xa1, 0x28);
@@ -193,6 +233,7 @@ uint64_t arch_cycles(void)
 }
 
 uint64_t arch_cycles_per_second(void) { return x86_tsc_hz; }
+uint64_t arch_user_counter(void) { return arch_cycles(); }
 uint64_t arch_user_counter_hz(void) { return x86_tsc_hz; }   // user code reads the TSC too
 
 uintptr_t arch_frame_pointer(void) { return (uintptr_t)__builtin_frame_address(0); }

@@ -119,6 +119,12 @@ void arch_vm_install_kernel_root(paddr_t root)
     write_cr4(cr4);
 }
 
+void x86_mmu_init_secondary(void)
+{
+    write_cr3(V2P(kernel_top));
+    write_cr4(read_cr4() | CR4_PGE | (x86_pcid_enabled ? CR4_PCIDE : 0));
+}
+
 void arch_vm_init_user_root(pte_t *root)
 {
     // Share the kernel half: its second-level tables never change identity.
@@ -178,6 +184,12 @@ void arch_tlb_flush_all(void)
     uint64_t cr4 = read_cr4();
     write_cr4(cr4 & ~CR4_PGE);
     write_cr4(cr4);
+}
+
+// x86 has no broadcast invalidation: other CPUs flush in an IPI.
+bool arch_tlb_flush_remote(unsigned cpu, unsigned tag, vaddr_t va, size_t len)
+{
+    return false;
 }
 
 // Tags offered besides 0: PCIDs 1..64.

@@ -44,6 +44,11 @@ void x86_trap(struct trap_frame *tf)
         timer_tick();
         return;
     }
+    if (v >= VECTOR_IPI_CALL && v < VECTOR_IPI_CALL + IPI_KINDS) {
+        lapic_eoi();
+        smp_ipi((enum ipi_kind)(v - VECTOR_IPI_CALL));
+        return;
+    }
     if (v == VECTOR_SPURIOUS || (v >= 0x20 && v < 0x30))
         return;     // spurious LAPIC or masked-PIC interrupt
     if (v >= 32) {

@@ -17,6 +17,7 @@
 #define MSR_APIC_BASE   0x1b
 
 #define VECTOR_TIMER    0x40
+#define VECTOR_IPI_CALL 0xf0        // + enum ipi_kind
 #define VECTOR_SPURIOUS 0xff
 
 static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
@@ -56,15 +57,39 @@ extern struct x86_features x86_cpu;
 // CR4.PCIDE is set and address spaces run tagged (mmu.c; off with tlbtags=off).
 extern bool x86_pcid_enabled;
 
+struct tss;
+
 // The per-CPU block addressed through GS in kernel mode (entry.asm uses
-// the offsets of the first three fields).
+// the offsets of the first three fields, arch_cpu_id the fourth).
 struct x86_percpu {
     struct x86_percpu *self;     // gs:0
     uint64_t kernel_rsp;         // gs:8  stack top for syscall entry
     uint64_t user_rsp;           // gs:16 scratch during syscall entry
+    uint32_t cpu;                // gs:24 arch_cpu_id()
+    uint32_t apic_id;
+    struct tss *tss;
 };
+#define X86_PERCPU_CPU 24
+_Static_assert(__builtin_offsetof(struct x86_percpu, cpu) == X86_PERCPU_CPU, "arch_cpu_id offset");
 
+// cpu.c: per-CPU tables and registers. The boot CPU does all of it in
+// arch_cpu_init; a secondary calls this with its number once it runs on the
+// kernel's page tables.
+void x86_cpu_setup(unsigned cpu, uint32_t apic_id);
+// apic.c: the local APIC of the calling CPU.
 void lapic_init(void);
 void lapic_eoi(void);
+uint32_t lapic_id(void);
+void lapic_timer_start(void);           // secondaries: the boot CPU's calibration
+// Sends an interrupt command (ICR low word: vector and delivery mode) to
+// the APIC `apic_id`; waits until the previous one was delivered.
+void lapic_send(uint32_t apic_id, uint32_t command);
 void x86_tss_set_rsp0(uint64_t rsp0);
 extern uint64_t x86_tsc_hz;
+// acpi.c: the local APIC IDs of the enabled CPUs in the ACPI MADT (boot CPU
+// included); 0 when there is no MADT.
+unsigned acpi_madt_apic_ids(paddr_t rsdp, uint32_t *ids, unsigned max);
+// mmu.c: a secondary CPU loads the kernel root and the boot CPU's CR4 bits.
+void x86_mmu_init_secondary(void);
+// smp.c: numbers the CPUs of the MADT (`boot_apic_id` is CPU 0).
+void x86_smp_discover(paddr_t rsdp, uint32_t boot_apic_id);

@@ -38,6 +38,7 @@ enum mf_syscall {
 // SYS_KTEST operations: run the kernel's self-tests from the root task.
 #define KTEST_COUNT 0      // -> number of kernel self-tests
 #define KTEST_RUN   1      // (index, number) -> 1 passed, 0 failed; prints the result line
+#define KTEST_BENCH 2      // () -> 0; prints the in-kernel SMP benchmarks' BENCH lines
 
 // How a thread ended (SYS_WAIT).
 #define EXIT_NORMAL 1      // called SYS_EXIT; code is its argument

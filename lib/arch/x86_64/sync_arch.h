@@ -19,7 +19,18 @@
 // (single-threaded) TCG it ends this vCPU's turn, so the lock holder gets to
 // run sooner. "memory" keeps the compiler from caching the spun-on word in a
 // register across the loop.
+//
+// In the kernel (MANIFOLD_KERNEL) every spin loop also serves cross-CPU
+// calls (kernel/smp.h): the kernel runs with interrupts off, so a CPU
+// spinning on a lock or a barrier would otherwise never answer a CPU that
+// waits for it (a TLB shootdown sent by the lock's holder, say).
+#ifdef MANIFOLD_KERNEL
+void smp_spin_poll(void);
+#endif
 static inline void cpu_relax(void)
 {
     __asm__ volatile("pause" ::: "memory");
+#ifdef MANIFOLD_KERNEL
+    smp_spin_poll();
+#endif
 }
