@@ -116,3 +116,4 @@ long mf_frame_map(long frame, long segment, uint64_t va, unsigned rights)
     return mf_invoke(frame, MF_FRAME_MAP, segment, (long)va, rights, 0);
 }
 long mf_frame_unmap(long frame) { return mf_invoke(frame, MF_FRAME_UNMAP, 0, 0, 0, 0); }
+long mf_frame_protect(long frame, unsigned rights) { return mf_invoke(frame, MF_FRAME_PROTECT, rights, 0, 0, 0); }

@@ -106,6 +106,9 @@ long mf_segment_configure(long segment, uint64_t base, uint64_t size);
 long mf_segment_set_pager(long segment, long endpoint);   // 0 = none
 long mf_frame_map(long frame, long segment, uint64_t va, unsigned rights);
 long mf_frame_unmap(long frame);
+// Changes the rights (READ, or READ|WRITE) of the frame cap's mapping in
+// place, flushing the TLBs; -E_NOENT when the cap maps nothing.
+long mf_frame_protect(long frame, unsigned rights);
 
 // A zero-fill pager (user/lib/pager.c): serves the page faults of the
 // segments attached to it by mapping fresh (zeroed) frames retyped from
