@@ -34,7 +34,7 @@ KERNEL_OBJS := $(patsubst %,$(BUILD)/kernel-objs/%.o,$(basename $(KERNEL_SRCS)))
 
 USER_LIB_SRCS := $(wildcard user/lib/*.c) $(LIB_SRCS) $(ARCH_USER_SRCS)
 USER_LIB_OBJS := $(patsubst %,$(BUILD)/user-objs/%.o,$(basename $(USER_LIB_SRCS)))
-ROOT_SRCS := $(wildcard user/root/*.c) $(wildcard user/tests/*.c)
+ROOT_SRCS := $(wildcard user/root/*.c) $(wildcard user/tests/*.c) $(wildcard user/dsm/*.c)
 ROOT_OBJS := $(patsubst %,$(BUILD)/user-objs/%.o,$(basename $(ROOT_SRCS)))
 PROGRAMS := $(basename $(notdir $(wildcard user/programs/*.c)))
 USER_ELFS := $(BUILD)/user/root.elf $(patsubst %,$(BUILD)/user/%.elf,$(PROGRAMS))
