@@ -47,7 +47,7 @@ TEST_ISO := $(ISO)
 BENCH_ISO := $(ISO)
 CRASH_ISO := $(ISO)
 
-.PHONY: all iso run test test-arch test-bochs bench debug clean deps host-test
+.PHONY: all iso run test test-arch test-bochs bench debug clean deps host-test model-check
 all: $(ISO)
 iso: $(ISO)
 
@@ -143,7 +143,7 @@ debug: deps
 	tools/qemu debug $(ARCH) $(ISO)
 
 # Build and test every architecture; the overall status fails if any does.
-test: deps host-test
+test: deps host-test model-check
 	@status=0; for a in $(ARCHES); do \
 	    $(MAKE) --no-print-directory ARCH=$$a test-arch || status=1; \
 	done; exit $$status
@@ -182,6 +182,12 @@ host-test-sync:
 	build/host/test_sync_tsan -q -s 4
 	build/host/test_sync -q
 	build/host/test_sync_relax -q -t 2 -s 30
+
+# The DSM's strong protocol as a Promela model checked with spin
+# (user/dsm/strong.pml, tools/model-check): exhaustive searches, then two
+# deliberate bugs the searches must catch. About 20 s.
+model-check: deps
+	tools/model-check user/dsm/strong.pml build/model
 
 bench: deps
 	@if [ "$(origin ARCH)" = "command line" ]; then arches="$(ARCH)"; else arches="$(ARCHES)"; fi; \

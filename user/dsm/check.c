@@ -158,3 +158,34 @@ const char *dsm_check(void)
     }
     return NULL;
 }
+
+// For a test that failed: what each node is waiting for.
+void dsm_dump(void)
+{
+    for (unsigned n = 0; n < dsm_node_count(); n++) {
+        if (!dsm_enter(n))
+            continue;
+        const struct node *s = NODE;
+        printf("# node %u: clock %lu, frames %u/%u, ports", n, (unsigned long)s->clock, s->frames_used,
+               s->pool_frames);
+        for (unsigned p = 0; p < PORTS; p++)
+            printf(" [op %u active %u step %u outstanding %u posted %u]", s->port[p].op, s->port[p].active,
+                   s->port[p].step, s->port[p].outstanding, s->port[p].posted);
+        printf("%s\n#   sent:", ring_empty(s->outbox) ? "" : ", outbox not empty");
+        for (unsigned t = 1; t < MSG_TYPE_COUNT; t++)
+            if (s->stats.by_type[t])
+                printf(" %s %lu", dsm_message_name(t), (unsigned long)s->stats.by_type[t]);
+        printf(", faults %lu (local %lu)\n", (unsigned long)s->stats.faults, (unsigned long)s->stats.local_faults);
+        for (unsigned p = 0; p < s->pages; p++) {
+            const struct page *pg = &s->page[p];
+            const struct directory *d = &s->dir[p];
+            if (pg->waiting)
+                printf("#   page %u: waiting (port %u), hint %u, access %u/%u\n", p, pg->waiting - 1, pg->hint,
+                       pg->access, pg->allowed);
+            if (pg->manager && (d->busy || d->queue_head >= 0))
+                printf("#   page %u: managed, busy %u acks %u granted %u, serving node %u access %u, queue %d\n",
+                       p, d->busy, d->acks, d->granted, d->current.origin, d->current.access, d->queue_head);
+        }
+        mf_vas_switch(0);
+    }
+}

@@ -75,6 +75,7 @@ void dsm_stop(void);
 // "Invariants"); call when no application thread runs. NULL, or the first
 // violation found, as text.
 const char *dsm_check(void);
+void dsm_dump(void);        // prints what each node waits for (failed tests)
 // A node's counters (node < nodes), or their sum (node = DSM_MAX_NODES).
 void dsm_get_stats(unsigned node, struct dsm_stats *out);
 void dsm_reset_stats(void);

@@ -401,11 +401,13 @@ void engine_main(uint64_t boot)
     for (;;) {
         bool work = ports_scan();
         work |= inbox_drain(8);
-        bool waiting = outbox_flush();
-        if (work)
+        bool waiting = holder_deferred();
+        waiting |= outbox_flush();
+        // Messages to ourselves ring no doorbell: look before sleeping.
+        if (work || !ring_empty(NODE->inbox[NODE->id]))
             continue;
         if (waiting)
-            mf_yield();     // a receiver's ring is full: let it drain
+            mf_yield();     // a receiver's ring is full, or a hold has to end
         else
             mf_notification_wait(CAP_DOORBELL);
     }

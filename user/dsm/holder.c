@@ -247,10 +247,12 @@ void holder_grant(const struct msg *m)
             continue;
         unsigned port = pg->waiting - 1u;
         pg->waiting = 0;
-        if (self->port[port].op == OP_FAULT)
+        if (self->port[port].op == OP_FAULT) {
+            pg->hold_until = (uint32_t)mf_time() + HOLD_TICKS;
             port_complete(port, 0);
-        else
+        } else {
             port_progress(port);
+        }
     }
 }
 
@@ -261,6 +263,14 @@ void holder_grant(const struct msg *m)
 // after it is final; a pull diffs a snapshot (holder_take_diff). A writer
 // that is not the manager always has a twin; the manager's writes are in
 // the reference already.
+//
+// Progress (not correctness): a page fetched for a fault is held until the
+// next timer tick (Mirage's delta) before an INVALIDATE or DOWNGRADE takes
+// it away, so the faulting thread gets to use it; otherwise two nodes that
+// keep faulting on one page can take it from each other forever, each
+// losing it before its thread runs again.
+static void answer_demand(unsigned type, unsigned p, unsigned from);
+
 void holder_invalidate(const struct msg *m)
 {
     struct node *self = NODE;
@@ -268,12 +278,58 @@ void holder_invalidate(const struct msg *m)
     struct page *pg = &self->page[p];
     if (!pg->manager)
         pg->hint = m->src;      // only a manager sends these
+    if (m->type != MSG_PULL && (int32_t)(pg->hold_until - (uint32_t)mf_time()) > 0 &&
+        self->deferred_count < DEFERRED_MAX) {
+        self->deferred[self->deferred_count++] = (struct deferred){m->type, m->src, (uint16_t)p};
+        return;
+    }
+    answer_demand(m->type, p, m->src);
+}
+
+bool holder_deferred(void)
+{
+    struct node *self = NODE;
+    if (!self->deferred_count)
+        return false;
+    uint32_t now = (uint32_t)mf_time();
+    for (unsigned i = 0; i < self->deferred_count;) {
+        struct deferred d = self->deferred[i];
+        if ((int32_t)(self->page[d.page].hold_until - now) > 0) {
+            i++;
+            continue;
+        }
+        self->deferred[i] = self->deferred[--self->deferred_count];
+        answer_demand(d.type, d.page, d.from);
+    }
+    return self->deferred_count != 0;
+}
+
+// The manager's own copy, downgraded without a message (Xfetch).
+bool holder_may_downgrade(unsigned p)
+{
+    return (int32_t)(NODE->page[p].hold_until - (uint32_t)mf_time()) <= 0;
+}
+
+void holder_downgrade_local(unsigned p)
+{
+    struct page *pg = &NODE->page[p];
+    if (pg->access == ACC_WRITE)
+        map_app(p, ACC_READ);
+    if (pg->allowed == ACC_WRITE)
+        pg->allowed = ACC_READ;
+    pg->dirty = 0;
+}
+
+static void answer_demand(unsigned type, unsigned p, unsigned from)
+{
+    struct node *self = NODE;
+    struct page *pg = &self->page[p];
     struct msg *ack = msg_begin(MSG_ACK);
     ack->arg[0] = p;
     ack->arg[2] = ++self->clock;    // our writes dated before this are in the diff
     uint8_t *diff = msg_put(ack, NULL, 0);
     size_t bytes = 0;
-    switch (m->type) {
+    switch (type) {
     case MSG_INVALIDATE:
         ack->arg[1] = ACK_INVALIDATE;
         map_app(p, ACC_NONE);
@@ -302,5 +358,5 @@ void holder_invalidate(const struct msg *m)
         break;
     }
     ack->length += (uint32_t)bytes;
-    msg_send(ack, m->src);
+    msg_send(ack, from);
 }

@@ -89,11 +89,9 @@ static bool twinned_writer(const struct directory *d, unsigned k)
 // either side keeps a single writer; release and weak writers share a page
 // through twins; and a weak reader's sync date is met by pulling what the
 // twinned writers have written.
-static enum action action_for(const struct directory *d, const struct request *r, unsigned k)
+static enum action contract_action(const struct directory *d, const struct request *r, unsigned k)
 {
     unsigned held = d->access[k], mk = d->model[k];
-    if (k == r->origin || held == ACC_NONE)
-        return KEEP;
     if (r->access == ACC_WRITE) {
         if (mk == DSM_STRONG)
             return INVALIDATE;                      // k: nobody else writes
@@ -107,9 +105,18 @@ static enum action action_for(const struct directory *d, const struct request *r
         return DOWNGRADE;                           // r: nobody else writes
     if (mk == DSM_STRONG)                           // a strong writer (the manager)
         return r->model == DSM_RELEASE ? DOWNGRADE : KEEP;
-    if (r->model == DSM_WEAK && twinned_writer(d, k) && d->pulled[k] < r->constraint)
-        return PULL;                                // writes before the date must be in
     return KEEP;
+}
+
+static enum action action_for(const struct directory *d, const struct request *r, unsigned k)
+{
+    if (k == r->origin || d->access[k] == ACC_NONE)
+        return KEEP;
+    enum action a = contract_action(d, r, k);
+    // A weak requester's date: what twinned writers wrote before it must be in.
+    if (a == KEEP && r->model == DSM_WEAK && twinned_writer(d, k) && d->pulled[k] < r->constraint)
+        return PULL;
+    return a;
 }
 
 static bool other_writer(const struct directory *d, unsigned origin)
@@ -221,19 +228,30 @@ static struct grant_entry entry_for(unsigned p, unsigned access, unsigned model,
 }
 
 // Xfetch: page q can go along with a read grant to `origin` if we manage
-// it, nobody is using its directory, and the grant needs nobody else.
+// it, nobody is using its directory, and the grant needs no other node: at
+// most our own write access has to go, which we take away here.
 static bool prefetchable(unsigned q, unsigned origin, unsigned model)
 {
     struct node *self = NODE;
     if (q >= self->pages || !self->page[q].manager)
         return false;
-    const struct directory *d = &self->dir[q];
+    struct directory *d = &self->dir[q];
     if (d->busy || d->access[origin] != ACC_NONE)
         return false;
     struct request r = {.page = (uint16_t)q, .origin = (uint8_t)origin, .access = ACC_READ, .model = (uint8_t)model};
-    for (unsigned k = 0; k < self->nodes; k++)
-        if (action_for(d, &r, k) != KEEP)
+    bool downgrade_self = false;
+    for (unsigned k = 0; k < self->nodes; k++) {
+        enum action a = action_for(d, &r, k);
+        if (a == DOWNGRADE && k == self->id && holder_may_downgrade(q))
+            downgrade_self = true;
+        else if (a != KEEP)
             return false;
+    }
+    if (downgrade_self) {
+        holder_downgrade_local(q);
+        d->access[self->id] = ACC_READ;
+        d->version++;           // a writer stopped
+    }
     return true;
 }
 

@@ -86,7 +86,7 @@ struct page {
     uint8_t prefetched;     // came by Xfetch
     int16_t frame;          // pool frame with our copy, -1: none
     int16_t twin;           // pool frame with our twin, -1: none
-    uint32_t pad;
+    uint32_t hold_until;    // timer tick before which demands for it wait (Mirage's delta)
     uint64_t version;       // the version our copy is of
     uint64_t valid_before;  // our copy holds every write dated before this
     uint64_t constraint;    // weak: our last dsm_sync date for this page
@@ -226,8 +226,17 @@ struct barrier_state {          // at node 0
     uint64_t notices[DSM_MAX_PAGES];
 };
 
+// A demand (INVALIDATE, DOWNGRADE) for a page still held for the fault it
+// was fetched for: answered once the hold ends.
+struct deferred {
+    uint8_t type, from;
+    uint16_t page;
+};
+
 // ------------------------------------------------------------------ node
 #define REQUEST_POOL 64
+#define DEFERRED_MAX 64
+#define HOLD_TICKS 1            // a faulted-in page stays at least until the next tick
 
 struct node {
     uint32_t id, nodes, pages, xfetch;
@@ -251,8 +260,12 @@ struct node {
     struct lock_state lock[DSM_MAX_LOCKS];
     struct barrier_state barrier;
     uint64_t barrier_date;          // date of the last barrier we passed
-    // Write notices for our next release: page -> version (0: none).
-    uint64_t my_notices[DSM_MAX_PAGES];
+    // Write notices we know of: page -> the latest released version (0:
+    // none). Every release hands all of them on, so they reach whoever
+    // synchronises with us later, through any chain of locks and barriers.
+    uint64_t known[DSM_MAX_PAGES];
+    struct deferred deferred[DEFERRED_MAX];
+    uint32_t deferred_count;
     struct dsm_stats stats;
     volatile uint32_t ready;        // set by the engine when it serves
     bool tx_open;                   // a message is being built in the TX buffer
@@ -284,6 +297,9 @@ void manager_init_page(unsigned p);
 void holder_fault(unsigned port, uint64_t addr, unsigned access);
 void holder_grant(const struct msg *m);
 void holder_invalidate(const struct msg *m);
+bool holder_deferred(void);     // answers the demands whose hold ended; true if some still wait
+bool holder_may_downgrade(unsigned p);
+void holder_downgrade_local(unsigned p);
 void holder_request(unsigned p, unsigned access, unsigned model, unsigned port, uint8_t xmask);
 void holder_drop_copy(unsigned p);
 size_t holder_take_diff(unsigned p, uint8_t *out, bool stop);

@@ -7,7 +7,10 @@
 // Those (page, version) write notices travel with the synchronisation —
 // the unlock to the lock's manager and on with the next lock grant; the
 // barrier arrival to the barrier master and back to everyone with the
-// release — and the acquirer drops its copies older than a notice. No
+// release — and the acquirer drops its copies older than a notice. A node
+// hands on every notice it knows of, not only its own, so a write released
+// under one lock reaches a node that later passes a barrier or another
+// lock after the writer's acquirer (release consistency is transitive). No
 // invalidation message is sent when a release page is written: they are
 // delayed to the acquire and batched into the one message it waits for.
 //
@@ -97,7 +100,7 @@ void release_start(unsigned port)
         if (!pg->manager) {
             twinned[count++] = (uint16_t)q;
         } else if (pg->dirty) {
-            self->my_notices[q] = ++self->dir[q].version;
+            self->known[q] = ++self->dir[q].version;
             pg->dirty = 0;
             map_app(q, ACC_READ);
         }
@@ -111,7 +114,7 @@ void release_flush_ack(const struct msg *m)
     struct node *self = NODE;
     const struct notice *n = (const struct notice *)m->payload;
     for (unsigned i = 0; i < m->count; i++) {
-        self->my_notices[n[i].page] = max_u64(self->my_notices[n[i].page], n[i].version);
+        self->known[n[i].page] = max_u64(self->known[n[i].page], n[i].version);
         port_progress((unsigned)m->arg[0]);
     }
 }
@@ -128,9 +131,11 @@ void acquire_notices(unsigned port, const struct notice *n, unsigned count)
     self->port[port].step = 1;
     for (unsigned i = 0; i < count; i++) {
         unsigned q = n[i].page;
+        if (q >= self->pages)
+            continue;
         struct page *pg = &self->page[q];
-        if (q >= self->pages || pg->model != DSM_RELEASE || pg->manager || pg->frame < 0 ||
-            pg->version >= n[i].version)
+        self->known[q] = max_u64(self->known[q], n[i].version);
+        if (pg->model != DSM_RELEASE || pg->manager || pg->frame < 0 || pg->version >= n[i].version)
             continue;
         self->stats.notices_applied++;
         if (pg->twin >= 0) {

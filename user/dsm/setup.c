@@ -174,7 +174,12 @@ bool dsm_start(const struct dsm_config *c)
     if (!retype(DSM_UT_OBJECTS, MF_OBJ_NOTIFICATION, 0, DSM_SLOT_DONE))
         return false;
     for (unsigned n = 0; n < c->nodes; n++) {
-        unsigned pool = node_pages - fixed - 16;    // 16: the fault thread, bells, alignment
+        // Frames for copies and twins: every page and a twin of each, at
+        // most what the node's untyped holds besides its fixed memory (16:
+        // the fault thread, bells, alignment). Fewer frames, faster start.
+        unsigned pool = node_pages - fixed - 16;
+        if (pool > 2 * c->pages + 16)
+            pool = 2 * c->pages + 16;
         dsm.status[n] = (struct engine_status){0};
         dsm.boot[n] = (struct engine_boot){.id = n, .nodes = c->nodes, .pages = c->pages, .xfetch = c->xfetch,
                                            .model = c->model, .pool_frames = pool < POOL_MAX ? pool : POOL_MAX,
@@ -209,12 +214,13 @@ long dsm_run_on(uint32_t mask, dsm_app app, uint64_t arg)
         if (!(mask & 1u << n))
             continue;
         starts[n] = (struct app_start){.app = app, .arg = arg, .thread = {.node = n, .nodes = dsm.config.nodes}};
-        // Below the engines: protocol work runs as soon as it arrives.
+        // At the engines' priority: an engine that waits for a hold to end
+        // yields to the thread the hold is for.
         if (!start_in_node(n, SLOT(n, R_APP), app_main, app_stacks[n], sizeof(app_stacks[n]),
-                           (uint64_t)(uintptr_t)&starts[n], 9))
+                           (uint64_t)(uintptr_t)&starts[n], 10))
             return -E_INVAL;
     }
-    return wait_done(mask, 6000) ? 0 : -E_AGAIN;
+    return wait_done(mask, 1500) ? 0 : -E_AGAIN;
 }
 
 long dsm_run(dsm_app app, uint64_t arg)

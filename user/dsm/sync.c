@@ -7,9 +7,10 @@
 // dsm_barrier returns, after which dsm_sync can ask for every write made
 // before the barrier.
 //
-// Both carry write notices (release.c): UNLOCK and BARRIER the releaser's,
-// LOCK_GRANT every notice released under the lock so far (one version per
-// page, so the set stays bounded), BARRIER_DONE the union of the arrivals'.
+// Both carry write notices (release.c): UNLOCK and BARRIER every notice
+// the releaser knows of, LOCK_GRANT every notice released under the lock so
+// far, BARRIER_DONE the union of the arrivals' (one version per page, so
+// the sets stay bounded).
 #include "engine.h"
 
 static void put_notices(struct msg *m, const uint64_t *versions)
@@ -52,8 +53,7 @@ void op_unlock_released(unsigned port)
     unsigned lock = (unsigned)self->port[port].arg[0];
     struct msg *m = msg_begin(MSG_UNLOCK);
     m->arg[0] = lock;
-    put_notices(m, self->my_notices);
-    memset(self->my_notices, 0, sizeof(self->my_notices));
+    put_notices(m, self->known);
     msg_send(m, lock % self->nodes);
     port_complete(port, 0);
 }
@@ -78,8 +78,7 @@ void op_barrier_released(unsigned port)
     struct node *self = NODE;
     struct msg *m = msg_begin(MSG_BARRIER);
     m->arg[1] = port;
-    put_notices(m, self->my_notices);
-    memset(self->my_notices, 0, sizeof(self->my_notices));
+    put_notices(m, self->known);
     msg_send(m, 0);
 }
 
