@@ -248,9 +248,48 @@ static int64_t invoke_unmap(const struct decoded *d)
     return 0;
 }
 
+// Changes the rights of the mapping a frame cap records, in place: the
+// entry keeps its frame, only the write permission changes, and the TLB
+// entries of every VAS the segment is attached to are flushed. A pager uses
+// it to make a page read-only without unmapping it (no reader faults in
+// the meantime) and to give write access back on a write fault.
+static int decode_protect(const struct invocation *inv, struct decoded *d)
+{
+    const struct cap *frame = &inv->target->cap;
+    uint64_t rights = inv->arg[0];
+    if (rights & ~(uint64_t)(MF_RIGHT_READ | MF_RIGHT_WRITE) || !(rights & MF_RIGHT_READ))
+        return -E_INVAL;
+    if ((rights & frame->rights) != rights)
+        return -E_PERM;
+    struct segment *seg = (struct segment *)frame->badge;
+    if (!seg || !segment_live(seg, frame->reserved1))
+        return -E_NOENT;    // not mapped, or its segment is gone
+    vaddr_t va = inv->target->reserved;
+    int leaf = frame->size_bits == PAGE_SHIFT ? 0 : 1;
+    pte_t *e = vm_entry(seg->tables[(va - seg->base) / span(seg->level)], seg->level, va, leaf, NULL, false);
+    if (!e || !arch_pte_valid(*e) || arch_pte_addr(*e) != V2P(frame->obj))
+        return -E_NOENT;
+    d->value[0] = (uintptr_t)seg;
+    d->value[1] = (uintptr_t)e;
+    d->value[2] = va;
+    d->value[3] = (uint64_t)leaf;
+    d->value[4] = V2P(frame->obj);
+    d->value[5] = rights;
+    return 0;
+}
+
+static int64_t invoke_protect(const struct decoded *d)
+{
+    unsigned flags = VM_USER | VM_READ | (d->value[5] & MF_RIGHT_WRITE ? VM_WRITE : 0);
+    *(pte_t *)d->value[1] = arch_pte_leaf(d->value[4], flags, (int)d->value[3]);
+    flush_attached((struct segment *)d->value[0], d->value[2]);
+    return 0;
+}
+
 const struct op_handler frame_ops[MAX_OPS] = {
     [MF_FRAME_MAP] = {decode_map, invoke_map},
     [MF_FRAME_UNMAP] = {decode_unmap, invoke_unmap},
+    [MF_FRAME_PROTECT] = {decode_protect, invoke_protect},
 };
 
 // ----------------------------------------------------------- SpaceJMP locks

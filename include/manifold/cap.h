@@ -88,6 +88,7 @@ enum mf_segment_op {
 enum mf_frame_op {
     MF_FRAME_MAP = 0,          // (segment cptr, va, rights): one mapping per frame cap
     MF_FRAME_UNMAP,            // ()
+    MF_FRAME_PROTECT,          // (rights): change the rights of the cap's mapping in place
     MF_FRAME_OP_COUNT
 };
 

@@ -76,6 +76,10 @@ long mf_thread_set_priority(long thread, unsigned priority);
 long mf_thread_start(long thread, void (*fn)(uint64_t), void *stack, size_t size, uint64_t arg);
 long mf_thread_start_buffer(long thread, void (*fn)(uint64_t), void *stack, size_t size, uint64_t arg,
                             void *ipc_buffer);
+// As mf_thread_start_buffer, with the CNode `cspace` (a cptr of ours) as
+// the thread's CSpace instead of ours.
+long mf_thread_start_cspace(long thread, long cspace, void (*fn)(uint64_t), void *stack, size_t size,
+                            uint64_t arg, void *ipc_buffer);
 // The IPC buffer the kernel gave a loaded program (words 4..63 of long
 // messages, at index word - 4). Threads started by a program have their own.
 static inline uint64_t *mf_ipc_buffer(void) { return (uint64_t *)MF_IPC_BUFFER_VA; }
@@ -106,6 +110,9 @@ long mf_segment_configure(long segment, uint64_t base, uint64_t size);
 long mf_segment_set_pager(long segment, long endpoint);   // 0 = none
 long mf_frame_map(long frame, long segment, uint64_t va, unsigned rights);
 long mf_frame_unmap(long frame);
+// Changes the rights (READ, or READ|WRITE) of the frame cap's mapping in
+// place, flushing the TLBs; -E_NOENT when the cap maps nothing.
+long mf_frame_protect(long frame, unsigned rights);
 
 // A zero-fill pager (user/lib/pager.c): serves the page faults of the
 // segments attached to it by mapping fresh (zeroed) frames retyped from

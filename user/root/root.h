@@ -44,3 +44,12 @@ void run_gups(void);
 bool gups_verify_all(unsigned regions);
 // Pointer-rich sharing through a segment vs IPC marshalling (share.c).
 bool run_pointer_sharing(bool print);
+
+// Distributed shared memory (user/dsm/, docs/dsm.md): each instance's
+// root-side objects come from DSM_UT_OBJECTS and each node's memory (a
+// 2 MiB untyped per node) from DSM_UT_MEMORY; dsm_stop revokes both.
+// Slots: DSM_SLOT_DONE, then 16 per node from DSM_SLOTS_NODE (2096..2223).
+#define DSM_UT_OBJECTS (MF_CAP_UNTYPED_BASE + 11)
+#define DSM_UT_MEMORY (MF_CAP_UNTYPED_BASE + 12)
+#define DSM_SLOT_DONE 2080
+#define DSM_SLOTS_NODE 2096

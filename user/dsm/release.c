@@ -1,0 +1,225 @@
+// Release, acquire and sync: when the copies of release and weak pages
+// catch up with other nodes' writes.
+//
+// Release pages (lazy release consistency with MWPF's delayed, batched
+// invalidations): a writer's changes reach the page's manager at its
+// release, as diffs, and each manager answers with the page's new version.
+// Those (page, version) write notices travel with the synchronisation —
+// the unlock to the lock's manager and on with the next lock grant; the
+// barrier arrival to the barrier master and back to everyone with the
+// release — and the acquirer drops its copies older than a notice. A node
+// hands on every notice it knows of, not only its own, so a write released
+// under one lock reaches a node that later passes a barrier or another
+// lock after the writer's acquirer (release consistency is transitive). No
+// invalidation message is sent when a release page is written: they are
+// delayed to the acquire and batched into the one message it waits for.
+//
+// Weak pages (Mome): nothing moves at synchronisation. dsm_sync(range,
+// date) drops the copies not known to hold every write dated before
+// `date` (their valid-before date is older); the next access fetches a
+// version that does, the manager pulling the diffs it needs.
+#include "engine.h"
+
+// Sends the diffs of twinned pages to their managers, several pages per
+// message. With `drop` the copies are given up (FLUSH_DROP). Returns how
+// many pages were sent: each comes back in a FLUSH_ACK.
+static unsigned flush_pages(unsigned port, const uint16_t *pages, unsigned count, bool drop)
+{
+    struct node *self = NODE;
+    uint64_t snapshot_date = ++self->clock;    // writes dated before are in the diffs
+    unsigned sent = 0;
+    for (unsigned dst = 0; dst < self->nodes; dst++) {
+        struct msg *m = NULL;
+        for (unsigned i = 0; i < count; i++) {
+            unsigned q = pages[i];
+            if (self->page[q].hint != dst)
+                continue;
+            if (m && m->length + sizeof(struct flush_entry) + DIFF_MAX > MSG_MAX) {
+                msg_send(m, dst);
+                m = NULL;
+            }
+            if (!m) {
+                m = msg_begin(MSG_FLUSH);
+                m->arg[0] = port;
+                m->arg[1] = snapshot_date;
+            }
+            struct flush_entry *fe = msg_put(m, NULL, sizeof(*fe));
+            size_t bytes = holder_take_diff(q, (uint8_t *)(fe + 1), drop);
+            if (!bytes && !drop) {
+                m->length -= sizeof(*fe);   // nothing written since the last flush
+                continue;
+            }
+            *fe = (struct flush_entry){.page = (uint16_t)q, .flags = drop ? FLUSH_DROP : 0,
+                                       .diff_bytes = (uint32_t)bytes};
+            m->length += (uint32_t)((bytes + 7) & ~(size_t)7);
+            m->count++;
+            sent++;
+        }
+        if (m && m->count)
+            msg_send(m, dst);
+        else if (m)
+            msg_cancel(m);
+    }
+    return sent;
+}
+
+// Tells the managers of `pages` that we no longer hold them (no reply).
+static void send_drops(const uint16_t *pages, unsigned count)
+{
+    struct node *self = NODE;
+    for (unsigned dst = 0; dst < self->nodes; dst++) {
+        struct msg *m = NULL;
+        for (unsigned i = 0; i < count; i++) {
+            if (self->page[pages[i]].hint != dst)
+                continue;
+            if (!m)
+                m = msg_begin(MSG_DROP);
+            msg_put(m, &pages[i], sizeof(pages[i]));
+            m->count++;
+        }
+        if (m)
+            msg_send(m, dst);
+    }
+}
+
+// ----------------------------------------------------------------- release
+
+// First half of an unlock or a barrier: our writes to release pages go to
+// their managers. As the manager of a page we write, our writes are in the
+// reference already: a new version is the notice, and the page turns
+// read-only so that the next write shows it changed again.
+void release_start(unsigned port)
+{
+    struct node *self = NODE;
+    uint16_t twinned[DSM_MAX_PAGES];
+    unsigned count = 0;
+    for (unsigned q = 0; q < self->pages; q++) {
+        struct page *pg = &self->page[q];
+        if (pg->model != DSM_RELEASE || pg->allowed != ACC_WRITE)
+            continue;
+        if (!pg->manager) {
+            twinned[count++] = (uint16_t)q;
+        } else if (pg->dirty) {
+            self->known[q] = ++self->dir[q].version;
+            pg->dirty = 0;
+            map_app(q, ACC_READ);
+        }
+    }
+    port_wait_replies(port, flush_pages(port, twinned, count, false));
+}
+
+// The managers' answers to our flushes: versions for our write notices.
+void release_flush_ack(const struct msg *m)
+{
+    struct node *self = NODE;
+    const struct notice *n = (const struct notice *)m->payload;
+    for (unsigned i = 0; i < m->count; i++) {
+        self->known[n[i].page] = max_u64(self->known[n[i].page], n[i].version);
+        port_progress((unsigned)m->arg[0]);
+    }
+}
+
+// ----------------------------------------------------------------- acquire
+
+// Second half of a lock or a barrier: drop the release copies the notices
+// say are old (flushing what we wrote to them first).
+void acquire_notices(unsigned port, const struct notice *n, unsigned count)
+{
+    struct node *self = NODE;
+    uint16_t drop[DSM_MAX_PAGES], flush[DSM_MAX_PAGES];
+    unsigned drops = 0, flushes = 0;
+    self->port[port].step = 1;
+    for (unsigned i = 0; i < count; i++) {
+        unsigned q = n[i].page;
+        if (q >= self->pages)
+            continue;
+        struct page *pg = &self->page[q];
+        self->known[q] = max_u64(self->known[q], n[i].version);
+        if (pg->model != DSM_RELEASE || pg->manager || pg->frame < 0 || pg->version >= n[i].version)
+            continue;
+        self->stats.notices_applied++;
+        if (pg->twin >= 0) {
+            flush[flushes++] = (uint16_t)q;
+        } else {
+            holder_drop_copy(q);
+            drop[drops++] = (uint16_t)q;
+        }
+    }
+    send_drops(drop, drops);
+    port_wait_replies(port, flush_pages(port, flush, flushes, true));
+}
+
+// -------------------------------------------------------------------- sync
+
+// Whether a twinned writer of p may have writes dated before `date` that
+// are not in the reference yet.
+static bool needs_pull(unsigned p, uint64_t date)
+{
+    const struct directory *d = &NODE->dir[p];
+    for (unsigned k = 0; k < NODE->nodes; k++)
+        if (k != NODE->id && d->access[k] == ACC_WRITE && d->pulled[k] < date)
+            return true;
+    return false;
+}
+
+void sync_start(unsigned port, unsigned first, unsigned count, uint64_t date)
+{
+    struct node *self = NODE;
+    uint16_t drop[DSM_MAX_PAGES], flush[DSM_MAX_PAGES];
+    unsigned drops = 0, flushes = 0, replies = 0;
+    self->clock = max_u64(self->clock, date);
+    for (unsigned q = first; q < first + count && q < self->pages; q++) {
+        struct page *pg = &self->page[q];
+        if (pg->model != DSM_WEAK)
+            continue;
+        pg->constraint = max_u64(pg->constraint, date);
+        if (pg->manager) {
+            // Our copy is the reference: bring the writers' diffs in.
+            if (needs_pull(q, date)) {
+                holder_request(q, pg->allowed > ACC_READ ? pg->allowed : ACC_READ, DSM_WEAK, port, 0);
+                replies++;
+            }
+            continue;
+        }
+        if (pg->frame < 0 || pg->valid_before >= date)
+            continue;
+        self->stats.notices_applied++;
+        if (pg->twin >= 0) {
+            flush[flushes++] = (uint16_t)q;
+        } else {
+            holder_drop_copy(q);
+            drop[drops++] = (uint16_t)q;
+        }
+    }
+    send_drops(drop, drops);
+    replies += flush_pages(port, flush, flushes, true);
+    port_wait_replies(port, replies);
+}
+
+// ------------------------------------------------------------ model change
+
+// Copies held under another model are asked for again under the new one
+// (twinned writers flush first, on the same path, so the manager merges
+// before it answers); the manager applies its rules to the new contract.
+void set_model_start(unsigned port, unsigned first, unsigned count, unsigned model)
+{
+    struct node *self = NODE;
+    uint16_t flush[DSM_MAX_PAGES] = {0}, ask[DSM_MAX_PAGES] = {0};
+    unsigned flushes = 0, asks = 0;
+    for (unsigned q = first; q < first + count && q < self->pages; q++) {
+        struct page *pg = &self->page[q];
+        if (pg->model == model)
+            continue;
+        if (pg->allowed == ACC_NONE) {
+            pg->model = (uint8_t)model;
+            continue;
+        }
+        if (pg->twin >= 0)
+            flush[flushes++] = (uint16_t)q;
+        ask[asks++] = (uint16_t)q;
+    }
+    unsigned replies = flush_pages(port, flush, flushes, false);
+    for (unsigned i = 0; i < asks; i++)
+        holder_request(ask[i], self->page[ask[i]].allowed, model, port, 0);
+    port_wait_replies(port, replies + asks);
+}
