@@ -401,13 +401,15 @@ void engine_main(uint64_t boot)
     for (;;) {
         bool work = ports_scan();
         work |= inbox_drain(8);
-        bool waiting = holder_deferred();
-        waiting |= outbox_flush();
+        bool holding = holder_deferred();
+        bool full = outbox_flush();
         // Messages to ourselves ring no doorbell: look before sleeping.
         if (work || !ring_empty(NODE->inbox[NODE->id]))
             continue;
-        if (waiting)
-            mf_yield();     // a receiver's ring is full, or a hold has to end
+        if (full)
+            mf_yield();         // a receiver's ring is full: let its engine drain it
+        else if (holding)
+            mf_sleep(1);        // a hold ends at the next tick; the faulting thread runs meanwhile
         else
             mf_notification_wait(CAP_DOORBELL);
     }

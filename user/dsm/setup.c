@@ -214,13 +214,13 @@ long dsm_run_on(uint32_t mask, dsm_app app, uint64_t arg)
         if (!(mask & 1u << n))
             continue;
         starts[n] = (struct app_start){.app = app, .arg = arg, .thread = {.node = n, .nodes = dsm.config.nodes}};
-        // At the engines' priority: an engine that waits for a hold to end
-        // yields to the thread the hold is for.
+        // Below the engines and fault threads: protocol work never waits
+        // behind a computing application thread.
         if (!start_in_node(n, SLOT(n, R_APP), app_main, app_stacks[n], sizeof(app_stacks[n]),
-                           (uint64_t)(uintptr_t)&starts[n], 10))
+                           (uint64_t)(uintptr_t)&starts[n], 9))
             return -E_INVAL;
     }
-    return wait_done(mask, 1500) ? 0 : -E_AGAIN;
+    return wait_done(mask, 6000) ? 0 : -E_AGAIN;   // 60 s
 }
 
 long dsm_run(dsm_app app, uint64_t arg)
