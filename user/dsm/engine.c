@@ -129,6 +129,61 @@ static void (*const handlers[MSG_TYPE_COUNT])(const struct msg *) = {
     [MSG_BARRIER_DONE] = lock_message,
 };
 
+// Whether a message is well formed: its length is what arrived, its
+// entries fit, and every page it names is ours to know of. The handlers
+// trust what passes (nodes are one program; this keeps a bug in one node
+// from corrupting another's state silently).
+static bool msg_valid(const struct msg *m, size_t bytes, unsigned from)
+{
+    struct node *self = NODE;
+    size_t payload = bytes - sizeof(*m);
+    if (bytes < sizeof(*m) || m->length != bytes || m->src != from || m->type >= MSG_TYPE_COUNT)
+        return false;
+    switch (m->type) {
+    case MSG_REQUEST:
+        return payload == sizeof(struct request) && ((const struct request *)m->payload)->page < self->pages &&
+               ((const struct request *)m->payload)->origin < self->nodes;
+    case MSG_GRANT: {
+        const struct grant_entry *e = (const struct grant_entry *)m->payload;
+        if (m->count == 0 || m->count > 1 + DSM_XFETCH_MAX || payload < m->count * sizeof(*e))
+            return false;
+        for (unsigned i = 0; i < m->count; i++)
+            if (e[i].page >= self->pages)
+                return false;
+        return true;
+    }
+    case MSG_GRANT_ACK:
+    case MSG_DROP: {
+        const uint16_t *pages = (const uint16_t *)m->payload;
+        if (payload < m->count * sizeof(uint16_t))
+            return false;
+        for (unsigned i = 0; i < m->count; i++)
+            if (pages[i] >= self->pages)
+                return false;
+        return true;
+    }
+    case MSG_INVALIDATE:
+    case MSG_DOWNGRADE:
+    case MSG_PULL:
+        return m->arg[0] < self->pages;
+    case MSG_ACK:
+        return m->arg[0] < self->pages && payload <= DIFF_MAX;
+    case MSG_FLUSH: {
+        const uint8_t *at = m->payload, *end = m->payload + payload;
+        for (unsigned i = 0; i < m->count; i++) {
+            const struct flush_entry *fe = (const struct flush_entry *)at;
+            if (end - at < (long)sizeof(*fe) || fe->page >= self->pages || fe->diff_bytes > DIFF_MAX ||
+                end - at < (long)(sizeof(*fe) + ((fe->diff_bytes + 7) & ~7u)))
+                return false;
+            at += sizeof(*fe) + ((fe->diff_bytes + 7) & ~7u);
+        }
+        return true;
+    }
+    default:    // notices, locks, barriers: entries are bounds-checked as they are read
+        return payload >= m->count * sizeof(struct notice);
+    }
+}
+
 // Handles up to `budget` messages from each ring; true if it handled any.
 static bool inbox_drain(unsigned budget)
 {
@@ -142,12 +197,13 @@ static bool inbox_drain(unsigned budget)
                 break;
             ring_take(self->inbox[n], m, bytes);
             any = true;
+            if (!msg_valid(m, bytes, n) || !handlers[m->type]) {
+                printf("dsm: node %u: malformed message (type %u) from node %u dropped\n", self->id, m->type, n);
+                continue;
+            }
             // Lamport: our clock passes every date we hear of.
             self->clock = max_u64(self->clock, m->date) + 1;
-            if (m->type < MSG_TYPE_COUNT && handlers[m->type])
-                handlers[m->type](m);
-            else
-                printf("dsm: node %u: unknown message %u from %u\n", self->id, m->type, m->src);
+            handlers[m->type](m);
         }
     }
     return any;
@@ -394,7 +450,6 @@ void engine_main(uint64_t boot)
         ;
     ok = transport->connect();
     b->status->failed = !ok;
-    NODE->ready = ok;
     mf_notification_signal(CAP_DONE);
     if (!ok)
         return;

@@ -275,7 +275,6 @@ struct node {
     struct deferred deferred[DEFERRED_MAX];
     uint32_t deferred_count;
     struct dsm_stats stats;
-    volatile uint32_t ready;        // set by the engine when it serves
     bool tx_open;                   // a message is being built in the TX buffer
 };
 _Static_assert(sizeof(struct node) <= OFF_RINGS - OFF_CONTROL, "struct node fits its area");

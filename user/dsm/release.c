@@ -116,8 +116,9 @@ void release_flush_ack(const struct msg *m)
     struct node *self = NODE;
     const struct notice *n = (const struct notice *)m->payload;
     for (unsigned i = 0; i < m->count; i++) {
-        self->known[n[i].page] = max_u64(self->known[n[i].page], n[i].version);
-        port_progress((unsigned)m->arg[0]);
+        if (n[i].page < self->pages)
+            self->known[n[i].page] = max_u64(self->known[n[i].page], n[i].version);
+        port_progress((unsigned)m->arg[0] % PORTS);
     }
 }
 
