@@ -131,8 +131,8 @@ static uint64_t median(uint64_t *s, unsigned n)
 
 // Runs `app` on 1, 2 and 4 nodes; each run's result must equal the
 // single-node run's (and that one `reference` when given).
-static void scale(const char *name, dsm_app app, unsigned pages, const void *results, size_t result_bytes,
-                  bool (*reference)(void))
+static void scale(const char *name, const char *suffix, dsm_app app, unsigned pages, const void *results,
+                  size_t result_bytes, bool (*reference)(void))
 {
     static const unsigned node_counts[3] = {1, 2, 4};
     uint64_t one_node = 0;
@@ -154,7 +154,7 @@ static void scale(const char *name, dsm_app app, unsigned pages, const void *res
         if (run == 0)
             one_node = m;
         char line[48], extra[200];
-        snprintf(line, sizeof(line), "dsm.%s.n%u", name, node_counts[run]);
+        snprintf(line, sizeof(line), "dsm.%s%s.n%u", name, suffix, node_counts[run]);
         snprintf(extra, sizeof(extra),
                  "\"nodes\":%u,\"per\":\"step\",\"speedup_permille\":%lu,\"messages\":%lu,\"bytes\":%lu,"
                  "\"verified\":%s",
@@ -164,8 +164,8 @@ static void scale(const char *name, dsm_app app, unsigned pages, const void *res
     }
 }
 
-void run_dsm_applications(void)
+void run_dsm_applications(const char *suffix)
 {
-    scale("jacobi", jacobi, 2 * 16, jacobi_result, sizeof(jacobi_result[0]), NULL);
-    scale("matmul", matmul, 24, matmul_result, sizeof(matmul_result[0]), matmul_reference_matches);
+    scale("jacobi", suffix, jacobi, 2 * 16, jacobi_result, sizeof(jacobi_result[0]), NULL);
+    scale("matmul", suffix, matmul, 24, matmul_result, sizeof(matmul_result[0]), matmul_reference_matches);
 }

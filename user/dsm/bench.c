@@ -46,9 +46,12 @@ void dsm_report_value(const char *name, const char *unit, uint64_t value, const 
     dsm_report(name, unit, &one, 1, extra);
 }
 
+enum dsm_transport_kind dsm_bench_transport = DSM_TRANSPORT_LRPC;
+
 bool dsm_bench_start(unsigned nodes, unsigned pages, enum dsm_model model, unsigned xfetch)
 {
-    struct dsm_config c = {.nodes = nodes, .pages = pages, .model = model, .xfetch = xfetch};
+    struct dsm_config c = {.nodes = nodes, .pages = pages, .model = model, .xfetch = xfetch,
+                           .transport = dsm_bench_transport};
     if (dsm_start(&c))
         return true;
     printf("bench: cannot start %u DSM nodes\n", nodes);
@@ -75,7 +78,7 @@ static void read_each_page(struct dsm_thread *t, uint64_t arg)
     }
 }
 
-static void bench_read_faults(void)
+static void bench_read_faults(const char *remote_name, const char *local_name)
 {
     if (!dsm_bench_start(2, FAULT_PAGES, DSM_STRONG, 0))
         return;
@@ -88,8 +91,9 @@ static void bench_read_faults(void)
             else
                 local[nl++] = dsm_samples[p];
         }
-        dsm_report("dsm.read_fault.remote", "cycles", remote, nr, "\"nodes\":2");
-        dsm_report("dsm.read_fault.local_manager", "cycles", local, nl, "\"nodes\":2");
+        dsm_report(remote_name, "cycles", remote, nr, "\"nodes\":2");
+        if (local_name)
+            dsm_report(local_name, "cycles", local, nl, "\"nodes\":2");
     }
     dsm_stop();
 }
@@ -233,7 +237,7 @@ void run_dsm_benchmarks(void)
         if (b - a < counter_overhead)
             counter_overhead = b - a;
     }
-    bench_read_faults();
+    bench_read_faults("dsm.read_fault.remote", "dsm.read_fault.local_manager");
     bench_write_faults(2, 0, "dsm.write_fault.invalidate0");
     bench_write_faults(2, 2, "dsm.write_fault.invalidate1");
     bench_write_faults(4, 0xe, "dsm.write_fault.invalidate3");
@@ -241,5 +245,10 @@ void run_dsm_benchmarks(void)
     bench_scan(4);
     bench_scan(8);
     bench_messages();
-    run_dsm_applications();
+    run_dsm_applications("");
+    // The same over the other transport: rings shared with the receiver.
+    dsm_bench_transport = DSM_TRANSPORT_RINGS;
+    bench_read_faults("dsm.read_fault.remote.rings", NULL);
+    run_dsm_applications(".rings");
+    dsm_bench_transport = DSM_TRANSPORT_LRPC;
 }

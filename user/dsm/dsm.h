@@ -32,12 +32,20 @@
 
 enum dsm_model { DSM_STRONG = 0, DSM_RELEASE, DSM_WEAK, DSM_MODEL_COUNT };
 
+// How messages move between nodes (user/dsm/transport.h).
+enum dsm_transport_kind {
+    DSM_TRANSPORT_LRPC = 0,     // an LRPC call into the receiver's VAS appends to its ring
+    DSM_TRANSPORT_RINGS,        // the sender appends to a ring it shares with the receiver
+    DSM_TRANSPORT_COUNT
+};
+
 struct dsm_config {
     unsigned nodes;             // 1..DSM_MAX_NODES
     unsigned pages;             // shared pages at DSM_BASE, 1..DSM_MAX_PAGES
     enum dsm_model model;       // every page's model on every node at start
     unsigned xfetch;            // Xfetch: pages fetched ahead of a sequential
                                 //   read-fault stream (0 = off, <= DSM_XFETCH_MAX)
+    enum dsm_transport_kind transport;
 };
 
 // Message and protocol counters of one node (or summed over nodes).

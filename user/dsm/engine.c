@@ -17,7 +17,11 @@
 #include "transport.h"
 #include "engine.h"
 
-static const struct dsm_transport *const transport = &dsm_transport_lrpc;
+static const struct dsm_transport *const transports[DSM_TRANSPORT_COUNT] = {
+    [DSM_TRANSPORT_LRPC] = &dsm_transport_lrpc,
+    [DSM_TRANSPORT_RINGS] = &dsm_transport_rings,
+};
+static const struct dsm_transport *transport(void) { return transports[NODE->transport]; }
 
 // ------------------------------------------------------------------ sending
 
@@ -74,7 +78,7 @@ void msg_send(struct msg *m, unsigned dst)
     self->stats.bytes += m->length;
     self->stats.by_type[m->type]++;
     // Keep the order per destination: behind anything already waiting.
-    if (ring_empty(self->outbox) && transport->deliver(dst, m) == 0)
+    if (ring_empty(self->outbox) && transport()->deliver(dst, m) == 0)
         return;
     if (!outbox_append(dst, m))
         printf("dsm: node %u: outbox full\n", self->id);
@@ -93,7 +97,7 @@ static bool outbox_flush(void)
         ring_copy_out(out, head + 16, buf, bytes - sizeof(dst));
         const struct msg *m = (const struct msg *)buf;
         long r = dst == self->id ? (ring_put(self->inbox[dst], m, m->length, NULL, 0) ? 0 : -E_AGAIN)
-                                 : transport->deliver((unsigned)dst, m);
+                                 : transport()->deliver((unsigned)dst, m);
         if (r == -E_AGAIN)
             return true;
         if (r < 0)
@@ -392,10 +396,7 @@ static void node_init(const struct engine_boot *b)
     self->xfetch = b->xfetch;
     self->pool_frames = b->pool_frames;
     self->fixed_frames = b->status->fixed_frames;
-    for (unsigned n = 0; n < b->nodes; n++) {
-        self->inbox[n] = (struct ring *)(NODE_BASE + OFF_RINGS + n * RING_BYTES);
-        ring_init(self->inbox[n], RING_BYTES);
-    }
+    self->transport = b->transport;
     self->outbox = (struct ring *)(NODE_BASE + OFF_OUTBOX);
     ring_init(self->outbox, OUTBOX_BYTES);
     for (unsigned f = 0; f < b->pool_frames; f++)
@@ -438,7 +439,7 @@ void engine_main(uint64_t boot)
     bool ok = map_fixed(b) && map_pool(b->pool_frames);
     if (ok) {
         node_init(b);
-        ok = make_bells(b->nodes) && transport->serve() &&
+        ok = make_bells(b->nodes) && transport()->serve() &&
              mf_untyped_retype(CAP_UNTYPED, MF_OBJ_THREAD, 0, 1, CAP_SELF, CAP_FAULT_THREAD) == 0 &&
              mf_thread_start(CAP_FAULT_THREAD, fault_thread, b->fault_stack, b->fault_stack_size, 0) == 0;
     }
@@ -448,7 +449,7 @@ void engine_main(uint64_t boot)
         return;
     while (!(mf_notification_wait(CAP_DOORBELL) & BELL_ROOT))
         ;
-    ok = transport->connect();
+    ok = transport()->connect();
     b->status->failed = !ok;
     mf_notification_signal(CAP_DONE);
     if (!ok)

@@ -54,6 +54,7 @@ enum node_slot {           // CAP_*: slots of a node's CNode
     CAP_DONE,                             // the root task's: an app thread returned
     CAP_FAULT_THREAD,
     CAP_PEER_BINDING = 32,                // + n: node n's binding
+    CAP_PEER_BELL = 40,                   // + n: node n's doorbell, badged for us
     CAP_RING_BELL = 48,                   // + n: our doorbell, badged for sender n
     CAP_PORT_BELL = 56,                   // + port: our doorbell, badged for a port
     CAP_PORT_WAKE = 60,                   // + port: the port's thread waits on it
@@ -243,6 +244,7 @@ struct deferred {
 
 struct node {
     uint32_t id, nodes, pages, xfetch;
+    uint32_t transport;             // enum dsm_transport_kind
     uint32_t pool_frames;           // frames in the pool
     uint32_t fixed_frames;
     uint64_t clock;                 // Lamport clock

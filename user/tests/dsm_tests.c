@@ -30,9 +30,12 @@ static const char *check_after(long run)
 #define RUN_CHECKED(app, arg) do { const char *why_ = check_after(dsm_run(app, arg)); \
                                    if (why_) { dsm_stop(); return why_; } } while (0)
 
+static enum dsm_transport_kind transport_under_test = DSM_TRANSPORT_LRPC;
+
 static bool start(unsigned nodes, unsigned pages, enum dsm_model model, unsigned xfetch)
 {
-    struct dsm_config c = {.nodes = nodes, .pages = pages, .model = model, .xfetch = xfetch};
+    struct dsm_config c = {.nodes = nodes, .pages = pages, .model = model, .xfetch = xfetch,
+                           .transport = transport_under_test};
     for (unsigned n = 0; n < DSM_MAX_NODES; n++)
         for (unsigned i = 0; i < 8; i++)
             seen[n][i] = 0;
@@ -497,4 +500,22 @@ UTEST(dsm_checker_catches_broken_states)
         dsm_stop();
     }
     return NULL;
+}
+
+// The protocol does not depend on how messages travel: litmus tests of
+// every model again, over rings shared with the receiver instead of LRPC.
+UTEST(dsm_litmus_tests_over_shared_rings)
+{
+    transport_under_test = DSM_TRANSPORT_RINGS;
+    const char *why = utest_dsm_strong_message_passing();
+    if (!why)
+        why = utest_dsm_strong_store_buffering();
+    if (!why)
+        why = utest_dsm_release_message_passing();
+    if (!why)
+        why = utest_dsm_two_writers_merge_weak();
+    if (!why)
+        why = utest_dsm_weak_stale_until_sync();
+    transport_under_test = DSM_TRANSPORT_LRPC;
+    return why;
 }
