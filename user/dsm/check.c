@@ -189,3 +189,45 @@ void dsm_dump(void)
         mf_vas_switch(0);
     }
 }
+
+// Tests of the checker itself: break node n's view of page p in one of a
+// few ways, as a protocol bug would, so that a test can see dsm_check
+// notice. Only for an instance about to be stopped.
+bool dsm_test_break(unsigned n, unsigned p, enum dsm_break how)
+{
+    int m = -1;
+    for (unsigned k = 0; k < dsm_node_count() && m < 0; k++)
+        if (dsm_enter(k)) {
+            if (p < NODE->pages && NODE->page[p].manager)
+                m = (int)k;
+            mf_vas_switch(0);
+        }
+    if (m < 0 || (unsigned)m == n || !dsm_enter(n))
+        return false;
+    struct page *pg = &NODE->page[p];
+    switch (how) {
+    case DSM_BREAK_UNRECORDED_COPY:     // a copy the directory does not know of
+        pg->allowed = ACC_WRITE;
+        break;
+    case DSM_BREAK_SECOND_WRITER:       // a writer the directory agrees to, beside the manager
+        pg->allowed = ACC_WRITE;
+        pg->model = DSM_STRONG;
+        if (pg->twin < 0)
+            pg->twin = (int16_t)frame_alloc();
+        mf_vas_switch(0);
+        if (!dsm_enter((unsigned)m))
+            return false;
+        NODE->dir[p].access[n] = ACC_WRITE;
+        NODE->dir[p].model[n] = DSM_STRONG;
+        NODE->dir[p].access[m] = ACC_WRITE;
+        NODE->dir[p].model[m] = DSM_STRONG;
+        NODE->page[p].allowed = ACC_WRITE;
+        NODE->page[p].model = DSM_STRONG;
+        break;
+    case DSM_BREAK_HINT_CYCLE:          // forwarding that never reaches the manager
+        pg->hint = (uint8_t)n;
+        break;
+    }
+    mf_vas_switch(0);
+    return true;
+}

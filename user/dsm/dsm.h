@@ -32,12 +32,20 @@
 
 enum dsm_model { DSM_STRONG = 0, DSM_RELEASE, DSM_WEAK, DSM_MODEL_COUNT };
 
+// How messages move between nodes (user/dsm/transport.h).
+enum dsm_transport_kind {
+    DSM_TRANSPORT_LRPC = 0,     // an LRPC call into the receiver's VAS appends to its ring
+    DSM_TRANSPORT_RINGS,        // the sender appends to a ring it shares with the receiver
+    DSM_TRANSPORT_COUNT
+};
+
 struct dsm_config {
     unsigned nodes;             // 1..DSM_MAX_NODES
     unsigned pages;             // shared pages at DSM_BASE, 1..DSM_MAX_PAGES
     enum dsm_model model;       // every page's model on every node at start
     unsigned xfetch;            // Xfetch: pages fetched ahead of a sequential
                                 //   read-fault stream (0 = off, <= DSM_XFETCH_MAX)
+    enum dsm_transport_kind transport;
 };
 
 // Message and protocol counters of one node (or summed over nodes).
@@ -54,6 +62,7 @@ struct dsm_stats {
     uint64_t prefetched;        // pages that arrived by Xfetch
     uint64_t prefetch_hits;     // of those, pages later accessed without a fault
     uint64_t notices_applied;   // copies dropped at an acquire or a sync
+    uint64_t sync_kept;         // weak copies a sync kept: no write in the barrier's batch
     uint64_t by_type[16];       // messages sent, by type (dsm_message_name)
 };
 
@@ -76,6 +85,10 @@ void dsm_stop(void);
 // violation found, as text.
 const char *dsm_check(void);
 void dsm_dump(void);        // prints what each node waits for (failed tests)
+// For the checker's own tests: makes node n's state for page p wrong the
+// way a protocol bug would (check.c).
+enum dsm_break { DSM_BREAK_UNRECORDED_COPY, DSM_BREAK_SECOND_WRITER, DSM_BREAK_HINT_CYCLE };
+bool dsm_test_break(unsigned n, unsigned p, enum dsm_break how);
 // A node's counters (node < nodes), or their sum (node = DSM_MAX_NODES).
 void dsm_get_stats(unsigned node, struct dsm_stats *out);
 void dsm_reset_stats(void);
@@ -103,3 +116,7 @@ uint64_t dsm_barrier(struct dsm_thread *t);
 // a version that does.
 void dsm_sync(struct dsm_thread *t, const volatile void *addr, size_t len, uint64_t date);
 uint64_t dsm_clock(struct dsm_thread *t);           // this node's Lamport clock
+
+// Benchmarks (bench.c, apps.c): BENCH lines for fault latencies, Xfetch,
+// message counts per model, Jacobi and matrix multiply on 1, 2 and 4 nodes.
+void run_dsm_benchmarks(void);

@@ -17,7 +17,11 @@
 #include "transport.h"
 #include "engine.h"
 
-static const struct dsm_transport *const transport = &dsm_transport_lrpc;
+static const struct dsm_transport *const transports[DSM_TRANSPORT_COUNT] = {
+    [DSM_TRANSPORT_LRPC] = &dsm_transport_lrpc,
+    [DSM_TRANSPORT_RINGS] = &dsm_transport_rings,
+};
+static const struct dsm_transport *transport(void) { return transports[NODE->transport]; }
 
 // ------------------------------------------------------------------ sending
 
@@ -74,7 +78,7 @@ void msg_send(struct msg *m, unsigned dst)
     self->stats.bytes += m->length;
     self->stats.by_type[m->type]++;
     // Keep the order per destination: behind anything already waiting.
-    if (ring_empty(self->outbox) && transport->deliver(dst, m) == 0)
+    if (ring_empty(self->outbox) && transport()->deliver(dst, m) == 0)
         return;
     if (!outbox_append(dst, m))
         printf("dsm: node %u: outbox full\n", self->id);
@@ -93,7 +97,7 @@ static bool outbox_flush(void)
         ring_copy_out(out, head + 16, buf, bytes - sizeof(dst));
         const struct msg *m = (const struct msg *)buf;
         long r = dst == self->id ? (ring_put(self->inbox[dst], m, m->length, NULL, 0) ? 0 : -E_AGAIN)
-                                 : transport->deliver((unsigned)dst, m);
+                                 : transport()->deliver((unsigned)dst, m);
         if (r == -E_AGAIN)
             return true;
         if (r < 0)
@@ -129,6 +133,61 @@ static void (*const handlers[MSG_TYPE_COUNT])(const struct msg *) = {
     [MSG_BARRIER_DONE] = lock_message,
 };
 
+// Whether a message is well formed: its length is what arrived, its
+// entries fit, and every page it names is ours to know of. The handlers
+// trust what passes (nodes are one program; this keeps a bug in one node
+// from corrupting another's state silently).
+static bool msg_valid(const struct msg *m, size_t bytes, unsigned from)
+{
+    struct node *self = NODE;
+    size_t payload = bytes - sizeof(*m);
+    if (bytes < sizeof(*m) || m->length != bytes || m->src != from || m->type >= MSG_TYPE_COUNT)
+        return false;
+    switch (m->type) {
+    case MSG_REQUEST:
+        return payload == sizeof(struct request) && ((const struct request *)m->payload)->page < self->pages &&
+               ((const struct request *)m->payload)->origin < self->nodes;
+    case MSG_GRANT: {
+        const struct grant_entry *e = (const struct grant_entry *)m->payload;
+        if (m->count == 0 || m->count > 1 + DSM_XFETCH_MAX || payload < m->count * sizeof(*e))
+            return false;
+        for (unsigned i = 0; i < m->count; i++)
+            if (e[i].page >= self->pages)
+                return false;
+        return true;
+    }
+    case MSG_GRANT_ACK:
+    case MSG_DROP: {
+        const uint16_t *pages = (const uint16_t *)m->payload;
+        if (payload < m->count * sizeof(uint16_t))
+            return false;
+        for (unsigned i = 0; i < m->count; i++)
+            if (pages[i] >= self->pages)
+                return false;
+        return true;
+    }
+    case MSG_INVALIDATE:
+    case MSG_DOWNGRADE:
+    case MSG_PULL:
+        return m->arg[0] < self->pages;
+    case MSG_ACK:
+        return m->arg[0] < self->pages && payload <= DIFF_MAX;
+    case MSG_FLUSH: {
+        const uint8_t *at = m->payload, *end = m->payload + payload;
+        for (unsigned i = 0; i < m->count; i++) {
+            const struct flush_entry *fe = (const struct flush_entry *)at;
+            if (end - at < (long)sizeof(*fe) || fe->page >= self->pages || fe->diff_bytes > DIFF_MAX ||
+                end - at < (long)(sizeof(*fe) + ((fe->diff_bytes + 7) & ~7u)))
+                return false;
+            at += sizeof(*fe) + ((fe->diff_bytes + 7) & ~7u);
+        }
+        return true;
+    }
+    default:    // notices, locks, barriers: entries are bounds-checked as they are read
+        return payload >= m->count * sizeof(struct notice);
+    }
+}
+
 // Handles up to `budget` messages from each ring; true if it handled any.
 static bool inbox_drain(unsigned budget)
 {
@@ -142,12 +201,13 @@ static bool inbox_drain(unsigned budget)
                 break;
             ring_take(self->inbox[n], m, bytes);
             any = true;
+            if (!msg_valid(m, bytes, n) || !handlers[m->type]) {
+                printf("dsm: node %u: malformed message (type %u) from node %u dropped\n", self->id, m->type, n);
+                continue;
+            }
             // Lamport: our clock passes every date we hear of.
             self->clock = max_u64(self->clock, m->date) + 1;
-            if (m->type < MSG_TYPE_COUNT && handlers[m->type])
-                handlers[m->type](m);
-            else
-                printf("dsm: node %u: unknown message %u from %u\n", self->id, m->type, m->src);
+            handlers[m->type](m);
         }
     }
     return any;
@@ -336,10 +396,7 @@ static void node_init(const struct engine_boot *b)
     self->xfetch = b->xfetch;
     self->pool_frames = b->pool_frames;
     self->fixed_frames = b->status->fixed_frames;
-    for (unsigned n = 0; n < b->nodes; n++) {
-        self->inbox[n] = (struct ring *)(NODE_BASE + OFF_RINGS + n * RING_BYTES);
-        ring_init(self->inbox[n], RING_BYTES);
-    }
+    self->transport = b->transport;
     self->outbox = (struct ring *)(NODE_BASE + OFF_OUTBOX);
     ring_init(self->outbox, OUTBOX_BYTES);
     for (unsigned f = 0; f < b->pool_frames; f++)
@@ -382,7 +439,7 @@ void engine_main(uint64_t boot)
     bool ok = map_fixed(b) && map_pool(b->pool_frames);
     if (ok) {
         node_init(b);
-        ok = make_bells(b->nodes) && transport->serve() &&
+        ok = make_bells(b->nodes) && transport()->serve() &&
              mf_untyped_retype(CAP_UNTYPED, MF_OBJ_THREAD, 0, 1, CAP_SELF, CAP_FAULT_THREAD) == 0 &&
              mf_thread_start(CAP_FAULT_THREAD, fault_thread, b->fault_stack, b->fault_stack_size, 0) == 0;
     }
@@ -392,22 +449,23 @@ void engine_main(uint64_t boot)
         return;
     while (!(mf_notification_wait(CAP_DOORBELL) & BELL_ROOT))
         ;
-    ok = transport->connect();
+    ok = transport()->connect();
     b->status->failed = !ok;
-    NODE->ready = ok;
     mf_notification_signal(CAP_DONE);
     if (!ok)
         return;
     for (;;) {
         bool work = ports_scan();
         work |= inbox_drain(8);
-        bool waiting = holder_deferred();
-        waiting |= outbox_flush();
+        bool holding = holder_deferred();
+        bool full = outbox_flush();
         // Messages to ourselves ring no doorbell: look before sleeping.
         if (work || !ring_empty(NODE->inbox[NODE->id]))
             continue;
-        if (waiting)
-            mf_yield();     // a receiver's ring is full, or a hold has to end
+        if (full)
+            mf_yield();         // a receiver's ring is full: let its engine drain it
+        else if (holding)
+            mf_sleep(1);        // a hold ends at the next tick; the faulting thread runs meanwhile
         else
             mf_notification_wait(CAP_DOORBELL);
     }

@@ -13,7 +13,7 @@ struct engine_status {
 // region every node shares), written before the engine starts and only
 // read afterwards.
 struct engine_boot {
-    unsigned id, nodes, pages, xfetch, model, pool_frames;
+    unsigned id, nodes, pages, xfetch, model, pool_frames, transport;
     void *fault_stack;
     size_t fault_stack_size;
     struct engine_status *status;

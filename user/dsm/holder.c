@@ -208,6 +208,8 @@ static void install(const struct grant_entry *e, const uint8_t *data, const stru
     pg->allowed = e->access;
     if (e->access == ACC_WRITE)
         pg->dirty = 1;
+    if (e->access == ACC_WRITE && e->model == DSM_WEAK)
+        bit_set(self->weak_written, e->page);
     pg->prefetched = (e->flags & GRANT_PREFETCH) != 0;
     if (pg->prefetched)
         self->stats.prefetched++;

@@ -54,6 +54,7 @@ enum node_slot {           // CAP_*: slots of a node's CNode
     CAP_DONE,                             // the root task's: an app thread returned
     CAP_FAULT_THREAD,
     CAP_PEER_BINDING = 32,                // + n: node n's binding
+    CAP_PEER_BELL = 40,                   // + n: node n's doorbell, badged for us
     CAP_RING_BELL = 48,                   // + n: our doorbell, badged for sender n
     CAP_PORT_BELL = 56,                   // + port: our doorbell, badged for a port
     CAP_PORT_WAKE = 60,                   // + port: the port's thread waits on it
@@ -219,11 +220,14 @@ struct lock_state {             // at the lock's manager (lock % nodes)
     uint64_t notices[DSM_MAX_PAGES];    // page -> latest released version, 0: none
 };
 
+#define PAGE_BITMAP (DSM_MAX_PAGES / 8)
+
 struct barrier_state {          // at node 0
     uint32_t arrived;
     uint8_t port[DSM_MAX_NODES];    // each node's waiting port
     uint64_t date;
     uint64_t notices[DSM_MAX_PAGES];
+    uint8_t weak_written[PAGE_BITMAP];  // union of the arrivals'
 };
 
 // A demand (INVALIDATE, DOWNGRADE) for a page still held for the fault it
@@ -240,6 +244,7 @@ struct deferred {
 
 struct node {
     uint32_t id, nodes, pages, xfetch;
+    uint32_t transport;             // enum dsm_transport_kind
     uint32_t pool_frames;           // frames in the pool
     uint32_t fixed_frames;
     uint64_t clock;                 // Lamport clock
@@ -260,6 +265,11 @@ struct node {
     struct lock_state lock[DSM_MAX_LOCKS];
     struct barrier_state barrier;
     uint64_t barrier_date;          // date of the last barrier we passed
+    uint64_t barrier_previous;      // and of the one before
+    // MWPF for weak pages: the weak pages we held write access to since our
+    // last barrier arrival, and the union of everyone's at the last barrier.
+    uint8_t weak_written[PAGE_BITMAP];
+    uint8_t weak_changed[PAGE_BITMAP];
     // Write notices we know of: page -> the latest released version (0:
     // none). Every release hands all of them on, so they reach whoever
     // synchronises with us later, through any chain of locks and barriers.
@@ -267,7 +277,6 @@ struct node {
     struct deferred deferred[DEFERRED_MAX];
     uint32_t deferred_count;
     struct dsm_stats stats;
-    volatile uint32_t ready;        // set by the engine when it serves
     bool tx_open;                   // a message is being built in the TX buffer
 };
 _Static_assert(sizeof(struct node) <= OFF_RINGS - OFF_CONTROL, "struct node fits its area");
@@ -325,4 +334,6 @@ size_t diff_make(const uint8_t *page, const uint8_t *twin, uint8_t *out);
 void diff_apply(uint8_t *page, const uint8_t *diff, size_t bytes);
 
 static inline uint8_t max_u8(uint8_t a, uint8_t b) { return a > b ? a : b; }
+static inline bool bit_test(const uint8_t *map, unsigned i) { return map[i / 8] >> (i % 8) & 1; }
+static inline void bit_set(uint8_t *map, unsigned i) { map[i / 8] |= (uint8_t)(1u << (i % 8)); }
 static inline uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }

@@ -14,10 +14,12 @@
 // invalidation message is sent when a release page is written: they are
 // delayed to the acquire and batched into the one message it waits for.
 //
-// Weak pages (Mome): nothing moves at synchronisation. dsm_sync(range,
-// date) drops the copies not known to hold every write dated before
-// `date` (their valid-before date is older); the next access fetches a
-// version that does, the manager pulling the diffs it needs.
+// Weak pages (Mome): no invalidation is sent when they are written.
+// dsm_sync(range, date) drops the copies not known to hold every write
+// dated before `date` (their valid-before date is older); the next access
+// fetches a version that does, the manager pulling the diffs it needs. At a
+// barrier's date the barrier's batch of written pages (MWPF) spares the
+// copies nobody wrote since the barrier before.
 #include "engine.h"
 
 // Sends the diffs of twinned pages to their managers, several pages per
@@ -114,8 +116,9 @@ void release_flush_ack(const struct msg *m)
     struct node *self = NODE;
     const struct notice *n = (const struct notice *)m->payload;
     for (unsigned i = 0; i < m->count; i++) {
-        self->known[n[i].page] = max_u64(self->known[n[i].page], n[i].version);
-        port_progress((unsigned)m->arg[0]);
+        if (n[i].page < self->pages)
+            self->known[n[i].page] = max_u64(self->known[n[i].page], n[i].version);
+        port_progress((unsigned)m->arg[0] % PORTS);
     }
 }
 
@@ -183,6 +186,16 @@ void sync_start(unsigned port, unsigned first, unsigned count, uint64_t date)
         }
         if (pg->frame < 0 || pg->valid_before >= date)
             continue;
+        // MWPF: at the last barrier's date, a copy holding every write up to
+        // the barrier before is still whole unless the barrier's batch says
+        // someone wrote the page in between (the arrivals cover every write
+        // dated between the two barriers).
+        if (date == self->barrier_date && pg->valid_before >= self->barrier_previous &&
+            !bit_test(self->weak_changed, q)) {
+            pg->valid_before = date;
+            self->stats.sync_kept++;
+            continue;
+        }
         self->stats.notices_applied++;
         if (pg->twin >= 0) {
             flush[flushes++] = (uint16_t)q;

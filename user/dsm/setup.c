@@ -154,7 +154,7 @@ bool dsm_start(const struct dsm_config *c)
 {
     struct mf_system_info si;
     if (c->nodes < 1 || c->nodes > DSM_MAX_NODES || c->pages < 1 || c->pages > DSM_MAX_PAGES ||
-        c->xfetch > DSM_XFETCH_MAX || c->model >= DSM_MODEL_COUNT)
+        c->xfetch > DSM_XFETCH_MAX || c->model >= DSM_MODEL_COUNT || c->transport >= DSM_TRANSPORT_COUNT)
         return false;
     if (mf_system_info(&si) || si.untyped_count <= DSM_UT_MEMORY - MF_CAP_UNTYPED_BASE) {
         printf("dsm: the root task has no untyped %d for node memory\n", DSM_UT_MEMORY - MF_CAP_UNTYPED_BASE);
@@ -182,7 +182,7 @@ bool dsm_start(const struct dsm_config *c)
             pool = 2 * c->pages + 16;
         dsm.status[n] = (struct engine_status){0};
         dsm.boot[n] = (struct engine_boot){.id = n, .nodes = c->nodes, .pages = c->pages, .xfetch = c->xfetch,
-                                           .model = c->model, .pool_frames = pool < POOL_MAX ? pool : POOL_MAX,
+                                           .model = c->model, .pool_frames = pool < POOL_MAX ? pool : POOL_MAX, .transport = c->transport,
                                            .fault_stack = fault_stacks[n], .fault_stack_size = sizeof(fault_stacks[n]),
                                            .status = &dsm.status[n]};
         if (!build_node(n))
@@ -194,11 +194,14 @@ bool dsm_start(const struct dsm_config *c)
     }
     if (!boot_phase(all, "boot"))
         return false;
-    // Wiring: every node gets every other node's binding, then connects.
+    // Wiring: every node gets every other node's binding and its doorbell
+    // badged for it (which that node minted), then connects.
     for (unsigned i = 0; i < c->nodes; i++)
         for (unsigned j = 0; j < c->nodes; j++)
-            if (i != j && mf_cnode_copy_to(ROOT, SLOT(j, R_BINDING), SLOT(i, R_CNODE), CAP_PEER_BINDING + j,
-                                           MF_RIGHT_READ) != 0)
+            if (i != j && (mf_cnode_copy_to(ROOT, SLOT(j, R_BINDING), SLOT(i, R_CNODE), CAP_PEER_BINDING + j,
+                                            MF_RIGHT_READ) != 0 ||
+                           mf_cnode_copy_to(SLOT(j, R_CNODE), CAP_RING_BELL + i, SLOT(i, R_CNODE),
+                                            CAP_PEER_BELL + j, MF_RIGHT_WRITE) != 0))
                 return false;
     for (unsigned n = 0; n < c->nodes; n++)
         mf_notification_signal(SLOT(n, R_DOORBELL_ROOT));
@@ -214,13 +217,13 @@ long dsm_run_on(uint32_t mask, dsm_app app, uint64_t arg)
         if (!(mask & 1u << n))
             continue;
         starts[n] = (struct app_start){.app = app, .arg = arg, .thread = {.node = n, .nodes = dsm.config.nodes}};
-        // At the engines' priority: an engine that waits for a hold to end
-        // yields to the thread the hold is for.
+        // Below the engines and fault threads: protocol work never waits
+        // behind a computing application thread.
         if (!start_in_node(n, SLOT(n, R_APP), app_main, app_stacks[n], sizeof(app_stacks[n]),
-                           (uint64_t)(uintptr_t)&starts[n], 10))
+                           (uint64_t)(uintptr_t)&starts[n], 9))
             return -E_INVAL;
     }
-    return wait_done(mask, 1500) ? 0 : -E_AGAIN;
+    return wait_done(mask, 6000) ? 0 : -E_AGAIN;   // 60 s
 }
 
 long dsm_run(dsm_app app, uint64_t arg)

@@ -10,7 +10,10 @@
 // Both carry write notices (release.c): UNLOCK and BARRIER every notice
 // the releaser knows of, LOCK_GRANT every notice released under the lock so
 // far, BARRIER_DONE the union of the arrivals' (one version per page, so
-// the sets stay bounded).
+// the sets stay bounded). Barrier messages also carry, as a bitmap, the
+// weak pages each node wrote since its last arrival, and BARRIER_DONE
+// their union: the batch of invalidations a dsm_sync at that barrier's date
+// applies (MWPF), instead of dropping every copy older than the date.
 #include "engine.h"
 
 static void put_notices(struct msg *m, const uint64_t *versions)
@@ -73,13 +76,25 @@ static void grant_lock(unsigned lock, unsigned who)
 
 // ----------------------------------------------------------------- barrier
 
+// After the release half of a barrier: arrive, with our notices and the
+// weak pages we wrote since our last arrival (or still may write).
 void op_barrier_released(unsigned port)
 {
     struct node *self = NODE;
+    for (unsigned q = 0; q < self->pages; q++)
+        if (self->page[q].model == DSM_WEAK && self->page[q].allowed == ACC_WRITE)
+            bit_set(self->weak_written, q);
     struct msg *m = msg_begin(MSG_BARRIER);
     m->arg[1] = port;
     put_notices(m, self->known);
+    msg_put(m, self->weak_written, PAGE_BITMAP);
+    memset(self->weak_written, 0, PAGE_BITMAP);
     msg_send(m, 0);
+}
+
+static const uint8_t *weak_bitmap(const struct msg *m)
+{
+    return m->payload + m->count * sizeof(struct notice);
 }
 
 static void barrier_arrival(const struct msg *m)
@@ -87,6 +102,8 @@ static void barrier_arrival(const struct msg *m)
     struct node *self = NODE;
     struct barrier_state *b = &self->barrier;
     take_notices(b->notices, m);
+    for (unsigned i = 0; i < PAGE_BITMAP; i++)
+        b->weak_written[i] |= weak_bitmap(m)[i];
     b->date = max_u64(b->date, m->date);
     b->port[m->src] = (uint8_t)m->arg[1];
     if (++b->arrived < self->nodes)
@@ -97,6 +114,7 @@ static void barrier_arrival(const struct msg *m)
         done->arg[0] = date;
         done->arg[1] = b->port[n];
         put_notices(done, b->notices);
+        msg_put(done, b->weak_written, PAGE_BITMAP);
         msg_send(done, n);
     }
     memset(b, 0, sizeof(*b));
@@ -135,7 +153,9 @@ void lock_message(const struct msg *m)
         barrier_arrival(m);
         break;
     case MSG_BARRIER_DONE:
+        self->barrier_previous = self->barrier_date;
         self->barrier_date = m->arg[0];
+        memcpy(self->weak_changed, weak_bitmap(m), PAGE_BITMAP);
         self->clock = max_u64(self->clock, m->arg[0]);
         acquire_notices((unsigned)m->arg[1], (const struct notice *)m->payload, m->count);
         break;

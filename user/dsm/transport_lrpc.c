@@ -46,10 +46,15 @@ void dsm_transport_lrpc_export(void)
     mf_lrpc_export(procedures, PROCEDURES);
 }
 
-// Our binding: A-stack i for sender i, its E-stack in our node memory.
+// Our inbox rings in node memory; our binding: A-stack i for sender i,
+// its E-stack in node memory too.
 static bool lrpc_serve(void)
 {
     struct node *self = NODE;
+    for (unsigned n = 0; n < self->nodes; n++) {
+        self->inbox[n] = (struct ring *)(NODE_BASE + OFF_RINGS + n * RING_BYTES);
+        ring_init(self->inbox[n], RING_BYTES);
+    }
     if (mf_invoke(CAP_BINDING, MF_BINDING_CONFIGURE, CAP_VAS, CAP_ASTACKS, PROCEDURES, (long)mf_lrpc_entry))
         return false;
     for (unsigned i = 0; i < self->nodes; i++) {

@@ -5,6 +5,7 @@
 #include "manifold.h"
 #include "root.h"
 #include "lrpc_demo.h"
+#include "user/dsm/dsm.h"
 #include "lib/fmt.h"
 #include "lib/string.h"
 
@@ -191,6 +192,7 @@ void run_benchmarks(void)
     bench_lrpc(overhead);
     run_gups();
     run_pointer_sharing(true);
+    run_dsm_benchmarks();
 }
 
 void run_lrpc_benchmarks(void)

@@ -1,6 +1,7 @@
 // The serial shell: a line editor and a table of commands.
 #include "manifold.h"
 #include "root.h"
+#include "user/dsm/dsm.h"
 #include "lib/string.h"
 
 #define LINE_MAX 128
@@ -157,8 +158,10 @@ static void cmd_bench(int argc, char **argv)
         run_pointer_sharing(true);
     else if (argc > 1 && strcmp(argv[1], "lrpc") == 0)
         run_lrpc_benchmarks();
+    else if (argc > 1 && strcmp(argv[1], "dsm") == 0)
+        run_dsm_benchmarks();
     else if (argc > 1)
-        printf("usage: bench [gups|share|lrpc]\n");
+        printf("usage: bench [gups|share|lrpc|dsm]\n");
     else
         run_benchmarks();
 }
@@ -176,7 +179,7 @@ static const struct command commands[] = {
     {"programs", "programs", "list programs carried as boot modules", cmd_programs},
     {"run", "run NAME [NUMBER]", "start a program and wait for it", cmd_run},
     {"test", "test", "run the kernel and user test suite", cmd_test},
-    {"bench", "bench [gups|share|lrpc]", "run the benchmarks (BENCH lines)", cmd_bench},
+    {"bench", "bench [gups|share|lrpc|dsm]", "run the benchmarks (BENCH lines)", cmd_bench},
     {"halt", "halt", "power off", cmd_halt},
     {0, 0, 0, 0},
 };
