@@ -5,8 +5,10 @@
 // every node's VAS, different frames. `struct node` lives there, so code
 // running in node n's VAS (its engine, its fault thread, its application
 // threads, and LRPC calls from other nodes into it) finds node n's state
-// and nobody else's. Nothing here is ever shared between nodes: pages and
-// protocol state move only as messages (struct msg) through the transport.
+// and nobody else's. Nothing here is shared between nodes: pages and
+// protocol state move only as messages (struct msg) through the transport
+// (whose inbox rings are in node memory, or, for the ring transport, in the
+// node's binding segment, shared with the senders).
 #pragma once
 #include "dsm.h"
 #include "ring.h"
@@ -17,9 +19,9 @@
 #define ASTACK_SEGMENT(n) (0x600000000ul + (uint64_t)(n) * (2ul << 20))   // node n's binding
 
 #define MSG_MAX (40u << 10)              // header, 1 + DSM_XFETCH_MAX pages and their entries
-#define RING_BYTES (44u << 10)           // one inbox ring per sender: a maximal message fits
+#define RING_BYTES (44u << 10)           // an inbox ring (LRPC transport): a maximal message fits
 #define OUTBOX_BYTES (80u << 10)
-#define ASTACK_BYTES (44u << 10)         // the sender's A-stack in each receiver's binding
+#define ASTACK_BYTES (44u << 10)         // the sender's A-stack (or ring) in each receiver's binding
 #define ESTACK_BYTES (8u << 10)
 
 // Offsets in node memory.
@@ -29,7 +31,7 @@
 #define OFF_RXBUF 0xac000ul              // the message being handled
 #define OFF_TXBUF 0xb6000ul              // the message being built
 #define OFF_SCRATCH 0xc0000ul            // a page snapshot for diffs
-#define OFF_ESTACKS 0xc2000ul            // + sender * ESTACK_BYTES: LRPC E-stacks
+#define OFF_ESTACKS 0xc2000ul            // + sender * ESTACK_BYTES: the binding's E-stacks
 #define OFF_POOL 0x100000ul              // + f * 4096: the node's frames (copies, twins)
 #define POOL_MAX ((NODE_SIZE - OFF_POOL) / DSM_PAGE)
 _Static_assert(OFF_RINGS + DSM_MAX_NODES * RING_BYTES <= OFF_OUTBOX, "rings fit");
@@ -249,7 +251,7 @@ struct node {
     uint32_t fixed_frames;
     uint64_t clock;                 // Lamport clock
     uint64_t astack[DSM_MAX_NODES]; // our A-stack in node n's binding
-    struct ring *inbox[DSM_MAX_NODES];
+    struct ring *inbox[DSM_MAX_NODES];   // one per sender, placed by the transport
     struct ring *outbox;
     struct port port[PORTS];
     struct page page[DSM_MAX_PAGES];
