@@ -102,9 +102,11 @@ void release_start(unsigned port)
         if (!pg->manager) {
             twinned[count++] = (uint16_t)q;
         } else if (pg->dirty) {
-            self->known[q] = ++self->dir[q].version;
-            pg->dirty = 0;
+            // Read-only first: a write from now on faults and counts for
+            // the next release, not this one.
             map_app(q, ACC_READ);
+            pg->dirty = 0;
+            self->known[q] = ++self->dir[q].version;
         }
     }
     port_wait_replies(port, flush_pages(port, twinned, count, false));
