@@ -405,7 +405,7 @@ static void node_init(const struct engine_boot *b)
     for (unsigned i = 0; i < REQUEST_POOL; i++)
         self->requests[i].next = (int16_t)(i + 1 < REQUEST_POOL ? (int)i + 1 : -1);
     self->request_free = 0;
-    self->last_read_fault = -2;
+    self->stream_next = -1;
     for (unsigned p = 0; p < DSM_MAX_PAGES; p++) {
         struct page *pg = &self->page[p];
         pg->frame = pg->twin = -1;

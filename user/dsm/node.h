@@ -261,8 +261,9 @@ struct node {
     int16_t frame_free;             // free list through frame_next
     int16_t frame_next[POOL_MAX];
     uint32_t frames_used;
-    // Xfetch: the last read fault and the length of the sequential run.
-    int32_t last_read_fault;
+    // Xfetch: the page a sequential read stream would fault on next, and
+    // how many faults in a row have continued it.
+    int32_t stream_next;
     uint32_t run;
     struct lock_state lock[DSM_MAX_LOCKS];
     struct barrier_state barrier;
