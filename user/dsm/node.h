@@ -256,7 +256,7 @@ struct deferred {
 };
 
 // ------------------------------------------------------------------ node
-#define REQUEST_POOL 64
+#define REQUEST_POOL 128       // outstanding requests: nodes x (1 fault + PORT_WINDOW)
 #define DEFERRED_MAX 64
 #define HOLD_TICKS 1            // a faulted-in page stays at least until the next tick
 
