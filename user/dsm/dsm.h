@@ -60,9 +60,9 @@ struct dsm_stats {
     uint64_t migrations;        // directories received from another node
     uint64_t forwards;          // requests passed on to a newer manager
     uint64_t prefetched;        // pages that arrived by Xfetch
-    uint64_t prefetch_hits;     // of those, pages later accessed without a fault
     uint64_t notices_applied;   // copies dropped at an acquire or a sync
     uint64_t sync_kept;         // weak copies a sync kept: no write in the barrier's batch
+    uint64_t outbox_full;       // sends that had to wait for room in the outbox
     uint64_t by_type[16];       // messages sent, by type (dsm_message_name)
 };
 

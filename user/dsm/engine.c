@@ -56,10 +56,21 @@ void msg_cancel(struct msg *m)
     NODE->tx_open = false;
 }
 
+static bool outbox_flush(void);
+
 static bool outbox_append(unsigned dst, const struct msg *m)
 {
     uint64_t to = dst;
     return ring_put(NODE->outbox, &to, sizeof(to), m, m->length);
+}
+
+// To ourselves, our own ring; to another node, the transport.
+static long deliver(unsigned dst, const struct msg *m)
+{
+    struct node *self = NODE;
+    if (dst == self->id)
+        return ring_put(self->inbox[dst], m, m->length, NULL, 0) ? 0 : -E_AGAIN;
+    return transport()->deliver(dst, m);
 }
 
 void msg_send(struct msg *m, unsigned dst)
@@ -68,20 +79,22 @@ void msg_send(struct msg *m, unsigned dst)
     self->tx_open = false;
     m->src = (uint8_t)self->id;
     m->date = ++self->clock;
-    if (dst == self->id) {
-        // To ourselves: our own ring, no transport.
-        if (!ring_put(self->inbox[dst], m, m->length, NULL, 0) && !outbox_append(dst, m))
-            printf("dsm: node %u: self ring and outbox full\n", self->id);
-        return;
+    if (dst != self->id) {
+        self->stats.sent++;
+        self->stats.bytes += m->length;
+        self->stats.by_type[m->type]++;
     }
-    self->stats.sent++;
-    self->stats.bytes += m->length;
-    self->stats.by_type[m->type]++;
     // Keep the order per destination: behind anything already waiting.
-    if (ring_empty(self->outbox) && transport()->deliver(dst, m) == 0)
+    if (ring_empty(self->outbox) && deliver(dst, m) == 0)
         return;
-    if (!outbox_append(dst, m))
-        printf("dsm: node %u: outbox full\n", self->id);
+    // Port windows bound what one node has in flight, so the outbox only
+    // fills when receivers are slow: wait for room rather than lose it.
+    if (outbox_append(dst, m))
+        return;
+    self->stats.outbox_full++;
+    while (!outbox_append(dst, m))
+        if (outbox_flush())
+            mf_yield();
 }
 
 // Delivers what waits in the outbox, in order; true if some still waits.
@@ -89,15 +102,14 @@ static bool outbox_flush(void)
 {
     struct node *self = NODE;
     struct ring *out = self->outbox;
-    uint8_t *buf = (uint8_t *)(NODE_BASE + OFF_RXBUF);
+    uint8_t *buf = (uint8_t *)(NODE_BASE + OFF_STAGING);
     size_t bytes;
     while ((bytes = ring_peek(out)) != 0) {
         uint64_t head = out->head, dst;
         ring_copy_out(out, head + 8, &dst, sizeof(dst));
         ring_copy_out(out, head + 16, buf, bytes - sizeof(dst));
         const struct msg *m = (const struct msg *)buf;
-        long r = dst == self->id ? (ring_put(self->inbox[dst], m, m->length, NULL, 0) ? 0 : -E_AGAIN)
-                                 : transport()->deliver((unsigned)dst, m);
+        long r = deliver((unsigned)dst, m);
         if (r == -E_AGAIN)
             return true;
         if (r < 0)
@@ -224,7 +236,7 @@ void port_complete(unsigned port, int64_t result)
 }
 
 // The next step of a multi-step operation, once its replies are in.
-static void port_continue(unsigned port)
+void port_continue(unsigned port)
 {
     struct port *pt = &NODE->port[port];
     switch (pt->op) {
@@ -246,16 +258,9 @@ static void port_continue(unsigned port)
 void port_progress(unsigned port)
 {
     struct port *pt = &NODE->port[port];
-    if (pt->outstanding && --pt->outstanding == 0)
-        port_continue(port);
-}
-
-void port_wait_replies(unsigned port, unsigned replies)
-{
-    struct port *pt = &NODE->port[port];
-    pt->outstanding = replies;
-    if (replies == 0)
-        port_continue(port);
+    if (pt->outstanding)
+        pt->outstanding--;
+    port_pump(port);
 }
 
 static void port_start(unsigned port)
@@ -264,6 +269,7 @@ static void port_start(unsigned port)
     pt->active = 1;
     pt->step = 0;
     pt->outstanding = 0;
+    pt->work_count = pt->work_next = 0;
     switch (pt->op) {
     case OP_FAULT:
         holder_fault(port, pt->arg[0], (unsigned)pt->arg[1]);
@@ -361,6 +367,7 @@ static bool map_fixed(const struct engine_boot *b)
         {OFF_TXBUF, pages_for(MSG_MAX)},
         {OFF_SCRATCH, 1},
         {OFF_ESTACKS, pages_for(b->nodes * ESTACK_BYTES)},
+        {OFF_STAGING, pages_for(MSG_MAX)},
     };
     long slot = CAP_FIXED_FRAMES;
     for (unsigned i = 0; i < sizeof(areas) / sizeof(areas[0]); i++) {
@@ -405,7 +412,7 @@ static void node_init(const struct engine_boot *b)
     for (unsigned i = 0; i < REQUEST_POOL; i++)
         self->requests[i].next = (int16_t)(i + 1 < REQUEST_POOL ? (int)i + 1 : -1);
     self->request_free = 0;
-    self->last_read_fault = -2;
+    self->stream_next = -1;
     for (unsigned p = 0; p < DSM_MAX_PAGES; p++) {
         struct page *pg = &self->page[p];
         pg->frame = pg->twin = -1;

@@ -24,9 +24,6 @@ void engine_main(uint64_t boot);
 // Local threads' side of a port: post an operation, ring the doorbell and
 // wait for the engine's result.
 int64_t port_call(unsigned port, unsigned op, uint64_t a0, uint64_t a1, uint64_t a2);
-// Engine side: the operation on `port` continues once `replies` replies
-// have come in (at once if none).
-void port_wait_replies(unsigned port, unsigned replies);
 
 // An application thread's handle: which node it runs in.
 struct dsm_thread {
@@ -39,7 +36,7 @@ static inline unsigned node_fixed_pages(unsigned nodes)
 {
     const size_t page = DSM_PAGE;
     size_t bytes[] = {sizeof(struct node), nodes * RING_BYTES, OUTBOX_BYTES, MSG_MAX, MSG_MAX, DSM_PAGE,
-                      nodes * ESTACK_BYTES, nodes * ASTACK_BYTES};
+                      nodes * ESTACK_BYTES, MSG_MAX, nodes * ASTACK_BYTES};
     unsigned pages = 0;
     for (unsigned i = 0; i < sizeof(bytes) / sizeof(bytes[0]); i++)
         pages += (unsigned)((bytes[i] + page - 1) / page);

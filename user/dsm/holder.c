@@ -125,9 +125,8 @@ void holder_request(unsigned p, unsigned access, unsigned model, unsigned port, 
 static uint8_t xfetch_mask(unsigned p)
 {
     struct node *self = NODE;
-    bool sequential = (int32_t)p == self->last_read_fault;   // where the stream was heading
-    self->run = sequential ? self->run + 1 : 0;
-    self->last_read_fault = (int32_t)p + 1;
+    self->run = (int32_t)p == self->stream_next ? self->run + 1 : 0;
+    self->stream_next = (int32_t)p + 1;
     if (!self->xfetch || self->run < 1 || self->page[p].manager)
         return 0;
     uint8_t mask = 0;
@@ -139,7 +138,7 @@ static uint8_t xfetch_mask(unsigned p)
             last = p + 1 + i;
         }
     }
-    self->last_read_fault = (int32_t)last + 1;
+    self->stream_next = (int32_t)last + 1;
     return mask;
 }
 
@@ -164,6 +163,13 @@ void holder_fault(unsigned port, uint64_t addr, unsigned mf_access)
         map_app(p, ACC_WRITE);
         pg->dirty = 1;
         self->stats.local_faults++;
+        port_complete(port, 0);
+        return;
+    }
+    if (pg->waiting) {
+        // Another port's request for the page is in flight (one request per
+        // page at a time): let the thread retry; it finds the grant or
+        // faults again.
         port_complete(port, 0);
         return;
     }

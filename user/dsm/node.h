@@ -5,8 +5,10 @@
 // every node's VAS, different frames. `struct node` lives there, so code
 // running in node n's VAS (its engine, its fault thread, its application
 // threads, and LRPC calls from other nodes into it) finds node n's state
-// and nobody else's. Nothing here is ever shared between nodes: pages and
-// protocol state move only as messages (struct msg) through the transport.
+// and nobody else's. Nothing here is shared between nodes: pages and
+// protocol state move only as messages (struct msg) through the transport
+// (whose inbox rings are in node memory, or, for the ring transport, in the
+// node's binding segment, shared with the senders).
 #pragma once
 #include "dsm.h"
 #include "ring.h"
@@ -17,9 +19,9 @@
 #define ASTACK_SEGMENT(n) (0x600000000ul + (uint64_t)(n) * (2ul << 20))   // node n's binding
 
 #define MSG_MAX (40u << 10)              // header, 1 + DSM_XFETCH_MAX pages and their entries
-#define RING_BYTES (44u << 10)           // one inbox ring per sender: a maximal message fits
+#define RING_BYTES (44u << 10)           // an inbox ring (LRPC transport): a maximal message fits
 #define OUTBOX_BYTES (80u << 10)
-#define ASTACK_BYTES (44u << 10)         // the sender's A-stack in each receiver's binding
+#define ASTACK_BYTES (44u << 10)         // the sender's A-stack (or ring) in each receiver's binding
 #define ESTACK_BYTES (8u << 10)
 
 // Offsets in node memory.
@@ -29,14 +31,16 @@
 #define OFF_RXBUF 0xac000ul              // the message being handled
 #define OFF_TXBUF 0xb6000ul              // the message being built
 #define OFF_SCRATCH 0xc0000ul            // a page snapshot for diffs
-#define OFF_ESTACKS 0xc2000ul            // + sender * ESTACK_BYTES: LRPC E-stacks
+#define OFF_ESTACKS 0xc2000ul            // + sender * ESTACK_BYTES: the binding's E-stacks
+#define OFF_STAGING 0xd2000ul            // a message leaving the outbox
 #define OFF_POOL 0x100000ul              // + f * 4096: the node's frames (copies, twins)
 #define POOL_MAX ((NODE_SIZE - OFF_POOL) / DSM_PAGE)
 _Static_assert(OFF_RINGS + DSM_MAX_NODES * RING_BYTES <= OFF_OUTBOX, "rings fit");
 _Static_assert(OFF_OUTBOX + OUTBOX_BYTES <= OFF_RXBUF, "outbox fits");
 _Static_assert(OFF_RXBUF + MSG_MAX <= OFF_TXBUF && OFF_TXBUF + MSG_MAX <= OFF_SCRATCH, "buffers fit");
 _Static_assert(OFF_SCRATCH + DSM_PAGE <= OFF_ESTACKS, "scratch fits");
-_Static_assert(OFF_ESTACKS + DSM_MAX_NODES * ESTACK_BYTES <= OFF_POOL, "E-stacks fit");
+_Static_assert(OFF_ESTACKS + DSM_MAX_NODES * ESTACK_BYTES <= OFF_STAGING, "E-stacks fit");
+_Static_assert(OFF_STAGING + MSG_MAX <= OFF_POOL, "staging fits");
 _Static_assert(DSM_MAX_NODES * ASTACK_BYTES <= (2ul << 20), "A-stacks fit their segment");
 
 // ------------------------------------------------- the node's CSpace (CNode)
@@ -202,6 +206,18 @@ enum port_op { OP_NONE, OP_FAULT, OP_LOCK, OP_UNLOCK, OP_BARRIER, OP_SYNC, OP_SE
 #define PORT_APP 1
 #define PORTS 2
 
+// A step of a port's operation that a reply answers: a page's diff to
+// flush (and with WORK_FLUSH_DROP the copy given up), or a request for
+// the page. A port keeps at most PORT_WINDOW of them unanswered, so no
+// operation, whatever its range, sends more than that many pages or
+// requests at once: the rings and the outbox are sized for it.
+enum work_kind { WORK_FLUSH, WORK_FLUSH_DROP, WORK_REQUEST };
+struct work {
+    uint16_t page;
+    uint8_t kind, access, model, pad;
+};
+#define PORT_WINDOW 8
+
 struct port {
     volatile uint32_t posted;   // set by the client, cleared by the engine on taking it
     uint32_t op;
@@ -211,6 +227,8 @@ struct port {
     uint32_t active;
     uint32_t step;              // where a multi-step operation is
     uint32_t outstanding;       // replies still awaited
+    uint16_t work_count, work_next;
+    struct work work[2 * DSM_MAX_PAGES];
 };
 
 // ---------------------------------------------------------- locks, barrier
@@ -238,7 +256,7 @@ struct deferred {
 };
 
 // ------------------------------------------------------------------ node
-#define REQUEST_POOL 64
+#define REQUEST_POOL 128       // outstanding requests: nodes x (1 fault + PORT_WINDOW)
 #define DEFERRED_MAX 64
 #define HOLD_TICKS 1            // a faulted-in page stays at least until the next tick
 
@@ -249,7 +267,7 @@ struct node {
     uint32_t fixed_frames;
     uint64_t clock;                 // Lamport clock
     uint64_t astack[DSM_MAX_NODES]; // our A-stack in node n's binding
-    struct ring *inbox[DSM_MAX_NODES];
+    struct ring *inbox[DSM_MAX_NODES];   // one per sender, placed by the transport
     struct ring *outbox;
     struct port port[PORTS];
     struct page page[DSM_MAX_PAGES];
@@ -259,8 +277,9 @@ struct node {
     int16_t frame_free;             // free list through frame_next
     int16_t frame_next[POOL_MAX];
     uint32_t frames_used;
-    // Xfetch: the last read fault and the length of the sequential run.
-    int32_t last_read_fault;
+    // Xfetch: the page a sequential read stream would fault on next, and
+    // how many faults in a row have continued it.
+    int32_t stream_next;
     uint32_t run;
     struct lock_state lock[DSM_MAX_LOCKS];
     struct barrier_state barrier;
@@ -292,6 +311,7 @@ void *msg_put(struct msg *m, const void *data, size_t bytes);   // append payloa
 void msg_send(struct msg *m, unsigned dst);              // stamps date and src, delivers or queues
 void msg_cancel(struct msg *m);                          // drop the message being built
 void port_complete(unsigned port, int64_t result);
+void port_continue(unsigned port);                       // the op's next step: its replies are in
 void port_progress(unsigned port);                       // one reply for a multi-step op arrived
 
 // manager.c: the directory side.
@@ -317,6 +337,7 @@ void frame_free(int f);
 void map_app(unsigned p, unsigned access);
 
 // release.c: release, acquire, sync, model changes.
+void port_pump(unsigned port);          // sends work up to the window; continues when all is answered
 void release_start(unsigned port);
 void release_flush_ack(const struct msg *m);
 void acquire_notices(unsigned port, const struct notice *n, unsigned count);

@@ -22,47 +22,77 @@
 // copies nobody wrote since the barrier before.
 #include "engine.h"
 
-// Sends the diffs of twinned pages to their managers, several pages per
-// message. With `drop` the copies are given up (FLUSH_DROP). Returns how
-// many pages were sent: each comes back in a FLUSH_ACK.
-static unsigned flush_pages(unsigned port, const uint16_t *pages, unsigned count, bool drop)
+// ---------------------------------------------------------------- work
+// A port's operation lists its steps (struct work) and port_pump sends
+// them, PORT_WINDOW unanswered at most; each reply (a FLUSH_ACK entry, a
+// GRANT) lets the next go.
+
+static void work_reset(unsigned port)
+{
+    struct port *pt = &NODE->port[port];
+    pt->work_count = pt->work_next = 0;
+    pt->outstanding = 0;
+}
+
+static void work_add(unsigned port, unsigned page, unsigned kind, unsigned access, unsigned model)
+{
+    struct port *pt = &NODE->port[port];
+    if (pt->work_count < sizeof(pt->work) / sizeof(pt->work[0]))
+        pt->work[pt->work_count++] = (struct work){.page = (uint16_t)page, .kind = (uint8_t)kind,
+                                                   .access = (uint8_t)access, .model = (uint8_t)model};
+}
+
+// One FLUSH: the diffs of the next flush steps for the same manager, as
+// many as the window and the message allow. A page with nothing written
+// since its last flush is skipped, unless it is being given up.
+static void send_flush(unsigned port)
 {
     struct node *self = NODE;
-    uint64_t snapshot_date = ++self->clock;    // writes dated before are in the diffs
-    unsigned sent = 0;
-    for (unsigned dst = 0; dst < self->nodes; dst++) {
-        struct msg *m = NULL;
-        for (unsigned i = 0; i < count; i++) {
-            unsigned q = pages[i];
-            if (self->page[q].hint != dst)
-                continue;
-            if (m && m->length + sizeof(struct flush_entry) + DIFF_MAX > MSG_MAX) {
-                msg_send(m, dst);
-                m = NULL;
-            }
-            if (!m) {
-                m = msg_begin(MSG_FLUSH);
-                m->arg[0] = port;
-                m->arg[1] = snapshot_date;
-            }
-            struct flush_entry *fe = msg_put(m, NULL, sizeof(*fe));
-            size_t bytes = holder_take_diff(q, (uint8_t *)(fe + 1), drop);
-            if (!bytes && !drop) {
-                m->length -= sizeof(*fe);   // nothing written since the last flush
-                continue;
-            }
-            *fe = (struct flush_entry){.page = (uint16_t)q, .flags = drop ? FLUSH_DROP : 0,
-                                       .diff_bytes = (uint32_t)bytes};
-            m->length += (uint32_t)((bytes + 7) & ~(size_t)7);
-            m->count++;
-            sent++;
+    struct port *pt = &self->port[port];
+    const struct work *first = &pt->work[pt->work_next];
+    unsigned dst = self->page[first->page].hint, kind = first->kind;
+    bool drop = kind == WORK_FLUSH_DROP;
+    struct msg *m = msg_begin(MSG_FLUSH);
+    m->arg[0] = port;
+    m->arg[1] = ++self->clock;      // our writes dated before this are in the diffs
+    while (pt->work_next < pt->work_count && pt->outstanding < PORT_WINDOW &&
+           m->length + sizeof(struct flush_entry) + DIFF_MAX <= MSG_MAX) {
+        const struct work *w = &pt->work[pt->work_next];
+        if (w->kind != kind || self->page[w->page].hint != dst)
+            break;
+        pt->work_next++;
+        struct flush_entry *fe = msg_put(m, NULL, sizeof(*fe));
+        size_t bytes = holder_take_diff(w->page, (uint8_t *)(fe + 1), drop);
+        if (!bytes && !drop) {
+            m->length -= sizeof(*fe);
+            continue;
         }
-        if (m && m->count)
-            msg_send(m, dst);
-        else if (m)
-            msg_cancel(m);
+        *fe = (struct flush_entry){.page = w->page, .flags = drop ? FLUSH_DROP : 0, .diff_bytes = (uint32_t)bytes};
+        m->length += (uint32_t)((bytes + 7) & ~(size_t)7);
+        m->count++;
+        pt->outstanding++;
     }
-    return sent;
+    if (m->count)
+        msg_send(m, dst);
+    else
+        msg_cancel(m);
+}
+
+void port_pump(unsigned port)
+{
+    struct port *pt = &NODE->port[port];
+    while (pt->work_next < pt->work_count && pt->outstanding < PORT_WINDOW) {
+        const struct work *w = &pt->work[pt->work_next];
+        if (w->kind != WORK_REQUEST) {
+            send_flush(port);
+            continue;
+        }
+        pt->work_next++;
+        pt->outstanding++;
+        holder_request(w->page, w->access, w->model, port, 0);
+    }
+    if (pt->work_next == pt->work_count && pt->outstanding == 0)
+        port_continue(port);
 }
 
 // Tells the managers of `pages` that we no longer hold them (no reply).
@@ -93,21 +123,22 @@ static void send_drops(const uint16_t *pages, unsigned count)
 void release_start(unsigned port)
 {
     struct node *self = NODE;
-    uint16_t twinned[DSM_MAX_PAGES];
-    unsigned count = 0;
+    work_reset(port);
     for (unsigned q = 0; q < self->pages; q++) {
         struct page *pg = &self->page[q];
         if (pg->model != DSM_RELEASE || pg->allowed != ACC_WRITE)
             continue;
         if (!pg->manager) {
-            twinned[count++] = (uint16_t)q;
+            work_add(port, q, WORK_FLUSH, 0, 0);
         } else if (pg->dirty) {
-            self->known[q] = ++self->dir[q].version;
-            pg->dirty = 0;
+            // Read-only first: a write from now on faults and counts for
+            // the next release, not this one.
             map_app(q, ACC_READ);
+            pg->dirty = 0;
+            self->known[q] = ++self->dir[q].version;
         }
     }
-    port_wait_replies(port, flush_pages(port, twinned, count, false));
+    port_pump(port);
 }
 
 // The managers' answers to our flushes: versions for our write notices.
@@ -129,9 +160,10 @@ void release_flush_ack(const struct msg *m)
 void acquire_notices(unsigned port, const struct notice *n, unsigned count)
 {
     struct node *self = NODE;
-    uint16_t drop[DSM_MAX_PAGES], flush[DSM_MAX_PAGES];
-    unsigned drops = 0, flushes = 0;
+    uint16_t drop[DSM_MAX_PAGES];
+    unsigned drops = 0;
     self->port[port].step = 1;
+    work_reset(port);
     for (unsigned i = 0; i < count; i++) {
         unsigned q = n[i].page;
         if (q >= self->pages)
@@ -142,14 +174,14 @@ void acquire_notices(unsigned port, const struct notice *n, unsigned count)
             continue;
         self->stats.notices_applied++;
         if (pg->twin >= 0) {
-            flush[flushes++] = (uint16_t)q;
+            work_add(port, q, WORK_FLUSH_DROP, 0, 0);
         } else {
             holder_drop_copy(q);
             drop[drops++] = (uint16_t)q;
         }
     }
     send_drops(drop, drops);
-    port_wait_replies(port, flush_pages(port, flush, flushes, true));
+    port_pump(port);
 }
 
 // -------------------------------------------------------------------- sync
@@ -168,8 +200,9 @@ static bool needs_pull(unsigned p, uint64_t date)
 void sync_start(unsigned port, unsigned first, unsigned count, uint64_t date)
 {
     struct node *self = NODE;
-    uint16_t drop[DSM_MAX_PAGES], flush[DSM_MAX_PAGES];
-    unsigned drops = 0, flushes = 0, replies = 0;
+    uint16_t drop[DSM_MAX_PAGES];
+    unsigned drops = 0;
+    work_reset(port);
     self->clock = max_u64(self->clock, date);
     for (unsigned q = first; q < first + count && q < self->pages; q++) {
         struct page *pg = &self->page[q];
@@ -178,10 +211,8 @@ void sync_start(unsigned port, unsigned first, unsigned count, uint64_t date)
         pg->constraint = max_u64(pg->constraint, date);
         if (pg->manager) {
             // Our copy is the reference: bring the writers' diffs in.
-            if (needs_pull(q, date)) {
-                holder_request(q, pg->allowed > ACC_READ ? pg->allowed : ACC_READ, DSM_WEAK, port, 0);
-                replies++;
-            }
+            if (needs_pull(q, date))
+                work_add(port, q, WORK_REQUEST, pg->allowed > ACC_READ ? pg->allowed : ACC_READ, DSM_WEAK);
             continue;
         }
         if (pg->frame < 0 || pg->valid_before >= date)
@@ -198,15 +229,14 @@ void sync_start(unsigned port, unsigned first, unsigned count, uint64_t date)
         }
         self->stats.notices_applied++;
         if (pg->twin >= 0) {
-            flush[flushes++] = (uint16_t)q;
+            work_add(port, q, WORK_FLUSH_DROP, 0, 0);
         } else {
             holder_drop_copy(q);
             drop[drops++] = (uint16_t)q;
         }
     }
     send_drops(drop, drops);
-    replies += flush_pages(port, flush, flushes, true);
-    port_wait_replies(port, replies);
+    port_pump(port);
 }
 
 // ------------------------------------------------------------ model change
@@ -217,22 +247,20 @@ void sync_start(unsigned port, unsigned first, unsigned count, uint64_t date)
 void set_model_start(unsigned port, unsigned first, unsigned count, unsigned model)
 {
     struct node *self = NODE;
-    uint16_t flush[DSM_MAX_PAGES] = {0}, ask[DSM_MAX_PAGES] = {0};
-    unsigned flushes = 0, asks = 0;
-    for (unsigned q = first; q < first + count && q < self->pages; q++) {
+    work_reset(port);
+    unsigned last = first + count < self->pages ? first + count : self->pages;
+    for (unsigned q = first; q < last; q++) {
         struct page *pg = &self->page[q];
-        if (pg->model == model)
-            continue;
-        if (pg->allowed == ACC_NONE) {
+        if (pg->model != model && pg->allowed == ACC_NONE)
             pg->model = (uint8_t)model;
-            continue;
-        }
-        if (pg->twin >= 0)
-            flush[flushes++] = (uint16_t)q;
-        ask[asks++] = (uint16_t)q;
+        else if (pg->model != model && pg->twin >= 0)
+            work_add(port, q, WORK_FLUSH, 0, 0);
     }
-    unsigned replies = flush_pages(port, flush, flushes, false);
-    for (unsigned i = 0; i < asks; i++)
-        holder_request(ask[i], self->page[ask[i]].allowed, model, port, 0);
-    port_wait_replies(port, replies + asks);
+    // The requests after every flush: each reaches the manager behind its page's diff.
+    for (unsigned q = first; q < last; q++) {
+        struct page *pg = &self->page[q];
+        if (pg->model != model)
+            work_add(port, q, WORK_REQUEST, pg->allowed, model);
+    }
+    port_pump(port);
 }
