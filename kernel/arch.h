@@ -137,6 +137,11 @@ void arch_syscall_return(struct trap_frame *tf, int64_t value);
 // alone (on aarch64 it is also the return register).
 void arch_syscall_set_arg(struct trap_frame *tf, int i, uint64_t value);
 uint64_t arch_trap_pc(const struct trap_frame *tf);
+// Size of struct trap_frame (portable code saves and restores whole frames).
+extern const size_t arch_trap_frame_size;
+// Makes the frame resume user mode at pc with stack sp and the first two
+// argument registers a0, a1 (an LRPC entering the server).
+void arch_trap_set_entry(struct trap_frame *tf, uint64_t pc, uint64_t sp, uint64_t a0, uint64_t a1);
 uint64_t arch_trap_sp(const struct trap_frame *tf);
 void arch_trap_dump(const struct trap_frame *tf);   // registers to console
 

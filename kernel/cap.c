@@ -2,6 +2,7 @@
 #include "kernel/console.h"
 #include "kernel/ipc.h"
 #include "kernel/segment.h"
+#include "kernel/lrpc.h"
 #include "kernel/thread.h"
 #include "include/manifold/errors.h"
 #include "lib/string.h"
@@ -113,6 +114,9 @@ static void finalize(const struct cap *cap)
         break;
     case MF_OBJ_SEGMENT:
         segment_destroy((struct segment *)cap->obj);
+        break;
+    case MF_OBJ_BINDING:
+        lrpc_binding_destroy((struct binding *)cap->obj);
         break;
     default:
         break;      // untyped and frames hold no kernel state

@@ -125,13 +125,10 @@ static int decode_copy_to(const struct invocation *inv, struct decoded *d)
     const struct cap *cn = &inv->target->cap;
     if (!(cn->rights & MF_RIGHT_WRITE))
         return -E_PERM;
-    struct slot *dst_cnode = cspace_lookup(inv->caller, inv->arg[1]);
-    if (!dst_cnode || slot_empty(dst_cnode))
-        return -E_BADCAP;
-    if (dst_cnode->cap.type != MF_OBJ_CNODE)
-        return -E_TYPE;
-    if (!(dst_cnode->cap.rights & MF_RIGHT_WRITE))
-        return -E_PERM;
+    struct slot *dst_cnode;
+    int r = cap_lookup(inv->caller, inv->arg[1], MF_OBJ_CNODE, MF_RIGHT_WRITE, &dst_cnode);
+    if (r)
+        return r;
     struct slot *src = cnode_lookup(cn, inv->arg[0]);
     struct slot *dst = cnode_lookup(&dst_cnode->cap, inv->arg[2]);
     if (!src || !dst)

@@ -23,6 +23,19 @@ struct slot *cspace_lookup(const struct thread *t, uint64_t cptr)
     return cnode_lookup(&root, cptr);
 }
 
+int cap_lookup(const struct thread *t, uint64_t cptr, unsigned type, unsigned rights, struct slot **out)
+{
+    struct slot *s = cspace_lookup(t, cptr);
+    if (!s || slot_empty(s))
+        return -E_BADCAP;
+    if (s->cap.type != type)
+        return -E_TYPE;
+    if ((s->cap.rights & rights) != rights)
+        return -E_PERM;
+    *out = s;
+    return 0;
+}
+
 static const struct op_handler *const op_tables[MF_OBJ_TYPE_COUNT] = {
     [MF_OBJ_UNTYPED] = untyped_ops,
     [MF_OBJ_CNODE] = cnode_ops,
@@ -31,6 +44,7 @@ static const struct op_handler *const op_tables[MF_OBJ_TYPE_COUNT] = {
     [MF_OBJ_VAS] = vas_ops,
     [MF_OBJ_SEGMENT] = segment_ops,
     [MF_OBJ_FRAME] = frame_ops,
+    [MF_OBJ_BINDING] = binding_ops,
     // Endpoints are used through SYS_SEND/RECV/CALL/REPLY_RECV, not invoked.
 };
 
@@ -40,6 +54,7 @@ static const bool needs_space_lock[MF_OBJ_TYPE_COUNT] = {
     [MF_OBJ_VAS] = true,
     [MF_OBJ_SEGMENT] = true,
     [MF_OBJ_FRAME] = true,
+    [MF_OBJ_BINDING] = true,    // A-stack segments, server VAS (kernel/lrpc.c)
 };
 
 // cap_lock is held from the lookup until invoke returns, so what decode

@@ -39,12 +39,16 @@ extern const struct op_handler notification_ops[MAX_OPS];  // kernel/ipc.c
 extern const struct op_handler vas_ops[MAX_OPS];           // kernel/segment.c
 extern const struct op_handler segment_ops[MAX_OPS];
 extern const struct op_handler frame_ops[MAX_OPS];
+extern const struct op_handler binding_ops[MAX_OPS];       // kernel/lrpc.c
 
 // Looks up cptr in t's CSpace: the slot, or NULL (no CSpace, out of range,
 // slot 0). cap_lock held (kernel/locks.h), as for every slot access.
 struct slot *cspace_lookup(const struct thread *t, uint64_t cptr);
 // The slot at index in the CNode a capability names; NULL when out of range.
 struct slot *cnode_lookup(const struct cap *cnode, uint64_t index);
+// Looks up cptr in t's CSpace and checks it names a `type` object with all
+// of `rights`: 0 and *out, or the first of -E_BADCAP, -E_TYPE, -E_PERM.
+int cap_lookup(const struct thread *t, uint64_t cptr, unsigned type, unsigned rights, struct slot **out);
 int64_t invoke_dispatch(struct thread *t, uint64_t cptr, uint64_t op, const uint64_t arg[4]);
 
 // Boot: the root task's CSpace with untyped memory (kernel/untyped.c).

@@ -100,20 +100,6 @@ static void wake_with(struct thread *t, int64_t result)
     thread_wake(t);
 }
 
-// Looks up an endpoint cap and checks a right (cap_lock held); the first
-// error in the documented order, or 0.
-static int lookup_endpoint(struct thread *self, uint64_t cptr, unsigned right, struct slot **out)
-{
-    struct slot *s = cspace_lookup(self, cptr);
-    if (!s || slot_empty(s))
-        return -E_BADCAP;
-    if (s->cap.type != MF_OBJ_ENDPOINT)
-        return -E_TYPE;
-    if (!(s->cap.rights & right))
-        return -E_PERM;
-    *out = s;
-    return 0;
-}
 
 // A message: info and mr0..mr3.
 struct message {
@@ -273,7 +259,7 @@ int64_t ipc_send(struct thread *self, struct trap_frame *tf, bool is_call)
     struct held h = {true, false};
     struct slot *s;
     cap_lock();
-    int r = lookup_endpoint(self, arch_syscall_arg(tf, 0), MF_RIGHT_WRITE, &s);
+    int r = cap_lookup(self, arch_syscall_arg(tf, 0), MF_OBJ_ENDPOINT, MF_RIGHT_WRITE, &s);
     if (r) {
         release(&h);
         return r;
@@ -360,7 +346,7 @@ int64_t ipc_recv(struct thread *self, struct trap_frame *tf, bool reply_first)
     else if (__atomic_load_n(&self->caller, __ATOMIC_RELAXED))
         drop_caller(self);
     cap_lock();
-    int r = lookup_endpoint(self, arch_syscall_arg(tf, 0), MF_RIGHT_READ, &s);
+    int r = cap_lookup(self, arch_syscall_arg(tf, 0), MF_OBJ_ENDPOINT, MF_RIGHT_READ, &s);
     if (r) {
         release(&h);
         return r;

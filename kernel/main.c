@@ -75,8 +75,9 @@ void kmain(struct boot_info *bi)
     int r = program_spawn("root", 0, &root);
     if (r)
         panic("cannot start the root task: error %d", r);
-    // Untyped memory for the root task: 8 blocks of 8 MiB.
-    r = root_cspace_create(root, 8, 23);
+    // Untyped memory for the root task: 13 blocks of 8 MiB (user/root/root.h
+    // says who uses which).
+    r = root_cspace_create(root, 13, 23);
     if (r)
         panic("cannot create the root task's CSpace: error %d", r);
     thread_start(root);

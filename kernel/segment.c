@@ -10,6 +10,7 @@
 #include "kernel/invoke.h"
 #include "kernel/ipc.h"
 #include "kernel/locks.h"
+#include "kernel/lrpc.h"
 #include "kernel/thread.h"
 #include "include/manifold/errors.h"
 #include "include/manifold/ipc.h"
@@ -50,23 +51,10 @@ void segment_init(uintptr_t obj, unsigned size_bits)
 
 // ---------------------------------------------------------- lookup helpers
 
-static int lookup(const struct thread *t, uint64_t cptr, unsigned type, unsigned right, struct slot **out)
-{
-    struct slot *s = cspace_lookup(t, cptr);
-    if (!s || slot_empty(s))
-        return -E_BADCAP;
-    if (s->cap.type != type)
-        return -E_TYPE;
-    if ((s->cap.rights & right) != right)
-        return -E_PERM;
-    *out = s;
-    return 0;
-}
-
 struct segment *segment_at(struct vas *v, vaddr_t va)
 {
     struct vas_object *vo = vas_object_of(v);
-    for (unsigned i = 0; vo && i < VAS_MAX_SEGMENTS; i++) {
+    for (unsigned i = 0; vo && i < vo->segment_count; i++) {
         struct segment *seg = vo->segments[i];
         if (seg && va >= seg->base && va - seg->base < seg->size)
             return seg;
@@ -142,7 +130,7 @@ static int decode_set_pager(const struct invocation *inv, struct decoded *d)
         return -E_PERM;
     struct slot *ep = NULL;
     if (inv->arg[0]) {
-        int r = lookup(inv->caller, inv->arg[0], MF_OBJ_ENDPOINT, MF_RIGHT_WRITE, &ep);
+        int r = cap_lookup(inv->caller, inv->arg[0], MF_OBJ_ENDPOINT, MF_RIGHT_WRITE, &ep);
         if (r)
             return r;
     }
@@ -182,7 +170,7 @@ static int decode_map(const struct invocation *inv, struct decoded *d)
 {
     const struct cap *frame = &inv->target->cap;
     struct slot *s;
-    int r = lookup(inv->caller, inv->arg[0], MF_OBJ_SEGMENT, MF_RIGHT_WRITE, &s);
+    int r = cap_lookup(inv->caller, inv->arg[0], MF_OBJ_SEGMENT, MF_RIGHT_WRITE, &s);
     if (r)
         return r;
     struct segment *seg = (struct segment *)s->cap.obj;
@@ -277,9 +265,48 @@ static int64_t invoke_unmap(const struct decoded *d)
     return 0;
 }
 
+// Changes the rights of the mapping a frame cap records, in place: the
+// entry keeps its frame, only the write permission changes, and the TLB
+// entries of every VAS the segment is attached to are flushed. A pager uses
+// it to make a page read-only without unmapping it (no reader faults in
+// the meantime) and to give write access back on a write fault.
+static int decode_protect(const struct invocation *inv, struct decoded *d)
+{
+    const struct cap *frame = &inv->target->cap;
+    uint64_t rights = inv->arg[0];
+    if (rights & ~(uint64_t)(MF_RIGHT_READ | MF_RIGHT_WRITE) || !(rights & MF_RIGHT_READ))
+        return -E_INVAL;
+    if ((rights & frame->rights) != rights)
+        return -E_PERM;
+    struct segment *seg = (struct segment *)frame->badge;
+    if (!seg || !segment_live(seg, frame->reserved1))
+        return -E_NOENT;    // not mapped, or its segment is gone
+    vaddr_t va = inv->target->reserved;
+    int leaf = frame->size_bits == PAGE_SHIFT ? 0 : 1;
+    pte_t *e = vm_entry(seg->tables[(va - seg->base) / span(seg->level)], seg->level, va, leaf, NULL, false);
+    if (!e || !arch_pte_valid(*e) || arch_pte_addr(*e) != V2P(frame->obj))
+        return -E_NOENT;
+    d->value[0] = (uintptr_t)seg;
+    d->value[1] = (uintptr_t)e;
+    d->value[2] = va;
+    d->value[3] = (uint64_t)leaf;
+    d->value[4] = V2P(frame->obj);
+    d->value[5] = rights;
+    return 0;
+}
+
+static int64_t invoke_protect(const struct decoded *d)
+{
+    unsigned flags = VM_USER | VM_READ | (d->value[5] & MF_RIGHT_WRITE ? VM_WRITE : 0);
+    *(pte_t *)d->value[1] = arch_pte_leaf(d->value[4], flags, (int)d->value[3]);
+    flush_attached((struct segment *)d->value[0], d->value[2], d->value[3] ? LARGE_PAGE_SIZE : PAGE_SIZE);
+    return 0;
+}
+
 const struct op_handler frame_ops[MAX_OPS] = {
     [MF_FRAME_MAP] = {decode_map, invoke_map},
     [MF_FRAME_UNMAP] = {decode_unmap, invoke_unmap},
+    [MF_FRAME_PROTECT] = {decode_protect, invoke_protect},
 };
 
 // ----------------------------------------------------------- SpaceJMP locks
@@ -288,9 +315,9 @@ const struct op_handler frame_ops[MAX_OPS] = {
 
 static bool locks_available(const struct vas_object *vo)
 {
-    for (unsigned i = 0; i < VAS_MAX_SEGMENTS; i++) {
+    for (unsigned i = 0; vo->locked_count && i < vo->segment_count; i++) {
         const struct segment *seg = vo->segments[i];
-        if (!seg)
+        if (seg->unlocked)
             continue;
         bool write = vo->segment_rights[i] & MF_RIGHT_WRITE;
         if (seg->writer || (write && seg->readers))
@@ -301,6 +328,8 @@ static bool locks_available(const struct vas_object *vo)
 
 static void lock_segment(struct segment *seg, bool write, int delta)
 {
+    if (seg->unlocked)
+        return;
     if (write)
         seg->writer = delta > 0;
     else
@@ -309,9 +338,8 @@ static void lock_segment(struct segment *seg, bool write, int delta)
 
 static void lock_all(struct vas_object *vo, int delta)
 {
-    for (unsigned i = 0; i < VAS_MAX_SEGMENTS; i++)
-        if (vo->segments[i])
-            lock_segment(vo->segments[i], vo->segment_rights[i] & MF_RIGHT_WRITE, delta);
+    for (unsigned i = 0; vo->locked_count && i < vo->segment_count; i++)
+        lock_segment(vo->segments[i], vo->segment_rights[i] & MF_RIGHT_WRITE, delta);
 }
 
 // ------------------------------------------------------------ VAS objects
@@ -323,19 +351,29 @@ static paddr_t home_table(struct vas *home)
     return e && arch_pte_valid(*e) && !arch_pte_is_leaf(*e, HOME_LEVEL + 1) ? arch_pte_addr(*e) : 0;
 }
 
+// The thread a VAS attach/detach names: a Thread cap (write right), or 0
+// for the caller.
+static int thread_or_caller(const struct invocation *inv, uint64_t cptr, struct thread **t)
+{
+    *t = inv->caller;
+    if (!cptr)
+        return 0;
+    struct slot *s;
+    int r = cap_lookup(inv->caller, cptr, MF_OBJ_THREAD, MF_RIGHT_WRITE, &s);
+    if (!r)
+        *t = (struct thread *)s->cap.obj;
+    return r;
+}
+
 static int decode_attach_home(const struct invocation *inv, struct decoded *d)
 {
     struct vas_object *vo = (struct vas_object *)inv->target->cap.obj;
     if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
         return -E_PERM;
-    struct thread *t = inv->caller;
-    if (inv->arg[0]) {
-        struct slot *s;
-        int r = lookup(inv->caller, inv->arg[0], MF_OBJ_THREAD, MF_RIGHT_WRITE, &s);
-        if (r)
-            return r;
-        t = (struct thread *)s->cap.obj;
-    }
+    struct thread *t;
+    int r = thread_or_caller(inv, inv->arg[0], &t);
+    if (r)
+        return r;
     if (!t->home_vas || !home_table(t->home_vas))
         return -E_INVAL;
     if (vo->home && vo->home != t->home_vas)
@@ -376,27 +414,16 @@ static unsigned tables_needed(const struct vas_object *vo, const struct segment 
     return needed;
 }
 
-static int decode_attach_segment(const struct invocation *inv, struct decoded *d)
+// Whether seg can be attached to vo with `rights`; on success the free slot
+// indices in both are stored in *slots (vo's << 32 | seg's).
+int segment_attach_check(struct vas_object *vo, struct segment *seg, uint64_t rights, uint64_t *slots)
 {
-    struct vas_object *vo = (struct vas_object *)inv->target->cap.obj;
-    if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
-        return -E_PERM;
-    uint64_t rights = inv->arg[1];
-    struct slot *s;
-    int r = lookup(inv->caller, inv->arg[0], MF_OBJ_SEGMENT,
-                   rights & MF_RIGHT_WRITE ? MF_RIGHT_READ | MF_RIGHT_WRITE : MF_RIGHT_READ, &s);
-    if (r)
-        return r;
-    struct segment *seg = (struct segment *)s->cap.obj;
     if (!seg->configured || rights & ~(uint64_t)(MF_RIGHT_READ | MF_RIGHT_WRITE) || !(rights & MF_RIGHT_READ))
         return -E_INVAL;
-    int vslot = -1, sslot = -1;
-    for (int i = 0; i < VAS_MAX_SEGMENTS; i++) {
+    int vslot = vo->segment_count < VAS_MAX_SEGMENTS ? (int)vo->segment_count : -1, sslot = -1;
+    for (unsigned i = 0; i < vo->segment_count; i++)
         if (vo->segments[i] == seg)
             return -E_BUSY;
-        if (!vo->segments[i] && vslot < 0)
-            vslot = i;
-    }
     for (int i = 0; i < SEGMENT_MAX_ATTACH; i++)
         if (!seg->attached[i] && sslot < 0)
             sslot = i;
@@ -405,39 +432,62 @@ static int decode_attach_segment(const struct invocation *inv, struct decoded *d
         if (e && arch_pte_valid(*e))
             return -E_BUSY;    // overlaps another segment
     }
-    if (vo->active && (seg->writer || (rights & MF_RIGHT_WRITE && seg->readers)))
+    if (vo->active && !seg->unlocked && (seg->writer || (rights & MF_RIGHT_WRITE && seg->readers)))
         return -E_BUSY;        // in use, and the lock is held elsewhere
     if (vslot < 0 || sslot < 0 || tables_needed(vo, seg) > vo->pool.pages - vo->pool.used)
         return -E_NOMEM;
-    d->value[0] = (uintptr_t)vo;
-    d->value[1] = (uintptr_t)seg;
-    d->value[2] = rights;
-    d->value[3] = (uint64_t)vslot << 32 | (uint64_t)sslot;
+    *slots = (uint64_t)vslot << 32 | (uint64_t)sslot;
     return 0;
 }
 
-static int64_t invoke_attach_segment(const struct decoded *d)
+static int decode_attach_segment(const struct invocation *inv, struct decoded *d)
 {
-    struct vas_object *vo = (struct vas_object *)d->value[0];
-    struct segment *seg = (struct segment *)d->value[1];
-    bool write = d->value[2] & MF_RIGHT_WRITE;
+    struct vas_object *vo = (struct vas_object *)inv->target->cap.obj;
+    if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
+        return -E_PERM;
+    uint64_t rights = inv->arg[1];
+    struct slot *s;
+    int r = cap_lookup(inv->caller, inv->arg[0], MF_OBJ_SEGMENT,
+                   rights & MF_RIGHT_WRITE ? MF_RIGHT_READ | MF_RIGHT_WRITE : MF_RIGHT_READ, &s);
+    if (r)
+        return r;
+    struct segment *seg = (struct segment *)s->cap.obj;
+    r = segment_attach_check(vo, seg, rights, &d->value[3]);
+    if (r)
+        return r;
+    d->value[0] = (uintptr_t)vo;
+    d->value[1] = (uintptr_t)seg;
+    d->value[2] = rights;
+    return 0;
+}
+
+void segment_attach(struct vas_object *vo, struct segment *seg, uint64_t rights, uint64_t slots)
+{
+    bool write = rights & MF_RIGHT_WRITE;
     for (uint32_t i = 0; i < seg->table_count; i++) {
         pte_t *e = vm_entry(vo->vas.root, 3, seg->base + i * span(seg->level), seg->level + 1, &vo->pool, true);
         *e = write ? arch_pte_table(seg->tables[i]) : arch_pte_table_readonly(seg->tables[i]);
     }
-    unsigned vslot = (unsigned)(d->value[3] >> 32), sslot = (unsigned)d->value[3];
+    unsigned vslot = (unsigned)(slots >> 32), sslot = (unsigned)slots;
     vo->segments[vslot] = seg;
-    vo->segment_rights[vslot] = (uint8_t)d->value[2];
+    vo->segment_rights[vslot] = (uint8_t)rights;
+    vo->segment_count++;
+    vo->locked_count += !seg->unlocked;
     seg->attached[sslot] = vo;
     if (vo->active)
         lock_segment(seg, write, +1);
+}
+
+static int64_t invoke_attach_segment(const struct decoded *d)
+{
+    segment_attach((struct vas_object *)d->value[0], (struct segment *)d->value[1], d->value[2], d->value[3]);
     return 0;
 }
 
 // Unlinks seg from vo: page-table links, TLB entries, lists, lock.
 static void detach(struct vas_object *vo, struct segment *seg)
 {
-    for (unsigned i = 0; i < VAS_MAX_SEGMENTS; i++) {
+    for (unsigned i = 0; i < vo->segment_count; i++) {
         if (vo->segments[i] != seg)
             continue;
         for (uint32_t t = 0; t < seg->table_count; t++) {
@@ -447,8 +497,14 @@ static void detach(struct vas_object *vo, struct segment *seg)
         }
         if (vo->active)
             lock_segment(seg, vo->segment_rights[i] & MF_RIGHT_WRITE, -1);
-        vo->segments[i] = NULL;
-        vo->segment_rights[i] = 0;
+        // Keep the array packed: the last one takes this place.
+        vo->locked_count -= !seg->unlocked;
+        vo->segment_count--;
+        vo->segments[i] = vo->segments[vo->segment_count];
+        vo->segment_rights[i] = vo->segment_rights[vo->segment_count];
+        vo->segments[vo->segment_count] = NULL;
+        vo->segment_rights[vo->segment_count] = 0;
+        break;
     }
     for (unsigned i = 0; i < SEGMENT_MAX_ATTACH; i++)
         if (seg->attached[i] == vo)
@@ -462,7 +518,7 @@ static int decode_detach_segment(const struct invocation *inv, struct decoded *d
     if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
         return -E_PERM;
     struct slot *s;
-    int r = lookup(inv->caller, inv->arg[0], MF_OBJ_SEGMENT, MF_RIGHT_READ, &s);
+    int r = cap_lookup(inv->caller, inv->arg[0], MF_OBJ_SEGMENT, MF_RIGHT_READ, &s);
     if (r)
         return r;
     struct segment *seg = (struct segment *)s->cap.obj;
@@ -484,14 +540,10 @@ static int decode_detach_home(const struct invocation *inv, struct decoded *d)
     struct vas_object *vo = (struct vas_object *)inv->target->cap.obj;
     if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
         return -E_PERM;
-    struct thread *t = inv->caller;
-    if (inv->arg[0]) {
-        struct slot *s;
-        int r = lookup(inv->caller, inv->arg[0], MF_OBJ_THREAD, MF_RIGHT_WRITE, &s);
-        if (r)
-            return r;
-        t = (struct thread *)s->cap.obj;
-    }
+    struct thread *t;
+    int r = thread_or_caller(inv, inv->arg[0], &t);
+    if (r)
+        return r;
     if (!vo->home || vo->home != t->home_vas)
         return -E_NOENT;
     if (vo->active)
@@ -534,10 +586,11 @@ void vas_thread_leave(struct vas *v)
         lock_all(vo, -1);
 }
 
-// Moves t from its current VAS to v, keeping the lock counts right. A CPU
-// running t elsewhere keeps the old VAS loaded until it is made to leave it
-// (vas.c: when the old VAS dies) or switches threads.
-static void move_thread(struct thread *t, struct vas *v)
+// Moves t from its current VAS to v, keeping the lock counts right
+// (space_lock held). A CPU running t elsewhere keeps the old VAS loaded
+// until it is made to leave it (vas.c: when the old VAS dies) or switches
+// threads.
+void vas_move_thread(struct thread *t, struct vas *v)
 {
     struct vas *old = t->vas;
     vas_thread_enter(v);
@@ -568,7 +621,7 @@ static int64_t vas_switch_locked(struct thread *self, uint64_t cptr)
     struct vas_object *to = NULL;
     if (cptr) {
         struct slot *s;
-        int r = lookup(self, cptr, MF_OBJ_VAS, MF_RIGHT_READ, &s);
+        int r = cap_lookup(self, cptr, MF_OBJ_VAS, MF_RIGHT_READ, &s);
         if (r)
             return r;
         to = (struct vas_object *)s->cap.obj;
@@ -580,19 +633,27 @@ static int64_t vas_switch_locked(struct thread *self, uint64_t cptr)
         return -E_INVAL;
     if (target == self->vas)
         return 0;
-    // The locks we hold only because we are in our current VAS do not count
+    if (!vas_can_enter(self, target))
+        return -E_BUSY;
+    vas_move_thread(self, target);
+    return 0;
+}
+
+bool vas_can_enter(const struct thread *t, struct vas *target)
+{
+    struct vas_object *to = vas_object_of(target);
+    if (!to || to->active || target == t->vas)
+        return true;
+    // The locks t holds only because it is in its current VAS do not count
     // against the target.
-    struct vas_object *from = vas_object_of(self->vas);
+    struct vas_object *from = vas_object_of(t->vas);
     bool last = from && from->active == 1;
     if (last)
         lock_all(from, -1);
-    bool available = !to || to->active || locks_available(to);
+    bool available = locks_available(to);
     if (last)
         lock_all(from, +1);
-    if (!available)
-        return -E_BUSY;
-    move_thread(self, target);
-    return 0;
+    return available;
 }
 
 // ------------------------------------------------------------- destruction
@@ -600,6 +661,7 @@ static int64_t vas_switch_locked(struct thread *self, uint64_t cptr)
 void segment_destroy(struct segment *seg)
 {
     space_lock();
+    lrpc_forget_segment(seg);
     for (unsigned i = 0; i < SEGMENT_MAX_ATTACH; i++)
         if (seg->attached[i])
             detach(seg->attached[i], seg);
@@ -616,16 +678,16 @@ void segment_destroy(struct segment *seg)
 static void send_home(struct thread *t, uintptr_t vo)
 {
     if (t->vas == &((struct vas_object *)vo)->vas)
-        move_thread(t, t->home_vas);
+        vas_move_thread(t, t->home_vas);
 }
 
 void vas_object_destroy(struct vas_object *vo)
 {
     space_lock();
+    lrpc_forget_vas(vo);    // calls into it end first: their threads go back to their clients
     thread_for_each(send_home, (uintptr_t)vo);
-    for (unsigned i = 0; i < VAS_MAX_SEGMENTS; i++)
-        if (vo->segments[i])
-            detach(vo, vo->segments[i]);
+    while (vo->segment_count)
+        detach(vo, vo->segments[vo->segment_count - 1]);
     if (vo->home)
         vas_release(vo->home);
     vo->home = NULL;

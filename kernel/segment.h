@@ -36,6 +36,8 @@ struct segment {
     struct vas_object *attached[SEGMENT_MAX_ATTACH];
     uint32_t readers;           // SpaceJMP lock: VASes in use with read-only /
     bool writer;                //   writable attachments of this segment
+    bool unlocked;              // shared without the lock (LRPC A-stacks: the
+                                //   binding's per-A-stack busy flags order use)
     struct segment *next_live;
     paddr_t tables[];           // table_count tables, from the pool
 };
@@ -44,8 +46,11 @@ struct vas_object {
     struct vas vas;             // root, tag, references (kernel/vas.h)
     struct table_pool pool;
     struct vas *home;           // address space whose home region is linked in, retained
+    // Attached segments, packed at the front: [0, segment_count) are used.
     struct segment *segments[VAS_MAX_SEGMENTS];
     uint8_t segment_rights[VAS_MAX_SEGMENTS];
+    uint32_t segment_count;
+    uint32_t locked_count;      // of those, how many take the SpaceJMP lock
     uint32_t active;            // threads switched in: they hold the segment locks
 };
 
@@ -66,6 +71,14 @@ void vas_object_destroy(struct vas_object *vo);
 // VAS objects.
 void vas_thread_enter(struct vas *v);
 void vas_thread_leave(struct vas *v);
+// Moves t into v (references, locks, and the MMU if t is running).
+void vas_move_thread(struct thread *t, struct vas *v);
+// Whether t may enter v now: the segment locks v needs are free (counting
+// those t holds only because of where it is).
+bool vas_can_enter(const struct thread *t, struct vas *v);
+// Attach seg to vo, checked first (0 or -E_*; *slots for the second call).
+int segment_attach_check(struct vas_object *vo, struct segment *seg, uint64_t rights, uint64_t *slots);
+void segment_attach(struct vas_object *vo, struct segment *seg, uint64_t rights, uint64_t slots);
 // SYS_VAS_SWITCH.
 int64_t vas_switch(struct thread *self, uint64_t cptr);
 // A user page fault: if a segment with a pager covers addr, send the fault

@@ -5,6 +5,7 @@
 #include "kernel/invoke.h"
 #include "kernel/ipc.h"
 #include "kernel/segment.h"
+#include "kernel/lrpc.h"
 #include "kernel/ktest.h"
 #include "kernel/locks.h"
 #include "kernel/smp_bench.h"
@@ -71,9 +72,8 @@ static int64_t sys_spawn(const uint64_t *arg)
     uintptr_t cspace = 0;
     if (arg[3]) {
         cap_lock();
-        struct slot *cn = cspace_lookup(current_thread(), arg[3]);
-        int r = !cn || slot_empty(cn) ? -E_BADCAP : cn->cap.type != MF_OBJ_CNODE ? -E_TYPE
-              : !(cn->cap.rights & MF_RIGHT_WRITE) ? -E_PERM : 0;
+        struct slot *cn;
+        int r = cap_lookup(current_thread(), arg[3], MF_OBJ_CNODE, MF_RIGHT_WRITE, &cn);
         if (!r)
             cspace = cn->cap.obj;
         cap_unlock();
@@ -215,6 +215,18 @@ static int64_t sys_vas_switch(const uint64_t *arg)
     return vas_switch(current_thread(), arg[0]);
 }
 
+static int64_t sys_lrpc_call(const uint64_t *arg)
+{
+    struct thread *t = current_thread();
+    return lrpc_call(t, t->user_frame, arg[0], arg[1], arg[2]);
+}
+
+static int64_t sys_lrpc_return(const uint64_t *arg)
+{
+    struct thread *t = current_thread();
+    return lrpc_return(t, t->user_frame, (int64_t)arg[0]);
+}
+
 static const syscall_fn syscalls[] = {
     [SYS_DEBUG_WRITE] = sys_debug_write,
     [SYS_DEBUG_GETC] = sys_debug_getc,
@@ -235,26 +247,34 @@ static const syscall_fn syscalls[] = {
     [SYS_CALL] = sys_call,
     [SYS_REPLY_RECV] = sys_reply_recv,
     [SYS_VAS_SWITCH] = sys_vas_switch,
+    [SYS_LRPC_CALL] = sys_lrpc_call,
+    [SYS_LRPC_RETURN] = sys_lrpc_return,
 };
 _Static_assert(ARRAY_SIZE(syscalls) == SYS_COUNT, "every system call has a handler");
 
 void syscall_entry(struct trap_frame *tf)
 {
     uint64_t n = arch_syscall_number(tf);
-    current_thread()->user_frame = tf;
+    struct thread *self = current_thread();
+    self->user_frame = tf;
+    self->in_syscall = true;
     int64_t r;
-    if (unlikely(n >= SYS_COUNT || !syscalls[n]))
+    if (unlikely(n >= SYS_COUNT || !syscalls[n])) {
         r = -E_NOSYS;
-    else
-    {
+    } else {
         uint64_t arg[6];
         for (int i = 0; i < 6; i++)
             arg[i] = arch_syscall_arg(tf, i);
         r = syscalls[n](arg);
     }
+    // An LRPC call this thread was in ended while it was in this system
+    // call: its registers are the client's again, and the call failed.
+    if (unlikely(lrpc_abort_check(self)))
+        r = -E_DEAD;
     arch_syscall_return(tf, r);
+    self->in_syscall = false;
     // The call may have suspended or destroyed the caller itself.
-    if (unlikely(current_thread()->state != THREAD_RUNNABLE))
+    if (unlikely(self->state != THREAD_RUNNABLE))
         schedule();
 }
 
@@ -272,6 +292,9 @@ static const char *const fault_names[] = {
 void user_fault(struct trap_frame *tf, int kind, vaddr_t addr, unsigned access)
 {
     struct thread *t = current_thread();
+    // An LRPC call it was in was aborted (its server may be gone already).
+    if (lrpc_abort_check(t))
+        return;
     // Another CPU made this one leave t's address space (it was destroyed,
     // t moved): load the one t is in now and retry.
     if (vas_reload(t))
@@ -282,6 +305,9 @@ void user_fault(struct trap_frame *tf, int kind, vaddr_t addr, unsigned access)
             schedule();     // stopped while its pager worked
         return;
     }
+    // A fault in an LRPC server ends the call, not the thread.
+    if (t->lrpc_depth && lrpc_fault(t, tf))
+        return;
     if (kind < FAULT_PAGE || kind > FAULT_OTHER)
         kind = FAULT_OTHER;
     kprintf("manifold: thread %u (%s) killed: %s at %p (pc %p, %s access)\n", t->id, t->name,

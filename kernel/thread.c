@@ -56,6 +56,7 @@ static void thread_format(struct thread *t, const char *name, bool is_object)
     t->state = THREAD_INACTIVE;
     t->priority = 10;
     t->last_cpu = NEVER_RAN;
+    t->lrpc_abort_to = LRPC_NO_ABORT;
     t->is_object = is_object;
     strlcpy(t->name, name, sizeof(t->name));
     mcs_lock(&threads_lock, &q);
@@ -332,6 +333,21 @@ static void make_ready(struct thread *t, enum thread_state from, bool sync)
 }
 
 void thread_start(struct thread *t) { make_ready(t, THREAD_INACTIVE, false); }
+
+void thread_kick(struct thread *t)
+{
+    struct mcs_qnode q;
+    struct cpu *c = lock_cpu_of(t, &q);
+    bool blocked = t->state == THREAD_BLOCKED;
+    bool remote = t == c->current && c != this_cpu();
+    mcs_unlock(&c->lock, &q);
+    if (blocked) {
+        ipc_cancel(t);
+        thread_wake(t);
+    } else if (remote) {
+        arch_send_ipi(c->id, IPI_RESCHEDULE);
+    }
+}
 void thread_wake(struct thread *t) { make_ready(t, THREAD_BLOCKED, false); }
 void thread_wake_sync(struct thread *t) { make_ready(t, THREAD_BLOCKED, true); }
 
@@ -396,7 +412,10 @@ bool thread_block_prepare(enum block_reason why)
     struct cpu *c = this_cpu();
     mcs_lock(&c->lock, &q);
     struct thread *t = c->current;
-    bool ok = t->state == THREAD_RUNNABLE;
+    // A thread whose LRPC call was aborted must reach its system call's
+    // exit and unwind (thread_kick may have looked before we blocked).
+    bool ok = t->state == THREAD_RUNNABLE &&
+              __atomic_load_n(&t->lrpc_abort_to, __ATOMIC_ACQUIRE) == LRPC_NO_ABORT;
     if (ok) {
         t->state = THREAD_BLOCKED;
         t->blocked_on = why;
@@ -495,6 +514,7 @@ static void leave_spaces(struct thread *t)
     bool held = space_lock_held();
     if (!held)
         space_lock();
+    lrpc_thread_destroy(t);
     if (t->vas) {
         vas_thread_leave(t->vas);
         vas_release(t->vas);
@@ -548,6 +568,7 @@ void schedule(void)
     if (prev_runs) {
         // Keep running unless something waiting is at least as important.
         if (!next || effective(next, c, now) < prev->priority * PRIO_SCALE) {
+            c->slice_left = SLICE_TICKS;    // a new slice, or the timer never preempts it again
             mcs_unlock(&c->lock, &q);
             return;
         }
@@ -692,6 +713,7 @@ void timer_tick(void)
         schedule();
     else if (c->current == c->idle && c->run_head)
         schedule();
+    lrpc_abort_check(current_thread());     // back to user mode next
 }
 
 static void idle_loop(void *arg)
@@ -751,6 +773,7 @@ void sched_reschedule_ipi(void)
     struct cpu *c = this_cpu();
     if (c->run_head || c->current->state != THREAD_RUNNABLE || must_move(c->current, c))
         schedule();
+    lrpc_abort_check(current_thread());     // an LRPC call it was in ended
 }
 
 _Noreturn void sched_run_idle(void)

@@ -18,6 +18,7 @@
 #include "kernel/arch.h"
 #include "kernel/types.h"
 #include "include/manifold/syscall.h"
+#include "kernel/lrpc.h"
 #include "lib/spinlock.h"
 
 struct vas;
@@ -80,6 +81,11 @@ struct thread {
     vaddr_t ipc_buffer;         // user address of its IPC buffer page, or 0
     bool in_fault;              // calling its pager: the message is fault_msg, not registers
     uint64_t fault_msg[5];      // info, mr0..mr3
+    bool in_syscall;            // between syscall_entry and its return
+    uint8_t lrpc_abort_to;      // LRPC_NO_ABORT, or the depth its aborted calls unwind to
+    bool lrpc_kick;             // aborted, not yet told (kernel/lrpc.c, under space_lock)
+    uint8_t lrpc_depth;         // LRPC calls in progress (kernel/lrpc.c)
+    struct lrpc_link lrpc[LRPC_MAX_DEPTH];
     char name[THREAD_NAME_MAX];
     // Scheduling (kernel/thread.c), under the lock of t->cpu's queue.
     bool on_rq;                 // on cpus[cpu]'s run queue
@@ -91,7 +97,7 @@ struct thread {
     uint64_t switches_in;
     uint32_t left_at[MAX_CPUS]; // cpus[c].switches when it last ran on c, + 1 (0 = never)
 };
-_Static_assert(sizeof(struct thread) <= 512, "the thread leaves most of its block to the stack");
+_Static_assert(sizeof(struct thread) <= 2048, "the thread leaves most of its block to the stack");
 _Static_assert(__builtin_offsetof(struct thread, on_cpu) == 8, "arch_context_switch clears on_cpu");
 
 struct cpu {
@@ -135,6 +141,10 @@ bool thread_block(enum block_reason why);
 // A blocked thread becomes runnable on its CPU (an IPI tells that CPU when
 // it should switch to it). No effect on a thread that is not blocked.
 void thread_wake(struct thread *t);
+// Makes t notice a change to its state made for it (an aborted LRPC call):
+// wakes it if blocked (its IPC is cancelled), interrupts it if it runs on
+// another CPU.
+void thread_kick(struct thread *t);
 // A synchronous hand-off: the calling thread blocks right after (IPC call,
 // reply): t runs on this CPU next, unless its policy fixes it elsewhere, so
 // that call and reply need no IPI and find the message in this CPU's cache.

@@ -20,11 +20,10 @@ static int decode_configure(const struct invocation *inv, struct decoded *d)
         return -E_PERM;
     uintptr_t cspace = 0;
     if (inv->arg[0]) {
-        struct slot *cn = cspace_lookup(inv->caller, inv->arg[0]);
-        if (!cn || slot_empty(cn))
-            return -E_BADCAP;
-        if (cn->cap.type != MF_OBJ_CNODE)
-            return -E_TYPE;
+        struct slot *cn;
+        int r = cap_lookup(inv->caller, inv->arg[0], MF_OBJ_CNODE, MF_RIGHT_WRITE, &cn);
+        if (r)
+            return r;
         cspace = cn->cap.obj;
     }
     uint64_t buffer = inv->arg[1];

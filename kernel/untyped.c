@@ -6,6 +6,7 @@
 #include "kernel/thread.h"
 #include "kernel/ipc.h"
 #include "kernel/segment.h"
+#include "kernel/lrpc.h"
 #include "include/manifold/errors.h"
 #include "lib/string.h"
 
@@ -27,6 +28,8 @@ static int object_bits(unsigned type, unsigned size_bits, unsigned untyped_bits)
     case MF_OBJ_ENDPOINT:
     case MF_OBJ_NOTIFICATION:
         return size_bits == 0 ? 5 : -1;
+    case MF_OBJ_BINDING:
+        return size_bits == 0 ? PAGE_SHIFT : -1;
     case MF_OBJ_VAS:
     case MF_OBJ_SEGMENT:
         // A header page (and a root table for a VAS), the rest page tables.
@@ -41,13 +44,10 @@ static int decode_retype(const struct invocation *inv, struct decoded *d)
     const struct cap *ut = &inv->target->cap;
     if (!(ut->rights & MF_RIGHT_WRITE))
         return -E_PERM;
-    struct slot *dst_cnode = cspace_lookup(inv->caller, inv->arg[1]);
-    if (!dst_cnode || slot_empty(dst_cnode))
-        return -E_BADCAP;
-    if (dst_cnode->cap.type != MF_OBJ_CNODE)
-        return -E_TYPE;
-    if (!(dst_cnode->cap.rights & MF_RIGHT_WRITE))
-        return -E_PERM;
+    struct slot *dst_cnode;
+    int r = cap_lookup(inv->caller, inv->arg[1], MF_OBJ_CNODE, MF_RIGHT_WRITE, &dst_cnode);
+    if (r)
+        return r;
     unsigned type = inv->arg[0] & 0xff, size_bits = inv->arg[0] >> 8 & 0xff;
     uint64_t count = inv->arg[0] >> 16;
     int bits = object_bits(type, size_bits, ut->size_bits);
@@ -100,6 +100,8 @@ static int64_t invoke_retype(const struct decoded *d)
             vas_object_init(obj, size_bits);
         else if (type == MF_OBJ_SEGMENT)
             segment_init(obj, size_bits);
+        else if (type == MF_OBJ_BINDING)
+            binding_init(obj);
         struct cap cap = {.obj = obj, .type = (uint8_t)type, .rights = MF_RIGHTS_ALL,
                           .size_bits = (uint8_t)size_bits};
         cap_insert(cnode_lookup(&d->slot[1]->cap, d->value[3] + i), &cap, ut);

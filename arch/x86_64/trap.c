@@ -113,4 +113,15 @@ void arch_syscall_set_arg(struct trap_frame *tf, int i, uint64_t value)
     }
 }
 uint64_t arch_trap_pc(const struct trap_frame *tf) { return tf->rip; }
+
+const size_t arch_trap_frame_size = sizeof(struct trap_frame);
+
+// The stack is entered as if by a call: rsp + 8 is 16-byte aligned.
+void arch_trap_set_entry(struct trap_frame *tf, uint64_t pc, uint64_t sp, uint64_t a0, uint64_t a1)
+{
+    tf->rip = pc;
+    tf->rsp = sp - 8;
+    tf->rdi = a0;
+    tf->rsi = a1;
+}
 uint64_t arch_trap_sp(const struct trap_frame *tf) { return tf->rsp; }

@@ -1,25 +1,39 @@
-// IPC round trips through pipes: one byte to an echo peer and back, the
-// peer a second process (cross address space) or a second thread of this
-// process (same address space). On one CPU a round trip is two writes, two
-// reads and two switches: the Linux counterpart of an endpoint call + reply.
+// IPC round trips through pipes: a request to an echo peer and its reply,
+// the peer a second process (cross address space) or a second thread of
+// this process (same address space). On one CPU a round trip is two
+// writes, two reads and two switches: the Linux counterpart of an endpoint
+// call + reply. The process variants carry the sizes of the LRPC paper's
+// four calls (Null, Add, BigIn, BigInOut), as Manifold's ipc.* figures do.
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <stdio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench.h"
 
+#define MAX_MESSAGE 256
+
 struct pipes {
     int request[2];     // measuring side writes, echo side reads
     int reply[2];       // echo side writes, measuring side reads
+    size_t in, out;     // request and reply sizes in bytes
 };
 
-// Echoes one byte at a time until the request pipe is closed.
+// A pipe write of at most PIPE_BUF bytes is atomic, so one read returns
+// the whole message once it is there.
+static bool transfer(int fd, char *buf, size_t size, bool writing)
+{
+    ssize_t n = writing ? write(fd, buf, size) : read(fd, buf, size);
+    return n == (ssize_t)size;
+}
+
+// Answers every request with a reply until the request pipe is closed.
 static void echo(const struct pipes *p)
 {
-    char c;
-    while (read(p->request[0], &c, 1) == 1)
-        if (write(p->reply[1], &c, 1) != 1)
+    char buf[MAX_MESSAGE] = {0};
+    while (transfer(p->request[0], buf, p->in, false))
+        if (!transfer(p->reply[1], buf, p->out, true))
             break;
 }
 
@@ -31,10 +45,11 @@ static void *echo_thread(void *arg)
 
 static bool round_trips(const struct pipes *p)
 {
+    char buf[MAX_MESSAGE] = {0};
     for (unsigned i = 0; i < ITERATIONS; i++) {
-        char c = (char)i;
+        buf[0] = (char)i;
         uint64_t t0 = counter_read();
-        if (write(p->request[1], &c, 1) != 1 || read(p->reply[0], &c, 1) != 1)
+        if (!transfer(p->request[1], buf, p->in, true) || !transfer(p->reply[0], buf, p->out, false))
             return false;
         uint64_t t1 = counter_read();
         sample(i, t1 - t0);
@@ -55,10 +70,11 @@ static void close_pipes(struct pipes *p)
     close(p->reply[1]);
 }
 
-static void pipe_processes(void)
+static void pipe_processes(const char *call, size_t in, size_t out)
 {
-    const char *name = "ipc.pipe_pingpong_processes";
-    struct pipes p;
+    char name[64];
+    snprintf(name, sizeof(name), "ipc.pipe_processes.%s", call);
+    struct pipes p = {.in = in, .out = out};
     if (!open_pipes(&p)) {
         skip(name, "pipe failed");
         return;
@@ -85,8 +101,8 @@ static void pipe_processes(void)
 
 static void pipe_threads(void)
 {
-    const char *name = "ipc.pipe_pingpong_threads";
-    struct pipes p;
+    const char *name = "ipc.pipe_threads.null";
+    struct pipes p = {.in = 1, .out = 1};
     pthread_t t;
     if (!open_pipes(&p)) {
         skip(name, "pipe failed");
@@ -111,6 +127,12 @@ static void pipe_threads(void)
 
 void bench_ipc(void)
 {
-    pipe_processes();
+    // Null: a byte each way (a pipe carries no empty message). Add: two
+    // 8-byte arguments, one result. BigIn: 200 bytes in. BigInOut: 200
+    // bytes each way.
+    pipe_processes("null", 1, 1);
+    pipe_processes("add", 16, 8);
+    pipe_processes("bigin", 200, 1);
+    pipe_processes("biginout", 200, 200);
     pipe_threads();
 }

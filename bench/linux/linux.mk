@@ -47,6 +47,9 @@ $(MODULE): bench/linux/pmu/pmu_el0.c bench/linux/pmu/Kbuild $(KERNEL_DIR)/versio
 	@$(MAKE) -s -C $(KERNEL_DIR)/headers M=$(abspath $(dir $@)) ARCH=arm64 \
 	    CROSS_COMPILE=aarch64-linux-gnu- modules >$(LINUX_BUILD)/pmu.log 2>&1 || \
 	    { cat $(LINUX_BUILD)/pmu.log; exit 1; }
+	@# Debug info names the build directory; without it the file is the same
+	@# wherever it is built (its size shifts Linux's memory layout a little).
+	@aarch64-linux-gnu-strip --strip-debug $@
 
 $(INITRAMFS): $(RAMFS_DEPS) bench/linux/mkinitramfs
 	bench/linux/mkinitramfs $@ $(RAMFS_FILES)

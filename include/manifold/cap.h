@@ -15,6 +15,7 @@ enum mf_object_type {
     MF_OBJ_NOTIFICATION,   // a word of asynchronous signal bits (size_bits 0)
     MF_OBJ_VAS,            // an address space; size_bits >= 13: header, root, page-table pool
     MF_OBJ_SEGMENT,        // frames at a fixed virtual range; size_bits >= 13: header + table pool
+    MF_OBJ_BINDING,        // an LRPC binding (size_bits 0); see lrpc.h
     MF_OBJ_TYPE_COUNT
 };
 
@@ -99,6 +100,7 @@ enum mf_segment_op {
 enum mf_frame_op {
     MF_FRAME_MAP = 0,          // (segment cptr, va, rights): one mapping per frame cap
     MF_FRAME_UNMAP,            // ()
+    MF_FRAME_PROTECT,          // (rights): change the rights of the cap's mapping in place
     MF_FRAME_OP_COUNT
 };
 

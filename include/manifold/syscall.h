@@ -5,6 +5,7 @@
 #pragma once
 #include <stdint.h>
 #include "include/manifold/ipc.h"
+#include "include/manifold/lrpc.h"
 
 enum mf_syscall {
     SYS_DEBUG_WRITE = 0,   // (const char *buf, size_t len) -> len
@@ -29,6 +30,8 @@ enum mf_syscall {
     SYS_CALL,              // send, then wait for the receiver's reply
     SYS_REPLY_RECV,        // reply to our caller (if any), then wait for a message
     SYS_VAS_SWITCH,        // (vas cptr, 0 = home): the calling thread moves into that VAS
+    SYS_LRPC_CALL,         // (binding cptr, procedure, A-stack) -> the procedure's result (lrpc.h)
+    SYS_LRPC_RETURN,       // (value): back to the caller of the LRPC in progress
     SYS_COUNT
 };
 

@@ -1,6 +1,6 @@
 """Boots one benchmark run under QEMU and collects its BENCH lines.
 
-Manifold boots its bench ISO with the command tools/qemu builds for the
+Manifold boots its ISO in mode=bench with the command tools/qemu builds for the
 tests. Linux boots Debian's kernel with -kernel/-initrd/-append in that very
 command with the boot media taken out, so the machine (-M, -cpu, -m, -smp,
 QEMU_EXTRA) is the same by construction. Each run is made once per mode:
@@ -14,9 +14,9 @@ QEMU_EXTRA) is the same by construction. Each run is made once per mode:
 """
 import importlib.machinery
 import importlib.util
-import inspect
 import json
 import os
+import resource
 import select
 import subprocess
 import time
@@ -34,11 +34,11 @@ UNITS = {"icount": "instructions", "wallclock": "cycles"}
 CONSOLE = {"x86_64": "ttyS0", "aarch64": "ttyAMA0"}
 # Linux runs on one CPU as Manifold's benchmarks do today (and QEMU 7.2's
 # round-robin icount scheduler hangs Linux's secondary-CPU bring-up).
-# Neither KASLR (on arm64 without E0PD it forces kernel page-table
-# isolation) nor speculation mitigations: Manifold has neither.
-# norandmaps keeps user address-space layouts, and so instruction counts,
-# identical between runs.
-LINUX_APPEND = "panic=-1 maxcpus=1 nokaslr norandmaps mitigations=off quiet"
+# No KASLR (on arm64 without E0PD it forces kernel page-table isolation),
+# no speculation mitigations, no per-syscall kernel-stack randomisation:
+# Manifold has none of them. norandmaps keeps user address-space layouts,
+# and so instruction counts, the same from run to run.
+LINUX_APPEND = "panic=-1 maxcpus=1 nokaslr norandmaps mitigations=off randomize_kstack_offset=off quiet"
 
 # Boot media that tools/qemu adds for the ISO; Linux gets -kernel instead.
 BOOT_MEDIA_OPTIONS = {"-cdrom", "-boot", "-bios", "-drive"}
@@ -57,16 +57,32 @@ def _tools_qemu():
 _qemu = _tools_qemu()
 
 
+def _without_host_randomness(arch, cmd):
+    """The machine minus what feeds host randomness or time to the guest.
+
+    QEMU's RDRAND/RDSEED return host random numbers, the virt board puts
+    random kaslr-seed and rng-seed nodes in the device tree, and the RTC
+    starts at the host's time of day: each makes Linux's instruction counts
+    differ between runs. Manifold uses none of them. Both systems get the
+    same changes, in both modes."""
+    cmd = list(cmd)
+    if arch == "x86_64":
+        i = cmd.index("-cpu") + 1
+        cmd[i] += ",-rdrand,-rdseed"
+    else:
+        i = cmd.index("-M") + 1
+        cmd[i] += ",dtb-randomness=off"
+    return cmd + ["-rtc", "base=2000-01-01T00:00:00,clock=vm"]
+
+
 def manifold_command(arch, iso, mode):
-    # One ISO for every mode: tools/qemu attaches the disk that selects
-    # mode=bench. (With a bench-only ISO, older tools/qemu takes no mode.)
-    if "mode" in inspect.signature(_qemu.qemu_command).parameters:
-        return _qemu.qemu_command(arch, iso, True, "bench") + MODES[mode]
-    return _qemu.qemu_command(arch, iso, True) + MODES[mode]
+    # One ISO for every mode: tools/qemu attaches the disk selecting mode=bench.
+    cmd = _qemu.qemu_command(arch, iso, True, "bench")
+    return _without_host_randomness(arch, cmd) + MODES[mode]
 
 
 def linux_command(arch, kernel, initrd, mode):
-    base = _qemu.qemu_command(arch, "", False)
+    base = _without_host_randomness(arch, _qemu.qemu_command(arch, "", False))
     cmd = []
     skip_value = False
     for arg in base:
@@ -87,11 +103,14 @@ class Run:
     mode: str
     figures: list = field(default_factory=list)
     skipped: dict = field(default_factory=dict)     # name -> reason (Linux)
+    missing: list = field(default_factory=list)     # printed by another boot, not this one
     errors: list = field(default_factory=list)
     status: str = "not run"     # complete | incomplete | timeout | not run
     seconds: float = 0.0
     log: str = ""
     command: list = field(default_factory=list)
+    other_load: float = 0.0     # host CPUs kept busy by other processes meanwhile
+    boot_number: int = 1        # which boot of this (system, mode)
 
 
 def parse_line(run, line, arch):
@@ -121,6 +140,18 @@ def parse_line(run, line, arch):
     return None
 
 
+def _busy_seconds():
+    """CPU time the whole host has spent busy, and this process with its
+    waited-for children (QEMU)."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    idle = fields[3] + fields[4]                    # idle, iowait
+    host = (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+    ours = sum(getattr(resource.getrusage(who), t) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+               for t in ("ru_utime", "ru_stime"))
+    return host, ours
+
+
 def boot(run, arch, cmd, log_path, timeout, on_figure):
     """Runs `cmd` to power-off or `timeout` seconds, filling `run`.
 
@@ -129,6 +160,7 @@ def boot(run, arch, cmd, log_path, timeout, on_figure):
     os.makedirs(os.path.dirname(log_path), exist_ok=True)
     run.command, run.log = cmd, log_path
     start = time.monotonic()
+    host0, ours0 = _busy_seconds()
     pending = b""
     timed_out = False
     with open(log_path, "wb") as log:
@@ -164,6 +196,10 @@ def boot(run, arch, cmd, log_path, timeout, on_figure):
                 proc.kill()
             proc.wait()
     run.seconds = time.monotonic() - start
+    # Wall-clock figures suffer when other processes want the host's CPUs:
+    # how many CPUs they kept busy on average while this boot ran.
+    host1, ours1 = _busy_seconds()
+    run.other_load = max(0.0, (host1 - host0) - (ours1 - ours0)) / max(run.seconds, 0.001)
     code = proc.returncode
     # x86 Manifold powers off through isa-debug-exit: status 0 exits with 1.
     status = 0 if (run.system == "manifold" and arch == "x86_64" and code == 1) else _qemu.exit_status(arch, code)

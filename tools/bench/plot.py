@@ -1,8 +1,10 @@
 """PNG plots of a benchmark run with gnuplot (Debian's gnuplot-nox).
 
 One image per architecture, two panels: instructions (icount) and cycles
-(wall-clock), each a clustered bar chart of the medians of every pair that
-has a Manifold figure, Manifold beside Linux, on a log scale.
+(wall-clock), each a clustered bar chart of the medians of every pair in
+tools/bench/pairs.py with a figure in this run, Manifold beside Linux, on a
+log scale. A pair whose Manifold benchmark does not exist yet shows its
+Linux bar alone.
 """
 import os
 import shutil
@@ -15,7 +17,7 @@ PANELS = [("icount", "instructions (-icount shift=0): median"),
 
 
 def _rows(index):
-    """(label, {mode: (manifold, linux)}) for pairs with a Manifold figure."""
+    """(label, {mode: (manifold, linux)}) for pairs with any figure."""
     rows = []
     for label, m_name, l_name, _ in pairs.PAIRS:
         values = {}
@@ -23,7 +25,7 @@ def _rows(index):
             m = index.get(("manifold", mode, m_name))
             l = index.get(("linux", mode, l_name))
             values[mode] = (m["median"] if m else None, l["median"] if l else None)
-        if any(v[0] is not None for v in values.values()):
+        if any(v != (None, None) for v in values.values()):
             rows.append((label, values))
     return rows
 
@@ -34,10 +36,10 @@ def plot(arch, index, out_png):
         return "gnuplot is not installed (tools/deps installs gnuplot-nox)"
     rows = _rows(index)
     if not rows:
-        return "no Manifold figure has a Linux pair in this run"
+        return "no figure of a listed pair in this run"
     data_dir = os.path.dirname(out_png)
     script = [
-        f'set terminal pngcairo size 960,{300 * len(PANELS) + 60} font "sans,10"',
+        f'set terminal pngcairo noenhanced size 1100,{320 * len(PANELS) + 60} font "sans,10"',
         f'set output "{out_png}"',
         'set datafile missing "?"',
         "set style data histogram",
@@ -45,10 +47,13 @@ def plot(arch, index, out_png):
         "set style fill solid 0.85 border -1",
         "set boxwidth 0.9",
         "set logscale y",
+        'set format y "%.0s%c"',
+        "set rmargin 10",
         "set grid ytics",
         "set xtics rotate by -25 nomirror",
         "set key top left",
-        f"set multiplot layout {len(PANELS)},1 title \"Manifold and Linux on QEMU TCG, {arch}\"",
+        f"set multiplot layout {len(PANELS)},1 title \"Manifold and Linux on QEMU TCG, {arch}\\n"
+        "(no bar: no such figure in this run, see bench.md)\"",
     ]
     for mode, title in PANELS:
         path = os.path.join(data_dir, f".plot-{mode}.dat")

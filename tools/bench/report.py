@@ -28,6 +28,9 @@ class Report:
         self.names = {s: sorted({f["name"] for f in results["figures"] if f["system"] == s})
                       for s in ("manifold", "linux")}
 
+    def wallclock_boots(self):
+        return max([run.get("boot", 1) for run in self.r["runs"] if run["mode"] == "wallclock"] or [0])
+
     def cell(self, system, mode, name):
         """A median, or why there is none."""
         f = self.index.get((system, mode, name))
@@ -56,16 +59,20 @@ class Report:
             "",
             "Medians after 100 discarded warm-up runs, with the counter's own cost subtracted "
             "(method: docs/benchmarks.md; min and max are in bench.json and the table at the end). "
-            "**instructions**: `-icount shift=0,sleep=off`, deterministic. **cycles**: wall clock "
-            f"({env['cycles']}). M/L = Manifold ÷ Linux: below 1, Manifold takes less.",
+            "**instructions**: `-icount shift=0,sleep=off`, repeatable (see Determinism below). "
+            f"**cycles**: wall clock ({env['cycles']}), the middle of {self.wallclock_boots()} boots. "
+            "M/L = Manifold ÷ Linux: below 1, Manifold takes less.",
             "",
             f"QEMU: `{env['machine']}`; Linux: `-append \"{env['linux_append']}\"`.",
             "",
         ]
+        if any(f["unit"].endswith("/s") for f in r["figures"]):
+            lines += ["Rates (…/s) count seconds of the guest's clock: under icount a second is "
+                      "10⁹ instructions.", ""]
         bad = [run for run in r["runs"] if run["status"] != "complete"]
         for run in bad:
-            lines.append(f"**Incomplete: {run['system']} ({run['mode']}) {run['status']}** — "
-                         + "; ".join(run["errors"][:3]) + ". Its figures are missing below.")
+            lines.append(f"- **Incomplete: {run['system']} ({run['mode']}) {run['status']}** — "
+                         + "; ".join(run["errors"][:3]) + ". What it did not print is marked missing.")
         if bad:
             lines.append("")
         if r.get("plot"):
@@ -98,8 +105,8 @@ class Report:
                  "| figure | unit (icount / wall clock) | icount median | wall-clock median | why no Linux figure |",
                  "| --- | --- | ---: | ---: | --- |"]
         for name in rows:
-            units = " / ".join(self.index[("manifold", m, name)]["unit"] for m in MODES
-                               if ("manifold", m, name) in self.index)
+            units = " / ".join(dict.fromkeys(self.index[("manifold", m, name)]["unit"] for m in MODES
+                                             if ("manifold", m, name) in self.index))
             lines.append(f"| `{name}` | {units} | {self.cell('manifold', 'icount', name)} | "
                          f"{self.cell('manifold', 'wallclock', name)} | {pairs.why_no_linux(name)} |")
         return lines + [""]
@@ -110,8 +117,10 @@ class Report:
         lines = ["## Linux figures waiting for their Manifold benchmark", "",
                  "| Linux figure | for Manifold | instructions | cycles | what Linux does |",
                  "| --- | --- | ---: | ---: | --- |"]
+        ran = any(run["status"] == "complete" for run in self.r["runs"] if run["system"] == "manifold")
+        why = "not in this build" if ran else "Manifold did not complete a run"
         for m_name, l_name, what in waiting:
-            lines.append(f"| `{l_name}` | `{m_name}` (not in this build) | {self.cell('linux', 'icount', l_name)} | "
+            lines.append(f"| `{l_name}` | `{m_name}` ({why}) | {self.cell('linux', 'icount', l_name)} | "
                          f"{self.cell('linux', 'wallclock', l_name)} | {what} |")
         extra = [n for n in self.names["linux"] if n not in pairs.MANIFOLD_FOR]
         for name in extra:
@@ -120,17 +129,19 @@ class Report:
         return lines + [""]
 
     def runs_table(self):
-        lines = ["## Runs", "", "| system | mode | result | seconds | figures | notes |",
-                 "| --- | --- | --- | ---: | ---: | --- |"]
+        lines = ["## Runs", "",
+                 "Other load: how many host CPUs other processes kept busy, on average, during the "
+                 "boot. Above about 0.2, they competed with QEMU and that boot's wall-clock figures "
+                 "are less reliable (instruction counts are not affected).", "",
+                 "| system | mode | boot | result | seconds | other load | figures | notes |",
+                 "| --- | --- | ---: | --- | ---: | ---: | ---: | --- |"]
         for run in self.r["runs"]:
             notes = list(run["errors"])
             notes += [f"skipped `{n}`: {why}" for n, why in run["skipped"].items()]
-            if run["system"] == "linux" and run["status"] == "complete":
-                got = {f["name"] for f in self.r["figures"] if f["system"] == "linux" and f["mode"] == run["mode"]}
-                absent = [n for n in pairs.LINUX_EXPECTED if n not in got and n not in run["skipped"]]
-                notes += [f"missing `{n}`" for n in absent]
-            lines.append(f"| {run['system']} | {run['mode']} | {run['status']} | {run['seconds']:.1f} | "
-                         f"{run['figures']} | {'; '.join(notes)} |")
+            notes += [f"missing `{n}`" for n in run.get("missing", [])]
+            lines.append(f"| {run['system']} | {run['mode']} | {run.get('boot', 1)} | {run['status']} | "
+                         f"{run['seconds']:.1f} | "
+                         f"{run.get('other_load', 0):.2f} | {run['figures']} | {'; '.join(notes)} |")
         return lines + [""]
 
     def determinism(self):
@@ -160,11 +171,18 @@ class Report:
         return lines
 
     def all_figures(self):
-        lines = ["## Every figure", "", "| system | figure | mode | unit | n | min | median | max |",
-                 "| --- | --- | --- | --- | ---: | ---: | ---: | ---: |"]
+        lines = ["## Every figure", "",
+                 "A figure measured in several boots is that of the boot with the middle median; "
+                 "the last column is the range of the boots' medians.", "",
+                 "| system | figure | mode | unit | n | min | median | max | boots: medians |",
+                 "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
         for f in sorted(self.r["figures"], key=lambda f: (f["system"] != "manifold", f["name"], f["mode"])):
+            spread = ""
+            if f.get("boots"):
+                low, high = f["median_range"]
+                spread = f"{f['boots']}: {_num(low)} – {_num(high)}"
             lines.append(f"| {f['system']} | `{f['name']}` | {f['mode']} | {f['unit']} | {f['n']} | "
-                         f"{_num(f['min'])} | {_num(f['median'])} | {_num(f['max'])} |")
+                         f"{_num(f['min'])} | {_num(f['median'])} | {_num(f['max'])} | {spread} |")
         return lines + [""]
 
     def markdown(self):

@@ -91,7 +91,13 @@ long mf_thread_start(long thread, void (*fn)(uint64_t), void *stack, size_t size
 long mf_thread_start_buffer(long thread, void (*fn)(uint64_t), void *stack, size_t size, uint64_t arg,
                             void *ipc_buffer)
 {
-    long r = mf_thread_configure(thread, MF_CAP_SELF_CNODE, ipc_buffer);
+    return mf_thread_start_cspace(thread, MF_CAP_SELF_CNODE, fn, stack, size, arg, ipc_buffer);
+}
+
+long mf_thread_start_cspace(long thread, long cspace, void (*fn)(uint64_t), void *stack, size_t size,
+                            uint64_t arg, void *ipc_buffer)
+{
+    long r = mf_thread_configure(thread, cspace, ipc_buffer);
     if (r < 0)
         return r;
     // The trampoline finds fn on top of a 16-byte aligned stack.
@@ -120,3 +126,4 @@ long mf_frame_map(long frame, long segment, uint64_t va, unsigned rights)
     return mf_invoke(frame, MF_FRAME_MAP, segment, (long)va, rights, 0);
 }
 long mf_frame_unmap(long frame) { return mf_invoke(frame, MF_FRAME_UNMAP, 0, 0, 0, 0); }
+long mf_frame_protect(long frame, unsigned rights) { return mf_invoke(frame, MF_FRAME_PROTECT, rights, 0, 0, 0); }

@@ -80,6 +80,10 @@ long mf_cpu_id(void);
 long mf_thread_start(long thread, void (*fn)(uint64_t), void *stack, size_t size, uint64_t arg);
 long mf_thread_start_buffer(long thread, void (*fn)(uint64_t), void *stack, size_t size, uint64_t arg,
                             void *ipc_buffer);
+// As mf_thread_start_buffer, with the CNode `cspace` (a cptr of ours) as
+// the thread's CSpace instead of ours.
+long mf_thread_start_cspace(long thread, long cspace, void (*fn)(uint64_t), void *stack, size_t size,
+                            uint64_t arg, void *ipc_buffer);
 // The IPC buffer the kernel gave a loaded program (words 4..63 of long
 // messages, at index word - 4). Threads started by a program have their own.
 static inline uint64_t *mf_ipc_buffer(void) { return (uint64_t *)MF_IPC_BUFFER_VA; }
@@ -110,6 +114,9 @@ long mf_segment_configure(long segment, uint64_t base, uint64_t size);
 long mf_segment_set_pager(long segment, long endpoint);   // 0 = none
 long mf_frame_map(long frame, long segment, uint64_t va, unsigned rights);
 long mf_frame_unmap(long frame);
+// Changes the rights (READ, or READ|WRITE) of the frame cap's mapping in
+// place, flushing the TLBs; -E_NOENT when the cap maps nothing.
+long mf_frame_protect(long frame, unsigned rights);
 
 // A zero-fill pager (user/lib/pager.c): serves the page faults of the
 // segments attached to it by mapping fresh (zeroed) frames retyped from
@@ -128,6 +135,37 @@ long mf_pager_attach(struct mf_pager *p, long segment, long badge_slot);
 // The pager's loop; run it in a thread of its own:
 //   mf_thread_start(t, mf_pager_thread, stack, size, (uint64_t)(uintptr_t)&pager)
 void mf_pager_thread(uint64_t pager);
+
+// Names (user/root/names.c): the root task's name service, reached through
+// MF_CAP_NAMESERVER in a program's CSpace (the shell's `run` puts it there).
+#define MF_CAP_NAMESERVER 2
+#define MF_NAME_MAX 16
+long mf_ns_register(long nameserver, const char *name, long cap);   // 0, or -E_*
+// Finds `name` and puts a copy of its capability in our empty slot recv_slot.
+long mf_ns_lookup(long nameserver, const char *name, long recv_slot);
+
+// LRPC (include/manifold/lrpc.h, docs/lrpc.md).
+// Server side: procedures run on the calling client's thread, in our
+// address space, on the E-stack of the A-stack the client chose; each gets
+// the A-stack and returns the call's result (>= 0, or -E_*).
+typedef int64_t (*mf_lrpc_procedure)(void *astack);
+void mf_lrpc_export(const mf_lrpc_procedure *procedures, unsigned count);
+void mf_lrpc_entry(void);      // the binding's entry point (assembly)
+// Client side: a binding and its A-stacks, handed out one per call in progress.
+struct mf_lrpc_client {
+    long binding;
+    unsigned count;
+    uint64_t astack[MF_LRPC_MAX_ASTACKS];
+    volatile uint32_t busy;    // bit i: A-stack i is in use
+};
+// Maps the binding's A-stacks into client_vas and learns where they are.
+long mf_lrpc_bind(struct mf_lrpc_client *c, long binding, long client_vas);
+void *mf_lrpc_acquire(struct mf_lrpc_client *c, unsigned *index);  // NULL: all busy
+void mf_lrpc_release(struct mf_lrpc_client *c, unsigned index);
+static inline long mf_lrpc_call(long binding, unsigned procedure, unsigned astack)
+{
+    return mf_syscall(SYS_LRPC_CALL, binding, procedure, astack);
+}
 
 // The program's entry point, called with the spawner's argument.
 int main(uint64_t arg);

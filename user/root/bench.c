@@ -4,6 +4,10 @@
 // docs/benchmarks.md).
 #include "manifold.h"
 #include "root.h"
+#include "lrpc_demo.h"
+#include "user/dsm/dsm.h"
+#include "lib/fmt.h"
+#include "lib/string.h"
 
 #define WARMUP 100
 #define RUNS 1000
@@ -115,6 +119,66 @@ static void bench_ipc_call(uint64_t overhead)
     mf_cnode_revoke(MF_CAP_SELF_CNODE, BENCH_UT);
 }
 
+// The LRPC paper's four calls, by LRPC and by endpoint IPC with copying,
+// against the demonstration server (lrpc_server.c), from our client VAS.
+static void bench_lrpc(uint64_t overhead)
+{
+    static struct lrpc_demo demo;
+    if (!lrpc_demo_setup(&demo) || mf_vas_switch(LRPC_CLIENT_VAS)) {
+        printf("bench: cannot set up the LRPC server\n");
+        lrpc_demo_teardown(&demo);
+        return;
+    }
+    static const char *const names[4] = {"null", "add", "bigin", "biginout"};
+    uint8_t in[DEMO_BIG], out[DEMO_BIG];
+    for (int i = 0; i < DEMO_BIG; i++)
+        in[i] = (uint8_t)i;
+    uint64_t *buf = mf_ipc_buffer();
+    char name[48];
+    for (int p = 0; p < 4; p++) {
+        for (unsigned i = 0; i < WARMUP + RUNS; i++) {
+            uint64_t t0 = mf_arch_cycles();
+            switch (p) {
+            case 0: demo_null(&demo.client); break;
+            case 1: demo_add(&demo.client, i, 2); break;
+            case 2: demo_bigin(&demo.client, in); break;
+            default: demo_biginout(&demo.client, in, out); break;
+            }
+            uint64_t t1 = mf_arch_cycles();
+            if (i >= WARMUP)
+                samples[i - WARMUP] = t1 - t0;
+        }
+        snprintf(name, sizeof(name), "lrpc.%s", names[p]);
+        report(name, overhead);
+        // The same call as IPC: arguments and results copied in messages.
+        for (unsigned i = 0; i < WARMUP + RUNS; i++) {
+            uint64_t t0 = mf_arch_cycles();
+            struct mf_msg m = {.info = MF_INFO(p, 0)};
+            if (p == 1) {
+                m.mr[0] = i;
+                m.mr[1] = 2;
+                m.info = MF_INFO(p, 2);
+            } else if (p >= 2) {
+                memcpy(m.mr, in, 32);
+                memcpy(buf, in + 32, DEMO_BIG - 32);
+                m.info = MF_INFO(p, DEMO_BIG / 8);
+            }
+            mf_call(LRPC_IPC_EP, &m);
+            if (p == 3) {
+                memcpy(out, m.mr, 32);
+                memcpy(out + 32, buf, DEMO_BIG - 32);
+            }
+            uint64_t t1 = mf_arch_cycles();
+            if (i >= WARMUP)
+                samples[i - WARMUP] = t1 - t0;
+        }
+        snprintf(name, sizeof(name), "ipc.%s", names[p]);
+        report(name, overhead);
+    }
+    mf_vas_switch(0);
+    lrpc_demo_teardown(&demo);
+}
+
 void run_benchmarks(void)
 {
     uint64_t overhead = counter_overhead();
@@ -125,6 +189,13 @@ void run_benchmarks(void)
     bench_null_syscall(overhead);
     bench_yield(overhead);
     bench_ipc_call(overhead);
+    bench_lrpc(overhead);
     run_gups();
     run_pointer_sharing(true);
+    run_dsm_benchmarks();
+}
+
+void run_lrpc_benchmarks(void)
+{
+    bench_lrpc(counter_overhead());
 }

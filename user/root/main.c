@@ -14,6 +14,23 @@ static bool cmdline_has(const struct mf_system_info *si, const char *word)
     return false;
 }
 
+// The text after `key` (e.g. "tests=") in the command line, up to the next
+// space, in a static buffer; NULL if the key is absent.
+static const char *cmdline_value(const struct mf_system_info *si, const char *key)
+{
+    static char value[64];
+    size_t n = strlen(key);
+    for (const char *p = si->cmdline; *p; p++)
+        if ((p == si->cmdline || p[-1] == ' ') && strncmp(p, key, n) == 0) {
+            size_t i = 0;
+            for (p += n; *p && *p != ' ' && i + 1 < sizeof(value); p++)
+                value[i++] = *p;
+            value[i] = 0;
+            return value;
+        }
+    return NULL;
+}
+
 static void banner(const struct mf_system_info *si)
 {
     printf("\n");
@@ -30,8 +47,10 @@ int main(uint64_t arg)
     if (mf_system_info(&si) < 0)
         return 1;
     banner(&si);
+    if (!names_start())
+        printf("root: the name service did not start\n");
     if (cmdline_has(&si, "mode=test")) {
-        int failed = run_tests();
+        int failed = run_tests(cmdline_value(&si, "tests="));
         mf_poweroff(failed ? 1 : 0);
     }
     if (cmdline_has(&si, "mode=bench")) {

@@ -4,9 +4,41 @@
 
 // Runs kernel and user tests; prints TAP-style lines and the summary.
 // Returns the number of failures.
-int run_tests(void);
+// The suite; with a filter (the kernel option tests=PREFIX, for a
+// developer's run), only the user tests whose names start with it.
+int run_tests(const char *filter);
 void run_benchmarks(void);
+void run_lrpc_benchmarks(void);   // LRPC's four calls vs the same by IPC
 void shell(void);
+
+// The name service (names.c): a thread of the root task on NS_ENDPOINT,
+// keeping registered caps in slots NS_SLOTS..NS_SLOTS+31; its objects come
+// from NS_UNTYPED.
+#define NS_UNTYPED (MF_CAP_UNTYPED_BASE + 8)
+#define NS_THREAD 3700
+#define NS_ENDPOINT 3701
+#define NS_SLOTS 3710
+bool names_start(void);
+// Spawns `name` with a CSpace of its own in cnode_slot, carved from
+// `untyped`: itself in slot 1, the name service in slot 2, a 4 MiB untyped
+// in slot 16. Revoking `untyped` takes it all back.
+long spawn_with_resources(const char *name, uint64_t arg, long untyped, long cnode_slot);
+
+// The demonstration LRPC server (lrpc_setup.c): started with its own
+// untyped, looked up through the name service, bound from a client VAS of
+// ours (LRPC_CLIENT_VAS, with our home attached): switch into it to call.
+#define LRPC_SERVER_UT (MF_CAP_UNTYPED_BASE + 9)
+#define LRPC_CLIENT_UT (MF_CAP_UNTYPED_BASE + 10)
+#define LRPC_SERVER_CNODE 3800
+#define LRPC_BINDING 3810
+#define LRPC_IPC_EP 3811
+#define LRPC_CLIENT_VAS 3812
+struct lrpc_demo {
+    long server;                    // the server program's thread id
+    struct mf_lrpc_client client;
+};
+bool lrpc_demo_setup(struct lrpc_demo *d);
+void lrpc_demo_teardown(struct lrpc_demo *d);
 
 // GUPS in three modes (gups.c): BENCH lines for 1..8 regions; the check
 // runs every mode over `regions` regions and reports whether all verified.
@@ -14,3 +46,12 @@ void run_gups(void);
 bool gups_verify_all(unsigned regions);
 // Pointer-rich sharing through a segment vs IPC marshalling (share.c).
 bool run_pointer_sharing(bool print);
+
+// Distributed shared memory (user/dsm/, docs/dsm.md): each instance's
+// root-side objects come from DSM_UT_OBJECTS and each node's memory (a
+// 2 MiB untyped per node) from DSM_UT_MEMORY; dsm_stop revokes both.
+// Slots: DSM_SLOT_DONE, then 16 per node from DSM_SLOTS_NODE (2096..2223).
+#define DSM_UT_OBJECTS (MF_CAP_UNTYPED_BASE + 11)
+#define DSM_UT_MEMORY (MF_CAP_UNTYPED_BASE + 12)
+#define DSM_SLOT_DONE 2080
+#define DSM_SLOTS_NODE 2096

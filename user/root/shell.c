@@ -1,6 +1,7 @@
 // The serial shell: a line editor and a table of commands.
 #include "manifold.h"
 #include "root.h"
+#include "user/dsm/dsm.h"
 #include "lib/string.h"
 
 #define LINE_MAX 128
@@ -95,21 +96,16 @@ static const char *fault_name(int kind)
     return kind > 0 && kind <= MF_FAULT_OTHER ? names[kind] : "unknown fault";
 }
 
-// Programs get a CSpace of their own: a 256-slot CNode with itself in slot
-// 1 and a 4 MiB untyped in slot 16, all carved from one untyped of ours
-// that is revoked when they end.
+// Programs get a CSpace of their own (spawn_with_resources): a 256-slot
+// CNode with itself in slot 1, the name service in slot 2 and a 4 MiB
+// untyped in slot 16, all carved from one untyped of ours that is revoked
+// when they end.
 #define CHILD_UNTYPED (MF_CAP_UNTYPED_BASE + 1)
 #define CHILD_CNODE 3900
 
 static long run_with_cspace(const char *name, uint64_t arg)
 {
-    const long self = MF_CAP_SELF_CNODE;
-    long r = mf_untyped_retype(CHILD_UNTYPED, MF_OBJ_CNODE, 8, 1, self, CHILD_CNODE);
-    if (r == 0)
-        r = mf_cnode_copy_to(self, CHILD_CNODE, CHILD_CNODE, MF_CAP_SELF_CNODE, MF_RIGHTS_ALL);
-    if (r == 0)
-        r = mf_untyped_retype(CHILD_UNTYPED, MF_OBJ_UNTYPED, 22, 1, CHILD_CNODE, MF_CAP_UNTYPED_BASE);
-    return r < 0 ? r : mf_spawn_with(name, arg, CHILD_CNODE);
+    return spawn_with_resources(name, arg, CHILD_UNTYPED, CHILD_CNODE);
 }
 
 static void cmd_run(int argc, char **argv)
@@ -151,7 +147,7 @@ static void cmd_info(int argc, char **argv)
 static void cmd_test(int argc, char **argv)
 {
     (void)argc, (void)argv;
-    run_tests();
+    run_tests(NULL);
 }
 
 static void cmd_bench(int argc, char **argv)
@@ -160,8 +156,12 @@ static void cmd_bench(int argc, char **argv)
         run_gups();
     else if (argc > 1 && strcmp(argv[1], "share") == 0)
         run_pointer_sharing(true);
+    else if (argc > 1 && strcmp(argv[1], "lrpc") == 0)
+        run_lrpc_benchmarks();
+    else if (argc > 1 && strcmp(argv[1], "dsm") == 0)
+        run_dsm_benchmarks();
     else if (argc > 1)
-        printf("usage: bench [gups|share]\n");
+        printf("usage: bench [gups|share|lrpc|dsm]\n");
     else
         run_benchmarks();
 }
@@ -179,7 +179,7 @@ static const struct command commands[] = {
     {"programs", "programs", "list programs carried as boot modules", cmd_programs},
     {"run", "run NAME [NUMBER]", "start a program and wait for it", cmd_run},
     {"test", "test", "run the kernel and user test suite", cmd_test},
-    {"bench", "bench [gups|share]", "run the benchmarks (BENCH lines)", cmd_bench},
+    {"bench", "bench [gups|share|lrpc|dsm]", "run the benchmarks (BENCH lines)", cmd_bench},
     {"halt", "halt", "power off", cmd_halt},
     {0, 0, 0, 0},
 };

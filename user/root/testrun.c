@@ -3,13 +3,21 @@
 #include "manifold.h"
 #include "root.h"
 #include "utest.h"
+#include "lib/string.h"
 
-int run_tests(void)
+static bool selected(const struct utest *t, const char *filter)
 {
-    long kernel_count = mf_ktest(KTEST_COUNT, 0, 0);
+    return !filter || strncmp(t->name, filter, strlen(filter)) == 0;
+}
+
+int run_tests(const char *filter)
+{
+    long kernel_count = filter ? 0 : mf_ktest(KTEST_COUNT, 0, 0);
     if (kernel_count < 0)
         kernel_count = 0;
-    unsigned user_count = (unsigned)(__utests_end - __utests_start);
+    unsigned user_count = 0;
+    for (const struct utest *t = __utests_start; t < __utests_end; t++)
+        user_count += selected(t, filter);
     unsigned number = 0, passed = 0, failed = 0;
     printf("1..%lu\n", kernel_count + user_count);
     for (long i = 0; i < kernel_count; i++) {
@@ -19,6 +27,8 @@ int run_tests(void)
             failed++;
     }
     for (const struct utest *t = __utests_start; t < __utests_end; t++) {
+        if (!selected(t, filter))
+            continue;
         const char *why = t->fn();
         number++;
         if (why) {

@@ -289,3 +289,54 @@ UTEST(vas_segment_lock_excludes_a_second_writer)
     UCHECK(cleanup());
     return NULL;
 }
+
+// A pager that answers write faults by giving the frame FRAMES write access
+// back with frame_protect (the page stays mapped throughout).
+static volatile uint64_t protect_faults, protect_access;
+static void upgrading_pager(uint64_t ep)
+{
+    struct mf_msg m = {0};
+    mf_recv((long)ep, &m);
+    for (;;) {
+        protect_faults++;
+        protect_access = m.mr[1];
+        bool ok = mf_frame_protect(FRAMES, MF_RIGHT_READ | MF_RIGHT_WRITE) == 0;
+        m.info = MF_INFO(ok ? 0 : MF_FAULT_KILL, 0);
+        mf_reply_recv((long)ep, &m);
+    }
+}
+
+UTEST(vas_frame_protect_changes_rights_in_place)
+{
+    UCHECK(cleanup());
+    UCHECK(vas_with_segment(VA_A, SEG, SEG_BASE, 2 * MiB, 1, FRAMES));
+    UCHECK(obj(MF_OBJ_ENDPOINT, 0, EP) && obj(MF_OBJ_THREAD, 0, PAGER));
+    UCHECK(mf_untyped_retype(UT, MF_OBJ_FRAME, 12, 1, ROOT, FRAMES + 1) == 0);
+    UCHECK(mf_frame_protect(FRAMES + 1, MF_RIGHT_READ) == -E_NOENT);        // maps nothing
+    UCHECK(mf_frame_protect(FRAMES, MF_RIGHT_WRITE) == -E_INVAL);           // no read
+    UCHECK(mf_frame_protect(FRAMES, 8) == -E_INVAL);
+    UCHECK(mf_cnode_copy(ROOT, FRAMES + 1, COPY, MF_RIGHT_READ) == 0);
+    UCHECK(mf_frame_map(COPY, SEG, SEG_BASE + 4096, MF_RIGHT_READ) == 0);
+    UCHECK(mf_frame_protect(COPY, MF_RIGHT_READ | MF_RIGHT_WRITE) == -E_PERM);
+    UCHECK(mf_segment_set_pager(SEG, EP) == 0);
+    protect_faults = 0;
+    UCHECK(mf_thread_start(PAGER, upgrading_pager, stack1, sizeof(stack1), EP) == 0);
+    volatile uint64_t *p = (volatile uint64_t *)SEG_BASE;
+    UCHECK(mf_vas_switch(VA_A) == 0);
+    p[0] = 1;                                   // writable: no fault
+    bool ok = mf_frame_protect(FRAMES, MF_RIGHT_READ) == 0;
+    uint64_t seen = p[0];                       // still mapped: reads do not fault
+    uint64_t before = protect_faults;
+    p[0] = 2;                                   // a write fault; the pager upgrades
+    uint64_t after = protect_faults;
+    p[0] = 3;                                   // writable again: no fault
+    UCHECK(mf_vas_switch(0) == 0);
+    UCHECK(ok && seen == 1 && before == 0 && after == 1 && protect_faults == 1);
+    UCHECK(protect_access == MF_ACCESS_WRITE);
+    UCHECK(mf_vas_switch(VA_A) == 0);
+    seen = p[0];
+    UCHECK(mf_vas_switch(0) == 0);
+    UCHECK(seen == 3);
+    UCHECK(cleanup());
+    return NULL;
+}

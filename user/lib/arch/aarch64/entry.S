@@ -16,6 +16,18 @@ _start:
     udf     #0
 
     .text
+    // Where the kernel enters an LRPC server: x0 = A-stack, x1 =
+    // procedure, sp = the E-stack. The result goes back by SYS_LRPC_RETURN.
+    .globl mf_lrpc_entry
+    .type mf_lrpc_entry, %function
+mf_lrpc_entry:
+    mov     x29, xzr
+    mov     x30, xzr
+    bl      mf_lrpc_dispatch
+    bl      mf_lrpc_finish
+    udf     #0
+    .size mf_lrpc_entry, . - mf_lrpc_entry
+
     // long mf_syscall6(long number, long a0, long a1, long a2, long a3, long a4, long a5)
     // The kernel takes the number in x8, arguments in x0-x5, and returns in x0.
     .globl mf_syscall6

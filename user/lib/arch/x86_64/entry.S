@@ -21,6 +21,17 @@ mf_thread_trampoline:
     call mf_exit
     ud2
 
+    // Where the kernel enters an LRPC server: rdi = A-stack, rsi =
+    // procedure, rsp = the E-stack. The result goes back by SYS_LRPC_RETURN.
+    .globl mf_lrpc_entry
+mf_lrpc_entry:
+    andq $-16, %rsp
+    xorl %ebp, %ebp
+    call mf_lrpc_dispatch
+    movq %rax, %rdi
+    call mf_lrpc_finish
+    ud2
+
     // long mf_syscall6(long number, long a0, long a1, long a2, long a3, long a4, long a5)
     // The kernel takes arguments in rdi, rsi, rdx, r10, r8, r9.
     .globl mf_syscall6

@@ -1,0 +1,413 @@
+// LRPC bindings and calls (see kernel/lrpc.h).
+#include "kernel/lrpc.h"
+#include "kernel/arch.h"
+#include "kernel/console.h"
+#include "kernel/invoke.h"
+#include "kernel/ipc.h"
+#include "kernel/locks.h"
+#include "kernel/segment.h"
+#include "kernel/thread.h"
+#include "include/manifold/errors.h"
+#include "lib/string.h"
+
+_Static_assert(MF_LRPC_MAX_PROCEDURES <= 64, "procedure numbers fit the checks below");
+
+static struct binding *live_bindings;   // configured, not destroyed
+
+void binding_init(uintptr_t obj)
+{
+    (void)obj;  // zeroed memory is an unconfigured binding
+}
+
+// ------------------------------------------------------------ the binding
+
+static int decode_configure(const struct invocation *inv, struct decoded *d)
+{
+    struct binding *b = (struct binding *)inv->target->cap.obj;
+    if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
+        return -E_PERM;
+    struct slot *vs, *ss;
+    int r = cap_lookup(inv->caller, inv->arg[0], MF_OBJ_VAS, MF_RIGHT_WRITE, &vs);
+    if (!r)
+        r = cap_lookup(inv->caller, inv->arg[1], MF_OBJ_SEGMENT, MF_RIGHT_WRITE, &ss);
+    if (r)
+        return r;
+    struct vas_object *vo = (struct vas_object *)vs->cap.obj;
+    struct segment *seg = (struct segment *)ss->cap.obj;
+    if (b->configured)
+        return -E_BUSY;
+    if (inv->arg[2] == 0 || inv->arg[2] > MF_LRPC_MAX_PROCEDURES)
+        return -E_RANGE;
+    if (inv->arg[3] < USER_BASE || inv->arg[3] >= USER_TOP)
+        return -E_RANGE;
+    if (!seg->configured || segment_at(&vo->vas, seg->base) != seg)
+        return -E_INVAL;    // the A-stacks must be in the server's space
+    d->value[0] = (uintptr_t)b;
+    d->value[1] = (uintptr_t)vo;
+    d->value[2] = (uintptr_t)seg;
+    d->value[3] = inv->arg[2];
+    d->value[4] = inv->arg[3];
+    d->value[5] = inv->caller->cspace;
+    return 0;
+}
+
+static int64_t invoke_configure(const struct decoded *d)
+{
+    struct binding *b = (struct binding *)d->value[0];
+    b->server = (struct vas_object *)d->value[1];
+    b->astacks = (struct segment *)d->value[2];
+    b->procedures = (uint32_t)d->value[3];
+    b->entry = d->value[4];
+    b->server_cspace = d->value[5];
+    // Clients and the server use the A-stacks at once: the binding's busy
+    // flags order them, not the SpaceJMP segment lock.
+    struct segment *seg = b->astacks;
+    if (!seg->unlocked) {
+        for (unsigned i = 0; i < SEGMENT_MAX_ATTACH; i++)
+            if (seg->attached[i])
+                seg->attached[i]->locked_count--;
+        seg->unlocked = true;
+        seg->writer = false;
+        seg->readers = 0;
+    }
+    b->configured = true;
+    b->next_live = live_bindings;
+    live_bindings = b;
+    return 0;
+}
+
+static int decode_set_astack(const struct invocation *inv, struct decoded *d)
+{
+    struct binding *b = (struct binding *)inv->target->cap.obj;
+    if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
+        return -E_PERM;
+    if (!b->configured)
+        return -E_INVAL;
+    uint64_t i = inv->arg[0], va = inv->arg[1], size = inv->arg[2], estack = inv->arg[3];
+    if (i >= MF_LRPC_MAX_ASTACKS || size < 64 || va & 15 || estack & 15)
+        return -E_RANGE;
+    const struct segment *seg = b->astacks;
+    if (va < seg->base || va - seg->base >= seg->size || seg->base + seg->size - va < size)
+        return -E_RANGE;
+    if (estack < USER_BASE || estack > USER_TOP)
+        return -E_RANGE;
+    if (b->astack[i].busy)
+        return -E_BUSY;
+    d->value[0] = (uintptr_t)b;
+    d->value[1] = i;
+    d->value[2] = va;
+    d->value[3] = size;
+    d->value[4] = estack;
+    return 0;
+}
+
+static int64_t invoke_set_astack(const struct decoded *d)
+{
+    struct binding *b = (struct binding *)d->value[0];
+    unsigned i = (unsigned)d->value[1];
+    b->astack[i].va = d->value[2];
+    b->astack[i].size = d->value[3];
+    b->astack[i].estack_top = d->value[4];
+    b->astack[i].set = true;
+    return 0;
+}
+
+static int decode_attach_client(const struct invocation *inv, struct decoded *d)
+{
+    struct binding *b = (struct binding *)inv->target->cap.obj;
+    if (!(inv->target->cap.rights & MF_RIGHT_READ))
+        return -E_PERM;
+    struct slot *vs;
+    int r = cap_lookup(inv->caller, inv->arg[0], MF_OBJ_VAS, MF_RIGHT_WRITE, &vs);
+    if (r)
+        return r;
+    if (!b->configured)
+        return -E_INVAL;
+    struct vas_object *vo = (struct vas_object *)vs->cap.obj;
+    const uint64_t rw = MF_RIGHT_READ | MF_RIGHT_WRITE;
+    r = segment_attach_check(vo, b->astacks, rw, &d->value[2]);
+    if (r)
+        return r;
+    d->value[0] = (uintptr_t)vo;
+    d->value[1] = (uintptr_t)b->astacks;
+    return 0;
+}
+
+static int64_t invoke_attach_client(const struct decoded *d)
+{
+    segment_attach((struct vas_object *)d->value[0], (struct segment *)d->value[1],
+                   MF_RIGHT_READ | MF_RIGHT_WRITE, d->value[2]);
+    return 0;
+}
+
+static int decode_astack(const struct invocation *inv, struct decoded *d)
+{
+    struct binding *b = (struct binding *)inv->target->cap.obj;
+    if (!(inv->target->cap.rights & MF_RIGHT_READ))
+        return -E_PERM;
+    if (!b->configured)
+        return -E_INVAL;
+    if (inv->arg[0] >= MF_LRPC_MAX_ASTACKS || !b->astack[inv->arg[0]].set)
+        return -E_RANGE;
+    d->value[0] = b->astack[inv->arg[0]].va;
+    return 0;
+}
+
+static int64_t invoke_astack(const struct decoded *d)
+{
+    return (int64_t)d->value[0];
+}
+
+const struct op_handler binding_ops[MAX_OPS] = {
+    [MF_BINDING_CONFIGURE] = {decode_configure, invoke_configure},
+    [MF_BINDING_SET_ASTACK] = {decode_set_astack, invoke_set_astack},
+    [MF_BINDING_ATTACH_CLIENT] = {decode_attach_client, invoke_attach_client},
+    [MF_BINDING_ASTACK] = {decode_astack, invoke_astack},
+};
+_Static_assert(MF_BINDING_OP_COUNT <= MAX_OPS, "binding operation table");
+
+// ----------------------------------------------------------------- calls
+
+// Fast path: no copy, no scheduler. Checks, in order: the binding cap
+// (E_BADCAP, E_TYPE, E_PERM), the binding (E_INVAL), the procedure and
+// A-stack numbers (E_RANGE), the A-stack free and the nesting depth
+// (E_BUSY), the A-stack mapped where the caller runs (E_PERM: not a bound
+// client), the server's segment locks (E_BUSY).
+//
+// SMP: the call holds cap_lock for the lookup and space_lock for the rest,
+// like every invocation of a Binding; the binding, its A-stacks and the
+// server VAS cannot change meanwhile. A-stacks are claimed under
+// space_lock, so calls from several CPUs at once get separate ones.
+static int64_t call_locked(struct thread *self, struct trap_frame *tf, struct binding *b,
+                           uint64_t proc, uint64_t astack);
+
+int64_t lrpc_call(struct thread *self, struct trap_frame *tf, uint64_t cptr, uint64_t proc, uint64_t astack)
+{
+    struct slot *s;
+    cap_lock();
+    int r = cap_lookup(self, cptr, MF_OBJ_BINDING, MF_RIGHT_READ, &s);
+    if (unlikely(r)) {
+        cap_unlock();
+        return r;
+    }
+    space_lock();
+    cap_unlock();       // destroying the binding needs space_lock: it stays
+    int64_t v = call_locked(self, tf, (struct binding *)s->cap.obj, proc, astack);
+    space_unlock();
+    return v;
+}
+
+static int64_t call_locked(struct thread *self, struct trap_frame *tf, struct binding *b,
+                           uint64_t proc, uint64_t astack)
+{
+    if (unlikely(self->lrpc_abort_to != LRPC_NO_ABORT))
+        return -E_DEAD;     // an earlier call of ours just ended: report that first
+    if (unlikely(!b->configured))
+        return -E_INVAL;
+    if (unlikely(proc >= b->procedures || astack >= MF_LRPC_MAX_ASTACKS || !b->astack[astack].set))
+        return -E_RANGE;
+    if (unlikely(b->astack[astack].busy || self->lrpc_depth >= LRPC_MAX_DEPTH))
+        return -E_BUSY;
+    if (unlikely(segment_at(self->vas, b->astack[astack].va) != b->astacks))
+        return -E_PERM;
+    if (unlikely(!vas_can_enter(self, &b->server->vas)))
+        return -E_BUSY;
+
+    struct lrpc_link *link = &self->lrpc[self->lrpc_depth++];
+    link->binding = b;
+    link->astack = (unsigned)astack;
+    link->client_vas = self->vas;
+    link->client_cspace = self->cspace;
+    vas_retain(self->vas);
+    memcpy(link->frame, tf, arch_trap_frame_size);
+    b->astack[astack].busy = true;
+    self->cspace = b->server_cspace;
+    vas_move_thread(self, &b->server->vas);
+    uint64_t va = b->astack[astack].va;
+    arch_trap_set_entry(tf, b->entry, b->astack[astack].estack_top, va, proc);
+    return (int64_t)va;     // the first argument register holds it too
+}
+
+// Pops the newest call of t: t runs on in its client with `result`.
+static void unwind(struct thread *t, int64_t result)
+{
+    struct lrpc_link *link = &t->lrpc[--t->lrpc_depth];
+    if (link->binding)
+        link->binding->astack[link->astack].busy = false;
+    memcpy(t->user_frame, link->frame, arch_trap_frame_size);
+    arch_syscall_return(t->user_frame, result);
+    t->cspace = link->client_cspace;
+    vas_move_thread(t, link->client_vas);
+    vas_release(link->client_vas);
+    link->binding = NULL;
+    link->client_vas = NULL;
+}
+
+// Ends t's calls down to depth t->lrpc_abort_to (t is the caller, space_lock).
+static void unwind_aborted(struct thread *t)
+{
+    while (t->lrpc_depth > t->lrpc_abort_to)
+        unwind(t, -E_DEAD);
+    __atomic_store_n(&t->lrpc_abort_to, LRPC_NO_ABORT, __ATOMIC_RELAXED);
+}
+
+int64_t lrpc_return(struct thread *self, struct trap_frame *tf, int64_t value)
+{
+    (void)tf;
+    space_lock();
+    if (unlikely(self->lrpc_abort_to != LRPC_NO_ABORT)) {
+        unwind_aborted(self);   // the call it returns from was ended already
+        value = -E_DEAD;
+    } else if (self->lrpc_depth == 0) {
+        value = -E_INVAL;
+    } else {
+        unwind(self, value);
+    }
+    space_unlock();
+    return value;
+}
+
+bool lrpc_fault(struct thread *t, struct trap_frame *tf)
+{
+    (void)tf;
+    space_lock();
+    bool in_call = t->lrpc_depth > 0;
+    if (in_call) {
+        kprintf("manifold: thread %u (%s): fault in an LRPC server; the call returns an error\n", t->id, t->name);
+        if (t->lrpc_abort_to != LRPC_NO_ABORT)
+            unwind_aborted(t);
+        else
+            unwind(t, -E_DEAD);
+    }
+    space_unlock();
+    return in_call;
+}
+
+bool lrpc_abort_check(struct thread *t)
+{
+    if (likely(__atomic_load_n(&t->lrpc_abort_to, __ATOMIC_ACQUIRE) == LRPC_NO_ABORT))
+        return false;
+    space_lock();
+    bool pending = t->lrpc_abort_to != LRPC_NO_ABORT;
+    if (pending)
+        unwind_aborted(t);
+    space_unlock();
+    return pending;
+}
+
+// Aborting a call. Only the thread itself rewrites its registers (on
+// another CPU it may be running the server's code right now), so an abort
+// marks the depth to unwind to and makes the thread notice:
+//   - its links through the binding, and those above them, let go of their
+//     A-stacks and bindings at once (the binding may be freed next);
+//   - a blocked thread is woken (its system call ends, and the exit path
+//     unwinds: lrpc_abort_check);
+//   - a thread running on another CPU gets a reschedule IPI, whose handler
+//     unwinds it; one running here is in a system call that unwinds on exit;
+//   - a thread about to block does not (thread_block_prepare checks).
+// Collected under threads_lock, kicked after it (endpoint locks come first
+// in the lock order), all under space_lock, which keeps the threads alive:
+// destroying one takes it.
+#define KICK_BATCH 16
+struct abort_pass {
+    struct binding *b;
+    unsigned count;
+    bool more;
+    struct thread *kick[KICK_BATCH];
+};
+
+static void abort_calls(struct thread *t, uintptr_t arg)
+{
+    struct abort_pass *p = (struct abort_pass *)arg;
+    unsigned first = LRPC_NO_ABORT;
+    for (unsigned i = 0; p->b && i < t->lrpc_depth && first == LRPC_NO_ABORT; i++)
+        if (t->lrpc[i].binding == p->b)
+            first = i;
+    if (first != LRPC_NO_ABORT) {
+        for (unsigned i = first; i < t->lrpc_depth; i++) {
+            struct lrpc_link *link = &t->lrpc[i];
+            if (link->binding)
+                link->binding->astack[link->astack].busy = false;
+            link->binding = NULL;
+        }
+        if (first < t->lrpc_abort_to)
+            __atomic_store_n(&t->lrpc_abort_to, (uint8_t)first, __ATOMIC_RELEASE);
+        t->lrpc_kick = true;
+    }
+    if (t->lrpc_kick && t != current_thread()) {
+        if (p->count < KICK_BATCH) {
+            t->lrpc_kick = false;
+            p->kick[p->count++] = t;
+        } else {
+            p->more = true;
+        }
+    }
+}
+
+void lrpc_binding_destroy(struct binding *b)
+{
+    if (!b->configured)
+        return;
+    bool held = space_lock_held();
+    if (!held)
+        space_lock();
+    struct abort_pass p = {.b = b};
+    do {
+        p.count = 0;
+        p.more = false;
+        thread_for_each(abort_calls, (uintptr_t)&p);
+        for (unsigned i = 0; i < p.count; i++)
+            thread_kick(p.kick[i]);
+        p.b = NULL;     // later passes only collect threads left to kick
+    } while (p.more);
+    for (struct binding **q = &live_bindings; *q; q = &(*q)->next_live)
+        if (*q == b) {
+            *q = b->next_live;
+            break;
+        }
+    b->configured = false;
+    if (!held)
+        space_unlock();
+}
+
+// A client VAS going away: a thread inside a server returns home instead.
+static void redirect_client(struct thread *t, uintptr_t vo)
+{
+    for (unsigned i = 0; i < t->lrpc_depth; i++)
+        if (t->lrpc[i].client_vas == &((struct vas_object *)vo)->vas) {
+            vas_retain(t->home_vas);
+            vas_release(t->lrpc[i].client_vas);
+            t->lrpc[i].client_vas = t->home_vas;
+        }
+}
+
+void lrpc_forget_vas(struct vas_object *vo)
+{
+    for (struct binding *b = live_bindings, *next; b; b = next) {
+        next = b->next_live;
+        if (b->server == vo)
+            lrpc_binding_destroy(b);
+    }
+    thread_for_each(redirect_client, (uintptr_t)vo);
+}
+
+void lrpc_forget_segment(struct segment *seg)
+{
+    for (struct binding *b = live_bindings, *next; b; b = next) {
+        next = b->next_live;
+        if (b->astacks == seg)
+            lrpc_binding_destroy(b);
+    }
+}
+
+void lrpc_thread_destroy(struct thread *t)
+{
+    while (t->lrpc_depth) {
+        struct lrpc_link *link = &t->lrpc[--t->lrpc_depth];
+        if (link->binding)
+            link->binding->astack[link->astack].busy = false;
+        vas_release(link->client_vas);
+    }
+    t->lrpc_abort_to = LRPC_NO_ABORT;
+    t->lrpc_kick = false;
+}

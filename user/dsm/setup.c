@@ -1,0 +1,302 @@
+// The root task's side of a DSM instance: it builds the nodes, wires them
+// together, runs application threads in them and takes it all back.
+//
+// Per node the root task makes, from DSM_UT_OBJECTS, a CNode (the node's
+// CSpace), a VAS with the root task's home attached, three segments (the
+// shared region's copies at DSM_BASE, node memory at NODE_BASE, the
+// binding's A-stacks), a binding, a doorbell notification, the fault
+// endpoint (the segment's pager), the engine thread and an application
+// thread; and a 2 MiB untyped from DSM_UT_MEMORY inside the node's CNode,
+// from which the node makes everything else itself (its frames, its fault
+// thread). A node's threads run in its VAS with its CSpace: they hold no
+// capability to another node's memory.
+#include "engine.h"
+#include "transport.h"
+#include "user/root/root.h"
+
+#define ROOT MF_CAP_SELF_CNODE
+#define SLOT(n, k) (DSM_SLOTS_NODE + 16 * (long)(n) + (k))
+enum { R_CNODE, R_VAS, R_SEGMENT, R_MEMORY, R_ASTACKS, R_BINDING, R_DOORBELL, R_DOORBELL_ROOT, R_FAULT_EP,
+       R_FAULT_EP_BADGED, R_ENGINE, R_APP, R_DONE_BADGED };
+#define NODE_UNTYPED_BITS 21
+
+static struct {
+    struct dsm_config config;
+    bool running;
+    struct engine_boot boot[DSM_MAX_NODES];
+    struct engine_status status[DSM_MAX_NODES];
+} dsm;
+
+struct app_start {
+    dsm_app app;
+    uint64_t arg;
+    struct dsm_thread thread;
+};
+static struct app_start starts[DSM_MAX_NODES];
+
+static uint8_t engine_stacks[DSM_MAX_NODES][16384] __attribute__((aligned(16)));
+static uint8_t fault_stacks[DSM_MAX_NODES][8192] __attribute__((aligned(16)));
+static uint8_t app_stacks[DSM_MAX_NODES][32768] __attribute__((aligned(16)));
+
+// In the node's VAS, with the node's CSpace.
+static void app_main(uint64_t arg)
+{
+    struct app_start *s = (struct app_start *)(uintptr_t)arg;
+    s->app(&s->thread, s->arg);
+    mf_notification_signal(CAP_DONE);
+}
+
+static bool retype(long ut, unsigned type, unsigned bits, long slot)
+{
+    return mf_untyped_retype(ut, type, bits, 1, ROOT, slot) == 0;
+}
+
+static bool give(unsigned n, long slot, long node_slot)
+{
+    return mf_cnode_copy_to(ROOT, slot, SLOT(n, R_CNODE), node_slot, MF_RIGHTS_ALL) == 0;
+}
+
+static bool segment(long slot, uint64_t base, uint64_t size, unsigned bits, long vas)
+{
+    return retype(DSM_UT_OBJECTS, MF_OBJ_SEGMENT, bits, slot) && mf_segment_configure(slot, base, size) == 0 &&
+           mf_vas_attach_segment(vas, slot, MF_RIGHT_READ | MF_RIGHT_WRITE) == 0;
+}
+
+// Each step of building a node; the first that fails is named.
+#define STEP(what, expr)                                                   \
+    do {                                                                   \
+        if (!(expr)) {                                                     \
+            printf("dsm: node %u: cannot %s\n", n, what);                  \
+            return false;                                                  \
+        }                                                                  \
+    } while (0)
+
+static bool build_node(unsigned n)
+{
+    long vas = SLOT(n, R_VAS), cnode = SLOT(n, R_CNODE);
+    STEP("make its CNode", retype(DSM_UT_OBJECTS, MF_OBJ_CNODE, NODE_CNODE_BITS, cnode) &&
+                           give(n, cnode, CAP_SELF));
+    STEP("give it memory",
+         mf_untyped_retype(DSM_UT_MEMORY, MF_OBJ_UNTYPED, NODE_UNTYPED_BITS, 1, cnode, CAP_UNTYPED) == 0);
+    STEP("make its VAS", retype(DSM_UT_OBJECTS, MF_OBJ_VAS, 15, vas) && mf_vas_attach(vas, 0) == 0);
+    STEP("make its segments", segment(SLOT(n, R_SEGMENT), DSM_BASE, 2ul << 20, 13, vas) &&
+                              segment(SLOT(n, R_MEMORY), NODE_BASE, NODE_SIZE, 14, vas) &&
+                              segment(SLOT(n, R_ASTACKS), ASTACK_SEGMENT(n), 2ul << 20, 13, vas));
+    STEP("make its binding and doorbell",
+         retype(DSM_UT_OBJECTS, MF_OBJ_BINDING, 0, SLOT(n, R_BINDING)) &&
+         retype(DSM_UT_OBJECTS, MF_OBJ_NOTIFICATION, 0, SLOT(n, R_DOORBELL)) &&
+         mf_cnode_mint(ROOT, SLOT(n, R_DOORBELL), SLOT(n, R_DOORBELL_ROOT), MF_RIGHT_WRITE, BELL_ROOT) == 0);
+    STEP("make its pager endpoint",
+         retype(DSM_UT_OBJECTS, MF_OBJ_ENDPOINT, 0, SLOT(n, R_FAULT_EP)) &&
+         mf_cnode_mint(ROOT, SLOT(n, R_FAULT_EP), SLOT(n, R_FAULT_EP_BADGED), MF_RIGHT_WRITE, n + 1) == 0 &&
+         mf_segment_set_pager(SLOT(n, R_SEGMENT), SLOT(n, R_FAULT_EP_BADGED)) == 0);
+    STEP("make its threads", retype(DSM_UT_OBJECTS, MF_OBJ_THREAD, 0, SLOT(n, R_ENGINE)) &&
+                             retype(DSM_UT_OBJECTS, MF_OBJ_THREAD, 0, SLOT(n, R_APP)));
+    STEP("hand it its capabilities",
+         mf_cnode_mint(ROOT, DSM_SLOT_DONE, SLOT(n, R_DONE_BADGED), MF_RIGHT_WRITE, 1ul << n) == 0 &&
+         give(n, vas, CAP_VAS) && give(n, SLOT(n, R_SEGMENT), CAP_SEGMENT) &&
+         give(n, SLOT(n, R_MEMORY), CAP_MEMORY) && give(n, SLOT(n, R_ASTACKS), CAP_ASTACKS) &&
+         give(n, SLOT(n, R_BINDING), CAP_BINDING) && give(n, SLOT(n, R_DOORBELL), CAP_DOORBELL) &&
+         give(n, SLOT(n, R_FAULT_EP), CAP_FAULT_EP) && give(n, SLOT(n, R_DONE_BADGED), CAP_DONE));
+    return true;
+}
+
+// Pinning node n's threads to CPU n: a no-op until the kernel is SMP (the
+// `smp` branch will give threads an affinity; this is where it goes).
+static void pin(unsigned node, unsigned cpu)
+{
+    (void)node;
+    (void)cpu;
+}
+
+// Starts fn(arg) on `thread` inside node n's VAS with its CSpace.
+static bool start_in_node(unsigned n, long thread, void (*fn)(uint64_t), void *stack, size_t size, uint64_t arg,
+                          unsigned priority)
+{
+    if (mf_vas_switch(SLOT(n, R_VAS)))
+        return false;
+    bool ok = mf_thread_set_priority(thread, priority) == 0 &&
+              mf_thread_start_cspace(thread, SLOT(n, R_CNODE), fn, stack, size, arg, NULL) == 0;
+    mf_vas_switch(0);
+    return ok;
+}
+
+// Waits for the done bits of `mask` (engines booting, applications
+// returning), at most `ticks` timer ticks.
+static bool wait_done(uint32_t mask, long ticks)
+{
+    uint32_t seen = 0;
+    for (long t = 0;; t++) {
+        seen |= (uint32_t)mf_notification_poll(DSM_SLOT_DONE);
+        if ((seen & mask) == mask)
+            return true;
+        if (t >= ticks)
+            return false;
+        mf_sleep(1);
+    }
+}
+
+static bool boot_phase(uint32_t all, const char *what)
+{
+    if (!wait_done(all, 3000)) {
+        printf("dsm: nodes did not %s in time\n", what);
+        return false;
+    }
+    for (unsigned n = 0; n < dsm.config.nodes; n++)
+        if (dsm.status[n].failed) {
+            printf("dsm: node %u could not %s\n", n, what);
+            return false;
+        }
+    return true;
+}
+
+bool dsm_start(const struct dsm_config *c)
+{
+    struct mf_system_info si;
+    if (c->nodes < 1 || c->nodes > DSM_MAX_NODES || c->pages < 1 || c->pages > DSM_MAX_PAGES ||
+        c->xfetch > DSM_XFETCH_MAX || c->model >= DSM_MODEL_COUNT || c->transport >= DSM_TRANSPORT_COUNT)
+        return false;
+    if (mf_system_info(&si) || si.untyped_count <= DSM_UT_MEMORY - MF_CAP_UNTYPED_BASE) {
+        printf("dsm: the root task has no untyped %d for node memory\n", DSM_UT_MEMORY - MF_CAP_UNTYPED_BASE);
+        return false;
+    }
+    unsigned node_pages = (1u << NODE_UNTYPED_BITS) / DSM_PAGE;
+    unsigned fixed = node_fixed_pages(c->nodes);
+    if (c->nodes << NODE_UNTYPED_BITS > 1ul << si.untyped_size_bits || fixed + 16 + c->pages > node_pages) {
+        printf("dsm: %u nodes of %u pages do not fit\n", c->nodes, c->pages);
+        return false;
+    }
+    dsm_stop();
+    dsm.config = *c;
+    dsm.running = true;
+    dsm_transport_lrpc_export();
+    uint32_t all = (1u << c->nodes) - 1;
+    if (!retype(DSM_UT_OBJECTS, MF_OBJ_NOTIFICATION, 0, DSM_SLOT_DONE))
+        return false;
+    for (unsigned n = 0; n < c->nodes; n++) {
+        // Frames for copies and twins: every page and a twin of each, at
+        // most what the node's untyped holds besides its fixed memory (16:
+        // the fault thread, bells, alignment). Fewer frames, faster start.
+        unsigned pool = node_pages - fixed - 16;
+        if (pool > 2 * c->pages + 16)
+            pool = 2 * c->pages + 16;
+        dsm.status[n] = (struct engine_status){0};
+        dsm.boot[n] = (struct engine_boot){.id = n, .nodes = c->nodes, .pages = c->pages, .xfetch = c->xfetch,
+                                           .model = c->model, .pool_frames = pool < POOL_MAX ? pool : POOL_MAX, .transport = c->transport,
+                                           .fault_stack = fault_stacks[n], .fault_stack_size = sizeof(fault_stacks[n]),
+                                           .status = &dsm.status[n]};
+        if (!build_node(n))
+            return false;
+        pin(n, n);
+        if (!start_in_node(n, SLOT(n, R_ENGINE), engine_main, engine_stacks[n], sizeof(engine_stacks[n]),
+                           (uint64_t)(uintptr_t)&dsm.boot[n], 10))
+            return false;
+    }
+    if (!boot_phase(all, "boot"))
+        return false;
+    // Wiring: every node gets every other node's binding and its doorbell
+    // badged for it (which that node minted), then connects.
+    for (unsigned i = 0; i < c->nodes; i++)
+        for (unsigned j = 0; j < c->nodes; j++)
+            if (i != j && (mf_cnode_copy_to(ROOT, SLOT(j, R_BINDING), SLOT(i, R_CNODE), CAP_PEER_BINDING + j,
+                                            MF_RIGHT_READ) != 0 ||
+                           mf_cnode_copy_to(SLOT(j, R_CNODE), CAP_RING_BELL + i, SLOT(i, R_CNODE),
+                                            CAP_PEER_BELL + j, MF_RIGHT_WRITE) != 0))
+                return false;
+    for (unsigned n = 0; n < c->nodes; n++)
+        mf_notification_signal(SLOT(n, R_DOORBELL_ROOT));
+    return boot_phase(all, "connect");
+}
+
+long dsm_run_on(uint32_t mask, dsm_app app, uint64_t arg)
+{
+    if (!dsm.running)
+        return -E_INVAL;
+    mask &= (1u << dsm.config.nodes) - 1;
+    for (unsigned n = 0; n < dsm.config.nodes; n++) {
+        if (!(mask & 1u << n))
+            continue;
+        starts[n] = (struct app_start){.app = app, .arg = arg, .thread = {.node = n, .nodes = dsm.config.nodes}};
+        // Below the engines and fault threads: protocol work never waits
+        // behind a computing application thread.
+        if (!start_in_node(n, SLOT(n, R_APP), app_main, app_stacks[n], sizeof(app_stacks[n]),
+                           (uint64_t)(uintptr_t)&starts[n], 9))
+            return -E_INVAL;
+    }
+    return wait_done(mask, 6000) ? 0 : -E_AGAIN;   // 60 s
+}
+
+long dsm_run(dsm_app app, uint64_t arg)
+{
+    return dsm_run_on(~0u, app, arg);
+}
+
+void dsm_stop(void)
+{
+    mf_vas_switch(0);
+    mf_cnode_revoke(ROOT, DSM_UT_OBJECTS);
+    mf_cnode_revoke(ROOT, DSM_UT_MEMORY);
+    dsm.running = false;
+}
+
+// ------------------------------------------------------ looking inside
+// Tests and benchmarks read a node's state by entering its VAS, as a
+// debugger would; nodes never do this to each other.
+
+bool dsm_enter(unsigned n)
+{
+    return dsm.running && n < dsm.config.nodes && mf_vas_switch(SLOT(n, R_VAS)) == 0;
+}
+
+unsigned dsm_node_count(void)
+{
+    return dsm.running ? dsm.config.nodes : 0;
+}
+
+void dsm_get_stats(unsigned node, struct dsm_stats *out)
+{
+    *out = (struct dsm_stats){0};
+    for (unsigned n = 0; n < dsm_node_count(); n++) {
+        if ((node != DSM_MAX_NODES && n != node) || !dsm_enter(n))
+            continue;
+        const struct dsm_stats *s = &NODE->stats;
+        const uint64_t *from = (const uint64_t *)s;
+        uint64_t *to = (uint64_t *)out;
+        for (unsigned i = 0; i < sizeof(*s) / sizeof(uint64_t); i++)
+            to[i] += from[i];
+        mf_vas_switch(0);
+    }
+}
+
+void dsm_reset_stats(void)
+{
+    for (unsigned n = 0; n < dsm_node_count(); n++)
+        if (dsm_enter(n)) {
+            memset(&NODE->stats, 0, sizeof(NODE->stats));
+            mf_vas_switch(0);
+        }
+}
+
+bool dsm_peek(unsigned node, uint64_t offset, void *out, size_t len)
+{
+    unsigned p = (unsigned)(offset / DSM_PAGE);
+    if (offset % DSM_PAGE + len > DSM_PAGE || !dsm_enter(node))
+        return false;
+    bool held = p < NODE->pages && NODE->page[p].frame >= 0;
+    if (held)
+        memcpy(out, pool_page(NODE->page[p].frame) + offset % DSM_PAGE, len);
+    mf_vas_switch(0);
+    return held;
+}
+
+const char *dsm_message_name(unsigned type)
+{
+    static const char *const names[MSG_TYPE_COUNT] = {
+        [MSG_REQUEST] = "request", [MSG_GRANT] = "grant", [MSG_GRANT_ACK] = "grant_ack",
+        [MSG_INVALIDATE] = "invalidate", [MSG_DOWNGRADE] = "downgrade", [MSG_PULL] = "pull",
+        [MSG_ACK] = "ack", [MSG_FLUSH] = "flush", [MSG_FLUSH_ACK] = "flush_ack", [MSG_DROP] = "drop",
+        [MSG_LOCK] = "lock", [MSG_LOCK_GRANT] = "lock_grant", [MSG_UNLOCK] = "unlock",
+        [MSG_BARRIER] = "barrier", [MSG_BARRIER_DONE] = "barrier_done",
+    };
+    return type < MSG_TYPE_COUNT && names[type] ? names[type] : "?";
+}

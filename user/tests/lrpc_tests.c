@@ -1,0 +1,144 @@
+// LRPC: the four procedures, concurrent callers on separate A-stacks,
+// refusals, and a server that faults or is destroyed mid-call.
+#include "manifold.h"
+#include "utest.h"
+#include "lrpc_demo.h"
+#include "../root/root.h"
+
+static struct lrpc_demo demo;
+
+static void fill(uint8_t *b, uint8_t seed, int64_t *sum)
+{
+    *sum = 0;
+    for (int i = 0; i < DEMO_BIG; i++) {
+        b[i] = (uint8_t)(seed + i * 7);
+        *sum += b[i];
+    }
+}
+
+// All four procedures, many times, with results checked.
+static const char *four_procedures(struct mf_lrpc_client *c, int rounds, uint8_t seed)
+{
+    uint8_t in[DEMO_BIG], out[DEMO_BIG];
+    int64_t sum;
+    for (int r = 0; r < rounds; r++) {
+        UCHECK(demo_null(c) == 0);
+        UCHECK(demo_add(c, 40 + r, 2) == 42 + r);
+        fill(in, (uint8_t)(seed + r), &sum);
+        UCHECK(demo_bigin(c, in) == sum);
+        UCHECK(demo_biginout(c, in, out) == sum);
+        for (int i = 0; i < DEMO_BIG; i++)
+            UCHECK(out[i] == in[DEMO_BIG - 1 - i]);
+    }
+    return NULL;
+}
+
+UTEST(lrpc_four_procedures)
+{
+    UCHECK(lrpc_demo_setup(&demo));
+    UCHECK(demo.client.count == MF_LRPC_MAX_ASTACKS);
+    UCHECK(mf_vas_switch(LRPC_CLIENT_VAS) == 0);
+    const char *why = four_procedures(&demo.client, 100, 3);
+    UCHECK(mf_vas_switch(0) == 0);
+    lrpc_demo_teardown(&demo);
+    return why;
+}
+
+#define WORKERS 4
+#define W_THREAD 3820
+static uint8_t worker_stacks[WORKERS][8192] __attribute__((aligned(16)));
+static volatile long worker_done[WORKERS];
+static const char *volatile worker_why[WORKERS];
+
+static void caller(uint64_t i)
+{
+    worker_why[i] = four_procedures(&demo.client, 50, (uint8_t)(i * 31));
+    worker_done[i] = 1;
+}
+
+UTEST(lrpc_concurrent_callers_use_separate_astacks)
+{
+    UCHECK(lrpc_demo_setup(&demo));
+    UCHECK(mf_vas_switch(LRPC_CLIENT_VAS) == 0);   // workers start where we are
+    bool started = true;
+    for (int i = 0; i < WORKERS; i++) {
+        worker_done[i] = 0;
+        worker_why[i] = NULL;
+        started &= mf_untyped_retype(LRPC_CLIENT_UT, MF_OBJ_THREAD, 0, 1, MF_CAP_SELF_CNODE, W_THREAD + i) == 0 &&
+                   mf_thread_start(W_THREAD + i, caller, worker_stacks[i], sizeof(worker_stacks[i]), i) == 0;
+    }
+    const char *mine = four_procedures(&demo.client, 50, 99);   // and we call too
+    bool all = false;
+    for (int t = 0; t < 500 && !all; t++) {
+        all = true;
+        for (int i = 0; i < WORKERS; i++)
+            all &= worker_done[i] == 1;
+        if (!all)
+            mf_sleep(1);
+    }
+    UCHECK(mf_vas_switch(0) == 0);
+    lrpc_demo_teardown(&demo);
+    UCHECK(started && all && !mine);
+    for (int i = 0; i < WORKERS; i++)
+        UCHECK(worker_why[i] == NULL);
+    return NULL;
+}
+
+UTEST(lrpc_refused_without_a_binding)
+{
+    UCHECK(lrpc_demo_setup(&demo));
+    UCHECK(mf_lrpc_call(0, DEMO_NULL, 0) == -E_BADCAP);
+    UCHECK(mf_lrpc_call(3999, DEMO_NULL, 0) == -E_BADCAP);
+    UCHECK(mf_lrpc_call(MF_CAP_SELF_CNODE, DEMO_NULL, 0) == -E_TYPE);
+    UCHECK(mf_lrpc_call(LRPC_BINDING, DEMO_NULL, 0) == -E_PERM);       // home: no A-stacks here
+    UCHECK(mf_vas_switch(LRPC_CLIENT_VAS) == 0);
+    UCHECK(mf_lrpc_call(LRPC_BINDING, DEMO_PROCEDURES, 0) == -E_RANGE);
+    UCHECK(mf_lrpc_call(LRPC_BINDING, DEMO_NULL, MF_LRPC_MAX_ASTACKS) == -E_RANGE);
+    UCHECK(mf_cnode_copy(MF_CAP_SELF_CNODE, LRPC_BINDING, 3830, MF_RIGHT_WRITE) == 0);
+    UCHECK(mf_lrpc_call(3830, DEMO_NULL, 0) == -E_PERM);                 // no read right
+    UCHECK(mf_lrpc_call(LRPC_BINDING, DEMO_NULL, 0) == 0);               // the real thing works
+    UCHECK(mf_invoke(LRPC_BINDING, MF_BINDING_SET_ASTACK, 0, 0, 64, 0) == -E_RANGE);
+    UCHECK(mf_syscall(SYS_LRPC_RETURN, 5, 0, 0) == -E_INVAL);            // not in a call
+    UCHECK(mf_vas_switch(0) == 0);
+    mf_cnode_delete(MF_CAP_SELF_CNODE, 3830);
+    lrpc_demo_teardown(&demo);
+    return NULL;
+}
+
+UTEST(lrpc_server_fault_fails_only_the_call)
+{
+    UCHECK(lrpc_demo_setup(&demo));
+    UCHECK(mf_vas_switch(LRPC_CLIENT_VAS) == 0);
+    long r = demo_call(&demo.client, DEMO_FAULT);
+    long after = demo_add(&demo.client, 1, 2);      // the server still serves
+    UCHECK(mf_vas_switch(0) == 0);
+    lrpc_demo_teardown(&demo);
+    UCHECK(r == -E_DEAD);
+    UCHECK(after == 3);
+    return NULL;
+}
+
+UTEST(lrpc_server_destroyed_mid_call)
+{
+    UCHECK(lrpc_demo_setup(&demo));
+    UCHECK(mf_vas_switch(LRPC_CLIENT_VAS) == 0);
+    long r = demo_call(&demo.client, DEMO_DESTROY);   // the server revokes itself
+    long after = demo_null(&demo.client);
+    UCHECK(mf_vas_switch(0) == 0);
+    UCHECK(r == -E_DEAD);
+    UCHECK(after == -E_BADCAP);                         // our binding went with it
+    lrpc_demo_teardown(&demo);
+    return NULL;
+}
+
+UTEST(lrpc_server_binds_to_itself)
+{
+    // `run lrpc_server` from the shell: it serves, binds as its own client,
+    // checks four calls and exits 0.
+    struct mf_exit_status st;
+    long tid = spawn_with_resources("lrpc_server", 0, LRPC_SERVER_UT, LRPC_SERVER_CNODE);
+    UCHECK(tid > 0 && mf_wait(tid, &st) == 0);
+    mf_cnode_revoke(MF_CAP_SELF_CNODE, LRPC_SERVER_UT);
+    UCHECK(st.how == EXIT_NORMAL && st.code == 0);
+    return NULL;
+}
