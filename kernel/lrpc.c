@@ -249,6 +249,7 @@ static void unwind_aborted(struct thread *t)
     while (t->lrpc_depth > t->lrpc_abort_to)
         unwind(t, -E_DEAD);
     __atomic_store_n(&t->lrpc_abort_to, LRPC_NO_ABORT, __ATOMIC_RELAXED);
+    t->lrpc_kick = false;       // it noticed by itself
 }
 
 int64_t lrpc_return(struct thread *self, struct trap_frame *tf, int64_t value)

@@ -78,6 +78,10 @@ typedef void (*dsm_app)(struct dsm_thread *self, uint64_t arg);
 long dsm_run(dsm_app app, uint64_t arg);
 // Runs app on the nodes whose bit is set in `mask` only.
 long dsm_run_on(uint32_t mask, dsm_app app, uint64_t arg);
+// Where node `node`'s engine booted (engine true), or where its last
+// application thread ran (-1: it did not stay on one CPU; -2: none ran).
+// Node n is fixed to CPU n modulo the CPUs (docs/dsm.md).
+long dsm_node_cpu(unsigned node, bool engine);
 // Revokes everything the instance was made of.
 void dsm_stop(void);
 // Checks the page-state invariants across all nodes (docs/dsm.md,

@@ -443,11 +443,13 @@ static bool make_bells(unsigned nodes)
 void engine_main(uint64_t boot)
 {
     const struct engine_boot *b = (const struct engine_boot *)(uintptr_t)boot;
+    b->status->engine_cpu = (int32_t)mf_cpu_id();
     bool ok = map_fixed(b) && map_pool(b->pool_frames);
     if (ok) {
         node_init(b);
         ok = make_bells(b->nodes) && transport()->serve() &&
              mf_untyped_retype(CAP_UNTYPED, MF_OBJ_THREAD, 0, 1, CAP_SELF, CAP_FAULT_THREAD) == 0 &&
+             mf_thread_set_sched(CAP_FAULT_THREAD, MF_SCHED_FIXED, b->cpu) == 0 &&
              mf_thread_start(CAP_FAULT_THREAD, fault_thread, b->fault_stack, b->fault_stack_size, 0) == 0;
     }
     b->status->failed = !ok;

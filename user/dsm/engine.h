@@ -7,6 +7,7 @@
 struct engine_status {
     volatile uint32_t failed;
     uint32_t fixed_frames;
+    volatile int32_t engine_cpu;    // where the engine booted
 };
 
 // What an engine is started with: in the root task's memory (the home
@@ -14,6 +15,7 @@ struct engine_status {
 // read afterwards.
 struct engine_boot {
     unsigned id, nodes, pages, xfetch, model, pool_frames, transport;
+    unsigned cpu;               // the node's CPU: its threads are fixed there
     void *fault_stack;
     size_t fault_stack_size;
     struct engine_status *status;

@@ -31,6 +31,7 @@ struct app_start {
     dsm_app app;
     uint64_t arg;
     struct dsm_thread thread;
+    volatile long cpu;          // where the application ran; -1 if it moved
 };
 static struct app_start starts[DSM_MAX_NODES];
 
@@ -42,7 +43,9 @@ static uint8_t app_stacks[DSM_MAX_NODES][32768] __attribute__((aligned(16)));
 static void app_main(uint64_t arg)
 {
     struct app_start *s = (struct app_start *)(uintptr_t)arg;
+    long cpu = mf_cpu_id();
     s->app(&s->thread, s->arg);
+    s->cpu = mf_cpu_id() == cpu ? cpu : -1;
     mf_notification_signal(CAP_DONE);
 }
 
@@ -101,12 +104,19 @@ static bool build_node(unsigned n)
     return true;
 }
 
-// Pinning node n's threads to CPU n: a no-op until the kernel is SMP (the
-// `smp` branch will give threads an affinity; this is where it goes).
-static void pin(unsigned node, unsigned cpu)
+// Node n runs on CPU n (modulo the CPUs there are): its engine, fault and
+// application threads are fixed there (MF_SCHED_FIXED), so that nodes
+// compute in parallel and a node's protocol work stays on its CPU.
+static unsigned node_cpu(unsigned node)
 {
-    (void)node;
-    (void)cpu;
+    struct mf_system_info si;
+    return mf_system_info(&si) == 0 && si.cpus ? node % si.cpus : 0;
+}
+
+static bool pin(unsigned node, unsigned cpu)
+{
+    return mf_thread_set_sched(SLOT(node, R_ENGINE), MF_SCHED_FIXED, cpu) == 0 &&
+           mf_thread_set_sched(SLOT(node, R_APP), MF_SCHED_FIXED, cpu) == 0;
 }
 
 // Starts fn(arg) on `thread` inside node n's VAS with its CSpace.
@@ -180,14 +190,14 @@ bool dsm_start(const struct dsm_config *c)
         unsigned pool = node_pages - fixed - 16;
         if (pool > 2 * c->pages + 16)
             pool = 2 * c->pages + 16;
-        dsm.status[n] = (struct engine_status){0};
+        dsm.status[n] = (struct engine_status){.engine_cpu = -1};
         dsm.boot[n] = (struct engine_boot){.id = n, .nodes = c->nodes, .pages = c->pages, .xfetch = c->xfetch,
                                            .model = c->model, .pool_frames = pool < POOL_MAX ? pool : POOL_MAX, .transport = c->transport,
                                            .fault_stack = fault_stacks[n], .fault_stack_size = sizeof(fault_stacks[n]),
                                            .status = &dsm.status[n]};
-        if (!build_node(n))
+        dsm.boot[n].cpu = node_cpu(n);
+        if (!build_node(n) || !pin(n, dsm.boot[n].cpu))
             return false;
-        pin(n, n);
         if (!start_in_node(n, SLOT(n, R_ENGINE), engine_main, engine_stacks[n], sizeof(engine_stacks[n]),
                            (uint64_t)(uintptr_t)&dsm.boot[n], 10))
             return false;
@@ -216,7 +226,8 @@ long dsm_run_on(uint32_t mask, dsm_app app, uint64_t arg)
     for (unsigned n = 0; n < dsm.config.nodes; n++) {
         if (!(mask & 1u << n))
             continue;
-        starts[n] = (struct app_start){.app = app, .arg = arg, .thread = {.node = n, .nodes = dsm.config.nodes}};
+        starts[n] = (struct app_start){.app = app, .arg = arg, .thread = {.node = n, .nodes = dsm.config.nodes},
+                                       .cpu = -2};
         // Below the engines and fault threads: protocol work never waits
         // behind a computing application thread.
         if (!start_in_node(n, SLOT(n, R_APP), app_main, app_stacks[n], sizeof(app_stacks[n]),
@@ -224,6 +235,13 @@ long dsm_run_on(uint32_t mask, dsm_app app, uint64_t arg)
             return -E_INVAL;
     }
     return wait_done(mask, 6000) ? 0 : -E_AGAIN;   // 60 s
+}
+
+long dsm_node_cpu(unsigned node, bool engine)
+{
+    if (!dsm.running || node >= dsm.config.nodes)
+        return -E_RANGE;
+    return engine ? dsm.status[node].engine_cpu : starts[node].cpu;
 }
 
 long dsm_run(dsm_app app, uint64_t arg)

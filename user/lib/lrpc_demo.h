@@ -15,6 +15,7 @@ enum demo_procedure {
     DEMO_BIGINOUT,       // (200 bytes) -> 200 bytes  -> their sum; out[i] = in[199 - i]
     DEMO_FAULT,          // faults in the server
     DEMO_DESTROY,        // the server revokes everything it has, itself included
+    DEMO_SPIN,           // (a) sets b = 1, then spins until a != 0 (at most ~2^32 turns) -> a
     DEMO_PROCEDURES
 };
 

@@ -53,8 +53,19 @@ static int64_t proc_destroy(void *a)
     return mf_cnode_revoke(SELF, UNTYPED);
 }
 
+// Stays in the server until the client (or anyone mapping the A-stack)
+// writes a: a call that is surely inside when the server is taken away.
+static int64_t proc_spin(void *a)
+{
+    volatile struct demo_astack *s = a;
+    s->b = 1;
+    for (uint64_t n = 0; !s->a && n < (1ull << 32); n++)
+        __asm__ volatile("" ::: "memory");
+    return s->a;
+}
+
 static const mf_lrpc_procedure procedures[DEMO_PROCEDURES] = {
-    proc_null, proc_add, proc_bigin, proc_biginout, proc_fault, proc_destroy,
+    proc_null, proc_add, proc_bigin, proc_biginout, proc_fault, proc_destroy, proc_spin,
 };
 
 // The same procedures over endpoint IPC: arguments copied in the message
@@ -156,9 +167,11 @@ int main(uint64_t arg)
         printf("lrpc_server: cannot build the server (no CSpace or memory?)\n");
         return 1;
     }
-    if (mf_ns_register(MF_CAP_NAMESERVER, DEMO_BINDING_NAME, BINDING) ||
-        mf_ns_register(MF_CAP_NAMESERVER, DEMO_IPC_NAME, IPC_EP)) {
-        printf("lrpc_server: cannot register with the name service\n");
+    long r = mf_ns_register(MF_CAP_NAMESERVER, DEMO_BINDING_NAME, BINDING);
+    if (!r)
+        r = mf_ns_register(MF_CAP_NAMESERVER, DEMO_IPC_NAME, IPC_EP);
+    if (r) {
+        printf("lrpc_server: cannot register with the name service: %s\n", mf_strerror(r));
         return 2;
     }
     if (arg == 0)

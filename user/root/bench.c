@@ -190,6 +190,7 @@ void run_benchmarks(void)
     bench_yield(overhead);
     bench_ipc_call(overhead);
     bench_lrpc(overhead);
+    run_affinity_benchmark();
     run_gups();
     run_pointer_sharing(true);
     run_dsm_benchmarks();

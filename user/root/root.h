@@ -2,10 +2,12 @@
 #pragma once
 #include <stdbool.h>
 
+// The scheduling policies on a workload where affinity matters (affinity.c).
+void run_affinity_benchmark(void);
 // Runs kernel and user tests; prints TAP-style lines and the summary.
-// Returns the number of failures.
-// The suite; with a filter (the kernel option tests=PREFIX, for a
-// developer's run), only the user tests whose names start with it.
+// Returns the number of failures. With a filter (the kernel option
+// tests=A+B..., for a developer's run): only the user tests whose names
+// start with one of the '+'-separated prefixes.
 int run_tests(const char *filter);
 void run_benchmarks(void);
 void run_lrpc_benchmarks(void);   // LRPC's four calls vs the same by IPC

@@ -5,9 +5,20 @@
 #include "utest.h"
 #include "lib/string.h"
 
+// filter: NULL (all) or prefixes separated by '+'.
 static bool selected(const struct utest *t, const char *filter)
 {
-    return !filter || strncmp(t->name, filter, strlen(filter)) == 0;
+    if (!filter)
+        return true;
+    for (const char *p = filter; *p;) {
+        size_t n = 0;
+        while (p[n] && p[n] != '+')
+            n++;
+        if (n && strncmp(t->name, p, n) == 0)
+            return true;
+        p += n + (p[n] == '+');
+    }
+    return false;
 }
 
 int run_tests(const char *filter)

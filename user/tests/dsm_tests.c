@@ -78,6 +78,17 @@ UTEST(dsm_strong_message_passing)
     struct dsm_stats s;
     dsm_get_stats(DSM_MAX_NODES, &s);
     UCHECK(s.invalidations >= 3);           // the flag's readers, at least
+    // Four nodes on four CPUs: node n's engine and application ran on CPU n
+    // (modulo the CPUs there are), the application without moving.
+    struct mf_system_info si;
+    UCHECK(mf_system_info(&si) == 0);
+    for (unsigned n = 0; n < 4; n++) {
+        long want = (long)(n % si.cpus);
+        if (dsm_node_cpu(n, true) != want || dsm_node_cpu(n, false) != want)
+            printf("# node %u: engine on CPU %ld, application on %ld, want %ld\n", n, dsm_node_cpu(n, true),
+                   dsm_node_cpu(n, false), want);
+        UCHECK(dsm_node_cpu(n, true) == want && dsm_node_cpu(n, false) == want);
+    }
     dsm_stop();
     return NULL;
 }

@@ -84,6 +84,127 @@ UTEST(lrpc_concurrent_callers_use_separate_astacks)
     return NULL;
 }
 
+// ------------------------------------------------------------ several CPUs
+
+static long cpu_count(void)
+{
+    struct mf_system_info si;
+    return mf_system_info(&si) == 0 ? (long)si.cpus : 1;
+}
+
+static volatile long go, active, max_active;
+static volatile long worker_cpu[WORKERS];
+
+static void fixed_caller(uint64_t i)
+{
+    while (!go)
+        __asm__ volatile("" ::: "memory");
+    long cpu = mf_cpu_id();
+    long now = __atomic_add_fetch(&active, 1, __ATOMIC_SEQ_CST);
+    for (long m = max_active; now > m; m = max_active)
+        if (__atomic_compare_exchange_n(&max_active, &m, now, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+            break;
+    const char *why = four_procedures(&demo.client, 50, (uint8_t)(i * 17 + 1));
+    __atomic_sub_fetch(&active, 1, __ATOMIC_SEQ_CST);
+    worker_cpu[i] = mf_cpu_id() == cpu ? cpu : -1;
+    worker_why[i] = why;
+    worker_done[i] = 1;
+}
+
+// One caller fixed to each CPU; all start together and call the four
+// procedures 50 times each, on separate A-stacks, results checked.
+UTEST(lrpc_from_all_cpus_at_once)
+{
+    long n = cpu_count() < WORKERS ? cpu_count() : WORKERS;
+    UCHECK(lrpc_demo_setup(&demo));
+    UCHECK(mf_vas_switch(LRPC_CLIENT_VAS) == 0);
+    go = active = max_active = 0;
+    bool started = true;
+    for (long i = 0; i < n; i++) {
+        worker_done[i] = 0;
+        worker_why[i] = NULL;
+        worker_cpu[i] = -2;
+        started &= mf_untyped_retype(LRPC_CLIENT_UT, MF_OBJ_THREAD, 0, 1, MF_CAP_SELF_CNODE, W_THREAD + i) == 0 &&
+                   mf_thread_set_sched(W_THREAD + i, MF_SCHED_FIXED, (unsigned)i) == 0 &&
+                   mf_thread_start(W_THREAD + i, fixed_caller, worker_stacks[i], sizeof(worker_stacks[i]), (uint64_t)i) == 0;
+    }
+    go = 1;
+    bool all = false;
+    for (int t = 0; t < 1000 && !all; t++) {
+        all = true;
+        for (long i = 0; i < n; i++)
+            all &= worker_done[i] == 1;
+        if (!all)
+            mf_sleep(1);
+    }
+    UCHECK(mf_vas_switch(0) == 0);
+    lrpc_demo_teardown(&demo);
+    UCHECK(started && all);
+    for (long i = 0; i < n; i++) {
+        if (worker_why[i])
+            return worker_why[i];
+        UCHECK(worker_cpu[i] == i);         // ran where it was fixed, throughout
+    }
+    UCHECK(n < 2 || max_active >= 2);       // the calls overlapped
+    return NULL;
+}
+
+static volatile struct demo_astack *spin_astack;
+static volatile long spin_result, spin_done, revoke_result, revoke_done;
+
+static void spin_caller(uint64_t unused)
+{
+    (void)unused;
+    unsigned i;
+    struct demo_astack *s = mf_lrpc_acquire(&demo.client, &i);
+    if (!s) {
+        spin_result = -E_BUSY;
+        spin_done = 1;
+        return;
+    }
+    s->a = s->b = 0;
+    spin_astack = s;
+    spin_result = mf_lrpc_call(demo.client.binding, DEMO_SPIN, i);
+    mf_lrpc_release(&demo.client, i);
+    spin_done = 1;
+}
+
+static void destroyer(uint64_t unused)
+{
+    (void)unused;
+    while (!spin_astack || !spin_astack->b)
+        mf_yield();
+    revoke_result = mf_cnode_revoke(MF_CAP_SELF_CNODE, LRPC_SERVER_UT);
+    revoke_done = 1;
+}
+
+// A client thread runs server code on one CPU while a thread on another CPU
+// destroys the server: the call returns -E_DEAD, the client thread lives.
+UTEST(lrpc_server_destroyed_while_called_from_another_cpu)
+{
+    long n = cpu_count();
+    if (n < 2)
+        return NULL;
+    UCHECK(lrpc_demo_setup(&demo));
+    UCHECK(mf_vas_switch(LRPC_CLIENT_VAS) == 0);
+    spin_astack = NULL;
+    spin_result = revoke_result = -1;
+    spin_done = revoke_done = 0;
+    bool started =
+        mf_untyped_retype(LRPC_CLIENT_UT, MF_OBJ_THREAD, 0, 2, MF_CAP_SELF_CNODE, W_THREAD) == 0 &&
+        mf_thread_set_sched(W_THREAD, MF_SCHED_FIXED, (unsigned)(n - 1)) == 0 &&
+        mf_thread_set_sched(W_THREAD + 1, MF_SCHED_FIXED, 0) == 0 &&
+        mf_thread_start(W_THREAD, spin_caller, worker_stacks[0], sizeof(worker_stacks[0]), 0) == 0 &&
+        mf_thread_start(W_THREAD + 1, destroyer, worker_stacks[1], sizeof(worker_stacks[1]), 0) == 0;
+    UWAIT(spin_done && revoke_done, 1000);
+    UCHECK(mf_vas_switch(0) == 0);
+    lrpc_demo_teardown(&demo);
+    UCHECK(started && spin_done && revoke_done);
+    UCHECK(revoke_result == 0);
+    UCHECK(spin_result == -E_DEAD);
+    return NULL;
+}
+
 UTEST(lrpc_refused_without_a_binding)
 {
     UCHECK(lrpc_demo_setup(&demo));
