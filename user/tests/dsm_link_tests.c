@@ -265,3 +265,44 @@ UTEST(dsm_link_dead_peer_detected_and_its_pages_fail)
     UCHECK(s0.dead == 1u << VICTIM && s1.dead == 1u << VICTIM);
     return NULL;
 }
+
+// ------------------------------------------------- Jacobi against one node
+
+#include "user/dsm/cluster_app.h"
+#define JACOBI_STEPS 30
+
+// Runs the cluster Jacobi on `nodes` nodes; every node's checksum, or 0 if
+// they disagree or the run failed.
+static uint64_t jacobi_on(unsigned nodes, enum dsm_transport_kind transport, const struct dsm_faults *f)
+{
+    struct dsm_config c = {.nodes = nodes, .pages = CLUSTER_JACOBI_PAGES, .model = DSM_RELEASE,
+                           .transport = transport};
+    if (f)
+        c.link.faults = *f;
+    if (!dsm_start(&c))
+        return 0;
+    long r = dsm_run(cluster_jacobi, JACOBI_STEPS);
+    const char *why = r == 0 ? dsm_check() : "did not finish";
+    dsm_stop();
+    if (why) {
+        printf("# jacobi on %u nodes: %s\n", nodes, why);
+        return 0;
+    }
+    for (unsigned n = 1; n < nodes; n++)
+        if (cluster_results[n].checksum != cluster_results[0].checksum)
+            return 0;
+    return cluster_results[0].checksum;
+}
+
+UTEST(dsm_link_jacobi_matches_one_node_under_faults)
+{
+    uint64_t one = jacobi_on(1, DSM_TRANSPORT_LRPC, NULL);
+    UCHECK(one != 0 && cluster_results[0].centre != 0);
+    struct dsm_faults f = {.seed = 21, .permille = {20, 20, 20, 20, 20}};
+    uint64_t two = jacobi_on(2, DSM_TRANSPORT_LINK, &f);
+    uint64_t three = jacobi_on(3, DSM_TRANSPORT_LINK, NULL);
+    printf("# jacobi checksums: 1 node %016lx, 2 nodes (faults) %016lx, 3 nodes %016lx\n", (unsigned long)one,
+           (unsigned long)two, (unsigned long)three);
+    UCHECK(two == one && three == one);
+    return NULL;
+}
