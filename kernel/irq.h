@@ -16,7 +16,10 @@ struct pci_device;
 struct notification;
 
 struct irq_line {
-    unsigned line;              // arch line (x86_64 GSI, aarch64 INTID)
+    unsigned line;              // arch line (x86_64 GSI or MSI vector line, aarch64 INTID)
+    bool msi;                   // MSI-X vector 0 of the device (never shared)
+    uint64_t msi_address;
+    uint32_t msi_data;
     struct pci_device *device;
     struct notification *notification;   // bound, or NULL
     uint64_t badge;
@@ -27,6 +30,9 @@ struct irq_line {
 // A line object for a device whose INTx the arch routes to `line`; NULL
 // when the table is full or the controller refuses the line.
 struct irq_line *irq_line_create(struct pci_device *dev, unsigned line);
+// A line object for MSI-X vector 0 of dev (whose msix_table is mapped):
+// the message is programmed and MSI-X enabled when the line is bound.
+struct irq_line *irq_line_create_msi(struct pci_device *dev);
 // The final IRQ cap is gone: unbind (the line stays masked).
 void irq_cap_destroyed(struct irq_line *l);
 // A notification's final cap is gone: lines bound to it are unbound.

@@ -63,6 +63,46 @@ static void size_bars(struct pci_device *d)
     cfg_write(d->bdf, MF_PCI_COMMAND, 2, cmd);
 }
 
+// Walks the capability list (status bit 4; pointer at 0x34) for MSI-X:
+// message control at +2 (table size - 1 in 10:0), table offset | BIR at
+// +4, PBA offset | BIR at +8.
+static void find_msix(struct pci_device *d)
+{
+    if (!(cfg_read(d->bdf, 0x06, 2) & 0x10))
+        return;
+    unsigned p = cfg_read(d->bdf, 0x34, 1) & 0xfc;
+    for (unsigned n = 0; p >= 0x40 && n < 48; n++) {
+        if (cfg_read(d->bdf, p, 1) == 0x11) {
+            uint32_t table = cfg_read(d->bdf, p + 4, 4), pba = cfg_read(d->bdf, p + 8, 4);
+            d->msix_cap = (uint8_t)p;
+            d->msix_entries = (uint16_t)((cfg_read(d->bdf, p + 2, 2) & 0x7ff) + 1);
+            d->msix_table_bar = table & 7;
+            d->msix_table_offset = table & ~7u;
+            d->msix_pba_bar = pba & 7;
+            d->msix_pba_offset = pba & ~7u;
+            return;
+        }
+        p = cfg_read(d->bdf, p + 1, 1) & 0xfc;
+    }
+}
+
+// The device's interrupt: MSI-X vector 0 where the device has MSI-X and
+// the arch a message target, else its INTx pin.
+static void attach_interrupt(struct pci_device *d)
+{
+    if (d->msix_cap && d->msix_table_bar < MF_PCI_BAR_COUNT) {
+        const struct pci_bar *b = &d->bar[d->msix_table_bar];
+        if ((b->flags & MF_PCI_BAR_MEM) && b->base && b->size >= d->msix_table_offset + 16u * d->msix_entries) {
+            d->msix_table = vm_map_device(b->base + d->msix_table_offset, 16u * d->msix_entries);
+            d->line = irq_line_create_msi(d);
+            if (d->line)
+                return;
+        }
+    }
+    if (d->irq >= 0)
+        d->line = irq_line_create(d, (unsigned)d->irq);
+}
+
 static void print_device(const struct pci_device *d, bool kept)
 {
     kprintf("pci %02x:%02x.%u %04x:%04x class %06x", d->bdf >> 8, d->bdf >> 3 & 31, d->bdf & 7,
@@ -77,6 +117,10 @@ static void print_device(const struct pci_device *d, bool kept)
         kprintf(" bar%u %s%s %#lx+%#lx", i, kind, b->flags & MF_PCI_BAR_PREFETCH ? " pf" : "",
                 b->base, b->size);
     }
+    if (d->msix_cap)
+        kprintf(" msix %u@bar%u+%#x", d->msix_entries, d->msix_table_bar, d->msix_table_offset);
+    if (d->line)
+        kprintf(" -> %s line %u", d->line->msi ? "msi" : "intx", d->line->line);
     kprintf("%s\n", kept ? "" : " (not kept: table full)");
 }
 
@@ -101,13 +145,14 @@ static void probe_function(uint32_t bdf, unsigned buses, uint8_t *next_bus, uint
             tmp.irq = arch_pci_intx_line(bdf, tmp.intx_pin, tmp.intx_register);
         else
             tmp.intx_pin = 0;
+        find_msix(&tmp);
     }
     bool kept = pci_device_count < MF_DEVICE_MAX;
     if (kept) {
         struct pci_device *d = &pci_devices[pci_device_count++];
         *d = tmp;
-        if (d->irq >= 0)
-            d->line = irq_line_create(d, (unsigned)d->irq);
+        attach_interrupt(d);
+        tmp = *d;
     }
     print_device(&tmp, kept);
 }
@@ -162,6 +207,27 @@ bool pci_range_is_device(paddr_t pa, uint64_t size)
 }
 
 // ------------------------------------------------------------ operations
+
+// What MAP_BAR may map of a BAR: its pages. A BAR smaller than a page
+// (ivshmem's 256-byte registers) is mapped as its whole page only when
+// the page is its own: page aligned and no other BAR of any device in it.
+// 0 when the BAR cannot be mapped at all.
+static uint64_t bar_span(const struct pci_bar *b)
+{
+    if (!b->size || !(b->flags & MF_PCI_BAR_MEM) || !b->base || b->base & (PAGE_SIZE - 1))
+        return 0;
+    uint64_t span = ALIGN_UP(b->size, PAGE_SIZE);
+    if (span == b->size)
+        return span;
+    for (unsigned i = 0; i < pci_device_count; i++)
+        for (unsigned j = 0; j < MF_PCI_BAR_COUNT; j++) {
+            const struct pci_bar *o = &pci_devices[i].bar[j];
+            if (o != b && o->size && (o->flags & MF_PCI_BAR_MEM) && o->base < b->base + span &&
+                b->base < o->base + o->size)
+                return 0;
+        }
+    return span;
+}
 
 static struct pci_device *device_of(const struct invocation *inv)
 {
@@ -236,6 +302,20 @@ static int64_t invoke_bar_info(const struct decoded *d)
     return copy_to_user(d->value[1], &out, sizeof(out));   // -E_FAULT changes nothing
 }
 
+// Whether [off, off+size) of BAR `bar` touches a page of the device's
+// MSI-X table or pending-bit array.
+static bool msix_overlaps(const struct pci_device *d, unsigned bar, uint64_t off, uint64_t size)
+{
+    if (!d->msix_cap)
+        return false;
+    uint64_t table = ALIGN_DOWN(d->msix_table_offset, PAGE_SIZE);
+    uint64_t table_end = ALIGN_UP(d->msix_table_offset + 16ul * d->msix_entries, PAGE_SIZE);
+    uint64_t pba = ALIGN_DOWN(d->msix_pba_offset, PAGE_SIZE);
+    uint64_t pba_end = ALIGN_UP(d->msix_pba_offset + (d->msix_entries + 63) / 64 * 8ul, PAGE_SIZE);
+    return (bar == d->msix_table_bar && off < table_end && table < off + size) ||
+           (bar == d->msix_pba_bar && off < pba_end && pba < off + size);
+}
+
 // MAP_BAR and UNMAP_BAR act on the caller's home address space, inside
 // [MF_DEVICE_WINDOW_BASE, MF_DEVICE_WINDOW_END): code, data and stack
 // never live there, and every VAS the home is linked into sees it.
@@ -262,18 +342,21 @@ static int decode_map_bar(const struct invocation *inv, struct decoded *d)
     if (bar >= MF_PCI_BAR_COUNT)
         return -E_RANGE;
     const struct pci_bar *b = &device_of(inv)->bar[bar];
-    if (!b->size || !(b->flags & MF_PCI_BAR_MEM) || !b->base)
-        return -E_INVAL;            // absent, I/O or unassigned
+    uint64_t span = bar_span(b);
+    if (!span)
+        return -E_INVAL;            // absent, I/O, unassigned, or sharing its page
     if ((flags & MF_PCI_MAP_CACHED) && !(b->flags & MF_PCI_BAR_PREFETCH))
         return -E_INVAL;            // registers are never cached
     if (off & (PAGE_SIZE - 1))
         return -E_INVAL;
     if ((r = check_window(inv, va, size)))
         return r;
-    if (off >= b->size || b->size - off < size)
+    if (off >= span || span - off < size)
         return -E_RANGE;
     if (!pci_range_is_device(b->base + off, size))
         return -E_INVAL;            // never RAM the allocator owns
+    if (msix_overlaps(device_of(inv), (unsigned)bar, off, size))
+        return -E_PERM;             // the MSI-X table and PBA are the kernel's
     paddr_t root = inv->caller->home_vas->root;
     for (uint64_t p = 0; p < size; p += PAGE_SIZE) {
         paddr_t pa;
@@ -327,7 +410,8 @@ static int decode_unmap_bar(const struct invocation *inv, struct decoded *d)
     if (bar >= MF_PCI_BAR_COUNT)
         return -E_RANGE;
     const struct pci_bar *b = &device_of(inv)->bar[bar];
-    if (!b->size || !(b->flags & MF_PCI_BAR_MEM))
+    uint64_t span = bar_span(b);
+    if (!span)
         return -E_INVAL;
     if ((r = check_window(inv, va, size)))
         return r;
@@ -337,7 +421,7 @@ static int decode_unmap_bar(const struct invocation *inv, struct decoded *d)
     for (uint64_t p = 0; p < size; p += PAGE_SIZE) {
         paddr_t pa;
         unsigned f;
-        if (vm_lookup(root, va + p, &pa, &f) == 0 && (pa < b->base || pa - b->base >= b->size))
+        if (vm_lookup(root, va + p, &pa, &f) == 0 && (pa < b->base || pa - b->base >= span))
             return -E_INVAL;
     }
     d->value[0] = (uintptr_t)inv->caller->home_vas;

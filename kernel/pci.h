@@ -29,7 +29,15 @@ struct pci_device {
     uint8_t intx_register;      // interrupt-line register as the firmware left it
     int irq;                    // arch line, -1 when none or unroutable
     struct pci_bar bar[MF_PCI_BAR_COUNT];
-    struct irq_line *line;      // kernel/irq.c, NULL without an interrupt
+    // MSI-X (capability 0x11), when the device has it: where its vector
+    // table and pending-bit array are. Only the kernel may write the table
+    // (a message is a memory write): MAP_BAR refuses their pages.
+    uint8_t msix_cap;           // config offset, 0 = none
+    uint8_t msix_table_bar, msix_pba_bar;
+    uint16_t msix_entries;
+    uint32_t msix_table_offset, msix_pba_offset;
+    volatile uint32_t *msix_table;   // kernel mapping of the table, or NULL
+    struct irq_line *line;      // kernel/irq.c: MSI-X vector 0, else INTx; NULL without
 };
 
 extern struct pci_device pci_devices[MF_DEVICE_MAX];

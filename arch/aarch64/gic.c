@@ -281,3 +281,34 @@ void arch_irq_unmask(unsigned intid)
 {
     wr32(gic.dist + GICD_ISENABLER + intid / 32 * 4, 1u << intid % 32);
 }
+
+// Message-signalled interrupts through the GICv2m frame the MADT names
+// (QEMU virt with GICv2: 0x08020000, SPIs from INTID 80): a device writing
+// an SPI's INTID to MSI_SETSPI_NS makes that SPI pending. The SPI is made
+// edge-triggered, since the write is a pulse. GICv3's ITS is not supported.
+#define V2M_SETSPI_NS 0x040
+static paddr_t v2m_frame;
+static unsigned v2m_next, v2m_end;
+
+void gic_msi_init(const struct boot_info *bi)
+{
+    if (!bi->msi_frame_base || gic.version != 2)
+        return;
+    v2m_frame = bi->msi_frame_base;
+    v2m_next = bi->msi_spi_base;
+    v2m_end = bi->msi_spi_base + bi->msi_spi_count;
+}
+
+bool arch_msi_allocate(unsigned *line, uint64_t *address, uint32_t *data)
+{
+    if (!v2m_frame || v2m_next >= v2m_end || v2m_next >= gic.lines)
+        return false;
+    unsigned intid = v2m_next++;
+    arch_irq_mask(intid);
+    uintptr_t cfg = gic.dist + GICD_ICFGR + intid / 16 * 4;
+    wr32(cfg, rd32(cfg) | 2u << (intid % 16 * 2));      // edge
+    *line = intid;
+    *address = v2m_frame + V2M_SETSPI_NS;
+    *data = intid;
+    return true;
+}

@@ -30,6 +30,7 @@ unsigned arch_pci_init(const struct boot_info *bi)
         ecam_buses = ECAM_BUSES_MAPPED;
     ecam = (uintptr_t)vm_map_device(bi->pcie_ecam_base, (size_t)ecam_buses << 20);
     virt_machine = bi->pcie_ecam_base == VIRT_ECAM_HIGH || bi->pcie_ecam_base == VIRT_ECAM_LOW;
+    gic_msi_init(bi);
     return ecam_buses;
 }
 

@@ -81,6 +81,8 @@ bool arch_irq_configure(unsigned gsi)
     return true;
 }
 
+// MSI lines (X86_MSI_LINE_BASE + vector) have no mask here: the device's
+// MSI-X vector control masks them (kernel/irq.c).
 void arch_irq_mask(unsigned gsi)
 {
     unsigned pin = gsi - routing.gsi_base;
@@ -103,4 +105,26 @@ void x86_ioapic_interrupt(unsigned pin)
     arch_irq_mask(gsi);
     lapic_eoi();
     irq_handler(gsi);
+}
+
+// ------------------------------------------------------------------ MSI
+// A message to 0xFEE00000 | destination APIC ID << 12 with data = vector
+// (fixed delivery, edge) interrupts that CPU on that vector: no I/O APIC.
+static unsigned msi_vectors_used;
+
+bool arch_msi_allocate(unsigned *line, uint64_t *address, uint32_t *data)
+{
+    if (msi_vectors_used == VECTOR_MSI_COUNT)
+        return false;
+    unsigned vector = VECTOR_MSI_BASE + msi_vectors_used++;
+    *line = X86_MSI_LINE_BASE + vector;
+    *address = 0xfee00000u | lapic_id() << 12;      // the boot CPU, physical destination
+    *data = vector;
+    return true;
+}
+
+void x86_msi_interrupt(unsigned vector)
+{
+    lapic_eoi();
+    irq_handler(X86_MSI_LINE_BASE + vector);
 }

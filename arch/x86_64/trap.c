@@ -53,6 +53,10 @@ void x86_trap(struct trap_frame *tf)
         x86_ioapic_interrupt((unsigned)(v - VECTOR_IRQ_BASE));
         return;
     }
+    if (v >= VECTOR_MSI_BASE && v < VECTOR_MSI_BASE + VECTOR_MSI_COUNT) {
+        x86_msi_interrupt((unsigned)v);
+        return;
+    }
     if (v == VECTOR_SPURIOUS || (v >= 0x20 && v < 0x30))
         return;     // spurious LAPIC or masked-PIC interrupt
     if (v >= 32) {

@@ -19,6 +19,9 @@
 #define VECTOR_TIMER    0x40
 #define VECTOR_IRQ_BASE 0x50        // + I/O APIC pin (device interrupts)
 #define IOAPIC_MAX_PINS 24
+#define VECTOR_MSI_BASE 0x70        // + n: message-signalled device interrupts
+#define VECTOR_MSI_COUNT 16
+#define X86_MSI_LINE_BASE 0x100     // irq lines of MSI vectors: base + vector
 #define VECTOR_IPI_CALL 0xf0        // + enum ipi_kind
 #define VECTOR_SPURIOUS 0xff
 
@@ -118,6 +121,8 @@ void acpi_madt_interrupts(paddr_t rsdp, struct x86_irq_routing *out);
 void x86_ioapic_discover(paddr_t rsdp);
 // A device interrupt arrived on vector VECTOR_IRQ_BASE + pin.
 void x86_ioapic_interrupt(unsigned pin);
+// A message-signalled interrupt arrived on `vector`.
+void x86_msi_interrupt(unsigned vector);
 // mmu.c: a secondary CPU loads the kernel root and the boot CPU's CR4 bits.
 void x86_mmu_init_secondary(void);
 // smp.c: numbers the CPUs of the MADT (`boot_apic_id` is CPU 0).

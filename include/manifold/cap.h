@@ -112,9 +112,10 @@ enum mf_irq_op {
     MF_IRQ_BIND = 0,           // (notification cptr): each interrupt signals it (its badge, or 1)
     MF_IRQ_ACK,                // (): the interrupt was handled at the device: unmask the line
     MF_IRQ_UNBIND,             // (): stop signalling; the line stays masked
-    MF_IRQ_INFO,               // (): -> arch line number | delivered count << 32
+    MF_IRQ_INFO,               // (): -> line (23:0) | MF_IRQ_INFO_MSI | delivered count << 32
     MF_IRQ_OP_COUNT
 };
+#define MF_IRQ_INFO_MSI (1ul << 31)  // a message-signalled (MSI-X) line: never shared
 
 // Capabilities the root task finds in its CSpace at start.
 #define MF_CAP_SELF_CNODE   1    // its own CSpace (2^MF_ROOT_CNODE_BITS slots)
