@@ -42,6 +42,8 @@ static const struct op_handler *const op_tables[MF_OBJ_TYPE_COUNT] = {
     [MF_OBJ_SEGMENT] = segment_ops,
     [MF_OBJ_FRAME] = frame_ops,
     [MF_OBJ_BINDING] = binding_ops,
+    [MF_OBJ_PCI_DEVICE] = pci_device_ops,
+    [MF_OBJ_IRQ] = irq_ops,
     // Endpoints are used through SYS_SEND/RECV/CALL/REPLY_RECV, not invoked.
 };
 

@@ -293,15 +293,20 @@ static int decode_notify(const struct invocation *inv, struct decoded *d, unsign
 static int decode_signal(const struct invocation *inv, struct decoded *d) { return decode_notify(inv, d, MF_RIGHT_WRITE); }
 static int decode_wait(const struct invocation *inv, struct decoded *d) { return decode_notify(inv, d, MF_RIGHT_READ); }
 
-static int64_t invoke_signal(const struct decoded *d)
+void notification_signal(struct notification *n, uint64_t bits)
 {
-    struct notification *n = (struct notification *)d->slot[0]->cap.obj;
-    n->word |= d->slot[0]->cap.badge ? d->slot[0]->cap.badge : 1;
+    n->word |= bits;
     struct thread *w = queue_pop(&n->head, &n->tail);
     if (w) {
         wake_with(w, (int64_t)n->word);
         n->word = 0;
     }
+}
+
+static int64_t invoke_signal(const struct decoded *d)
+{
+    const struct cap *c = &d->slot[0]->cap;
+    notification_signal((struct notification *)c->obj, c->badge ? c->badge : 1);
     return 0;
 }
 
@@ -320,13 +325,26 @@ static int64_t invoke_wait(const struct decoded *d)
     if (n->word)
         return invoke_poll(d);
     self->waiting_on = n;
+    self->wake_tick = d->value[1] ? sched_ticks() + d->value[1] : 0;   // 0: no time limit
     queue_push(&n->head, &n->tail, self);
     thread_block(BLOCK_NOTIFICATION);
-    return self->ipc_result;
+    return self->ipc_result;    // timer_tick cancels a timed-out wait: -E_AGAIN
+}
+
+static int decode_wait_timeout(const struct invocation *inv, struct decoded *d)
+{
+    int r = decode_notify(inv, d, MF_RIGHT_READ);
+    if (r)
+        return r;
+    if (inv->arg[0] == 0)
+        return -E_INVAL;            // use POLL
+    d->value[1] = inv->arg[0];
+    return 0;
 }
 
 const struct op_handler notification_ops[MAX_OPS] = {
     [MF_NOTIFICATION_SIGNAL] = {decode_signal, invoke_signal},
     [MF_NOTIFICATION_WAIT] = {decode_wait, invoke_wait},
     [MF_NOTIFICATION_POLL] = {decode_wait, invoke_poll},
+    [MF_NOTIFICATION_WAIT_TIMEOUT] = {decode_wait_timeout, invoke_wait},
 };

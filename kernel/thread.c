@@ -242,8 +242,12 @@ void timer_tick(void)
         if (t->state != THREAD_BLOCKED)
             continue;
         if ((t->blocked_on == BLOCK_SLEEP && c->ticks >= t->wake_tick) ||
-            t->blocked_on == BLOCK_CONSOLE)
+            t->blocked_on == BLOCK_CONSOLE) {
             thread_wake(t);   // console readers re-check the UART themselves
+        } else if (t->blocked_on == BLOCK_NOTIFICATION && t->wake_tick && c->ticks >= t->wake_tick) {
+            ipc_cancel(t);    // a timed wait ran out: it returns -E_AGAIN
+            thread_wake(t);
+        }
     }
     if (c->slice_left && --c->slice_left == 0)
         schedule();

@@ -138,6 +138,8 @@ extern char a64_trap_return[], a64_kernel_thread_start[];
 #define GIC_SPECIAL_LAST  1023
 void gic_map(const struct boot_info *bi);
 void gic_init(void);
+// The GICv2m frame for MSIs, if the firmware named one (gic.c).
+void gic_msi_init(const struct boot_info *bi);
 // A secondary CPU's redistributor / CPU interface (the distributor is the
 // boot CPU's to set up).
 void gic_init_cpu(void);

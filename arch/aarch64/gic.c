@@ -58,6 +58,7 @@ static struct {
     uintptr_t cpu;          // v2 CPU interface (banked: the same for every CPU)
     paddr_t redist_pa;      // v3: the first redistributor
     size_t redist_size;     // v3: bytes mapped from redist_pa
+    unsigned lines;         // INTIDs the distributor implements
 } gic;
 // v3: each CPU's redistributor is in its struct a64_cpu (gic_redist).
 
@@ -134,6 +135,7 @@ static void dist_init(void)
     unsigned lines = 32 * ((rd32(gic.dist + GICD_TYPER) & 0x1f) + 1);
     if (lines > 1020)
         lines = 1020;
+    gic.lines = lines;
     reset_range(gic.dist, 32, lines, gic.version == 3);
     if (gic.version == 2) {
         // ITARGETSR0 (SGIs, read-only) holds this CPU's own target bit.
@@ -255,4 +257,58 @@ void gic_end(uint32_t iar)
     }
     write_sysreg(icc_eoir1_el1, iar);
     isb();
+}
+
+// Device interrupts (SPIs): reset_range left every SPI disabled,
+// level-sensitive, at one priority and routed to the boot CPU, which is
+// what a PCI INTx line wants; configure only checks the INTID exists.
+bool arch_irq_configure(unsigned intid)
+{
+    if (intid < 32 || intid >= gic.lines)
+        return false;
+    arch_irq_mask(intid);
+    return true;
+}
+
+void arch_irq_mask(unsigned intid)
+{
+    wr32(gic.dist + GICD_ICENABLER + intid / 32 * 4, 1u << intid % 32);
+    if (gic.version == 3)
+        wait_clear(gic.dist + GICD_CTLR, GICD_CTLR_RWP, "distributor");   // disabled before we go on
+}
+
+void arch_irq_unmask(unsigned intid)
+{
+    wr32(gic.dist + GICD_ISENABLER + intid / 32 * 4, 1u << intid % 32);
+}
+
+// Message-signalled interrupts through the GICv2m frame the MADT names
+// (QEMU virt with GICv2: 0x08020000, SPIs from INTID 80): a device writing
+// an SPI's INTID to MSI_SETSPI_NS makes that SPI pending. The SPI is made
+// edge-triggered, since the write is a pulse. GICv3's ITS is not supported.
+#define V2M_SETSPI_NS 0x040
+static paddr_t v2m_frame;
+static unsigned v2m_next, v2m_end;
+
+void gic_msi_init(const struct boot_info *bi)
+{
+    if (!bi->msi_frame_base || gic.version != 2)
+        return;
+    v2m_frame = bi->msi_frame_base;
+    v2m_next = bi->msi_spi_base;
+    v2m_end = bi->msi_spi_base + bi->msi_spi_count;
+}
+
+bool arch_msi_allocate(unsigned *line, uint64_t *address, uint32_t *data)
+{
+    if (!v2m_frame || v2m_next >= v2m_end || v2m_next >= gic.lines)
+        return false;
+    unsigned intid = v2m_next++;
+    arch_irq_mask(intid);
+    uintptr_t cfg = gic.dist + GICD_ICFGR + intid / 16 * 4;
+    wr32(cfg, rd32(cfg) | 2u << (intid % 16 * 2));      // edge
+    *line = intid;
+    *address = v2m_frame + V2M_SETSPI_NS;
+    *data = intid;
+    return true;
 }

@@ -32,6 +32,9 @@ int main(uint64_t arg)
     banner(&si);
     if (!names_start())
         printf("root: the name service did not start\n");
+    // Drivers in libmanifold (ivshmem) take their notifications from the
+    // name service's untyped, which is never revoked (root.h).
+    mf_driver_set_resources(NS_UNTYPED, MF_CAP_DRIVER_SLOTS, MF_DRIVER_SLOT_COUNT);
     if (cmdline_has(&si, "mode=test")) {
         int failed = run_tests();
         mf_poweroff(failed ? 1 : 0);
