@@ -143,6 +143,12 @@ void dsm_get_link_stats(unsigned node, struct dsm_link_stats *out);
 // Stops node n the way a crashed machine stops: its engine, fault thread
 // and link thread never run again (tests of failure detection).
 bool dsm_kill(unsigned n);
+// Link transport, root side: the peers node n's link has heard from (bit
+// k); whether everything it sent was acknowledged; a copy of its link
+// thread's bell in our slot (to pass interrupts on).
+uint32_t dsm_link_up(unsigned n);
+bool dsm_link_idle(unsigned n);
+bool dsm_copy_link_bell(unsigned n, long slot);
 void dsm_reset_stats(void);
 const char *dsm_message_name(unsigned type);
 // Reads `len` bytes of the shared region as node `node` holds them (its own

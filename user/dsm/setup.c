@@ -12,6 +12,7 @@
 // capability to another node's memory.
 #include "engine.h"
 #include "transport.h"
+#include "link.h"
 #include "user/root/root.h"
 
 #define ROOT MF_CAP_SELF_CNODE
@@ -297,6 +298,33 @@ static bool suspend_node_thread(unsigned n, long node_slot)
               mf_thread_suspend(slot) == 0;
     mf_cnode_delete(ROOT, slot);
     return ok;
+}
+
+uint32_t dsm_link_up(unsigned n)
+{
+    if (dsm.config.transport != DSM_TRANSPORT_LINK || !dsm_enter(n))
+        return 0;
+    uint32_t up = LINK->up;
+    mf_vas_switch(0);
+    return up;
+}
+
+bool dsm_link_idle(unsigned n)
+{
+    if (dsm.config.transport != DSM_TRANSPORT_LINK || !dsm_enter(n))
+        return true;
+    bool idle = true;
+    for (unsigned k = 0; k < NODE->nodes; k++)
+        if (k != n && !(LINK->dead >> k & 1) && !ring_empty(LINK->peer[k].sendq))
+            idle = false;
+    mf_vas_switch(0);
+    return idle;
+}
+
+bool dsm_copy_link_bell(unsigned n, long slot)
+{
+    return dsm.running && (dsm.local >> n & 1) &&
+           mf_cnode_copy_to(SLOT(n, R_CNODE), CAP_LINK_BELL, ROOT, slot, MF_RIGHT_WRITE) == 0;
 }
 
 bool dsm_kill(unsigned n)

@@ -6,6 +6,7 @@
 // Returns the number of failures.
 int run_tests(void);
 void run_benchmarks(void);
+void run_cluster(void);          // mode=cluster: one node of a DSM across instances (cluster.c)
 void run_lrpc_benchmarks(void);   // LRPC's four calls vs the same by IPC
 void shell(void);
 
