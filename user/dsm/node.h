@@ -206,6 +206,13 @@ enum ack_kind { ACK_INVALIDATE = 1, ACK_DOWNGRADE, ACK_PULL };
 // new and the twin's words. At most one page plus one run header.
 #define DIFF_MAX (DSM_PAGE + 8)
 
+// Messages cross machines (link.c), an x86_64 and an aarch64 one alike: every
+// structure that travels has fixed-width fields at offsets both LP64 ABIs
+// agree on, little-endian on both. These sizes are part of the wire format.
+_Static_assert(sizeof(struct msg) == 48 && sizeof(struct request) == 32 && sizeof(struct grant_entry) == 24 &&
+               sizeof(struct directory_image) == 88 && sizeof(struct flush_entry) == 8 &&
+               sizeof(struct notice) == 16, "the messages' wire layout");
+
 // ---------------------------------------------------------------- ports
 // A local thread (the fault thread, an application thread) asks its engine
 // for something through a port: it fills the request, rings the doorbell
