@@ -200,6 +200,7 @@ model-check: deps
 bench: deps
 	@if [ "$(origin ARCH)" = "command line" ]; then arches="$(ARCH)"; else arches="$(ARCHES)"; fi; \
 	status=0; for a in $$arches; do $(MAKE) --no-print-directory ARCH=$$a bench-arch || status=1; done; \
+	if [ "$(origin ARCH)" != "command line" ]; then $(MAKE) --no-print-directory bench-cluster || status=1; fi; \
 	exit $$status
 
 .PHONY: bench-arch
@@ -219,11 +220,15 @@ cluster-demo: deps
 # Part of `make test`, after both architectures' suites: Jacobi on an
 # x86_64 and an aarch64 instance, with interrupts (ivshmem-doorbell) and by
 # polling (ivshmem-plain), each checked against both instances' single-node
-# runs; then interrupted runs must leave no QEMU behind. About 40 s.
+# runs; three instances of which one powers off mid-run (the others must
+# declare it dead within the bound, its page must fail, theirs work); then
+# interrupted runs must leave no QEMU behind. About 40 s.
 test-cluster:
 	@for a in x86_64 aarch64; do $(MAKE) --no-print-directory ARCH=$$a all || exit 1; done
 	tools/cluster --quiet --doorbell --timeout 180 --log-dir build/cluster/test-doorbell x86_64 aarch64
 	tools/cluster --quiet --timeout 180 --log-dir build/cluster/test-plain aarch64 x86_64
+	tools/cluster --quiet --doorbell --app deadpeer --timeout 180 --log-dir build/cluster/test-deadpeer \
+	    x86_64 aarch64 x86_64
 	tools/cluster-cleanup-test x86_64
 
 # Cross-instance benchmarks (docs/benchmarks.md "Across instances"): BENCH

@@ -106,3 +106,40 @@ void cluster_read_faults(struct dsm_thread *t, uint64_t unused)
     dsm_barrier(t);
     out->done = 1;
 }
+
+// ------------------------------------------------------------ a dead node
+// Every node writes the page it is home to (page n, strong, so it stays
+// its manager). Then the last node's instance powers off; the others find
+// its page gone (-E_DEAD, not a hang) and each other's still there.
+
+void cluster_dead_peer_before(struct dsm_thread *t, uint64_t unused)
+{
+    (void)unused;
+    unsigned me = dsm_self(t);
+    volatile uint64_t *page = (volatile uint64_t *)(DSM_BASE + me * DSM_PAGE);
+    cluster_results[me] = (struct cluster_result){0};
+    for (unsigned w = 0; w < DSM_PAGE / 8; w++)
+        page[w] = 100 * me + w;
+    dsm_barrier(t);
+    cluster_results[me].cycles = (uint64_t)mf_time();  // when the victim may leave
+    cluster_results[me].done = 1;
+}
+
+void cluster_dead_peer_after(struct dsm_thread *t, uint64_t victim)
+{
+    unsigned me = dsm_self(t), other = (me + 1) % (unsigned)victim;
+    struct cluster_result *out = &cluster_results[me];
+    long start = (long)out->cycles;
+    mf_sleep(20);                                       // the victim is gone by now
+    uint64_t word = 0, mine = 7000 + me;
+    out->checksum = (uint64_t)-dsm_read(t, (volatile void *)(DSM_BASE + victim * DSM_PAGE), &word, sizeof(word));
+    out->cycles = (uint64_t)(mf_time() - start);       // ticks from the victim leaving to the read giving up
+    bool ok = dsm_write(t, (volatile uint64_t *)(DSM_BASE + me * DSM_PAGE) + 1, &mine, sizeof(mine)) == 0;
+    dsm_barrier(t);                                     // the live nodes only
+    ok = ok && dsm_read(t, (volatile uint64_t *)(DSM_BASE + other * DSM_PAGE) + 1, &word, sizeof(word)) == 0 &&
+         word == 7000 + other;
+    ok = ok && dsm_read(t, (volatile uint64_t *)(DSM_BASE + other * DSM_PAGE) + 9, &word, sizeof(word)) == 0 &&
+         word == 100 * other + 9;
+    out->centre = ok;
+    out->done = 1;
+}

@@ -21,3 +21,8 @@ extern struct cluster_result cluster_results[DSM_MAX_NODES];
 void cluster_jacobi(struct dsm_thread *t, uint64_t steps);
 // Node 0 writes 64 pages; node 1 reads each once, timing each access.
 void cluster_read_faults(struct dsm_thread *t, uint64_t unused);
+// A dead node: every node writes its home page; then (the last node's
+// instance gone) the others read its page (checksum = the error, cycles =
+// ticks it took) and each other's (centre = 1 if that worked).
+void cluster_dead_peer_before(struct dsm_thread *t, uint64_t unused);
+void cluster_dead_peer_after(struct dsm_thread *t, uint64_t victim);

@@ -113,6 +113,8 @@ static bool start_relay(void)
 
 // Starts this instance's node of an N-node DSM on the next part of the
 // region and waits for every peer to be heard from.
+static unsigned dead_ticks = DSM_DEAD_TICKS * 3;
+
 static bool cluster_start(unsigned pages, enum dsm_model model, unsigned xfetch)
 {
     if ((phase + 1) * PHASE_BYTES > dev.size) {
@@ -122,7 +124,7 @@ static bool cluster_start(unsigned pages, enum dsm_model model, unsigned xfetch)
     struct dsm_config c = {
         .nodes = nodes, .pages = pages, .model = model, .xfetch = xfetch, .transport = DSM_TRANSPORT_LINK,
         .link = {.region = (volatile uint8_t *)dev.shm + phase * PHASE_BYTES, .region_bytes = PHASE_BYTES,
-                 .local = 1u << self, .dead_ticks = DSM_DEAD_TICKS * 3,
+                 .local = 1u << self, .dead_ticks = dead_ticks,
                  .doorbell = dev.has_doorbell ? ring_peer : NULL,
                  .doorbell_id = dev.peer_id < 0 ? 0 : (uint32_t)dev.peer_id},
     };
@@ -244,6 +246,37 @@ static void read_fault_benchmarks(void)
     }
 }
 
+// The last node's instance leaves once its messages are acknowledged; the
+// others must see it dead within the bound and its page fail.
+static void dead_peer(void)
+{
+    unsigned victim = nodes - 1;
+    dead_ticks = (unsigned)option("dead", 50);
+    bool ok = nodes >= 2 && cluster_start(nodes, DSM_STRONG, 0) &&
+              dsm_run_on(1u << self, cluster_dead_peer_before, 0) == 0;
+    if (ok && self == victim) {
+        printf("CLUSTER {\"node\":%u,\"nodes\":%u,\"arch\":\"%s\",\"app\":\"deadpeer\",\"role\":\"victim\","
+               "\"verified\":true}\n", self, nodes, si.arch);
+        mf_poweroff(0);                 // as a crash would: no goodbye to anyone
+    }
+    struct dsm_link_stats s = {0};
+    ok = ok && dsm_run_on(1u << self, cluster_dead_peer_after, victim) == 0;
+    dsm_get_link_stats(self, &s);
+    if (ok)
+        cluster_stop();
+    const struct cluster_result *out = &cluster_results[self];
+    // Detected within the bound: silence of dead_ticks after the victim's
+    // last frame, which came at most a heartbeat before it left (the
+    // barrier's end here, give or take the link's latency).
+    bool in_time = out->cycles + 10 >= dead_ticks && out->cycles <= dead_ticks + 40;
+    printf("CLUSTER {\"node\":%u,\"nodes\":%u,\"arch\":\"%s\",\"app\":\"deadpeer\",\"role\":\"survivor\","
+           "\"error\":\"%s\",\"gave_up_after_ticks\":%lu,\"dead_ticks\":%u,\"declared_dead\":\"%#x\","
+           "\"live_pages_ok\":%s,\"verified\":%s}\n",
+           self, nodes, si.arch, mf_strerror(-(long)out->checksum), (unsigned long)out->cycles, dead_ticks, s.dead,
+           out->centre ? "true" : "false",
+           ok && out->checksum == E_DEAD && in_time && out->centre && s.dead == 1u << victim ? "true" : "false");
+}
+
 void run_cluster(void)
 {
     mf_system_info(&si);
@@ -252,7 +285,8 @@ void run_cluster(void)
     unsigned steps = (unsigned)option("steps", 30);
     if (steps > CLUSTER_MAX_STEPS)
         steps = CLUSTER_MAX_STEPS;
-    const char *app = option_is("app", "bench") ? "bench" : option_is("app", "idle") ? "idle" : "jacobi";
+    const char *app = option_is("app", "bench") ? "bench" : option_is("app", "idle") ? "idle"
+                    : option_is("app", "deadpeer") ? "deadpeer" : "jacobi";
     long r = ivshmem_open(&dev, 0);
     if (r < 0 || self >= nodes || nodes > 4) {
         printf("CLUSTER {\"node\":%u,\"arch\":\"%s\",\"verified\":false,\"error\":\"%s\"}\n", self, si.arch,
@@ -263,6 +297,10 @@ void run_cluster(void)
            (unsigned long)(dev.size >> 20), dev.has_doorbell ? "doorbell" : "no doorbell: polling each tick",
            dev.peer_id, app);
     calibrate();
+    if (option_is("app", "deadpeer")) {
+        dead_peer();
+        return;
+    }
     uint64_t reference = 0, checksum = 0, one_us = 0, many_us = 0;
     struct dsm_link_stats s = {0};
     bool ok = true;
