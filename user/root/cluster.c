@@ -24,7 +24,7 @@
 #include "user/dsm/cluster_app.h"
 
 #define PHASE_BYTES (4ul << 20)
-#define PEER_WAIT_TICKS 12000          // 120 s for every instance to boot and join
+#define PEER_WAIT_TICKS 6000           // 60 s for every instance to boot and join (the link waits as long)
 
 static struct ivshmem dev;
 static struct mf_system_info si;
