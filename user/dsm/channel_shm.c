@@ -11,25 +11,34 @@ static struct wire_ring *ring(struct shm_channel *c, unsigned from, unsigned to)
     return wire_ring_at(c->region, c->nodes, c->ring_bytes, from, to);
 }
 
-static bool shm_put(struct dsm_channel *base, unsigned peer, const struct frame *f, const void *payload)
+// Appends a frame to ring from -> to of the region: 1, 0 when it does not
+// fit now, -1 when the consumer's index is impossible.
+int wire_put(volatile void *region, uint32_t ring_bytes, unsigned nodes, unsigned from, unsigned to,
+             const struct frame *f, const void *payload)
 {
-    struct shm_channel *c = (struct shm_channel *)base;
-    struct wire_ring *r = ring(c, c->self, peer);
-    uint32_t size = c->ring_bytes - (uint32_t)sizeof(struct wire_ring);
+    struct wire_ring *r = wire_ring_at(region, nodes, ring_bytes, from, to);
+    uint32_t size = ring_bytes - (uint32_t)sizeof(struct wire_ring);
     uint64_t tail = r->tail, head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
     size_t bytes = sizeof(*f) + f->length, need = wire_record(bytes);
-    if (tail - head > size) {           // the consumer's index is impossible
-        c->ring_errors++;
-        return false;
-    }
+    if (tail - head > size)
+        return -1;
     if (size - (tail - head) < need)
-        return false;
+        return 0;
     uint64_t word = bytes;
     wire_copy_in(r, size, tail, &word, 8);
     wire_copy_in(r, size, tail + 8, f, sizeof(*f));
     wire_copy_in(r, size, tail + 8 + sizeof(*f), payload, f->length);
     __atomic_store_n(&r->tail, tail + need, __ATOMIC_RELEASE);
-    return true;
+    return 1;
+}
+
+static bool shm_put(struct dsm_channel *base, unsigned peer, const struct frame *f, const void *payload)
+{
+    struct shm_channel *c = (struct shm_channel *)base;
+    int r = wire_put(c->region, c->ring_bytes, c->nodes, c->self, peer, f, payload);
+    if (r < 0)
+        c->ring_errors++;
+    return r > 0;
 }
 
 static long shm_get(struct dsm_channel *base, unsigned peer, void *buf, size_t max)

@@ -115,6 +115,11 @@ static inline uint32_t frame_crc(const struct frame *f, const void *payload, siz
 }
 
 // ------------------------------------------------------- ring operations
+// Appends a frame to ring from -> to (channel_shm.c): 1, 0 when it does
+// not fit now, -1 when the consumer's index is impossible.
+int wire_put(volatile void *region, uint32_t ring_bytes, unsigned nodes, unsigned from, unsigned to,
+             const struct frame *f, const void *payload);
+
 // Records: a 64-bit word (low 32 bits: frame bytes), then the frame.
 
 static inline size_t wire_record(size_t bytes) { return 8 + ((bytes + 7) & ~(size_t)7); }

@@ -306,3 +306,63 @@ UTEST(dsm_link_jacobi_matches_one_node_under_faults)
     UCHECK(two == one && three == one);
     return NULL;
 }
+
+// ------------------------------------------------- frames nobody sent
+
+#include "user/dsm/link.h"
+
+static void touch_all(struct dsm_thread *t, uint64_t round)
+{
+    unsigned me = dsm_self(t);
+    WORDS(me)[0] = round * 10 + me;
+    dsm_barrier(t);
+    bad[me] = WORDS(1 - me)[0] != round * 10 + (1 - me);
+    done[me] = 1;
+}
+
+// With node 1 stopped (so nobody else produces on ring 1 -> 0), frames
+// written into that ring by hand: one from an earlier boot of node 1 (a
+// replay across a restart), one claiming another source, one acking what
+// node 0 never sent, one corrupted, each with a valid checksum but the
+// corrupted; then a record whose length runs past the ring's tail. Node 0
+// must refuse each, count it, deliver none, and stay well.
+UTEST(dsm_link_frames_from_another_epoch_or_source_are_refused)
+{
+    UCHECK(start_link(2, 4, DSM_STRONG, NULL, 1000));
+    UCHECK(dsm_run(touch_all, 1) == 0 && bad[0] == 0 && bad[1] == 0);
+    struct dsm_link_stats before, after;
+    dsm_get_link_stats(0, &before);
+    UCHECK(dsm_kill(1));
+    mf_sleep(2);
+    volatile struct wire_header *h = (volatile struct wire_header *)dsm_standin_region;
+    uint32_t ring_bytes = wire_ring_bytes(sizeof(dsm_standin_region), 2), epoch = h->node[1].epoch;
+    struct { struct msg m; uint16_t page; uint8_t pad[6]; } drop = {
+        .m = {.type = MSG_DROP, .src = 1, .count = 1, .length = sizeof(drop)}, .page = 0};
+    struct frame frames[4] = {
+        {.magic = FRAME_MAGIC, .kind = FRAME_DATA, .src = 1, .dst = 0, .epoch = epoch + 1, .seq = 1000},
+        {.magic = FRAME_MAGIC, .kind = FRAME_DATA, .src = 2, .dst = 0, .epoch = epoch, .seq = 1000},
+        {.magic = FRAME_MAGIC, .kind = FRAME_ACK, .src = 1, .dst = 0, .epoch = epoch, .ack = 1u << 30},
+        {.magic = FRAME_MAGIC, .kind = FRAME_DATA, .src = 1, .dst = 0, .epoch = epoch, .seq = 1000},
+    };
+    for (unsigned i = 0; i < 4; i++) {
+        frames[i].length = frames[i].kind == FRAME_DATA ? sizeof(drop) : 0;
+        frames[i].crc = frame_crc(&frames[i], &drop, frames[i].length);
+        if (i == 3)
+            frames[i].crc ^= 4;                 // corrupted
+        UCHECK(wire_put(dsm_standin_region, ring_bytes, 2, 1, 0, &frames[i], &drop) == 1);
+    }
+    mf_sleep(5);
+    // A record longer than what the ring holds: the indices are impossible.
+    struct wire_ring *r = wire_ring_at(dsm_standin_region, 2, ring_bytes, 1, 0);
+    uint64_t huge = 1u << 20;
+    wire_copy_in(r, ring_bytes - sizeof(*r), r->tail, &huge, 8);
+    __atomic_store_n(&r->tail, r->tail + 16, __ATOMIC_RELEASE);
+    mf_sleep(5);
+    dsm_get_link_stats(0, &after);
+    dsm_stop();
+    UCHECK(after.misaddressed - before.misaddressed == 3);   // old epoch, wrong source, ack from nowhere
+    UCHECK(after.bad_frames - before.bad_frames == 1);
+    UCHECK(after.ring_errors - before.ring_errors == 1);
+    UCHECK(after.delivered == before.delivered && after.dead == 0);
+    return NULL;
+}
