@@ -47,13 +47,29 @@ static bool ivshmem_required(void)
     return false;
 }
 
-// The first device cap with a memory BAR of at least a page (any machine
-// has one: VGA on x86_64, virtio on aarch64), or -1; *bar gets its index.
+// The BAR holding the device's MSI-X table (from its capability list), or -1.
+static int msix_table_bar(long dev)
+{
+    if (!(mf_pci_config_read(dev, 0x06, 2) & 0x10))
+        return -1;
+    long p = mf_pci_config_read(dev, 0x34, 1) & 0xfc;
+    for (int n = 0; p >= 0x40 && n < 48; n++) {
+        if (mf_pci_config_read(dev, (unsigned)p, 1) == 0x11)
+            return (int)(mf_pci_config_read(dev, (unsigned)p + 4, 4) & 7);
+        p = mf_pci_config_read(dev, (unsigned)p + 1, 1) & 0xfc;
+    }
+    return -1;
+}
+
+// The first device cap with a memory BAR of at least a page that is not
+// its MSI-X BAR (any machine has one: VGA on x86_64, virtio on aarch64),
+// or -1; *bar gets its index.
 static long device_with_memory_bar(unsigned *bar, struct mf_pci_bar *info)
 {
     for (unsigned i = 0; i < device_count(); i++)
         for (unsigned b = 0; b < MF_PCI_BAR_COUNT; b++)
-            if (mf_pci_bar_info(MF_CAP_DEVICE_BASE + i, b, info) == 0 && (info->flags & MF_PCI_BAR_MEM) &&
+            if ((int)b != msix_table_bar(MF_CAP_DEVICE_BASE + i) &&
+                mf_pci_bar_info(MF_CAP_DEVICE_BASE + i, b, info) == 0 && (info->flags & MF_PCI_BAR_MEM) &&
                 info->size >= 4096 && info->base && !(info->base & 4095)) {
                 *bar = b;
                 return MF_CAP_DEVICE_BASE + i;
@@ -154,6 +170,13 @@ UTEST(pci_map_bar_errors)
             if (mf_pci_bar_info(MF_CAP_DEVICE_BASE + i, b, &info) == 0 && info.size &&
                 !(info.flags & MF_PCI_BAR_MEM))
                 UCHECK(mf_pci_map_bar(MF_CAP_DEVICE_BASE + i, b, 0, 0, 4096, va) == -E_INVAL);
+    // The page of an MSI-X table is the kernel's: the device's messages
+    // come from there (x86_64 QEMU: ivshmem-doorbell; aarch64: virtio too).
+    for (unsigned i = 0; i < device_count(); i++) {
+        int t = msix_table_bar(MF_CAP_DEVICE_BASE + i);
+        if (t >= 0)
+            UCHECK(mf_pci_map_bar(MF_CAP_DEVICE_BASE + i, (unsigned)t, 0, 0, 4096, va) == -E_PERM);
+    }
     // A real mapping, then the same place again: busy; unmapping only what
     // this BAR maps.
     UCHECK(mf_pci_map_bar(d, bar, MF_PCI_MAP_READONLY, 0, 4096, va) == 0);
