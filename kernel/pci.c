@@ -269,6 +269,13 @@ static int decode_set_command(const struct invocation *inv, struct decoded *d)
         return r;
     if (inv->arg[0] & ~(uint64_t)MF_PCI_COMMAND_SAFE)
         return -E_INVAL;
+    // A bound MSI-X line needs both: the kernel writes the vector table
+    // (an access the device must decode; on aarch64 an undecoded one is an
+    // external abort) and the device sends its messages as bus master.
+    const struct irq_line *l = device_of(inv)->line;
+    uint64_t needed = MF_PCI_COMMAND_MEMORY | MF_PCI_COMMAND_BUS_MASTER;
+    if (l && l->msi && l->notification && (inv->arg[0] & needed) != needed)
+        return -E_BUSY;
     d->value[0] = device_of(inv)->bdf;
     d->value[1] = inv->arg[0];
     return 0;
