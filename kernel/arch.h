@@ -142,11 +142,13 @@ bool arch_irq_configure(unsigned line);
 // A line for a message-signalled interrupt (PCI MSI-X): the address and
 // data the device is to write, and the line irq_handler() will be called
 // with; false when the arch has none left or no MSI target (x86_64: a LAPIC
-// vector; aarch64: an edge-triggered SPI of the GICv2m frame). The trap
+// vector; aarch64: an edge-triggered SPI of the GICv2m frame, or an LPI
+// through the GICv3 ITS). The trap
 // code ends the interrupt at the controller and calls irq_handler; mask
 // and unmask act on the line at the controller where it has a mask (GIC)
 // and do nothing where it has none (x86_64).
-bool arch_msi_allocate(unsigned *line, uint64_t *address, uint32_t *data);
+// `bdf` is the function that will send (the GICv3 ITS needs its DeviceID).
+bool arch_msi_allocate(uint32_t bdf, unsigned *line, uint64_t *address, uint32_t *data);
 void arch_irq_mask(unsigned line);
 void arch_irq_unmask(unsigned line);
 void irq_handler(unsigned line);

@@ -37,6 +37,7 @@ struct boot_info {
     unsigned intc_version;
     paddr_t msi_frame_base;             // aarch64: GICv2m MSI frame (ACPI MADT), or 0
     unsigned msi_spi_base, msi_spi_count;   // its SPIs, as INTIDs
+    paddr_t its_base;                   // aarch64: GICv3 ITS (ACPI MADT), or 0
     paddr_t pcie_ecam_base;
     uint64_t pcie_ecam_size;
     unsigned cpu_count;                 // CPUs described by firmware

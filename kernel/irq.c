@@ -64,7 +64,7 @@ struct irq_line *irq_line_create_msi(struct pci_device *dev)
     unsigned line;
     uint64_t address;
     uint32_t data;
-    if (line_count == MF_DEVICE_MAX || !arch_msi_allocate(&line, &address, &data))
+    if (line_count == MF_DEVICE_MAX || !arch_msi_allocate(dev->bdf, &line, &address, &data))
         return NULL;
     struct irq_line *l = &lines[line_count++];
     *l = (struct irq_line){.line = line, .device = dev, .msi = true, .msi_address = address, .msi_data = data};

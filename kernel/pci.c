@@ -109,16 +109,20 @@ static void print_device(const struct pci_device *d, bool kept)
             d->vendor, d->device, d->class_rev >> 8);
     if (d->intx_pin)
         kprintf(" INT%c line %u -> irq %d", 'A' + d->intx_pin - 1, d->intx_register, d->irq);
+    bool has_memory = false;
     for (unsigned i = 0; i < MF_PCI_BAR_COUNT; i++) {
         const struct pci_bar *b = &d->bar[i];
         if (!b->size)
             continue;
+        has_memory |= (b->flags & MF_PCI_BAR_MEM) != 0;
         const char *kind = !(b->flags & MF_PCI_BAR_MEM) ? "io" : b->flags & MF_PCI_BAR_64 ? "mem64" : "mem32";
         kprintf(" bar%u %s%s %#lx+%#lx", i, kind, b->flags & MF_PCI_BAR_PREFETCH ? " pf" : "",
                 b->base, b->size);
     }
     if (d->msix_cap)
         kprintf(" msix %u@bar%u+%#x", d->msix_entries, d->msix_table_bar, d->msix_table_offset);
+    if (has_memory && !(cfg_read(d->bdf, MF_PCI_COMMAND, 2) & MF_PCI_COMMAND_MEMORY))
+        kprintf(" (memory decoding off)");
     if (d->line)
         kprintf(" -> %s line %u", d->line->msi ? "msi" : "intx", d->line->line);
     kprintf("%s\n", kept ? "" : " (not kept: table full)");
@@ -269,6 +273,13 @@ static int decode_set_command(const struct invocation *inv, struct decoded *d)
         return r;
     if (inv->arg[0] & ~(uint64_t)MF_PCI_COMMAND_SAFE)
         return -E_INVAL;
+    // A bound MSI-X line needs both: the kernel writes the vector table
+    // (an access the device must decode; on aarch64 an undecoded one is an
+    // external abort) and the device sends its messages as bus master.
+    const struct irq_line *l = device_of(inv)->line;
+    uint64_t needed = MF_PCI_COMMAND_MEMORY | MF_PCI_COMMAND_BUS_MASTER;
+    if (l && l->msi && l->notification && (inv->arg[0] & needed) != needed)
+        return -E_BUSY;
     d->value[0] = device_of(inv)->bdf;
     d->value[1] = inv->arg[0];
     return 0;

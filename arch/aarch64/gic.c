@@ -29,6 +29,7 @@
 #define GICD_SGIR       0x0f00      // v2: TargetList (23:16), INTID (3:0)
 #define GICD_IROUTER    0x6000      // v3: 8 bytes (affinity) per INTID
 #define GICD_CTLR_RWP   (1u << 31)  // v3: register write pending
+#define GICD_TYPER_LPIS (1u << 17)  // v3: LPIs supported
 #define GICD_CTLR_V3    0x13        // ARE_NS (4) | EnableGrp1A (1) | EnableGrp1 (0)
 // v2 CPU interface.
 #define GICC_CTLR 0x00
@@ -270,8 +271,12 @@ bool arch_irq_configure(unsigned intid)
     return true;
 }
 
+// LPIs (INTID 8192 and up) have no enable bit here: the device masks its
+// MSI-X vector instead (kernel/irq.c).
 void arch_irq_mask(unsigned intid)
 {
+    if (intid < 32 || intid >= gic.lines)
+        return;
     wr32(gic.dist + GICD_ICENABLER + intid / 32 * 4, 1u << intid % 32);
     if (gic.version == 3)
         wait_clear(gic.dist + GICD_CTLR, GICD_CTLR_RWP, "distributor");   // disabled before we go on
@@ -279,28 +284,40 @@ void arch_irq_mask(unsigned intid)
 
 void arch_irq_unmask(unsigned intid)
 {
+    if (intid < 32 || intid >= gic.lines)
+        return;
     wr32(gic.dist + GICD_ISENABLER + intid / 32 * 4, 1u << intid % 32);
 }
 
-// Message-signalled interrupts through the GICv2m frame the MADT names
-// (QEMU virt with GICv2: 0x08020000, SPIs from INTID 80): a device writing
-// an SPI's INTID to MSI_SETSPI_NS makes that SPI pending. The SPI is made
-// edge-triggered, since the write is a pulse. GICv3's ITS is not supported.
+// Message-signalled interrupts. GICv2: through the GICv2m frame the MADT
+// names (QEMU virt: 0x08020000, SPIs from INTID 80): a device writing an
+// SPI's INTID to MSI_SETSPI_NS makes that SPI pending; the SPI is made
+// edge-triggered, since the write is a pulse. GICv3: through the ITS
+// (its.c): the device writes an event number to GITS_TRANSLATER and the
+// ITS turns (DeviceID, event) into an LPI for CPU 0.
 #define V2M_SETSPI_NS 0x040
 static paddr_t v2m_frame;
 static unsigned v2m_next, v2m_end;
 
 void gic_msi_init(const struct boot_info *bi)
 {
-    if (!bi->msi_frame_base || gic.version != 2)
+    if (gic.version == 3) {
+        if (bi->its_base && (rd32(gic.dist + GICD_TYPER) & GICD_TYPER_LPIS))
+            its_init(bi->its_base, a64_cpus[0].gic_redist,
+                     gic.redist_pa + (a64_cpus[0].gic_redist - (uintptr_t)P2V(gic.redist_pa)));
+        return;
+    }
+    if (!bi->msi_frame_base)
         return;
     v2m_frame = bi->msi_frame_base;
     v2m_next = bi->msi_spi_base;
     v2m_end = bi->msi_spi_base + bi->msi_spi_count;
 }
 
-bool arch_msi_allocate(unsigned *line, uint64_t *address, uint32_t *data)
+bool arch_msi_allocate(uint32_t bdf, unsigned *line, uint64_t *address, uint32_t *data)
 {
+    if (gic.version == 3)
+        return its_allocate(bdf, line, address, data);
     if (!v2m_frame || v2m_next >= v2m_end || v2m_next >= gic.lines)
         return false;
     unsigned intid = v2m_next++;

@@ -138,8 +138,9 @@ void a64_irq(struct trap_frame *tf)
         return;
     }
     if (intid >= 32) {
-        // A device's SPI (level-sensitive): masked before the EOI so that a
-        // line still asserted is not taken again; the driver's ack unmasks.
+        // A device's SPI: masked before the EOI so that a level line still
+        // asserted is not taken again; the driver's ack unmasks. (An LPI
+        // has no mask here: its device's MSI-X vector is masked instead.)
         arch_irq_mask(intid);
         gic_end(iar);
         irq_handler(intid);

@@ -112,8 +112,9 @@ void x86_ioapic_interrupt(unsigned pin)
 // (fixed delivery, edge) interrupts that CPU on that vector: no I/O APIC.
 static unsigned msi_vectors_used;
 
-bool arch_msi_allocate(unsigned *line, uint64_t *address, uint32_t *data)
+bool arch_msi_allocate(uint32_t bdf, unsigned *line, uint64_t *address, uint32_t *data)
 {
+    (void)bdf;
     if (msi_vectors_used == VECTOR_MSI_COUNT)
         return false;
     unsigned vector = VECTOR_MSI_BASE + msi_vectors_used++;

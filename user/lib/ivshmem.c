@@ -117,6 +117,7 @@ long ivshmem_ring(struct ivshmem *dev, unsigned peer, unsigned vector)
         return -E_INVAL;
     if (peer > 0xffff || vector > 0xff)
         return -E_RANGE;
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);        // our stores to shm before the peer hears
     dev->regs[IVSHMEM_DOORBELL / 4] = peer << 16 | vector;
     return 0;
 }
@@ -146,6 +147,7 @@ long ivshmem_wait(struct ivshmem *dev, uint64_t timeout_ticks)
         uint32_t status = dev->msi ? 1 : dev->regs[IVSHMEM_INTR_STATUS / 4];
         mf_irq_ack(dev->irq);
         if (status) {
+            __atomic_thread_fence(__ATOMIC_SEQ_CST);    // the ringer's stores after the ring
             dev->interrupts++;
             return 0;
         }
