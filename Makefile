@@ -1,8 +1,9 @@
-# Manifold: make [ARCH=x86_64|aarch64] [all|iso|run|test|bench|debug|clean|deps]
+# Manifold: make [ARCH=x86_64|aarch64] [all|iso|run|test|bench|debug|clean|deps|cluster-demo]
 #
 #   make run            boot the ISO in QEMU with the serial console on this terminal
 #   make test           build both architectures and run every test under QEMU
 #   make bench          run the benchmark suite (see docs/benchmarks.md)
+#   make cluster-demo   an x86_64 and an aarch64 instance sharing one DSM over ivshmem (tools/cluster)
 #
 # Both `run` and `test` call `deps` first, which installs missing Debian
 # packages (and nothing when everything is present).
