@@ -1,8 +1,9 @@
-# Manifold: make [ARCH=x86_64|aarch64] [all|iso|run|test|bench|debug|clean|deps]
+# Manifold: make [ARCH=x86_64|aarch64] [all|iso|run|test|bench|debug|clean|deps|cluster-demo]
 #
 #   make run            boot the ISO in QEMU with the serial console on this terminal
 #   make test           build both architectures and run every test under QEMU
 #   make bench          run the benchmark suite (see docs/benchmarks.md)
+#   make cluster-demo   an x86_64 and an aarch64 instance sharing one DSM over ivshmem (tools/cluster)
 #
 # Both `run` and `test` call `deps` first, which installs missing Debian
 # packages (and nothing when everything is present).
@@ -49,7 +50,8 @@ TEST_ISO := $(ISO)
 BENCH_ISO := $(ISO)
 CRASH_ISO := $(ISO)
 
-.PHONY: all iso run test test-arch test-bochs bench debug clean deps host-test model-check
+.PHONY: all iso run test test-arch test-bochs bench debug clean deps host-test model-check \
+    cluster-demo test-cluster bench-cluster
 all: $(ISO)
 iso: $(ISO)
 
@@ -148,7 +150,8 @@ debug: deps
 test: deps host-test model-check
 	@status=0; for a in $(ARCHES); do \
 	    $(MAKE) --no-print-directory ARCH=$$a test-arch || status=1; \
-	done; exit $$status
+	done; \
+	$(MAKE) --no-print-directory test-cluster || status=1; exit $$status
 
 # The suite, then a deliberate kernel fault whose panic report is checked.
 test-arch:
@@ -198,6 +201,7 @@ model-check: deps
 bench: deps
 	@if [ "$(origin ARCH)" = "command line" ]; then arches="$(ARCH)"; else arches="$(ARCHES)"; fi; \
 	status=0; for a in $$arches; do $(MAKE) --no-print-directory ARCH=$$a bench-arch || status=1; done; \
+	if [ "$(origin ARCH)" != "command line" ]; then $(MAKE) --no-print-directory bench-cluster || status=1; fi; \
 	exit $$status
 
 .PHONY: bench-arch
@@ -205,6 +209,44 @@ bench-arch:
 	@$(MAKE) --no-print-directory $(BENCH_ISO) || { rm -f $(BENCH_ISO); echo "bench: no $(ARCH) ISO"; }
 	@$(MAKE) --no-print-directory -f bench/linux/linux.mk ARCH=$(ARCH)
 	tools/qemu bench $(ARCH) $(BENCH_ISO)
+
+# DSM across machines (docs/dsm.md "Across machines", tools/cluster): QEMU
+# instances of the ISOs, one DSM node each, linked by ivshmem. CLUSTER
+# lists the instances' architectures, any mix, at most 4.
+CLUSTER ?= x86_64 aarch64
+cluster-demo: deps
+	@for a in $(sort $(CLUSTER)); do $(MAKE) --no-print-directory ARCH=$$a all || exit 1; done
+	tools/cluster --doorbell $(CLUSTER)
+
+# Part of `make test`, after both architectures' suites: Jacobi on an
+# x86_64 and an aarch64 instance, with interrupts (ivshmem-doorbell) and by
+# polling (ivshmem-plain), each checked against both instances' single-node
+# runs; three instances of which one powers off mid-run (the others must
+# declare it dead within the bound, its page must fail, theirs work); then
+# interrupted runs must leave no QEMU behind. About 40 s.
+test-cluster:
+	@for a in x86_64 aarch64; do $(MAKE) --no-print-directory ARCH=$$a all || exit 1; done
+	tools/cluster --quiet --doorbell --timeout 180 --log-dir build/cluster/test-doorbell x86_64 aarch64
+	tools/cluster --quiet --timeout 180 --log-dir build/cluster/test-plain aarch64 x86_64
+	tools/cluster --quiet --doorbell --app deadpeer --timeout 180 --log-dir build/cluster/test-deadpeer \
+	    x86_64 aarch64 x86_64
+	tools/cluster-cleanup-test x86_64
+
+# Cross-instance benchmarks (docs/benchmarks.md "Across instances"): BENCH
+# lines from 2 instances each way, 4 instances, and 2 without a doorbell,
+# into results/cluster/bench.txt. About a minute.
+bench-cluster: deps
+	@for a in x86_64 aarch64; do $(MAKE) --no-print-directory ARCH=$$a all || exit 1; done
+	@mkdir -p results/cluster
+	@status=0; rm -f results/cluster/bench.txt; \
+	for run in "--doorbell x86_64 aarch64" "--doorbell aarch64 x86_64" \
+	           "--doorbell x86_64 aarch64 x86_64 aarch64" "x86_64 aarch64"; do \
+	    dir=build/cluster/bench-$$(echo $$run | tr ' ' '_' | tr -d -); \
+	    tools/cluster --quiet --app bench --timeout 300 --log-dir $$dir $$run || status=1; \
+	    case "$$run" in --doorbell*) wake=doorbell;; *) wake=polling;; esac; \
+	    sed "s/}$$/,\"run\":\"$$(echo $$run | sed 's/--doorbell //')\",\"wake\":\"$$wake\"}/" $$dir/bench.txt \
+	        >> results/cluster/bench.txt; \
+	done; cat results/cluster/bench.txt; exit $$status
 
 clean:
 	rm -rf build

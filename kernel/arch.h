@@ -117,6 +117,42 @@ bool arch_tlb_flush_remote(unsigned cpu, unsigned tag, vaddr_t va, size_t len);
 // (untagged / kernel). 0 when the CPU has no tags.
 unsigned arch_tlb_tag_count(void);
 
+// -------------------------------------------------------------------- PCI
+// A function's address: bus << 8 | device << 3 | function.
+// Sets up configuration-space access (x86_64: ports 0xCF8/0xCFC; aarch64:
+// the ECAM window from ACPI MCFG or the device tree, mapped uncached).
+// Returns how many buses can be reached (0: no PCI).
+unsigned arch_pci_init(const struct boot_info *bi);
+// Config-space access; size 1, 2 or 4 and offset aligned to it, below 256.
+// A function that does not exist reads as all ones.
+uint32_t arch_pci_config_read(uint32_t bdf, unsigned offset, unsigned size);
+void arch_pci_config_write(uint32_t bdf, unsigned offset, unsigned size, uint32_t value);
+// The interrupt-controller line (x86_64: IOAPIC GSI; aarch64: GIC INTID)
+// of INTx `pin` (1 = INTA .. 4) of the function at bdf on bus 0, whose
+// interrupt-line register reads `line`; -1 when it cannot be routed.
+int arch_pci_intx_line(uint32_t bdf, unsigned pin, unsigned line);
+
+// ------------------------------------------------------- device interrupts
+// Lines are arch_pci_intx_line() numbers. configure: level-triggered (with
+// the polarity the firmware describes), delivered to CPU 0, masked; false
+// when the controller has no such line. The arch trap code calls
+// irq_handler(line) with the line already masked and the controller's
+// end-of-interrupt done; the line stays masked until arch_irq_unmask.
+bool arch_irq_configure(unsigned line);
+// A line for a message-signalled interrupt (PCI MSI-X): the address and
+// data the device is to write, and the line irq_handler() will be called
+// with; false when the arch has none left or no MSI target (x86_64: a LAPIC
+// vector; aarch64: an edge-triggered SPI of the GICv2m frame, or an LPI
+// through the GICv3 ITS). The trap
+// code ends the interrupt at the controller and calls irq_handler; mask
+// and unmask act on the line at the controller where it has a mask (GIC)
+// and do nothing where it has none (x86_64).
+// `bdf` is the function that will send (the GICv3 ITS needs its DeviceID).
+bool arch_msi_allocate(uint32_t bdf, unsigned *line, uint64_t *address, uint32_t *data);
+void arch_irq_mask(unsigned line);
+void arch_irq_unmask(unsigned line);
+void irq_handler(unsigned line);
+
 // ------------------------------------------------------------ user threads
 // Prepare a new thread's kernel stack so that its first arch_context_switch
 // lands in user mode at `entry` with stack `sp` and first argument `arg`.

@@ -35,6 +35,9 @@ struct boot_info {
     paddr_t uart_base;
     paddr_t intc_dist_base, intc_cpu_base;  // GIC distributor / CPU or redistributor
     unsigned intc_version;
+    paddr_t msi_frame_base;             // aarch64: GICv2m MSI frame (ACPI MADT), or 0
+    unsigned msi_spi_base, msi_spi_count;   // its SPIs, as INTIDs
+    paddr_t its_base;                   // aarch64: GICv3 ITS (ACPI MADT), or 0
     paddr_t pcie_ecam_base;
     uint64_t pcie_ecam_size;
     unsigned cpu_count;                 // CPUs described by firmware

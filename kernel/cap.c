@@ -1,6 +1,7 @@
 #include "kernel/cap.h"
 #include "kernel/console.h"
 #include "kernel/ipc.h"
+#include "kernel/irq.h"
 #include "kernel/segment.h"
 #include "kernel/lrpc.h"
 #include "kernel/thread.h"
@@ -105,9 +106,15 @@ static void finalize(const struct cap *cap)
     case MF_OBJ_THREAD:
         thread_object_destroy((struct thread *)cap->obj);
         break;
-    case MF_OBJ_ENDPOINT:
     case MF_OBJ_NOTIFICATION:
+        irq_forget_notification((struct notification *)cap->obj);
         ipc_object_destroy(cap->type, cap->obj);
+        break;
+    case MF_OBJ_ENDPOINT:
+        ipc_object_destroy(cap->type, cap->obj);
+        break;
+    case MF_OBJ_IRQ:
+        irq_cap_destroyed((struct irq_line *)cap->obj);
         break;
     case MF_OBJ_VAS:
         vas_object_destroy((struct vas_object *)cap->obj);
@@ -119,7 +126,7 @@ static void finalize(const struct cap *cap)
         lrpc_binding_destroy((struct binding *)cap->obj);
         break;
     default:
-        break;      // untyped and frames hold no kernel state
+        break;      // untyped, frames and PCI devices (static) hold no kernel state
     }
 }
 

@@ -45,6 +45,8 @@ static const struct op_handler *const op_tables[MF_OBJ_TYPE_COUNT] = {
     [MF_OBJ_SEGMENT] = segment_ops,
     [MF_OBJ_FRAME] = frame_ops,
     [MF_OBJ_BINDING] = binding_ops,
+    [MF_OBJ_PCI_DEVICE] = pci_device_ops,
+    [MF_OBJ_IRQ] = irq_ops,
     // Endpoints are used through SYS_SEND/RECV/CALL/REPLY_RECV, not invoked.
 };
 
@@ -55,6 +57,7 @@ static const bool needs_space_lock[MF_OBJ_TYPE_COUNT] = {
     [MF_OBJ_SEGMENT] = true,
     [MF_OBJ_FRAME] = true,
     [MF_OBJ_BINDING] = true,    // A-stack segments, server VAS (kernel/lrpc.c)
+    [MF_OBJ_PCI_DEVICE] = true, // BARs mapped into the caller's home tables
 };
 
 // cap_lock is held from the lookup until invoke returns, so what decode

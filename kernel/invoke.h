@@ -40,6 +40,8 @@ extern const struct op_handler vas_ops[MAX_OPS];           // kernel/segment.c
 extern const struct op_handler segment_ops[MAX_OPS];
 extern const struct op_handler frame_ops[MAX_OPS];
 extern const struct op_handler binding_ops[MAX_OPS];       // kernel/lrpc.c
+extern const struct op_handler pci_device_ops[MAX_OPS];    // kernel/pci.c
+extern const struct op_handler irq_ops[MAX_OPS];           // kernel/irq.c
 
 // Looks up cptr in t's CSpace: the slot, or NULL (no CSpace, out of range,
 // slot 0). cap_lock held (kernel/locks.h), as for every slot access.

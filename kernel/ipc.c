@@ -499,18 +499,23 @@ static int decode_notify(const struct invocation *inv, struct decoded *d, unsign
 static int decode_signal(const struct invocation *inv, struct decoded *d) { return decode_notify(inv, d, MF_RIGHT_WRITE); }
 static int decode_wait(const struct invocation *inv, struct decoded *d) { return decode_notify(inv, d, MF_RIGHT_READ); }
 
-static int64_t invoke_signal(const struct decoded *d)
+void notification_signal(struct notification *n, uint64_t bits)
 {
     struct mcs_qnode q;
-    struct notification *n = (struct notification *)d->slot[0]->cap.obj;
     mcs_lock(&n->q.lock, &q);
-    n->word |= d->slot[0]->cap.badge ? d->slot[0]->cap.badge : 1;
+    n->word |= bits;
     struct thread *w = queue_pop(&n->q);
     if (w) {
         wake_with(w, (int64_t)n->word);
         n->word = 0;
     }
     mcs_unlock(&n->q.lock, &q);
+}
+
+static int64_t invoke_signal(const struct decoded *d)
+{
+    const struct cap *c = &d->slot[0]->cap;
+    notification_signal((struct notification *)c->obj, c->badge ? c->badge : 1);
     return 0;
 }
 
@@ -538,6 +543,7 @@ static int64_t invoke_wait(const struct decoded *d)
         mcs_unlock(&n->q.lock, &q);
         return (int64_t)word;
     }
+    self->wake_tick = d->value[1] ? sched_ticks() + d->value[1] : 0;   // 0: no time limit
     if (!thread_block_prepare(BLOCK_NOTIFICATION)) {
         mcs_unlock(&n->q.lock, &q);
         return -E_AGAIN;
@@ -546,11 +552,28 @@ static int64_t invoke_wait(const struct decoded *d)
     queue_push(&n->q, self);
     mcs_unlock(&n->q.lock, &q);
     schedule();
+    // A timed wait that ran out is woken still queued (thread.c:
+    // wake_timed): it leaves the queue itself and returns -E_AGAIN. A
+    // signal that got there first has dequeued it and set the result.
+    if (__atomic_load_n(&self->waiting_on, __ATOMIC_ACQUIRE))
+        ipc_cancel(self);
     return self->ipc_result;
+}
+
+static int decode_wait_timeout(const struct invocation *inv, struct decoded *d)
+{
+    int r = decode_notify(inv, d, MF_RIGHT_READ);
+    if (r)
+        return r;
+    if (inv->arg[0] == 0)
+        return -E_INVAL;            // use POLL
+    d->value[1] = inv->arg[0];
+    return 0;
 }
 
 const struct op_handler notification_ops[MAX_OPS] = {
     [MF_NOTIFICATION_SIGNAL] = {decode_signal, invoke_signal},
     [MF_NOTIFICATION_WAIT] = {decode_wait, invoke_wait},
     [MF_NOTIFICATION_POLL] = {decode_wait, invoke_poll},
+    [MF_NOTIFICATION_WAIT_TIMEOUT] = {decode_wait_timeout, invoke_wait},
 };

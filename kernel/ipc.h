@@ -43,5 +43,7 @@ int64_t ipc_fault_call(struct thread *self, struct endpoint *ep, struct mcs_qnod
 void ipc_cancel(struct thread *t);
 // t is stopping: its pending caller gets -E_DEAD, servers forget it.
 void ipc_forget(struct thread *t);
+// ORs `bits` into n's word and wakes one waiter (interrupt context too).
+void notification_signal(struct notification *n, uint64_t bits);
 // The final cap to an endpoint/notification went: waiters get -E_DEAD.
 void ipc_object_destroy(unsigned type, uintptr_t obj);

@@ -5,6 +5,7 @@
 #include "kernel/console.h"
 #include "kernel/invoke.h"
 #include "kernel/loader.h"
+#include "kernel/pci.h"
 #include "kernel/pmm.h"
 #include "kernel/smp.h"
 #include "kernel/thread.h"
@@ -69,6 +70,7 @@ void kmain(struct boot_info *bi)
     sched_init();
     arch_timer_init(TIMER_HZ);
     smp_init();
+    pci_init(&boot);
     crash_on_request();
 
     struct thread *root;
@@ -80,6 +82,7 @@ void kmain(struct boot_info *bi)
     r = root_cspace_create(root, 13, 23);
     if (r)
         panic("cannot create the root task's CSpace: error %d", r);
+    pci_grant_root(root->cspace);
     thread_start(root);
     sched_run_idle();
 }

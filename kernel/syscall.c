@@ -10,6 +10,7 @@
 #include "kernel/locks.h"
 #include "kernel/smp_bench.h"
 #include "kernel/loader.h"
+#include "kernel/pci.h"
 #include "kernel/pmm.h"
 #include "kernel/thread.h"
 #include "kernel/usercopy.h"
@@ -141,6 +142,7 @@ static int64_t sys_system_info(const uint64_t *arg)
     info.cycles_per_second = arch_cycles_per_second();
     info.counter_hz = arch_user_counter_hz();
     root_untyped_info(&info.untyped_count, &info.untyped_size_bits);
+    info.device_count = pci_device_count;
     return copy_to_user(arg[0], &info, sizeof(info));
 }
 

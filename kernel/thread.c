@@ -694,10 +694,14 @@ bool sched_memory_in_use(uintptr_t start, uintptr_t end)
 // The boot CPU's tick count is the system's clock.
 uint64_t sched_ticks(void) { return __atomic_load_n(&cpus[0].ticks, __ATOMIC_RELAXED); }
 
+// Under threads_lock, which comes after the endpoint and notification
+// locks: a timed notification wait that ran out is woken still queued, and
+// the waiter takes itself off the queue (ipc.c: invoke_wait).
 static void wake_timed(struct thread *t, uintptr_t now)
 {
     if (t->state == THREAD_BLOCKED &&
-        ((t->blocked_on == BLOCK_SLEEP && now >= t->wake_tick) || t->blocked_on == BLOCK_CONSOLE))
+        ((t->blocked_on == BLOCK_SLEEP && now >= t->wake_tick) || t->blocked_on == BLOCK_CONSOLE ||
+         (t->blocked_on == BLOCK_NOTIFICATION && t->wake_tick && now >= t->wake_tick)))
         thread_wake(t);   // console readers re-check the UART themselves
 }
 

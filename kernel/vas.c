@@ -222,6 +222,19 @@ void tlb_batch_flush(struct tlb_batch *b)
     *b = (struct tlb_batch){0};
 }
 
+static void flush_all_here(void *arg)
+{
+    (void)arg;
+    arch_tlb_flush_all();
+}
+
+void tlb_flush_everywhere(void)
+{
+    uint64_t late = smp_call(smp_online_cpus(), flush_all_here, NULL, SMP_CALL_TIMEOUT_MS);
+    if (late)
+        panic("tlb: CPUs %#lx did not answer a shootdown", late);
+}
+
 void vas_flush(struct vas *v, vaddr_t va, size_t len)
 {
     struct tlb_batch b = {0};

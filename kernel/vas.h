@@ -73,6 +73,9 @@ struct tlb_batch {
 void tlb_batch_add(struct tlb_batch *b, struct vas *v, vaddr_t va, size_t len);
 // Sends the batch and waits until every CPU has flushed; empties it.
 void tlb_batch_flush(struct tlb_batch *b);
+// Every TLB entry of every tag on every CPU (a change to tables linked
+// into VASes nobody keeps track of: device pages in a home region).
+void tlb_flush_everywhere(void);
 // One (v, range), sent at once.
 void vas_flush(struct vas *v, vaddr_t va, size_t len);
 // Allocates zeroed frames and maps [va, va+size) with VM_* flags | VM_USER.

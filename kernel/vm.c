@@ -160,8 +160,8 @@ static void destroy_level(paddr_t table_pa, int level, bool free_frames)
             continue;
         if (level > 0 && !arch_pte_is_leaf(e, level))
             destroy_level(arch_pte_addr(e), level - 1, free_frames);
-        else if (free_frames)
-            pmm_free_contig(arch_pte_addr(e), level_size(level) / PAGE_SIZE);
+        else if (free_frames && pmm_is_ram(arch_pte_addr(e)))
+            pmm_free_contig(arch_pte_addr(e), level_size(level) / PAGE_SIZE);   // device pages (PCI BARs) are not RAM
     }
     pmm_free(table_pa);
 }

@@ -5,7 +5,8 @@ Lines the kernel and root task print (see DESIGN.md):
   1..N                           the plan: N tests registered
   ok N - name                    a pass
   not ok N - name # reason       a failure
-  N passed, N failed             the suite's closing line
+  ok N - name # SKIP why         a test skipped (its hardware is absent)
+  N passed, N failed[, N skipped] the suite's closing line
   PANIC: ...                     a fatal kernel error
 
 The run fails on any failure, a PANIC, a missing or inconsistent summary,
@@ -18,7 +19,7 @@ import sys
 
 PLAN = re.compile(r"^1\.\.(\d+)\s*$")
 RESULT = re.compile(r"^(not ok|ok) (\d+) - (\S+)(?: # (.*))?\s*$")
-SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed")
+SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?")
 
 
 def judge(text, label="", timed_out=False):
@@ -39,16 +40,17 @@ def judge(text, label="", timed_out=False):
             continue
         m = SUMMARY.match(line)
         if m:
-            summary = (int(m.group(1)), int(m.group(2)))
+            summary = (int(m.group(1)), int(m.group(2)), int(m.group(3) or 0))
             continue
         if line.startswith("PANIC:") and panic is None:
             panic = line
     out = []
     for n in sorted(results):
         ok, name, why = results[n]
-        out.append(f"{'ok' if ok else 'not ok'} {n} - {name}" + ("" if ok else f" # {why}"))
-    passed = sum(1 for r in results.values() if r[0])
-    failed = len(results) - passed
+        out.append(f"{'ok' if ok else 'not ok'} {n} - {name}" + (f" # {why}" if why else ""))
+    skipped = sum(1 for r in results.values() if r[0] and r[2].startswith("SKIP"))
+    passed = sum(1 for r in results.values() if r[0]) - skipped
+    failed = len(results) - passed - skipped
     problems = []
     if panic:
         problems.append(f"kernel panic: {panic}")
@@ -61,12 +63,13 @@ def judge(text, label="", timed_out=False):
         problems.append(f"{plan} tests registered but {len(results)} reported (missing {missing[:10]})")
     if summary is None:
         problems.append("no 'N passed, N failed' line")
-    elif summary != (passed, failed):
-        problems.append(f"summary says {summary[0]} passed, {summary[1]} failed; log shows {passed}, {failed}")
+    elif summary != (passed, failed, skipped):
+        problems.append(f"summary says {summary[0]} passed, {summary[1]} failed, {summary[2]} skipped; "
+                        f"log shows {passed}, {failed}, {skipped}")
     prefix = f"{label}: " if label else ""
     for p in problems:
         out.append(f"{prefix}FAILED: {p}")
-    out.append(f"{prefix}{passed} passed, {failed} failed")
+    out.append(f"{prefix}{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
     return (failed == 0 and not problems), out
 
 

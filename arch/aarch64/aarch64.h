@@ -138,6 +138,13 @@ extern char a64_trap_return[], a64_kernel_thread_start[];
 #define GIC_SPECIAL_LAST  1023
 void gic_map(const struct boot_info *bi);
 void gic_init(void);
+// The GICv2m frame for MSIs, if the firmware named one (gic.c).
+void gic_msi_init(const struct boot_info *bi);
+// its.c: the GICv3 ITS at its_pa, delivering LPIs to the redistributor
+// whose RD_base is at rd (virtual) / rd_pa. Prints a line either way.
+void its_init(paddr_t its_pa, uintptr_t rd, paddr_t rd_pa);
+bool its_allocate(uint32_t bdf, unsigned *line, uint64_t *address, uint32_t *data);
+#define GIC_LPI_FIRST 8192
 // A secondary CPU's redistributor / CPU interface (the distributor is the
 // boot CPU's to set up).
 void gic_init_cpu(void);

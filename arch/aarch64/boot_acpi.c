@@ -32,7 +32,7 @@ static bool checksum_ok(const uint8_t *p, uint64_t len)
 }
 
 // MADT entry types (ACPI 6.x, 5.2.12).
-enum { MADT_GICC = 0xb, MADT_GICD = 0xc, MADT_GICR = 0xe };
+enum { MADT_GICC = 0xb, MADT_GICD = 0xc, MADT_GICMSI = 0xd, MADT_GICR = 0xe, MADT_ITS = 0xf };
 
 static void scan_madt(const uint8_t *t, uint64_t len, struct boot_info *bi)
 {
@@ -52,6 +52,13 @@ static void scan_madt(const uint8_t *t, uint64_t len, struct boot_info *bi)
         } else if (e[0] == MADT_GICD && e[1] >= 24) {
             bi->intc_dist_base = le(e + 8, 8);
             bi->intc_version = e[20];                    // 0 = unknown: decided below
+        } else if (e[0] == MADT_GICMSI && e[1] >= 24 && !bi->msi_frame_base && (le(e + 16, 4) & 1)) {
+            // GICv2m frame: base at 8; flags bit 0: SPI count (20) and base (22) given here.
+            bi->msi_frame_base = le(e + 8, 8);
+            bi->msi_spi_count = (unsigned)le(e + 20, 2);
+            bi->msi_spi_base = (unsigned)le(e + 22, 2);
+        } else if (e[0] == MADT_ITS && e[1] >= 20 && !bi->its_base) {
+            bi->its_base = le(e + 8, 8);                 // GIC ITS: base at 8
         } else if (e[0] == MADT_GICR && e[1] >= 16 && !gicr_range) {
             gicr_range = le(e + 4, 8);                   // redistributor discovery range
         }

@@ -330,6 +330,7 @@ efi_status efi_main(efi_handle image, struct efi_system_table *st)
         bi->uart_base = bi->intc_dist_base = bi->intc_cpu_base = bi->pcie_ecam_base = 0;
         bi->pcie_ecam_size = 0;
         bi->intc_version = bi->cpu_count = 0;
+        bi->msi_frame_base = bi->its_base = 0;
         a64_cpu_count = 0;
         if (!boot_acpi_scan((paddr_t)(uintptr_t)config_table(&ACPI20_GUID), bi))
             say("manifold-efi: warning: neither device tree nor ACPI describes the machine\n");

@@ -29,6 +29,7 @@
 #define GICD_SGIR       0x0f00      // v2: TargetList (23:16), INTID (3:0)
 #define GICD_IROUTER    0x6000      // v3: 8 bytes (affinity) per INTID
 #define GICD_CTLR_RWP   (1u << 31)  // v3: register write pending
+#define GICD_TYPER_LPIS (1u << 17)  // v3: LPIs supported
 #define GICD_CTLR_V3    0x13        // ARE_NS (4) | EnableGrp1A (1) | EnableGrp1 (0)
 // v2 CPU interface.
 #define GICC_CTLR 0x00
@@ -58,6 +59,7 @@ static struct {
     uintptr_t cpu;          // v2 CPU interface (banked: the same for every CPU)
     paddr_t redist_pa;      // v3: the first redistributor
     size_t redist_size;     // v3: bytes mapped from redist_pa
+    unsigned lines;         // INTIDs the distributor implements
 } gic;
 // v3: each CPU's redistributor is in its struct a64_cpu (gic_redist).
 
@@ -134,6 +136,7 @@ static void dist_init(void)
     unsigned lines = 32 * ((rd32(gic.dist + GICD_TYPER) & 0x1f) + 1);
     if (lines > 1020)
         lines = 1020;
+    gic.lines = lines;
     reset_range(gic.dist, 32, lines, gic.version == 3);
     if (gic.version == 2) {
         // ITARGETSR0 (SGIs, read-only) holds this CPU's own target bit.
@@ -255,4 +258,74 @@ void gic_end(uint32_t iar)
     }
     write_sysreg(icc_eoir1_el1, iar);
     isb();
+}
+
+// Device interrupts (SPIs): reset_range left every SPI disabled,
+// level-sensitive, at one priority and routed to the boot CPU, which is
+// what a PCI INTx line wants; configure only checks the INTID exists.
+bool arch_irq_configure(unsigned intid)
+{
+    if (intid < 32 || intid >= gic.lines)
+        return false;
+    arch_irq_mask(intid);
+    return true;
+}
+
+// LPIs (INTID 8192 and up) have no enable bit here: the device masks its
+// MSI-X vector instead (kernel/irq.c).
+void arch_irq_mask(unsigned intid)
+{
+    if (intid < 32 || intid >= gic.lines)
+        return;
+    wr32(gic.dist + GICD_ICENABLER + intid / 32 * 4, 1u << intid % 32);
+    if (gic.version == 3)
+        wait_clear(gic.dist + GICD_CTLR, GICD_CTLR_RWP, "distributor");   // disabled before we go on
+}
+
+void arch_irq_unmask(unsigned intid)
+{
+    if (intid < 32 || intid >= gic.lines)
+        return;
+    wr32(gic.dist + GICD_ISENABLER + intid / 32 * 4, 1u << intid % 32);
+}
+
+// Message-signalled interrupts. GICv2: through the GICv2m frame the MADT
+// names (QEMU virt: 0x08020000, SPIs from INTID 80): a device writing an
+// SPI's INTID to MSI_SETSPI_NS makes that SPI pending; the SPI is made
+// edge-triggered, since the write is a pulse. GICv3: through the ITS
+// (its.c): the device writes an event number to GITS_TRANSLATER and the
+// ITS turns (DeviceID, event) into an LPI for CPU 0.
+#define V2M_SETSPI_NS 0x040
+static paddr_t v2m_frame;
+static unsigned v2m_next, v2m_end;
+
+void gic_msi_init(const struct boot_info *bi)
+{
+    if (gic.version == 3) {
+        if (bi->its_base && (rd32(gic.dist + GICD_TYPER) & GICD_TYPER_LPIS))
+            its_init(bi->its_base, a64_cpus[0].gic_redist,
+                     gic.redist_pa + (a64_cpus[0].gic_redist - (uintptr_t)P2V(gic.redist_pa)));
+        return;
+    }
+    if (!bi->msi_frame_base)
+        return;
+    v2m_frame = bi->msi_frame_base;
+    v2m_next = bi->msi_spi_base;
+    v2m_end = bi->msi_spi_base + bi->msi_spi_count;
+}
+
+bool arch_msi_allocate(uint32_t bdf, unsigned *line, uint64_t *address, uint32_t *data)
+{
+    if (gic.version == 3)
+        return its_allocate(bdf, line, address, data);
+    if (!v2m_frame || v2m_next >= v2m_end || v2m_next >= gic.lines)
+        return false;
+    unsigned intid = v2m_next++;
+    arch_irq_mask(intid);
+    uintptr_t cfg = gic.dist + GICD_ICFGR + intid / 16 * 4;
+    wr32(cfg, rd32(cfg) | 2u << (intid % 16 * 2));      // edge
+    *line = intid;
+    *address = v2m_frame + V2M_SETSPI_NS;
+    *data = intid;
+    return true;
 }

@@ -137,6 +137,15 @@ void a64_irq(struct trap_frame *tf)
         timer_tick();
         return;
     }
+    if (intid >= 32) {
+        // A device's SPI: masked before the EOI so that a level line still
+        // asserted is not taken again; the driver's ack unmasks. (An LPI
+        // has no mask here: its device's MSI-X vector is masked instead.)
+        arch_irq_mask(intid);
+        gic_end(iar);
+        irq_handler(intid);
+        return;
+    }
     gic_end(iar);
     kprintf("manifold: unexpected interrupt %u\n", intid);
 }

@@ -72,3 +72,25 @@ unsigned acpi_madt_apic_ids(paddr_t rsdp, uint32_t *ids, unsigned max)
     }
     return n;
 }
+
+// MADT type 1: I/O APIC {id u8, reserved u8, address u32, GSI base u32};
+// type 2: interrupt source override {bus u8, source u8, GSI u32, flags u16}.
+void acpi_madt_interrupts(paddr_t rsdp, struct x86_irq_routing *out)
+{
+    const uint8_t *madt = find_table(rsdp, "APIC");
+    if (!madt)
+        return;
+    uint64_t len = le(madt + 4, 4);
+    for (uint64_t off = SDT_HEADER + 8; off + 2 <= len && madt[off + 1] >= 2; off += madt[off + 1]) {
+        const uint8_t *e = madt + off;
+        if (e[0] == 1 && e[1] >= 12 && !out->ioapic) {
+            out->ioapic = le(e + 4, 4);
+            out->gsi_base = (uint32_t)le(e + 8, 4);
+        } else if (e[0] == 2 && e[1] >= 10 && out->override_count < ARRAY_SIZE(out->override)) {
+            out->override[out->override_count].source = e[3];
+            out->override[out->override_count].gsi = (uint32_t)le(e + 4, 4);
+            out->override[out->override_count].flags = (uint16_t)le(e + 8, 2);
+            out->override_count++;
+        }
+    }
+}

@@ -190,6 +190,7 @@ void arch_cpu_init(struct boot_info *bi)
     cpuid(1, 0, r);
     x86_cpu_setup(0, r[1] >> 24);
     x86_smp_discover(bi->acpi_rsdp, r[1] >> 24);
+    x86_ioapic_discover(bi->acpi_rsdp);
     // Mask the legacy PICs after moving their vectors away from exceptions.
     outb(0x20, 0x11); outb(0xa0, 0x11);
     outb(0x21, 0x20); outb(0xa1, 0x28);

@@ -49,6 +49,14 @@ void x86_trap(struct trap_frame *tf)
         smp_ipi((enum ipi_kind)(v - VECTOR_IPI_CALL));
         return;
     }
+    if (v >= VECTOR_IRQ_BASE && v < VECTOR_IRQ_BASE + IOAPIC_MAX_PINS) {
+        x86_ioapic_interrupt((unsigned)(v - VECTOR_IRQ_BASE));
+        return;
+    }
+    if (v >= VECTOR_MSI_BASE && v < VECTOR_MSI_BASE + VECTOR_MSI_COUNT) {
+        x86_msi_interrupt((unsigned)v);
+        return;
+    }
     if (v == VECTOR_SPURIOUS || (v >= 0x20 && v < 0x30))
         return;     // spurious LAPIC or masked-PIC interrupt
     if (v >= 32) {

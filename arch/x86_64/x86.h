@@ -17,6 +17,11 @@
 #define MSR_APIC_BASE   0x1b
 
 #define VECTOR_TIMER    0x40
+#define VECTOR_IRQ_BASE 0x50        // + I/O APIC pin (device interrupts)
+#define IOAPIC_MAX_PINS 24
+#define VECTOR_MSI_BASE 0x70        // + n: message-signalled device interrupts
+#define VECTOR_MSI_COUNT 16
+#define X86_MSI_LINE_BASE 0x100     // irq lines of MSI vectors: base + vector
 #define VECTOR_IPI_CALL 0xf0        // + enum ipi_kind
 #define VECTOR_SPURIOUS 0xff
 
@@ -27,6 +32,18 @@ static inline uint8_t inb(uint16_t port)
 {
     uint8_t v;
     __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+static inline uint16_t inw(uint16_t port)
+{
+    uint16_t v;
+    __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+static inline uint32_t inl(uint16_t port)
+{
+    uint32_t v;
+    __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
     return v;
 }
 static inline uint64_t rdmsr(uint32_t msr)
@@ -89,6 +106,23 @@ extern uint64_t x86_tsc_hz;
 // acpi.c: the local APIC IDs of the enabled CPUs in the ACPI MADT (boot CPU
 // included); 0 when there is no MADT.
 unsigned acpi_madt_apic_ids(paddr_t rsdp, uint32_t *ids, unsigned max);
+// What the MADT says about device interrupts: the (first) I/O APIC and the
+// ISA interrupt source overrides, which QEMU's pc machine also gives for
+// the IRQs its PCI interrupt links use. Flags: polarity (1:0; 1 = high,
+// 3 = low, 0 = bus default) and trigger mode (3:2; 1 = edge, 3 = level).
+struct x86_irq_routing {
+    paddr_t ioapic;             // 0 when the MADT names none
+    uint32_t gsi_base;
+    unsigned override_count;
+    struct { uint8_t source; uint16_t flags; uint32_t gsi; } override[16];
+};
+void acpi_madt_interrupts(paddr_t rsdp, struct x86_irq_routing *out);
+// ioapic.c: reads the MADT while the boot tables still map it.
+void x86_ioapic_discover(paddr_t rsdp);
+// A device interrupt arrived on vector VECTOR_IRQ_BASE + pin.
+void x86_ioapic_interrupt(unsigned pin);
+// A message-signalled interrupt arrived on `vector`.
+void x86_msi_interrupt(unsigned vector);
 // mmu.c: a secondary CPU loads the kernel root and the boot CPU's CR4 bits.
 void x86_mmu_init_secondary(void);
 // smp.c: numbers the CPUs of the MADT (`boot_apic_id` is CPU 0).

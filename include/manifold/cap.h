@@ -16,6 +16,8 @@ enum mf_object_type {
     MF_OBJ_VAS,            // an address space; size_bits >= 13: header, root, page-table pool
     MF_OBJ_SEGMENT,        // frames at a fixed virtual range; size_bits >= 13: header + table pool
     MF_OBJ_BINDING,        // an LRPC binding (size_bits 0); see lrpc.h
+    MF_OBJ_PCI_DEVICE,     // one PCI function found at boot (not retypable; device.h)
+    MF_OBJ_IRQ,            // the interrupt line of a PCI device (not retypable)
     MF_OBJ_TYPE_COUNT
 };
 
@@ -73,6 +75,7 @@ enum mf_notification_op {
     MF_NOTIFICATION_SIGNAL = 0,  // (): OR the cap's badge (or 1 if none) into the word
     MF_NOTIFICATION_WAIT,        // (): block until the word is non-zero; return and clear it
     MF_NOTIFICATION_POLL,        // (): return and clear the word without blocking
+    MF_NOTIFICATION_WAIT_TIMEOUT,// (ticks): as WAIT, or -E_AGAIN after `ticks` timer ticks
     MF_NOTIFICATION_OP_COUNT
 };
 
@@ -104,8 +107,38 @@ enum mf_frame_op {
     MF_FRAME_OP_COUNT
 };
 
+// PCI devices (docs/devices.md, include/manifold/device.h). Rights: READ
+// to look (config space, BAR info), WRITE to act (command register, map
+// BARs, take the interrupt).
+enum mf_pci_op {
+    MF_PCI_CONFIG_READ = 0,    // (offset, size 1/2/4): -> value; offset aligned, below 256
+    MF_PCI_SET_COMMAND,        // (bits): set MF_PCI_COMMAND_SAFE bits of the command register -> new value
+    MF_PCI_BAR_INFO,           // (bar, struct mf_pci_bar *): base, size, flags
+    MF_PCI_MAP_BAR,            // (bar | MF_PCI_MAP_* flags, offset, size, va): map into the caller's home
+    MF_PCI_UNMAP_BAR,          // (bar, va, size): undo MAP_BAR's pages in that range
+    MF_PCI_GET_IRQ,            // (dst CNode cptr, dst index): an IRQ cap for the device's INTx line
+    MF_PCI_OP_COUNT
+};
+
+enum mf_irq_op {
+    MF_IRQ_BIND = 0,           // (notification cptr): each interrupt signals it (its badge, or 1)
+    MF_IRQ_ACK,                // (): the interrupt was handled at the device: unmask the line
+    MF_IRQ_UNBIND,             // (): stop signalling; the line stays masked
+    MF_IRQ_INFO,               // (): -> line (23:0) | MF_IRQ_INFO_MSI | delivered count << 32
+    MF_IRQ_OP_COUNT
+};
+#define MF_IRQ_INFO_MSI (1ul << 31)  // a message-signalled (MSI-X) line: never shared
+
 // Capabilities the root task finds in its CSpace at start.
 #define MF_CAP_SELF_CNODE   1    // its own CSpace (2^MF_ROOT_CNODE_BITS slots)
 #define MF_CAP_UNTYPED_BASE 16   // untyped memory: mf_system_info.untyped_count caps
 #define MF_ROOT_CNODE_BITS  12
 #define MF_REVOKE_BUDGET    256  // capabilities deleted per revoke call at most
+// PCI device caps: mf_system_info.device_count of them from here, in the
+// root task's CSpace and (as copies) in programs the shell starts.
+#define MF_CAP_DEVICE_BASE  224
+#define MF_DEVICE_MAX       16
+// Slots libmanifold's drivers use for their IRQ and notification caps
+// (mf_driver_resources), by default.
+#define MF_CAP_DRIVER_SLOTS 240
+#define MF_DRIVER_SLOT_COUNT 16

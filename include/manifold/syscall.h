@@ -84,4 +84,6 @@ struct mf_system_info {
     uint64_t counter_hz;         // the counter mf_arch_cycles() reads, ticks per second
     uint32_t untyped_count;      // root task: untyped caps from MF_CAP_UNTYPED_BASE on
     uint32_t untyped_size_bits;  // each of 2^untyped_size_bits bytes
+    uint32_t device_count;       // root task: PCI device caps from MF_CAP_DEVICE_BASE on
+    uint32_t reserved;
 };

@@ -34,3 +34,44 @@ void dsm_sync(struct dsm_thread *t, const volatile void *addr, size_t len, uint6
     page_range(addr, len, &first, &count);
     port_call(PORT_APP, OP_SYNC, first, count, date);
 }
+
+// Makes each page of the range accessible through the engine first (an
+// OP_ACCESS is a fault that reports its error instead of killing), then
+// copies. A copy taken away between the two is fetched again by an
+// ordinary fault.
+static long access_range(const volatile void *addr, size_t len, unsigned access)
+{
+    uint64_t a = (uintptr_t)addr;
+    if (a < DSM_BASE || a + len > DSM_BASE + NODE->pages * DSM_PAGE || a + len < a)
+        return -E_RANGE;
+    for (uint64_t page = a & ~(DSM_PAGE - 1); page < a + len; page += DSM_PAGE) {
+        int64_t r = port_call(PORT_APP, OP_ACCESS, page, access, 0);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+long dsm_read(struct dsm_thread *t, const volatile void *addr, void *out, size_t len)
+{
+    (void)t;
+    long r = access_range(addr, len, MF_ACCESS_READ);
+    if (r == 0)
+        memcpy(out, (const void *)addr, len);
+    return r;
+}
+
+long dsm_write(struct dsm_thread *t, volatile void *addr, const void *in, size_t len)
+{
+    (void)t;
+    long r = access_range(addr, len, MF_ACCESS_WRITE);
+    if (r == 0)
+        memcpy((void *)addr, in, len);
+    return r;
+}
+
+bool dsm_peer_alive(struct dsm_thread *t, unsigned n)
+{
+    (void)t;
+    return n < NODE->nodes && !(NODE->dead >> n & 1);
+}

@@ -3,6 +3,7 @@
 // and every node is idle: it reads each node's state by entering the
 // node's VAS and checks, for every page, what the protocol promises.
 #include "engine.h"
+#include "link.h"
 #include "lib/fmt.h"
 
 static struct page pages[DSM_MAX_NODES][DSM_MAX_PAGES];
@@ -134,11 +135,46 @@ static const char *check_page(unsigned p, unsigned nodes)
     return NULL;
 }
 
+// Whether node n has nothing in flight: its outbox, inbox rings and (link
+// transport) send queues empty. Entered by the caller.
+static bool node_quiet(void)
+{
+    struct node *self = NODE;
+    if (!ring_empty(self->outbox))
+        return false;
+    for (unsigned k = 0; k < self->nodes; k++)
+        if (!ring_empty(self->inbox[k]))
+            return false;
+    if (self->transport == DSM_TRANSPORT_LINK)
+        for (unsigned k = 0; k < self->nodes; k++)
+            if (k != self->id && !(self->dead >> k & 1) && !ring_empty(LINK->peer[k].sendq))
+                return false;
+    return true;
+}
+
+// Waits (at most `ticks`) until no message is in flight anywhere, twice in
+// a row: the link transport may still be resending a last ack when the
+// application threads have returned.
+static void settle(long ticks)
+{
+    for (unsigned calm = 0; calm < 2 && ticks-- > 0;) {
+        bool quiet = true;
+        for (unsigned n = 0; n < dsm_node_count() && quiet; n++)
+            if (dsm_enter(n)) {
+                quiet = node_quiet();
+                mf_vas_switch(0);
+            }
+        calm = quiet ? calm + 1 : 0;
+        mf_sleep(1);
+    }
+}
+
 const char *dsm_check(void)
 {
     unsigned nodes = dsm_node_count();
     if (!nodes)
         return "no DSM instance";
+    settle(300);
     unsigned page_count = 0;
     if (dsm_enter(0)) {
         page_count = NODE->pages;

@@ -36,8 +36,35 @@ enum dsm_model { DSM_STRONG = 0, DSM_RELEASE, DSM_WEAK, DSM_MODEL_COUNT };
 enum dsm_transport_kind {
     DSM_TRANSPORT_LRPC = 0,     // an LRPC call into the receiver's VAS appends to its ring
     DSM_TRANSPORT_RINGS,        // the sender appends to a ring it shares with the receiver
+    DSM_TRANSPORT_LINK,         // frames over a shared message region, as between machines (link.c)
     DSM_TRANSPORT_COUNT
 };
+
+// Faults the link's channel injects (channel_faulty.c): per frame, in
+// permille, from a seeded generator. All 0: a perfect channel.
+enum dsm_fault_kind { DSM_FAULT_CORRUPT, DSM_FAULT_DUPLICATE, DSM_FAULT_REORDER, DSM_FAULT_REPLAY,
+                      DSM_FAULT_DROP, DSM_FAULT_KINDS };
+struct dsm_faults {
+    uint64_t seed;
+    uint16_t permille[DSM_FAULT_KINDS];
+};
+
+// The link transport (DSM_TRANSPORT_LINK, docs/dsm.md "Across machines").
+struct dsm_link_config {
+    // The shared message region: NULL for a stand-in buffer in the root
+    // task (every node in this instance); between instances, the ivshmem
+    // BAR, zeroed before the first instance boots.
+    volatile void *region;
+    uint64_t region_bytes;
+    uint32_t local;             // the nodes this instance hosts (bit n); 0: all
+    uint32_t dead_ticks;        // a peer silent this long is dead; 0: DSM_DEAD_TICKS
+    struct dsm_faults faults;
+    // Between instances: rings peer `id`'s doorbell (ivshmem); our own id.
+    // NULL: the stand-in's notifications.
+    void (*doorbell)(uint32_t id);
+    uint32_t doorbell_id;
+};
+#define DSM_DEAD_TICKS 100      // 1 s at 100 Hz
 
 struct dsm_config {
     unsigned nodes;             // 1..DSM_MAX_NODES
@@ -46,6 +73,26 @@ struct dsm_config {
     unsigned xfetch;            // Xfetch: pages fetched ahead of a sequential
                                 //   read-fault stream (0 = off, <= DSM_XFETCH_MAX)
     enum dsm_transport_kind transport;
+    struct dsm_link_config link;    // DSM_TRANSPORT_LINK only
+};
+
+// The link layer's counters of one node (dsm_get_link_stats).
+struct dsm_link_stats {
+    uint64_t data_sent;         // DATA frames put, first transmissions
+    uint64_t retransmits;       // DATA frames put again
+    uint64_t timeouts;          // go-back-N rounds after an ack timeout
+    uint64_t acks_sent;         // ACK frames (acks and heartbeats)
+    uint64_t delivered;         // messages handed to the engine, in order
+    uint64_t bad_frames;        // dropped: checksum, magic or length wrong
+    uint64_t duplicates;        // dropped: a DATA frame already delivered
+    uint64_t out_of_order;      // dropped: a DATA frame ahead of a missing one
+    uint64_t stale_acks;        // ACKs older than what was acknowledged
+    uint64_t misaddressed;      // dropped: wrong source, destination or epoch
+    uint64_t inbox_full;        // in-order DATA dropped: the engine's ring was full
+    uint64_t ring_errors;       // impossible ring indices seen
+    uint64_t injected[DSM_FAULT_KINDS];     // what the fault injector did
+    uint32_t dead;              // peers declared dead (bit n)
+    uint32_t dead_after;        // ticks from the last frame heard to the declaration (last one)
 };
 
 // Message and protocol counters of one node (or summed over nodes).
@@ -63,7 +110,7 @@ struct dsm_stats {
     uint64_t notices_applied;   // copies dropped at an acquire or a sync
     uint64_t sync_kept;         // weak copies a sync kept: no write in the barrier's batch
     uint64_t outbox_full;       // sends that had to wait for room in the outbox
-    uint64_t by_type[16];       // messages sent, by type (dsm_message_name)
+    uint64_t by_type[20];       // messages sent, by type (dsm_message_name)
 };
 
 // ------------------------------------------------------------- root side
@@ -95,6 +142,17 @@ enum dsm_break { DSM_BREAK_UNRECORDED_COPY, DSM_BREAK_SECOND_WRITER, DSM_BREAK_H
 bool dsm_test_break(unsigned n, unsigned p, enum dsm_break how);
 // A node's counters (node < nodes), or their sum (node = DSM_MAX_NODES).
 void dsm_get_stats(unsigned node, struct dsm_stats *out);
+// Node `node`'s link counters (zero unless it uses DSM_TRANSPORT_LINK).
+void dsm_get_link_stats(unsigned node, struct dsm_link_stats *out);
+// Stops node n the way a crashed machine stops: its engine, fault thread
+// and link thread never run again (tests of failure detection).
+bool dsm_kill(unsigned n);
+// Link transport, root side: the peers node n's link has heard from (bit
+// k); whether everything it sent was acknowledged; a copy of its link
+// thread's bell in our slot (to pass interrupts on).
+uint32_t dsm_link_up(unsigned n);
+bool dsm_link_idle(unsigned n);
+bool dsm_copy_link_bell(unsigned n, long slot);
 void dsm_reset_stats(void);
 const char *dsm_message_name(unsigned type);
 // Reads `len` bytes of the shared region as node `node` holds them (its own
@@ -120,6 +178,15 @@ uint64_t dsm_barrier(struct dsm_thread *t);
 // a version that does.
 void dsm_sync(struct dsm_thread *t, const volatile void *addr, size_t len, uint64_t date);
 uint64_t dsm_clock(struct dsm_thread *t);           // this node's Lamport clock
+// Reads or writes [addr, addr+len) of the shared region like ordinary
+// accesses would, but a page that cannot be reached (its manager died,
+// nobody else holds it) gives -E_DEAD instead of a fault that never ends.
+// 0, -E_DEAD, or -E_RANGE outside the region. (A plain load or store to
+// such a page kills the thread, as an unresolvable fault does.)
+long dsm_read(struct dsm_thread *t, const volatile void *addr, void *out, size_t len);
+long dsm_write(struct dsm_thread *t, volatile void *addr, const void *in, size_t len);
+// Whether node n is alive as far as this node knows.
+bool dsm_peer_alive(struct dsm_thread *t, unsigned n);
 
 // Benchmarks (bench.c, apps.c): BENCH lines for fault latencies, Xfetch,
 // message counts per model, Jacobi and matrix multiply on 1, 2 and 4 nodes.

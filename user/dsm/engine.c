@@ -16,10 +16,12 @@
 // a port with replies outstanding) and the loop moves on.
 #include "transport.h"
 #include "engine.h"
+#include "link.h"
 
 static const struct dsm_transport *const transports[DSM_TRANSPORT_COUNT] = {
     [DSM_TRANSPORT_LRPC] = &dsm_transport_lrpc,
     [DSM_TRANSPORT_RINGS] = &dsm_transport_rings,
+    [DSM_TRANSPORT_LINK] = &dsm_transport_link,
 };
 static const struct dsm_transport *transport(void) { return transports[NODE->transport]; }
 
@@ -112,7 +114,7 @@ static bool outbox_flush(void)
         long r = deliver((unsigned)dst, m);
         if (r == -E_AGAIN)
             return true;
-        if (r < 0)
+        if (r < 0 && r != -E_DEAD)     // to a dead node: nothing to do (failure.c)
             printf("dsm: node %u: cannot deliver to node %lu: %s\n", self->id, (unsigned long)dst,
                    mf_strerror(r));
         ring_take(out, buf, bytes);
@@ -143,6 +145,7 @@ static void (*const handlers[MSG_TYPE_COUNT])(const struct msg *) = {
     [MSG_UNLOCK] = lock_message,
     [MSG_BARRIER] = lock_message,
     [MSG_BARRIER_DONE] = lock_message,
+    [MSG_NACK] = holder_nack,
 };
 
 // Whether a message is well formed: its length is what arrived, its
@@ -184,6 +187,8 @@ static bool msg_valid(const struct msg *m, size_t bytes, unsigned from)
         return m->arg[0] < self->pages;
     case MSG_ACK:
         return m->arg[0] < self->pages && payload <= DIFF_MAX;
+    case MSG_NACK:
+        return m->arg[0] < self->pages && m->arg[1] < E_ERROR_COUNT;
     case MSG_FLUSH: {
         const uint8_t *at = m->payload, *end = m->payload + payload;
         for (unsigned i = 0; i < m->count; i++) {
@@ -272,6 +277,7 @@ static void port_start(unsigned port)
     pt->work_count = pt->work_next = 0;
     switch (pt->op) {
     case OP_FAULT:
+    case OP_ACCESS:
         holder_fault(port, pt->arg[0], (unsigned)pt->arg[1]);
         break;
     case OP_LOCK:
@@ -375,7 +381,14 @@ static bool map_fixed(const struct engine_boot *b)
             return false;
         slot += areas[i].pages;
     }
-    unsigned astack_pages = pages_for(b->nodes * ASTACK_BYTES);
+    bool link = b->transport == DSM_TRANSPORT_LINK;
+    if (link) {
+        if (slot + link_pages(b->nodes) > CAP_POOL_ALIAS ||
+            !map_frames(CAP_MEMORY, NODE_BASE + OFF_LINK, link_pages(b->nodes), slot))
+            return false;
+        slot += link_pages(b->nodes);
+    }
+    unsigned astack_pages = link ? 0 : pages_for(b->nodes * ASTACK_BYTES);   // the link needs no binding
     if (!map_frames(CAP_ASTACKS, ASTACK_SEGMENT(b->id), astack_pages, slot))
         return false;
     b->status->fixed_frames = (uint32_t)(slot + astack_pages - CAP_FIXED_FRAMES);
@@ -404,6 +417,11 @@ static void node_init(const struct engine_boot *b)
     self->pool_frames = b->pool_frames;
     self->fixed_frames = b->status->fixed_frames;
     self->transport = b->transport;
+    self->link = b->link;
+    self->link_stack = b->link_stack;
+    self->link_stack_size = b->link_stack_size;
+    self->tick_stack = b->tick_stack;
+    self->tick_stack_size = b->tick_stack_size;
     self->outbox = (struct ring *)(NODE_BASE + OFF_OUTBOX);
     ring_init(self->outbox, OUTBOX_BYTES);
     for (unsigned f = 0; f < b->pool_frames; f++)
@@ -426,6 +444,8 @@ static void node_init(const struct engine_boot *b)
 // Doorbell badges for each sender and port, and the ports' wake-ups.
 static bool make_bells(unsigned nodes)
 {
+    if (mf_cnode_mint(CAP_SELF, CAP_DOORBELL, CAP_LINK_EVENT, MF_RIGHT_WRITE, BELL_LINK))
+        return false;
     for (unsigned n = 0; n < nodes; n++)
         if (mf_cnode_mint(CAP_SELF, CAP_DOORBELL, CAP_RING_BELL + n, MF_RIGHT_WRITE, BELL_RING(n)))
             return false;
@@ -463,7 +483,10 @@ void engine_main(uint64_t boot)
     mf_notification_signal(CAP_DONE);
     if (!ok)
         return;
+    bool link = NODE->transport == DSM_TRANSPORT_LINK;
     for (;;) {
+        if (link && LINK->dead != NODE->dead)
+            failure_scan();
         bool work = ports_scan();
         work |= inbox_drain(8);
         bool holding = holder_deferred();

@@ -166,6 +166,11 @@ void holder_fault(unsigned port, uint64_t addr, unsigned mf_access)
         port_complete(port, 0);
         return;
     }
+    if (pg->orphan || (!pg->manager && node_dead(pg->hint))) {
+        pg->orphan = 1;                 // its manager died (failure.c)
+        port_complete(port, -E_DEAD);
+        return;
+    }
     if (pg->waiting) {
         // Another port's request for the page is in flight (one request per
         // page at a time): let the thread retry; it finds the grant or

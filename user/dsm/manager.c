@@ -153,6 +153,7 @@ static void start(unsigned p, const struct request *r)
     d->granted = 0;
     d->current = *r;
     d->acks = 0;
+    d->owed = 0;
     for (unsigned k = 0; k < self->nodes; k++) {
         enum action a = action_for(d, r, k);
         if (a == KEEP)
@@ -161,6 +162,7 @@ static void start(unsigned p, const struct request *r)
         m->arg[0] = p;
         msg_send(m, k);
         d->acks++;
+        d->owed |= (uint8_t)(1u << k);
     }
     if (d->acks == 0)
         finish(p);
@@ -179,6 +181,12 @@ void manager_request(const struct request *r)
     if (r->page >= self->pages)
         return;
     struct page *pg = &self->page[r->page];
+    if (node_dead(r->origin))
+        return;
+    if (!pg->manager && (node_dead(pg->hint) || pg->orphan)) {
+        nack_request(r, -E_DEAD);       // its directory died with its manager
+        return;
+    }
     if (!pg->manager) {
         struct msg *m = msg_begin(MSG_REQUEST);
         msg_put(m, r, sizeof(*r));
@@ -214,6 +222,7 @@ void manager_ack(const struct msg *m)
         d->version++;       // a writer stopped: copies taken while it wrote are old
     if (was == ACC_WRITE && k != self->id)
         d->pulled[k] = m->arg[2];
+    d->owed &= (uint8_t)~(1u << k);
     if (d->acks && --d->acks == 0)
         finish(p);
 }
@@ -344,8 +353,13 @@ static void migrate(unsigned p)
 
 static void finish(unsigned p)
 {
-    const struct directory *d = &NODE->dir[p];
+    struct directory *d = &NODE->dir[p];
     const struct request *r = &d->current;
+    if (node_dead(r->origin)) {         // nobody to grant to
+        d->busy = d->granted = 0;
+        next(p);
+        return;
+    }
     if (r->access == ACC_WRITE && r->origin != NODE->id && !other_writer(d, r->origin))
         migrate(p);
     else
@@ -448,5 +462,37 @@ void manager_drop(const struct msg *m)
             forward_single(m, &pages[i], sizeof(pages[i]), q);
         else
             self->dir[q].access[holder] = ACC_NONE;
+    }
+}
+
+// ------------------------------------------------------------ a dead node
+
+// Node `dead` holds nothing and asks for nothing any more (failure.c).
+void manager_forget(unsigned dead)
+{
+    struct node *self = NODE;
+    for (unsigned p = 0; p < self->pages; p++) {
+        if (!self->page[p].manager)
+            continue;
+        struct directory *d = &self->dir[p];
+        d->access[dead] = ACC_NONE;
+        // Its queued requests go; the others keep their order.
+        struct request kept[48], r;
+        unsigned count = 0;
+        while (dequeue(d, &r))
+            if (r.origin != dead && count < sizeof(kept) / sizeof(kept[0]))
+                kept[count++] = r;
+        for (unsigned i = 0; i < count; i++)
+            enqueue(d, &kept[i]);
+        if (!d->busy)
+            continue;
+        if (d->current.origin == dead && d->granted) {
+            d->busy = d->granted = 0;       // its grant ack will never come
+            next(p);
+        } else if (d->owed >> dead & 1) {
+            d->owed &= (uint8_t)~(1u << dead);
+            if (d->acks && --d->acks == 0)
+                finish(p);
+        }
     }
 }

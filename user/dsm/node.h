@@ -34,7 +34,8 @@
 #define OFF_ESTACKS 0xc2000ul            // + sender * ESTACK_BYTES: the binding's E-stacks
 #define OFF_STAGING 0xd2000ul            // a message leaving the outbox
 #define OFF_POOL 0x100000ul              // + f * 4096: the node's frames (copies, twins)
-#define POOL_MAX ((NODE_SIZE - OFF_POOL) / DSM_PAGE)
+#define OFF_LINK 0x300000ul              // the link transport's area (link.h), after the pool
+#define POOL_MAX ((OFF_LINK - OFF_POOL) / DSM_PAGE)
 _Static_assert(OFF_RINGS + DSM_MAX_NODES * RING_BYTES <= OFF_OUTBOX, "rings fit");
 _Static_assert(OFF_OUTBOX + OUTBOX_BYTES <= OFF_RXBUF, "outbox fits");
 _Static_assert(OFF_RXBUF + MSG_MAX <= OFF_TXBUF && OFF_TXBUF + MSG_MAX <= OFF_SCRATCH, "buffers fit");
@@ -57,11 +58,15 @@ enum node_slot {           // CAP_*: slots of a node's CNode
     CAP_FAULT_EP,                         // faults in CAP_SEGMENT arrive here
     CAP_DONE,                             // the root task's: an app thread returned
     CAP_FAULT_THREAD,
+    CAP_LINK_THREAD,                      // link transport: the node's link thread
+    CAP_LINK_BELL,                        //   it waits on this
+    CAP_TICK_THREAD,                      //   a thread ringing it every tick
     CAP_PEER_BINDING = 32,                // + n: node n's binding
     CAP_PEER_BELL = 40,                   // + n: node n's doorbell, badged for us
     CAP_RING_BELL = 48,                   // + n: our doorbell, badged for sender n
     CAP_PORT_BELL = 56,                   // + port: our doorbell, badged for a port
     CAP_PORT_WAKE = 60,                   // + port: the port's thread waits on it
+    CAP_LINK_EVENT = 62,                  // our doorbell, badged BELL_LINK
     CAP_FIXED_FRAMES = 64,                // node memory outside the pool
     CAP_POOL_ALIAS = 400,                 // + f: pool frame f at NODE_BASE + OFF_POOL
     CAP_POOL_APP = 1200,                  // + f: the same frame in CAP_SEGMENT, when mapped
@@ -73,6 +78,7 @@ _Static_assert(CAP_POOL_ALIAS + POOL_MAX <= CAP_POOL_APP && CAP_POOL_APP + POOL_
 #define BELL_RING(n) (1ull << (n))
 #define BELL_PORT(p) (1ull << (16 + (p)))
 #define BELL_ROOT (1ull << 40)
+#define BELL_LINK (1ull << 41)          // the link declared a peer dead
 
 // ----------------------------------------------------------------- pages
 enum access { ACC_NONE = 0, ACC_READ = 1, ACC_WRITE = 2 };
@@ -89,6 +95,8 @@ struct page {
     uint8_t waiting;        // 1 + the port whose request is in flight, or 0
     uint8_t dirty;          // written since our last release
     uint8_t prefetched;     // came by Xfetch
+    uint8_t orphan;         // its manager died: our copy (if any) stays readable, nothing more
+    uint8_t pad[3];
     int16_t frame;          // pool frame with our copy, -1: none
     int16_t twin;           // pool frame with our twin, -1: none
     uint32_t hold_until;    // timer tick before which demands for it wait (Mirage's delta)
@@ -121,7 +129,7 @@ struct directory {
     uint8_t busy;                       // serving `current`
     uint8_t acks;                       // replies still awaited
     uint8_t granted;                    // the grant is out; waiting for its ack
-    uint8_t pad;
+    uint8_t owed;                       // bit k: node k's reply is one of `acks`
     int16_t queue_head, queue_tail;     // requests waiting their turn
     struct request current;
 };
@@ -151,9 +159,10 @@ enum msg_type {
     MSG_UNLOCK,         // -> lock manager, + write notices
     MSG_BARRIER,        // -> barrier master, + write notices
     MSG_BARRIER_DONE,   // barrier master -> all, + the union of notices
+    MSG_NACK,           // -> origin: the request for page arg[0] cannot be served (arg[1] = -E_*)
     MSG_TYPE_COUNT
 };
-_Static_assert(MSG_TYPE_COUNT <= 16, "dsm_stats.by_type counts every type");
+_Static_assert(MSG_TYPE_COUNT <= 20, "dsm_stats.by_type counts every type");
 
 struct msg {
     uint8_t type;
@@ -197,11 +206,18 @@ enum ack_kind { ACK_INVALIDATE = 1, ACK_DOWNGRADE, ACK_PULL };
 // new and the twin's words. At most one page plus one run header.
 #define DIFF_MAX (DSM_PAGE + 8)
 
+// Messages cross machines (link.c), an x86_64 and an aarch64 one alike: every
+// structure that travels has fixed-width fields at offsets both LP64 ABIs
+// agree on, little-endian on both. These sizes are part of the wire format.
+_Static_assert(sizeof(struct msg) == 48 && sizeof(struct request) == 32 && sizeof(struct grant_entry) == 24 &&
+               sizeof(struct directory_image) == 88 && sizeof(struct flush_entry) == 8 &&
+               sizeof(struct notice) == 16, "the messages' wire layout");
+
 // ---------------------------------------------------------------- ports
 // A local thread (the fault thread, an application thread) asks its engine
 // for something through a port: it fills the request, rings the doorbell
 // and waits on its wake notification until the engine has set `result`.
-enum port_op { OP_NONE, OP_FAULT, OP_LOCK, OP_UNLOCK, OP_BARRIER, OP_SYNC, OP_SET_MODEL };
+enum port_op { OP_NONE, OP_FAULT, OP_LOCK, OP_UNLOCK, OP_BARRIER, OP_SYNC, OP_SET_MODEL, OP_ACCESS };
 #define PORT_FAULT 0
 #define PORT_APP 1
 #define PORTS 2
@@ -241,7 +257,7 @@ struct lock_state {             // at the lock's manager (lock % nodes)
 #define PAGE_BITMAP (DSM_MAX_PAGES / 8)
 
 struct barrier_state {          // at node 0
-    uint32_t arrived;
+    uint32_t arrived;               // bit n: node n arrived
     uint8_t port[DSM_MAX_NODES];    // each node's waiting port
     uint64_t date;
     uint64_t notices[DSM_MAX_PAGES];
@@ -297,6 +313,10 @@ struct node {
     uint32_t deferred_count;
     struct dsm_stats stats;
     bool tx_open;                   // a message is being built in the TX buffer
+    uint32_t dead;                  // peers known dead (bit n): the engine's copy of the link's
+    struct dsm_link_config link;    // DSM_TRANSPORT_LINK
+    void *link_stack, *tick_stack;  // the link thread's and its ticker's (root task memory)
+    size_t link_stack_size, tick_stack_size;
 };
 _Static_assert(sizeof(struct node) <= OFF_RINGS - OFF_CONTROL, "struct node fits its area");
 
@@ -314,6 +334,12 @@ void port_complete(unsigned port, int64_t result);
 void port_continue(unsigned port);                       // the op's next step: its replies are in
 void port_progress(unsigned port);                       // one reply for a multi-step op arrived
 
+// failure.c: peers that died.
+void failure_scan(void);                                 // takes in what the link declared
+bool node_dead(unsigned n);
+void nack_request(const struct request *r, long error);  // the origin learns its request failed
+void holder_nack(const struct msg *m);
+
 // manager.c: the directory side.
 void manager_request(const struct request *r);
 void manager_ack(const struct msg *m);
@@ -321,6 +347,7 @@ void manager_grant_ack(const struct msg *m);
 void manager_flush(const struct msg *m);
 void manager_drop(const struct msg *m);
 void manager_init_page(unsigned p);
+void manager_forget(unsigned dead);     // a dead node holds nothing and asks for nothing
 
 // holder.c: the copy side.
 void holder_fault(unsigned port, uint64_t addr, unsigned access);
@@ -349,6 +376,7 @@ void lock_message(const struct msg *m);
 void op_lock(unsigned port, unsigned lock);
 void op_unlock_released(unsigned port);
 void op_barrier_released(unsigned port);
+void barrier_check(void);               // completes the barrier if every live node arrived
 
 // diff.c: twins and XOR diffs.
 size_t diff_make(const uint8_t *page, const uint8_t *twin, uint8_t *out);

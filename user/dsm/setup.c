@@ -12,16 +12,18 @@
 // capability to another node's memory.
 #include "engine.h"
 #include "transport.h"
+#include "link.h"
 #include "user/root/root.h"
 
 #define ROOT MF_CAP_SELF_CNODE
 #define SLOT(n, k) (DSM_SLOTS_NODE + 16 * (long)(n) + (k))
 enum { R_CNODE, R_VAS, R_SEGMENT, R_MEMORY, R_ASTACKS, R_BINDING, R_DOORBELL, R_DOORBELL_ROOT, R_FAULT_EP,
-       R_FAULT_EP_BADGED, R_ENGINE, R_APP, R_DONE_BADGED };
+       R_FAULT_EP_BADGED, R_ENGINE, R_APP, R_DONE_BADGED, R_STOPPING };
 #define NODE_UNTYPED_BITS 21
 
 static struct {
     struct dsm_config config;
+    uint32_t local;             // the nodes built here (bit n)
     bool running;
     struct engine_boot boot[DSM_MAX_NODES];
     struct engine_status status[DSM_MAX_NODES];
@@ -38,6 +40,8 @@ static struct app_start starts[DSM_MAX_NODES];
 static uint8_t engine_stacks[DSM_MAX_NODES][16384] __attribute__((aligned(16)));
 static uint8_t fault_stacks[DSM_MAX_NODES][8192] __attribute__((aligned(16)));
 static uint8_t app_stacks[DSM_MAX_NODES][32768] __attribute__((aligned(16)));
+static uint8_t link_stacks[DSM_MAX_NODES][16384] __attribute__((aligned(16)));
+static uint8_t tick_stacks[DSM_MAX_NODES][4096] __attribute__((aligned(16)));
 
 // In the node's VAS, with the node's CSpace.
 static void app_main(uint64_t arg)
@@ -153,7 +157,7 @@ static bool boot_phase(uint32_t all, const char *what)
         return false;
     }
     for (unsigned n = 0; n < dsm.config.nodes; n++)
-        if (dsm.status[n].failed) {
+        if ((dsm.local >> n & 1) && dsm.status[n].failed) {
             printf("dsm: node %u could not %s\n", n, what);
             return false;
         }
@@ -171,19 +175,31 @@ bool dsm_start(const struct dsm_config *c)
         return false;
     }
     unsigned node_pages = (1u << NODE_UNTYPED_BITS) / DSM_PAGE;
-    unsigned fixed = node_fixed_pages(c->nodes);
+    bool link = c->transport == DSM_TRANSPORT_LINK;
+    unsigned fixed = node_fixed_pages(c->nodes, link);
+    uint32_t local = (1u << c->nodes) - 1;
+    if (link && c->link.local)
+        local &= c->link.local;
     if (c->nodes << NODE_UNTYPED_BITS > 1ul << si.untyped_size_bits || fixed + 16 + c->pages > node_pages) {
         printf("dsm: %u nodes of %u pages do not fit\n", c->nodes, c->pages);
         return false;
     }
     dsm_stop();
     dsm.config = *c;
+    dsm.local = local;
     dsm.running = true;
     dsm_transport_lrpc_export();
-    uint32_t all = (1u << c->nodes) - 1;
+    if (link) {
+        crc32_init();
+        if (!c->link.region)
+            memset(dsm_standin_region, 0, sizeof(dsm_standin_region));
+    }
+    uint32_t all = local;
     if (!retype(DSM_UT_OBJECTS, MF_OBJ_NOTIFICATION, 0, DSM_SLOT_DONE))
         return false;
     for (unsigned n = 0; n < c->nodes; n++) {
+        if (!(local >> n & 1))
+            continue;
         // Frames for copies and twins: every page and a twin of each, at
         // most what the node's untyped holds besides its fixed memory (16:
         // the fault thread, bells, alignment). Fewer frames, faster start.
@@ -194,7 +210,9 @@ bool dsm_start(const struct dsm_config *c)
         dsm.boot[n] = (struct engine_boot){.id = n, .nodes = c->nodes, .pages = c->pages, .xfetch = c->xfetch,
                                            .model = c->model, .pool_frames = pool < POOL_MAX ? pool : POOL_MAX, .transport = c->transport,
                                            .fault_stack = fault_stacks[n], .fault_stack_size = sizeof(fault_stacks[n]),
-                                           .status = &dsm.status[n]};
+                                           .link_stack = link_stacks[n], .link_stack_size = sizeof(link_stacks[n]),
+                                           .tick_stack = tick_stacks[n], .tick_stack_size = sizeof(tick_stacks[n]),
+                                           .link = c->link, .status = &dsm.status[n]};
         dsm.boot[n].cpu = node_cpu(n);
         if (!build_node(n) || !pin(n, dsm.boot[n].cpu))
             return false;
@@ -205,16 +223,25 @@ bool dsm_start(const struct dsm_config *c)
     if (!boot_phase(all, "boot"))
         return false;
     // Wiring: every node gets every other node's binding and its doorbell
-    // badged for it (which that node minted), then connects.
+    // badged for it (which that node minted), then connects. With the link
+    // transport the "doorbell" is the peer's link bell (the stand-in for
+    // ivshmem's), and only nodes in this instance are wired.
     for (unsigned i = 0; i < c->nodes; i++)
-        for (unsigned j = 0; j < c->nodes; j++)
-            if (i != j && (mf_cnode_copy_to(ROOT, SLOT(j, R_BINDING), SLOT(i, R_CNODE), CAP_PEER_BINDING + j,
-                                            MF_RIGHT_READ) != 0 ||
-                           mf_cnode_copy_to(SLOT(j, R_CNODE), CAP_RING_BELL + i, SLOT(i, R_CNODE),
-                                            CAP_PEER_BELL + j, MF_RIGHT_WRITE) != 0))
+        for (unsigned j = 0; j < c->nodes; j++) {
+            if (i == j || !(local >> i & 1) || !(local >> j & 1))
+                continue;
+            bool ok = link ? mf_cnode_copy_to(SLOT(j, R_CNODE), CAP_LINK_BELL, SLOT(i, R_CNODE), CAP_PEER_BELL + j,
+                                              MF_RIGHT_WRITE) == 0
+                           : mf_cnode_copy_to(ROOT, SLOT(j, R_BINDING), SLOT(i, R_CNODE), CAP_PEER_BINDING + j,
+                                              MF_RIGHT_READ) == 0 &&
+                                 mf_cnode_copy_to(SLOT(j, R_CNODE), CAP_RING_BELL + i, SLOT(i, R_CNODE),
+                                                  CAP_PEER_BELL + j, MF_RIGHT_WRITE) == 0;
+            if (!ok)
                 return false;
+        }
     for (unsigned n = 0; n < c->nodes; n++)
-        mf_notification_signal(SLOT(n, R_DOORBELL_ROOT));
+        if (local >> n & 1)
+            mf_notification_signal(SLOT(n, R_DOORBELL_ROOT));
     return boot_phase(all, "connect");
 }
 
@@ -222,7 +249,7 @@ long dsm_run_on(uint32_t mask, dsm_app app, uint64_t arg)
 {
     if (!dsm.running)
         return -E_INVAL;
-    mask &= (1u << dsm.config.nodes) - 1;
+    mask &= dsm.local;
     for (unsigned n = 0; n < dsm.config.nodes; n++) {
         if (!(mask & 1u << n))
             continue;
@@ -263,7 +290,69 @@ void dsm_stop(void)
 
 bool dsm_enter(unsigned n)
 {
-    return dsm.running && n < dsm.config.nodes && mf_vas_switch(SLOT(n, R_VAS)) == 0;
+    return dsm.running && n < dsm.config.nodes && (dsm.local >> n & 1) && mf_vas_switch(SLOT(n, R_VAS)) == 0;
+}
+
+uint32_t dsm_local_nodes(void)
+{
+    return dsm.running ? dsm.local : 0;
+}
+
+void dsm_get_link_stats(unsigned node, struct dsm_link_stats *out)
+{
+    *out = (struct dsm_link_stats){0};
+    if (dsm.config.transport != DSM_TRANSPORT_LINK || !dsm_enter(node))
+        return;
+    *out = LINK->stats;
+    mf_vas_switch(0);
+}
+
+// Suspends a thread of node n's CNode through a copy in our R_STOPPING slot.
+static bool suspend_node_thread(unsigned n, long node_slot)
+{
+    long slot = SLOT(n, R_STOPPING);
+    mf_cnode_delete(ROOT, slot);
+    bool ok = mf_cnode_copy_to(SLOT(n, R_CNODE), node_slot, ROOT, slot, MF_RIGHTS_ALL) == 0 &&
+              mf_thread_suspend(slot) == 0;
+    mf_cnode_delete(ROOT, slot);
+    return ok;
+}
+
+uint32_t dsm_link_up(unsigned n)
+{
+    if (dsm.config.transport != DSM_TRANSPORT_LINK || !dsm_enter(n))
+        return 0;
+    uint32_t up = LINK->up;
+    mf_vas_switch(0);
+    return up;
+}
+
+bool dsm_link_idle(unsigned n)
+{
+    if (dsm.config.transport != DSM_TRANSPORT_LINK || !dsm_enter(n))
+        return true;
+    bool idle = true;
+    for (unsigned k = 0; k < NODE->nodes; k++)
+        if (k != n && !(LINK->dead >> k & 1) && !ring_empty(LINK->peer[k].sendq))
+            idle = false;
+    mf_vas_switch(0);
+    return idle;
+}
+
+bool dsm_copy_link_bell(unsigned n, long slot)
+{
+    return dsm.running && (dsm.local >> n & 1) &&
+           mf_cnode_copy_to(SLOT(n, R_CNODE), CAP_LINK_BELL, ROOT, slot, MF_RIGHT_WRITE) == 0;
+}
+
+bool dsm_kill(unsigned n)
+{
+    if (!dsm.running || n >= dsm.config.nodes || !(dsm.local >> n & 1))
+        return false;
+    bool ok = mf_thread_suspend(SLOT(n, R_ENGINE)) == 0 && suspend_node_thread(n, CAP_FAULT_THREAD);
+    if (dsm.config.transport == DSM_TRANSPORT_LINK)
+        ok = ok && suspend_node_thread(n, CAP_LINK_THREAD) && suspend_node_thread(n, CAP_TICK_THREAD);
+    return ok;
 }
 
 unsigned dsm_node_count(void)
@@ -314,7 +403,7 @@ const char *dsm_message_name(unsigned type)
         [MSG_INVALIDATE] = "invalidate", [MSG_DOWNGRADE] = "downgrade", [MSG_PULL] = "pull",
         [MSG_ACK] = "ack", [MSG_FLUSH] = "flush", [MSG_FLUSH_ACK] = "flush_ack", [MSG_DROP] = "drop",
         [MSG_LOCK] = "lock", [MSG_LOCK_GRANT] = "lock_grant", [MSG_UNLOCK] = "unlock",
-        [MSG_BARRIER] = "barrier", [MSG_BARRIER_DONE] = "barrier_done",
+        [MSG_BARRIER] = "barrier", [MSG_BARRIER_DONE] = "barrier_done", [MSG_NACK] = "nack",
     };
     return type < MSG_TYPE_COUNT && names[type] ? names[type] : "?";
 }

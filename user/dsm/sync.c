@@ -106,10 +106,23 @@ static void barrier_arrival(const struct msg *m)
         b->weak_written[i] |= weak_bitmap(m)[i];
     b->date = max_u64(b->date, m->date);
     b->port[m->src] = (uint8_t)m->arg[1];
-    if (++b->arrived < self->nodes)
+    b->arrived |= 1u << m->src;
+    barrier_check();
+}
+
+// Completes the barrier once every live node has arrived (arrivals are a
+// bit per node, so a node that dies after arriving is not counted twice).
+void barrier_check(void)
+{
+    struct node *self = NODE;
+    struct barrier_state *b = &self->barrier;
+    uint32_t all = (1u << self->nodes) - 1;
+    if (!b->arrived || ((b->arrived | self->dead) & all) != all)
         return;
     uint64_t date = b->date + 1;
     for (unsigned n = 0; n < self->nodes; n++) {
+        if (node_dead(n))
+            continue;
         struct msg *done = msg_begin(MSG_BARRIER_DONE);
         done->arg[0] = date;
         done->arg[1] = b->port[n];

@@ -6,8 +6,10 @@
 // bytes, so a transport is `serve` (make the inbox rings), `connect` and
 // `deliver`. Nodes in one machine use LRPC calls (transport_lrpc.c) or
 // rings shared with the sender (transport_rings.c); nodes in separate
-// machines (issue 8) would have a receiver thread per link filling the
-// rings from a virtual interconnect, behind the same functions.
+// machines use the link transport (link.c): a link thread per node frames
+// messages into a shared message region (wire.h: ivshmem between QEMU
+// instances, a stand-in buffer inside one) and fills the inbox rings from
+// it, behind the same functions.
 #pragma once
 #include "node.h"
 
@@ -28,6 +30,7 @@ struct dsm_transport {
 
 extern const struct dsm_transport dsm_transport_lrpc;
 extern const struct dsm_transport dsm_transport_rings;
+extern const struct dsm_transport dsm_transport_link;
 // The LRPC transport's procedures, exported once by the root task (every
 // node runs the same code, so one table serves all bindings).
 void dsm_transport_lrpc_export(void);

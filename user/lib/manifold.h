@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "include/manifold/cap.h"
+#include "include/manifold/device.h"
 #include "include/manifold/errors.h"
 #include "include/manifold/syscall.h"
 
@@ -102,6 +103,38 @@ static inline long mf_reply_recv(long ep, struct mf_msg *m) { return mf_ipc(SYS_
 long mf_notification_signal(long n);
 long mf_notification_wait(long n);
 long mf_notification_poll(long n);
+// As wait, but gives up after `ticks` timer ticks (> 0) with -E_AGAIN.
+long mf_notification_wait_timeout(long n, uint64_t ticks);
+
+// PCI devices (include/manifold/device.h, docs/devices.md). `dev` is a PCI
+// device cap: the root task has mf_system_info.device_count of them from
+// MF_CAP_DEVICE_BASE; programs the shell starts get copies there.
+long mf_pci_config_read(long dev, unsigned offset, unsigned size);   // the value, or -E_*
+long mf_pci_set_command(long dev, unsigned bits);   // MF_PCI_COMMAND_SAFE bits -> new register
+long mf_pci_bar_info(long dev, unsigned bar, struct mf_pci_bar *out);
+// Maps [offset, offset+size) of a memory BAR at va in our home region
+// (inside [MF_DEVICE_WINDOW_BASE, MF_DEVICE_WINDOW_END)); flags MF_PCI_MAP_*.
+long mf_pci_map_bar(long dev, unsigned bar, unsigned flags, uint64_t offset, uint64_t size, uint64_t va);
+long mf_pci_unmap_bar(long dev, unsigned bar, uint64_t va, uint64_t size);
+long mf_pci_get_irq(long dev, long dst_cnode, long dst_index);
+// IRQ caps: bind to a notification; after handling the cause at the
+// device, ack to unmask the line.
+long mf_irq_bind(long irq, long notification);
+long mf_irq_ack(long irq);
+long mf_irq_unbind(long irq);
+long mf_irq_info(long irq);    // line | delivered << 32
+
+// What libmanifold's drivers (ivshmem.h) use for their objects: an untyped
+// for notifications and a range of our CSpace's slots. Defaults: untyped
+// MF_CAP_UNTYPED_BASE, slots MF_CAP_DRIVER_SLOTS.. (MF_DRIVER_SLOT_COUNT),
+// right for programs the shell starts; the root task sets its own.
+void mf_driver_set_resources(long untyped, long first_slot, long slot_count);
+long mf_driver_untyped(void);
+long mf_driver_alloc_slot(void);    // an empty slot of the range, or -E_NOMEM
+// Addresses for device mappings in the window, 2 MiB aligned from 2 MiB
+// up; 0 when the window is full. Giving back the latest one reuses it.
+uint64_t mf_device_va_alloc(uint64_t size);
+void mf_device_va_free(uint64_t va, uint64_t size);
 
 // Address spaces (docs/vas.md). A VAS needs the caller attached (its home
 // region: code, data, stack) before the caller can switch into it.

@@ -3,6 +3,8 @@
 //   UTEST(spawn_unknown) { UCHECK(mf_spawn("nope", 0) == -E_NOENT); return NULL; }
 //
 // A test returns NULL on success or a reason; UCHECK fails with file:line.
+// A reason starting with "SKIP" reports the test as skipped (`ok N - name
+// # SKIP why`): only for configurations without the hardware it needs.
 #pragma once
 #include <stddef.h>
 

@@ -1,6 +1,7 @@
 // The root task: the first user program. It prints the banner and then, by
 // the kernel command line's mode, runs the test suite (mode=test), the
-// benchmarks (mode=bench) or the interactive shell (default).
+// benchmarks (mode=bench), one node of a DSM cluster (mode=cluster) or the
+// interactive shell (default).
 #include "manifold.h"
 #include "root.h"
 #include "lib/string.h"
@@ -49,9 +50,16 @@ int main(uint64_t arg)
     banner(&si);
     if (!names_start())
         printf("root: the name service did not start\n");
+    // Drivers in libmanifold (ivshmem) take their notifications from the
+    // name service's untyped, which is never revoked (root.h).
+    mf_driver_set_resources(NS_UNTYPED, MF_CAP_DRIVER_SLOTS, MF_DRIVER_SLOT_COUNT);
     if (cmdline_has(&si, "mode=test")) {
         int failed = run_tests(cmdline_value(&si, "tests="));
         mf_poweroff(failed ? 1 : 0);
+    }
+    if (cmdline_has(&si, "mode=cluster")) {
+        run_cluster();
+        mf_poweroff(0);
     }
     if (cmdline_has(&si, "mode=bench")) {
         run_benchmarks();

@@ -84,5 +84,10 @@ long spawn_with_resources(const char *name, uint64_t arg, long untyped, long cno
         r = mf_cnode_copy_to(self, NS_ENDPOINT, cnode_slot, MF_CAP_NAMESERVER, MF_RIGHT_WRITE | MF_RIGHT_GRANT);
     if (r == 0)
         r = mf_untyped_retype(untyped, MF_OBJ_UNTYPED, 22, 1, cnode_slot, MF_CAP_UNTYPED_BASE);
+    struct mf_system_info si;
+    if (r == 0)
+        r = mf_system_info(&si);
+    for (uint32_t i = 0; r == 0 && i < si.device_count; i++)
+        r = mf_cnode_copy_to(self, MF_CAP_DEVICE_BASE + i, cnode_slot, MF_CAP_DEVICE_BASE + i, MF_RIGHTS_ALL);
     return r < 0 ? r : mf_spawn_with(name, arg, cnode_slot);
 }

@@ -10,12 +10,14 @@ void run_affinity_benchmark(void);
 // start with one of the '+'-separated prefixes.
 int run_tests(const char *filter);
 void run_benchmarks(void);
+void run_cluster(void);          // mode=cluster: one node of a DSM across instances (cluster.c)
 void run_lrpc_benchmarks(void);   // LRPC's four calls vs the same by IPC
 void shell(void);
 
 // The name service (names.c): a thread of the root task on NS_ENDPOINT,
 // keeping registered caps in slots NS_SLOTS..NS_SLOTS+31; its objects come
-// from NS_UNTYPED.
+// from NS_UNTYPED, and so do the notifications of libmanifold's drivers
+// (mf_driver_set_resources; slots MF_CAP_DRIVER_SLOTS..).
 #define NS_UNTYPED (MF_CAP_UNTYPED_BASE + 8)
 #define NS_THREAD 3700
 #define NS_ENDPOINT 3701
@@ -23,7 +25,8 @@ void shell(void);
 bool names_start(void);
 // Spawns `name` with a CSpace of its own in cnode_slot, carved from
 // `untyped`: itself in slot 1, the name service in slot 2, a 4 MiB untyped
-// in slot 16. Revoking `untyped` takes it all back.
+// in slot 16, copies of our PCI device caps from MF_CAP_DEVICE_BASE.
+// Revoking `untyped` takes it all back.
 long spawn_with_resources(const char *name, uint64_t arg, long untyped, long cnode_slot);
 
 // The demonstration LRPC server (lrpc_setup.c): started with its own

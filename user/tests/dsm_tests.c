@@ -531,6 +531,28 @@ UTEST(dsm_litmus_tests_over_shared_rings)
     return why;
 }
 
+// And over the link transport (link.c): frames in a shared message region,
+// sequence numbers, checksums and acks, as between machines.
+UTEST(dsm_litmus_tests_over_the_link)
+{
+    transport_under_test = DSM_TRANSPORT_LINK;
+    const char *why = utest_dsm_strong_message_passing();
+    if (!why)
+        why = utest_dsm_strong_store_buffering();
+    if (!why)
+        why = utest_dsm_release_message_passing();
+    if (!why)
+        why = utest_dsm_release_lock_counter();
+    if (!why)
+        why = utest_dsm_two_writers_merge_weak();
+    if (!why)
+        why = utest_dsm_weak_stale_until_sync();
+    if (!why)
+        why = utest_dsm_xfetch_fetches_sequential_streams_in_bulk();
+    transport_under_test = DSM_TRANSPORT_LRPC;
+    return why;
+}
+
 // Operations over many pages go out a window at a time: 96 diffs flushed
 // to one manager at a barrier, then 96 pages' model changed and synced.
 #define WIDE_PAGES 96
