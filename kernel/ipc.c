@@ -557,6 +557,7 @@ static int64_t invoke_wait(const struct decoded *d)
     // signal that got there first has dequeued it and set the result.
     if (__atomic_load_n(&self->waiting_on, __ATOMIC_ACQUIRE))
         ipc_cancel(self);
+    self->wait_expired = false;
     return self->ipc_result;
 }
 

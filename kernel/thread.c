@@ -168,7 +168,7 @@ static struct cpu *lock_cpu_of(struct thread *t, struct mcs_qnode *q)
 
 static void runqueue_push(struct cpu *c, struct thread *t, uint64_t now)
 {
-    assert(!t->on_rq && t->cpu == c->id && !t->waiting_on);
+    assert(!t->on_rq && t->cpu == c->id && (!t->waiting_on || t->wait_expired));
     struct thread **p = &c->run_head;
     while (*p)
         p = &(*p)->next;
@@ -701,8 +701,11 @@ static void wake_timed(struct thread *t, uintptr_t now)
 {
     if (t->state == THREAD_BLOCKED &&
         ((t->blocked_on == BLOCK_SLEEP && now >= t->wake_tick) || t->blocked_on == BLOCK_CONSOLE ||
-         (t->blocked_on == BLOCK_NOTIFICATION && t->wake_tick && now >= t->wake_tick)))
+         (t->blocked_on == BLOCK_NOTIFICATION && t->wake_tick && now >= t->wake_tick))) {
+        if (t->blocked_on == BLOCK_NOTIFICATION)
+            t->wait_expired = true;     // runs while still queued, to leave the queue itself
         thread_wake(t);   // console readers re-check the UART themselves
+    }
 }
 
 // Timer interrupt (user mode or idle: this CPU holds no lock): the boot CPU

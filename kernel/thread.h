@@ -83,6 +83,7 @@ struct thread {
     uint64_t fault_msg[5];      // info, mr0..mr3
     bool in_syscall;            // between syscall_entry and its return
     uint8_t lrpc_abort_to;      // LRPC_NO_ABORT, or the depth its aborted calls unwind to
+    bool wait_expired;          // woken by the tick from a timed notification wait, still queued
     bool lrpc_kick;             // aborted, not yet told (kernel/lrpc.c, under space_lock)
     uint8_t lrpc_depth;         // LRPC calls in progress (kernel/lrpc.c)
     struct lrpc_link lrpc[LRPC_MAX_DEPTH];

@@ -3,8 +3,15 @@
 // device 15:11, function 10:8, register 7:2), the data is at 0xCFC + the
 // offset's low two bits. It reaches the first 256 bytes of every function
 // on i440FX (QEMU -M pc, Bochs) and on q35 alike, so no MCFG is needed.
+//
+// SMP: selecting a register and moving the data are two port accesses, so
+// each access holds a leaf ticket lock (callers already serialize on
+// cap_lock; this keeps the mechanism safe on its own).
 #include "arch/x86_64/x86.h"
 #include "kernel/arch.h"
+#include "lib/spinlock.h"
+
+static struct ticket_lock config_lock;
 
 #define PCI_ADDRESS 0xcf8
 #define PCI_DATA    0xcfc
@@ -23,16 +30,18 @@ static void select_register(uint32_t bdf, unsigned offset)
 
 uint32_t arch_pci_config_read(uint32_t bdf, unsigned offset, unsigned size)
 {
+    ticket_lock(&config_lock);
     select_register(bdf, offset);
-    if (size == 1)
-        return inb((uint16_t)(PCI_DATA + (offset & 3)));
-    if (size == 2)
-        return inw((uint16_t)(PCI_DATA + (offset & 2)));
-    return inl(PCI_DATA);
+    uint32_t v = size == 1 ? inb((uint16_t)(PCI_DATA + (offset & 3)))
+               : size == 2 ? inw((uint16_t)(PCI_DATA + (offset & 2)))
+                           : inl(PCI_DATA);
+    ticket_unlock(&config_lock);
+    return v;
 }
 
 void arch_pci_config_write(uint32_t bdf, unsigned offset, unsigned size, uint32_t value)
 {
+    ticket_lock(&config_lock);
     select_register(bdf, offset);
     if (size == 1)
         outb((uint16_t)(PCI_DATA + (offset & 3)), (uint8_t)value);
@@ -40,4 +49,5 @@ void arch_pci_config_write(uint32_t bdf, unsigned offset, unsigned size, uint32_
         outw((uint16_t)(PCI_DATA + (offset & 2)), (uint16_t)value);
     else
         outl(PCI_DATA, value);
+    ticket_unlock(&config_lock);
 }
