@@ -120,7 +120,13 @@ UTEST(dsm_link_clean_channel_needs_no_repair)
     if (why)
         return why;
     UCHECK(s.delivered > 100);
-    UCHECK(s.bad_frames == 0 && s.duplicates == 0 && s.out_of_order == 0 && s.retransmits == 0);
+    // Nothing is ever damaged or out of order. A peer whose CPU the host
+    // did not run for the 3-tick timeout (nodes run on their own vCPUs)
+    // is sent its frames again: only then are there retransmits, and each
+    // duplicate comes from one.
+    UCHECK(s.bad_frames == 0 && s.out_of_order == 0);
+    UCHECK(s.timeouts > 0 || s.retransmits == 0);
+    UCHECK(s.duplicates <= s.retransmits);
     return NULL;
 }
 
