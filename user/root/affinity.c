@@ -48,21 +48,10 @@ static void worker(uint64_t k)
     done[k] = 1;
 }
 
-static void sort(uint64_t *a, unsigned n)
-{
-    for (unsigned i = 1; i < n; i++) {
-        uint64_t v = a[i];
-        unsigned j = i;
-        for (; j > 0 && a[j - 1] > v; j--)
-            a[j] = a[j - 1];
-        a[j] = v;
-    }
-}
-
 static void print(const char *name, const char *policy, const char *unit, uint64_t *s, unsigned n,
                   const struct mf_system_info *si)
 {
-    sort(s, n);
+    bench_sort(s, n);
     printf("BENCH {\"name\":\"sched.affinity.%s.%s\",\"arch\":\"%s\",\"system\":\"manifold\",\"unit\":\"%s\","
            "\"cpus\":%u,\"threads\":%u,\"n\":%u,\"min\":%lu,\"median\":%lu,\"max\":%lu}\n",
            policy, name, si->arch, unit, si->cpus, THREADS, n, (unsigned long)s[0], (unsigned long)s[n / 2],

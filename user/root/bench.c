@@ -14,7 +14,7 @@
 
 static uint64_t samples[RUNS];
 
-static void sort(uint64_t *a, unsigned n)
+void bench_sort(uint64_t *a, unsigned n)
 {
     for (unsigned i = 1; i < n; i++) {
         uint64_t v = a[i];
@@ -53,7 +53,7 @@ static void report(const char *name, uint64_t overhead)
 {
     for (unsigned i = 0; i < RUNS; i++)
         samples[i] = samples[i] > overhead ? samples[i] - overhead : 0;
-    sort(samples, RUNS);
+    bench_sort(samples, RUNS);
     printf("BENCH {\"name\":\"%s\",\"arch\":\"%s\",\"system\":\"manifold\",\"unit\":\"cycles\","
            "\"n\":%u,\"min\":%lu,\"median\":%lu,\"max\":%lu}\n",
            name, arch_name(), RUNS, (unsigned long)samples[0], (unsigned long)samples[RUNS / 2],
