@@ -80,30 +80,37 @@ void thread_object_init(uintptr_t obj)
     thread_format((struct thread *)obj, "thread", true);
 }
 
+static void fill_info(const struct thread *t, struct mf_thread_info *info)
+{
+    *info = (struct mf_thread_info){0};
+    info->id = t->id;
+    info->state = t->state == THREAD_RUNNABLE ? MF_THREAD_RUNNABLE
+                : t->state == THREAD_DEAD     ? MF_THREAD_DEAD
+                : t->state == THREAD_INACTIVE ? MF_THREAD_INACTIVE
+                                              : MF_THREAD_BLOCKED;
+    info->cpu = t == current_thread() ? arch_cpu_id() : t->cpu;
+    info->priority = t->priority;
+    strlcpy(info->name, t->name, sizeof(info->name));
+    info->policy = policy_of(t);
+    info->migrations = t->migrations;
+    info->switches_in = t->switches_in;
+}
+
 bool thread_info_at(unsigned index, struct mf_thread_info *info)
 {
+    // Our own: it cannot go away while we ask, so no list lock (mf_cpu_id
+    // is called in loops on every CPU).
+    if (index == MF_THREAD_SELF) {
+        fill_info(current_thread(), info);
+        return true;
+    }
     struct mcs_qnode q;
     mcs_lock(&threads_lock, &q);
     struct thread *t = all_threads;
-    if (index == MF_THREAD_SELF)
-        t = current_thread();
-    else
-        while (t && index--)
-            t = t->all_next;
-    if (t) {
-        *info = (struct mf_thread_info){0};
-        info->id = t->id;
-        info->state = t->state == THREAD_RUNNABLE ? MF_THREAD_RUNNABLE
-                    : t->state == THREAD_DEAD     ? MF_THREAD_DEAD
-                    : t->state == THREAD_INACTIVE ? MF_THREAD_INACTIVE
-                                                  : MF_THREAD_BLOCKED;
-        info->cpu = t == current_thread() ? arch_cpu_id() : t->cpu;
-        info->priority = t->priority;
-        strlcpy(info->name, t->name, sizeof(info->name));
-        info->policy = policy_of(t);
-        info->migrations = t->migrations;
-        info->switches_in = t->switches_in;
-    }
+    while (t && index--)
+        t = t->all_next;
+    if (t)
+        fill_info(t, info);
     mcs_unlock(&threads_lock, &q);
     return t != NULL;
 }
@@ -271,8 +278,10 @@ static unsigned place(const struct thread *t)
         }
         return best;
     }
-    default:                    // FCFS: wherever it can run soonest
-        return least_loaded(t->cpu);
+    default: {                  // FCFS: wherever it can run soonest, no preference
+        static unsigned rotor;  // among equally loaded CPUs, round robin
+        return least_loaded(__atomic_fetch_add(&rotor, 1, __ATOMIC_RELAXED) % cpu_count);
+    }
     }
 }
 
@@ -381,7 +390,6 @@ static void steal_into(struct cpu *me, uint64_t now)
             t = t->next;
         if (t) {
             runqueue_remove(c, t);
-            t->migrations++;
             __atomic_store_n(&t->cpu, me->id, __ATOMIC_RELEASE);
         }
         mcs_unlock(&c->lock, &q);
@@ -498,7 +506,6 @@ void thread_set_sched(struct thread *t, unsigned policy, unsigned cpu)
     bool running = must_move(t, c) && t == c->current;
     if (move) {
         runqueue_remove(c, t);
-        t->migrations++;
         __atomic_store_n(&t->cpu, cpu, __ATOMIC_RELEASE);
     }
     mcs_unlock(&c->lock, &q);
@@ -560,7 +567,6 @@ void schedule(void)
     if (prev_runs && must_move(prev, c)) {
         // Fixed to another CPU: it joins that CPU's queue once we are off it.
         moving = prev;
-        prev->migrations++;
         __atomic_store_n(&prev->cpu, prev->fixed_cpu, __ATOMIC_RELEASE);
         prev_runs = false;
     }
@@ -590,6 +596,8 @@ void schedule(void)
     if (next != c->idle) {
         __atomic_store_n(&c->switches, c->switches + 1, __ATOMIC_RELAXED);
         next->switches_in++;
+        if (next->last_cpu != NEVER_RAN && next->last_cpu != c->id)
+            next->migrations++;     // runs on another CPU than the time before
     }
     // A thread that just left another CPU may not be saved there yet.
     while (__atomic_load_n(&next->on_cpu, __ATOMIC_ACQUIRE))

@@ -93,7 +93,7 @@ struct thread {
     uint8_t policy;             // MF_SCHED_*; MF_SCHED_DEFAULT = the boot policy
     uint8_t fixed_cpu;          // for MF_SCHED_FIXED
     uint8_t last_cpu;           // where it last ran (0xff: never)
-    uint32_t migrations;        // started on another CPU than the last
+    uint32_t migrations;        // switched in on another CPU than the time before
     uint64_t enqueued_at;       // tick it joined its queue (aging)
     uint64_t switches_in;
     uint32_t left_at[MAX_CPUS]; // cpus[c].switches when it last ran on c, + 1 (0 = never)

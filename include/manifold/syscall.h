@@ -62,7 +62,7 @@ struct mf_thread_info {
     uint32_t priority;
     char name[32];
     uint32_t policy;       // MF_SCHED_* in force (never MF_SCHED_DEFAULT)
-    uint32_t migrations;   // times it started on another CPU than before
+    uint32_t migrations;   // times it was switched in on another CPU than the time before
     uint64_t switches_in;  // times a CPU switched to it
 };
 #define MF_THREAD_SELF 0xffffffffu  // SYS_THREAD_INFO: the calling thread

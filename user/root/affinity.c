@@ -1,8 +1,9 @@
 // The cache-affinity benchmark (seed 004, issue 5): the same workload under
-// each scheduling policy. THREADS threads, twice as many as CPUs, each
-// sweep a private working set and then give the CPU up: every other round
-// by yielding, the rest by sleeping one tick, so that every wake-up asks
-// the policy where the thread runs next. Per policy it prints the cycles
+// each scheduling policy. One and a half threads per CPU each sweep a
+// private working set and then give the CPU up, by yielding or by sleeping
+// 1 or 2 ticks (a pattern that differs per thread and round), so threads
+// wake at different times onto CPUs of different load, and every wake-up
+// asks the policy where the thread runs next. Per policy it prints the cycles
 // of one sweep (every sweep of every thread), the migrations of each
 // thread (how often it ran on another CPU than the time before: on real
 // hardware, each one refills the caches), and the wall-clock cycles of the
@@ -17,9 +18,9 @@
 
 #define AFF_UT (MF_CAP_UNTYPED_BASE + 4)
 #define AFF_THREAD 3100
-#define THREADS 8
+#define THREADS 8                   // at most; 1.5 per CPU
 #define ROUNDS 40
-#define WORKING_SET (16 * 1024)
+#define WORKING_SET (32 * 1024)
 
 static uint8_t working_set[THREADS][WORKING_SET] __attribute__((aligned(64)));
 static uint8_t stacks[THREADS][8192] __attribute__((aligned(16)));
@@ -27,6 +28,7 @@ static uint64_t sweep_cycles[THREADS][ROUNDS];
 static volatile uint64_t migrations[THREADS];
 static volatile long done[THREADS];
 static volatile long go;
+static unsigned threads;
 
 static void worker(uint64_t k)
 {
@@ -38,8 +40,9 @@ static void worker(uint64_t k)
         for (unsigned i = 0; i < WORKING_SET; i += 64)
             ws[i] = (uint8_t)(ws[i] + r + 1);
         sweep_cycles[k][r] = mf_arch_cycles() - t0;
-        if (r & 1)
-            mf_sleep(1);
+        unsigned pause = (unsigned)(k + r) % 3;     // 0: yield; 1, 2: ticks asleep
+        if (pause)
+            mf_sleep(pause);
         else
             mf_yield();
     }
@@ -54,14 +57,14 @@ static void print(const char *name, const char *policy, const char *unit, uint64
     bench_sort(s, n);
     printf("BENCH {\"name\":\"sched.affinity.%s.%s\",\"arch\":\"%s\",\"system\":\"manifold\",\"unit\":\"%s\","
            "\"cpus\":%u,\"threads\":%u,\"n\":%u,\"min\":%lu,\"median\":%lu,\"max\":%lu}\n",
-           policy, name, si->arch, unit, si->cpus, THREADS, n, (unsigned long)s[0], (unsigned long)s[n / 2],
+           policy, name, si->arch, unit, si->cpus, threads, n, (unsigned long)s[0], (unsigned long)s[n / 2],
            (unsigned long)s[n - 1]);
 }
 
 static bool run_policy(unsigned policy, const char *label, const struct mf_system_info *si)
 {
     go = 0;
-    for (unsigned k = 0; k < THREADS; k++) {
+    for (unsigned k = 0; k < threads; k++) {
         done[k] = 0;
         migrations[k] = 0;
         long slot = AFF_THREAD + k;
@@ -78,7 +81,7 @@ static bool run_policy(unsigned policy, const char *label, const struct mf_syste
     bool all = false;
     for (int w = 0; w < 3000 && !all; w++) {
         all = true;
-        for (unsigned k = 0; k < THREADS; k++)
+        for (unsigned k = 0; k < threads; k++)
             all &= done[k] == 1;
         if (!all)
             mf_sleep(1);
@@ -91,13 +94,13 @@ static bool run_policy(unsigned policy, const char *label, const struct mf_syste
     }
     static uint64_t s[THREADS * ROUNDS];
     unsigned n = 0;
-    for (unsigned k = 0; k < THREADS; k++)
+    for (unsigned k = 0; k < threads; k++)
         for (unsigned r = 1; r < ROUNDS; r++)      // the first sweep warms up
             s[n++] = sweep_cycles[k][r];
     print("sweep", label, "cycles", s, n, si);
-    for (unsigned k = 0; k < THREADS; k++)
+    for (unsigned k = 0; k < threads; k++)
         s[k] = migrations[k];
-    print("migrations", label, "count", s, THREADS, si);
+    print("migrations", label, "count", s, threads, si);
     s[0] = total;
     print("run", label, "cycles", s, 1, si);
     return true;
@@ -106,8 +109,11 @@ static bool run_policy(unsigned policy, const char *label, const struct mf_syste
 void run_affinity_benchmark(void)
 {
     struct mf_system_info si;
-    if (mf_system_info(&si) < 0)
+    if (mf_system_info(&si) < 0 || !si.cpus)
         return;
+    threads = si.cpus + (si.cpus + 1) / 2;
+    if (threads > THREADS)
+        threads = THREADS;
     static const struct {
         unsigned policy;
         const char *label;

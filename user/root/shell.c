@@ -160,8 +160,10 @@ static void cmd_bench(int argc, char **argv)
         run_lrpc_benchmarks();
     else if (argc > 1 && strcmp(argv[1], "dsm") == 0)
         run_dsm_benchmarks();
+    else if (argc > 1 && strcmp(argv[1], "affinity") == 0)
+        run_affinity_benchmark();
     else if (argc > 1)
-        printf("usage: bench [gups|share|lrpc|dsm]\n");
+        printf("usage: bench [gups|share|lrpc|dsm|affinity]\n");
     else
         run_benchmarks();
 }

@@ -210,9 +210,13 @@ UTEST(smp_cpu_bound_thread_on_each_cpu_progresses)
 
 // Reports its CPU until told to move, then until it runs on the new one.
 static volatile long move_to;
+static volatile uint32_t mover_migrations;
 static void mover(uint64_t k)
 {
     while (!stop_all) {
+        struct mf_thread_info self;
+        if (mf_thread_info(MF_THREAD_SELF, &self) == 0)
+            mover_migrations = self.migrations;
         long c = mf_cpu_id();
         if (c != seen_cpu[k]) {
             if (seen_cpu[k] >= 0 && c != move_to)
@@ -235,6 +239,7 @@ UTEST(smp_fixed_thread_moves_when_refixed)
     UCHECK(start_fixed(0, from, mover));
     UWAIT(seen_cpu[0] == from, 300);
     UCHECK(seen_cpu[0] == from);
+    uint32_t before = mover_migrations;
     move_to = to;
     UCHECK(mf_thread_set_sched(THREADS, MF_SCHED_FIXED, (unsigned)to) == 0);
     UWAIT(seen_cpu[0] == to, 300);
@@ -242,6 +247,7 @@ UTEST(smp_fixed_thread_moves_when_refixed)
     uint64_t p = progress[0];
     UWAIT(progress[0] > p + 10, 300);
     UCHECK(seen_cpu[0] == to && wrong_cpu[0] == 0);
+    UCHECK(mover_migrations == before + 1);         // counted once, at the move
     UCHECK(cleanup());
     return NULL;
 }
