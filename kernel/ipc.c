@@ -555,8 +555,13 @@ static int64_t invoke_wait(const struct decoded *d)
     // A timed wait that ran out is woken still queued (thread.c:
     // wake_timed): it leaves the queue itself and returns -E_AGAIN. A
     // signal that got there first has dequeued it and set the result.
-    if (__atomic_load_n(&self->waiting_on, __ATOMIC_ACQUIRE))
+    // cap_lock keeps the notification alive meanwhile (ipc_cancel's rule):
+    // deleting it takes cap_lock.
+    if (__atomic_load_n(&self->waiting_on, __ATOMIC_ACQUIRE)) {
+        cap_lock();
         ipc_cancel(self);
+        cap_unlock();
+    }
     self->wait_expired = false;
     return self->ipc_result;
 }
