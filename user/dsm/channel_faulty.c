@@ -65,6 +65,14 @@ static bool faulty_put(struct dsm_channel *base, unsigned peer, const struct fra
     if (roll(c, DSM_FAULT_CORRUPT)) {
         size_t bytes = assemble(c->scratch, f, payload);
         size_t at = next_random(c) % bytes;
+        // The inner channel sizes its ring record from the header's length
+        // field: a flip there would damage the channel's own framing, not
+        // the frame on the wire (that case, an impossible ring record, is
+        // dsm_link_frames_from_another_epoch_or_source_are_refused's). Such
+        // a flip lands on the CRC next to it instead.
+        size_t length_at = __builtin_offsetof(struct frame, length);
+        if (at >= length_at && at < length_at + sizeof(f->length))
+            at += sizeof(f->length);
         c->scratch[at] ^= (uint8_t)(1u << (next_random(c) % 8));
         ok = put_block(c, peer, c->scratch);
         if (ok)
