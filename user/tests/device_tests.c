@@ -10,6 +10,7 @@
 #include "ivshmem.h"
 #include "utest.h"
 #include "lib/string.h"
+#include "user/root/root.h"
 
 #define ROOT MF_CAP_SELF_CNODE
 #define UT (MF_CAP_UNTYPED_BASE + 3)
@@ -440,4 +441,39 @@ UTEST(intx_interrupt_delivery)
     mf_device_va_free(va, 4096);
     mf_cnode_revoke(ROOT, UT);
     return why;
+}
+
+// The driver in a program started like the shell's `run` does it: the
+// program sees the devices through the caps it was given, maps them in its
+// own home, rings its own doorbell, and leaves the last device mapped and
+// its IRQ bound when it ends (arg bit 0). Its address space goes then, and
+// the device pages in it must not reach the page allocator (which would
+// panic: they are not RAM); free memory afterwards is what it was before.
+UTEST(ivshmem_from_a_program)
+{
+    if (ivshmem_count() == 0) {
+        UCHECK(!ivshmem_required());
+        return "SKIP no ivshmem device (ivshmem=1 is not on the command line)";
+    }
+    const long ut = MF_CAP_UNTYPED_BASE + 1, cnode = 3901;
+    const uint64_t arg = 0x5eed;
+    struct mf_system_info a, b;
+    UCHECK(mf_system_info(&a) == 0);
+    long tid = spawn_with_resources("ivshmem_user", arg, ut, cnode);
+    UCHECK(tid > 0);
+    struct mf_exit_status st;
+    UCHECK(mf_wait(tid, &st) == 0);
+    UCHECK(st.how == EXIT_NORMAL && st.code == 0);
+    UCHECK(mf_cnode_revoke(MF_CAP_SELF_CNODE, ut) == 0);
+    UCHECK(mf_system_info(&b) == 0);
+    UCHECK(a.memory_free == b.memory_free);
+    for (unsigned i = 0; i < ivshmem_count(); i++) {
+        struct ivshmem dev;
+        UCHECK(ivshmem_open(&dev, i) == 0);
+        volatile uint64_t *w = (volatile uint64_t *)dev.shm;
+        bool seen = w[3] == (w[1] ^ arg);
+        ivshmem_close(&dev);
+        UCHECK(seen);
+    }
+    return NULL;
 }
