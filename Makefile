@@ -171,6 +171,7 @@ host-test: host-test-sync
 	    -Dsnprintf=mf_snprintf -Dvsnprintf=mf_vsnprintf \
 	    tools/host-tests/test_lib.c lib/elf.c lib/fmt.c -o build/host/test_lib
 	build/host/test_lib
+	tools/host-tests/test_ivshmem_server.py
 
 # lib/spinlock.c and lib/barrier.c on host threads (docs/sync.md): with
 # ThreadSanitizer, plain -O2, and -O2 with the real cpu_relax of the host

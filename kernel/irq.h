@@ -1,11 +1,14 @@
 // Device interrupt lines granted by capability (MF_OBJ_IRQ, docs/devices.md).
 //
-// An IRQ object is one device's INTx line (static, made at boot by
-// pci_init). Bound to a notification, each interrupt masks the line at the
-// controller and signals the notification; the driver clears the cause at
-// the device and acks the IRQ cap, which unmasks the line. Devices that
-// share a controller line share its mask: it is unmasked once every bound
-// sharer that was signalled has acked.
+// An IRQ object is one device's interrupt (static, made at boot by
+// pci_init): MSI-X vector 0 where the device has MSI-X and the arch a
+// message target, else its INTx line. Bound to a notification, each
+// interrupt masks it (MSI-X: the vector's mask bit, the device keeps the
+// next message pending; INTx: the controller line) and signals the
+// notification; the driver handles the cause at the device and acks the
+// IRQ cap, which unmasks. INTx devices that share a controller line share
+// its mask: it is unmasked once every bound sharer that was signalled has
+// acked.
 //
 // Locking: interrupts are taken on CPU 0 (the only CPU running user
 // threads) with interrupts disabled, like invocations; no lock is needed.

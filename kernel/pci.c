@@ -128,7 +128,7 @@ static void print_device(const struct pci_device *d, bool kept)
     kprintf("%s\n", kept ? "" : " (not kept: table full)");
 }
 
-static void probe_function(uint32_t bdf, unsigned buses, uint8_t *next_bus, uint8_t *queue, unsigned *queued)
+static void probe_function(uint32_t bdf, unsigned buses, uint8_t *queue, unsigned *queued)
 {
     struct pci_device tmp = {.bdf = bdf, .irq = -1};
     tmp.vendor = (uint16_t)cfg_read(bdf, MF_PCI_VENDOR_ID, 2);
@@ -138,9 +138,11 @@ static void probe_function(uint32_t bdf, unsigned buses, uint8_t *next_bus, uint
     if ((tmp.header_type & 0x7f) == HEADER_BRIDGE) {
         // A PCI-to-PCI bridge: follow it when the firmware numbered it.
         uint8_t secondary = (uint8_t)cfg_read(bdf, BRIDGE_SECONDARY_BUS, 1);
-        if (secondary && secondary < buses && *queued < PCI_MAX_BUSES)
+        bool seen = false;
+        for (unsigned i = 0; i < *queued; i++)
+            seen |= queue[i] == secondary;
+        if (secondary && !seen && secondary < buses && *queued < PCI_MAX_BUSES)
             queue[(*queued)++] = secondary;
-        (void)next_bus;
     } else if ((tmp.header_type & 0x7f) == 0) {
         size_bars(&tmp);
         tmp.intx_pin = (uint8_t)cfg_read(bdf, MF_PCI_INTR_PIN, 1);
@@ -170,7 +172,7 @@ void pci_init(const struct boot_info *bi)
     }
     if (buses > 256)
         buses = 256;
-    uint8_t queue[PCI_MAX_BUSES] = {0}, next_bus = 1;
+    uint8_t queue[PCI_MAX_BUSES] = {0};     // bus 0, then secondary buses as bridges name them
     unsigned queued = 1;
     for (unsigned q = 0; q < queued; q++) {
         unsigned bus = queue[q];
@@ -182,7 +184,7 @@ void pci_init(const struct boot_info *bi)
                         break;          // no device here
                     continue;
                 }
-                probe_function(bdf, buses, &next_bus, queue, &queued);
+                probe_function(bdf, buses, queue, &queued);
                 if (fn == 0 && !(cfg_read(bdf, 0x0e, 1) & HEADER_MULTIFUNCTION))
                     break;
             }
@@ -336,8 +338,8 @@ static int check_window(const struct invocation *inv, uint64_t va, uint64_t size
         return -E_INVAL;
     if (va < MF_DEVICE_WINDOW_BASE || va >= MF_DEVICE_WINDOW_END || MF_DEVICE_WINDOW_END - va < size)
         return -E_RANGE;
-    if (!inv->caller->home_vas)
-        return -E_INVAL;
+    if (!inv->caller->home_vas || inv->caller->home_vas->is_object)
+        return -E_INVAL;            // a kernel thread, or (never today) a home that is a VAS object
     return 0;
 }
 

@@ -174,10 +174,31 @@ static void cmd_halt(int argc, char **argv)
     mf_poweroff(0);
 }
 
+// The PCI devices we hold caps for, as user space sees them.
+static void cmd_devices(int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    struct mf_system_info si;
+    if (mf_system_info(&si))
+        return;
+    for (uint32_t i = 0; i < si.device_count; i++) {
+        long d = MF_CAP_DEVICE_BASE + i;
+        long id = mf_pci_config_read(d, MF_PCI_VENDOR_ID, 4), class = mf_pci_config_read(d, MF_PCI_CLASS, 4);
+        printf("slot %ld: %04lx:%04lx class %06lx", d, id & 0xffff, (id >> 16) & 0xffff, (class >> 8) & 0xffffff);
+        struct mf_pci_bar bar;
+        for (unsigned b = 0; b < MF_PCI_BAR_COUNT; b++)
+            if (mf_pci_bar_info(d, b, &bar) == 0 && bar.size)
+                printf(" bar%u %s %#lx+%#lx", b, bar.flags & MF_PCI_BAR_MEM ? "mem" : "io",
+                       (unsigned long)bar.base, (unsigned long)bar.size);
+        printf("\n");
+    }
+}
+
 static const struct command commands[] = {
     {"help", "help", "list commands", cmd_help},
     {"info", "info", "version, CPUs, memory, features", cmd_info},
     {"ps", "ps", "list threads", cmd_ps},
+    {"devices", "devices", "list the PCI devices (device caps from slot 224)", cmd_devices},
     {"programs", "programs", "list programs carried as boot modules", cmd_programs},
     {"run", "run NAME [NUMBER]", "start a program and wait for it", cmd_run},
     {"test", "test", "run the kernel and user test suite", cmd_test},
