@@ -4,22 +4,12 @@
 // with the user-mode counter and leave the samples in root task memory.
 #include "dsm.h"
 #include "bench.h"
+#include "user/root/root.h"     // bench_sort: the DSM runs in the root task
 
 #define WORDS(page) ((volatile uint64_t *)(DSM_BASE + (page) * DSM_PAGE))
 
 uint64_t dsm_samples[DSM_BENCH_SAMPLES];
 static uint64_t counter_overhead;
-
-static void sort(uint64_t *a, unsigned n)
-{
-    for (unsigned i = 1; i < n; i++) {
-        uint64_t v = a[i];
-        unsigned j = i;
-        for (; j > 0 && a[j - 1] > v; j--)
-            a[j] = a[j - 1];
-        a[j] = v;
-    }
-}
 
 static const char *arch(void)
 {
@@ -33,7 +23,7 @@ void dsm_report(const char *name, const char *unit, uint64_t *s, unsigned n, con
 {
     for (unsigned i = 0; i < n; i++)
         s[i] = s[i] > counter_overhead ? s[i] - counter_overhead : 0;
-    sort(s, n);
+    bench_sort(s, n);
     printf("BENCH {\"name\":\"%s\",\"arch\":\"%s\",\"system\":\"manifold\",\"unit\":\"%s\",\"n\":%u,"
            "\"min\":%lu,\"median\":%lu,\"max\":%lu%s%s}\n",
            name, arch(), unit, n, (unsigned long)s[0], (unsigned long)s[n / 2], (unsigned long)s[n - 1],
