@@ -8,21 +8,15 @@
 // run faster: what the figures show is the protocol's cost on top of the
 // computation, per iteration.
 #include "bench.h"
+#include "jacobi.h"
 
 #define WORDS(page) ((volatile int64_t *)(DSM_BASE + (page) * DSM_PAGE))
 #define WARMUP 5
 #define STEPS 100
 
 // ------------------------------------------------------------------ Jacobi
-// A 64 x 64 interior with fixed borders (the top row hot), rows of 512
-// bytes. Row r (0 and 65 are the borders) lives at (r + 7) * 512 from the
-// grid's start, so the interior starts on a page and each node's 16 (or
-// 32, 64) rows are whole pages.
-#define JN 64
-#define ROW_BYTES (JN * 8)
+// The grid and its step: jacobi.h.
 #define GRID_PAGES 10
-#define GRID(g) (DSM_BASE + (uint64_t)(g) * 16 * DSM_PAGE)
-#define CELL(g, r, c) (((volatile int64_t *)(GRID(g) + ((uint64_t)(r) + 7) * ROW_BYTES))[c])
 
 static int64_t jacobi_result[3][JN + 2][JN];    // per run: 1, 2, 4 nodes
 
@@ -31,17 +25,12 @@ static void jacobi(struct dsm_thread *t, uint64_t run)
     unsigned me = dsm_self(t), nodes = dsm_nodes(t), rows = JN / nodes;
     unsigned first = 1 + me * rows, last = first + rows;    // [first, last)
     if (me == 0)
-        for (unsigned g = 0; g < 2; g++)
-            for (unsigned c = 0; c < JN; c++)
-                CELL(g, 0, c) = 1 << 20;    // the hot border; the rest starts 0
+        jacobi_hot_border();
     dsm_barrier(t);
     uint64_t previous = mf_arch_cycles();
     for (unsigned step = 0; step < WARMUP + STEPS; step++) {
-        unsigned src = step % 2, dst = 1 - src;
-        for (unsigned r = first; r < last; r++)
-            for (unsigned c = 1; c < JN - 1; c++)
-                CELL(dst, r, c) = (CELL(src, r - 1, c) + CELL(src, r + 1, c) + CELL(src, r, c - 1) +
-                                   CELL(src, r, c + 1)) / 4;
+        unsigned src = step % 2;
+        jacobi_relax(src, 1 - src, first, last);
         dsm_barrier(t);
         uint64_t now = mf_arch_cycles();
         if (me == 0 && step >= WARMUP)

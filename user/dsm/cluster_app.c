@@ -15,16 +15,10 @@
 // fused multiply-add): this program uses integer arithmetic, so results
 // compare exactly across ISAs.
 #include "cluster_app.h"
+#include "jacobi.h"
 
 // ------------------------------------------------------------------ Jacobi
-// A JN x JN interior with fixed borders (the top row hot), rows of 512
-// bytes; row r (0 and JN + 1 are the borders) lives at (r + 7) * 512 from
-// the grid's start, so the interior starts on a page boundary and each
-// node's rows are whole pages when the node count divides JN / 8.
-#define JN 64
-#define ROW_BYTES (JN * 8)
-#define GRID(g) (DSM_BASE + (uint64_t)(g) * 16 * DSM_PAGE)
-#define CELL(g, r, c) (((volatile int64_t *)(GRID(g) + ((uint64_t)(r) + 7) * ROW_BYTES))[c])
+// The grid and its step: jacobi.h (the same as the one-machine benchmark's).
 
 struct cluster_result cluster_results[DSM_MAX_NODES];
 
@@ -44,17 +38,12 @@ void cluster_jacobi(struct dsm_thread *t, uint64_t steps)
     struct cluster_result *out = &cluster_results[me];
     *out = (struct cluster_result){0};
     if (me == 0)
-        for (unsigned g = 0; g < 2; g++)
-            for (unsigned c = 0; c < JN; c++)
-                CELL(g, 0, c) = 1 << 20;        // the hot border; the rest starts 0
+        jacobi_hot_border();
     dsm_barrier(t);
     uint64_t begin = mf_arch_cycles(), previous = begin;
     for (unsigned step = 0; step < steps; step++) {
-        unsigned src = step % 2, dst = 1 - src;
-        for (unsigned r = first; r < last; r++)
-            for (unsigned c = 1; c < JN - 1; c++)
-                CELL(dst, r, c) = (CELL(src, r - 1, c) + CELL(src, r + 1, c) + CELL(src, r, c - 1) +
-                                   CELL(src, r, c + 1)) / 4;
+        unsigned src = step % 2;
+        jacobi_relax(src, 1 - src, first, last);
         dsm_barrier(t);
         uint64_t now = mf_arch_cycles();
         if (step < CLUSTER_MAX_STEPS)
