@@ -1,10 +1,6 @@
 #include "kernel/cap.h"
 #include "kernel/console.h"
-#include "kernel/ipc.h"
-#include "kernel/irq.h"
-#include "kernel/segment.h"
-#include "kernel/lrpc.h"
-#include "kernel/thread.h"
+#include "kernel/object.h"
 #include "include/manifold/errors.h"
 #include "lib/string.h"
 
@@ -83,66 +79,29 @@ static void unlink_slot(struct slot *s)
     memset(s, 0, sizeof(*s));
 }
 
-// Threads whose CSpace is a dying CNode lose it.
-static void detach_cspace(struct thread *t, uintptr_t cnode)
+void cnode_finalize(const struct cap *cap)
 {
-    if (t->cspace == cnode)
-        t->cspace = 0;
-}
-
-// The object behind a final capability ends.
-static void finalize(const struct cap *cap)
-{
-    switch (cap->type) {
-    case MF_OBJ_CNODE: {
-        struct cnode_header *h = cnode_header(cap->obj);
-        thread_for_each(detach_cspace, cap->obj);
-        h->zombie = true;
-        h->drain_next = 1;
-        h->next_zombie = zombies;
-        zombies = h;
-        break;
-    }
-    case MF_OBJ_THREAD:
-        thread_object_destroy((struct thread *)cap->obj);
-        break;
-    case MF_OBJ_NOTIFICATION:
-        irq_forget_notification((struct notification *)cap->obj);
-        ipc_object_destroy(cap->type, cap->obj);
-        break;
-    case MF_OBJ_ENDPOINT:
-        ipc_object_destroy(cap->type, cap->obj);
-        break;
-    case MF_OBJ_IRQ:
-        irq_cap_destroyed((struct irq_line *)cap->obj);
-        break;
-    case MF_OBJ_VAS:
-        vas_object_destroy((struct vas_object *)cap->obj);
-        break;
-    case MF_OBJ_SEGMENT:
-        segment_destroy((struct segment *)cap->obj);
-        break;
-    case MF_OBJ_BINDING:
-        lrpc_binding_destroy((struct binding *)cap->obj);
-        break;
-    default:
-        break;      // untyped, frames and PCI devices (static) hold no kernel state
-    }
+    struct cnode_header *h = cnode_header(cap->obj);
+    h->zombie = true;
+    h->drain_next = 1;
+    h->next_zombie = zombies;
+    zombies = h;
 }
 
 static int delete_one(struct slot *s, unsigned *budget)
 {
     if (slot_empty(s))
         return 0;
-    if (s->cap.type == MF_OBJ_FRAME && s->cap.badge)
-        frame_cap_deleted(s);   // each frame cap holds at most one mapping
+    const struct object_type *type = object_types[s->cap.type];
+    if (type->cap_deleted)
+        type->cap_deleted(s);
     bool final = cap_is_final(s);
     struct cap cap = s->cap;
     unlink_slot(s);
     if (*budget)
         (*budget)--;
-    if (final)
-        finalize(&cap);
+    if (final && type->finalize)
+        type->finalize(&cap);
     return 0;
 }
 

@@ -63,6 +63,9 @@ int cap_delete(struct slot *s, unsigned *budget);
 int cap_revoke(struct slot *s, unsigned *budget);
 // Moves the capability in src to the empty slot dst, links included.
 void cap_move(struct slot *dst, struct slot *src);
+// A CNode's final cap is gone: it becomes a zombie that cap_drain_zombies
+// empties a bounded number of slots at a time.
+void cnode_finalize(const struct cap *cap);
 // Drains zombie CNodes; 0 when none are left, else -E_AGAIN.
 int cap_drain_zombies(unsigned *budget);
 bool cap_zombies_pending(void);

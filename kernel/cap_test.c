@@ -1,4 +1,6 @@
 // Self-tests of the derivation tree on a scratch CNode.
+#include "kernel/invoke.h"
+#include "kernel/object.h"
 #include "kernel/cap.h"
 #include "kernel/ktest.h"
 #include "kernel/pmm.h"
@@ -73,5 +75,22 @@ KTEST(cap_zombie_cnode_drains_within_budget)
         KCHECK(slot_empty(&inner[i]));
     pmm_free(inner_pa);
     pmm_free(pa);
+    return NULL;
+}
+
+// Every MF_OBJ_* but NULL has a descriptor with a name; retypable types
+// format objects of at least 32 bytes; invocable ones bound their table.
+KTEST(object_types_complete)
+{
+    KCHECK(object_types[MF_OBJ_NULL] == NULL);
+    for (unsigned t = MF_OBJ_NULL + 1; t < MF_OBJ_TYPE_COUNT; t++) {
+        const struct object_type *ot = object_types[t];
+        KCHECK(ot != NULL && ot->name != NULL);
+        KCHECK(ot->op_count <= MAX_OPS && (ot->ops != NULL) == (ot->op_count > 0));
+        for (unsigned size_bits = 0; ot->object_bits && size_bits < 32; size_bits++) {
+            int bits = ot->object_bits(size_bits);
+            KCHECK(bits < 0 || bits >= 5);
+        }
+    }
     return NULL;
 }

@@ -2,6 +2,7 @@
 // Delete and revoke do a bounded amount of work per call and return -E_AGAIN
 // when more remains: a continuation, not a failure (the tree is consistent
 // after every step, and calling again finishes the job).
+#include "kernel/object.h"
 #include "kernel/invoke.h"
 #include "include/manifold/errors.h"
 
@@ -152,3 +153,17 @@ const struct op_handler cnode_ops[MAX_OPS] = {
     [MF_CNODE_COPY_TO] = {decode_copy_to, invoke_derive},
 };
 _Static_assert(MF_CNODE_OP_COUNT <= MAX_OPS, "cnode operation table");
+
+// 2^size_bits slots of 64 bytes; slot 0 is the header.
+static int cnode_bits(unsigned size_bits) { return size_bits >= 2 && size_bits <= 16 ? (int)size_bits + 6 : -1; }
+
+static void cnode_object_init(uintptr_t obj, unsigned size_bits) { cnode_init(obj, size_bits); }
+
+const struct object_type cnode_object_type = {
+    .name = "cnode",
+    .object_bits = cnode_bits,
+    .init = cnode_object_init,
+    .finalize = cnode_finalize,
+    .ops = cnode_ops,
+    .op_count = MF_CNODE_OP_COUNT,
+};

@@ -1,5 +1,6 @@
 #include "kernel/invoke.h"
 #include "kernel/locks.h"
+#include "kernel/object.h"
 #include "kernel/arch.h"
 #include "lib/spinlock.h"
 #include "kernel/thread.h"
@@ -36,30 +37,6 @@ int cap_lookup(const struct thread *t, uint64_t cptr, unsigned type, unsigned ri
     return 0;
 }
 
-static const struct op_handler *const op_tables[MF_OBJ_TYPE_COUNT] = {
-    [MF_OBJ_UNTYPED] = untyped_ops,
-    [MF_OBJ_CNODE] = cnode_ops,
-    [MF_OBJ_THREAD] = thread_ops,
-    [MF_OBJ_NOTIFICATION] = notification_ops,
-    [MF_OBJ_VAS] = vas_ops,
-    [MF_OBJ_SEGMENT] = segment_ops,
-    [MF_OBJ_FRAME] = frame_ops,
-    [MF_OBJ_BINDING] = binding_ops,
-    [MF_OBJ_PCI_DEVICE] = pci_device_ops,
-    [MF_OBJ_IRQ] = irq_ops,
-    // Endpoints are used through SYS_SEND/RECV/CALL/REPLY_RECV, not invoked.
-};
-
-// Address-space objects and frames also hold space_lock, from decode to
-// the end of invoke.
-static const bool needs_space_lock[MF_OBJ_TYPE_COUNT] = {
-    [MF_OBJ_VAS] = true,
-    [MF_OBJ_SEGMENT] = true,
-    [MF_OBJ_FRAME] = true,
-    [MF_OBJ_BINDING] = true,    // A-stack segments, server VAS (kernel/lrpc.c)
-    [MF_OBJ_PCI_DEVICE] = true, // BARs mapped into the caller's home tables
-};
-
 // cap_lock is held from the lookup until invoke returns, so what decode
 // checked still holds in invoke; an invoke that blocks (notification wait)
 // releases it first.
@@ -89,13 +66,14 @@ static int64_t dispatch_once(struct thread *t, uint64_t cptr, uint64_t op, const
     int64_t r;
     cap_lock();
     struct slot *target = cspace_lookup(t, cptr);
-    const struct op_handler *ops = target && !slot_empty(target) ? op_tables[target->cap.type] : NULL;
-    if (!target || slot_empty(target))
+    const struct object_type *type = target && !slot_empty(target) ? object_types[target->cap.type] : NULL;
+    if (!type)
         r = -E_BADCAP;
-    else if (!ops || op >= MAX_OPS || !ops[op].decode)
+    else if (op >= type->op_count || !type->ops[op].decode)
         r = -E_NOSYS;
     else {
-        bool space = needs_space_lock[target->cap.type];
+        const struct op_handler *ops = type->ops;
+        bool space = type->lock_class == LOCK_SPACE;
         if (space)
             space_lock();
         struct invocation inv = {t, target, op, {arg[0], arg[1], arg[2], arg[3]}};

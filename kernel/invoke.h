@@ -31,17 +31,9 @@ struct op_handler {
 #define INVOKE_RETRY (-1000)
 #define INVOKE_RETRY_MS 2000
 
+// Operation tables are arrays of MAX_OPS; an object type's descriptor
+// (kernel/object.h) bounds them by its op_count.
 #define MAX_OPS 8
-extern const struct op_handler cnode_ops[MAX_OPS];
-extern const struct op_handler untyped_ops[MAX_OPS];
-extern const struct op_handler thread_ops[MAX_OPS];        // kernel/thread_obj.c
-extern const struct op_handler notification_ops[MAX_OPS];  // kernel/ipc.c
-extern const struct op_handler vas_ops[MAX_OPS];           // kernel/segment.c
-extern const struct op_handler segment_ops[MAX_OPS];
-extern const struct op_handler frame_ops[MAX_OPS];
-extern const struct op_handler binding_ops[MAX_OPS];       // kernel/lrpc.c
-extern const struct op_handler pci_device_ops[MAX_OPS];    // kernel/pci.c
-extern const struct op_handler irq_ops[MAX_OPS];           // kernel/irq.c
 
 // Looks up cptr in t's CSpace: the slot, or NULL (no CSpace, out of range,
 // slot 0). cap_lock held (kernel/locks.h), as for every slot access.

@@ -20,6 +20,8 @@
 // holds the lock its waker must take, then releases the locks and calls
 // schedule(), so no wake-up is lost; a thread suspended or destroyed in the
 // meantime does not block and its call returns -E_AGAIN.
+#include "kernel/object.h"
+#include "kernel/irq.h"
 #include "kernel/ipc.h"
 #include "kernel/arch.h"
 #include "kernel/console.h"
@@ -582,4 +584,30 @@ const struct op_handler notification_ops[MAX_OPS] = {
     [MF_NOTIFICATION_WAIT] = {decode_wait, invoke_wait},
     [MF_NOTIFICATION_POLL] = {decode_wait, invoke_poll},
     [MF_NOTIFICATION_WAIT_TIMEOUT] = {decode_wait_timeout, invoke_wait},
+};
+
+// Endpoints and notifications are 32 bytes: a lock and a queue (or a word).
+static int ipc_object_bits(unsigned size_bits) { return size_bits == 0 ? 5 : -1; }
+
+static void endpoint_finalize(const struct cap *cap) { ipc_object_destroy(cap->type, cap->obj); }
+
+static void notification_finalize(const struct cap *cap)
+{
+    irq_forget_notification((struct notification *)cap->obj);
+    ipc_object_destroy(cap->type, cap->obj);
+}
+
+// Endpoints are used through SYS_SEND/RECV/CALL/REPLY_RECV, not invoked.
+const struct object_type endpoint_object_type = {
+    .name = "endpoint",
+    .object_bits = ipc_object_bits,
+    .finalize = endpoint_finalize,
+};
+
+const struct object_type notification_object_type = {
+    .name = "notification",
+    .object_bits = ipc_object_bits,
+    .finalize = notification_finalize,
+    .ops = notification_ops,
+    .op_count = MF_NOTIFICATION_OP_COUNT,
 };

@@ -1,4 +1,5 @@
 // IRQ objects: device interrupt lines bound to notifications.
+#include "kernel/object.h"
 #include "kernel/irq.h"
 #include "kernel/arch.h"
 #include "kernel/cap.h"
@@ -251,3 +252,12 @@ const struct op_handler irq_ops[MAX_OPS] = {
     [MF_IRQ_INFO] = {decode_info, invoke_info},
 };
 _Static_assert(MF_IRQ_OP_COUNT <= MAX_OPS, "IRQ operations fit the table");
+
+static void irq_finalize(const struct cap *cap) { irq_cap_destroyed((struct irq_line *)cap->obj); }
+
+const struct object_type irq_object_type = {
+    .name = "irq",
+    .finalize = irq_finalize,
+    .ops = irq_ops,
+    .op_count = MF_IRQ_OP_COUNT,
+};

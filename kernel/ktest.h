@@ -4,7 +4,7 @@
 //   KTEST(pmm_alloc_free) { KCHECK(pmm_alloc() != 0); return NULL; }
 //
 // Tests land in the .ktests section in link order; the root task runs them
-// through SYS_KTEST so kernel and user tests share one numbered report.
+// through its System cap (MF_SYSTEM_KTEST_RUN) so kernel and user tests share one numbered report.
 #pragma once
 #include "kernel/types.h"
 

@@ -1,4 +1,5 @@
 // LRPC bindings and calls (see kernel/lrpc.h).
+#include "kernel/object.h"
 #include "kernel/lrpc.h"
 #include "kernel/arch.h"
 #include "kernel/console.h"
@@ -412,3 +413,20 @@ void lrpc_thread_destroy(struct thread *t)
     t->lrpc_abort_to = LRPC_NO_ABORT;
     t->lrpc_kick = false;
 }
+
+static int binding_bits(unsigned size_bits) { return size_bits == 0 ? PAGE_SHIFT : -1; }
+
+static void binding_object_init(uintptr_t obj, unsigned size_bits) { binding_init(obj); }
+
+static void binding_finalize(const struct cap *cap) { lrpc_binding_destroy((struct binding *)cap->obj); }
+
+// A-stack segments and the server VAS: invocations hold space_lock too.
+const struct object_type binding_object_type = {
+    .name = "binding",
+    .object_bits = binding_bits,
+    .init = binding_object_init,
+    .finalize = binding_finalize,
+    .ops = binding_ops,
+    .op_count = MF_BINDING_OP_COUNT,
+    .lock_class = LOCK_SPACE,
+};

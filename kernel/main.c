@@ -5,6 +5,7 @@
 #include "kernel/console.h"
 #include "kernel/invoke.h"
 #include "kernel/loader.h"
+#include "kernel/object.h"
 #include "kernel/pci.h"
 #include "kernel/pmm.h"
 #include "kernel/smp.h"
@@ -83,6 +84,7 @@ void kmain(struct boot_info *bi)
     if (r)
         panic("cannot create the root task's CSpace: error %d", r);
     pci_grant_root(root->cspace);
+    system_grant_root(&cnode_slots(root->cspace)[MF_CAP_SYSTEM], &cnode_slots(root->cspace)[MF_CAP_CONSOLE]);
     thread_start(root);
     sched_run_idle();
 }

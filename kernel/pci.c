@@ -1,4 +1,5 @@
 // PCI enumeration at boot and the PCI device capability's operations.
+#include "kernel/object.h"
 #include "kernel/pci.h"
 #include "kernel/arch.h"
 #include "kernel/cap.h"
@@ -495,3 +496,12 @@ const struct op_handler pci_device_ops[MAX_OPS] = {
     [MF_PCI_GET_IRQ] = {decode_get_irq, invoke_get_irq},
 };
 _Static_assert(MF_PCI_OP_COUNT <= MAX_OPS, "PCI operations fit the table");
+
+// Made at boot, one per function; BARs are mapped into the caller's home
+// tables under space_lock.
+const struct object_type pci_device_object_type = {
+    .name = "pci-device",
+    .ops = pci_device_ops,
+    .op_count = MF_PCI_OP_COUNT,
+    .lock_class = LOCK_SPACE,
+};

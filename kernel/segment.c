@@ -4,6 +4,7 @@
 // hold it from decode to the end of invoke (invoke_dispatch), and so do
 // vas_switch, the page-fault path and destruction. Page-table entries
 // removed here are shot down on every CPU that may cache them (vas_flush).
+#include "kernel/object.h"
 #include "kernel/segment.h"
 #include "kernel/arch.h"
 #include "kernel/console.h"
@@ -722,3 +723,40 @@ bool pager_fault(struct thread *t, vaddr_t addr, unsigned access, uint64_t pc)
             r == -E_DEAD ? "died" : "refused", (void *)addr);
     return false;
 }
+
+static int frame_bits(unsigned size_bits) { return size_bits == 12 || size_bits == 21 ? (int)size_bits : -1; }
+
+// A header page (and a root table for a VAS), the rest page tables.
+static int space_bits(unsigned size_bits) { return size_bits >= 13 && size_bits <= 24 ? (int)size_bits : -1; }
+
+static void vas_finalize(const struct cap *cap) { vas_object_destroy((struct vas_object *)cap->obj); }
+static void segment_finalize(const struct cap *cap) { segment_destroy((struct segment *)cap->obj); }
+
+const struct object_type frame_object_type = {
+    .name = "frame",
+    .object_bits = frame_bits,
+    .cap_deleted = frame_cap_deleted,   // each frame cap holds at most one mapping
+    .ops = frame_ops,
+    .op_count = MF_FRAME_OP_COUNT,
+    .lock_class = LOCK_SPACE,
+};
+
+const struct object_type vas_object_type = {
+    .name = "vas",
+    .object_bits = space_bits,
+    .init = vas_object_init,
+    .finalize = vas_finalize,
+    .ops = vas_ops,
+    .op_count = MF_VAS_OP_COUNT,
+    .lock_class = LOCK_SPACE,
+};
+
+const struct object_type segment_object_type = {
+    .name = "segment",
+    .object_bits = space_bits,
+    .init = segment_init,
+    .finalize = segment_finalize,
+    .ops = segment_ops,
+    .op_count = MF_SEGMENT_OP_COUNT,
+    .lock_class = LOCK_SPACE,
+};

@@ -1,7 +1,7 @@
 // In-kernel SMP benchmarks: lock acquire+release and barrier episodes, for
 // each algorithm of lib/spinlock.h and lib/barrier.h, on 1..cpu_count CPUs
 // at once (CPUs 0..k-1, one participant each, interrupts off). The root
-// task starts them with SYS_KTEST(KTEST_BENCH) in benchmark mode.
+// task starts them with MF_SYSTEM_KBENCH on its System cap in benchmark mode.
 //
 // Method (docs/benchmarks.md): every participating CPU runs WARMUP
 // discarded operations, then SAMPLES timed ones, each timed alone with the

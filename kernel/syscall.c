@@ -6,9 +6,7 @@
 #include "kernel/ipc.h"
 #include "kernel/segment.h"
 #include "kernel/lrpc.h"
-#include "kernel/ktest.h"
 #include "kernel/locks.h"
-#include "kernel/smp_bench.h"
 #include "kernel/loader.h"
 #include "kernel/pci.h"
 #include "kernel/pmm.h"
@@ -21,33 +19,6 @@
 
 // Handlers get the six argument registers.
 typedef int64_t (*syscall_fn)(const uint64_t *arg);
-
-static int64_t sys_debug_write(const uint64_t *arg)
-{
-    uint64_t ubuf = arg[0], len = arg[1];
-    char chunk[256];        // a line of user printf (256) reaches the console whole
-    if (len > (1u << 20))
-        return -E_RANGE;
-    for (uint64_t done = 0; done < len;) {
-        size_t n = len - done < sizeof(chunk) ? len - done : sizeof(chunk);
-        if (copy_from_user(chunk, ubuf + done, n))
-            return -E_FAULT;
-        console_write(chunk, n);
-        done += n;
-    }
-    return (int64_t)len;
-}
-
-static int64_t sys_debug_getc(const uint64_t *arg)
-{
-    for (;;) {
-        int c = arch_console_getc();
-        if (c >= 0)
-            return c;
-        if (!thread_block(BLOCK_CONSOLE))  // the timer tick wakes us to look again
-            return -E_AGAIN;
-    }
-}
 
 static int64_t sys_exit(const uint64_t *arg)
 {
@@ -146,28 +117,6 @@ static int64_t sys_system_info(const uint64_t *arg)
     return copy_to_user(arg[0], &info, sizeof(info));
 }
 
-static int64_t sys_poweroff(const uint64_t *arg)
-{
-    kprintf("manifold: powering off (status %d)\n", (int)arg[0]);
-    arch_poweroff((int)arg[0]);
-}
-
-static int64_t sys_ktest(const uint64_t *arg)
-{
-    switch (arg[0]) {
-    case KTEST_COUNT:
-        return ktest_count();
-    case KTEST_RUN:
-        if (arg[1] >= ktest_count())
-            return -E_RANGE;
-        return ktest_run((unsigned)arg[1], (unsigned)arg[2]);
-    case KTEST_BENCH:
-        return kbench_run() ? -E_AGAIN : 0;
-    default:
-        return -E_INVAL;
-    }
-}
-
 static int64_t sys_time(const uint64_t *arg)
 {
     return (int64_t)sched_ticks();
@@ -230,8 +179,6 @@ static int64_t sys_lrpc_return(const uint64_t *arg)
 }
 
 static const syscall_fn syscalls[] = {
-    [SYS_DEBUG_WRITE] = sys_debug_write,
-    [SYS_DEBUG_GETC] = sys_debug_getc,
     [SYS_EXIT] = sys_exit,
     [SYS_YIELD] = sys_yield,
     [SYS_SPAWN] = sys_spawn,
@@ -239,8 +186,6 @@ static const syscall_fn syscalls[] = {
     [SYS_PROGRAM_INFO] = sys_program_info,
     [SYS_THREAD_INFO] = sys_thread_info,
     [SYS_SYSTEM_INFO] = sys_system_info,
-    [SYS_POWEROFF] = sys_poweroff,
-    [SYS_KTEST] = sys_ktest,
     [SYS_TIME] = sys_time,
     [SYS_SLEEP] = sys_sleep,
     [SYS_INVOKE] = sys_invoke,

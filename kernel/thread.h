@@ -39,7 +39,7 @@ enum thread_state {
 
 enum block_reason {
     BLOCK_NONE = 0,
-    BLOCK_CONSOLE,      // SYS_DEBUG_GETC
+    BLOCK_CONSOLE,      // a Console cap's GETC
     BLOCK_WAIT,         // SYS_WAIT on another thread
     BLOCK_SLEEP,        // SYS_SLEEP
     BLOCK_SEND,         // queued on an endpoint to send (or call)

@@ -1,6 +1,7 @@
 // Thread object invocations: configure, registers, resume, suspend, priority.
 // Until address-space objects arrive, a configured thread runs in the
 // address space of the thread that configured it.
+#include "kernel/object.h"
 #include "kernel/arch.h"
 #include "kernel/invoke.h"
 #include "kernel/locks.h"
@@ -199,3 +200,18 @@ const struct op_handler thread_ops[MAX_OPS] = {
     [MF_THREAD_SET_SCHED] = {decode_set_sched, invoke_set_sched},
 };
 _Static_assert(MF_THREAD_OP_COUNT <= MAX_OPS, "thread operation table");
+
+static int thread_bits(unsigned size_bits) { return size_bits == 0 ? THREAD_OBJECT_BITS : -1; }
+
+static void thread_init(uintptr_t obj, unsigned size_bits) { thread_object_init(obj); }
+
+static void thread_finalize(const struct cap *cap) { thread_object_destroy((struct thread *)cap->obj); }
+
+const struct object_type thread_object_type = {
+    .name = "thread",
+    .object_bits = thread_bits,
+    .init = thread_init,
+    .finalize = thread_finalize,
+    .ops = thread_ops,
+    .op_count = MF_THREAD_OP_COUNT,
+};

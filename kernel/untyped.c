@@ -1,5 +1,6 @@
 // Untyped memory: retype carves objects out of it, in order, from a
 // watermark kept in the capability; revoke (kernel/cap.c) takes them all back.
+#include "kernel/object.h"
 #include "kernel/invoke.h"
 #include "kernel/pmm.h"
 #include "kernel/console.h"
@@ -12,31 +13,15 @@
 
 #define RETYPE_MAX_COUNT 64
 
-// log2 of an object's size in bytes, or -1 when size_bits is not valid
-// for the type. untyped_bits bounds what fits at all.
+// log2 of an object's size in bytes (kernel/object.h), or -1 when the type
+// is not retypable or size_bits is not valid for it; untyped_bits bounds
+// what fits at all.
 static int object_bits(unsigned type, unsigned size_bits, unsigned untyped_bits)
 {
-    switch (type) {
-    case MF_OBJ_UNTYPED:
-        return size_bits >= PAGE_SHIFT && size_bits <= untyped_bits ? (int)size_bits : -1;
-    case MF_OBJ_CNODE:
-        return size_bits >= 2 && size_bits <= 16 ? (int)size_bits + 6 : -1;
-    case MF_OBJ_FRAME:
-        return size_bits == 12 || size_bits == 21 ? (int)size_bits : -1;
-    case MF_OBJ_THREAD:
-        return size_bits == 0 ? THREAD_OBJECT_BITS : -1;
-    case MF_OBJ_ENDPOINT:
-    case MF_OBJ_NOTIFICATION:
-        return size_bits == 0 ? 5 : -1;
-    case MF_OBJ_BINDING:
-        return size_bits == 0 ? PAGE_SHIFT : -1;
-    case MF_OBJ_VAS:
-    case MF_OBJ_SEGMENT:
-        // A header page (and a root table for a VAS), the rest page tables.
-        return size_bits >= 13 && size_bits <= 24 && size_bits <= untyped_bits ? (int)size_bits : -1;
-    default:
+    if (type == MF_OBJ_NULL || type >= MF_OBJ_TYPE_COUNT || !object_types[type]->object_bits)
         return -1;
-    }
+    int bits = object_types[type]->object_bits(size_bits);
+    return bits >= 0 && (unsigned)bits <= untyped_bits ? bits : -1;
 }
 
 static int decode_retype(const struct invocation *inv, struct decoded *d)
@@ -92,16 +77,8 @@ static int64_t invoke_retype(const struct decoded *d)
         uintptr_t obj = ut->cap.obj + offset;
         if (type != MF_OBJ_UNTYPED)
             memset((void *)obj, 0, size);   // untyped is zeroed when retyped further
-        if (type == MF_OBJ_CNODE)
-            cnode_init(obj, size_bits);
-        else if (type == MF_OBJ_THREAD)
-            thread_object_init(obj);
-        else if (type == MF_OBJ_VAS)
-            vas_object_init(obj, size_bits);
-        else if (type == MF_OBJ_SEGMENT)
-            segment_init(obj, size_bits);
-        else if (type == MF_OBJ_BINDING)
-            binding_init(obj);
+        if (object_types[type]->init)
+            object_types[type]->init(obj, size_bits);
         struct cap cap = {.obj = obj, .type = (uint8_t)type, .rights = MF_RIGHTS_ALL,
                           .size_bits = (uint8_t)size_bits};
         cap_insert(cnode_lookup(&d->slot[1]->cap, d->value[3] + i), &cap, ut);
@@ -154,3 +131,12 @@ int root_cspace_create(struct thread *root, unsigned untyped_count, unsigned unt
     root->cspace = obj;
     return 0;
 }
+
+static int untyped_bits(unsigned size_bits) { return size_bits >= PAGE_SHIFT ? (int)size_bits : -1; }
+
+const struct object_type untyped_object_type = {
+    .name = "untyped",
+    .object_bits = untyped_bits,
+    .ops = untyped_ops,
+    .op_count = MF_UNTYPED_OP_COUNT,
+};

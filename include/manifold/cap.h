@@ -18,6 +18,8 @@ enum mf_object_type {
     MF_OBJ_BINDING,        // an LRPC binding (size_bits 0); see lrpc.h
     MF_OBJ_PCI_DEVICE,     // one PCI function found at boot (not retypable; device.h)
     MF_OBJ_IRQ,            // the interrupt line of a PCI device (not retypable)
+    MF_OBJ_SYSTEM,         // power-off, kernel self-tests and benchmarks (root task; not retypable)
+    MF_OBJ_CONSOLE,        // the serial console: READ to read, WRITE to write (not retypable)
     MF_OBJ_TYPE_COUNT
 };
 
@@ -129,8 +131,26 @@ enum mf_irq_op {
 };
 #define MF_IRQ_INFO_MSI (1ul << 31)  // a message-signalled (MSI-X) line: never shared
 
+// The machine itself (docs/capabilities.md, "Authority"): what used to be
+// ambient is a capability the root task holds and may pass on.
+enum mf_system_op {
+    MF_SYSTEM_POWEROFF = 0,    // (status): stop the machine; needs WRITE; does not return
+    MF_SYSTEM_KTEST_COUNT,     // (): -> number of kernel self-tests; needs READ
+    MF_SYSTEM_KTEST_RUN,       // (index, number): -> 1 passed, 0 failed, prints the result line; needs WRITE
+    MF_SYSTEM_KBENCH,          // (): prints the in-kernel SMP benchmarks' BENCH lines; needs WRITE
+    MF_SYSTEM_OP_COUNT
+};
+
+enum mf_console_op {
+    MF_CONSOLE_WRITE = 0,      // (buf, len): -> len; needs WRITE
+    MF_CONSOLE_GETC,           // (): -> a byte; blocks until input arrives; needs READ
+    MF_CONSOLE_OP_COUNT
+};
+
 // Capabilities the root task finds in its CSpace at start.
 #define MF_CAP_SELF_CNODE   1    // its own CSpace (2^MF_ROOT_CNODE_BITS slots)
+#define MF_CAP_CONSOLE      3    // the Console cap; libmanifold prints through this slot (any program)
+#define MF_CAP_SYSTEM       4    // the System cap (all rights)
 #define MF_CAP_UNTYPED_BASE 16   // untyped memory: mf_system_info.untyped_count caps
 #define MF_ROOT_CNODE_BITS  12
 #define MF_REVOKE_BUDGET    256  // capabilities deleted per revoke call at most

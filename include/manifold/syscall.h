@@ -8,17 +8,13 @@
 #include "include/manifold/lrpc.h"
 
 enum mf_syscall {
-    SYS_DEBUG_WRITE = 0,   // (const char *buf, size_t len) -> len
-    SYS_DEBUG_GETC,        // () -> byte; blocks until console input arrives
-    SYS_EXIT,              // (int code) -> does not return
+    SYS_EXIT = 0,          // (int code) -> does not return
     SYS_YIELD,             // () -> 0
     SYS_SPAWN,             // (const char *name, size_t len, uint64_t arg, cspace cptr or 0) -> thread id
     SYS_WAIT,              // (tid, struct mf_exit_status *) -> 0; blocks until tid exits
     SYS_PROGRAM_INFO,      // (index, char *name, size_t len) -> image size; -E_NOENT past the end
     SYS_THREAD_INFO,       // (index or MF_THREAD_SELF, struct mf_thread_info *) -> 0; -E_NOENT past the end
     SYS_SYSTEM_INFO,       // (struct mf_system_info *) -> 0
-    SYS_POWEROFF,          // (int status) -> does not return
-    SYS_KTEST,             // (op, index, first_number) -> see KTEST_*
     SYS_TIME,              // () -> timer ticks since boot
     SYS_SLEEP,             // (ticks) -> 0
     SYS_INVOKE,            // (cptr, op, a0, a1, a2, a3) -> see cap.h
@@ -34,11 +30,6 @@ enum mf_syscall {
     SYS_LRPC_RETURN,       // (value): back to the caller of the LRPC in progress
     SYS_COUNT
 };
-
-// SYS_KTEST operations: run the kernel's self-tests from the root task.
-#define KTEST_COUNT 0      // -> number of kernel self-tests
-#define KTEST_RUN   1      // (index, number) -> 1 passed, 0 failed; prints the result line
-#define KTEST_BENCH 2      // () -> 0; prints the in-kernel SMP benchmarks' BENCH lines
 
 // How a thread ended (SYS_WAIT).
 #define EXIT_NORMAL 1      // called SYS_EXIT; code is its argument

@@ -3,8 +3,9 @@
 #include "lib/fmt.h"
 #include "lib/string.h"
 
-long mf_write(const char *buf, size_t len) { return mf_syscall(SYS_DEBUG_WRITE, (long)buf, (long)len, 0); }
-int mf_getc(void) { return (int)mf_syscall(SYS_DEBUG_GETC, 0, 0, 0); }
+long mf_console_cap = MF_CAP_CONSOLE;
+long mf_write(const char *buf, size_t len) { return mf_invoke(mf_console_cap, MF_CONSOLE_WRITE, (long)buf, (long)len, 0, 0); }
+int mf_getc(void) { return (int)mf_invoke(mf_console_cap, MF_CONSOLE_GETC, 0, 0, 0, 0); }
 long mf_yield(void) { return mf_syscall(SYS_YIELD, 0, 0, 0); }
 long mf_spawn(const char *name, uint64_t arg)
 {
@@ -33,7 +34,13 @@ long mf_cpu_id(void)
 long mf_system_info(struct mf_system_info *info) { return mf_syscall(SYS_SYSTEM_INFO, (long)info, 0, 0); }
 long mf_time(void) { return mf_syscall(SYS_TIME, 0, 0, 0); }
 long mf_sleep(long ticks) { return mf_syscall(SYS_SLEEP, ticks, 0, 0); }
-long mf_ktest(long op, long index, long number) { return mf_syscall(SYS_KTEST, op, index, number); }
+long mf_system_poweroff(long system, int status) { return mf_invoke(system, MF_SYSTEM_POWEROFF, status, 0, 0, 0); }
+long mf_ktest_count(long system) { return mf_invoke(system, MF_SYSTEM_KTEST_COUNT, 0, 0, 0, 0); }
+long mf_ktest_run(long system, long index, long number)
+{
+    return mf_invoke(system, MF_SYSTEM_KTEST_RUN, index, number, 0, 0);
+}
+long mf_kbench(long system) { return mf_invoke(system, MF_SYSTEM_KBENCH, 0, 0, 0, 0); }
 
 _Noreturn void mf_exit(int code)
 {
@@ -44,9 +51,9 @@ _Noreturn void mf_exit(int code)
 
 _Noreturn void mf_poweroff(int status)
 {
-    mf_syscall(SYS_POWEROFF, status, 0, 0);
-    for (;;)
-        ;
+    long r = mf_system_poweroff(MF_CAP_SYSTEM, status);
+    printf("mf_poweroff: no System cap in slot %d (%ld): exiting instead\n", MF_CAP_SYSTEM, r);
+    mf_exit(status);
 }
 
 // printf buffers a line so one write reaches the console in one piece.

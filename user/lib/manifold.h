@@ -18,7 +18,10 @@ static inline long mf_syscall(long number, long a0, long a1, long a2)
     return mf_syscall6(number, a0, a1, a2, 0, 0, 0);
 }
 
-// Console
+// Console: through the Console cap in slot mf_console_cap (MF_CAP_CONSOLE
+// unless the program sets another); without one, output is dropped
+// (mf_write returns -E_BADCAP) and mf_getc fails.
+extern long mf_console_cap;
 long mf_write(const char *buf, size_t len);
 int mf_getc(void);                     // blocks until a byte arrives
 int printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -39,10 +42,16 @@ long mf_wait(long tid, struct mf_exit_status *status);
 long mf_program_info(unsigned index, char *name, size_t len);
 long mf_thread_info(unsigned index, struct mf_thread_info *info);
 long mf_system_info(struct mf_system_info *info);
-_Noreturn void mf_poweroff(int status);
 long mf_time(void);                    // timer ticks since boot
 long mf_sleep(long ticks);
-long mf_ktest(long op, long index, long number);
+
+// The System cap (MF_CAP_SYSTEM in the root task; docs/capabilities.md).
+// mf_poweroff returns only when `system` is not a System cap with WRITE.
+long mf_system_poweroff(long system, int status);
+_Noreturn void mf_poweroff(int status);    // through MF_CAP_SYSTEM; exits if that fails
+long mf_ktest_count(long system);
+long mf_ktest_run(long system, long index, long number);   // 1 passed, 0 failed
+long mf_kbench(long system);               // -E_BUSY: a test or benchmark runs already
 
 // Capabilities (include/manifold/cap.h, docs/capabilities.md). `cnode` and
 // `ut` are cptrs in the caller's CSpace; slot indices are in that CNode.

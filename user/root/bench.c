@@ -184,7 +184,7 @@ void run_benchmarks(void)
     uint64_t overhead = counter_overhead();
     // Locks and barriers on 1..N CPUs, measured inside the kernel
     // (kernel/smp_bench.c), in the same counter unit.
-    if (mf_ktest(KTEST_BENCH, 0, 0) < 0)
+    if (mf_kbench(MF_CAP_SYSTEM) < 0)
         printf("bench: the kernel's SMP benchmarks did not finish\n");
     bench_null_syscall(overhead);
     bench_yield(overhead);

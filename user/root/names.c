@@ -83,6 +83,8 @@ long spawn_with_resources(const char *name, uint64_t arg, long untyped, long cno
     if (r == 0)
         r = mf_cnode_copy_to(self, NS_ENDPOINT, cnode_slot, MF_CAP_NAMESERVER, MF_RIGHT_WRITE | MF_RIGHT_GRANT);
     if (r == 0)
+        r = mf_cnode_copy_to(self, MF_CAP_CONSOLE, cnode_slot, MF_CAP_CONSOLE, MF_RIGHTS_ALL);
+    if (r == 0)
         r = mf_untyped_retype(untyped, MF_OBJ_UNTYPED, 22, 1, cnode_slot, MF_CAP_UNTYPED_BASE);
     struct mf_system_info si;
     if (r == 0)

@@ -1,4 +1,4 @@
-// The test runner: kernel self-tests (through SYS_KTEST), then the user
+// The test runner: kernel self-tests (through the System cap), then the user
 // tests linked into the root task, numbered as one suite.
 #include "manifold.h"
 #include "root.h"
@@ -23,7 +23,7 @@ static bool selected(const struct utest *t, const char *filter)
 
 int run_tests(const char *filter)
 {
-    long kernel_count = filter ? 0 : mf_ktest(KTEST_COUNT, 0, 0);
+    long kernel_count = filter ? 0 : mf_ktest_count(MF_CAP_SYSTEM);
     if (kernel_count < 0)
         kernel_count = 0;
     unsigned user_count = 0;
@@ -32,7 +32,7 @@ int run_tests(const char *filter)
     unsigned number = 0, passed = 0, failed = 0, skipped = 0;
     printf("1..%lu\n", kernel_count + user_count);
     for (long i = 0; i < kernel_count; i++) {
-        if (mf_ktest(KTEST_RUN, i, ++number) == 1)
+        if (mf_ktest_run(MF_CAP_SYSTEM, i, ++number) == 1)
             passed++;
         else
             failed++;

@@ -32,8 +32,8 @@ UTEST(syscall_bad_arguments)
     UCHECK(mf_program_info(0, name, 1) == -E_RANGE);
     UCHECK(mf_syscall(SYS_SPAWN, (long)"root", 0, 0) == -E_RANGE);
     UCHECK(mf_syscall(SYS_SPAWN, (long)"root", 4096, 0) == -E_RANGE);
-    UCHECK(mf_ktest(77, 0, 0) == -E_INVAL);
-    UCHECK(mf_ktest(KTEST_RUN, 1000000, 0) == -E_RANGE);
+    UCHECK(mf_invoke(MF_CAP_SYSTEM, 77, 0, 0, 0, 0) == -E_NOSYS);
+    UCHECK(mf_ktest_run(MF_CAP_SYSTEM, 1000000, 0) == -E_RANGE);
     struct mf_exit_status st;
     UCHECK(mf_wait(123456, &st) == -E_NOENT);
     UCHECK(mf_sleep(1l << 40) == -E_RANGE);
