@@ -93,6 +93,10 @@ bool arch_pte_valid(pte_t pte);
 bool arch_pte_is_leaf(pte_t pte, int level);
 paddr_t arch_pte_addr(pte_t pte);
 unsigned arch_pte_flags(pte_t pte, int level);
+// The VM_WRITE / VM_USER / VM_EXEC rights a table entry lets through to
+// everything below it (hierarchical permissions); vm_lookup ANDs them
+// with the leaf's.
+unsigned arch_pte_table_rights(pte_t table_entry);
 
 // The kernel half of the address space. On x86_64 the kernel's top-level
 // entries are copied into each user root; on aarch64 it lives in TTBR1.

@@ -105,6 +105,33 @@ static int delete_one(struct slot *s, unsigned *budget)
     return 0;
 }
 
+// The capability a copy or mint of src makes: rights only shrink; untyped
+// caps carry the retype watermark and so are moved, never copied; only
+// badgeable types take a badge (badge_arg 0 keeps src's, as copy does).
+int cap_derive(const struct cap *src, uint64_t rights, uint64_t badge_arg, struct cap *out)
+{
+    if (src->type == MF_OBJ_UNTYPED)
+        return -E_TYPE;
+    if (rights & ~(uint64_t)MF_RIGHTS_ALL)
+        return -E_INVAL;
+    if (badge_arg) {
+        // Only endpoints and notifications carry badges, set once, below
+        // 2^63 so that a received badge never looks like an error.
+        if (src->type != MF_OBJ_ENDPOINT && src->type != MF_OBJ_NOTIFICATION)
+            return -E_INVAL;
+        if (src->badge || badge_arg >> 63)
+            return -E_INVAL;
+    }
+    *out = *src;
+    out->rights = src->rights & (uint8_t)rights;
+    out->badge = badge_arg ? badge_arg : src->badge;
+    if (src->type == MF_OBJ_FRAME) {
+        out->badge = 0;           // a copy starts unmapped (see segment.c)
+        out->reserved1 = 0;
+    }
+    return 0;
+}
+
 bool cap_zombies_pending(void) { return zombies != NULL; }
 
 int cap_drain_zombies(unsigned *budget)

@@ -52,6 +52,12 @@ static inline bool slot_empty(const struct slot *s) { return s->cap.type == MF_O
 void cnode_init(uintptr_t obj, unsigned size_bits);
 // Places cap in the empty slot dst as a child of parent (NULL: a root).
 void cap_insert(struct slot *dst, const struct cap *cap, struct slot *parent);
+// The capability a copy or mint of src makes, checked: rights only shrink
+// (rights outside MF_RIGHTS_ALL: -E_INVAL); untyped caps are never copied
+// (-E_TYPE); only endpoints and notifications take a badge, once (badge_arg
+// 0 keeps src's); a frame copy starts unmapped. Every path that makes a
+// cap from a cap (cnode copy/mint/copy_to, IPC transfer) goes through here.
+int cap_derive(const struct cap *src, uint64_t rights, uint64_t badge_arg, struct cap *out);
 // True when no other slot holds a capability to the same object.
 bool cap_is_final(const struct slot *s);
 // Empties s. Consumes one unit of *budget per capability deleted, including

@@ -25,39 +25,12 @@ static int decode_pair(const struct invocation *inv, struct decoded *d, bool nee
     return 0;
 }
 
-// The capability a copy or mint of src makes: rights only shrink; untyped
-// caps carry the retype watermark and so are moved, never copied; only
-// badgeable types take a badge (badge_arg 0 keeps src's, as copy does).
-static int derive(const struct cap *src, uint64_t rights, uint64_t badge_arg, struct cap *out)
-{
-    if (src->type == MF_OBJ_UNTYPED)
-        return -E_TYPE;
-    if (rights & ~(uint64_t)MF_RIGHTS_ALL)
-        return -E_INVAL;
-    if (badge_arg) {
-        // Only endpoints and notifications carry badges, set once, below
-        // 2^63 so that a received badge never looks like an error.
-        if (src->type != MF_OBJ_ENDPOINT && src->type != MF_OBJ_NOTIFICATION)
-            return -E_INVAL;
-        if (src->badge || badge_arg >> 63)
-            return -E_INVAL;
-    }
-    *out = *src;
-    out->rights = src->rights & (uint8_t)rights;
-    out->badge = badge_arg ? badge_arg : src->badge;
-    if (src->type == MF_OBJ_FRAME) {
-        out->badge = 0;           // a copy starts unmapped (see segment.c)
-        out->reserved1 = 0;
-    }
-    return 0;
-}
-
 static int decode_derive(const struct invocation *inv, struct decoded *d, bool mint)
 {
     int r = decode_pair(inv, d, true, true);
     if (r)
         return r;
-    return derive(&d->slot[0]->cap, inv->arg[2], mint ? inv->arg[3] : 0, &d->cap);
+    return cap_derive(&d->slot[0]->cap, inv->arg[2], mint ? inv->arg[3] : 0, &d->cap);
 }
 
 static int decode_copy(const struct invocation *inv, struct decoded *d) { return decode_derive(inv, d, false); }
@@ -140,7 +113,7 @@ static int decode_copy_to(const struct invocation *inv, struct decoded *d)
         return -E_BUSY;
     d->slot[0] = src;
     d->slot[1] = dst;
-    return derive(&src->cap, inv->arg[3], 0, &d->cap);
+    return cap_derive(&src->cap, inv->arg[3], 0, &d->cap);
 }
 
 const struct op_handler cnode_ops[MAX_OPS] = {

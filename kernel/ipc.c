@@ -184,8 +184,10 @@ static void transfer(struct thread *from, const struct message *m, bool can_gran
     if ((info & MF_INFO_CAP) && can_grant && !from->in_fault && cap_lock_held()) {
         struct slot *src = cspace_lookup(from, MF_INFO_SEND_CPTR(info));
         struct slot *dst = cspace_lookup(to, MF_INFO_RECV_INDEX(recv_info));
-        if (src && !slot_empty(src) && src->cap.type != MF_OBJ_UNTYPED && dst && slot_empty(dst)) {
-            cap_insert(dst, &src->cap, src);
+        struct cap derived;
+        if (src && !slot_empty(src) && dst && slot_empty(dst) &&
+            cap_derive(&src->cap, MF_RIGHTS_ALL, 0, &derived) == 0) {
+            cap_insert(dst, &derived, src);     // as cnode copy makes it
             out_info |= MF_INFO_CAP;
         }
     }

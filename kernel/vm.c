@@ -140,15 +140,25 @@ int vm_protect(paddr_t root, vaddr_t va, unsigned flags, unsigned tag)
 
 int vm_lookup(paddr_t root, vaddr_t va, paddr_t *pa, unsigned *flags)
 {
-    int level;
-    pte_t *e = find_leaf(root, va, &level);
-    if (!e)
-        return -E_NOENT;
-    if (pa)
-        *pa = arch_pte_addr(*e) + (va & (level_size(level) - 1));
-    if (flags)
-        *flags = arch_pte_flags(*e, level);
-    return 0;
+    unsigned allowed = VM_WRITE | VM_USER | VM_EXEC;
+    pte_t *table = table_at(root);
+    for (int l = 3; l >= 0; l--) {
+        pte_t e = table[index_at(va, l)];
+        if (!arch_pte_valid(e))
+            return -E_NOENT;
+        if (l == 0 || arch_pte_is_leaf(e, l)) {
+            if (pa)
+                *pa = arch_pte_addr(e) + (va & (level_size(l) - 1));
+            if (flags)
+                *flags = arch_pte_flags(e, l) & (allowed | ~(unsigned)(VM_WRITE | VM_USER | VM_EXEC));
+            return 0;
+        }
+        // A table entry may take rights away from its whole subtree (a
+        // segment attached read-only shares its tables through one).
+        allowed &= arch_pte_table_rights(e);
+        table = table_at(arch_pte_addr(e));
+    }
+    return -E_NOENT;
 }
 
 static void destroy_level(paddr_t table_pa, int level, bool free_frames)

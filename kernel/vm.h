@@ -24,7 +24,8 @@ int vm_map(paddr_t root, vaddr_t va, paddr_t pa, size_t size, unsigned flags, si
 size_t vm_unmap(paddr_t root, vaddr_t va, unsigned tag, paddr_t *pa);
 // Changes the rights of the leaf at va; -E_NOENT when unmapped.
 int vm_protect(paddr_t root, vaddr_t va, unsigned flags, unsigned tag);
-// Looks up va: 0 and *pa/*flags, or -E_NOENT.
+// Looks up va: 0 and *pa/*flags, or -E_NOENT. *flags are the rights in
+// force: the leaf's, less what any table entry above it takes away.
 int vm_lookup(paddr_t root, vaddr_t va, paddr_t *pa, unsigned *flags);
 // Where page tables come from: NULL means the page allocator; a pool is a
 // run of zeroed pages inside a kernel object (VAS, segment), used in order.

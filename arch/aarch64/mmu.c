@@ -59,6 +59,19 @@ bool arch_pte_valid(pte_t pte) { return pte & PTE_VALID; }
 bool arch_pte_is_leaf(pte_t pte, int level) { return level == 0 || !(pte & PTE_TABLE); }
 paddr_t arch_pte_addr(pte_t pte) { return pte & PTE_ADDR_MASK; }
 
+// APTable (62: no write, 61: no EL0 access), UXNTable (60), PXNTable (59).
+unsigned arch_pte_table_rights(pte_t e)
+{
+    unsigned f = 0;
+    if (!(e & 1ull << 62))
+        f |= VM_WRITE;
+    if (!(e & 1ull << 61))
+        f |= VM_USER;
+    if (!(e & 3ull << 59))
+        f |= VM_EXEC;
+    return f;
+}
+
 unsigned arch_pte_flags(pte_t pte, int level)
 {
     (void)level;

@@ -71,6 +71,18 @@ unsigned arch_pte_flags(pte_t pte, int level)
     return f;
 }
 
+unsigned arch_pte_table_rights(pte_t e)
+{
+    unsigned f = 0;
+    if (e & PTE_W)
+        f |= VM_WRITE;
+    if (e & PTE_U)
+        f |= VM_USER;
+    if (!(e & PTE_NX))
+        f |= VM_EXEC;
+    return f;
+}
+
 static pte_t *kernel_top;
 
 // ---------------------------------------------------------------- PCID
