@@ -197,6 +197,11 @@ uintptr_t arch_frame_pointer(void);
 // The arch trap code calls these portable handlers.
 void timer_tick(void);
 void syscall_entry(struct trap_frame *tf);
+// The one way back to user mode, called last on every entry from user mode
+// (system call, fault, interrupt): runs the scheduler if the thread stopped
+// or a more important one is waiting here (need_resched), and unwinds LRPC
+// calls that were aborted meanwhile (kernel/syscall.c).
+void return_to_user(struct trap_frame *tf);
 // A user-mode exception. kind is one of FAULT_*; addr the faulting address
 // (page faults) or pc; access a VM_* mask of the attempted access.
 void user_fault(struct trap_frame *tf, int kind, vaddr_t addr, unsigned access);

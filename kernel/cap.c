@@ -1,5 +1,6 @@
 #include "kernel/cap.h"
 #include "kernel/console.h"
+#include "kernel/locks.h"
 #include "kernel/object.h"
 #include "include/manifold/errors.h"
 #include "lib/string.h"
@@ -150,6 +151,13 @@ int cap_drain_zombies(unsigned *budget)
         h->magic = 0;      // the memory now belongs to its untyped only
     }
     return 0;
+}
+
+void cap_delete_nested(struct slot *s)
+{
+    assert(cap_lock_held());
+    unsigned budget = 1;
+    delete_one(s, &budget);     // a CNode becomes a zombie: drained later, bounded
 }
 
 int cap_delete(struct slot *s, unsigned *budget)

@@ -64,6 +64,11 @@ bool cap_is_final(const struct slot *s);
 // those in CNodes that become zombies. Returns 0, or -E_AGAIN when the
 // budget ran out with zombie CNodes still to drain (s itself is deleted).
 int cap_delete(struct slot *s, unsigned *budget);
+// Empties a slot kept inside another object (a thread's CSpace, a
+// binding's server CSpace) as that object is finalized or reconfigured.
+// Such slots hold only CNode caps, whose finalization is bounded (the CNode
+// becomes a zombie for cap_drain_zombies). cap_lock held.
+void cap_delete_nested(struct slot *s);
 // Deletes every descendant of s (s stays). For an untyped cap whose subtree
 // is gone, resets its watermark. 0 when complete, -E_AGAIN to continue.
 int cap_revoke(struct slot *s, unsigned *budget);

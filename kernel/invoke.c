@@ -15,13 +15,21 @@ struct slot *cnode_lookup(const struct cap *cnode, uint64_t index)
     return &cnode_slots(cnode->obj)[index];
 }
 
+struct slot *thread_cspace_slot(struct thread *t)
+{
+    if (t->lrpc_depth) {
+        struct binding *b = t->lrpc[t->lrpc_depth - 1].binding;
+        return b ? &b->server_cspace : NULL;    // NULL: aborted, unwinding on its way out
+    }
+    return &t->cspace;
+}
+
 struct slot *cspace_lookup(const struct thread *t, uint64_t cptr)
 {
-    if (!t->cspace)
+    const struct slot *root = thread_cspace_slot((struct thread *)t);
+    if (!root || slot_empty(root))
         return NULL;
-    struct cnode_header *h = cnode_header(t->cspace);
-    struct cap root = {.obj = t->cspace, .type = MF_OBJ_CNODE, .size_bits = h->size_bits};
-    return cnode_lookup(&root, cptr);
+    return cnode_lookup(&root->cap, cptr);
 }
 
 int cap_lookup(const struct thread *t, uint64_t cptr, unsigned type, unsigned rights, struct slot **out)

@@ -35,6 +35,10 @@ struct op_handler {
 // (kernel/object.h) bounds them by its op_count.
 #define MAX_OPS 8
 
+// The slot holding the CNode cap t's cptrs are looked up in: its own
+// (t->cspace) or, inside an LRPC call, the server's (the binding's); NULL
+// when a call it is in was aborted. cap_lock held.
+struct slot *thread_cspace_slot(struct thread *t);
 // Looks up cptr in t's CSpace: the slot, or NULL (no CSpace, out of range,
 // slot 0). cap_lock held (kernel/locks.h), as for every slot access.
 struct slot *cspace_lookup(const struct thread *t, uint64_t cptr);

@@ -48,7 +48,7 @@ static int decode_configure(const struct invocation *inv, struct decoded *d)
     d->value[2] = (uintptr_t)seg;
     d->value[3] = inv->arg[2];
     d->value[4] = inv->arg[3];
-    d->value[5] = inv->caller->cspace;
+    d->slot[0] = thread_cspace_slot(inv->caller);
     return 0;
 }
 
@@ -59,7 +59,9 @@ static int64_t invoke_configure(const struct decoded *d)
     b->astacks = (struct segment *)d->value[2];
     b->procedures = (uint32_t)d->value[3];
     b->entry = d->value[4];
-    b->server_cspace = d->value[5];
+    // A copy of the configuring thread's CSpace cap, held in the binding.
+    if (d->slot[0] && !slot_empty(d->slot[0]))
+        cap_insert(&b->server_cspace, &d->slot[0]->cap, d->slot[0]);
     // Clients and the server use the A-stacks at once: the binding's busy
     // flags order them, not the SpaceJMP segment lock.
     struct segment *seg = b->astacks;
@@ -169,6 +171,13 @@ _Static_assert(MF_BINDING_OP_COUNT <= MAX_OPS, "binding operation table");
 
 // ----------------------------------------------------------------- calls
 
+// The A-stack of a call ends its use (space_lock).
+static void release_astack(struct lrpc_link *link)
+{
+    link->binding->astack[link->astack].busy = false;
+    link->binding->astack[link->astack].caller = NULL;
+}
+
 // Fast path: no copy, no scheduler. Checks, in order: the binding cap
 // (E_BADCAP, E_TYPE, E_PERM), the binding (E_INVAL), the procedure and
 // A-stack numbers (E_RANGE), the A-stack free and the nesting depth
@@ -218,11 +227,10 @@ static int64_t call_locked(struct thread *self, struct trap_frame *tf, struct bi
     link->binding = b;
     link->astack = (unsigned)astack;
     link->client_vas = self->vas;
-    link->client_cspace = self->cspace;
     vas_retain(self->vas);
     memcpy(link->frame, tf, arch_trap_frame_size);
     b->astack[astack].busy = true;
-    self->cspace = b->server_cspace;
+    b->astack[astack].caller = self;
     vas_move_thread(self, &b->server->vas);
     uint64_t va = b->astack[astack].va;
     arch_trap_set_entry(tf, b->entry, b->astack[astack].estack_top, va, proc);
@@ -234,10 +242,9 @@ static void unwind(struct thread *t, int64_t result)
 {
     struct lrpc_link *link = &t->lrpc[--t->lrpc_depth];
     if (link->binding)
-        link->binding->astack[link->astack].busy = false;
+        release_astack(link);
     memcpy(t->user_frame, link->frame, arch_trap_frame_size);
     arch_syscall_return(t->user_frame, result);
-    t->cspace = link->client_cspace;
     vas_move_thread(t, link->client_vas);
     vas_release(link->client_vas);
     link->binding = NULL;
@@ -250,7 +257,6 @@ static void unwind_aborted(struct thread *t)
     while (t->lrpc_depth > t->lrpc_abort_to)
         unwind(t, -E_DEAD);
     __atomic_store_n(&t->lrpc_abort_to, LRPC_NO_ABORT, __ATOMIC_RELAXED);
-    t->lrpc_kick = false;       // it noticed by itself
 }
 
 int64_t lrpc_return(struct thread *self, struct trap_frame *tf, int64_t value)
@@ -307,43 +313,28 @@ bool lrpc_abort_check(struct thread *t)
 //   - a thread running on another CPU gets a reschedule IPI, whose handler
 //     unwinds it; one running here is in a system call that unwinds on exit;
 //   - a thread about to block does not (thread_block_prepare checks).
-// Collected under threads_lock, kicked after it (endpoint locks come first
-// in the lock order), all under space_lock, which keeps the threads alive:
-// destroying one takes it.
-#define KICK_BATCH 16
-struct abort_pass {
-    struct binding *b;
-    unsigned count;
-    bool more;
-    struct thread *kick[KICK_BATCH];
-};
+// All under space_lock, which keeps the callers alive (destroying a thread
+// takes it, and clears its A-stacks' caller records first).
 
-static void abort_calls(struct thread *t, uintptr_t arg)
+// t has a call through b: it and the calls above it end (space_lock).
+// True when t must be kicked to notice.
+static bool abort_calls_through(struct thread *t, const struct binding *b)
 {
-    struct abort_pass *p = (struct abort_pass *)arg;
     unsigned first = LRPC_NO_ABORT;
-    for (unsigned i = 0; p->b && i < t->lrpc_depth && first == LRPC_NO_ABORT; i++)
-        if (t->lrpc[i].binding == p->b)
+    for (unsigned i = 0; i < t->lrpc_depth && first == LRPC_NO_ABORT; i++)
+        if (t->lrpc[i].binding == b)
             first = i;
-    if (first != LRPC_NO_ABORT) {
-        for (unsigned i = first; i < t->lrpc_depth; i++) {
-            struct lrpc_link *link = &t->lrpc[i];
-            if (link->binding)
-                link->binding->astack[link->astack].busy = false;
-            link->binding = NULL;
-        }
-        if (first < t->lrpc_abort_to)
-            __atomic_store_n(&t->lrpc_abort_to, (uint8_t)first, __ATOMIC_RELEASE);
-        t->lrpc_kick = true;
+    if (first == LRPC_NO_ABORT)
+        return false;
+    for (unsigned i = first; i < t->lrpc_depth; i++) {
+        struct lrpc_link *link = &t->lrpc[i];
+        if (link->binding)
+            release_astack(link);
+        link->binding = NULL;
     }
-    if (t->lrpc_kick && t != current_thread()) {
-        if (p->count < KICK_BATCH) {
-            t->lrpc_kick = false;
-            p->kick[p->count++] = t;
-        } else {
-            p->more = true;
-        }
-    }
+    if (first < t->lrpc_abort_to)
+        __atomic_store_n(&t->lrpc_abort_to, (uint8_t)first, __ATOMIC_RELEASE);
+    return t != current_thread();
 }
 
 void lrpc_binding_destroy(struct binding *b)
@@ -353,21 +344,24 @@ void lrpc_binding_destroy(struct binding *b)
     bool held = space_lock_held();
     if (!held)
         space_lock();
-    struct abort_pass p = {.b = b};
-    do {
-        p.count = 0;
-        p.more = false;
-        thread_for_each(abort_calls, (uintptr_t)&p);
-        for (unsigned i = 0; i < p.count; i++)
-            thread_kick(p.kick[i]);
-        p.b = NULL;     // later passes only collect threads left to kick
-    } while (p.more);
+    // Every call in progress holds one of b's A-stacks: at most
+    // MF_LRPC_MAX_ASTACKS threads to stop.
+    struct thread *kick[MF_LRPC_MAX_ASTACKS];
+    unsigned count = 0;
+    for (unsigned i = 0; i < MF_LRPC_MAX_ASTACKS; i++) {
+        struct thread *t = b->astack[i].busy ? b->astack[i].caller : NULL;
+        if (t && abort_calls_through(t, b))
+            kick[count++] = t;
+    }
+    for (unsigned i = 0; i < count; i++)
+        thread_kick(kick[i]);
     for (struct binding **q = &live_bindings; *q; q = &(*q)->next_live)
         if (*q == b) {
             *q = b->next_live;
             break;
         }
     b->configured = false;
+    cap_delete_nested(&b->server_cspace);
     if (!held)
         space_unlock();
 }
@@ -407,11 +401,10 @@ void lrpc_thread_destroy(struct thread *t)
     while (t->lrpc_depth) {
         struct lrpc_link *link = &t->lrpc[--t->lrpc_depth];
         if (link->binding)
-            link->binding->astack[link->astack].busy = false;
+            release_astack(link);
         vas_release(link->client_vas);
     }
     t->lrpc_abort_to = LRPC_NO_ABORT;
-    t->lrpc_kick = false;
 }
 
 static int binding_bits(unsigned size_bits) { return size_bits == 0 ? PAGE_SHIFT : -1; }

@@ -4,7 +4,7 @@
 // No message is copied and the scheduler is not involved: the call is a
 // validated address-space switch plus a saved return context (the linkage).
 #pragma once
-#include "kernel/types.h"
+#include "kernel/cap.h"
 #include "include/manifold/lrpc.h"
 
 struct thread;
@@ -21,13 +21,17 @@ struct binding {
     struct binding *next_live;
     struct vas_object *server;  // where the procedures run
     struct segment *astacks;    // A-stack segment, in the server and in clients
-    uintptr_t server_cspace;    // the CSpace a thread uses inside the server
+    struct slot server_cspace;  // a cap to the CSpace a thread uses inside the server (may be empty)
     uint64_t entry;             // the server's dispatcher
     uint32_t procedures;
     bool configured;
     struct {
         uint64_t va, size, estack_top;
         bool set, busy;
+        // The thread whose call holds it (busy): the binding's finalizer
+        // reaches every call through it, not by walking all threads.
+        // Cleared under space_lock when the call ends or the thread goes.
+        struct thread *caller;
     } astack[MF_LRPC_MAX_ASTACKS];
 };
 
@@ -36,7 +40,6 @@ struct lrpc_link {
     struct binding *binding;    // NULL once the binding has gone
     unsigned astack;
     struct vas *client_vas;     // retained
-    uintptr_t client_cspace;
     uint64_t frame[LRPC_FRAME_MAX / 8];   // the client's user registers
 };
 

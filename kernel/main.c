@@ -83,8 +83,9 @@ void kmain(struct boot_info *bi)
     r = root_cspace_create(root, 13, 23);
     if (r)
         panic("cannot create the root task's CSpace: error %d", r);
-    pci_grant_root(root->cspace);
-    system_grant_root(&cnode_slots(root->cspace)[MF_CAP_SYSTEM], &cnode_slots(root->cspace)[MF_CAP_CONSOLE]);
+    uintptr_t cspace = root->cspace.cap.obj;
+    pci_grant_root(cspace);
+    system_grant_root(&cnode_slots(cspace)[MF_CAP_SYSTEM], &cnode_slots(cspace)[MF_CAP_CONSOLE]);
     thread_start(root);
     sched_run_idle();
 }

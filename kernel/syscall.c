@@ -35,29 +35,27 @@ static int64_t sys_spawn(const uint64_t *arg)
 {
     char name[BOOT_NAME_MAX];
     uint64_t uname = arg[0], len = arg[1];
+    thread_reap_orphans();      // what ended programs held comes back first
     if (len == 0 || len >= sizeof(name))
         return -E_RANGE;
     if (copy_from_user(name, uname, len))
         return -E_FAULT;
     name[len] = 0;
     // arg[3]: a CNode of ours to become the program's CSpace (0: none).
-    uintptr_t cspace = 0;
-    if (arg[3]) {
-        cap_lock();
-        struct slot *cn;
-        int r = cap_lookup(current_thread(), arg[3], MF_OBJ_CNODE, MF_RIGHT_WRITE, &cn);
-        if (!r)
-            cspace = cn->cap.obj;
-        cap_unlock();
-        if (r)
-            return r;
-    }
-    struct thread *t;
-    int r = program_spawn(name, arg[2], &t);
+    // cap_lock stays held while the program loads, so the CNode found is
+    // the one the thread gets a copy of.
+    cap_lock();
+    struct slot *cn = NULL;
+    int r = arg[3] ? cap_lookup(current_thread(), arg[3], MF_OBJ_CNODE, MF_RIGHT_WRITE, &cn) : 0;
+    struct thread *t = NULL;
+    if (!r)
+        r = program_spawn(name, arg[2], &t);
+    if (!r && cn)
+        cap_insert(&t->cspace, &cn->cap, cn);
+    cap_unlock();
     if (r)
         return r;
-    t->parent = current_thread()->id;
-    t->cspace = cspace;
+    thread_adopt(current_thread(), t);
     thread_start(t);
     return t->id;
 }
@@ -214,15 +212,22 @@ void syscall_entry(struct trap_frame *tf)
             arg[i] = arch_syscall_arg(tf, i);
         r = syscalls[n](arg);
     }
-    // An LRPC call this thread was in ended while it was in this system
-    // call: its registers are the client's again, and the call failed.
-    if (unlikely(lrpc_abort_check(self)))
-        r = -E_DEAD;
     arch_syscall_return(tf, r);
     self->in_syscall = false;
-    // The call may have suspended or destroyed the caller itself.
-    if (unlikely(self->state != THREAD_RUNNABLE))
+    return_to_user(tf);
+}
+
+void return_to_user(struct trap_frame *tf)
+{
+    struct thread *t = current_thread();
+    (void)tf;   // t->user_frame: the frame at the top of t's kernel stack
+    // Stopped (suspended, destroyed, exited), preempted at the end of its
+    // slice, or a more important thread was woken or queued here.
+    if (unlikely(t->state != THREAD_RUNNABLE || this_cpu()->need_resched))
         schedule();
+    // An LRPC call it was in ended meanwhile (lrpc_binding_destroy): its
+    // registers become its client's, the call returning -E_DEAD.
+    lrpc_abort_check(t);
 }
 
 _Static_assert(MF_FAULT_PAGE == FAULT_PAGE && MF_FAULT_UNDEFINED == FAULT_UNDEFINED &&

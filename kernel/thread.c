@@ -26,6 +26,7 @@ static uint32_t next_id = 1;
 #define NEVER_RAN 0xff          // thread->last_cpu
 
 static unsigned policy_of(const struct thread *t);
+static void orphan_children(struct thread *t);
 
 // ------------------------------------------------------- the thread list
 
@@ -302,6 +303,8 @@ static void enqueue_on(struct thread *t, unsigned m)
     if (t->state == THREAD_RUNNABLE && t->cpu == m && !t->on_rq && t != c->current) {
         runqueue_push(c, t, sched_ticks());
         tell = c != this_cpu() && preempts(c, t);
+        if (c == this_cpu() && preempts(c, t))
+            c->need_resched = true;
     }
     mcs_unlock(&c->lock, &q);
     if (tell)
@@ -331,6 +334,8 @@ static void make_ready(struct thread *t, enum thread_state from, bool sync)
     if (m == c->id) {
         runqueue_push(c, t, sched_ticks());
         tell = c != this_cpu() && preempts(c, t);
+        if (c == this_cpu() && preempts(c, t))
+            c->need_resched = true;     // runs as soon as we leave the kernel
     } else {
         __atomic_store_n(&t->cpu, m, __ATOMIC_RELEASE);
     }
@@ -540,7 +545,9 @@ void thread_object_destroy(struct thread *t)
     struct mcs_qnode q;
     thread_deactivate(t);
     ipc_forget(t);
+    cap_delete_nested(&t->cspace);      // finalize runs under cap_lock
     mcs_lock(&threads_lock, &q);
+    orphan_children(t);
     list_remove(t);
     mcs_unlock(&threads_lock, &q);
     // A CPU still running t stops at its next kernel exit or IPI; until it
@@ -559,6 +566,7 @@ void schedule(void)
     struct cpu *c = this_cpu();
     assert(!cap_lock_held() && !space_lock_held());     // never switch holding them
     uint64_t now = sched_ticks();
+    c->need_resched = false;
     struct thread *prev = c->current, *moving = NULL;
     if (!c->run_head && (prev == c->idle || prev->state != THREAD_RUNNABLE))
         steal_into(c, now);
@@ -615,6 +623,80 @@ void schedule(void)
     arch_context_switch(prev, next);
 }
 
+// ------------------------------------------------------ programs' lifetimes
+//
+// A program the kernel loaded is its spawner's child until one of them
+// ends. An ended child waits, DEAD, for its parent's SYS_WAIT; when the
+// parent ends first, its children become orphans, and an orphan that has
+// ended (or ends later) goes on reap_list for the kernel to free. So no
+// program outlives what it holds, whoever ends first. All under threads_lock.
+
+static struct thread *reap_list;
+
+static void queue_reap(struct thread *t)
+{
+    t->reap_next = reap_list;
+    reap_list = t;
+}
+
+static void unlink_child(struct thread *t)
+{
+    struct thread *p = t->parent;
+    if (!p)
+        return;
+    if (t->child_prev)
+        t->child_prev->child_next = t->child_next;
+    else
+        p->children = t->child_next;
+    if (t->child_next)
+        t->child_next->child_prev = t->child_prev;
+    t->parent = t->child_next = t->child_prev = NULL;
+}
+
+// t ends or goes away: its children are orphans; those that ended already
+// are freed now (bounded by t's own children).
+static void orphan_children(struct thread *t)
+{
+    while (t->children) {
+        struct thread *c = t->children;
+        unlink_child(c);
+        if (c->state == THREAD_DEAD)
+            queue_reap(c);
+    }
+}
+
+void thread_adopt(struct thread *parent, struct thread *t)
+{
+    struct mcs_qnode q;
+    mcs_lock(&threads_lock, &q);
+    t->parent = parent;
+    t->child_prev = NULL;
+    t->child_next = parent->children;
+    if (parent->children)
+        parent->children->child_prev = t;
+    parent->children = t;
+    mcs_unlock(&threads_lock, &q);
+}
+
+void thread_reap_orphans(void)
+{
+    struct mcs_qnode q;
+    while (__atomic_load_n(&reap_list, __ATOMIC_RELAXED)) {
+        // Take one whose CPU has switched away from it.
+        mcs_lock(&threads_lock, &q);
+        struct thread **pp = &reap_list;
+        while (*pp && __atomic_load_n(&(*pp)->on_cpu, __ATOMIC_ACQUIRE))
+            pp = &(*pp)->reap_next;
+        struct thread *t = *pp;
+        if (t)
+            *pp = t->reap_next;
+        mcs_unlock(&threads_lock, &q);
+        if (!t)
+            return;     // still leaving their CPUs: a later call frees them
+        thread_reap(t);
+    }
+}
+
 _Noreturn void thread_exit(int how, int code, uint64_t address)
 {
     struct mcs_qnode q, rq;
@@ -635,9 +717,12 @@ _Noreturn void thread_exit(int how, int code, uint64_t address)
         struct cpu *c = lock_cpu_of(t, &rq);
         t->state = THREAD_DEAD;
         mcs_unlock(&c->lock, &rq);
-        for (struct thread *w = all_threads; w; w = w->all_next)
-            if (w->state == THREAD_BLOCKED && w->blocked_on == BLOCK_WAIT && w->wait_for == t->id)
-                thread_wake(w);
+        orphan_children(t);
+        struct thread *p = t->parent;
+        if (!p)
+            queue_reap(t);          // nobody will wait for it
+        else if (p->state == THREAD_BLOCKED && p->blocked_on == BLOCK_WAIT && p->wait_for == t->id)
+            thread_wake(p);
         mcs_unlock(&threads_lock, &q);
     }
     schedule();
@@ -651,6 +736,12 @@ void thread_reap(struct thread *t)
     // Its CPU may still be switching away from it: wait for its stack.
     while (__atomic_load_n(&t->on_cpu, __ATOMIC_ACQUIRE))
         cpu_relax();
+    bool held = cap_lock_held();
+    if (!held)
+        cap_lock();
+    cap_delete_nested(&t->cspace);      // its memory goes: so does its place in the tree
+    if (!held)
+        cap_unlock();
     leave_spaces(t);
     mcs_lock(&threads_lock, &q);
     list_remove(t);
@@ -661,18 +752,19 @@ void thread_reap(struct thread *t)
 int thread_wait_child(struct thread *self, uint32_t id, struct mf_exit_status *status)
 {
     struct mcs_qnode q;
+    thread_reap_orphans();
     for (;;) {
         mcs_lock(&threads_lock, &q);
         struct thread *t = all_threads;
         while (t && t->id != id)
             t = t->all_next;
-        if (!t || t->parent != self->id || t->is_object) {
+        if (!t || t->parent != self || t->is_object) {
             mcs_unlock(&threads_lock, &q);
             return -E_NOENT;
         }
         if (t->state == THREAD_DEAD) {
             *status = t->exit;
-            t->parent = 0;          // nobody else reaps it
+            unlink_child(t);        // nobody else reaps it
             mcs_unlock(&threads_lock, &q);
             thread_reap(t);
             return 0;
@@ -725,10 +817,9 @@ void timer_tick(void)
     if (c->id == 0)
         thread_for_each(wake_timed, c->ticks);
     if (c->slice_left && --c->slice_left == 0)
-        schedule();
+        c->need_resched = true;             // return_to_user, or the idle loop, switches
     else if (c->current == c->idle && c->run_head)
         schedule();
-    lrpc_abort_check(current_thread());     // back to user mode next
 }
 
 static void idle_loop(void *arg)
@@ -740,6 +831,8 @@ static void idle_loop(void *arg)
         struct cpu *c = this_cpu();
         if (c->run_head || work_elsewhere(c))
             schedule();
+        else if (__atomic_load_n(&reap_list, __ATOMIC_RELAXED))
+            thread_reap_orphans();
     }
 }
 
@@ -786,9 +879,12 @@ void sched_init(void)
 void sched_reschedule_ipi(void)
 {
     struct cpu *c = this_cpu();
-    if (c->run_head || c->current->state != THREAD_RUNNABLE || must_move(c->current, c))
-        schedule();
-    lrpc_abort_check(current_thread());     // an LRPC call it was in ended
+    if (c->current == c->idle) {
+        if (c->run_head)
+            schedule();
+    } else if (c->run_head || c->current->state != THREAD_RUNNABLE || must_move(c->current, c)) {
+        c->need_resched = true;             // and an aborted LRPC call unwinds there too
+    }
 }
 
 _Noreturn void sched_run_idle(void)

@@ -18,6 +18,7 @@
 #include "kernel/arch.h"
 #include "kernel/types.h"
 #include "include/manifold/syscall.h"
+#include "kernel/cap.h"
 #include "kernel/lrpc.h"
 #include "lib/spinlock.h"
 
@@ -64,8 +65,13 @@ struct thread {
     struct trap_frame *user_frame;  // user registers on the kernel stack
     struct vas *vas;            // the address space it runs in; NULL for kernel threads
     struct vas *home_vas;       // where its code, data and stack live (retained)
-    uintptr_t cspace;           // CNode object naming this thread's caps, or 0
-    uint32_t parent;            // thread id that may wait for this one
+    struct slot cspace;         // a cap to the CNode naming its caps (empty: none); in the derivation tree
+    // Programs the kernel loaded (SYS_SPAWN), under threads_lock: the
+    // thread that spawned this one and may wait for it (NULL: an orphan,
+    // reaped by the kernel as soon as it ends), and its own children.
+    struct thread *parent;
+    struct thread *children, *child_next, *child_prev;
+    struct thread *reap_next;   // on the list of ended orphans
     struct mf_exit_status exit;
     struct thread *next;        // run queue or endpoint queue link
     struct thread *all_next, *all_prev;
@@ -84,7 +90,6 @@ struct thread {
     bool in_syscall;            // between syscall_entry and its return
     uint8_t lrpc_abort_to;      // LRPC_NO_ABORT, or the depth its aborted calls unwind to
     bool wait_expired;          // woken by the tick from a timed notification wait, still queued
-    bool lrpc_kick;             // aborted, not yet told (kernel/lrpc.c, under space_lock)
     uint8_t lrpc_depth;         // LRPC calls in progress (kernel/lrpc.c)
     struct lrpc_link lrpc[LRPC_MAX_DEPTH];
     char name[THREAD_NAME_MAX];
@@ -111,6 +116,7 @@ struct cpu {
     uint32_t switches;          // switches to a thread: counts intervening threads
     uint64_t ticks;
     uint32_t slice_left;
+    bool need_resched;          // schedule before returning to user mode (return_to_user)
     uint32_t id;
     bool online;                // set by the CPU itself once it runs
 } __attribute__((aligned(CACHE_LINE_SIZE)));
@@ -167,6 +173,11 @@ void thread_object_destroy(struct thread *t);
 _Noreturn void thread_exit(int how, int code, uint64_t address);
 // Frees a dead thread's stack and address space.
 void thread_reap(struct thread *t);
+// SYS_SPAWN: t (loaded, not started) is a child of parent.
+void thread_adopt(struct thread *parent, struct thread *t);
+// Frees the ended programs nobody will wait for (their parent ended
+// first). Called with no lock held: by the idle loop, spawn and wait.
+void thread_reap_orphans(void);
 // SYS_WAIT: waits for self's child `id` to end, reaps it and stores its
 // exit status. 0, -E_NOENT (no such child), -E_AGAIN (self was suspended).
 int thread_wait_child(struct thread *self, uint32_t id, struct mf_exit_status *status);

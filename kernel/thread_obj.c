@@ -19,13 +19,11 @@ static int decode_configure(const struct invocation *inv, struct decoded *d)
     struct thread *t = target_thread(inv);
     if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
         return -E_PERM;
-    uintptr_t cspace = 0;
+    struct slot *cn = NULL;
     if (inv->arg[0]) {
-        struct slot *cn;
         int r = cap_lookup(inv->caller, inv->arg[0], MF_OBJ_CNODE, MF_RIGHT_WRITE, &cn);
         if (r)
             return r;
-        cspace = cn->cap.obj;
     }
     uint64_t buffer = inv->arg[1];
     if (buffer & (PAGE_SIZE - 1) || (buffer && (buffer < USER_BASE || buffer >= USER_TOP)))
@@ -36,7 +34,7 @@ static int decode_configure(const struct invocation *inv, struct decoded *d)
         return -E_INVAL;
     d->value[4] = buffer;
     d->value[0] = (uintptr_t)t;
-    d->value[1] = cspace;
+    d->slot[0] = cn;
     d->value[2] = (uintptr_t)inv->caller->vas;
     d->value[3] = (uintptr_t)inv->caller->home_vas;
     return 0;
@@ -59,7 +57,11 @@ static int64_t invoke_configure(const struct decoded *d)
     t->vas = v;
     t->home_vas = home;
     space_unlock();
-    t->cspace = d->value[1];
+    // The thread holds its CSpace as a copy of the CNode cap in a slot of
+    // its own: the CNode lives as long as the thread refers to it.
+    cap_delete_nested(&t->cspace);
+    if (d->slot[0])
+        cap_insert(&t->cspace, &d->slot[0]->cap, d->slot[0]);
     t->ipc_buffer = d->value[4];
     return 0;
 }

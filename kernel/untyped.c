@@ -128,7 +128,7 @@ int root_cspace_create(struct thread *root, unsigned untyped_count, unsigned unt
     }
     root_untyped_count = given;
     root_untyped_bits = untyped_bits;
-    root->cspace = obj;
+    cap_insert(&root->cspace, &self, &slots[MF_CAP_SELF_CNODE]);
     return 0;
 }
 

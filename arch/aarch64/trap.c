@@ -78,7 +78,7 @@ void a64_el0_sync(struct trap_frame *tf)
     check_user_frame(tf);
     unsigned ec = ESR_EC(tf->esr);
     if (likely(ec == EC_SVC64)) {
-        syscall_entry(tf);
+        syscall_entry(tf);      // ends with return_to_user
         return;
     }
     int kind = FAULT_OTHER;
@@ -106,6 +106,7 @@ void a64_el0_sync(struct trap_frame *tf)
         break;
     }
     user_fault(tf, kind, addr, access);
+    return_to_user(tf);
 }
 
 void a64_el1_sync(struct trap_frame *tf)
@@ -120,7 +121,18 @@ void a64_el1_sync(struct trap_frame *tf)
     kernel_fault(tf, ec_name(ec), is_abort(ec) ? tf->far : tf->pc);
 }
 
+static void irq_dispatch(struct trap_frame *tf);
+
+// Interrupts from EL1 (the idle loop) and EL0; those from EL0 leave through
+// return_to_user.
 void a64_irq(struct trap_frame *tf)
+{
+    irq_dispatch(tf);
+    if ((tf->pstate & PSR_MODE_MASK) == PSR_MODE_EL0T)
+        return_to_user(tf);
+}
+
+static void irq_dispatch(struct trap_frame *tf)
 {
     uint32_t iar = gic_acknowledge();
     unsigned intid = gic_intid(iar);
@@ -158,6 +170,7 @@ void a64_trap_unexpected(struct trap_frame *tf, unsigned vector)
     if (vector >= 8) {
         check_user_frame(tf);
         user_fault(tf, FAULT_OTHER, tf->pc, VM_EXEC);
+        return_to_user(tf);
     } else {
         panic_frame(tf, "kernel unexpected %s exception (vector %u)", kinds[vector % 4], vector);
     }

@@ -36,7 +36,17 @@ static int fault_kind(uint64_t vector)
     }
 }
 
+static void dispatch(struct trap_frame *tf);
+
+// Every trap and interrupt; those from ring 3 leave through return_to_user.
 void x86_trap(struct trap_frame *tf)
+{
+    dispatch(tf);
+    if (tf->cs & 3)
+        return_to_user(tf);
+}
+
+static void dispatch(struct trap_frame *tf)
 {
     uint64_t v = tf->vector;
     if (v == VECTOR_TIMER) {

@@ -105,3 +105,159 @@ UTEST(ipc_long_message_honours_a_read_only_attachment)
     UCHECK(cleanup());
     return NULL;
 }
+
+// Finding 2: a binding kept a raw pointer to the CSpace of the thread that
+// configured it. Delete that CNode, retype its memory as a frame, write a
+// fake CNode there, call through the binding: the kernel used the forged
+// capability. Now the binding holds a capability to the CNode; revoking
+// the untyped it came from reaches that cap too, and the server's calls
+// then find no CSpace at all.
+#define SUB 526             // a small untyped: the server's CSpace comes from it
+#define CS 527              // our cap to the server's CSpace
+#define SVAS 528            // the server's VAS
+#define CVAS 529            // the client's VAS
+#define BIND 530
+#define FORGED 531
+#define SYSTEM_IN_CS 5      // the slot the server invokes, in its CSpace
+
+static uint8_t estack[8192] __attribute__((aligned(16)));
+static volatile long config_result = 1;
+
+static int64_t probe_procedure(void *astack)
+{
+    (void)astack;
+    return mf_invoke(SYSTEM_IN_CS, MF_SYSTEM_KTEST_COUNT, 0, 0, 0, 0);
+}
+static const mf_lrpc_procedure probe_procedures[] = {probe_procedure};
+
+// Runs with the server's CSpace: binding 1, VAS 2, A-stack segment 3.
+static void configure_server(uint64_t unused)
+{
+    long r = mf_invoke(1, MF_BINDING_CONFIGURE, 2, 3, 1, (long)mf_lrpc_entry);
+    if (r == 0)
+        r = mf_invoke(1, MF_BINDING_SET_ASTACK, 0, (long)SEG_BASE, 4096, (long)(estack + sizeof(estack)));
+    config_result = r;
+}
+
+UTEST(binding_holds_its_server_cspace_by_capability)
+{
+    UCHECK(cleanup());
+    // Server domain: a VAS sharing our home, an A-stack segment, a binding.
+    UCHECK(make(MF_OBJ_VAS, 14, SVAS) && mf_vas_attach(SVAS, 0) == 0);
+    UCHECK(make(MF_OBJ_SEGMENT, 14, SEG) && mf_segment_configure(SEG, SEG_BASE, 2 * MiB) == 0);
+    UCHECK(make(MF_OBJ_FRAME, 12, FRAME) && mf_frame_map(FRAME, SEG, SEG_BASE, MF_RIGHT_READ | MF_RIGHT_WRITE) == 0);
+    UCHECK(mf_vas_attach_segment(SVAS, SEG, MF_RIGHT_READ | MF_RIGHT_WRITE) == 0);
+    UCHECK(make(MF_OBJ_BINDING, 0, BIND));
+    // Its CSpace, from a small untyped of its own, holding what it needs
+    // and a read-only System cap.
+    UCHECK(make(MF_OBJ_UNTYPED, 16, SUB));
+    UCHECK(mf_untyped_retype(SUB, MF_OBJ_CNODE, 4, 1, ROOT, CS) == 0);
+    UCHECK(mf_cnode_copy_to(ROOT, BIND, CS, 1, MF_RIGHTS_ALL) == 0);
+    UCHECK(mf_cnode_copy_to(ROOT, SVAS, CS, 2, MF_RIGHTS_ALL) == 0);
+    UCHECK(mf_cnode_copy_to(ROOT, SEG, CS, 3, MF_RIGHTS_ALL) == 0);
+    UCHECK(mf_cnode_copy_to(ROOT, MF_CAP_SYSTEM, CS, SYSTEM_IN_CS, MF_RIGHT_READ) == 0);
+    mf_lrpc_export(probe_procedures, 1);
+    config_result = 1;
+    UCHECK(make(MF_OBJ_THREAD, 0, T1));
+    UCHECK(mf_thread_start_cspace(T1, CS, configure_server, stack1, sizeof(stack1), 0, NULL) == 0);
+    UWAIT(config_result != 1, 200);
+    UCHECK(config_result == 0);
+    // A client calls: the procedure runs with the server's CSpace.
+    struct mf_lrpc_client client;
+    UCHECK(make(MF_OBJ_VAS, 14, CVAS) && mf_vas_attach(CVAS, 0) == 0);
+    UCHECK(mf_lrpc_bind(&client, BIND, CVAS) == 0);
+    UCHECK(mf_vas_switch(CVAS) == 0);
+    long legit = mf_lrpc_call(BIND, 0, 0);
+    UCHECK(mf_vas_switch(0) == 0);
+    UCHECK(legit > 0);
+    // Everything of ours that names the CNode goes, and its memory is
+    // retyped as a frame that we fill with a fake CNode whose slot 5 is a
+    // System cap with every right.
+    UCHECK(mf_cnode_delete(ROOT, T1) == 0 && mf_cnode_delete(ROOT, CS) == 0);
+    UCHECK(mf_cnode_revoke(ROOT, SUB) == 0);
+    UCHECK(mf_untyped_retype(SUB, MF_OBJ_FRAME, 12, 1, ROOT, FORGED) == 0);
+    UCHECK(mf_frame_map(FORGED, SEG, SEG_BASE + 0x10000, MF_RIGHT_READ | MF_RIGHT_WRITE) == 0);
+    UCHECK(mf_vas_switch(CVAS) == 0);
+    volatile uint64_t *fake = (volatile uint64_t *)(SEG_BASE + 0x10000);
+    fake[0] = 0x434e4f44ull | 4ull << 32;                               // header: magic, 16 slots
+    fake[SYSTEM_IN_CS * 8] = 0xffff800000001000ull;                      // obj
+    fake[SYSTEM_IN_CS * 8 + 1] = MF_OBJ_SYSTEM | MF_RIGHTS_ALL << 8;     // type, rights
+    long forged = mf_lrpc_call(BIND, 0, 0);
+    UCHECK(mf_vas_switch(0) == 0);
+    UCHECK(forged == -E_BADCAP);
+    UCHECK(cleanup());
+    return NULL;
+}
+
+// Finding 4: programs whose parent ended were never reaped; each kept one
+// of the kernel's address-space slots and its memory, and after about 62
+// of them nothing could be spawned until reboot. Orphans are now freed as
+// they end: 120 of them come and go, and memory returns to where it was.
+UTEST(orphaned_programs_are_reaped)
+{
+    struct mf_system_info si;
+    UCHECK(mf_system_info(&si) == 0);
+    uint64_t free_before = si.memory_free;
+    for (int round = 0; round < 40; round++) {
+        struct mf_exit_status st;
+        long tid = mf_spawn("probe", 2 | 3 << 8);     // 3 children of its own, left running
+        if (tid < 0)
+            printf("# round %d: spawn: %s\n", round, mf_strerror(tid));
+        UCHECK(tid > 0 && mf_wait(tid, &st) == 0);
+        UCHECK(st.how == EXIT_NORMAL && st.code == 0);
+    }
+    // They run 2 ticks each; the idle CPUs free them once they end.
+    for (int t = 0; t < 500 && si.memory_free != free_before; t++) {
+        mf_sleep(1);
+        UCHECK(mf_system_info(&si) == 0);
+    }
+    if (si.memory_free != free_before)
+        printf("# free memory %lu KiB before, %lu KiB after\n", (unsigned long)(free_before >> 10),
+               (unsigned long)(si.memory_free >> 10));
+    UCHECK(si.memory_free == free_before);
+    return NULL;
+}
+
+// Item 5 of the object-model issue: a more important thread woken on this
+// CPU runs as the waker leaves the kernel, not at the end of its slice.
+// L (priority 5) and H (priority 9) are fixed to one CPU; H waits, L
+// signals and looks at once whether H has run.
+#define T_LOW 532
+#define T_HIGH 533
+#define N_WAKE 534
+#define N_DONE 535
+static uint8_t stack2[8192] __attribute__((aligned(16)));
+static volatile long high_ran, seen_by_low = -1;
+
+static void high_waiter(uint64_t unused)
+{
+    mf_notification_wait(N_WAKE);
+    high_ran = 1;
+}
+
+static void low_signaller(uint64_t unused)
+{
+    mf_notification_signal(N_WAKE);
+    seen_by_low = high_ran;          // no system call in between
+    mf_notification_signal(N_DONE);
+}
+
+UTEST(woken_higher_priority_thread_runs_at_once)
+{
+    UCHECK(cleanup());
+    unsigned cpu = 0;
+    high_ran = 0;
+    seen_by_low = -1;
+    UCHECK(make(MF_OBJ_NOTIFICATION, 0, N_WAKE) && make(MF_OBJ_NOTIFICATION, 0, N_DONE));
+    UCHECK(make(MF_OBJ_THREAD, 0, T_HIGH) && make(MF_OBJ_THREAD, 0, T_LOW));
+    UCHECK(mf_thread_set_sched(T_HIGH, MF_SCHED_FIXED, cpu) == 0 && mf_thread_set_priority(T_HIGH, 9) == 0);
+    UCHECK(mf_thread_set_sched(T_LOW, MF_SCHED_FIXED, cpu) == 0 && mf_thread_set_priority(T_LOW, 5) == 0);
+    UCHECK(mf_thread_start(T_HIGH, high_waiter, stack1, sizeof(stack1), 0) == 0);
+    mf_sleep(2);        // H runs and blocks in its wait
+    UCHECK(mf_thread_start(T_LOW, low_signaller, stack2, sizeof(stack2), 0) == 0);
+    UCHECK(mf_notification_wait_timeout(N_DONE, 500) >= 0);
+    UCHECK(high_ran == 1);
+    UCHECK(seen_by_low == 1);
+    UCHECK(cleanup());
+    return NULL;
+}
