@@ -89,6 +89,7 @@ int program_load(const void *image, size_t size, const char *name, uint64_t arg,
         return r;
     }
     t->vas = v;
+    vas_ref_set(&t->vas_ref[0], v);   // a fresh VAS and thread: nobody else sees them yet
     vas_retain(v);
     t->home_vas = v;
     t->ipc_buffer = MF_IPC_BUFFER_VA;

@@ -227,6 +227,7 @@ static int64_t call_locked(struct thread *self, struct trap_frame *tf, struct bi
     link->binding = b;
     link->astack = (unsigned)astack;
     link->client_vas = self->vas;
+    vas_ref_set(&self->vas_ref[self->lrpc_depth], self->vas);     // depth already counts this call
     vas_retain(self->vas);
     memcpy(link->frame, tf, arch_trap_frame_size);
     b->astack[astack].busy = true;
@@ -246,6 +247,7 @@ static void unwind(struct thread *t, int64_t result)
     memcpy(t->user_frame, link->frame, arch_trap_frame_size);
     arch_syscall_return(t->user_frame, result);
     vas_move_thread(t, link->client_vas);
+    vas_ref_set(&t->vas_ref[t->lrpc_depth + 1], NULL);
     vas_release(link->client_vas);
     link->binding = NULL;
     link->client_vas = NULL;
@@ -366,17 +368,6 @@ void lrpc_binding_destroy(struct binding *b)
         space_unlock();
 }
 
-// A client VAS going away: a thread inside a server returns home instead.
-static void redirect_client(struct thread *t, uintptr_t vo)
-{
-    for (unsigned i = 0; i < t->lrpc_depth; i++)
-        if (t->lrpc[i].client_vas == &((struct vas_object *)vo)->vas) {
-            vas_retain(t->home_vas);
-            vas_release(t->lrpc[i].client_vas);
-            t->lrpc[i].client_vas = t->home_vas;
-        }
-}
-
 void lrpc_forget_vas(struct vas_object *vo)
 {
     for (struct binding *b = live_bindings, *next; b; b = next) {
@@ -384,7 +375,6 @@ void lrpc_forget_vas(struct vas_object *vo)
         if (b->server == vo)
             lrpc_binding_destroy(b);
     }
-    thread_for_each(redirect_client, (uintptr_t)vo);
 }
 
 void lrpc_forget_segment(struct segment *seg)
@@ -402,6 +392,7 @@ void lrpc_thread_destroy(struct thread *t)
         struct lrpc_link *link = &t->lrpc[--t->lrpc_depth];
         if (link->binding)
             release_astack(link);
+        vas_ref_set(&t->vas_ref[t->lrpc_depth + 1], NULL);
         vas_release(link->client_vas);
     }
     t->lrpc_abort_to = LRPC_NO_ABORT;

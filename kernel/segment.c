@@ -598,6 +598,7 @@ void vas_move_thread(struct thread *t, struct vas *v)
     vas_thread_leave(old);
     vas_retain(v);
     __atomic_store_n(&t->vas, v, __ATOMIC_RELEASE);
+    vas_ref_set(&t->vas_ref[0], v);
     vas_release(old);
     if (t == current_thread())
         vas_activate(v);
@@ -676,17 +677,26 @@ void segment_destroy(struct segment *seg)
     space_unlock();
 }
 
-static void send_home(struct thread *t, uintptr_t vo)
-{
-    if (t->vas == &((struct vas_object *)vo)->vas)
-        vas_move_thread(t, t->home_vas);
-}
-
 void vas_object_destroy(struct vas_object *vo)
 {
     space_lock();
     lrpc_forget_vas(vo);    // calls into it end first: their threads go back to their clients
-    thread_for_each(send_home, (uintptr_t)vo);
+    // Its referrers, and only they: threads running in it go home, and
+    // LRPC calls that would return into it return home instead.
+    struct vas *v = &vo->vas;
+    while (v->referrers) {
+        struct vas_ref *r = v->referrers;
+        struct thread *t = r->thread;
+        if (r->index == 0) {
+            vas_move_thread(t, t->home_vas);
+        } else {
+            struct lrpc_link *link = &t->lrpc[r->index - 1];
+            vas_retain(t->home_vas);
+            vas_release(link->client_vas);
+            link->client_vas = t->home_vas;
+            vas_ref_set(r, t->home_vas);
+        }
+    }
     while (vo->segment_count)
         detach(vo, vo->segments[vo->segment_count - 1]);
     if (vo->home)

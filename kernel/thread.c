@@ -59,6 +59,10 @@ static void thread_format(struct thread *t, const char *name, bool is_object)
     t->last_cpu = NEVER_RAN;
     t->lrpc_abort_to = LRPC_NO_ABORT;
     t->is_object = is_object;
+    for (unsigned i = 0; i < ARRAY_SIZE(t->vas_ref); i++) {
+        t->vas_ref[i].thread = t;
+        t->vas_ref[i].index = (uint8_t)i;
+    }
     strlcpy(t->name, name, sizeof(t->name));
     mcs_lock(&threads_lock, &q);
     t->id = next_id++;
@@ -529,6 +533,7 @@ static void leave_spaces(struct thread *t)
     lrpc_thread_destroy(t);
     if (t->vas) {
         vas_thread_leave(t->vas);
+        vas_ref_set(&t->vas_ref[0], NULL);
         vas_release(t->vas);
         t->vas = NULL;
     }

@@ -20,6 +20,7 @@
 #include "include/manifold/syscall.h"
 #include "kernel/cap.h"
 #include "kernel/lrpc.h"
+#include "kernel/vas_ref.h"
 #include "lib/spinlock.h"
 
 struct vas;
@@ -65,6 +66,7 @@ struct thread {
     struct trap_frame *user_frame;  // user registers on the kernel stack
     struct vas *vas;            // the address space it runs in; NULL for kernel threads
     struct vas *home_vas;       // where its code, data and stack live (retained)
+    struct vas_ref vas_ref[1 + LRPC_MAX_DEPTH];     // kernel/vas.h: vas, then each call's client_vas
     struct slot cspace;         // a cap to the CNode naming its caps (empty: none); in the derivation tree
     // Programs the kernel loaded (SYS_SPAWN), under threads_lock: the
     // thread that spawned this one and may wait for it (NULL: an orphan,

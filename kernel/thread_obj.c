@@ -55,6 +55,7 @@ static int64_t invoke_configure(const struct decoded *d)
     if (t->home_vas)
         vas_release(t->home_vas);
     t->vas = v;
+    vas_ref_set(&t->vas_ref[0], v);
     t->home_vas = home;
     space_unlock();
     // The thread holds its CSpace as a copy of the CNode cap in a slot of

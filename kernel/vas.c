@@ -40,6 +40,7 @@ struct vas *vas_create(void)
         v->root = root;
         memset(&v->tags, 0, sizeof(v->tags));
         v->refs = 1;
+        v->referrers = NULL;
         v->is_object = false;
         return v;
     }
@@ -47,6 +48,27 @@ struct vas *vas_create(void)
 }
 
 void vas_retain(struct vas *v) { __atomic_add_fetch(&v->refs, 1, __ATOMIC_RELAXED); }
+
+void vas_ref_set(struct vas_ref *r, struct vas *v)
+{
+    if (r->vas == v)
+        return;
+    if (r->vas) {
+        if (r->prev)
+            r->prev->next = r->next;
+        else
+            r->vas->referrers = r->next;
+        if (r->next)
+            r->next->prev = r->prev;
+    }
+    r->vas = v;
+    r->prev = NULL;
+    r->next = v ? v->referrers : NULL;
+    if (r->next)
+        r->next->prev = r;
+    if (v)
+        v->referrers = r;
+}
 
 // A cross-CPU call: stop using v's tables here. The thread running on,
 // if it still wants a space, reloads it when it next faults or copies user

@@ -14,11 +14,13 @@
 #pragma once
 #include "kernel/tag.h"
 #include "kernel/types.h"
+#include "kernel/vas_ref.h"
 
 struct thread;
 
 struct vas {
     paddr_t root;
+    struct vas_ref *referrers;
     struct vas_tags tags;   // per-CPU TLB tag and generation (kernel/tag.c)
     unsigned refs;
     bool in_use;
@@ -28,6 +30,10 @@ struct vas {
 // A new, empty user address space (kernel half shared); NULL when out of memory.
 struct vas *vas_create(void);
 void vas_retain(struct vas *v);
+// Points r at v (NULL: at nothing), moving it from the referrer list of the
+// VAS it pointed at to v's. space_lock held (or r's thread is not yet
+// visible to anyone and v is its own).
+void vas_ref_set(struct vas_ref *r, struct vas *v);
 // Drops a reference; the last one frees the page tables, every frame mapped
 // and the VAS's tags. A VAS active on this CPU is switched away from first.
 // A VAS object is torn down by its final capability instead (vas_forget).

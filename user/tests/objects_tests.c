@@ -261,3 +261,36 @@ UTEST(woken_higher_priority_thread_runs_at_once)
     UCHECK(cleanup());
     return NULL;
 }
+
+// A VAS object reaches the threads that refer to it through its own list
+// (kernel/vas_ref.h), not by walking every thread: destroying it while a
+// thread runs inside sends that thread home, where it runs on.
+static volatile uint64_t spins;
+static volatile int stop_spinning;
+
+static void spin_in_vas(uint64_t vas)
+{
+    if (mf_vas_switch((long)vas) != 0)
+        return;
+    while (!stop_spinning)
+        spins++;
+}
+
+UTEST(destroyed_vas_sends_its_threads_home)
+{
+    UCHECK(cleanup());
+    spins = 0;
+    stop_spinning = 0;
+    UCHECK(make(MF_OBJ_VAS, 14, VAS) && mf_vas_attach(VAS, 0) == 0);
+    UCHECK(make(MF_OBJ_THREAD, 0, T1));
+    UCHECK(mf_thread_start(T1, spin_in_vas, stack1, sizeof(stack1), VAS) == 0);
+    UWAIT(spins > 0, 200);
+    UCHECK(spins > 0);
+    UCHECK(mf_cnode_delete(ROOT, VAS) == 0);
+    uint64_t after_delete = spins;
+    UWAIT(spins > after_delete + 1000, 200);
+    UCHECK(spins > after_delete + 1000);        // at home now, still running
+    stop_spinning = 1;
+    UCHECK(cleanup());
+    return NULL;
+}
