@@ -783,6 +783,24 @@ int thread_wait_child(struct thread *self, uint32_t id, struct mf_exit_status *s
     }
 }
 
+// Whether c is still saving the thread it last switched away from, if that
+// lies in [start, end). A saved one is forgotten, under c's lock so that c
+// cannot switch away from it again meanwhile: the caller may retype its
+// memory next, and on_cpu read there afterwards would be the new object's
+// data, busy until c switches again, never if c stays idle (issue 12).
+static bool prev_saving(struct cpu *c, uintptr_t start, uintptr_t end)
+{
+    struct mcs_qnode q;
+    mcs_lock(&c->lock, &q);
+    struct thread *prev = c->prev;
+    bool in = (uintptr_t)prev >= start && (uintptr_t)prev < end;
+    bool saving = in && __atomic_load_n(&prev->on_cpu, __ATOMIC_ACQUIRE);
+    if (in && !saving)
+        c->prev = NULL;
+    mcs_unlock(&c->lock, &q);
+    return saving;
+}
+
 bool sched_memory_in_use(uintptr_t start, uintptr_t end)
 {
     for (unsigned i = 0; i < cpu_count; i++) {
@@ -790,7 +808,7 @@ bool sched_memory_in_use(uintptr_t start, uintptr_t end)
         struct thread *prev = __atomic_load_n(&cpus[i].prev, __ATOMIC_ACQUIRE);
         if (cur >= start && cur < end)
             return true;
-        if ((uintptr_t)prev >= start && (uintptr_t)prev < end && __atomic_load_n(&prev->on_cpu, __ATOMIC_ACQUIRE))
+        if ((uintptr_t)prev >= start && (uintptr_t)prev < end && prev_saving(&cpus[i], start, end))
             return true;
     }
     return false;

@@ -8,6 +8,7 @@
 #define THREADS 700         // 700..707: thread objects
 #define EP 710
 #define NTFN 711
+#define SEG 712
 #define MAX_THREADS 8
 #define STACK 8192
 
@@ -285,6 +286,40 @@ UTEST(smp_sched_policies_set_and_checked)
     UCHECK(mf_thread_info(MF_THREAD_SELF, &self) == 0);
     UCHECK(self.policy >= MF_SCHED_FCFS && self.policy < MF_SCHED_POLICIES && self.switches_in > 0);
     UCHECK(self.cpu == (uint32_t)mf_cpu_id() || n > 1);     // we may have moved in between
+    UCHECK(cleanup());
+    return NULL;
+}
+
+static void mark_done(uint64_t k)
+{
+    done[k] = 1;
+}
+
+// Issue 12: a CPU that goes idle after a thread object exits there keeps
+// pointing at it as the thread it last switched away from. Once the
+// object is deleted and its memory retyped into something else (a segment
+// whose base lies where the thread's on_cpu flag was), that memory must
+// still be free to retype again, not busy until the idle CPU switches.
+UTEST(smp_memory_of_a_thread_that_left_an_idle_cpu_is_reusable)
+{
+    long n = cpus();
+    if (n < 2)
+        return NULL;
+    reset();
+    UCHECK(start_fixed(0, (mf_cpu_id() + 1) % n, mark_done));
+    // Spin, not sleep: a wake-up might run us on that CPU, which would
+    // then switch away from the thread's memory again.
+    struct mf_system_info si;
+    UCHECK(mf_system_info(&si) == 0);
+    uint64_t until = mf_arch_cycles() + 5 * si.counter_hz;
+    while (!done[0] && mf_arch_cycles() < until)
+        ;
+    UCHECK(done[0]);
+    UCHECK(cleanup());
+    UCHECK(mf_untyped_retype(UT, MF_OBJ_SEGMENT, 13, 1, ROOT, SEG) == 0);
+    UCHECK(mf_segment_configure(SEG, 0x80000000ul, 1ul << 30) == 0);
+    UCHECK(cleanup());
+    UCHECK(make(MF_OBJ_THREAD, THREADS));
     UCHECK(cleanup());
     return NULL;
 }
