@@ -3,7 +3,11 @@
 #include "manifold.h"
 #include "utest.h"
 
+#include "../root/root.h"
+
 #define SCRATCH 3990        // a free slot of the root task's CSpace
+#define PROBE_UT (MF_CAP_UNTYPED_BASE + 3)
+#define PROBE_CNODE 3991
 
 UTEST(system_cap_rights_are_checked)
 {
@@ -21,12 +25,18 @@ UTEST(system_cap_rights_are_checked)
 }
 
 // A program holds only what its parent gave it: no System cap, so it can
-// neither stop the machine nor take every CPU with kernel benchmarks.
+// neither stop the machine nor take every CPU with kernel benchmarks;
+// with no CSpace, or with the one the shell gives (console, name service,
+// untyped, devices).
 UTEST(program_without_system_cap_cannot_power_off)
 {
     struct mf_exit_status st;
     long tid = mf_spawn("probe", 1);        // no CSpace at all
     UCHECK(tid > 0 && mf_wait(tid, &st) == 0);
+    UCHECK(st.how == EXIT_NORMAL && st.code == 0);
+    tid = spawn_with_resources("probe", 1, PROBE_UT, PROBE_CNODE);
+    UCHECK(tid > 0 && mf_wait(tid, &st) == 0);
+    UCHECK(mf_cnode_revoke(MF_CAP_SELF_CNODE, PROBE_UT) == 0);
     UCHECK(st.how == EXIT_NORMAL && st.code == 0);
     return NULL;
 }
