@@ -458,15 +458,18 @@ static struct {
 } stopping[MAX_CPUS];
 
 // Sets t's state (INACTIVE or DEAD) and takes it off its run queue; a CPU
-// running it is told to switch away.
-static void stop(struct thread *t, enum thread_state state)
+// running it is told to switch away. Returns the state it had; blocked_on
+// stays (ipc_cancel reads it) when keep_reason.
+static enum thread_state stop_keeping(struct thread *t, enum thread_state state, bool keep_reason)
 {
     struct mcs_qnode q;
     struct cpu *c = lock_cpu_of(t, &q);
     if (t->on_rq)
         runqueue_remove(c, t);
+    enum thread_state was = t->state;
     t->state = state;
-    t->blocked_on = BLOCK_NONE;
+    if (!keep_reason)
+        t->blocked_on = BLOCK_NONE;
     bool running = t == c->current && c != this_cpu();
     mcs_unlock(&c->lock, &q);
     if (running) {
@@ -475,7 +478,10 @@ static void stop(struct thread *t, enum thread_state state)
             stopping[me].block[stopping[me].count++] = t->kstack;
         arch_send_ipi(c->id, IPI_RESCHEDULE);
     }
+    return was;
 }
+
+static void stop(struct thread *t, enum thread_state state) { stop_keeping(t, state, false); }
 
 void sched_wait_stopped(void)
 {
@@ -491,10 +497,28 @@ void sched_wait_stopped(void)
     stopping[me].count = 0;
 }
 
+// A thread blocks in two steps under the lock of what it waits on (an
+// endpoint, a notification, a server's reply link): it marks itself
+// blocked (thread_block_prepare), then queues or links itself, unlocks and
+// switches away. Stopped between the two, it would queue itself after
+// ipc_cancel had looked, and stay queued while inactive or freed (found
+// by the fuzzer). So a thread stopped while blocked but still on its CPU
+// is waited for: in that window it takes no lock its stopper can hold
+// (cap_lock), and it is off its CPU within a bounded number of steps.
+// Then ipc_cancel finds it queued or linked. An earlier stop makes
+// thread_block_prepare fail instead.
 void thread_deactivate(struct thread *t)
 {
+    enum thread_state was = stop_keeping(t, THREAD_INACTIVE, true);
+    if (was == THREAD_BLOCKED && t != current_thread())
+        while (__atomic_load_n(&t->on_cpu, __ATOMIC_ACQUIRE))
+            cpu_relax();
     ipc_cancel(t);
-    stop(t, THREAD_INACTIVE);
+    struct mcs_qnode q;
+    struct cpu *c = lock_cpu_of(t, &q);
+    if (t->state == THREAD_INACTIVE)
+        t->blocked_on = BLOCK_NONE;
+    mcs_unlock(&c->lock, &q);
 }
 
 void thread_set_priority(struct thread *t, unsigned priority)
