@@ -42,7 +42,9 @@ _Static_assert(sizeof(struct endpoint) <= 32 && sizeof(struct notification) <= 3
 
 static void queue_push(struct ipc_queue *q, struct thread *t)
 {
-    assert(!t->on_rq && t->state == THREAD_BLOCKED);
+    // INACTIVE: stopped between thread_block_prepare and here; its stopper
+    // waits for it to leave its CPU and takes it off again (thread_deactivate).
+    assert(!t->on_rq && (t->state == THREAD_BLOCKED || t->state == THREAD_INACTIVE));
     t->next = NULL;
     if (q->tail)
         q->tail->next = t;

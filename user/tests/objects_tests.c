@@ -294,3 +294,41 @@ UTEST(destroyed_vas_sends_its_threads_home)
     UCHECK(cleanup());
     return NULL;
 }
+
+// Found by the fuzzer: a thread suspended from another CPU between marking
+// itself blocked and queueing itself on a notification stayed queued while
+// inactive, and resuming it tripped the run queue's assertion (or, had it
+// been destroyed, left freed memory on the queue). The stopper now waits
+// for it to leave its CPU and takes it off the queue (thread_deactivate).
+#define WAITER 536
+static volatile uint64_t waits;
+
+static void timed_waiter(uint64_t n)
+{
+    for (;;) {
+        mf_notification_wait_timeout((long)n, 1);
+        waits++;
+    }
+}
+
+UTEST(suspend_and_resume_during_notification_waits)
+{
+    UCHECK(cleanup());
+    struct mf_system_info si;
+    UCHECK(mf_system_info(&si) == 0);
+    if (si.cpus < 2)
+        return "SKIP one CPU: no suspend from afar";
+    waits = 0;
+    UCHECK(make(MF_OBJ_THREAD, 0, WAITER) && make(MF_OBJ_NOTIFICATION, 0, N_WAKE));
+    UCHECK(mf_thread_set_sched(WAITER, MF_SCHED_FIXED, (unsigned)(mf_cpu_id() + 1) % si.cpus) == 0);
+    UCHECK(mf_thread_start(WAITER, timed_waiter, stack1, sizeof(stack1), N_WAKE) == 0);
+    for (int i = 0; i < 20000; i++) {
+        UCHECK(mf_thread_suspend(WAITER) == 0);
+        UCHECK(mf_thread_resume(WAITER) == 0);
+        if (i % 16 == 0)
+            mf_notification_signal(N_WAKE);
+    }
+    UCHECK(waits > 0);
+    UCHECK(cleanup());
+    return NULL;
+}
