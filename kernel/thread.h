@@ -95,7 +95,7 @@ struct thread {
     uint8_t lrpc_depth;         // LRPC calls in progress (kernel/lrpc.c)
     struct lrpc_link lrpc[LRPC_MAX_DEPTH];
     char name[THREAD_NAME_MAX];
-    // Scheduling (kernel/thread.c), under the lock of t->cpu's queue.
+    // Scheduling (kernel/sched.c), under the lock of t->cpu's queue.
     bool on_rq;                 // on cpus[cpu]'s run queue
     uint8_t policy;             // MF_SCHED_*; MF_SCHED_DEFAULT = the boot policy
     uint8_t fixed_cpu;          // for MF_SCHED_FIXED
