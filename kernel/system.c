@@ -58,8 +58,6 @@ static int decode_exclusive(const struct invocation *inv, struct decoded *d)
         return -E_PERM;
     if (inv->op == MF_SYSTEM_KTEST_RUN && (inv->arg[0] >= ktest_count() || inv->arg[1] > 0xffffffffu))
         return -E_RANGE;
-    if (__atomic_exchange_n(&system_busy, true, __ATOMIC_ACQUIRE))
-        return -E_BUSY;     // another thread runs a test or benchmark
     d->value[0] = inv->op;
     d->value[1] = inv->arg[0];
     d->value[2] = inv->arg[1];
@@ -70,6 +68,8 @@ static int decode_exclusive(const struct invocation *inv, struct decoded *d)
 static int64_t invoke_exclusive(const struct decoded *d)
 {
     cap_unlock();
+    if (__atomic_exchange_n(&system_busy, true, __ATOMIC_ACQUIRE))
+        return -E_BUSY;     // another thread runs a test or benchmark
     int64_t r;
     if (d->value[0] == MF_SYSTEM_KTEST_RUN)
         r = ktest_run((unsigned)d->value[1], (unsigned)d->value[2]);
