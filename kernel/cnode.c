@@ -6,8 +6,26 @@
 #include "kernel/invoke.h"
 #include "include/manifold/errors.h"
 
+// COPY, MINT, COPY_TO: src's cap, derived, goes into the empty dst.
+struct derive_args {
+    struct slot *src, *dst;
+    struct cap derived;
+};
+
+// MOVE: src's cap goes into the empty dst.
+struct move_args {
+    struct slot *src, *dst;
+};
+
+// DELETE, REVOKE, IDENTIFY: one slot of the invoked CNode.
+struct slot_args {
+    struct slot *slot;
+};
+
 // Source and destination slots of the invoked CNode: src full, dst empty.
-static int decode_pair(const struct invocation *inv, struct decoded *d, bool need_src, bool need_dst)
+// *src and *dst are set only on success.
+static int decode_pair(const struct invocation *inv, bool need_src, bool need_dst,
+                       struct slot **src_out, struct slot **dst_out)
 {
     const struct cap *cn = &inv->target->cap;
     if (!(cn->rights & MF_RIGHT_WRITE))
@@ -20,17 +38,19 @@ static int decode_pair(const struct invocation *inv, struct decoded *d, bool nee
         return -E_BADCAP;
     if (need_dst && !slot_empty(dst))
         return -E_BUSY;
-    d->slot[0] = src;
-    d->slot[1] = dst;
+    *src_out = src;
+    if (dst_out)
+        *dst_out = dst;
     return 0;
 }
 
 static int decode_derive(const struct invocation *inv, struct decoded *d, bool mint)
 {
-    int r = decode_pair(inv, d, true, true);
+    struct derive_args *a = DECODED(struct derive_args, d);
+    int r = decode_pair(inv, true, true, &a->src, &a->dst);
     if (r)
         return r;
-    return cap_derive(&d->slot[0]->cap, inv->arg[2], mint ? inv->arg[3] : 0, &d->cap);
+    return cap_derive(&a->src->cap, inv->arg[2], mint ? inv->arg[3] : 0, &a->derived);
 }
 
 static int decode_copy(const struct invocation *inv, struct decoded *d) { return decode_derive(inv, d, false); }
@@ -38,57 +58,63 @@ static int decode_mint(const struct invocation *inv, struct decoded *d) { return
 
 static int64_t invoke_derive(const struct decoded *d)
 {
-    cap_insert(d->slot[1], &d->cap, d->slot[0]);
+    const struct derive_args *a = DECODED(struct derive_args, d);
+    cap_insert(a->dst, &a->derived, a->src);
     return 0;
 }
 
 static int decode_move(const struct invocation *inv, struct decoded *d)
 {
-    return decode_pair(inv, d, true, true);
+    struct move_args *a = DECODED(struct move_args, d);
+    return decode_pair(inv, true, true, &a->src, &a->dst);
 }
 
 static int64_t invoke_move(const struct decoded *d)
 {
-    cap_move(d->slot[1], d->slot[0]);
+    const struct move_args *a = DECODED(struct move_args, d);
+    cap_move(a->dst, a->src);
     return 0;
 }
 
-static int decode_single(const struct invocation *inv, struct decoded *d)
+static int decode_revoke(const struct invocation *inv, struct decoded *d)
 {
-    return decode_pair(inv, d, true, false);
+    struct slot_args *a = DECODED(struct slot_args, d);
+    return decode_pair(inv, true, false, &a->slot, NULL);
 }
 
 // Deleting an empty slot is not an error: the slot ends up empty either way.
 static int decode_delete(const struct invocation *inv, struct decoded *d)
 {
+    struct slot_args *a = DECODED(struct slot_args, d);
     const struct cap *cn = &inv->target->cap;
     if (!(cn->rights & MF_RIGHT_WRITE))
         return -E_PERM;
-    d->slot[0] = cnode_lookup(cn, inv->arg[0]);
-    return d->slot[0] ? 0 : -E_RANGE;
+    a->slot = cnode_lookup(cn, inv->arg[0]);
+    return a->slot ? 0 : -E_RANGE;
 }
 
 static int64_t invoke_delete(const struct decoded *d)
 {
     unsigned budget = MF_REVOKE_BUDGET;
-    return cap_delete(d->slot[0], &budget);
+    return cap_delete(DECODED(struct slot_args, d)->slot, &budget);
 }
 
 static int64_t invoke_revoke(const struct decoded *d)
 {
     unsigned budget = MF_REVOKE_BUDGET;
-    return cap_revoke(d->slot[0], &budget);
+    return cap_revoke(DECODED(struct slot_args, d)->slot, &budget);
 }
 
 static int decode_identify(const struct invocation *inv, struct decoded *d)
 {
-    d->slot[0] = cnode_lookup(&inv->target->cap, inv->arg[0]);
-    return d->slot[0] ? 0 : -E_RANGE;
+    struct slot_args *a = DECODED(struct slot_args, d);
+    a->slot = cnode_lookup(&inv->target->cap, inv->arg[0]);
+    return a->slot ? 0 : -E_RANGE;
 }
 
 static int64_t invoke_identify(const struct decoded *d)
 {
-    const struct cap *c = &d->slot[0]->cap;
+    const struct cap *c = &DECODED(struct slot_args, d)->slot->cap;
     return c->type | c->rights << 8 | (int64_t)c->size_bits << 16;
 }
 
@@ -96,6 +122,7 @@ static int64_t invoke_identify(const struct decoded *d)
 // give a program it spawns a CSpace).
 static int decode_copy_to(const struct invocation *inv, struct decoded *d)
 {
+    struct derive_args *a = DECODED(struct derive_args, d);
     const struct cap *cn = &inv->target->cap;
     if (!(cn->rights & MF_RIGHT_WRITE))
         return -E_PERM;
@@ -111,9 +138,9 @@ static int decode_copy_to(const struct invocation *inv, struct decoded *d)
         return -E_BADCAP;
     if (!slot_empty(dst))
         return -E_BUSY;
-    d->slot[0] = src;
-    d->slot[1] = dst;
-    return cap_derive(&src->cap, inv->arg[3], 0, &d->cap);
+    a->src = src;
+    a->dst = dst;
+    return cap_derive(&src->cap, inv->arg[3], 0, &a->derived);
 }
 
 const struct op_handler cnode_ops[MAX_OPS] = {
@@ -121,7 +148,7 @@ const struct op_handler cnode_ops[MAX_OPS] = {
     [MF_CNODE_MINT] = {decode_mint, invoke_derive},
     [MF_CNODE_MOVE] = {decode_move, invoke_move},
     [MF_CNODE_DELETE] = {decode_delete, invoke_delete},
-    [MF_CNODE_REVOKE] = {decode_single, invoke_revoke},
+    [MF_CNODE_REVOKE] = {decode_revoke, invoke_revoke},
     [MF_CNODE_IDENTIFY] = {decode_identify, invoke_identify},
     [MF_CNODE_COPY_TO] = {decode_copy_to, invoke_derive},
 };

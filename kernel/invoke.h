@@ -1,7 +1,10 @@
 // Object invocation: SYS_INVOKE(cptr, op, a0..a3) dispatches through a
 // [type][operation] table of handler pairs. decode() checks everything in
 // the documented order (slot lookup, type, rights, arguments, memory) and
-// changes nothing; invoke() then cannot fail.
+// changes nothing; invoke() then cannot fail. What decode found reaches
+// invoke as typed arguments: each object file defines, next to its
+// handlers, a struct per operation whose fields say what they are, and
+// both handlers see struct decoded through it (DECODED).
 #pragma once
 #include "kernel/cap.h"
 
@@ -14,12 +17,21 @@ struct invocation {
     uint64_t arg[4];
 };
 
-// What decode() hands to invoke().
+// What decode() hands to invoke(): room for one operation's argument
+// struct, zeroed before decode runs. Not read as words by anyone.
 struct decoded {
-    struct slot *slot[2];
-    struct cap cap;
-    uint64_t value[6];
+    uint64_t space[8];
 };
+
+// d as a pointer to the handler's argument struct `type` (const when d is),
+// e.g. `struct retype_args *a = DECODED(struct retype_args, d);`. A type
+// that does not fit, or needs more alignment, is a build error.
+#define DECODED(type, d) ({                                                                 \
+    _Static_assert(sizeof(type) <= sizeof(struct decoded), #type " fits in struct decoded"); \
+    _Static_assert(_Alignof(type) <= _Alignof(struct decoded), #type " alignment");         \
+    _Generic((d), const struct decoded *: (const type *)(const void *)(d)->space,           \
+                  struct decoded *: (type *)(void *)(d)->space);                            \
+})
 
 struct op_handler {
     int (*decode)(const struct invocation *inv, struct decoded *d);

@@ -493,16 +493,37 @@ void ipc_object_destroy(unsigned type, uintptr_t obj)
 // Badges are below 2^63 (mint checks), so a word is never mistaken for an error.
 // The invocations run with cap_lock held (invoke_dispatch).
 
+// SIGNAL sets bits (the cap's badge, or 1); POLL takes the word; WAIT and
+// WAIT_TIMEOUT take it too, the caller blocking while it is empty for at
+// most timeout_ticks (0: no limit).
+struct notification_args {
+    struct notification *notification;
+    struct thread *caller;
+    uint64_t bits;
+    uint64_t timeout_ticks;
+};
+
 static int decode_notify(const struct invocation *inv, struct decoded *d, unsigned right)
 {
+    struct notification_args *a = DECODED(struct notification_args, d);
     if (!(inv->target->cap.rights & right))
         return -E_PERM;
-    d->slot[0] = inv->target;
-    d->value[0] = (uintptr_t)inv->caller;
+    a->notification = (struct notification *)inv->target->cap.obj;
+    a->caller = inv->caller;
+    a->timeout_ticks = 0;
     return 0;
 }
 
-static int decode_signal(const struct invocation *inv, struct decoded *d) { return decode_notify(inv, d, MF_RIGHT_WRITE); }
+static int decode_signal(const struct invocation *inv, struct decoded *d)
+{
+    int r = decode_notify(inv, d, MF_RIGHT_WRITE);
+    if (r)
+        return r;
+    const struct cap *c = &inv->target->cap;
+    DECODED(struct notification_args, d)->bits = c->badge ? c->badge : 1;
+    return 0;
+}
+
 static int decode_wait(const struct invocation *inv, struct decoded *d) { return decode_notify(inv, d, MF_RIGHT_READ); }
 
 void notification_signal(struct notification *n, uint64_t bits)
@@ -520,15 +541,15 @@ void notification_signal(struct notification *n, uint64_t bits)
 
 static int64_t invoke_signal(const struct decoded *d)
 {
-    const struct cap *c = &d->slot[0]->cap;
-    notification_signal((struct notification *)c->obj, c->badge ? c->badge : 1);
+    const struct notification_args *a = DECODED(struct notification_args, d);
+    notification_signal(a->notification, a->bits);
     return 0;
 }
 
 static int64_t invoke_poll(const struct decoded *d)
 {
     struct mcs_qnode q;
-    struct notification *n = (struct notification *)d->slot[0]->cap.obj;
+    struct notification *n = DECODED(struct notification_args, d)->notification;
     mcs_lock(&n->q.lock, &q);
     uint64_t word = n->word;
     n->word = 0;
@@ -539,8 +560,9 @@ static int64_t invoke_poll(const struct decoded *d)
 static int64_t invoke_wait(const struct decoded *d)
 {
     struct mcs_qnode q;
-    struct notification *n = (struct notification *)d->slot[0]->cap.obj;
-    struct thread *self = (struct thread *)d->value[0];
+    const struct notification_args *a = DECODED(struct notification_args, d);
+    struct notification *n = a->notification;
+    struct thread *self = a->caller;
     mcs_lock(&n->q.lock, &q);
     cap_unlock();           // the notification is locked: it cannot go away
     uint64_t word = n->word;
@@ -549,7 +571,7 @@ static int64_t invoke_wait(const struct decoded *d)
         mcs_unlock(&n->q.lock, &q);
         return (int64_t)word;
     }
-    self->wake_tick = d->value[1] ? sched_ticks() + d->value[1] : 0;   // 0: no time limit
+    self->wake_tick = a->timeout_ticks ? sched_ticks() + a->timeout_ticks : 0;   // 0: no time limit
     if (!thread_block_prepare(BLOCK_NOTIFICATION)) {
         mcs_unlock(&n->q.lock, &q);
         return -E_AGAIN;
@@ -579,7 +601,7 @@ static int decode_wait_timeout(const struct invocation *inv, struct decoded *d)
         return r;
     if (inv->arg[0] == 0)
         return -E_INVAL;            // use POLL
-    d->value[1] = inv->arg[0];
+    DECODED(struct notification_args, d)->timeout_ticks = inv->arg[0];
     return 0;
 }
 

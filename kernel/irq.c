@@ -166,8 +166,17 @@ void irq_forget_notification(struct notification *n)
 
 // ------------------------------------------------------------ operations
 
+// BIND: the line signals `bits` (the notification cap's badge, or 1) on
+// the notification.
+struct bind_args {
+    struct irq_line *line;
+    struct notification *notification;
+    uint64_t bits;
+};
+
 static int decode_bind(const struct invocation *inv, struct decoded *d)
 {
+    struct bind_args *a = DECODED(struct bind_args, d);
     if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
         return -E_PERM;
     struct slot *n;
@@ -177,19 +186,20 @@ static int decode_bind(const struct invocation *inv, struct decoded *d)
     struct irq_line *l = (struct irq_line *)inv->target->cap.obj;
     if (l->notification)
         return -E_BUSY;
-    d->value[0] = (uintptr_t)l;
-    d->value[1] = n->cap.obj;
-    d->value[2] = n->cap.badge ? n->cap.badge : 1;
+    a->line = l;
+    a->notification = (struct notification *)n->cap.obj;
+    a->bits = n->cap.badge ? n->cap.badge : 1;
     return 0;
 }
 
 static int64_t invoke_bind(const struct decoded *d)
 {
     struct mcs_qnode q;
-    struct irq_line *l = (struct irq_line *)d->value[0];
+    const struct bind_args *a = DECODED(struct bind_args, d);
+    struct irq_line *l = a->line;
     mcs_lock(&irq_lock, &q);
-    l->notification = (struct notification *)d->value[1];
-    l->badge = d->value[2];
+    l->notification = a->notification;
+    l->badge = a->bits;
     l->awaiting_ack = false;
     if (l->msi) {
         msix_program(l);
@@ -200,6 +210,11 @@ static int64_t invoke_bind(const struct decoded *d)
     return 0;
 }
 
+// ACK, UNBIND, INFO: the invoked line.
+struct line_args {
+    struct irq_line *line;
+};
+
 static int decode_line(const struct invocation *inv, struct decoded *d, unsigned right, bool bound)
 {
     if (!(inv->target->cap.rights & right))
@@ -207,7 +222,7 @@ static int decode_line(const struct invocation *inv, struct decoded *d, unsigned
     struct irq_line *l = (struct irq_line *)inv->target->cap.obj;
     if (bound && !l->notification)
         return -E_INVAL;            // nothing to ack or unbind
-    d->value[0] = (uintptr_t)l;
+    DECODED(struct line_args, d)->line = l;
     return 0;
 }
 
@@ -217,7 +232,7 @@ static int decode_info(const struct invocation *inv, struct decoded *d) { return
 static int64_t invoke_ack(const struct decoded *d)
 {
     struct mcs_qnode q;
-    struct irq_line *l = (struct irq_line *)d->value[0];
+    struct irq_line *l = DECODED(struct line_args, d)->line;
     mcs_lock(&irq_lock, &q);
     if (l->notification) {      // unbound meanwhile: nothing to ack
         l->awaiting_ack = false;
@@ -233,14 +248,14 @@ static int64_t invoke_unbind(const struct decoded *d)
 {
     struct mcs_qnode q;
     mcs_lock(&irq_lock, &q);
-    unbind((struct irq_line *)d->value[0]);
+    unbind(DECODED(struct line_args, d)->line);
     mcs_unlock(&irq_lock, &q);
     return 0;
 }
 
 static int64_t invoke_info(const struct decoded *d)
 {
-    const struct irq_line *l = (const struct irq_line *)d->value[0];
+    const struct irq_line *l = DECODED(struct line_args, d)->line;
     return (int64_t)((uint64_t)l->line | (l->msi ? MF_IRQ_INFO_MSI : 0) |
                      (uint64_t)(l->delivered & 0x7fffffffu) << 32);
 }

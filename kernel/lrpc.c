@@ -22,8 +22,21 @@ void binding_init(uintptr_t obj)
 
 // ------------------------------------------------------------ the binding
 
+// CONFIGURE: the server VAS, its A-stack segment, the number of procedures,
+// the entry point, and the slot of the configuring thread's CSpace cap
+// (NULL inside an aborted call), which the binding keeps a copy of.
+struct binding_configure_args {
+    struct binding *binding;
+    struct vas_object *server;
+    struct segment *astacks;
+    uint32_t procedures;
+    uint64_t entry;
+    struct slot *server_cspace;
+};
+
 static int decode_configure(const struct invocation *inv, struct decoded *d)
 {
+    struct binding_configure_args *a = DECODED(struct binding_configure_args, d);
     struct binding *b = (struct binding *)inv->target->cap.obj;
     if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
         return -E_PERM;
@@ -43,25 +56,26 @@ static int decode_configure(const struct invocation *inv, struct decoded *d)
         return -E_RANGE;
     if (!seg->configured || segment_at(&vo->vas, seg->base) != seg)
         return -E_INVAL;    // the A-stacks must be in the server's space
-    d->value[0] = (uintptr_t)b;
-    d->value[1] = (uintptr_t)vo;
-    d->value[2] = (uintptr_t)seg;
-    d->value[3] = inv->arg[2];
-    d->value[4] = inv->arg[3];
-    d->slot[0] = thread_cspace_slot(inv->caller);
+    a->binding = b;
+    a->server = vo;
+    a->astacks = seg;
+    a->procedures = (uint32_t)inv->arg[2];
+    a->entry = inv->arg[3];
+    a->server_cspace = thread_cspace_slot(inv->caller);
     return 0;
 }
 
 static int64_t invoke_configure(const struct decoded *d)
 {
-    struct binding *b = (struct binding *)d->value[0];
-    b->server = (struct vas_object *)d->value[1];
-    b->astacks = (struct segment *)d->value[2];
-    b->procedures = (uint32_t)d->value[3];
-    b->entry = d->value[4];
+    const struct binding_configure_args *a = DECODED(struct binding_configure_args, d);
+    struct binding *b = a->binding;
+    b->server = a->server;
+    b->astacks = a->astacks;
+    b->procedures = a->procedures;
+    b->entry = a->entry;
     // A copy of the configuring thread's CSpace cap, held in the binding.
-    if (d->slot[0] && !slot_empty(d->slot[0]))
-        cap_insert(&b->server_cspace, &d->slot[0]->cap, d->slot[0]);
+    if (a->server_cspace && !slot_empty(a->server_cspace))
+        cap_insert(&b->server_cspace, &a->server_cspace->cap, a->server_cspace);
     // Clients and the server use the A-stacks at once: the binding's busy
     // flags order them, not the SpaceJMP segment lock.
     struct segment *seg = b->astacks;
@@ -79,8 +93,17 @@ static int64_t invoke_configure(const struct decoded *d)
     return 0;
 }
 
+// SET_ASTACK: A-stack `index` is [va, va + size) in the A-stack segment,
+// and calls on it run on the server stack that ends at estack_top.
+struct set_astack_args {
+    struct binding *binding;
+    unsigned index;
+    uint64_t va, size, estack_top;
+};
+
 static int decode_set_astack(const struct invocation *inv, struct decoded *d)
 {
+    struct set_astack_args *a = DECODED(struct set_astack_args, d);
     struct binding *b = (struct binding *)inv->target->cap.obj;
     if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
         return -E_PERM;
@@ -96,27 +119,37 @@ static int decode_set_astack(const struct invocation *inv, struct decoded *d)
         return -E_RANGE;
     if (b->astack[i].busy)
         return -E_BUSY;
-    d->value[0] = (uintptr_t)b;
-    d->value[1] = i;
-    d->value[2] = va;
-    d->value[3] = size;
-    d->value[4] = estack;
+    a->binding = b;
+    a->index = (unsigned)i;
+    a->va = va;
+    a->size = size;
+    a->estack_top = estack;
     return 0;
 }
 
 static int64_t invoke_set_astack(const struct decoded *d)
 {
-    struct binding *b = (struct binding *)d->value[0];
-    unsigned i = (unsigned)d->value[1];
-    b->astack[i].va = d->value[2];
-    b->astack[i].size = d->value[3];
-    b->astack[i].estack_top = d->value[4];
+    const struct set_astack_args *a = DECODED(struct set_astack_args, d);
+    struct binding *b = a->binding;
+    unsigned i = a->index;
+    b->astack[i].va = a->va;
+    b->astack[i].size = a->size;
+    b->astack[i].estack_top = a->estack_top;
     b->astack[i].set = true;
     return 0;
 }
 
+// ATTACH_CLIENT: the A-stack segment goes into the client VAS, read-write,
+// at the free slots segment_attach_check found.
+struct attach_client_args {
+    struct vas_object *client;
+    struct segment *astacks;
+    uint64_t slots;
+};
+
 static int decode_attach_client(const struct invocation *inv, struct decoded *d)
 {
+    struct attach_client_args *a = DECODED(struct attach_client_args, d);
     struct binding *b = (struct binding *)inv->target->cap.obj;
     if (!(inv->target->cap.rights & MF_RIGHT_READ))
         return -E_PERM;
@@ -128,20 +161,25 @@ static int decode_attach_client(const struct invocation *inv, struct decoded *d)
         return -E_INVAL;
     struct vas_object *vo = (struct vas_object *)vs->cap.obj;
     const uint64_t rw = MF_RIGHT_READ | MF_RIGHT_WRITE;
-    r = segment_attach_check(vo, b->astacks, rw, &d->value[2]);
+    r = segment_attach_check(vo, b->astacks, rw, &a->slots);
     if (r)
         return r;
-    d->value[0] = (uintptr_t)vo;
-    d->value[1] = (uintptr_t)b->astacks;
+    a->client = vo;
+    a->astacks = b->astacks;
     return 0;
 }
 
 static int64_t invoke_attach_client(const struct decoded *d)
 {
-    segment_attach((struct vas_object *)d->value[0], (struct segment *)d->value[1],
-                   MF_RIGHT_READ | MF_RIGHT_WRITE, d->value[2]);
+    const struct attach_client_args *a = DECODED(struct attach_client_args, d);
+    segment_attach(a->client, a->astacks, MF_RIGHT_READ | MF_RIGHT_WRITE, a->slots);
     return 0;
 }
+
+// ASTACK: where an A-stack is, in the A-stack segment.
+struct astack_args {
+    uint64_t va;
+};
 
 static int decode_astack(const struct invocation *inv, struct decoded *d)
 {
@@ -152,13 +190,13 @@ static int decode_astack(const struct invocation *inv, struct decoded *d)
         return -E_INVAL;
     if (inv->arg[0] >= MF_LRPC_MAX_ASTACKS || !b->astack[inv->arg[0]].set)
         return -E_RANGE;
-    d->value[0] = b->astack[inv->arg[0]].va;
+    DECODED(struct astack_args, d)->va = b->astack[inv->arg[0]].va;
     return 0;
 }
 
 static int64_t invoke_astack(const struct decoded *d)
 {
-    return (int64_t)d->value[0];
+    return (int64_t)DECODED(struct astack_args, d)->va;
 }
 
 const struct op_handler binding_ops[MAX_OPS] = {

@@ -246,8 +246,16 @@ static int need(const struct invocation *inv, unsigned rights)
     return (inv->target->cap.rights & rights) == rights ? 0 : -E_PERM;
 }
 
+// CONFIG_READ: size bytes (1, 2 or 4) at offset in the device's
+// configuration space.
+struct config_read_args {
+    uint32_t bdf;
+    unsigned offset, size;
+};
+
 static int decode_config_read(const struct invocation *inv, struct decoded *d)
 {
+    struct config_read_args *a = DECODED(struct config_read_args, d);
     int r = need(inv, MF_RIGHT_READ);
     if (r)
         return r;
@@ -258,19 +266,27 @@ static int decode_config_read(const struct invocation *inv, struct decoded *d)
         return -E_INVAL;
     if (off >= 256)
         return -E_RANGE;
-    d->value[0] = device_of(inv)->bdf;
-    d->value[1] = off;
-    d->value[2] = size;
+    a->bdf = device_of(inv)->bdf;
+    a->offset = (unsigned)off;
+    a->size = (unsigned)size;
     return 0;
 }
 
 static int64_t invoke_config_read(const struct decoded *d)
 {
-    return cfg_read((uint32_t)d->value[0], (unsigned)d->value[1], (unsigned)d->value[2]);
+    const struct config_read_args *a = DECODED(struct config_read_args, d);
+    return cfg_read(a->bdf, a->offset, a->size);
 }
+
+// SET_COMMAND: the MF_PCI_COMMAND_SAFE bits of the command register.
+struct set_command_args {
+    uint32_t bdf;
+    uint32_t command;
+};
 
 static int decode_set_command(const struct invocation *inv, struct decoded *d)
 {
+    struct set_command_args *a = DECODED(struct set_command_args, d);
     int r = need(inv, MF_RIGHT_WRITE);
     if (r)
         return r;
@@ -283,37 +299,46 @@ static int decode_set_command(const struct invocation *inv, struct decoded *d)
     uint64_t needed = MF_PCI_COMMAND_MEMORY | MF_PCI_COMMAND_BUS_MASTER;
     if (l && l->msi && l->notification && (inv->arg[0] & needed) != needed)
         return -E_BUSY;
-    d->value[0] = device_of(inv)->bdf;
-    d->value[1] = inv->arg[0];
+    a->bdf = device_of(inv)->bdf;
+    a->command = (uint32_t)inv->arg[0];
     return 0;
 }
 
 static int64_t invoke_set_command(const struct decoded *d)
 {
-    uint32_t bdf = (uint32_t)d->value[0];
+    const struct set_command_args *a = DECODED(struct set_command_args, d);
+    uint32_t bdf = a->bdf;
     uint32_t cmd = cfg_read(bdf, MF_PCI_COMMAND, 2);
-    cmd = (cmd & ~MF_PCI_COMMAND_SAFE) | (uint32_t)d->value[1];
+    cmd = (cmd & ~MF_PCI_COMMAND_SAFE) | a->command;
     cfg_write(bdf, MF_PCI_COMMAND, 2, cmd);     // 16 bits: the status register's RW1C bits stay
     return cfg_read(bdf, MF_PCI_COMMAND, 2);
 }
 
+// BAR_INFO: a BAR's description, copied to user_buffer.
+struct bar_info_args {
+    const struct pci_bar *bar;
+    uint64_t user_buffer;
+};
+
 static int decode_bar_info(const struct invocation *inv, struct decoded *d)
 {
+    struct bar_info_args *a = DECODED(struct bar_info_args, d);
     int r = need(inv, MF_RIGHT_READ);
     if (r)
         return r;
     if (inv->arg[0] >= MF_PCI_BAR_COUNT)
         return -E_RANGE;
-    d->value[0] = (uintptr_t)&device_of(inv)->bar[inv->arg[0]];
-    d->value[1] = inv->arg[1];
+    a->bar = &device_of(inv)->bar[inv->arg[0]];
+    a->user_buffer = inv->arg[1];
     return 0;
 }
 
 static int64_t invoke_bar_info(const struct decoded *d)
 {
-    const struct pci_bar *b = (const struct pci_bar *)d->value[0];
+    const struct bar_info_args *a = DECODED(struct bar_info_args, d);
+    const struct pci_bar *b = a->bar;
     struct mf_pci_bar out = {.base = b->base, .size = b->size, .flags = b->flags};
-    return copy_to_user(d->value[1], &out, sizeof(out));   // -E_FAULT changes nothing
+    return copy_to_user(a->user_buffer, &out, sizeof(out));   // -E_FAULT changes nothing
 }
 
 // Whether [off, off+size) of BAR `bar` touches a page of the device's
@@ -344,8 +369,19 @@ static int check_window(const struct invocation *inv, uint64_t va, uint64_t size
     return 0;
 }
 
+// MAP_BAR: [pa, pa + size) of a BAR at va in the page tables at root
+// (the caller's home), with flags VM_*.
+struct map_bar_args {
+    paddr_t root;
+    vaddr_t va;
+    paddr_t pa;
+    uint64_t size;
+    unsigned flags;
+};
+
 static int decode_map_bar(const struct invocation *inv, struct decoded *d)
 {
+    struct map_bar_args *a = DECODED(struct map_bar_args, d);
     int r = need(inv, MF_RIGHT_WRITE);
     if (r)
         return r;
@@ -381,21 +417,22 @@ static int decode_map_bar(const struct invocation *inv, struct decoded *d)
     // At most one new level-0 table per 2 MiB and one level-1 table.
     if (pmm_free_bytes() / PAGE_SIZE < size / LARGE_PAGE_SIZE + 3)
         return -E_NOMEM;
-    d->value[0] = root;
-    d->value[1] = va;
-    d->value[2] = b->base + off;
-    d->value[3] = size;
-    d->value[4] = VM_USER | VM_READ | (flags & MF_PCI_MAP_READONLY ? 0 : VM_WRITE) |
-                  (flags & MF_PCI_MAP_CACHED ? 0 : VM_DEVICE);
+    a->root = root;
+    a->va = va;
+    a->pa = b->base + off;
+    a->size = size;
+    a->flags = VM_USER | VM_READ | (flags & MF_PCI_MAP_READONLY ? 0 : VM_WRITE) |
+               (flags & MF_PCI_MAP_CACHED ? 0 : VM_DEVICE);
     return 0;
 }
 
 static int64_t invoke_map_bar(const struct decoded *d)
 {
-    paddr_t root = d->value[0], pa = d->value[2];
-    vaddr_t va = d->value[1];
-    uint64_t size = d->value[3];
-    unsigned flags = (unsigned)d->value[4];
+    const struct map_bar_args *a = DECODED(struct map_bar_args, d);
+    paddr_t root = a->root, pa = a->pa;
+    vaddr_t va = a->va;
+    uint64_t size = a->size;
+    unsigned flags = a->flags;
     // 2 MiB pages where both addresses and the rest allow, else 4 KiB.
     for (uint64_t done = 0; done < size;) {
         size_t ps = PAGE_SIZE;
@@ -415,8 +452,16 @@ static int64_t invoke_map_bar(const struct decoded *d)
     return 0;
 }
 
+// UNMAP_BAR: [va, va + size) of the caller's home address space.
+struct unmap_bar_args {
+    struct vas *home;
+    vaddr_t va;
+    uint64_t size;
+};
+
 static int decode_unmap_bar(const struct invocation *inv, struct decoded *d)
 {
+    struct unmap_bar_args *a = DECODED(struct unmap_bar_args, d);
     int r = need(inv, MF_RIGHT_WRITE);
     if (r)
         return r;
@@ -438,18 +483,19 @@ static int decode_unmap_bar(const struct invocation *inv, struct decoded *d)
         if (vm_lookup(root, va + p, &pa, &f) == 0 && (pa < b->base || pa - b->base >= span))
             return -E_INVAL;
     }
-    d->value[0] = (uintptr_t)inv->caller->home_vas;
-    d->value[1] = va;
-    d->value[2] = size;
+    a->home = inv->caller->home_vas;
+    a->va = va;
+    a->size = size;
     return 0;
 }
 
 static int64_t invoke_unmap_bar(const struct decoded *d)
 {
-    struct vas *home = (struct vas *)d->value[0];
-    for (uint64_t p = 0; p < d->value[2];) {
+    const struct unmap_bar_args *a = DECODED(struct unmap_bar_args, d);
+    struct vas *home = a->home;
+    for (uint64_t p = 0; p < a->size;) {
         paddr_t pa;
-        size_t n = vm_unmap(home->root, d->value[1] + p, 0, &pa);   // device pages: not freed
+        size_t n = vm_unmap(home->root, a->va + p, 0, &pa);   // device pages: not freed
         p += n ? n : PAGE_SIZE;
     }
     // The home's tables are linked into every VAS it is attached to, each
@@ -458,8 +504,16 @@ static int64_t invoke_unmap_bar(const struct decoded *d)
     return 0;
 }
 
+// GET_IRQ: a cap to the device's interrupt line goes into the empty slot
+// dst, a child of the device cap.
+struct get_irq_args {
+    struct slot *device, *dst;
+    struct irq_line *line;
+};
+
 static int decode_get_irq(const struct invocation *inv, struct decoded *d)
 {
+    struct get_irq_args *a = DECODED(struct get_irq_args, d);
     int r = need(inv, MF_RIGHT_WRITE);
     if (r)
         return r;
@@ -474,16 +528,17 @@ static int decode_get_irq(const struct invocation *inv, struct decoded *d)
     struct pci_device *dev = device_of(inv);
     if (!dev->line)
         return -E_NOENT;            // no INTx pin, or the arch cannot route it
-    d->slot[0] = inv->target;
-    d->slot[1] = dst;
-    d->value[0] = (uintptr_t)dev->line;
+    a->device = inv->target;
+    a->dst = dst;
+    a->line = dev->line;
     return 0;
 }
 
 static int64_t invoke_get_irq(const struct decoded *d)
 {
-    struct cap c = {.obj = d->value[0], .type = MF_OBJ_IRQ, .rights = MF_RIGHTS_ALL};
-    cap_insert(d->slot[1], &c, d->slot[0]);
+    const struct get_irq_args *a = DECODED(struct get_irq_args, d);
+    struct cap c = {.obj = (uintptr_t)a->line, .type = MF_OBJ_IRQ, .rights = MF_RIGHTS_ALL};
+    cap_insert(a->dst, &c, a->device);
     return 0;
 }
 

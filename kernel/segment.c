@@ -84,8 +84,16 @@ static void flush_attached(struct segment *seg, vaddr_t va, size_t len)
 
 // ------------------------------------------------------------- segments
 
+// CONFIGURE: the segment covers [base, base + size) with tables of `level`.
+struct segment_configure_args {
+    struct segment *segment;
+    uint64_t base, size;
+    int level;
+};
+
 static int decode_configure(const struct invocation *inv, struct decoded *d)
 {
+    struct segment_configure_args *a = DECODED(struct segment_configure_args, d);
     struct segment *seg = (struct segment *)inv->target->cap.obj;
     if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
         return -E_PERM;
@@ -102,19 +110,20 @@ static int decode_configure(const struct invocation *inv, struct decoded *d)
         return -E_RANGE;
     if (tables > seg->pool.pages)
         return -E_NOMEM;
-    d->value[0] = (uintptr_t)seg;
-    d->value[1] = base;
-    d->value[2] = size;
-    d->value[3] = (uint64_t)level;
+    a->segment = seg;
+    a->base = base;
+    a->size = size;
+    a->level = level;
     return 0;
 }
 
 static int64_t invoke_configure(const struct decoded *d)
 {
-    struct segment *seg = (struct segment *)d->value[0];
-    seg->base = d->value[1];
-    seg->size = d->value[2];
-    seg->level = (int)d->value[3];
+    const struct segment_configure_args *a = DECODED(struct segment_configure_args, d);
+    struct segment *seg = a->segment;
+    seg->base = a->base;
+    seg->size = a->size;
+    seg->level = a->level;
     seg->table_count = (uint32_t)(seg->size / span(seg->level));
     for (uint32_t i = 0; i < seg->table_count; i++)
         seg->tables[i] = table_pool_alloc(&seg->pool);
@@ -125,8 +134,16 @@ static int64_t invoke_configure(const struct decoded *d)
     return 0;
 }
 
+// SET_PAGER: faults in the segment go to pager (none when NULL) with badge.
+struct set_pager_args {
+    struct segment *segment;
+    struct endpoint *pager;
+    uint64_t badge;
+};
+
 static int decode_set_pager(const struct invocation *inv, struct decoded *d)
 {
+    struct set_pager_args *a = DECODED(struct set_pager_args, d);
     if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
         return -E_PERM;
     struct slot *ep = NULL;
@@ -135,17 +152,17 @@ static int decode_set_pager(const struct invocation *inv, struct decoded *d)
         if (r)
             return r;
     }
-    d->value[0] = inv->target->cap.obj;
-    d->value[1] = ep ? ep->cap.obj : 0;
-    d->value[2] = ep ? ep->cap.badge : 0;
+    a->segment = (struct segment *)inv->target->cap.obj;
+    a->pager = ep ? (struct endpoint *)ep->cap.obj : NULL;
+    a->badge = ep ? ep->cap.badge : 0;
     return 0;
 }
 
 static int64_t invoke_set_pager(const struct decoded *d)
 {
-    struct segment *seg = (struct segment *)d->value[0];
-    seg->pager = (struct endpoint *)d->value[1];
-    seg->pager_badge = d->value[2];
+    const struct set_pager_args *a = DECODED(struct set_pager_args, d);
+    a->segment->pager = a->pager;
+    a->segment->pager_badge = a->badge;
     return 0;
 }
 
@@ -167,8 +184,19 @@ const struct op_handler segment_ops[MAX_OPS] = {
 // A mapped frame cap records its mapping: cap.badge = segment, reserved1 =
 // the segment's id, slot->reserved = virtual address. Copies start unmapped.
 
+// MAP: the invoked frame cap maps its frame at va in segment, with a leaf
+// at level `leaf` (0: 4 KiB, 1: 2 MiB) and rights READ, perhaps WRITE.
+struct map_args {
+    struct slot *frame;
+    struct segment *segment;
+    vaddr_t va;
+    uint64_t rights;
+    int leaf;
+};
+
 static int decode_map(const struct invocation *inv, struct decoded *d)
 {
+    struct map_args *a = DECODED(struct map_args, d);
     const struct cap *frame = &inv->target->cap;
     struct slot *s;
     int r = cap_lookup(inv->caller, inv->arg[0], MF_OBJ_SEGMENT, MF_RIGHT_WRITE, &s);
@@ -198,21 +226,22 @@ static int decode_map(const struct invocation *inv, struct decoded *d)
         return -E_BUSY;
     if (missing > seg->pool.pages - seg->pool.used)
         return -E_NOMEM;
-    d->slot[0] = inv->target;
-    d->value[0] = (uintptr_t)seg;
-    d->value[1] = va;
-    d->value[2] = rights;
-    d->value[3] = (uint64_t)leaf;
+    a->frame = inv->target;
+    a->segment = seg;
+    a->va = va;
+    a->rights = rights;
+    a->leaf = leaf;
     return 0;
 }
 
 static int64_t invoke_map(const struct decoded *d)
 {
-    struct slot *frame = d->slot[0];
-    struct segment *seg = (struct segment *)d->value[0];
-    vaddr_t va = d->value[1];
-    int leaf = (int)d->value[3];
-    unsigned flags = VM_USER | VM_READ | (d->value[2] & MF_RIGHT_WRITE ? VM_WRITE : 0);
+    const struct map_args *a = DECODED(struct map_args, d);
+    struct slot *frame = a->frame;
+    struct segment *seg = a->segment;
+    vaddr_t va = a->va;
+    int leaf = a->leaf;
+    unsigned flags = VM_USER | VM_READ | (a->rights & MF_RIGHT_WRITE ? VM_WRITE : 0);
     paddr_t table = seg->tables[(va - seg->base) / span(seg->level)];
     pte_t *e = vm_entry(table, seg->level, va, leaf, &seg->pool, true);
     *e = arch_pte_leaf(V2P(frame->cap.obj), flags, leaf);
@@ -253,18 +282,35 @@ void frame_cap_deleted(const struct slot *s)
         space_unlock();
 }
 
+// UNMAP: the invoked frame cap.
+struct unmap_args {
+    struct slot *frame;
+};
+
 static int decode_unmap(const struct invocation *inv, struct decoded *d)
 {
-    d->slot[0] = inv->target;
+    DECODED(struct unmap_args, d)->frame = inv->target;
     return 0;
 }
 
 static int64_t invoke_unmap(const struct decoded *d)
 {
-    if (d->slot[0]->cap.badge)
-        frame_unmap(d->slot[0]);
+    struct slot *frame = DECODED(struct unmap_args, d)->frame;
+    if (frame->cap.badge)
+        frame_unmap(frame);
     return 0;
 }
+
+// PROTECT: the leaf entry at va in segment that maps the frame at
+// frame_pa gets `rights`.
+struct protect_args {
+    struct segment *segment;
+    pte_t *entry;
+    vaddr_t va;
+    int leaf;
+    paddr_t frame_pa;
+    uint64_t rights;
+};
 
 // Changes the rights of the mapping a frame cap records, in place: the
 // entry keeps its frame, only the write permission changes, and the TLB
@@ -273,6 +319,7 @@ static int64_t invoke_unmap(const struct decoded *d)
 // the meantime) and to give write access back on a write fault.
 static int decode_protect(const struct invocation *inv, struct decoded *d)
 {
+    struct protect_args *a = DECODED(struct protect_args, d);
     const struct cap *frame = &inv->target->cap;
     uint64_t rights = inv->arg[0];
     if (rights & ~(uint64_t)(MF_RIGHT_READ | MF_RIGHT_WRITE) || !(rights & MF_RIGHT_READ))
@@ -287,20 +334,21 @@ static int decode_protect(const struct invocation *inv, struct decoded *d)
     pte_t *e = vm_entry(seg->tables[(va - seg->base) / span(seg->level)], seg->level, va, leaf, NULL, false);
     if (!e || !arch_pte_valid(*e) || arch_pte_addr(*e) != V2P(frame->obj))
         return -E_NOENT;
-    d->value[0] = (uintptr_t)seg;
-    d->value[1] = (uintptr_t)e;
-    d->value[2] = va;
-    d->value[3] = (uint64_t)leaf;
-    d->value[4] = V2P(frame->obj);
-    d->value[5] = rights;
+    a->segment = seg;
+    a->entry = e;
+    a->va = va;
+    a->leaf = leaf;
+    a->frame_pa = V2P(frame->obj);
+    a->rights = rights;
     return 0;
 }
 
 static int64_t invoke_protect(const struct decoded *d)
 {
-    unsigned flags = VM_USER | VM_READ | (d->value[5] & MF_RIGHT_WRITE ? VM_WRITE : 0);
-    *(pte_t *)d->value[1] = arch_pte_leaf(d->value[4], flags, (int)d->value[3]);
-    flush_attached((struct segment *)d->value[0], d->value[2], d->value[3] ? LARGE_PAGE_SIZE : PAGE_SIZE);
+    const struct protect_args *a = DECODED(struct protect_args, d);
+    unsigned flags = VM_USER | VM_READ | (a->rights & MF_RIGHT_WRITE ? VM_WRITE : 0);
+    *a->entry = arch_pte_leaf(a->frame_pa, flags, a->leaf);
+    flush_attached(a->segment, a->va, a->leaf ? LARGE_PAGE_SIZE : PAGE_SIZE);
     return 0;
 }
 
@@ -366,8 +414,15 @@ static int thread_or_caller(const struct invocation *inv, uint64_t cptr, struct 
     return r;
 }
 
+// ATTACH, DETACH: the VAS and (attach) the home address space it links in.
+struct vas_home_args {
+    struct vas_object *vas;
+    struct vas *home;
+};
+
 static int decode_attach_home(const struct invocation *inv, struct decoded *d)
 {
+    struct vas_home_args *a = DECODED(struct vas_home_args, d);
     struct vas_object *vo = (struct vas_object *)inv->target->cap.obj;
     if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
         return -E_PERM;
@@ -381,15 +436,16 @@ static int decode_attach_home(const struct invocation *inv, struct decoded *d)
         return -E_BUSY;     // one home per VAS
     if (!vo->home && vm_missing_tables(vo->vas.root, 3, 0, HOME_LEVEL + 1) > vo->pool.pages - vo->pool.used)
         return -E_NOMEM;
-    d->value[0] = (uintptr_t)vo;
-    d->value[1] = (uintptr_t)t->home_vas;
+    a->vas = vo;
+    a->home = t->home_vas;
     return 0;
 }
 
 static int64_t invoke_attach_home(const struct decoded *d)
 {
-    struct vas_object *vo = (struct vas_object *)d->value[0];
-    struct vas *home = (struct vas *)d->value[1];
+    const struct vas_home_args *a = DECODED(struct vas_home_args, d);
+    struct vas_object *vo = a->vas;
+    struct vas *home = a->home;
     if (vo->home)
         return 0;
     pte_t *e = vm_entry(vo->vas.root, 3, 0, HOME_LEVEL + 1, &vo->pool, true);
@@ -441,8 +497,17 @@ int segment_attach_check(struct vas_object *vo, struct segment *seg, uint64_t ri
     return 0;
 }
 
+// ATTACH_SEGMENT, DETACH_SEGMENT: the VAS and the segment; attaching
+// also takes rights and the free slots segment_attach_check found.
+struct vas_segment_args {
+    struct vas_object *vas;
+    struct segment *segment;
+    uint64_t rights, slots;
+};
+
 static int decode_attach_segment(const struct invocation *inv, struct decoded *d)
 {
+    struct vas_segment_args *a = DECODED(struct vas_segment_args, d);
     struct vas_object *vo = (struct vas_object *)inv->target->cap.obj;
     if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
         return -E_PERM;
@@ -453,12 +518,12 @@ static int decode_attach_segment(const struct invocation *inv, struct decoded *d
     if (r)
         return r;
     struct segment *seg = (struct segment *)s->cap.obj;
-    r = segment_attach_check(vo, seg, rights, &d->value[3]);
+    r = segment_attach_check(vo, seg, rights, &a->slots);
     if (r)
         return r;
-    d->value[0] = (uintptr_t)vo;
-    d->value[1] = (uintptr_t)seg;
-    d->value[2] = rights;
+    a->vas = vo;
+    a->segment = seg;
+    a->rights = rights;
     return 0;
 }
 
@@ -481,7 +546,8 @@ void segment_attach(struct vas_object *vo, struct segment *seg, uint64_t rights,
 
 static int64_t invoke_attach_segment(const struct decoded *d)
 {
-    segment_attach((struct vas_object *)d->value[0], (struct segment *)d->value[1], d->value[2], d->value[3]);
+    const struct vas_segment_args *a = DECODED(struct vas_segment_args, d);
+    segment_attach(a->vas, a->segment, a->rights, a->slots);
     return 0;
 }
 
@@ -515,6 +581,7 @@ static void detach(struct vas_object *vo, struct segment *seg)
 
 static int decode_detach_segment(const struct invocation *inv, struct decoded *d)
 {
+    struct vas_segment_args *a = DECODED(struct vas_segment_args, d);
     struct vas_object *vo = (struct vas_object *)inv->target->cap.obj;
     if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
         return -E_PERM;
@@ -525,19 +592,21 @@ static int decode_detach_segment(const struct invocation *inv, struct decoded *d
     struct segment *seg = (struct segment *)s->cap.obj;
     if (!segment_at(&vo->vas, seg->base) || segment_at(&vo->vas, seg->base) != seg)
         return -E_NOENT;
-    d->value[0] = (uintptr_t)vo;
-    d->value[1] = (uintptr_t)seg;
+    a->vas = vo;
+    a->segment = seg;
     return 0;
 }
 
 static int64_t invoke_detach_segment(const struct decoded *d)
 {
-    detach((struct vas_object *)d->value[0], (struct segment *)d->value[1]);
+    const struct vas_segment_args *a = DECODED(struct vas_segment_args, d);
+    detach(a->vas, a->segment);
     return 0;
 }
 
 static int decode_detach_home(const struct invocation *inv, struct decoded *d)
 {
+    struct vas_home_args *a = DECODED(struct vas_home_args, d);
     struct vas_object *vo = (struct vas_object *)inv->target->cap.obj;
     if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
         return -E_PERM;
@@ -549,13 +618,13 @@ static int decode_detach_home(const struct invocation *inv, struct decoded *d)
         return -E_NOENT;
     if (vo->active)
         return -E_BUSY;     // threads run in it: their code would vanish
-    d->value[0] = (uintptr_t)vo;
+    a->vas = vo;
     return 0;
 }
 
 static int64_t invoke_detach_home(const struct decoded *d)
 {
-    struct vas_object *vo = (struct vas_object *)d->value[0];
+    struct vas_object *vo = DECODED(struct vas_home_args, d)->vas;
     pte_t *e = vm_entry(vo->vas.root, 3, 0, HOME_LEVEL + 1, NULL, false);
     *e = 0;
     vas_flush(&vo->vas, 0, MF_HOME_SIZE);

@@ -30,19 +30,24 @@ void system_grant_root(struct slot *system_slot, struct slot *console_slot)
 
 // ------------------------------------------------------------------ system
 
+struct poweroff_args {
+    int status;
+};
+
 static int decode_poweroff(const struct invocation *inv, struct decoded *d)
 {
     if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
         return -E_PERM;
-    d->value[0] = inv->arg[0];
+    DECODED(struct poweroff_args, d)->status = (int)inv->arg[0];
     return 0;
 }
 
 static int64_t invoke_poweroff(const struct decoded *d)
 {
+    int status = DECODED(struct poweroff_args, d)->status;
     cap_unlock();
-    kprintf("manifold: powering off (status %d)\n", (int)d->value[0]);
-    arch_poweroff((int)d->value[0]);
+    kprintf("manifold: powering off (status %d)\n", status);
+    arch_poweroff(status);
 }
 
 static int decode_ktest_count(const struct invocation *inv, struct decoded *d)
@@ -52,27 +57,35 @@ static int decode_ktest_count(const struct invocation *inv, struct decoded *d)
 
 static int64_t invoke_ktest_count(const struct decoded *d) { return ktest_count(); }
 
+// KTEST_RUN (test `index`, numbered `number`) and KBENCH.
+struct exclusive_args {
+    uint64_t op;
+    unsigned index, number;
+};
+
 static int decode_exclusive(const struct invocation *inv, struct decoded *d)
 {
+    struct exclusive_args *a = DECODED(struct exclusive_args, d);
     if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
         return -E_PERM;
     if (inv->op == MF_SYSTEM_KTEST_RUN && (inv->arg[0] >= ktest_count() || inv->arg[1] > 0xffffffffu))
         return -E_RANGE;
-    d->value[0] = inv->op;
-    d->value[1] = inv->arg[0];
-    d->value[2] = inv->arg[1];
+    a->op = inv->op;
+    a->index = (unsigned)inv->arg[0];
+    a->number = (unsigned)inv->arg[1];
     return 0;
 }
 
 // Tests and benchmarks take the kernel's locks themselves: drop cap_lock.
 static int64_t invoke_exclusive(const struct decoded *d)
 {
+    const struct exclusive_args *a = DECODED(struct exclusive_args, d);
     cap_unlock();
     if (__atomic_exchange_n(&system_busy, true, __ATOMIC_ACQUIRE))
         return -E_BUSY;     // another thread runs a test or benchmark
     int64_t r;
-    if (d->value[0] == MF_SYSTEM_KTEST_RUN)
-        r = ktest_run((unsigned)d->value[1], (unsigned)d->value[2]);
+    if (a->op == MF_SYSTEM_KTEST_RUN)
+        r = ktest_run(a->index, a->number);
     else
         r = kbench_run() ? -E_AGAIN : 0;
     __atomic_store_n(&system_busy, false, __ATOMIC_RELEASE);
@@ -96,14 +109,20 @@ const struct object_type system_object_type = {
 
 #define CONSOLE_WRITE_MAX (1u << 20)
 
+// WRITE: length bytes from user_buffer.
+struct console_write_args {
+    uint64_t user_buffer, length;
+};
+
 static int decode_write(const struct invocation *inv, struct decoded *d)
 {
+    struct console_write_args *a = DECODED(struct console_write_args, d);
     if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
         return -E_PERM;
     if (inv->arg[1] > CONSOLE_WRITE_MAX)
         return -E_RANGE;
-    d->value[0] = inv->arg[0];
-    d->value[1] = inv->arg[1];
+    a->user_buffer = inv->arg[0];
+    a->length = inv->arg[1];
     return 0;
 }
 
@@ -111,8 +130,9 @@ static int decode_write(const struct invocation *inv, struct decoded *d)
 // cap_lock. A bad buffer is -E_FAULT, with what came before it written.
 static int64_t invoke_write(const struct decoded *d)
 {
+    const struct console_write_args *a = DECODED(struct console_write_args, d);
     cap_unlock();
-    uint64_t ubuf = d->value[0], len = d->value[1];
+    uint64_t ubuf = a->user_buffer, len = a->length;
     char chunk[256];        // a line of user printf (256) reaches the console whole
     for (uint64_t done = 0; done < len;) {
         size_t n = len - done < sizeof(chunk) ? len - done : sizeof(chunk);

@@ -14,8 +14,18 @@ static struct thread *target_thread(const struct invocation *inv)
     return (struct thread *)inv->target->cap.obj;
 }
 
+// CONFIGURE: the thread takes the caller's address spaces, a copy of the
+// cspace cap (none when NULL) and its IPC buffer address.
+struct thread_configure_args {
+    struct thread *thread;
+    struct slot *cspace;
+    struct vas *vas, *home_vas;
+    uint64_t ipc_buffer;
+};
+
 static int decode_configure(const struct invocation *inv, struct decoded *d)
 {
+    struct thread_configure_args *a = DECODED(struct thread_configure_args, d);
     struct thread *t = target_thread(inv);
     if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
         return -E_PERM;
@@ -32,18 +42,19 @@ static int decode_configure(const struct invocation *inv, struct decoded *d)
         return -E_BUSY;
     if (!inv->caller->vas || !inv->caller->home_vas)
         return -E_INVAL;
-    d->value[4] = buffer;
-    d->value[0] = (uintptr_t)t;
-    d->slot[0] = cn;
-    d->value[2] = (uintptr_t)inv->caller->vas;
-    d->value[3] = (uintptr_t)inv->caller->home_vas;
+    a->thread = t;
+    a->cspace = cn;
+    a->vas = inv->caller->vas;
+    a->home_vas = inv->caller->home_vas;
+    a->ipc_buffer = buffer;
     return 0;
 }
 
 static int64_t invoke_configure(const struct decoded *d)
 {
-    struct thread *t = (struct thread *)d->value[0];
-    struct vas *v = (struct vas *)d->value[2], *home = (struct vas *)d->value[3];
+    const struct thread_configure_args *a = DECODED(struct thread_configure_args, d);
+    struct thread *t = a->thread;
+    struct vas *v = a->vas, *home = a->home_vas;
     space_lock();           // thread->vas and the VAS's active count
     vas_retain(v);
     vas_retain(home);
@@ -61,14 +72,21 @@ static int64_t invoke_configure(const struct decoded *d)
     // The thread holds its CSpace as a copy of the CNode cap in a slot of
     // its own: the CNode lives as long as the thread refers to it.
     cap_delete_nested(&t->cspace);
-    if (d->slot[0])
-        cap_insert(&t->cspace, &d->slot[0]->cap, d->slot[0]);
-    t->ipc_buffer = d->value[4];
+    if (a->cspace)
+        cap_insert(&t->cspace, &a->cspace->cap, a->cspace);
+    t->ipc_buffer = a->ipc_buffer;
     return 0;
 }
 
+// WRITE_REGS: the thread's user entry point, stack and first argument.
+struct write_regs_args {
+    struct thread *thread;
+    uint64_t pc, sp, arg;
+};
+
 static int decode_write_regs(const struct invocation *inv, struct decoded *d)
 {
+    struct write_regs_args *a = DECODED(struct write_regs_args, d);
     struct thread *t = target_thread(inv);
     if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
         return -E_PERM;
@@ -79,24 +97,31 @@ static int decode_write_regs(const struct invocation *inv, struct decoded *d)
     // yet, and its kernel stack, rebuilt below, is in use.
     if (t->state != THREAD_INACTIVE || t == inv->caller || __atomic_load_n(&t->on_cpu, __ATOMIC_ACQUIRE))
         return -E_BUSY;
-    d->value[0] = (uintptr_t)t;
-    d->value[1] = pc;
-    d->value[2] = sp;
-    d->value[3] = inv->arg[2];
+    a->thread = t;
+    a->pc = pc;
+    a->sp = sp;
+    a->arg = inv->arg[2];
     return 0;
 }
 
 static int64_t invoke_write_regs(const struct decoded *d)
 {
-    struct thread *t = (struct thread *)d->value[0];
+    const struct write_regs_args *a = DECODED(struct write_regs_args, d);
     // Discards any kernel context the thread had (it was inactive).
-    arch_thread_init_user(t, d->value[1], d->value[2], d->value[3]);
-    t->has_context = true;
+    arch_thread_init_user(a->thread, a->pc, a->sp, a->arg);
+    a->thread->has_context = true;
     return 0;
 }
 
+// READ_REG: one saved user register (MF_REG_PC or MF_REG_SP).
+struct read_reg_args {
+    const struct thread *thread;
+    uint64_t reg;
+};
+
 static int decode_read_reg(const struct invocation *inv, struct decoded *d)
 {
+    struct read_reg_args *a = DECODED(struct read_reg_args, d);
     struct thread *t = target_thread(inv);
     if (!(inv->target->cap.rights & MF_RIGHT_READ))
         return -E_PERM;
@@ -104,19 +129,26 @@ static int decode_read_reg(const struct invocation *inv, struct decoded *d)
         return -E_INVAL;
     if (t->state != THREAD_INACTIVE || !t->has_context)
         return -E_BUSY;
-    d->value[0] = (uintptr_t)t;
-    d->value[1] = inv->arg[0];
+    a->thread = t;
+    a->reg = inv->arg[0];
     return 0;
 }
 
 static int64_t invoke_read_reg(const struct decoded *d)
 {
-    const struct thread *t = (const struct thread *)d->value[0];
-    return (int64_t)(d->value[1] == MF_REG_PC ? arch_trap_pc(t->user_frame) : arch_trap_sp(t->user_frame));
+    const struct read_reg_args *a = DECODED(struct read_reg_args, d);
+    const struct thread *t = a->thread;
+    return (int64_t)(a->reg == MF_REG_PC ? arch_trap_pc(t->user_frame) : arch_trap_sp(t->user_frame));
 }
+
+// RESUME, SUSPEND: the invoked thread.
+struct thread_args {
+    struct thread *thread;
+};
 
 static int decode_resume(const struct invocation *inv, struct decoded *d)
 {
+    struct thread_args *a = DECODED(struct thread_args, d);
     struct thread *t = target_thread(inv);
     if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
         return -E_PERM;
@@ -124,27 +156,28 @@ static int decode_resume(const struct invocation *inv, struct decoded *d)
         return -E_BUSY;
     if (!t->vas || !t->has_context)
         return -E_INVAL;
-    d->value[0] = (uintptr_t)t;
+    a->thread = t;
     return 0;
 }
 
 static int64_t invoke_resume(const struct decoded *d)
 {
-    thread_start((struct thread *)d->value[0]);
+    thread_start(DECODED(struct thread_args, d)->thread);
     return 0;
 }
 
 static int decode_suspend(const struct invocation *inv, struct decoded *d)
 {
+    struct thread_args *a = DECODED(struct thread_args, d);
     if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
         return -E_PERM;
-    d->value[0] = (uintptr_t)target_thread(inv);
+    a->thread = target_thread(inv);
     return 0;
 }
 
 static int64_t invoke_suspend(const struct decoded *d)
 {
-    struct thread *t = (struct thread *)d->value[0];
+    struct thread *t = DECODED(struct thread_args, d)->thread;
     if (t->state != THREAD_RUNNABLE && t->state != THREAD_BLOCKED)
         return 0;
     // The current thread stops on its way out; one running on another CPU
@@ -153,27 +186,41 @@ static int64_t invoke_suspend(const struct decoded *d)
     return 0;
 }
 
+struct set_priority_args {
+    struct thread *thread;
+    unsigned priority;
+};
+
 static int decode_set_priority(const struct invocation *inv, struct decoded *d)
 {
+    struct set_priority_args *a = DECODED(struct set_priority_args, d);
     if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
         return -E_PERM;
     if (inv->arg[0] > MAX_PRIORITY)
         return -E_RANGE;
     if (inv->arg[0] > inv->caller->priority)
         return -E_PERM;     // no thread raises another above itself
-    d->value[0] = (uintptr_t)target_thread(inv);
-    d->value[1] = inv->arg[0];
+    a->thread = target_thread(inv);
+    a->priority = (unsigned)inv->arg[0];
     return 0;
 }
 
 static int64_t invoke_set_priority(const struct decoded *d)
 {
-    thread_set_priority((struct thread *)d->value[0], (unsigned)d->value[1]);
+    const struct set_priority_args *a = DECODED(struct set_priority_args, d);
+    thread_set_priority(a->thread, a->priority);
     return 0;
 }
 
+// SET_SCHED: cpu is 0 unless the policy is MF_SCHED_FIXED.
+struct set_sched_args {
+    struct thread *thread;
+    unsigned policy, cpu;
+};
+
 static int decode_set_sched(const struct invocation *inv, struct decoded *d)
 {
+    struct set_sched_args *a = DECODED(struct set_sched_args, d);
     if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
         return -E_PERM;
     uint64_t policy = inv->arg[0], cpu = inv->arg[1];
@@ -181,15 +228,16 @@ static int decode_set_sched(const struct invocation *inv, struct decoded *d)
         return -E_INVAL;
     if (policy == MF_SCHED_FIXED && cpu >= cpu_count)
         return -E_RANGE;
-    d->value[0] = (uintptr_t)target_thread(inv);
-    d->value[1] = policy;
-    d->value[2] = policy == MF_SCHED_FIXED ? cpu : 0;
+    a->thread = target_thread(inv);
+    a->policy = (unsigned)policy;
+    a->cpu = policy == MF_SCHED_FIXED ? (unsigned)cpu : 0;
     return 0;
 }
 
 static int64_t invoke_set_sched(const struct decoded *d)
 {
-    thread_set_sched((struct thread *)d->value[0], (unsigned)d->value[1], (unsigned)d->value[2]);
+    const struct set_sched_args *a = DECODED(struct set_sched_args, d);
+    thread_set_sched(a->thread, a->policy, a->cpu);
     return 0;
 }
 

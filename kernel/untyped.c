@@ -24,8 +24,19 @@ static int object_bits(unsigned type, unsigned size_bits, unsigned untyped_bits)
     return bits >= 0 && (unsigned)bits <= untyped_bits ? bits : -1;
 }
 
+// RETYPE: count objects of `type` (size_bits as the caller gave it), each
+// 2^object_bits bytes, carved from the untyped at offset and on, go into
+// dst_cnode's slots first, first + 1, ...
+struct retype_args {
+    struct slot *untyped, *dst_cnode;
+    unsigned type, size_bits;
+    uint64_t count, first, offset;
+    uint8_t object_bits;
+};
+
 static int decode_retype(const struct invocation *inv, struct decoded *d)
 {
+    struct retype_args *a = DECODED(struct retype_args, d);
     const struct cap *ut = &inv->target->cap;
     if (!(ut->rights & MF_RIGHT_WRITE))
         return -E_PERM;
@@ -57,23 +68,24 @@ static int decode_retype(const struct invocation *inv, struct decoded *d)
     // stack is in that memory): decode again once it has.
     if (sched_memory_in_use(ut->obj + start, ut->obj + start + count * size))
         return INVOKE_RETRY;
-    d->slot[0] = inv->target;
-    d->slot[1] = dst_cnode;
-    d->value[0] = type;
-    d->value[1] = size_bits;
-    d->value[2] = count;
-    d->value[3] = first;
-    d->cap.badge = start;
-    d->cap.size_bits = (uint8_t)bits;
+    a->untyped = inv->target;
+    a->dst_cnode = dst_cnode;
+    a->type = type;
+    a->size_bits = size_bits;
+    a->count = count;
+    a->first = first;
+    a->offset = start;
+    a->object_bits = (uint8_t)bits;
     return 0;
 }
 
 static int64_t invoke_retype(const struct decoded *d)
 {
-    struct slot *ut = d->slot[0];
-    unsigned type = (unsigned)d->value[0], size_bits = (unsigned)d->value[1];
-    uint64_t size = 1ull << d->cap.size_bits, offset = d->cap.badge;
-    for (uint64_t i = 0; i < d->value[2]; i++, offset += size) {
+    const struct retype_args *a = DECODED(struct retype_args, d);
+    struct slot *ut = a->untyped;
+    unsigned type = a->type, size_bits = a->size_bits;
+    uint64_t size = 1ull << a->object_bits, offset = a->offset;
+    for (uint64_t i = 0; i < a->count; i++, offset += size) {
         uintptr_t obj = ut->cap.obj + offset;
         if (type != MF_OBJ_UNTYPED)
             memset((void *)obj, 0, size);   // untyped is zeroed when retyped further
@@ -81,7 +93,7 @@ static int64_t invoke_retype(const struct decoded *d)
             object_types[type]->init(obj, size_bits);
         struct cap cap = {.obj = obj, .type = (uint8_t)type, .rights = MF_RIGHTS_ALL,
                           .size_bits = (uint8_t)size_bits};
-        cap_insert(cnode_lookup(&d->slot[1]->cap, d->value[3] + i), &cap, ut);
+        cap_insert(cnode_lookup(&a->dst_cnode->cap, a->first + i), &cap, ut);
     }
     ut->cap.badge = offset;
     return 0;
