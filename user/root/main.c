@@ -19,7 +19,7 @@ static bool cmdline_has(const struct mf_system_info *si, const char *word)
 // space, in a static buffer; NULL if the key is absent.
 static const char *cmdline_value(const struct mf_system_info *si, const char *key)
 {
-    static char value[64];
+    static char value[sizeof(si->cmdline)];
     size_t n = strlen(key);
     for (const char *p = si->cmdline; *p; p++)
         if ((p == si->cmdline || p[-1] == ' ') && strncmp(p, key, n) == 0) {
@@ -27,6 +27,9 @@ static const char *cmdline_value(const struct mf_system_info *si, const char *ke
             for (p += n; *p && *p != ' ' && i + 1 < sizeof(value); p++)
                 value[i++] = *p;
             value[i] = 0;
+            if (strlen(si->cmdline) + 1 >= sizeof(si->cmdline) && !*p)
+                printf("# warning: the kernel command line fills its %zu bytes: %s%s may be cut\n",
+                       sizeof(si->cmdline), key, value);
             return value;
         }
     return NULL;
