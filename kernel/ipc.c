@@ -45,9 +45,9 @@ static void queue_push(struct ipc_queue *q, struct thread *t)
     // INACTIVE: stopped between thread_block_prepare and here; its stopper
     // waits for it to leave its CPU and takes it off again (thread_deactivate).
     assert(!t->on_rq && (t->state == THREAD_BLOCKED || t->state == THREAD_INACTIVE));
-    t->next = NULL;
+    t->ipc_next = NULL;
     if (q->tail)
-        q->tail->next = t;
+        q->tail->ipc_next = t;
     else
         q->head = t;
     q->tail = t;
@@ -57,10 +57,10 @@ static struct thread *queue_pop(struct ipc_queue *q)
 {
     struct thread *t = q->head;
     if (t) {
-        q->head = t->next;
+        q->head = t->ipc_next;
         if (!q->head)
             q->tail = NULL;
-        t->next = NULL;
+        t->ipc_next = NULL;
     }
     return t;
 }
@@ -68,16 +68,16 @@ static struct thread *queue_pop(struct ipc_queue *q)
 static bool queue_remove(struct ipc_queue *q, struct thread *t)
 {
     struct thread *prev = NULL;
-    for (struct thread *p = q->head; p; prev = p, p = p->next) {
+    for (struct thread *p = q->head; p; prev = p, p = p->ipc_next) {
         if (p != t)
             continue;
         if (prev)
-            prev->next = p->next;
+            prev->ipc_next = p->ipc_next;
         else
-            q->head = p->next;
+            q->head = p->ipc_next;
         if (q->tail == p)
             q->tail = prev;
-        p->next = NULL;
+        p->ipc_next = NULL;
         return true;
     }
     return false;

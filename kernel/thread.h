@@ -75,7 +75,9 @@ struct thread {
     struct thread *children, *child_next, *child_prev;
     struct thread *reap_next;   // on the list of ended orphans
     struct mf_exit_status exit;
-    struct thread *next;        // run queue or endpoint queue link
+    struct thread *next;        // run queue link (sched.c)
+    struct thread *ipc_next;    // endpoint or notification queue link (ipc.c): a timed-out
+                                // waiter is on both until it leaves the second itself
     struct thread *all_next, *all_prev;
     // IPC (kernel/ipc.c)
     void *waiting_on;           // endpoint or notification while blocked on one
