@@ -5,12 +5,15 @@
 #include "manifold.h"
 
 // ------------------------------------------------------------ the argument
-// Bits 0..31 the seed, 32..55 the number of calls in thousands (0: 10,000),
-// 56..63 flags (FZ_FLAG_*).
-#define FZ_ARG(seed, kcalls, flags) \
-    ((uint64_t)(uint32_t)(seed) | ((uint64_t)(kcalls) & 0xffffff) << 32 | (uint64_t)(flags) << 56)
+// Bits 0..31 the seed, 32..51 the number of calls in thousands (0: 10,000),
+// 52..55 a CPU to keep all our threads on, plus one (0: wherever the
+// scheduler puts them), 56..63 flags (FZ_FLAG_*).
+#define FZ_ARG(seed, kcalls, cpu_plus_one, flags)                                     \
+    ((uint64_t)(uint32_t)(seed) | ((uint64_t)(kcalls) & 0xfffff) << 32 |               \
+     ((uint64_t)(cpu_plus_one) & 0xf) << 52 | (uint64_t)(flags) << 56)
 #define FZ_ARG_SEED(a) ((uint32_t)(a))
-#define FZ_ARG_KCALLS(a) ((unsigned)((a) >> 32 & 0xffffff))
+#define FZ_ARG_KCALLS(a) ((unsigned)((a) >> 32 & 0xfffff))
+#define FZ_ARG_CPU(a) ((int)((a) >> 52 & 0xf) - 1)
 #define FZ_ARG_FLAGS(a) ((unsigned)((a) >> 56))
 // Gates for call patterns that trip a known kernel bug (none set = fuzz
 // everything). A gate named here stops only that pattern; docs/testing.md
@@ -24,6 +27,12 @@
 //   as it is), and unmapping or deleting the copy reads a page table
 //   outside the segment: a kernel page fault in frame_unmap. Without this
 //   flag every cap is sent as a fresh copy (unmapped), from FZ_TRANSFER.
+// - a thread suspended from another CPU between thread_block_prepare and
+//   queueing itself in a notification wait (kernel/ipc.c invoke_wait drops
+//   cap_lock first) stays queued while inactive: an assertion in
+//   queue_push or, after a resume, in runqueue_push. Without this flag
+//   only the worker waits on notifications (others poll), and only the
+//   supervisor suspends the worker, after it has been stuck three ticks.
 #define FZ_FLAG_KNOWN_BUGS   0x08u
 
 // ------------------------------------------------------------ our CSpace
@@ -118,6 +127,8 @@ static inline bool fz_chance(struct fz_ctx *c, unsigned per_mille) { return fz_b
 struct fz_world {
     uint32_t seed;
     unsigned flags;
+    int cpu;                        // the CPU our threads are fixed to, or -1
+    unsigned cpus;                  // CPUs in the machine
     uint64_t target;                // calls to make (all fuzzing threads together)
     uint64_t trace_from;            // print every call from this number on (0: never)
     volatile uint64_t calls;        // calls made so far, all threads
@@ -146,6 +157,7 @@ long fz_ipc(struct fz_ctx *c, long n, long cptr, struct mf_msg *m);
 // Delete/revoke until done (bounded: each -E_AGAIN is a call of its own).
 long fz_drain(struct fz_ctx *c, long cnode, long op, long slot);
 long fz_identify(struct fz_ctx *c, long slot);       // in our own CSpace; updates the shadow
+void fz_pin(struct fz_ctx *c, long thread);          // fixes a thread to fz.cpu, if we have one
 // The slot to name in MF_INFO_SEND_CAP to send the cap in `cptr` (see
 // FZ_FLAG_KNOWN_BUGS), and the clean-up after the IPC.
 long fz_send_slot(struct fz_ctx *c, long cptr);
@@ -187,7 +199,8 @@ void fz_partner_repair(struct fz_ctx *c, bool restart);
 void fz_thread_scenario(struct fz_ctx *c);
 // Registers for a thread we start: the trampoline and a sacrificial body on
 // a fresh stack, or addresses where it faults at once (or the kernel refuses).
-void fz_thread_regs(struct fz_ctx *c, uint64_t *pc, uint64_t *sp, uint64_t *arg);
+// Returns whether the body is a mini-fuzzer.
+bool fz_thread_regs(struct fz_ctx *c, uint64_t *pc, uint64_t *sp, uint64_t *arg);
 void fz_lrpc_export(void);
 void fz_spawn_scenario(struct fz_ctx *c);
 extern uint8_t fz_partner_stack[];

@@ -218,6 +218,8 @@ static void thread_invoke(struct fz_ctx *c, long t, long op)
     case MF_THREAD_SET_SCHED:
         a0 = fz_chance(c, 800) ? (long)fz_below(c, MF_SCHED_POLICIES + 1) : a0;
         a1 = fz_chance(c, 800) ? (long)fz_below(c, 5) : a1;
+        if (mine && fz.cpu >= 0)
+            a0 = MF_SCHED_FIXED, a1 = fz.cpu;     // ours stay where they were put
         break;
     default:
         break;
@@ -228,6 +230,12 @@ static void thread_invoke(struct fz_ctx *c, long t, long op)
 static void notification_invoke(struct fz_ctx *c, long n, long op)
 {
     long a0 = (long)fz_value(c);
+    // Known bug (FZ_FLAG_KNOWN_BUGS): a thread suspended from another CPU
+    // just as it blocks in a notification wait is left queued; only the
+    // worker waits, and only the supervisor (once it is stuck) suspends it.
+    if ((op == MF_NOTIFICATION_WAIT || op == MF_NOTIFICATION_WAIT_TIMEOUT) && c->role != FZ_ROLE_WORKER &&
+        !(fz.flags & FZ_FLAG_KNOWN_BUGS))
+        op = MF_NOTIFICATION_POLL;
     if (op == MF_NOTIFICATION_WAIT) {
         // Blocks until a signal: signal it first, or wait with a timeout.
         if (fz_chance(c, 500))

@@ -33,6 +33,7 @@ static void start_in(struct fz_ctx *c, void (*body)(uint64_t), uint64_t arg)
     top -= 16;
     *(void (**)(uint64_t))(void *)top = body;
     fz_inv(c, t, MF_THREAD_CONFIGURE, FZ_SELF, 0, 0, 0);
+    fz_pin(c, t);
     fz_inv(c, t, MF_THREAD_WRITE_REGS, (long)(uintptr_t)mf_thread_trampoline, (long)(uintptr_t)top, (long)arg, 0);
     fz_inv(c, t, MF_THREAD_RESUME, 0, 0, 0, 0);
 }

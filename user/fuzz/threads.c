@@ -15,6 +15,7 @@ static volatile uint64_t sac_counter;
 // ------------------------------------------------------------ the partner
 
 enum { P_ECHO = 1, P_RETURN_CAP, P_CNODE_OP, P_SEND_BACK, P_SIGNAL, P_STEP, P_LABELS };
+#define P_SEND_MAGIC 0x5e4dbac4ull
 
 static long partner_recv_slot(struct fz_ctx *c)
 {
@@ -61,7 +62,9 @@ void fz_partner_main(uint64_t arg)
             fz_cap_storm(c);
             break;
         case P_SEND_BACK:
-            for (uint64_t i = 0; i < (m.mr[0] & 3); i++) {
+            // Only when the worker asked (it then receives exactly these):
+            // a send nobody receives would block us for good.
+            for (uint64_t i = 0; m.mr[1] == P_SEND_MAGIC && i < (m.mr[0] & 3); i++) {
                 long t = fz_send_slot(c, (long)fz_below(c, 1u << FZ_CHILD_BITS));
                 struct mf_msg s = {.info = MF_INFO(7, 1) | MF_INFO_SEND_CAP(t), .mr = {i}};
                 fz_ipc(c, SYS_SEND, FZC_SEND_EP, &s);
@@ -72,7 +75,10 @@ void fz_partner_main(uint64_t arg)
             fz_inv(c, FZC_NTFN, MF_NOTIFICATION_SIGNAL, 0, 0, 0, 0);
             break;
         case P_STEP:
-            fz_step(c);
+            // Invocations only: IPC from here could wait on the worker,
+            // which waits on us.
+            fz_random_invoke(c);
+            fz_invoke_type(c, 1 + (unsigned)fz_below(c, MF_OBJ_TYPE_COUNT - 1));
             break;
         default:
             break;
@@ -124,6 +130,7 @@ void fz_partner_repair(struct fz_ctx *c, bool restart)
                                     (long)(uintptr_t)top, 0, 0)) == -E_BUSY && tries < 1000; tries++)
         mf_yield();
     fz_inv(c, FZ_PARTNER, MF_THREAD_SET_PRIORITY, 10, 0, 0, 0);
+    fz_pin(c, FZ_PARTNER);
     fz_inv(c, FZ_PARTNER, MF_THREAD_RESUME, 0, 0, 0, 0);
     if (r)
         printf("fuzz: %u: the partner could not be restarted (%ld)\n", fz.seed, r);
@@ -154,6 +161,7 @@ void fz_partner_ipc(struct fz_ctx *c)
                        .mr = {fz_value(c), fz_value(c), fz_value(c), fz_value(c)}};
     long r;
     if (label == P_SEND_BACK) {
+        m.mr[1] = P_SEND_MAGIC;
         r = fz_ipc(c, SYS_SEND, FZ_PARTNER_EP, &m);
         for (uint64_t i = 0; r >= 0 && i < (m.mr[0] & 3); i++) {
             struct mf_msg in = {.info = MF_INFO_RECV_SLOT(fz_free_slot(c))};
@@ -179,11 +187,13 @@ void fz_partner_ipc(struct fz_ctx *c)
 
 // ------------------------------------------------------------ sacrificial threads
 
+// Runs now and then: yields a few times, sleeps (a thread that never
+// blocks would keep a CPU from idling for the whole epoch).
 static void sac_spin(uint64_t n)
 {
-    for (;;) {
+    for (uint64_t i = 0;; i++) {
         sac_counter++;
-        if (n & 1)
+        if ((n & 1) && i % 8)
             mf_yield();
         else
             mf_sleep(1 + (long)(n & 2));
@@ -227,9 +237,13 @@ static void sac_sender(uint64_t ep)
 
 static void sac_ntfn(uint64_t n)
 {
+    // Waiting here may be suspended at the wrong moment (FZ_FLAG_KNOWN_BUGS).
+    bool wait = !(n >> 16 & 1) && (fz.flags & FZ_FLAG_KNOWN_BUGS);
     for (;;) {
-        long r = n >> 16 & 1 ? mf_notification_signal((long)(n & 0xffff)) : mf_notification_wait((long)(n & 0xffff));
-        if (r < 0 || n >> 16 & 1)
+        long r = n >> 16 & 1 ? mf_notification_signal((long)(n & 0xffff))
+                 : wait      ? mf_notification_wait((long)(n & 0xffff))
+                             : mf_notification_poll((long)(n & 0xffff));
+        if (r <= 0 || !wait)
             mf_sleep(1);
     }
 }
@@ -285,7 +299,7 @@ void fz_sac_lrpc(uint64_t binding)
 
 typedef void (*sac_fn)(uint64_t);
 
-void fz_thread_regs(struct fz_ctx *c, uint64_t *pc, uint64_t *sp, uint64_t *arg)
+bool fz_thread_regs(struct fz_ctx *c, uint64_t *pc, uint64_t *sp, uint64_t *arg)
 {
     static const sac_fn bodies[] = {sac_spin, sac_recv, sac_server, sac_sender, sac_ntfn, sac_exit, sac_touch,
                                     sac_mini, fz_sac_lrpc, sac_fault, sac_getc};
@@ -322,12 +336,13 @@ void fz_thread_regs(struct fz_ctx *c, uint64_t *pc, uint64_t *sp, uint64_t *arg)
         *(sac_fn *)(void *)top = bodies[b];
         *pc = (uint64_t)(uintptr_t)mf_thread_trampoline;
         *sp = (uint64_t)(uintptr_t)top;
-        return;
+        return bodies[b] == sac_mini;
     }
     // Nowhere to run: unmapped, not executable, the kernel's, misaligned.
     static const uint64_t bad_pc[] = {0, 0x7000000000, 0xffff800000000000, 0x800000000000};
     *pc = fz_chance(c, 300) ? (uint64_t)(uintptr_t)fz_scratch : bad_pc[fz_below(c, 4)];
     *sp = top ? (uint64_t)(uintptr_t)top : fz_chance(c, 500) ? 0x7000000000ul : fz_value(c);
+    return false;
 }
 
 // Make a thread from storm memory and start it, with a CSpace, IPC buffer,
@@ -348,11 +363,15 @@ void fz_thread_scenario(struct fz_ctx *c)
     fz_inv(c, slot, MF_THREAD_CONFIGURE, cspace, buffer, 0, 0);
     if (fz_chance(c, 300))
         fz_inv(c, slot, MF_THREAD_SET_PRIORITY, (long)fz_below(c, 11), 0, 0, 0);
-    if (fz_chance(c, 300))
-        fz_inv(c, slot, MF_THREAD_SET_SCHED, (long)fz_below(c, MF_SCHED_POLICIES), (long)fz_below(c, 4), 0, 0);
     uint64_t pc, sp, arg;
-    fz_thread_regs(c, &pc, &sp, &arg);
+    bool mini = fz_thread_regs(c, &pc, &sp, &arg);
     fz_inv(c, slot, MF_THREAD_WRITE_REGS, (long)pc, (long)sp, (long)arg, 0);
+    if (fz_chance(c, 100))
+        fz_inv(c, slot, MF_THREAD_SET_SCHED, (long)fz_below(c, MF_SCHED_POLICIES), (long)fz_below(c, 4), 0, 0);
+    else if (mini && fz.cpu >= 0)     // another fuzzer at the same time, on the next CPU
+        fz_inv(c, slot, MF_THREAD_SET_SCHED, MF_SCHED_FIXED, (fz.cpu + 1) % fz.cpus, 0, 0);
+    else
+        fz_pin(c, slot);
     fz_inv(c, slot, MF_THREAD_RESUME, 0, 0, 0, 0);
     if (fz_chance(c, 200)) {
         fz_sys(c, SYS_YIELD, 0, 0, 0, 0, 0, 0);

@@ -61,6 +61,12 @@ long fz_identify(struct fz_ctx *c, long slot)
     return r;
 }
 
+void fz_pin(struct fz_ctx *c, long thread)
+{
+    if (fz.cpu >= 0)
+        fz_inv(c, thread, MF_THREAD_SET_SCHED, MF_SCHED_FIXED, fz.cpu, 0, 0);
+}
+
 long fz_send_slot(struct fz_ctx *c, long cptr)
 {
     if (fz.flags & FZ_FLAG_KNOWN_BUGS)
@@ -150,13 +156,17 @@ bool fz_setup(struct fz_ctx *c)
     mf_cnode_copy(self, FZ_PARTNER_EP, FZ_PROTECTED_END + 2, MF_RIGHTS_ALL);
     mf_cnode_mint(self, FZ_NTFN, FZ_PROTECTED_END + 3, MF_RIGHTS_ALL, 0x10);
     struct mf_system_info si;
-    if (mf_system_info(&si) == 0)
+    if (mf_system_info(&si) == 0) {
         fz.device_count = si.device_count;
+        fz.cpus = si.cpus ? si.cpus : 1;
+    }
     for (long s = 1; s < FZ_SLOTS; s++) {
         long t = mf_cnode_identify(self, s);
         fz.shadow[s] = t < 0 ? MF_OBJ_NULL : (uint8_t)(t & 0xff);
     }
     fz_lrpc_export();
+    if (fz.cpu >= 0)
+        mf_thread_set_sched(FZ_PARTNER, MF_SCHED_FIXED, (unsigned)fz.cpu);
     return mf_thread_start_cspace(FZ_PARTNER, FZ_CHILD, fz_partner_main, fz_partner_stack, FZ_PARTNER_STACK_SIZE,
                                   0, &fz_scratch[13 * 4096]) == 0;
 }

@@ -1,7 +1,8 @@
 // A seeded system-call fuzzer (docs/testing.md, "Fuzzing"). Its argument
-// packs the seed (bits 0..31), the number of calls in thousands (32..55;
-// 0 means 10,000) and flags (56..63, user/fuzz/fuzz.h): FZ_ARG(seed,
-// kcalls, flags). It needs the CSpace spawn_with_resources gives a
+// packs the seed (bits 0..31), the number of calls in thousands (32..51;
+// 0 means 10,000), a CPU to keep its threads on plus one (52..55; 0: any)
+// and flags (56..63): FZ_ARG(seed, kcalls, cpu + 1, flags), see
+// user/fuzz/fuzz.h. It needs the CSpace spawn_with_resources gives a
 // program (a 256-slot CNode with 4 MiB of untyped in slot 16).
 //
 // The main thread only supervises. A worker thread makes the calls: every
@@ -113,6 +114,8 @@ static int supervise(void)
             return 3;
         }
         mf_thread_set_priority(FZ_WORKER, 10);
+        if (fz.cpu >= 0)
+            mf_thread_set_sched(FZ_WORKER, MF_SCHED_FIXED, (unsigned)fz.cpu);
         mf_thread_suspend(FZ_WORKER);
         mf_thread_resume(FZ_WORKER);
         fz.stalls++;
@@ -124,15 +127,19 @@ int main(uint64_t arg)
 {
     fz.seed = FZ_ARG_SEED(arg);
     fz.flags = FZ_ARG_FLAGS(arg);
+    fz.cpu = FZ_ARG_CPU(arg);
     fz.target = FZ_ARG_KCALLS(arg) ? FZ_ARG_KCALLS(arg) * 1000ull : 10000;
     fz.trace_from = cmdline_number("fuzz_trace=");
     uint64_t text = text_checksum();
-    printf("fuzz: seed %u calls %lu flags %#x: start\n", fz.seed, (unsigned long)fz.target, fz.flags);
+    printf("fuzz: seed %u calls %lu cpu %d flags %#x: start\n", fz.seed, (unsigned long)fz.target, fz.cpu,
+           fz.flags);
     struct fz_ctx *c = &fz_worker_ctx;
     *c = (struct fz_ctx){.role = FZ_ROLE_WORKER, .self = FZ_SELF};
     fz_seed(&c->rng, fz.seed);
     if (!fz_setup(c))
         return 2;
+    if (fz.cpu >= 0)
+        mf_thread_set_sched(FZ_WORKER, MF_SCHED_FIXED, (unsigned)fz.cpu);
     if (mf_thread_start_buffer(FZ_WORKER, worker, worker_stack, sizeof(worker_stack), 0, &fz_scratch[12 * 4096])) {
         printf("fuzz: seed %u: cannot start the worker\n", fz.seed);
         return 2;
@@ -152,5 +159,8 @@ int main(uint64_t arg)
            fz.seed, (unsigned long)fz.calls, (unsigned long)fz.epochs, (unsigned long)fz.stalls,
            (unsigned long)fz.repairs, (unsigned long)fz.threads_made, (unsigned long)fz.retypes_ok,
            (unsigned long)fz.ipc_ok, (unsigned long)fz.lrpc_ok, (unsigned long)fz.spawns);
+    extern uint64_t fz_prof_cycles[12], fz_prof_calls[12], fz_prof_n[12];
+    for (int k = 0; k < 11; k++)
+        printf("prof %d: n %lu calls %lu Mcycles %lu\n", k, fz_prof_n[k], fz_prof_calls[k], fz_prof_cycles[k] >> 20);
     return status;
 }
