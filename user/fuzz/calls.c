@@ -212,37 +212,32 @@ void fz_random_syscall(struct fz_ctx *c)
 // One random action. The worker also keeps the world in shape (epochs,
 // the partner); mini-fuzzers (sacrificial threads) and the partner only
 // make calls.
-uint64_t fz_prof_cycles[12], fz_prof_calls[12], fz_prof_n[12];
 void fz_step(struct fz_ctx *c)
 {
     uint8_t local[FZ_LOCAL_SIZE];
     c->local = local;
     unsigned r = (unsigned)fz_below(c, 1000);
-    uint64_t t0 = mf_arch_cycles(), c0 = c->calls;
-    int k;
     if (r < 280)
-        k=0, fz_random_syscall(c);
+        fz_random_syscall(c);
     else if (r < 430)
-        k=1, fz_random_invoke(c);
+        fz_random_invoke(c);
     else if (r < 620)
-        k=2, fz_invoke_type(c, 1 + (unsigned)fz_below(c, MF_OBJ_TYPE_COUNT - 1));
+        fz_invoke_type(c, 1 + (unsigned)fz_below(c, MF_OBJ_TYPE_COUNT - 1));
     else if (r < 720)
-        k=3, fz_cap_storm(c);
+        fz_cap_storm(c);
     else if (r < 790)
-        k=4, fz_retype_storm(c);
+        fz_retype_storm(c);
     else if (r < 860 && c->role == FZ_ROLE_WORKER)
-        k=5, fz_partner_ipc(c);
+        fz_partner_ipc(c);
     else if (r < 900)
-        k=6, fz_thread_scenario(c);
+        fz_thread_scenario(c);
     else if (r < 940)
-        k=7, fz_space_scenario(c);
+        fz_space_scenario(c);
     else if (r < 965)
-        k=8, fz_lrpc_scenario(c);
+        fz_lrpc_scenario(c);
     else if (r < 985 && !(fz.flags & FZ_FLAG_NO_DEVICES))
-        k=9, fz_device_ops(c);
+        fz_device_ops(c);
     else
-        k=10, fz_identify(c, fz_cptr(c));
-    if (c->role == FZ_ROLE_WORKER) {
-    fz_prof_cycles[k] += mf_arch_cycles() - t0; fz_prof_calls[k] += c->calls - c0; fz_prof_n[k]++; }
+        fz_identify(c, fz_cptr(c));
     c->local = NULL;
 }

@@ -159,8 +159,5 @@ int main(uint64_t arg)
            fz.seed, (unsigned long)fz.calls, (unsigned long)fz.epochs, (unsigned long)fz.stalls,
            (unsigned long)fz.repairs, (unsigned long)fz.threads_made, (unsigned long)fz.retypes_ok,
            (unsigned long)fz.ipc_ok, (unsigned long)fz.lrpc_ok, (unsigned long)fz.spawns);
-    extern uint64_t fz_prof_cycles[12], fz_prof_calls[12], fz_prof_n[12];
-    for (int k = 0; k < 11; k++)
-        printf("prof %d: n %lu calls %lu Mcycles %lu\n", k, fz_prof_n[k], fz_prof_calls[k], fz_prof_cycles[k] >> 20);
     return status;
 }
