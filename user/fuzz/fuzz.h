@@ -33,6 +33,11 @@
 //   queue_push or, after a resume, in runqueue_push. Without this flag
 //   only the worker waits on notifications (others poll), and only the
 //   supervisor suspends the worker, after it has been stuck three ticks.
+// - a timed notification wait that runs out puts the waiter on its CPU's
+//   run queue while it is still in the notification's queue, and both
+//   queues link through thread->next (kernel/thread.c wake_timed): run
+//   queues lose threads, an assertion in runqueue_push. Without this flag
+//   there are no timed waits (only a zero timeout, which is refused).
 #define FZ_FLAG_KNOWN_BUGS   0x08u
 
 // ------------------------------------------------------------ our CSpace

@@ -230,12 +230,7 @@ static void thread_invoke(struct fz_ctx *c, long t, long op)
 static void notification_invoke(struct fz_ctx *c, long n, long op)
 {
     long a0 = (long)fz_value(c);
-    // Known bug (FZ_FLAG_KNOWN_BUGS): a thread suspended from another CPU
-    // just as it blocks in a notification wait is left queued; only the
-    // worker waits, and only the supervisor (once it is stuck) suspends it.
-    if ((op == MF_NOTIFICATION_WAIT || op == MF_NOTIFICATION_WAIT_TIMEOUT) && c->role != FZ_ROLE_WORKER &&
-        !(fz.flags & FZ_FLAG_KNOWN_BUGS))
-        op = MF_NOTIFICATION_POLL;
+    bool known = fz.flags & FZ_FLAG_KNOWN_BUGS;
     if (op == MF_NOTIFICATION_WAIT) {
         // Blocks until a signal: signal it first, or wait with a timeout.
         if (fz_chance(c, 500))
@@ -245,6 +240,15 @@ static void notification_invoke(struct fz_ctx *c, long n, long op)
     }
     if (op == MF_NOTIFICATION_WAIT_TIMEOUT)
         a0 = fz_chance(c, 900) ? (long)fz_below(c, 3) : a0;    // 0: -E_INVAL; huge: the supervisor wakes us
+    // Known bugs (FZ_FLAG_KNOWN_BUGS): a timed wait that runs out corrupts
+    // the run queue, and a thread suspended from another CPU just as it
+    // blocks in a wait stays queued. Without the flag nobody waits with a
+    // timeout, and only the worker waits at all (the supervisor suspends
+    // it only once it has been stuck for three ticks).
+    if (!known && op == MF_NOTIFICATION_WAIT_TIMEOUT)
+        op = a0 ? MF_NOTIFICATION_POLL : op;
+    if (!known && op == MF_NOTIFICATION_WAIT && c->role != FZ_ROLE_WORKER)
+        op = MF_NOTIFICATION_POLL;
     fz_inv(c, n, op, a0, (long)fz_value(c), 0, 0);
 }
 
