@@ -116,6 +116,13 @@ $(BUILD)/user/%.elf: $(BUILD)/user-objs/user/programs/%.o $(BUILD)/libmanifold.a
 	@mkdir -p $(dir $@)
 	$(LD) $(USER_LDFLAGS) -o $@ $< $(BUILD)/libmanifold.a $(LIBGCC)
 
+# The fuzzer (user/programs/fuzz.c) links its parts in user/fuzz/ too.
+FUZZ_OBJS := $(patsubst %,$(BUILD)/user-objs/%.o,$(basename $(wildcard user/fuzz/*.c)))
+$(BUILD)/user/fuzz.elf: $(BUILD)/user-objs/user/programs/fuzz.o $(FUZZ_OBJS) $(BUILD)/libmanifold.a \
+    linker/$(ARCH)-user.ld
+	@mkdir -p $(dir $@)
+	$(LD) $(USER_LDFLAGS) -o $@ $< $(FUZZ_OBJS) $(BUILD)/libmanifold.a $(LIBGCC)
+
 # ------------------------------------------------------------------- ISO
 # One ISO per architecture: the kernel, user programs and data modules, and
 # GRUB for BIOS, x86_64-EFI and arm64-EFI. `make run` boots it as it is;

@@ -1,0 +1,243 @@
+// One fuzzing step, and the plain system calls: every number from 0 to
+// SYS_COUNT + 4 (and wild ones) with boundary, random and pointer
+// arguments. Calls that end or stop the machine are never made (SYS_EXIT
+// ends the fuzzer; SYS_POWEROFF and SYS_KTEST are still ambient, see
+// FZ_AMBIENT); calls that block by design are bounded.
+#include "fuzz.h"
+#include "lib/string.h"
+
+// SYS_POWEROFF and SYS_KTEST need no capability yet: a fuzzer calling them
+// would stop the machine or run the kernel's self-tests. Set to 1 once they
+// are capability invocations (they then fail without one).
+#define FZ_AMBIENT 0
+
+static void random_write(struct fz_ctx *c)
+{
+    static const char dots[] = "fuzz............\n";
+    uint64_t p, len;
+    switch (fz_below(c, 5)) {
+    case 0: {
+        uint64_t k = fz_below(c, 16);
+        p = (uint64_t)(uintptr_t)&dots[k];
+        len = fz_chance(c, 900) ? 0 : sizeof(dots) - 1 - k;   // mostly empty: keep the log clean
+        break;
+    }
+    case 1:
+        p = (uint64_t)(uintptr_t)dots;
+        len = (1u << 20) + 1 + fz_below(c, 100);             // too long: refused before reading
+        break;
+    case 2:
+        p = fz_value(c);
+        len = fz_chance(c, 500) ? (uint64_t)-1 : fz_value(c) | (1u << 21);
+        break;
+    default: {
+        // Unmapped or the kernel's: refused at the first byte.
+        static const uint64_t bad[] = {0, 8, 0xffff800000000000, 0xffffffff80100000, 0x7000000000,
+                                       0x7ffffffffff0, 0xfffffffffffffff0, 0x800000000000};
+        p = bad[fz_below(c, sizeof(bad) / sizeof(bad[0]))];
+        len = 1 + fz_below(c, 4096);
+        break;
+    }
+    }
+    fz_sys(c, SYS_DEBUG_WRITE, (long)p, (long)len, (long)fz_value(c), 0, 0, 0);
+}
+
+static void random_sleep(struct fz_ctx *c)
+{
+    static const long ticks[] = {0, 1, 2, 1000001, -1, 1l << 40, 0x7fffffffffffffff};
+    long t = ticks[fz_below(c, sizeof(ticks) / sizeof(ticks[0]))];
+    fz_sys(c, SYS_SLEEP, t, (long)fz_value(c), 0, 0, 0, 0);
+}
+
+// Spawns that create nothing: names of no program, lengths out of range,
+// pointers that are not ours (never our memory: a name the kernel wrote
+// into our scratch pages could be a real program's).
+static void spawn_refused(struct fz_ctx *c)
+{
+    static const char *const refused[] = {"badelf", "nope", "hellox", "root2", "hello"};
+    static const uint64_t bad[] = {0, 8, 0xffff800000000000, 0xffffffff80100000, 0x7000000000,
+                                   0x7ffffffffff0, 0xfffffffffffffff0, 0x800000000000};
+    unsigned i = (unsigned)fz_below(c, 5);
+    long ptr = (long)(uintptr_t)refused[i], len = (long)strlen(refused[i]);
+    if (i == 4 || fz_chance(c, 300))
+        len = fz_chance(c, 500) ? 0 : (long)(fz_value(c) | 4096);    // "hello" only with a bad length
+    else if (fz_chance(c, 300))
+        ptr = (long)bad[fz_below(c, sizeof(bad) / sizeof(bad[0]))];
+    fz_sys(c, SYS_SPAWN, ptr, len, (long)fz_value(c), fz_cptr(c), 0, 0);
+}
+
+// SYS_WAIT never blocks here: we have no child alive (fz_spawn_scenario
+// reaps its own), so any thread id is refused.
+static void random_wait(struct fz_ctx *c)
+{
+    long tid;
+    switch (fz_below(c, 4)) {
+    case 0:
+        tid = (long)fz_below(c, 200);
+        break;
+    case 1:
+        tid = fz.worker_tid;
+        break;
+    default:
+        tid = (long)fz_value(c);
+        break;
+    }
+    fz_sys(c, SYS_WAIT, tid, (long)fz_ptr_out(c), 0, 0, 0, 0);
+}
+
+static void random_info(struct fz_ctx *c, long n)
+{
+    long a0 = (long)(fz_chance(c, 300) ? fz_value(c) : fz_below(c, 40));
+    if (n == SYS_THREAD_INFO && fz_chance(c, 200))
+        a0 = MF_THREAD_SELF;
+    long len = fz_chance(c, 500) ? 32 : (long)fz_value(c);
+    fz_sys(c, n, a0, (long)fz_ptr_out(c), n == SYS_PROGRAM_INFO ? len : (long)fz_value(c), 0, 0, 0);
+}
+
+// IPC on a random capability. On an endpoint nobody serves these block:
+// mostly we send only where the slot holds no endpoint (an error comes
+// back), and now and then on any endpoint, which a sacrificial thread may
+// be serving; if not, the supervisor suspends and resumes us (-E_AGAIN).
+static void random_ipc(struct fz_ctx *c, long n)
+{
+    long cptr = fz_chance(c, 300) ? fz_slot_of(c, MF_OBJ_ENDPOINT) : fz_cptr(c);
+    long type = fz_identify(c, cptr) & 0xff;
+    if (type == MF_OBJ_ENDPOINT && !fz_chance(c, 30))
+        return;
+    struct mf_msg m = {.info = fz_rand(c)};
+    long sent = (m.info & MF_INFO_CAP) ? (long)MF_INFO_SEND_CPTR(m.info) : -1;
+    if (fz_chance(c, 700)) {
+        sent = fz_chance(c, 500) ? fz_cptr(c) : -1;
+        m.info = MF_INFO(fz_below(c, 8), fz_below(c, 80)) |
+                 MF_INFO_RECV_SLOT(fz_chance(c, 500) ? fz_free_slot(c) : fz_cptr(c));
+    }
+    if (sent == FZ_WORKER || sent == FZ_PARTNER)
+        sent = FZ_PROTECTED_END;         // never a writable cap to the threads we run on
+    if (sent >= 0) {
+        sent = fz_send_slot(c, sent);
+        m.info = (m.info & ~(0xffffull << 32)) | MF_INFO_SEND_CAP(sent);
+    }
+    for (int i = 0; i < MF_MSG_MAX_REGS; i++)
+        m.mr[i] = fz_value(c);
+    fz_ipc(c, n, cptr, &m);
+    if (sent >= 0)
+        fz_send_done(c, sent);
+}
+
+// LRPC calls on random bindings, procedures and A-stacks, from home or
+// from a VAS of ours (a bound client's, perhaps).
+static void random_lrpc(struct fz_ctx *c, long n)
+{
+    if (n == SYS_LRPC_RETURN) {
+        fz_sys(c, n, (long)fz_value(c), (long)fz_value(c), 0, 0, 0, 0);
+        return;
+    }
+    long binding = fz_chance(c, 700) ? fz_slot_of(c, MF_OBJ_BINDING) : fz_cptr(c);
+    long proc = (long)(fz_chance(c, 700) ? fz_below(c, 10) : fz_value(c));
+    long astack = (long)(fz_chance(c, 700) ? fz_below(c, 18) : fz_value(c));
+    if (fz_chance(c, 600))
+        fz_sys(c, SYS_VAS_SWITCH, fz_slot_of(c, MF_OBJ_VAS), 0, 0, 0, 0, 0);
+    fz_sys(c, n, binding, proc, astack, (long)fz_value(c), 0, 0);
+    if (fz_chance(c, 700))
+        fz_sys(c, SYS_VAS_SWITCH, 0, 0, 0, 0, 0, 0);
+}
+
+void fz_random_syscall(struct fz_ctx *c)
+{
+    long n;
+    if (fz_chance(c, 30)) {
+        static const long wild[] = {-1, 1l << 32, 9999, 0x7fffffff, SYS_COUNT, (long)(1ul << 63), 255, 256};
+        n = wild[fz_below(c, sizeof(wild) / sizeof(wild[0]))];
+    } else {
+        n = (long)fz_below(c, SYS_COUNT + 5);
+    }
+    switch (n) {
+    case SYS_DEBUG_WRITE:
+        random_write(c);
+        return;
+    case SYS_DEBUG_GETC:      // blocks until console input: only in sacrificial threads (threads.c)
+    case SYS_EXIT:            // ends us: made once, at the end
+        n = SYS_YIELD;
+        break;
+    case SYS_POWEROFF:
+    case SYS_KTEST:
+        if (!FZ_AMBIENT)
+            n = SYS_TIME;
+        break;
+    case SYS_SPAWN:
+        if (c->role == FZ_ROLE_WORKER && fz_chance(c, 100) && !(fz.flags & FZ_FLAG_NO_SPAWN))
+            fz_spawn_scenario(c);
+        else
+            spawn_refused(c);
+        return;
+    case SYS_WAIT:
+        random_wait(c);
+        return;
+    case SYS_PROGRAM_INFO:
+    case SYS_THREAD_INFO:
+    case SYS_SYSTEM_INFO:
+        random_info(c, n);
+        return;
+    case SYS_SLEEP:
+        random_sleep(c);
+        return;
+    case SYS_INVOKE:
+        fz_random_invoke(c);
+        return;
+    case SYS_SEND:
+    case SYS_RECV:
+    case SYS_CALL:
+    case SYS_REPLY_RECV:
+        random_ipc(c, n);
+        return;
+    case SYS_VAS_SWITCH:
+        fz_sys(c, n, fz_chance(c, 300) ? 0 : fz_slot_of(c, MF_OBJ_VAS), (long)fz_value(c), 0, 0, 0, 0);
+        return;
+    case SYS_LRPC_CALL:
+    case SYS_LRPC_RETURN:
+        random_lrpc(c, n);
+        return;
+    default:
+        break;
+    }
+    if (n == SYS_POWEROFF || n == SYS_KTEST) {
+        // Only with FZ_AMBIENT: without the capability these must fail.
+        fz_sys(c, n, (long)fz_value(c), (long)fz_value(c), (long)fz_value(c), 0, 0, 0);
+        return;
+    }
+    fz_sys(c, n, (long)fz_value(c), (long)fz_value(c), (long)fz_value(c), (long)fz_value(c), (long)fz_value(c),
+           (long)fz_value(c));
+}
+
+// One random action. The worker also keeps the world in shape (epochs,
+// the partner); mini-fuzzers (sacrificial threads) and the partner only
+// make calls.
+void fz_step(struct fz_ctx *c)
+{
+    uint8_t local[FZ_LOCAL_SIZE];
+    c->local = local;
+    unsigned r = (unsigned)fz_below(c, 1000);
+    if (r < 280)
+        fz_random_syscall(c);
+    else if (r < 430)
+        fz_random_invoke(c);
+    else if (r < 620)
+        fz_invoke_type(c, 1 + (unsigned)fz_below(c, MF_OBJ_TYPE_COUNT - 1));
+    else if (r < 720)
+        fz_cap_storm(c);
+    else if (r < 790)
+        fz_retype_storm(c);
+    else if (r < 860 && c->role == FZ_ROLE_WORKER)
+        fz_partner_ipc(c);
+    else if (r < 900)
+        fz_thread_scenario(c);
+    else if (r < 940)
+        fz_space_scenario(c);
+    else if (r < 965)
+        fz_lrpc_scenario(c);
+    else if (r < 985 && !(fz.flags & FZ_FLAG_NO_DEVICES))
+        fz_device_ops(c);
+    else
+        fz_identify(c, fz_cptr(c));
+    c->local = NULL;
+}

@@ -1,0 +1,375 @@
+// Object invocations: every operation of every type with boundary, random
+// and type-aware arguments; copy/mint/move/delete/revoke and retype storms.
+// Guards keep the fuzzer standing: the slots it runs on (fuzz.h) are never
+// deleted, moved or revoked, threads it runs on are never rewritten, and
+// copies of those threads carry no write right.
+#include "fuzz.h"
+
+static const uint32_t op_counts[MF_OBJ_TYPE_COUNT] = {
+    [MF_OBJ_UNTYPED] = MF_UNTYPED_OP_COUNT, [MF_OBJ_CNODE] = MF_CNODE_OP_COUNT,
+    [MF_OBJ_FRAME] = MF_FRAME_OP_COUNT,     [MF_OBJ_THREAD] = MF_THREAD_OP_COUNT,
+    [MF_OBJ_ENDPOINT] = 1,                  [MF_OBJ_NOTIFICATION] = MF_NOTIFICATION_OP_COUNT,
+    [MF_OBJ_VAS] = MF_VAS_OP_COUNT,         [MF_OBJ_SEGMENT] = MF_SEGMENT_OP_COUNT,
+    [MF_OBJ_BINDING] = MF_BINDING_OP_COUNT, [MF_OBJ_PCI_DEVICE] = MF_PCI_OP_COUNT,
+    [MF_OBJ_IRQ] = MF_IRQ_OP_COUNT,
+};
+
+static long random_op(struct fz_ctx *c, unsigned type)
+{
+    if (fz_chance(c, 60))
+        return (long)fz_value(c);
+    unsigned n = type < MF_OBJ_TYPE_COUNT && op_counts[type] ? op_counts[type] : 8;
+    return (long)fz_below(c, n + 1);        // one past the last: -E_NOSYS
+}
+
+// An untyped to retype storm objects from: never the ones our own threads
+// and endpoints live in (their objects would outlive the epoch).
+static long storm_untyped(struct fz_ctx *c)
+{
+    long s = fz_chance(c, 500) ? fz_slot_of(c, MF_OBJ_UNTYPED) : FZ_UT_STORM_A + 2 * (long)fz_below(c, 2);
+    return s == FZ_UT_ALL || s == FZ_UT_INFRA ? FZ_UT_STORM_B : s;
+}
+
+// A CNode for destinations: ours mostly, the partner's, storm ones.
+static long dst_cnode(struct fz_ctx *c)
+{
+    if (c->self != FZ_SELF)
+        return fz_chance(c, 800) ? c->self : fz_cptr(c);
+    unsigned r = (unsigned)fz_below(c, 10);
+    return r < 6 ? FZ_SELF : r < 7 ? FZ_CHILD : r < 9 ? fz_slot_of(c, MF_OBJ_CNODE) : fz_cptr(c);
+}
+
+long fz_cnode_op(struct fz_ctx *c, long cnode, long op, long a0, long a1, long a2, long a3)
+{
+    long id = fz_identify(c, cnode);
+    if (id < 0)
+        return id;          // our own CNode cap is gone (the partner's, perhaps): no guard possible
+    bool ours = (id & 0xff) == MF_OBJ_CNODE && (id >> 16 & 0xff) == FZ_CSPACE_BITS;
+    switch (op) {
+    case MF_CNODE_DELETE:
+    case MF_CNODE_REVOKE:
+    case MF_CNODE_MOVE:
+        // Protected indices are skipped in any CNode: another thread may
+        // put a copy of ours into `cnode` between the identify and now.
+        if ((a0 >= FZ_UT_ALL && a0 < FZ_PROTECTED_END) || (ours && a0 == FZ_SELF))
+            return 0;
+        if (op == MF_CNODE_MOVE && (a1 == FZ_TRANSFER || a1 == FZC_TRANSFER) && !(fz.flags & FZ_FLAG_KNOWN_BUGS))
+            return 0;       // a mapped frame must not get there (fz_send_slot)
+        break;
+    case MF_CNODE_COPY:
+    case MF_CNODE_MINT:
+        if (a0 == FZ_WORKER || a0 == FZ_PARTNER)
+            a2 &= MF_RIGHT_READ;
+        break;
+    case MF_CNODE_COPY_TO:
+        if (a0 == FZ_WORKER || a0 == FZ_PARTNER)
+            a3 &= MF_RIGHT_READ;
+        break;
+    default:
+        break;
+    }
+    long r = fz_inv(c, cnode, op, a0, a1, a2, a3);
+    if (r == 0 && ours && c->self == FZ_SELF && cnode == FZ_SELF) {
+        if (op == MF_CNODE_MOVE && a0 > 0 && a0 < FZ_SLOTS && a1 > 0 && a1 < FZ_SLOTS) {
+            fz.shadow[a1] = fz.shadow[a0];
+            fz.shadow[a0] = MF_OBJ_NULL;
+        } else if ((op == MF_CNODE_COPY || op == MF_CNODE_MINT) && a1 > 0 && a1 < FZ_SLOTS) {
+            fz.shadow[a1] = fz.shadow[a0 > 0 && a0 < FZ_SLOTS ? a0 : 0];
+        } else if (op == MF_CNODE_DELETE && a0 > 0 && a0 < FZ_SLOTS) {
+            fz.shadow[a0] = MF_OBJ_NULL;
+        }
+    }
+    return r;
+}
+
+static void cnode_invoke(struct fz_ctx *c, long cnode, long op)
+{
+    long a0 = fz_chance(c, 800) ? fz_cptr(c) : (long)fz_value(c);
+    long a1 = fz_chance(c, 700) ? fz_free_slot(c) : fz_cptr(c);
+    long a2 = (long)fz_rights(c), a3 = fz_chance(c, 500) ? (long)fz_below(c, 1000) : (long)fz_value(c);
+    if (op == MF_CNODE_COPY_TO) {
+        a1 = dst_cnode(c);
+        a2 = fz_chance(c, 700) ? fz_free_slot(c) : fz_cptr(c);
+        a3 = (long)fz_rights(c);
+    }
+    fz_cnode_op(c, cnode, op, a0, a1, a2, a3);
+}
+
+// One retype with mostly valid arguments: the types we can make, their
+// sizes (and wrong ones), counts up to past the limit of 64.
+static void retype_one(struct fz_ctx *c, long ut)
+{
+    static const unsigned types[] = {MF_OBJ_UNTYPED, MF_OBJ_CNODE, MF_OBJ_FRAME, MF_OBJ_THREAD, MF_OBJ_ENDPOINT,
+                                     MF_OBJ_NOTIFICATION, MF_OBJ_VAS, MF_OBJ_SEGMENT, MF_OBJ_BINDING,
+                                     MF_OBJ_PCI_DEVICE, MF_OBJ_IRQ, MF_OBJ_NULL, 12, 255};
+    unsigned type = types[fz_below(c, sizeof(types) / sizeof(types[0]))], bits;
+    switch (type) {
+    case MF_OBJ_UNTYPED:
+        bits = 12 + (unsigned)fz_below(c, 11);
+        break;
+    case MF_OBJ_CNODE:
+        bits = 2 + (unsigned)fz_below(c, 11);
+        break;
+    case MF_OBJ_FRAME:
+        bits = fz_chance(c, 900) ? 12 : 21;
+        break;
+    case MF_OBJ_VAS:
+    case MF_OBJ_SEGMENT:
+        bits = 13 + (unsigned)fz_below(c, 4);
+        break;
+    default:
+        bits = 0;
+        break;
+    }
+    if (fz_chance(c, 50))
+        bits = (unsigned)fz_below(c, 256);
+    if (type == MF_OBJ_CNODE && bits == FZ_CSPACE_BITS)
+        bits--;             // a CNode of our CSpace's size would look like ours to the guards
+    unsigned count = fz_chance(c, 700) ? 1 + (unsigned)fz_below(c, 4) : (unsigned)fz_below(c, 70);
+    uint64_t packed = type | bits << 8 | (uint64_t)count << 16;
+    if (fz_chance(c, 30)) {
+        packed = fz_value(c);
+        if ((packed & 0xff) == MF_OBJ_CNODE && (packed >> 8 & 0xff) == FZ_CSPACE_BITS)
+            packed ^= 1u << 8;
+    }
+    long cnode = dst_cnode(c), index = fz_chance(c, 800) ? fz_free_slot(c) : fz_cptr(c);
+    long r = fz_inv(c, ut, MF_UNTYPED_RETYPE, (long)packed, cnode, index, (long)fz_value(c));
+    if (r == 0) {
+        fz.retypes_ok++;
+        if (cnode == FZ_SELF && c->self == FZ_SELF)
+            for (unsigned i = 0; i < (packed >> 16) && index + i < FZ_SLOTS; i++)
+                fz.shadow[index + i] = (uint8_t)(packed & 0xff);
+    }
+}
+
+void fz_retype_storm(struct fz_ctx *c)
+{
+    unsigned n = 1 + (unsigned)fz_below(c, 12);
+    for (unsigned i = 0; i < n; i++)
+        retype_one(c, storm_untyped(c));
+    // Memory runs out: the worker starts a new epoch now and then.
+    if (c->role == FZ_ROLE_WORKER && fz_chance(c, 60))
+        fz_epoch_reset(c);
+}
+
+// Copy, mint, move, delete and revoke in bursts, on whatever is there:
+// caps in use (our CNode's copies, mapped frames, running threads) too.
+void fz_cap_storm(struct fz_ctx *c)
+{
+    unsigned n = 2 + (unsigned)fz_below(c, 16);
+    long cnode = fz_chance(c, 800) ? c->self : dst_cnode(c);
+    for (unsigned i = 0; i < n; i++) {
+        unsigned r = (unsigned)fz_below(c, 10);
+        long src = fz_chance(c, 900) ? 1 + (long)fz_below(c, FZ_SLOTS - 1) : fz_cptr(c);
+        if (r < 3) {
+            fz_cnode_op(c, cnode, MF_CNODE_COPY, src, fz_free_slot(c), (long)fz_rights(c), 0);
+        } else if (r < 4) {
+            fz_cnode_op(c, cnode, MF_CNODE_MINT, src, fz_free_slot(c), (long)fz_rights(c),
+                        fz_chance(c, 800) ? 1 + (long)fz_below(c, 1000) : (long)fz_value(c));
+        } else if (r < 5) {
+            fz_cnode_op(c, cnode, MF_CNODE_MOVE, src, fz_free_slot(c), 0, 0);
+        } else if (r < 7) {
+            fz_cnode_op(c, cnode, MF_CNODE_DELETE, src, 0, 0, 0);
+        } else if (r < 8) {
+            fz_cnode_op(c, cnode, MF_CNODE_REVOKE, src, 0, 0, 0);
+        } else if (r < 9) {
+            fz_cnode_op(c, cnode, MF_CNODE_COPY_TO, src, dst_cnode(c), fz_chance(c, 800) ? fz_free_slot(c) : fz_cptr(c),
+                        (long)fz_rights(c));
+        } else {
+            fz_identify(c, src);
+        }
+    }
+}
+
+// Thread invocations; the threads we run on (FZ_WORKER, FZ_PARTNER) are
+// only suspended, re-prioritised or moved, and only by the worker.
+static void thread_invoke(struct fz_ctx *c, long t, long op)
+{
+    bool mine = c->self == FZ_SELF && (t == FZ_WORKER || t == FZ_PARTNER);
+    if (mine && (c->role != FZ_ROLE_WORKER ||
+                 (op != MF_THREAD_SUSPEND && op != MF_THREAD_SET_PRIORITY && op != MF_THREAD_SET_SCHED &&
+                  op != MF_THREAD_READ_REG)))
+        op = MF_THREAD_READ_REG;
+    if (mine && op == MF_THREAD_SUSPEND && t == FZ_WORKER && !fz_chance(c, 100))
+        op = MF_THREAD_SET_SCHED;       // suspending ourselves costs the supervisor two ticks
+    long a0 = (long)fz_value(c), a1 = (long)fz_value(c), a2 = (long)fz_value(c);
+    switch (op) {
+    case MF_THREAD_CONFIGURE: {
+        static const long cspaces[] = {0, FZ_SELF, FZ_CHILD, 3, 999};
+        a0 = fz_chance(c, 700) ? cspaces[fz_below(c, 5)] : fz_slot_of(c, MF_OBJ_CNODE);
+        a1 = fz_chance(c, 500) ? (long)(uintptr_t)&fz_scratch[(14 + fz_below(c, 2)) * 4096]
+                               : (long)(fz_ptr_out(c) & ~4095ul);
+        break;
+    }
+    case MF_THREAD_WRITE_REGS: {
+        uint64_t pc, sp, arg;
+        fz_thread_regs(c, &pc, &sp, &arg);
+        a0 = (long)pc, a1 = (long)sp, a2 = (long)arg;
+        break;
+    }
+    case MF_THREAD_READ_REG:
+        a0 = (long)fz_below(c, 3);
+        break;
+    case MF_THREAD_SET_PRIORITY:
+        a0 = fz_chance(c, 700) ? (long)fz_below(c, 12) : a0;     // ours is 10: above it, -E_PERM
+        if (mine)
+            a0 = 1 + (long)fz_below(c, 10);                    // the supervisor puts it back
+        break;
+    case MF_THREAD_SET_SCHED:
+        a0 = fz_chance(c, 800) ? (long)fz_below(c, MF_SCHED_POLICIES + 1) : a0;
+        a1 = fz_chance(c, 800) ? (long)fz_below(c, 5) : a1;
+        if (mine && fz.cpu >= 0)
+            a0 = MF_SCHED_FIXED, a1 = fz.cpu;     // ours stay where they were put
+        break;
+    default:
+        break;
+    }
+    fz_inv(c, t, op, a0, a1, a2, (long)fz_value(c));
+}
+
+static void notification_invoke(struct fz_ctx *c, long n, long op)
+{
+    long a0 = (long)fz_value(c);
+    bool known = fz.flags & FZ_FLAG_KNOWN_BUGS;
+    if (op == MF_NOTIFICATION_WAIT) {
+        // Blocks until a signal: signal it first, or wait with a timeout.
+        if (fz_chance(c, 500))
+            fz_inv(c, n, MF_NOTIFICATION_SIGNAL, 0, 0, 0, 0);
+        else
+            op = MF_NOTIFICATION_WAIT_TIMEOUT;
+    }
+    if (op == MF_NOTIFICATION_WAIT_TIMEOUT)
+        a0 = fz_chance(c, 900) ? (long)fz_below(c, 3) : a0;    // 0: -E_INVAL; huge: the supervisor wakes us
+    // Known bugs (FZ_FLAG_KNOWN_BUGS): a timed wait that runs out corrupts
+    // the run queue, and a thread suspended from another CPU just as it
+    // blocks in a wait stays queued. Without the flag nobody waits with a
+    // timeout, and only the worker waits at all (the supervisor suspends
+    // it only once it has been stuck for three ticks).
+    if (!known && op == MF_NOTIFICATION_WAIT_TIMEOUT)
+        op = a0 ? MF_NOTIFICATION_POLL : op;
+    if (!known && op == MF_NOTIFICATION_WAIT && c->role != FZ_ROLE_WORKER)
+        op = MF_NOTIFICATION_POLL;
+    fz_inv(c, n, op, a0, (long)fz_value(c), 0, 0);
+}
+
+static void space_invoke(struct fz_ctx *c, unsigned type, long s, long op)
+{
+    long a0 = (long)fz_value(c), a1 = (long)fz_value(c), a2 = (long)fz_value(c);
+    if (type == MF_OBJ_VAS) {
+        if (op == MF_VAS_ATTACH || op == MF_VAS_DETACH)
+            a0 = fz_chance(c, 500) ? 0 : fz_slot_of(c, MF_OBJ_THREAD);
+        else
+            a0 = fz_slot_of(c, MF_OBJ_SEGMENT);
+        a1 = fz_chance(c, 800) ? (long)fz_below(c, 8) : a1;
+    } else if (type == MF_OBJ_SEGMENT) {
+        if (op == MF_SEGMENT_CONFIGURE) {
+            a0 = (long)fz_user_va(c);
+            static const long sizes[] = {2l << 20, 4l << 20, 1l << 30, 0, 4096, (2l << 20) + 4096, 1l << 40};
+            a1 = fz_chance(c, 900) ? sizes[fz_below(c, 7)] : a1;
+        } else {
+            a0 = fz_chance(c, 300) ? 0 : fz_slot_of(c, MF_OBJ_ENDPOINT);
+        }
+    } else {   // frame
+        if (op == MF_FRAME_MAP) {
+            a0 = fz_slot_of(c, MF_OBJ_SEGMENT);
+            a1 = (long)fz_user_va(c) + (long)(fz_below(c, 512) << 12);
+            a2 = (long)fz_rights(c);
+        } else {
+            a0 = (long)fz_rights(c);
+        }
+    }
+    fz_inv(c, s, op, a0, a1, a2, (long)fz_value(c));
+}
+
+static void binding_invoke(struct fz_ctx *c, long b, long op)
+{
+    extern void mf_lrpc_entry(void);
+    long a0 = (long)fz_value(c), a1 = (long)fz_value(c), a2 = (long)fz_value(c), a3 = (long)fz_value(c);
+    switch (op) {
+    case MF_BINDING_CONFIGURE:
+        a0 = fz_slot_of(c, MF_OBJ_VAS);
+        a1 = fz_slot_of(c, MF_OBJ_SEGMENT);
+        a2 = fz_chance(c, 800) ? (long)fz_below(c, 12) : a2;
+        a3 = fz_chance(c, 800) ? (long)(uintptr_t)mf_lrpc_entry : (long)(fz_ptr_out(c) | 1);
+        break;
+    case MF_BINDING_SET_ASTACK:
+        a0 = (long)fz_below(c, 18);
+        a1 = (long)(fz_user_va(c) + fz_below(c, 8) * 1024);
+        a2 = fz_chance(c, 800) ? 1024 : a2;
+        a3 = (long)fz_estack(c);
+        break;
+    case MF_BINDING_ATTACH_CLIENT:
+        a0 = fz_slot_of(c, MF_OBJ_VAS);
+        break;
+    case MF_BINDING_ASTACK:
+        a0 = (long)fz_below(c, 18);
+        break;
+    default:
+        break;
+    }
+    fz_inv(c, b, op, a0, a1, a2, a3);
+}
+
+// An invocation of the object in `slot` (of the type we believe it is).
+static void invoke_as(struct fz_ctx *c, unsigned type, long slot, long op)
+{
+    switch (type) {
+    case MF_OBJ_UNTYPED:
+        if (slot == FZ_UT_ALL || slot == FZ_UT_INFRA)
+            slot = FZ_UT_STORM_A;
+        if (op == MF_UNTYPED_RETYPE)
+            retype_one(c, slot);
+        else
+            fz_inv(c, slot, op, (long)fz_value(c), (long)fz_value(c), (long)fz_value(c), (long)fz_value(c));
+        return;
+    case MF_OBJ_CNODE:
+        cnode_invoke(c, slot, op);
+        return;
+    case MF_OBJ_THREAD:
+        thread_invoke(c, slot, op);
+        return;
+    case MF_OBJ_NOTIFICATION:
+        notification_invoke(c, slot, op);
+        return;
+    case MF_OBJ_VAS:
+    case MF_OBJ_SEGMENT:
+    case MF_OBJ_FRAME:
+        space_invoke(c, type, slot, op);
+        return;
+    case MF_OBJ_BINDING:
+        binding_invoke(c, slot, op);
+        return;
+    case MF_OBJ_PCI_DEVICE:
+    case MF_OBJ_IRQ:
+        if (fz.flags & FZ_FLAG_NO_DEVICES)
+            return;
+        fz_device_ops(c);
+        return;
+    default:
+        fz_inv(c, slot, op, (long)fz_value(c), (long)fz_value(c), (long)fz_value(c), (long)fz_value(c));
+        return;
+    }
+}
+
+void fz_invoke_type(struct fz_ctx *c, unsigned type)
+{
+    long slot = fz_slot_of(c, type);
+    invoke_as(c, type, slot, random_op(c, type));
+}
+
+// Any slot, any operation: what the slot holds decides which guard and
+// which argument shapes apply; a fifth of the time the arguments are
+// numbers only.
+void fz_random_invoke(struct fz_ctx *c)
+{
+    long slot = fz_cptr(c);
+    long id = fz_identify(c, slot);
+    unsigned type = id > 0 ? (unsigned)(id & 0xff) : MF_OBJ_NULL;
+    long op = random_op(c, type);
+    bool numbers = fz_chance(c, 200);
+    if (numbers && (type == MF_OBJ_ENDPOINT || type == MF_OBJ_NULL || id < 0)) {
+        fz_inv(c, slot, op, (long)fz_value(c), (long)fz_value(c), (long)fz_value(c), (long)fz_value(c));
+        return;
+    }
+    invoke_as(c, type, slot, op);
+}

@@ -1,0 +1,163 @@
+// A seeded system-call fuzzer (docs/testing.md, "Fuzzing"). Its argument
+// packs the seed (bits 0..31), the number of calls in thousands (32..51;
+// 0 means 10,000), a CPU to keep its threads on plus one (52..55; 0: any)
+// and flags (56..63): FZ_ARG(seed, kcalls, cpu + 1, flags), see
+// user/fuzz/fuzz.h. It needs the CSpace spawn_with_resources gives a
+// program (a 256-slot CNode with 4 MiB of untyped in slot 16).
+//
+// The main thread only supervises. A worker thread makes the calls: every
+// system call number (but exit, and power-off and the kernel self-tests
+// while those need no capability) with boundary, random and pointer
+// arguments, every operation on every object it can make, storms of
+// retypes and of copy/mint/move/delete/revoke, IPC with capability
+// transfer to a partner thread in another CSpace, address spaces,
+// segments, frames and pagers, LRPC bindings, threads made, started,
+// suspended and deleted while they run (some of which fuzz too), programs
+// spawned and reaped, and PCI devices and IRQs. Each run of the same seed
+// makes the same choices; threads on other CPUs make the interleaving
+// vary. With `fuzz_trace=N` on the kernel command line every call from
+// the Nth on is printed before it is made.
+//
+// A call that blocks for good (a receive nobody answers, a wait without
+// time-out) stops the worker's heartbeat: the supervisor then suspends
+// and resumes it (the call returns -E_AGAIN). Lines: `fuzz: seed S calls
+// N` every 10,000 calls, `fuzz: seed S done N calls (...)` at the end;
+// exit status 0, or 2 (no resources), 3 (the worker died), 4 (the kernel
+// wrote into our read-only text).
+#include "user/fuzz/fuzz.h"
+#include "lib/string.h"
+
+static uint8_t worker_stack[32768] __attribute__((aligned(16)));
+extern const char __utests_start[];     // the end of text and read-only data (linker script)
+
+static uint64_t text_checksum(void)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (const uint8_t *p = (const uint8_t *)0x400000; p < (const uint8_t *)__utests_start; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    return h;
+}
+
+static uint64_t cmdline_number(const char *key)
+{
+    struct mf_system_info si;
+    if (mf_system_info(&si))
+        return 0;
+    size_t n = strlen(key);
+    for (const char *p = si.cmdline; *p; p++)
+        if ((p == si.cmdline || p[-1] == ' ') && strncmp(p, key, n) == 0) {
+            uint64_t v = 0;
+            for (p += n; *p >= '0' && *p <= '9'; p++)
+                v = v * 10 + (uint64_t)(*p - '0');
+            return v;
+        }
+    return 0;
+}
+
+static void worker(uint64_t arg)
+{
+    (void)arg;
+    struct fz_ctx *c = &fz_worker_ctx;
+    struct mf_thread_info ti;
+    if (mf_thread_info(MF_THREAD_SELF, &ti) == 0)
+        fz.worker_tid = ti.id;
+    uint64_t next_epoch = 2000 + fz_below(c, 2000);
+    while (fz.calls < fz.target) {
+        fz_step(c);
+        if (c->calls >= next_epoch) {
+            fz_epoch_reset(c);
+            next_epoch = c->calls + 2000 + fz_below(c, 3000);
+        }
+        if (fz.partner_broken && fz_chance(c, 100))
+            fz_partner_repair(c, false);
+    }
+    fz_sys(c, SYS_VAS_SWITCH, 0, 0, 0, 0, 0, 0);
+    fz.worker_done = 1;
+}
+
+// The worker's state in the thread table, or -1.
+static long worker_state(void)
+{
+    struct mf_thread_info ti;
+    for (unsigned i = 0; mf_thread_info(i, &ti) == 0; i++)
+        if (ti.id && (long)ti.id == fz.worker_tid)
+            return ti.state;
+    return -1;
+}
+
+// Watches the worker's heartbeat until it is done; 0, or 3 if it died.
+static int supervise(void)
+{
+    uint64_t last = 0, printed = 0;
+    int still = 0, inactive = 0;
+    while (!fz.worker_done) {
+        mf_sleep(1);
+        uint64_t calls = fz.calls;
+        if (!(fz.flags & FZ_FLAG_QUIET) && calls / 10000 > printed) {
+            printed = calls / 10000;
+            printf("fuzz: seed %u calls %lu\n", fz.seed, (unsigned long)(printed * 10000));
+        }
+        if (fz.worker_calls != last) {
+            last = fz.worker_calls;
+            still = inactive = 0;
+            continue;
+        }
+        if (++still < 3 || fz.worker_done)
+            continue;
+        // Blocked where nobody answers, suspended by itself, or starved
+        // after lowering its own priority: suspend and resume it.
+        still = 0;
+        long state = worker_state();
+        if (state == MF_THREAD_INACTIVE && ++inactive >= 3) {
+            printf("fuzz: seed %u: the worker stopped for good after %lu calls (pc %#lx)\n", fz.seed,
+                   (unsigned long)fz.worker_calls, mf_thread_read_reg(FZ_WORKER, MF_REG_PC));
+            return 3;
+        }
+        mf_thread_set_priority(FZ_WORKER, 10);
+        if (fz.cpu >= 0)
+            mf_thread_set_sched(FZ_WORKER, MF_SCHED_FIXED, (unsigned)fz.cpu);
+        mf_thread_suspend(FZ_WORKER);
+        mf_thread_resume(FZ_WORKER);
+        fz.stalls++;
+    }
+    return 0;
+}
+
+int main(uint64_t arg)
+{
+    fz.seed = FZ_ARG_SEED(arg);
+    fz.flags = FZ_ARG_FLAGS(arg);
+    fz.cpu = FZ_ARG_CPU(arg);
+    fz.target = FZ_ARG_KCALLS(arg) ? FZ_ARG_KCALLS(arg) * 1000ull : 10000;
+    fz.trace_from = cmdline_number("fuzz_trace=");
+    uint64_t text = text_checksum();
+    printf("fuzz: seed %u calls %lu cpu %d flags %#x: start\n", fz.seed, (unsigned long)fz.target, fz.cpu,
+           fz.flags);
+    struct fz_ctx *c = &fz_worker_ctx;
+    *c = (struct fz_ctx){.role = FZ_ROLE_WORKER, .self = FZ_SELF};
+    fz_seed(&c->rng, fz.seed);
+    if (!fz_setup(c))
+        return 2;
+    if (fz.cpu >= 0)
+        mf_thread_set_sched(FZ_WORKER, MF_SCHED_FIXED, (unsigned)fz.cpu);
+    if (mf_thread_start_buffer(FZ_WORKER, worker, worker_stack, sizeof(worker_stack), 0, &fz_scratch[12 * 4096])) {
+        printf("fuzz: seed %u: cannot start the worker\n", fz.seed);
+        return 2;
+    }
+    int status = supervise();
+    // Take back everything: storm objects, then our own threads and endpoints.
+    mf_cnode_revoke(FZ_SELF, FZ_UT_STORM_A);
+    mf_cnode_revoke(FZ_SELF, FZ_UT_STORM_B);
+    mf_cnode_revoke(FZ_SELF, FZ_UT_INFRA);
+    mf_cnode_revoke(FZ_SELF, FZ_UT_ALL);
+    if (text_checksum() != text) {
+        printf("fuzz: seed %u: our read-only text changed\n", fz.seed);
+        status = status ? status : 4;
+    }
+    printf("fuzz: seed %u done %lu calls (%lu epochs, %lu stalls, %lu repairs, %lu threads, %lu retypes, %lu ipc, "
+           "%lu lrpc, %lu spawns)\n",
+           fz.seed, (unsigned long)fz.calls, (unsigned long)fz.epochs, (unsigned long)fz.stalls,
+           (unsigned long)fz.repairs, (unsigned long)fz.threads_made, (unsigned long)fz.retypes_ok,
+           (unsigned long)fz.ipc_ok, (unsigned long)fz.lrpc_ok, (unsigned long)fz.spawns);
+    return status;
+}
