@@ -40,5 +40,5 @@ $(KERNEL_IMAGE): $(BUILD)/kernel.elf
 
 # The same test ISO once more on GICv3 and `-cpu max` (PAN, LSE, ARMv8.5+):
 # the default run covers GICv2 on a cortex-a72 (ARMv8.0, no PAN).
-ARCH_TEST_EXTRA = QEMU_GIC=3 QEMU_CPU=max tools/qemu test $(ARCH) $(TEST_ISO) > $(BUILD)/test-gicv3-max.out 2>&1 || \
+ARCH_TEST_EXTRA = QEMU_GIC=3 QEMU_CPU=max QEMU_KERNEL_OPTIONS="fuzz_calls=20000 $(QEMU_KERNEL_OPTIONS)" tools/qemu test $(ARCH) $(TEST_ISO) > $(BUILD)/test-gicv3-max.out 2>&1 || \
     { cat $(BUILD)/test-gicv3-max.out; exit 1; }; tail -1 $(BUILD)/test-gicv3-max.out

@@ -1,15 +1,12 @@
 // One fuzzing step, and the plain system calls: every number from 0 to
 // SYS_COUNT + 4 (and wild ones) with boundary, random and pointer
-// arguments. Calls that end or stop the machine are never made (SYS_EXIT
-// ends the fuzzer; SYS_POWEROFF and SYS_KTEST are still ambient, see
-// FZ_AMBIENT); calls that block by design are bounded.
+// arguments. SYS_EXIT is made once, at the end (it ends the fuzzer); calls
+// that block by design are bounded. Power-off, kernel tests and benchmarks
+// are System-cap operations the fuzzer does not hold: it tries them on
+// every kind of slot, and they must fail.
 #include "fuzz.h"
 #include "lib/string.h"
 
-// SYS_POWEROFF and SYS_KTEST need no capability yet: a fuzzer calling them
-// would stop the machine or run the kernel's self-tests. Set to 1 once they
-// are capability invocations (they then fail without one).
-#define FZ_AMBIENT 0
 
 static void random_write(struct fz_ctx *c)
 {
@@ -39,7 +36,26 @@ static void random_write(struct fz_ctx *c)
         break;
     }
     }
-    fz_sys(c, SYS_DEBUG_WRITE, (long)p, (long)len, (long)fz_value(c), 0, 0, 0);
+    // Through the console cap (slot 3), or whatever a random slot holds.
+    long cap = fz_chance(c, 900) ? MF_CAP_CONSOLE : (long)fz_cptr(c);
+    fz_sys(c, SYS_INVOKE, cap, MF_CONSOLE_WRITE, (long)p, (long)len, (long)fz_value(c), 0);
+}
+
+// The System cap's operations through any slot: we hold no System cap,
+// so the kernel must refuse every one (or run the slot's own operation
+// of that number, with the fuzzer's arguments).
+static void system_ops(struct fz_ctx *c)
+{
+    long slot = fz_chance(c, 500) ? (long)fz_cptr(c) : (long)fz_below(c, 8);
+    long op = (long)fz_below(c, MF_SYSTEM_OP_COUNT);
+    if (op == MF_SYSTEM_POWEROFF || op == MF_SYSTEM_KBENCH || op == MF_SYSTEM_KTEST_RUN) {
+        long id = fz_identify(c, slot);
+        if (id > 0 && (id & 0xff) == MF_OBJ_SYSTEM) {
+            printf("fuzz: seed %u: slot %ld holds a System cap\n", fz.seed, slot);
+            return;
+        }
+    }
+    fz_sys(c, SYS_INVOKE, slot, op, (long)fz_value(c), (long)fz_value(c), 0, 0);
 }
 
 static void random_sleep(struct fz_ctx *c)
@@ -152,17 +168,8 @@ void fz_random_syscall(struct fz_ctx *c)
         n = (long)fz_below(c, SYS_COUNT + 5);
     }
     switch (n) {
-    case SYS_DEBUG_WRITE:
-        random_write(c);
-        return;
-    case SYS_DEBUG_GETC:      // blocks until console input: only in sacrificial threads (threads.c)
     case SYS_EXIT:            // ends us: made once, at the end
         n = SYS_YIELD;
-        break;
-    case SYS_POWEROFF:
-    case SYS_KTEST:
-        if (!FZ_AMBIENT)
-            n = SYS_TIME;
         break;
     case SYS_SPAWN:
         if (c->role == FZ_ROLE_WORKER && fz_chance(c, 100) && !(fz.flags & FZ_FLAG_NO_SPAWN))
@@ -182,7 +189,17 @@ void fz_random_syscall(struct fz_ctx *c)
         random_sleep(c);
         return;
     case SYS_INVOKE:
-        fz_random_invoke(c);
+        switch (fz_below(c, 8)) {
+        case 0:
+            random_write(c);
+            break;
+        case 1:
+            system_ops(c);
+            break;
+        default:
+            fz_random_invoke(c);
+            break;
+        }
         return;
     case SYS_SEND:
     case SYS_RECV:
@@ -199,11 +216,6 @@ void fz_random_syscall(struct fz_ctx *c)
         return;
     default:
         break;
-    }
-    if (n == SYS_POWEROFF || n == SYS_KTEST) {
-        // Only with FZ_AMBIENT: without the capability these must fail.
-        fz_sys(c, n, (long)fz_value(c), (long)fz_value(c), (long)fz_value(c), 0, 0, 0);
-        return;
     }
     fz_sys(c, n, (long)fz_value(c), (long)fz_value(c), (long)fz_value(c), (long)fz_value(c), (long)fz_value(c),
            (long)fz_value(c));

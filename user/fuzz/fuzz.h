@@ -21,24 +21,9 @@
 #define FZ_FLAG_QUIET        0x01u   // no progress lines (only start and end)
 #define FZ_FLAG_NO_SPAWN     0x02u   // no SYS_SPAWN of real programs
 #define FZ_FLAG_NO_DEVICES   0x04u   // no PCI device or IRQ invocations
-// Make the patterns of known kernel bugs too (fz_send_slot):
-// - a mapped Frame cap sent by IPC arrives still "mapped" (the segment and
-//   its id, without the address; kernel/ipc.c transfer() copies the cap
-//   as it is), and unmapping or deleting the copy reads a page table
-//   outside the segment: a kernel page fault in frame_unmap. Without this
-//   flag every cap is sent as a fresh copy (unmapped), from FZ_TRANSFER.
-// - a thread suspended from another CPU between thread_block_prepare and
-//   queueing itself in a notification wait (kernel/ipc.c invoke_wait drops
-//   cap_lock first) stays queued while inactive: an assertion in
-//   queue_push or, after a resume, in runqueue_push. Without this flag
-//   only the worker waits on notifications (others poll), and only the
-//   supervisor suspends the worker, after it has been stuck three ticks.
-// - a timed notification wait that runs out puts the waiter on its CPU's
-//   run queue while it is still in the notification's queue, and both
-//   queues link through thread->next (kernel/thread.c wake_timed): run
-//   queues lose threads, an assertion in runqueue_push. Without this flag
-//   there are no timed waits (only a zero timeout, which is refused).
-#define FZ_FLAG_KNOWN_BUGS   0x08u
+// (0x08 was FZ_FLAG_KNOWN_BUGS, which gated three call patterns that
+// tripped kernel bugs the fuzzer found; all three are fixed and always
+// fuzzed now: docs/testing.md, "Fuzzing".)
 
 // ------------------------------------------------------------ our CSpace
 // spawn_with_resources gives us a 2^8-slot CNode: itself in 1, the name
@@ -61,6 +46,7 @@ enum {
     FZ_CHILD,                          // 24: the partner's CSpace (2^FZ_CHILD_BITS slots)
     FZ_SEND_EP,                        // 25: the partner sends to us here
     FZ_TRANSFER,                       // 26: caps we send are copied here first (fz_send_slot)
+    FZ_CONSOLE,                        // 27: our own copy of the console cap (slot 3 is fuzzed)
     FZ_PROTECTED_END = 32,
 };
 // Slots of the partner's CSpace.

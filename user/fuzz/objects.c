@@ -11,7 +11,8 @@ static const uint32_t op_counts[MF_OBJ_TYPE_COUNT] = {
     [MF_OBJ_ENDPOINT] = 1,                  [MF_OBJ_NOTIFICATION] = MF_NOTIFICATION_OP_COUNT,
     [MF_OBJ_VAS] = MF_VAS_OP_COUNT,         [MF_OBJ_SEGMENT] = MF_SEGMENT_OP_COUNT,
     [MF_OBJ_BINDING] = MF_BINDING_OP_COUNT, [MF_OBJ_PCI_DEVICE] = MF_PCI_OP_COUNT,
-    [MF_OBJ_IRQ] = MF_IRQ_OP_COUNT,
+    [MF_OBJ_IRQ] = MF_IRQ_OP_COUNT,         [MF_OBJ_SYSTEM] = MF_SYSTEM_OP_COUNT,
+    [MF_OBJ_CONSOLE] = MF_CONSOLE_OP_COUNT,
 };
 
 static long random_op(struct fz_ctx *c, unsigned type)
@@ -53,8 +54,6 @@ long fz_cnode_op(struct fz_ctx *c, long cnode, long op, long a0, long a1, long a
         // put a copy of ours into `cnode` between the identify and now.
         if ((a0 >= FZ_UT_ALL && a0 < FZ_PROTECTED_END) || (ours && a0 == FZ_SELF))
             return 0;
-        if (op == MF_CNODE_MOVE && (a1 == FZ_TRANSFER || a1 == FZC_TRANSFER) && !(fz.flags & FZ_FLAG_KNOWN_BUGS))
-            return 0;       // a mapped frame must not get there (fz_send_slot)
         break;
     case MF_CNODE_COPY:
     case MF_CNODE_MINT:
@@ -230,7 +229,6 @@ static void thread_invoke(struct fz_ctx *c, long t, long op)
 static void notification_invoke(struct fz_ctx *c, long n, long op)
 {
     long a0 = (long)fz_value(c);
-    bool known = fz.flags & FZ_FLAG_KNOWN_BUGS;
     if (op == MF_NOTIFICATION_WAIT) {
         // Blocks until a signal: signal it first, or wait with a timeout.
         if (fz_chance(c, 500))
@@ -240,14 +238,9 @@ static void notification_invoke(struct fz_ctx *c, long n, long op)
     }
     if (op == MF_NOTIFICATION_WAIT_TIMEOUT)
         a0 = fz_chance(c, 900) ? (long)fz_below(c, 3) : a0;    // 0: -E_INVAL; huge: the supervisor wakes us
-    // Known bugs (FZ_FLAG_KNOWN_BUGS): a timed wait that runs out corrupts
-    // the run queue, and a thread suspended from another CPU just as it
-    // blocks in a wait stays queued. Without the flag nobody waits with a
-    // timeout, and only the worker waits at all (the supervisor suspends
-    // it only once it has been stuck for three ticks).
-    if (!known && op == MF_NOTIFICATION_WAIT_TIMEOUT)
-        op = a0 ? MF_NOTIFICATION_POLL : op;
-    if (!known && op == MF_NOTIFICATION_WAIT && c->role != FZ_ROLE_WORKER)
+    // Only the worker waits without a time limit: the supervisor unsticks
+    // it (suspend, resume); the partner and mini-fuzzers must stay live.
+    if (op == MF_NOTIFICATION_WAIT && c->role != FZ_ROLE_WORKER)
         op = MF_NOTIFICATION_POLL;
     fz_inv(c, n, op, a0, (long)fz_value(c), 0, 0);
 }
@@ -344,6 +337,17 @@ static void invoke_as(struct fz_ctx *c, unsigned type, long slot, long op)
         if (fz.flags & FZ_FLAG_NO_DEVICES)
             return;
         fz_device_ops(c);
+        return;
+    case MF_OBJ_CONSOLE:
+        // Reading blocks until someone types: only the worker, whom the
+        // supervisor unsticks. Writes stay short (the log is read by people).
+        if (op == MF_CONSOLE_GETC && c->role != FZ_ROLE_WORKER)
+            op = MF_CONSOLE_WRITE;
+        if (op == MF_CONSOLE_WRITE) {
+            fz_inv(c, slot, op, (long)fz_value(c), fz_chance(c, 900) ? (long)fz_below(c, 2) : (long)fz_value(c), 0, 0);
+            return;
+        }
+        fz_inv(c, slot, op, (long)fz_value(c), (long)fz_value(c), (long)fz_value(c), (long)fz_value(c));
         return;
     default:
         fz_inv(c, slot, op, (long)fz_value(c), (long)fz_value(c), (long)fz_value(c), (long)fz_value(c));

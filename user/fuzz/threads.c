@@ -228,7 +228,7 @@ static void sac_server(uint64_t ep)
 static void sac_sender(uint64_t ep)
 {
     for (uint64_t i = 0;; i++) {
-        bool cap = (i & 1) && (fz.flags & FZ_FLAG_KNOWN_BUGS);     // else: it might be a mapped frame
+        bool cap = i & 1;       // perhaps a mapped frame: it arrives unmapped
         struct mf_msg m = {.info = MF_INFO(3, i & 7) | (cap ? MF_INFO_SEND_CAP(ep >> 16) : 0), .mr = {i}};
         if (mf_ipc(i & 2 ? SYS_CALL : SYS_SEND, (long)(ep & 0xffff), &m) < 0)
             mf_sleep(1);
@@ -237,8 +237,8 @@ static void sac_sender(uint64_t ep)
 
 static void sac_ntfn(uint64_t n)
 {
-    // Waiting here may be suspended at the wrong moment (FZ_FLAG_KNOWN_BUGS).
-    bool wait = !(n >> 16 & 1) && (fz.flags & FZ_FLAG_KNOWN_BUGS);
+    // Waiting here may be suspended at any moment (thread_deactivate).
+    bool wait = !(n >> 16 & 1);
     for (;;) {
         long r = n >> 16 & 1 ? mf_notification_signal((long)(n & 0xffff))
                  : wait      ? mf_notification_wait((long)(n & 0xffff))
