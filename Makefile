@@ -1,4 +1,4 @@
-# Manifold: make [ARCH=x86_64|aarch64] [all|iso|run|test|bench|debug|clean|deps|cluster-demo]
+# Manifold: make [ARCH=x86_64|aarch64] [all|iso|run|test|bench|fuzz|debug|clean|deps|cluster-demo]
 #
 #   make run            boot the ISO in QEMU with the serial console on this terminal
 #   make test           build both architectures and run every test under QEMU
@@ -51,7 +51,7 @@ BENCH_ISO := $(ISO)
 CRASH_ISO := $(ISO)
 
 .PHONY: all iso run test test-arch test-bochs bench debug clean deps host-test model-check \
-    cluster-demo test-cluster bench-cluster
+    cluster-demo test-cluster bench-cluster fuzz
 all: $(ISO)
 iso: $(ISO)
 
@@ -201,6 +201,21 @@ host-test-sync:
 # deliberate bugs the searches must catch. About 20 s.
 model-check: deps
 	tools/model-check user/dsm/strong.pml build/model
+
+# The system-call fuzzer alone (docs/testing.md, "Fuzzing"): four fuzzing
+# programs at once with seeds SEED..SEED+3, CALLS calls in all per
+# architecture, then the leak check; a panic, a hang (no output for
+# QEMU_STALL seconds), a program that did not end well or a leak fails it.
+# `make test` runs the same test with 100,000 calls.
+SEED ?= 1
+CALLS ?= 1000000
+fuzz: deps
+	@if [ "$(origin ARCH)" = "command line" ]; then arches="$(ARCH)"; else arches="$(ARCHES)"; fi; \
+	status=0; for a in $$arches; do \
+	    $(MAKE) --no-print-directory ARCH=$$a all || exit 1; \
+	    QEMU_KERNEL_OPTIONS="tests=fuzz_ fuzz_seed=$(SEED) fuzz_calls=$(CALLS)" tools/qemu test $$a build/$$a/manifold.iso \
+	        || status=1; \
+	done; exit $$status
 
 # Benchmarks (docs/benchmarks.md): Manifold and Debian's Linux on the same
 # QEMU, under -icount and on the wall clock, into results/ARCH/. Every
