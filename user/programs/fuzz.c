@@ -6,9 +6,9 @@
 // program (a 256-slot CNode with 4 MiB of untyped in slot 16).
 //
 // The main thread only supervises. A worker thread makes the calls: every
-// system call number (but exit, and power-off and the kernel self-tests
-// while those need no capability) with boundary, random and pointer
-// arguments, every operation on every object it can make, storms of
+// system call number (but exit) with boundary, random and pointer
+// arguments, console writes and System operations through any slot (it
+// holds no System cap: power-off and the kernel tests must fail), every operation on every object it can make, storms of
 // retypes and of copy/mint/move/delete/revoke, IPC with capability
 // transfer to a partner thread in another CSpace, address spaces,
 // segments, frames and pagers, LRPC bindings, threads made, started,
