@@ -3,6 +3,7 @@
 // referring to each other by raw pointers.
 #include "manifold.h"
 #include "utest.h"
+#include "../root/root.h"
 
 #define ROOT MF_CAP_SELF_CNODE
 #define UT (MF_CAP_UNTYPED_BASE + 3)
@@ -330,5 +331,21 @@ UTEST(suspend_and_resume_during_notification_waits)
     }
     UCHECK(waits > 0);
     UCHECK(cleanup());
+    return NULL;
+}
+
+// Found by the fuzzer: a timed notification wait that runs out makes the
+// waiter runnable while it is still on the notification's queue, and the
+// two queues shared one link (thread->next): threads fell off run queues.
+// user/programs/fuzzrepro.c 3 runs waiters and yielding threads on one CPU
+// for 1000 ticks and exits 4 when one made no progress for 100.
+UTEST(timed_out_waiters_keep_run_queues_whole)
+{
+    UCHECK(cleanup());
+    struct mf_exit_status st;
+    long tid = spawn_with_resources("fuzzrepro", 3, UT, 3995);
+    UCHECK(tid > 0 && mf_wait(tid, &st) == 0);
+    UCHECK(mf_cnode_revoke(ROOT, UT) == 0);
+    UCHECK(st.how == EXIT_NORMAL && st.code == 0);
     return NULL;
 }
