@@ -195,7 +195,7 @@ static void enqueue_on(struct thread *t, unsigned m)
     if (t->state == THREAD_RUNNABLE && t->cpu == m && !t->on_rq && t != c->current) {
         runqueue_push(c, t, sched_ticks());
         tell = c != this_cpu() && preempts(c, t);
-        if (c == this_cpu() && preempts(c, t))
+        if (c == this_cpu() && c->current && preempts(c, t))
             c->need_resched = true;
     }
     mcs_unlock(&c->lock, &q);
@@ -226,7 +226,7 @@ static void make_ready(struct thread *t, enum thread_state from, bool sync)
     if (m == c->id) {
         runqueue_push(c, t, sched_ticks());
         tell = c != this_cpu() && preempts(c, t);
-        if (c == this_cpu() && preempts(c, t))
+        if (c == this_cpu() && c->current && preempts(c, t))   // no current yet while booting
             c->need_resched = true;     // runs as soon as we leave the kernel
     } else {
         __atomic_store_n(&t->cpu, m, __ATOMIC_RELEASE);
