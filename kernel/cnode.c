@@ -1,4 +1,5 @@
-// CNode invocations: copy, mint, move, delete, revoke, identify.
+// CNode invocations: copy, mint, move, delete, revoke, identify, and copy
+// or move into another CNode.
 // Delete and revoke do a bounded amount of work per call and return -E_AGAIN
 // when more remains: a continuation, not a failure (the tree is consistent
 // after every step, and calling again finishes the job).
@@ -118,13 +119,26 @@ static int64_t invoke_identify(const struct decoded *d)
     return c->type | c->rights << 8 | (int64_t)c->size_bits << 16;
 }
 
+static int decode_other(const struct invocation *inv, unsigned right, struct slot **src_out, struct slot **dst_out);
+
 // Copy from the invoked CNode into another one the caller holds (e.g. to
-// give a program it spawns a CSpace).
+// give a program it spawns a CSpace). Copying out only reads the invoked
+// CNode: READ is enough there (a read-only images CNode hands out copies).
 static int decode_copy_to(const struct invocation *inv, struct decoded *d)
 {
     struct derive_args *a = DECODED(struct derive_args, d);
+    int r = decode_other(inv, MF_RIGHT_READ, &a->src, &a->dst);
+    if (r)
+        return r;
+    return cap_derive(&a->src->cap, inv->arg[3], 0, &a->derived);
+}
+
+// The invoked CNode's slot src (full; the invoked cap needs `right`) and
+// slot dst of another CNode the caller holds with WRITE (empty).
+static int decode_other(const struct invocation *inv, unsigned right, struct slot **src_out, struct slot **dst_out)
+{
     const struct cap *cn = &inv->target->cap;
-    if (!(cn->rights & MF_RIGHT_WRITE))
+    if (!(cn->rights & right))
         return -E_PERM;
     struct slot *dst_cnode;
     int r = cap_lookup(inv->caller, inv->arg[1], MF_OBJ_CNODE, MF_RIGHT_WRITE, &dst_cnode);
@@ -138,9 +152,17 @@ static int decode_copy_to(const struct invocation *inv, struct decoded *d)
         return -E_BADCAP;
     if (!slot_empty(dst))
         return -E_BUSY;
-    a->src = src;
-    a->dst = dst;
-    return cap_derive(&src->cap, inv->arg[3], 0, &a->derived);
+    *src_out = src;
+    *dst_out = dst;
+    return 0;
+}
+
+// Move from the invoked CNode into another one (a loader files a program's
+// mapped frames away in the program's own object CNode).
+static int decode_move_to(const struct invocation *inv, struct decoded *d)
+{
+    struct move_args *a = DECODED(struct move_args, d);
+    return decode_other(inv, MF_RIGHT_WRITE, &a->src, &a->dst);
 }
 
 const struct op_handler cnode_ops[MAX_OPS] = {
@@ -151,6 +173,7 @@ const struct op_handler cnode_ops[MAX_OPS] = {
     [MF_CNODE_REVOKE] = {decode_revoke, invoke_revoke},
     [MF_CNODE_IDENTIFY] = {decode_identify, invoke_identify},
     [MF_CNODE_COPY_TO] = {decode_copy_to, invoke_derive},
+    [MF_CNODE_MOVE_TO] = {decode_move_to, invoke_move},
 };
 _Static_assert(MF_CNODE_OP_COUNT <= MAX_OPS, "cnode operation table");
 

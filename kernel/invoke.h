@@ -20,7 +20,7 @@ struct invocation {
 // What decode() hands to invoke(): room for one operation's argument
 // struct, zeroed before decode runs. Not read as words by anyone.
 struct decoded {
-    uint64_t space[8];
+    uint64_t space[16];
 };
 
 // d as a pointer to the handler's argument struct `type` (const when d is),
@@ -45,7 +45,7 @@ struct op_handler {
 
 // Operation tables are arrays of MAX_OPS; an object type's descriptor
 // (kernel/object.h) bounds them by its op_count.
-#define MAX_OPS 8
+#define MAX_OPS 12
 
 // The slot holding the CNode cap t's cptrs are looked up in: its own
 // (t->cspace) or, inside an LRPC call, the server's (the binding's); NULL

@@ -1,4 +1,6 @@
 #include "kernel/loader.h"
+#include "kernel/cap.h"
+#include "kernel/pmm.h"
 #include "kernel/arch.h"
 #include "kernel/boot.h"
 #include "kernel/console.h"
@@ -106,4 +108,53 @@ int program_spawn(const char *name, uint64_t arg, struct thread **out)
             return program_load(P2V(m->base), m->size, name, arg, out);
     }
     return -E_NOENT;
+}
+
+// One CNode of 2^BOOT_CNODE_BITS slots (64 KiB): the directory, then the
+// pages of each module in turn. Modules are page aligned (GRUB loads
+// multiboot2 modules on page boundaries; the aarch64 EFI stub copies each
+// to its own pages); one that is not is left out, with a message.
+#define BOOT_CNODE_BITS 10
+
+int boot_images_grant(struct slot *dst)
+{
+    size_t cnode_pages = (1ul << (BOOT_CNODE_BITS + 6)) / PAGE_SIZE;
+    paddr_t cnode = pmm_alloc_contig(cnode_pages, PAGE_SIZE);
+    paddr_t dir_page = pmm_alloc();
+    if (!cnode || !dir_page)
+        return -E_NOMEM;
+    uintptr_t obj = (uintptr_t)P2V(cnode);
+    memset((void *)obj, 0, cnode_pages * PAGE_SIZE);
+    memset(P2V(dir_page), 0, PAGE_SIZE);
+    cnode_init(obj, BOOT_CNODE_BITS);
+    struct slot *slots = cnode_slots(obj);
+    struct mf_boot_dir *dir = P2V(dir_page);
+    dir->cnode_bits = BOOT_CNODE_BITS;
+    const uint8_t ro = MF_RIGHT_READ | MF_RIGHT_GRANT;
+    struct cap dcap = {.obj = (uintptr_t)dir, .type = MF_OBJ_FRAME, .rights = ro, .size_bits = PAGE_SHIFT};
+    cap_insert(&slots[MF_BOOT_DIR_SLOT], &dcap, NULL);
+    uint32_t next = MF_BOOT_DIR_SLOT + 1;
+    const unsigned dir_max = (PAGE_SIZE - sizeof(*dir)) / sizeof(dir->image[0]);
+    for (unsigned i = 0; i < boot->module_count && dir->count < dir_max; i++) {
+        const struct boot_module *m = &boot->modules[i];
+        uint32_t pages = (uint32_t)(ALIGN_UP(m->size, PAGE_SIZE) / PAGE_SIZE);
+        if (m->base & (PAGE_SIZE - 1) || next + pages > (1u << BOOT_CNODE_BITS)) {
+            kprintf("manifold: boot module %s left out of the images CNode (%s)\n", m->name,
+                    m->base & (PAGE_SIZE - 1) ? "not page aligned" : "no slots left");
+            continue;
+        }
+        struct mf_boot_image *img = &dir->image[dir->count++];
+        strlcpy(img->name, m->name, sizeof(img->name));
+        img->first_slot = next;
+        img->pages = pages;
+        img->size = m->size;
+        for (uint32_t p = 0; p < pages; p++) {
+            struct cap f = {.obj = (uintptr_t)P2V(m->base + (paddr_t)p * PAGE_SIZE), .type = MF_OBJ_FRAME,
+                            .rights = ro, .size_bits = PAGE_SHIFT};
+            cap_insert(&slots[next++], &f, NULL);
+        }
+    }
+    struct cap cn = {.obj = obj, .type = MF_OBJ_CNODE, .rights = MF_RIGHTS_ALL, .size_bits = BOOT_CNODE_BITS};
+    cap_insert(dst, &cn, NULL);
+    return 0;
 }

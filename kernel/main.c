@@ -78,14 +78,17 @@ void kmain(struct boot_info *bi)
     int r = program_spawn("root", 0, &root);
     if (r)
         panic("cannot start the root task: error %d", r);
-    // Untyped memory for the root task: 13 blocks of 8 MiB (user/root/root.h
+    // Untyped memory for the root task: 14 blocks of 8 MiB (user/root/root.h
     // says who uses which).
-    r = root_cspace_create(root, 13, 23);
+    r = root_cspace_create(root, 14, 23);
     if (r)
         panic("cannot create the root task's CSpace: error %d", r);
     uintptr_t cspace = root->cspace.cap.obj;
     pci_grant_root(cspace);
     system_grant_root(&cnode_slots(cspace)[MF_CAP_SYSTEM], &cnode_slots(cspace)[MF_CAP_CONSOLE]);
+    r = boot_images_grant(&cnode_slots(cspace)[MF_CAP_BOOT_IMAGES]);
+    if (r)
+        panic("cannot give the root task the boot images: error %d", r);
     thread_start(root);
     sched_run_idle();
 }

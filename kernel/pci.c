@@ -1,6 +1,7 @@
 // PCI enumeration at boot and the PCI device capability's operations.
 #include "kernel/object.h"
 #include "kernel/pci.h"
+#include "kernel/segment.h"
 #include "kernel/arch.h"
 #include "kernel/cap.h"
 #include "kernel/console.h"
@@ -364,14 +365,16 @@ static int check_window(const struct invocation *inv, uint64_t va, uint64_t size
         return -E_INVAL;
     if (va < MF_DEVICE_WINDOW_BASE || va >= MF_DEVICE_WINDOW_END || MF_DEVICE_WINDOW_END - va < size)
         return -E_RANGE;
-    if (!inv->caller->home_vas || inv->caller->home_vas->is_object)
-        return -E_INVAL;            // a kernel thread, or (never today) a home that is a VAS object
+    struct vas *home = inv->caller->home_vas;
+    if (!home || (home->is_object && !home_segment_of(home)))
+        return -E_INVAL;            // a kernel thread, or a home with no home segment
     return 0;
 }
 
 // MAP_BAR: [pa, pa + size) of a BAR at va in the page tables at root
 // (the caller's home), with flags VM_*.
 struct map_bar_args {
+    struct segment *segment;        // the caller's home segment, or NULL: the kernel-built home
     paddr_t root;
     vaddr_t va;
     paddr_t pa;
@@ -414,8 +417,11 @@ static int decode_map_bar(const struct invocation *inv, struct decoded *d)
         if (vm_lookup(root, va + p, &pa, &f) == 0)
             return -E_BUSY;
     }
-    // At most one new level-0 table per 2 MiB and one level-1 table.
-    if (pmm_free_bytes() / PAGE_SIZE < size / LARGE_PAGE_SIZE + 3)
+    // At most one new level-0 table per 2 MiB and one level-1 table, from
+    // the kernel (the root task's home) or the home segment's own pool.
+    a->segment = home_segment_of(inv->caller->home_vas);
+    if (a->segment ? home_segment_map_check(a->segment, va, size) != 0
+                   : pmm_free_bytes() / PAGE_SIZE < size / LARGE_PAGE_SIZE + 3)
         return -E_NOMEM;
     a->root = root;
     a->va = va;
@@ -433,6 +439,10 @@ static int64_t invoke_map_bar(const struct decoded *d)
     vaddr_t va = a->va;
     uint64_t size = a->size;
     unsigned flags = a->flags;
+    if (a->segment) {
+        home_segment_map(a->segment, va, pa, size, flags);
+        return 0;
+    }
     // 2 MiB pages where both addresses and the rest allow, else 4 KiB.
     for (uint64_t done = 0; done < size;) {
         size_t ps = PAGE_SIZE;

@@ -572,8 +572,6 @@ static void idle_loop(void *arg)
         struct cpu *c = this_cpu();
         if (c->run_head || work_elsewhere(c))
             schedule();
-        else
-            thread_reap_orphans();      // ended orphans (thread.c); nothing when none
     }
 }
 

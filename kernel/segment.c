@@ -13,6 +13,7 @@
 #include "kernel/locks.h"
 #include "kernel/lrpc.h"
 #include "kernel/thread.h"
+#include "kernel/usercopy.h"
 #include "include/manifold/errors.h"
 #include "include/manifold/ipc.h"
 
@@ -89,6 +90,7 @@ struct segment_configure_args {
     struct segment *segment;
     uint64_t base, size;
     int level;
+    bool home;
 };
 
 static int decode_configure(const struct invocation *inv, struct decoded *d)
@@ -100,7 +102,10 @@ static int decode_configure(const struct invocation *inv, struct decoded *d)
     uint64_t base = inv->arg[0], size = inv->arg[1];
     if (!size || (base | size) & (LARGE_PAGE_SIZE - 1))
         return -E_INVAL;
-    if (base < MF_HOME_SIZE || base >= USER_TOP || USER_TOP - base < size)
+    // [0, MF_HOME_SIZE) exactly: a home segment, a program's own home
+    // region (code, data, stack) for a user-level loader (docs/programs.md).
+    bool home = base == 0 && size == MF_HOME_SIZE;
+    if ((base < MF_HOME_SIZE && !home) || base >= USER_TOP || USER_TOP - base < size)
         return -E_RANGE;
     if (seg->configured)
         return -E_BUSY;
@@ -114,6 +119,7 @@ static int decode_configure(const struct invocation *inv, struct decoded *d)
     a->base = base;
     a->size = size;
     a->level = level;
+    a->home = home;
     return 0;
 }
 
@@ -124,6 +130,10 @@ static int64_t invoke_configure(const struct decoded *d)
     seg->base = a->base;
     seg->size = a->size;
     seg->level = a->level;
+    // A home is shared by every VAS its program's threads switch to, with
+    // no SpaceJMP lock: like the kernel-built home regions it replaces.
+    seg->home = a->home;
+    seg->unlocked = a->home;
     seg->table_count = (uint32_t)(seg->size / span(seg->level));
     for (uint32_t i = 0; i < seg->table_count; i++)
         seg->tables[i] = table_pool_alloc(&seg->pool);
@@ -194,6 +204,18 @@ struct map_args {
     int leaf;
 };
 
+// Rights of a mapping: READ, optionally WRITE or MF_MAP_EXEC (never both).
+static bool map_rights_valid(uint64_t rights)
+{
+    return !(rights & ~(uint64_t)(MF_RIGHT_READ | MF_RIGHT_WRITE | MF_MAP_EXEC)) && (rights & MF_RIGHT_READ) &&
+           (rights & (MF_RIGHT_WRITE | MF_MAP_EXEC)) != (MF_RIGHT_WRITE | MF_MAP_EXEC);
+}
+
+static unsigned map_flags(uint64_t rights)
+{
+    return VM_USER | VM_READ | (rights & MF_RIGHT_WRITE ? VM_WRITE : 0) | (rights & MF_MAP_EXEC ? VM_EXEC : 0);
+}
+
 static int decode_map(const struct invocation *inv, struct decoded *d)
 {
     struct map_args *a = DECODED(struct map_args, d);
@@ -204,9 +226,9 @@ static int decode_map(const struct invocation *inv, struct decoded *d)
         return r;
     struct segment *seg = (struct segment *)s->cap.obj;
     uint64_t va = inv->arg[1], rights = inv->arg[2];
-    if (!seg->configured || rights & ~(uint64_t)(MF_RIGHT_READ | MF_RIGHT_WRITE) || !(rights & MF_RIGHT_READ))
+    if (!seg->configured || !map_rights_valid(rights))
         return -E_INVAL;
-    if ((rights & frame->rights) != rights)
+    if ((rights & frame->rights & MF_RIGHTS_ALL) != (rights & MF_RIGHTS_ALL))
         return -E_PERM;
     size_t size = 1ul << frame->size_bits;
     if (va & (size - 1) || va < seg->base || va - seg->base >= seg->size)
@@ -241,7 +263,7 @@ static int64_t invoke_map(const struct decoded *d)
     struct segment *seg = a->segment;
     vaddr_t va = a->va;
     int leaf = a->leaf;
-    unsigned flags = VM_USER | VM_READ | (a->rights & MF_RIGHT_WRITE ? VM_WRITE : 0);
+    unsigned flags = map_flags(a->rights);
     paddr_t table = seg->tables[(va - seg->base) / span(seg->level)];
     pte_t *e = vm_entry(table, seg->level, va, leaf, &seg->pool, true);
     *e = arch_pte_leaf(V2P(frame->cap.obj), flags, leaf);
@@ -322,9 +344,9 @@ static int decode_protect(const struct invocation *inv, struct decoded *d)
     struct protect_args *a = DECODED(struct protect_args, d);
     const struct cap *frame = &inv->target->cap;
     uint64_t rights = inv->arg[0];
-    if (rights & ~(uint64_t)(MF_RIGHT_READ | MF_RIGHT_WRITE) || !(rights & MF_RIGHT_READ))
+    if (!map_rights_valid(rights))
         return -E_INVAL;
-    if ((rights & frame->rights) != rights)
+    if ((rights & frame->rights & MF_RIGHTS_ALL) != (rights & MF_RIGHTS_ALL))
         return -E_PERM;
     struct segment *seg = (struct segment *)frame->badge;
     if (!seg || !segment_live(seg, frame->reserved1))
@@ -346,16 +368,56 @@ static int decode_protect(const struct invocation *inv, struct decoded *d)
 static int64_t invoke_protect(const struct decoded *d)
 {
     const struct protect_args *a = DECODED(struct protect_args, d);
-    unsigned flags = VM_USER | VM_READ | (a->rights & MF_RIGHT_WRITE ? VM_WRITE : 0);
+    unsigned flags = map_flags(a->rights);
     *a->entry = arch_pte_leaf(a->frame_pa, flags, a->leaf);
     flush_attached(a->segment, a->va, a->leaf ? LARGE_PAGE_SIZE : PAGE_SIZE);
     return 0;
+}
+
+// READ, WRITE: copy between the frame and the caller's memory, without
+// mapping it (a loader fills a program's frames this way; Zircon's
+// vmo_read/vmo_write). The cap's READ or WRITE right decides.
+struct frame_copy_args {
+    uint8_t *frame;
+    uint64_t buffer, len;
+};
+
+static int decode_copy(const struct invocation *inv, struct decoded *d, unsigned right)
+{
+    struct frame_copy_args *a = DECODED(struct frame_copy_args, d);
+    const struct cap *frame = &inv->target->cap;
+    if (!(frame->rights & right))
+        return -E_PERM;
+    uint64_t offset = inv->arg[0], len = inv->arg[2], size = 1ul << frame->size_bits;
+    if (offset > size || len > size - offset)
+        return -E_RANGE;
+    a->frame = (uint8_t *)frame->obj + offset;
+    a->buffer = inv->arg[1];
+    a->len = len;
+    return 0;
+}
+
+static int decode_read(const struct invocation *inv, struct decoded *d) { return decode_copy(inv, d, MF_RIGHT_READ); }
+static int decode_write(const struct invocation *inv, struct decoded *d) { return decode_copy(inv, d, MF_RIGHT_WRITE); }
+
+static int64_t invoke_read(const struct decoded *d)
+{
+    const struct frame_copy_args *a = DECODED(struct frame_copy_args, d);
+    return copy_to_user(a->buffer, a->frame, a->len);
+}
+
+static int64_t invoke_write(const struct decoded *d)
+{
+    const struct frame_copy_args *a = DECODED(struct frame_copy_args, d);
+    return copy_from_user(a->frame, a->buffer, a->len);
 }
 
 const struct op_handler frame_ops[MAX_OPS] = {
     [MF_FRAME_MAP] = {decode_map, invoke_map},
     [MF_FRAME_UNMAP] = {decode_unmap, invoke_unmap},
     [MF_FRAME_PROTECT] = {decode_protect, invoke_protect},
+    [MF_FRAME_READ] = {decode_read, invoke_read},
+    [MF_FRAME_WRITE] = {decode_write, invoke_write},
 };
 
 // ----------------------------------------------------------- SpaceJMP locks
@@ -414,11 +476,39 @@ static int thread_or_caller(const struct invocation *inv, uint64_t cptr, struct 
     return r;
 }
 
-// ATTACH, DETACH: the VAS and (attach) the home address space it links in.
+// ATTACH, DETACH: the VAS and the home address space it links in, or
+// the home segment it attaches (then the free slots for it).
 struct vas_home_args {
     struct vas_object *vas;
     struct vas *home;
+    struct segment *segment;
+    uint64_t slots;
 };
+
+struct segment *home_segment_of(struct vas *home)
+{
+    struct segment *seg = segment_at(home, 0);
+    return seg && seg->home ? seg : NULL;
+}
+
+// The home segment of the VAS t's home is, or NULL (the kernel built it).
+static struct segment *home_segment(const struct thread *t) { return home_segment_of(t->home_vas); }
+
+int home_segment_map_check(struct segment *seg, vaddr_t va, size_t size)
+{
+    unsigned missing = 0;
+    for (vaddr_t a = ALIGN_DOWN(va, LARGE_PAGE_SIZE); a < va + size; a += LARGE_PAGE_SIZE)
+        missing += vm_missing_tables(seg->tables[0], 1, a, 0);
+    return missing > seg->pool.pages - seg->pool.used ? -E_NOMEM : 0;
+}
+
+void home_segment_map(struct segment *seg, vaddr_t va, paddr_t pa, size_t size, unsigned flags)
+{
+    for (size_t off = 0; off < size; off += PAGE_SIZE) {
+        pte_t *e = vm_entry(seg->tables[0], 1, va + off, 0, &seg->pool, true);
+        *e = arch_pte_leaf(pa + off, flags, 0);
+    }
+}
 
 static int decode_attach_home(const struct invocation *inv, struct decoded *d)
 {
@@ -432,12 +522,21 @@ static int decode_attach_home(const struct invocation *inv, struct decoded *d)
         return r;
     if (!t->home_vas || !home_table(t->home_vas))
         return -E_INVAL;
+    a->vas = vo;
+    a->home = t->home_vas;
+    a->segment = home_segment(t);
+    if (a->segment) {
+        // A loaded program's home: attach its home segment like any other.
+        if (segment_at(&vo->vas, 0) == a->segment)
+            return 0;
+        return segment_attach_check(vo, a->segment, MF_RIGHT_READ | MF_RIGHT_WRITE, &a->slots);
+    }
+    if (segment_at(&vo->vas, 0))
+        return -E_BUSY;     // a home segment is there
     if (vo->home && vo->home != t->home_vas)
         return -E_BUSY;     // one home per VAS
     if (!vo->home && vm_missing_tables(vo->vas.root, 3, 0, HOME_LEVEL + 1) > vo->pool.pages - vo->pool.used)
         return -E_NOMEM;
-    a->vas = vo;
-    a->home = t->home_vas;
     return 0;
 }
 
@@ -446,6 +545,11 @@ static int64_t invoke_attach_home(const struct decoded *d)
     const struct vas_home_args *a = DECODED(struct vas_home_args, d);
     struct vas_object *vo = a->vas;
     struct vas *home = a->home;
+    if (a->segment) {
+        if (segment_at(&vo->vas, 0) != a->segment)
+            segment_attach(vo, a->segment, MF_RIGHT_READ | MF_RIGHT_WRITE, a->slots);
+        return 0;
+    }
     if (vo->home)
         return 0;
     pte_t *e = vm_entry(vo->vas.root, 3, 0, HOME_LEVEL + 1, &vo->pool, true);
@@ -614,7 +718,8 @@ static int decode_detach_home(const struct invocation *inv, struct decoded *d)
     int r = thread_or_caller(inv, inv->arg[0], &t);
     if (r)
         return r;
-    if (!vo->home || vo->home != t->home_vas)
+    a->segment = home_segment(t);
+    if (a->segment ? segment_at(&vo->vas, 0) != a->segment : !vo->home || vo->home != t->home_vas)
         return -E_NOENT;
     if (vo->active)
         return -E_BUSY;     // threads run in it: their code would vanish
@@ -624,7 +729,12 @@ static int decode_detach_home(const struct invocation *inv, struct decoded *d)
 
 static int64_t invoke_detach_home(const struct decoded *d)
 {
-    struct vas_object *vo = DECODED(struct vas_home_args, d)->vas;
+    const struct vas_home_args *a = DECODED(struct vas_home_args, d);
+    struct vas_object *vo = a->vas;
+    if (a->segment) {
+        detach(vo, a->segment);
+        return 0;
+    }
     pte_t *e = vm_entry(vo->vas.root, 3, 0, HOME_LEVEL + 1, NULL, false);
     *e = 0;
     vas_flush(&vo->vas, 0, MF_HOME_SIZE);
@@ -669,8 +779,12 @@ void vas_move_thread(struct thread *t, struct vas *v)
     __atomic_store_n(&t->vas, v, __ATOMIC_RELEASE);
     vas_ref_set(&t->vas_ref[0], v);
     vas_release(old);
-    if (t == current_thread())
-        vas_activate(v);
+    if (t == current_thread()) {
+        if (v)
+            vas_activate(v);
+        else
+            vas_leave_current();    // it dies on its way out (return_to_user)
+    }
 }
 
 static int64_t vas_switch_locked(struct thread *self, uint64_t cptr);
@@ -696,7 +810,7 @@ static int64_t vas_switch_locked(struct thread *self, uint64_t cptr)
         if (r)
             return r;
         to = (struct vas_object *)s->cap.obj;
-        if (to->home != self->home_vas)
+        if (!self->home_vas || home_table(&to->vas) != home_table(self->home_vas))
             return -E_PERM;     // our code and stack are not there: attach first
         target = &to->vas;
     }
@@ -753,17 +867,25 @@ void vas_object_destroy(struct vas_object *vo)
     // Its referrers, and only they: threads running in it go home, and
     // LRPC calls that would return into it return home instead.
     struct vas *v = &vo->vas;
+    // A thread whose home this VAS is has nowhere to go: it is left with
+    // no address space and dies before it runs user code again
+    // (return_to_user, user_fault).
     while (v->referrers) {
         struct vas_ref *r = v->referrers;
         struct thread *t = r->thread;
+        struct vas *home = t->home_vas == v ? NULL : t->home_vas;
         if (r->index == 0) {
-            vas_move_thread(t, t->home_vas);
+            vas_move_thread(t, home);
+        } else if (r->index == VAS_REF_HOME) {
+            vas_ref_set(r, NULL);
+            t->home_vas = NULL;
+            vas_release(v);
         } else {
             struct lrpc_link *link = &t->lrpc[r->index - 1];
-            vas_retain(t->home_vas);
+            vas_retain(home);
             vas_release(link->client_vas);
-            link->client_vas = t->home_vas;
-            vas_ref_set(r, t->home_vas);
+            link->client_vas = home;
+            vas_ref_set(r, home);
         }
     }
     while (vo->segment_count)

@@ -9,7 +9,10 @@
 //
 // The home region [0, MF_HOME_SIZE) of a VAS is the level-1 table of the
 // address space its threads were loaded into: their code, data and stack,
-// shared the same way.
+// shared the same way. For the root task that is the address space the
+// kernel built at boot; for every other program it is a home segment (a
+// segment configured at [0, MF_HOME_SIZE)) that the user-level loader
+// filled and attached to the program's first VAS.
 #pragma once
 #include "kernel/vas.h"
 #include "kernel/vm.h"
@@ -36,6 +39,7 @@ struct segment {
     struct vas_object *attached[SEGMENT_MAX_ATTACH];
     uint32_t readers;           // SpaceJMP lock: VASes in use with read-only /
     bool writer;                //   writable attachments of this segment
+    bool home;                  // [0, MF_HOME_SIZE): a program's home region (no lock)
     bool unlocked;              // shared without the lock (LRPC A-stacks: the
                                 //   binding's per-A-stack busy flags order use)
     struct segment *next_live;
@@ -79,6 +83,13 @@ bool vas_can_enter(const struct thread *t, struct vas *v);
 // Attach seg to vo, checked first (0 or -E_*; *slots for the second call).
 int segment_attach_check(struct vas_object *vo, struct segment *seg, uint64_t rights, uint64_t *slots);
 void segment_attach(struct vas_object *vo, struct segment *seg, uint64_t rights, uint64_t slots);
+// The home segment whose tables the VAS `home` has at [0, MF_HOME_SIZE),
+// or NULL (none, or a home the kernel built).
+struct segment *home_segment_of(struct vas *home);
+// Device pages in a home segment (PCI MAP_BAR), 4 KiB each, with tables
+// from the segment's own pool: room for them (0 or -E_NOMEM), then the map.
+int home_segment_map_check(struct segment *seg, vaddr_t va, size_t size);
+void home_segment_map(struct segment *seg, vaddr_t va, paddr_t pa, size_t size, unsigned flags);
 // SYS_VAS_SWITCH.
 int64_t vas_switch(struct thread *self, uint64_t cptr);
 // A user page fault: if a segment with a pager covers addr, send the fault

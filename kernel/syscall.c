@@ -31,88 +31,13 @@ static int64_t sys_yield(const uint64_t *arg)
     return 0;
 }
 
-static int64_t sys_spawn(const uint64_t *arg)
-{
-    char name[BOOT_NAME_MAX];
-    uint64_t uname = arg[0], len = arg[1];
-    thread_reap_orphans();      // what ended programs held comes back first
-    if (len == 0 || len >= sizeof(name))
-        return -E_RANGE;
-    if (copy_from_user(name, uname, len))
-        return -E_FAULT;
-    name[len] = 0;
-    // arg[3]: a CNode of ours to become the program's CSpace (0: none).
-    // cap_lock stays held while the program loads, so the CNode found is
-    // the one the thread gets a copy of.
-    cap_lock();
-    struct slot *cn = NULL;
-    int r = arg[3] ? cap_lookup(current_thread(), arg[3], MF_OBJ_CNODE, MF_RIGHT_WRITE, &cn) : 0;
-    struct thread *t = NULL;
-    if (!r)
-        r = program_spawn(name, arg[2], &t);
-    if (!r && cn)
-        cap_insert(&t->cspace, &cn->cap, cn);
-    cap_unlock();
-    if (r)
-        return r;
-    thread_adopt(current_thread(), t);
-    thread_start(t);
-    return t->id;
-}
-
-static int64_t sys_wait(const uint64_t *arg)
-{
-    // Check the destination before blocking so a bad pointer loses nothing.
-    struct mf_exit_status st = {0};
-    if (arg[0] > 0xffffffffu)
-        return -E_NOENT;
-    if (copy_to_user(arg[1], &st, sizeof(st)))
-        return -E_FAULT;
-    int r = thread_wait_child(current_thread(), (uint32_t)arg[0], &st);
-    if (r)
-        return r;
-    return copy_to_user(arg[1], &st, sizeof(st));
-}
-
-static int64_t sys_program_info(const uint64_t *arg)
-{
-    const char *name;
-    const void *image;
-    size_t size;
-    if (!program_get((unsigned)arg[0], &name, &image, &size) || arg[0] > 0xffffffffu)
-        return -E_NOENT;
-    size_t n = strlen(name) + 1;
-    if (arg[2] < n)
-        return -E_RANGE;
-    if (copy_to_user(arg[1], name, n))
-        return -E_FAULT;
-    return (int64_t)size;
-}
-
 static int64_t sys_thread_info(const uint64_t *arg)
 {
+    // One's own only: other threads are a System cap's (MF_SYSTEM_THREAD_INFO).
     struct mf_thread_info info;
-    if (arg[0] > 0xffffffffu || !thread_info_at((unsigned)arg[0], &info))
+    if (arg[0] != MF_THREAD_SELF || !thread_info_at(MF_THREAD_SELF, &info))
         return -E_NOENT;
     return copy_to_user(arg[1], &info, sizeof(info));
-}
-
-static int64_t sys_system_info(const uint64_t *arg)
-{
-    struct mf_system_info info = {0};
-    strlcpy(info.version, MANIFOLD_VERSION, sizeof(info.version));
-    strlcpy(info.arch, arch_name, sizeof(info.arch));
-    arch_cpu_features(info.features, sizeof(info.features));
-    strlcpy(info.cmdline, kernel_cmdline(), sizeof(info.cmdline));
-    info.cpus = cpu_count;
-    info.timer_hz = TIMER_HZ;
-    info.memory_total = pmm_total_bytes();
-    info.memory_free = pmm_free_bytes();
-    info.cycles_per_second = arch_cycles_per_second();
-    info.counter_hz = arch_user_counter_hz();
-    root_untyped_info(&info.untyped_count, &info.untyped_size_bits);
-    info.device_count = pci_device_count;
-    return copy_to_user(arg[0], &info, sizeof(info));
 }
 
 static int64_t sys_time(const uint64_t *arg)
@@ -179,11 +104,7 @@ static int64_t sys_lrpc_return(const uint64_t *arg)
 static const syscall_fn syscalls[] = {
     [SYS_EXIT] = sys_exit,
     [SYS_YIELD] = sys_yield,
-    [SYS_SPAWN] = sys_spawn,
-    [SYS_WAIT] = sys_wait,
-    [SYS_PROGRAM_INFO] = sys_program_info,
     [SYS_THREAD_INFO] = sys_thread_info,
-    [SYS_SYSTEM_INFO] = sys_system_info,
     [SYS_TIME] = sys_time,
     [SYS_SLEEP] = sys_sleep,
     [SYS_INVOKE] = sys_invoke,
@@ -228,6 +149,11 @@ void return_to_user(struct trap_frame *tf)
     // An LRPC call it was in ended meanwhile (lrpc_binding_destroy): its
     // registers become its client's, the call returning -E_DEAD.
     lrpc_abort_check(t);
+    // Its home VAS was destroyed (segment.c): it has no code left to run.
+    if (unlikely(!t->vas)) {
+        kprintf("manifold: thread %u (%s) killed: its address space was destroyed\n", t->id, t->name);
+        thread_exit(EXIT_NO_SPACE, 0, 0);
+    }
 }
 
 _Static_assert(MF_FAULT_PAGE == FAULT_PAGE && MF_FAULT_UNDEFINED == FAULT_UNDEFINED &&
@@ -251,6 +177,8 @@ void user_fault(struct trap_frame *tf, int kind, vaddr_t addr, unsigned access)
     // t moved): load the one t is in now and retry.
     if (vas_reload(t))
         return;
+    if (!t->vas)
+        return_to_user(tf);     // none left at all: it dies there
     // A page fault in a segment with a pager is the pager's to resolve.
     if (kind == FAULT_PAGE && pager_fault(t, addr, access, arch_trap_pc(tf))) {
         if (unlikely(t->state != THREAD_RUNNABLE))

@@ -12,6 +12,11 @@
 #include "kernel/smp_bench.h"
 #include "kernel/thread.h"
 #include "kernel/usercopy.h"
+#include "kernel/boot.h"
+#include "kernel/pci.h"
+#include "kernel/pmm.h"
+#include "kernel/version.h"
+#include "lib/string.h"
 #include "include/manifold/errors.h"
 
 // The objects carry no state; a capability names them by these addresses.
@@ -92,11 +97,62 @@ static int64_t invoke_exclusive(const struct decoded *d)
     return r;
 }
 
+// INFO, THREAD_INFO: what the machine is, and its threads (`ps`).
+struct info_args {
+    uint64_t index, buffer;
+};
+
+static int decode_info(const struct invocation *inv, struct decoded *d)
+{
+    struct info_args *a = DECODED(struct info_args, d);
+    if (!(inv->target->cap.rights & MF_RIGHT_READ))
+        return -E_PERM;
+    if (inv->op == MF_SYSTEM_INFO) {
+        a->buffer = inv->arg[0];
+    } else {
+        if (inv->arg[0] >= MF_THREAD_SELF)
+            return -E_NOENT;
+        a->index = inv->arg[0];
+        a->buffer = inv->arg[1];
+    }
+    return 0;
+}
+
+static int64_t invoke_info(const struct decoded *d)
+{
+    const struct info_args *a = DECODED(struct info_args, d);
+    struct mf_system_info info = {0};
+    strlcpy(info.version, MANIFOLD_VERSION, sizeof(info.version));
+    strlcpy(info.arch, arch_name, sizeof(info.arch));
+    arch_cpu_features(info.features, sizeof(info.features));
+    strlcpy(info.cmdline, kernel_cmdline(), sizeof(info.cmdline));
+    info.cpus = cpu_count;
+    info.timer_hz = TIMER_HZ;
+    info.memory_total = pmm_total_bytes();
+    info.memory_free = pmm_free_bytes();
+    info.cycles_per_second = arch_cycles_per_second();
+    info.counter_hz = arch_user_counter_hz();
+    root_untyped_info(&info.untyped_count, &info.untyped_size_bits);
+    info.device_count = pci_device_count;
+    return copy_to_user(a->buffer, &info, sizeof(info));
+}
+
+static int64_t invoke_thread_info(const struct decoded *d)
+{
+    const struct info_args *a = DECODED(struct info_args, d);
+    struct mf_thread_info info;
+    if (!thread_info_at((unsigned)a->index, &info))
+        return -E_NOENT;
+    return copy_to_user(a->buffer, &info, sizeof(info));
+}
+
 static const struct op_handler system_ops[MAX_OPS] = {
     [MF_SYSTEM_POWEROFF] = {decode_poweroff, invoke_poweroff},
     [MF_SYSTEM_KTEST_COUNT] = {decode_ktest_count, invoke_ktest_count},
     [MF_SYSTEM_KTEST_RUN] = {decode_exclusive, invoke_exclusive},
     [MF_SYSTEM_KBENCH] = {decode_exclusive, invoke_exclusive},
+    [MF_SYSTEM_INFO] = {decode_info, invoke_info},
+    [MF_SYSTEM_THREAD_INFO] = {decode_info, invoke_thread_info},
 };
 
 const struct object_type system_object_type = {

@@ -1,10 +1,9 @@
-// Threads: the list of all threads, formatting and freeing them, and the
-// lifetimes of programs the kernel loaded (exit, wait, orphans). The
-// scheduler that runs them is kernel/sched.c.
+// Threads: the list of all threads, formatting, ending and freeing them.
+// The scheduler that runs them is kernel/sched.c.
 //
 // Locking (kernel/thread.h, docs/smp.md): threads_lock for the list of all
-// threads, ids, and the parent/child links of programs; a thread's
-// scheduling state is its CPU's run-queue lock's (sched.c).
+// threads and ids; a thread's scheduling state is its CPU's run-queue
+// lock's (sched.c).
 #include "kernel/thread.h"
 #include "kernel/arch.h"
 #include "kernel/console.h"
@@ -20,8 +19,6 @@
 static struct mcs_lock threads_lock;
 static struct thread *all_threads;
 static uint32_t next_id = 1;
-
-static void orphan_children(struct thread *t);
 
 // ------------------------------------------------------- the thread list
 
@@ -143,6 +140,7 @@ static void leave_spaces(struct thread *t)
         t->vas = NULL;
     }
     if (t->home_vas) {
+        vas_ref_set(&t->vas_ref[VAS_REF_HOME], NULL);
         vas_release(t->home_vas);
         t->home_vas = NULL;
     }
@@ -156,8 +154,8 @@ void thread_object_destroy(struct thread *t)
     thread_deactivate(t);
     ipc_forget(t);
     cap_delete_nested(&t->cspace);      // finalize runs under cap_lock
+    cap_delete_nested(&t->exit_notify);
     mcs_lock(&threads_lock, &q);
-    orphan_children(t);
     list_remove(t);
     mcs_unlock(&threads_lock, &q);
     // A CPU still running t stops at its next kernel exit or IPI; until it
@@ -168,107 +166,36 @@ void thread_object_destroy(struct thread *t)
     leave_spaces(t);
 }
 
-// ------------------------------------------------------ programs' lifetimes
-//
-// A program the kernel loaded is its spawner's child until one of them
-// ends. An ended child waits, DEAD, for its parent's SYS_WAIT; when the
-// parent ends first, its children become orphans, and an orphan that has
-// ended (or ends later) goes on reap_list for the kernel to free. So no
-// program outlives what it holds, whoever ends first. All under threads_lock.
-
-static struct thread *reap_list;
-
-static void queue_reap(struct thread *t)
-{
-    t->reap_next = reap_list;
-    reap_list = t;
-}
-
-static void unlink_child(struct thread *t)
-{
-    struct thread *p = t->parent;
-    if (!p)
-        return;
-    if (t->child_prev)
-        t->child_prev->child_next = t->child_next;
-    else
-        p->children = t->child_next;
-    if (t->child_next)
-        t->child_next->child_prev = t->child_prev;
-    t->parent = t->child_next = t->child_prev = NULL;
-}
-
-// t ends or goes away: its children are orphans; those that ended already
-// are freed now (bounded by t's own children).
-static void orphan_children(struct thread *t)
-{
-    while (t->children) {
-        struct thread *c = t->children;
-        unlink_child(c);
-        if (c->state == THREAD_DEAD)
-            queue_reap(c);
-    }
-}
-
-void thread_adopt(struct thread *parent, struct thread *t)
-{
-    struct mcs_qnode q;
-    mcs_lock(&threads_lock, &q);
-    t->parent = parent;
-    t->child_prev = NULL;
-    t->child_next = parent->children;
-    if (parent->children)
-        parent->children->child_prev = t;
-    parent->children = t;
-    mcs_unlock(&threads_lock, &q);
-}
-
-void thread_reap_orphans(void)
-{
-    struct mcs_qnode q;
-    while (__atomic_load_n(&reap_list, __ATOMIC_ACQUIRE)) {
-        // Take one whose CPU has switched away from it.
-        mcs_lock(&threads_lock, &q);
-        struct thread **pp = &reap_list;
-        while (*pp && __atomic_load_n(&(*pp)->on_cpu, __ATOMIC_ACQUIRE))
-            pp = &(*pp)->reap_next;
-        struct thread *t = *pp;
-        if (t)
-            *pp = t->reap_next;
-        mcs_unlock(&threads_lock, &q);
-        if (!t)
-            return;     // still leaving their CPUs: a later call frees them
-        thread_reap(t);
-    }
-}
+// ------------------------------------------------------------------ ending
 
 _Noreturn void thread_exit(int how, int code, uint64_t address)
 {
-    struct mcs_qnode q, rq;
+    struct mcs_qnode rq;
     struct thread *t = current_thread();
     t->exit.how = how;
     t->exit.code = code;
     t->exit.address = address;
     ipc_forget(t);
     if (t->is_object) {
-        // A Thread object cannot be reaped: it stops, inactive, until its
-        // holder resumes it with new registers or deletes it.
+        // A Thread object stops, inactive, until its holder resumes it
+        // with new registers or deletes it; the holder learns of the end
+        // through the exit notification (MF_THREAD_BIND_EXIT).
         t->has_context = false;
+        bool held = cap_lock_held();
+        if (!held)
+            cap_lock();
+        if (!slot_empty(&t->exit_notify)) {
+            const struct cap *n = &t->exit_notify.cap;
+            notification_signal((struct notification *)n->obj, n->badge ? n->badge : 1);
+        }
+        if (!held)
+            cap_unlock();
         stop(t, THREAD_INACTIVE);
     } else {
-        // Under threads_lock, so that a parent in SYS_WAIT either sees the
-        // thread dead or is blocked and found here.
-        mcs_lock(&threads_lock, &q);
+        // Started by the kernel (the root task): nobody waits for it.
         struct cpu *c = lock_cpu_of(t, &rq);
         t->state = THREAD_DEAD;
         mcs_unlock(&c->lock, &rq);
-        orphan_children(t);
-        struct thread *p = t->parent;
-        if (!p)
-            queue_reap(t);          // nobody will wait for it
-        else if (p->state == THREAD_BLOCKED && p->blocked_on == BLOCK_WAIT && p->wait_for == t->id)
-            thread_wake(p);
-        mcs_unlock(&threads_lock, &q);
     }
     schedule();
     panic("thread_exit: finished thread %u was scheduled", t->id);
@@ -292,33 +219,4 @@ void thread_reap(struct thread *t)
     list_remove(t);
     mcs_unlock(&threads_lock, &q);
     pmm_free_contig(V2P(t->kstack), KSTACK_PAGES);
-}
-
-int thread_wait_child(struct thread *self, uint32_t id, struct mf_exit_status *status)
-{
-    struct mcs_qnode q;
-    thread_reap_orphans();
-    for (;;) {
-        mcs_lock(&threads_lock, &q);
-        struct thread *t = all_threads;
-        while (t && t->id != id)
-            t = t->all_next;
-        if (!t || t->parent != self || t->is_object) {
-            mcs_unlock(&threads_lock, &q);
-            return -E_NOENT;
-        }
-        if (t->state == THREAD_DEAD) {
-            *status = t->exit;
-            unlink_child(t);        // nobody else reaps it
-            mcs_unlock(&threads_lock, &q);
-            thread_reap(t);
-            return 0;
-        }
-        self->wait_for = id;
-        bool blocked = thread_block_prepare(BLOCK_WAIT);
-        mcs_unlock(&threads_lock, &q);
-        if (!blocked)
-            return -E_AGAIN;
-        schedule();
-    }
 }

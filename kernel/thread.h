@@ -2,8 +2,9 @@
 //
 // A thread lives at the base of a 16 KiB block whose rest is its kernel
 // stack: either a Thread object retyped from untyped memory, or a block the
-// kernel took from the page allocator for programs it starts itself
-// (mf_spawn). All threads are on one list, for `ps` and the timer.
+// kernel took from the page allocator for what it starts itself (the idle
+// threads, the root task). All threads are on one list, for `ps` and the
+// timer.
 //
 // The kernel is not preemptible: it runs with interrupts disabled, except in
 // the idle loop. A timer tick that arrives in user mode may switch threads.
@@ -13,7 +14,7 @@
 // thread is on no queue and on no CPU (on_cpu clear). cpus[c].lock guards
 // c's queue, c->current and the scheduling state (state, blocked_on) of the
 // threads whose cpu is c. threads_lock (thread.c) guards the list of all
-// threads, ids, `parent`, and the DEAD transition of program threads.
+// threads and ids.
 #pragma once
 #include "kernel/arch.h"
 #include "kernel/types.h"
@@ -31,18 +32,18 @@ struct endpoint;
 #define KSTACK_PAGES ((1u << THREAD_OBJECT_BITS) / PAGE_SIZE)
 #define MAX_CPUS 8
 #define MAX_PRIORITY 255
+#define VAS_REF_HOME (1 + LRPC_MAX_DEPTH)     // thread->vas_ref[] index of home_vas
 
 enum thread_state {
     THREAD_INACTIVE = 0,    // created or suspended: never scheduled
     THREAD_RUNNABLE,
     THREAD_BLOCKED,
-    THREAD_DEAD,            // exited; waiting to be reaped by SYS_WAIT
+    THREAD_DEAD,            // a kernel-started thread that exited, or a destroyed Thread object
 };
 
 enum block_reason {
     BLOCK_NONE = 0,
     BLOCK_CONSOLE,      // a Console cap's GETC
-    BLOCK_WAIT,         // SYS_WAIT on another thread
     BLOCK_SLEEP,        // SYS_SLEEP
     BLOCK_SEND,         // queued on an endpoint to send (or call)
     BLOCK_RECV,         // queued on an endpoint to receive
@@ -57,7 +58,6 @@ struct thread {
     enum thread_state state;
     enum block_reason blocked_on;
     uint64_t wake_tick;         // BLOCK_SLEEP
-    uint32_t wait_for;          // BLOCK_WAIT: thread id
     uint32_t priority;          // 0..MAX_PRIORITY, higher runs first
     uint32_t cpu;               // the CPU it runs or ran on, whose queue it joins
     bool is_object;             // a Thread object: its memory belongs to an untyped
@@ -66,15 +66,11 @@ struct thread {
     struct trap_frame *user_frame;  // user registers on the kernel stack
     struct vas *vas;            // the address space it runs in; NULL for kernel threads
     struct vas *home_vas;       // where its code, data and stack live (retained)
-    struct vas_ref vas_ref[1 + LRPC_MAX_DEPTH];     // kernel/vas.h: vas, then each call's client_vas
+    // kernel/vas_ref.h: vas, then each LRPC call's client_vas, then home_vas
+    struct vas_ref vas_ref[VAS_REF_HOME + 1];
     struct slot cspace;         // a cap to the CNode naming its caps (empty: none); in the derivation tree
-    // Programs the kernel loaded (SYS_SPAWN), under threads_lock: the
-    // thread that spawned this one and may wait for it (NULL: an orphan,
-    // reaped by the kernel as soon as it ends), and its own children.
-    struct thread *parent;
-    struct thread *children, *child_next, *child_prev;
-    struct thread *reap_next;   // on the list of ended orphans
-    struct mf_exit_status exit;
+    struct slot exit_notify;    // a Notification cap signalled when it exits or dies (empty: none)
+    struct mf_exit_status exit; // how it last ended (how == 0: it has not)
     struct thread *next;        // run queue link (sched.c)
     struct thread *ipc_next;    // endpoint or notification queue link (ipc.c): a timed-out
                                 // waiter is on both until it leaves the second itself
@@ -175,16 +171,8 @@ unsigned sched_default_policy(void);
 void thread_object_destroy(struct thread *t);
 // Ends the current thread with the given status; never returns.
 _Noreturn void thread_exit(int how, int code, uint64_t address);
-// Frees a dead thread's stack and address space.
+// Frees a dead kernel-started thread's stack and address space (self-tests).
 void thread_reap(struct thread *t);
-// SYS_SPAWN: t (loaded, not started) is a child of parent.
-void thread_adopt(struct thread *parent, struct thread *t);
-// Frees the ended programs nobody will wait for (their parent ended
-// first). Called with no lock held: by the idle loop, spawn and wait.
-void thread_reap_orphans(void);
-// SYS_WAIT: waits for self's child `id` to end, reaps it and stores its
-// exit status. 0, -E_NOENT (no such child), -E_AGAIN (self was suspended).
-int thread_wait_child(struct thread *self, uint32_t id, struct mf_exit_status *status);
 // SYS_THREAD_INFO: the index-th thread on the list of all threads, or the
 // current one for MF_THREAD_SELF; false past the end.
 bool thread_info_at(unsigned index, struct mf_thread_info *info);

@@ -1,26 +1,32 @@
-// Thread object invocations: configure, registers, resume, suspend, priority.
-// Until address-space objects arrive, a configured thread runs in the
-// address space of the thread that configured it.
+// Thread object invocations: configure, registers, resume, suspend,
+// priority, scheduling, and how it ended. A configured thread runs in the
+// VAS named at CONFIGURE (its home), or in the configuring thread's.
 #include "kernel/object.h"
 #include "kernel/arch.h"
 #include "kernel/invoke.h"
 #include "kernel/locks.h"
 #include "kernel/thread.h"
 #include "kernel/segment.h"
+#include "kernel/usercopy.h"
 #include "include/manifold/errors.h"
+#include "lib/string.h"
 
 static struct thread *target_thread(const struct invocation *inv)
 {
     return (struct thread *)inv->target->cap.obj;
 }
 
-// CONFIGURE: the thread takes the caller's address spaces, a copy of the
-// cspace cap (none when NULL) and its IPC buffer address.
+// CONFIGURE: the thread gets a copy of the cspace cap (none when NULL),
+// its IPC buffer address, and an address space: the VAS object named (it
+// becomes the thread's home too: a program a loader built), or else the
+// caller's current VAS and home.
 struct thread_configure_args {
     struct thread *thread;
     struct slot *cspace;
     struct vas *vas, *home_vas;
     uint64_t ipc_buffer;
+    bool named;
+    char name[THREAD_NAME_MAX];
 };
 
 static int decode_configure(const struct invocation *inv, struct decoded *d)
@@ -29,9 +35,14 @@ static int decode_configure(const struct invocation *inv, struct decoded *d)
     struct thread *t = target_thread(inv);
     if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
         return -E_PERM;
-    struct slot *cn = NULL;
+    struct slot *cn = NULL, *vs = NULL;
     if (inv->arg[0]) {
         int r = cap_lookup(inv->caller, inv->arg[0], MF_OBJ_CNODE, MF_RIGHT_WRITE, &cn);
+        if (r)
+            return r;
+    }
+    if (inv->arg[2]) {
+        int r = cap_lookup(inv->caller, inv->arg[2], MF_OBJ_VAS, MF_RIGHT_WRITE, &vs);
         if (r)
             return r;
     }
@@ -40,12 +51,23 @@ static int decode_configure(const struct invocation *inv, struct decoded *d)
         return -E_RANGE;
     if (t->state != THREAD_INACTIVE)
         return -E_BUSY;
-    if (!inv->caller->vas || !inv->caller->home_vas)
-        return -E_INVAL;
+    if (vs) {
+        a->vas = a->home_vas = &((struct vas_object *)vs->cap.obj)->vas;
+        if (!vas_can_enter(t, a->vas))
+            return -E_BUSY;     // its segments' SpaceJMP locks are held elsewhere
+    } else {
+        if (!inv->caller->vas || !inv->caller->home_vas)
+            return -E_INVAL;
+        a->vas = inv->caller->vas;
+        a->home_vas = inv->caller->home_vas;
+    }
+    // arg[3]: THREAD_NAME_MAX bytes of name for `ps` (0: keep the name).
+    a->named = inv->arg[3] != 0;
+    if (a->named && copy_from_user(a->name, inv->arg[3], sizeof(a->name)))
+        return -E_FAULT;
+    a->name[sizeof(a->name) - 1] = 0;
     a->thread = t;
     a->cspace = cn;
-    a->vas = inv->caller->vas;
-    a->home_vas = inv->caller->home_vas;
     a->ipc_buffer = buffer;
     return 0;
 }
@@ -63,11 +85,11 @@ static int64_t invoke_configure(const struct decoded *d)
         vas_thread_leave(t->vas);
         vas_release(t->vas);
     }
-    if (t->home_vas)
-        vas_release(t->home_vas);
+    vas_release(t->home_vas);
     t->vas = v;
     vas_ref_set(&t->vas_ref[0], v);
     t->home_vas = home;
+    vas_ref_set(&t->vas_ref[VAS_REF_HOME], home);
     space_unlock();
     // The thread holds its CSpace as a copy of the CNode cap in a slot of
     // its own: the CNode lives as long as the thread refers to it.
@@ -75,6 +97,8 @@ static int64_t invoke_configure(const struct decoded *d)
     if (a->cspace)
         cap_insert(&t->cspace, &a->cspace->cap, a->cspace);
     t->ipc_buffer = a->ipc_buffer;
+    if (a->named)
+        memcpy(t->name, a->name, sizeof(t->name));
     return 0;
 }
 
@@ -110,6 +134,7 @@ static int64_t invoke_write_regs(const struct decoded *d)
     // Discards any kernel context the thread had (it was inactive).
     arch_thread_init_user(a->thread, a->pc, a->sp, a->arg);
     a->thread->has_context = true;
+    a->thread->exit = (struct mf_exit_status){0};     // a new run: it has not ended
     return 0;
 }
 
@@ -241,6 +266,66 @@ static int64_t invoke_set_sched(const struct decoded *d)
     return 0;
 }
 
+// BIND_EXIT: the thread keeps a copy of a Notification cap (badge
+// included) and signals it whenever it ends: exits, is killed by a fault,
+// or loses its address space. 0 unbinds.
+struct bind_exit_args {
+    struct thread *thread;
+    struct slot *notification;
+};
+
+static int decode_bind_exit(const struct invocation *inv, struct decoded *d)
+{
+    struct bind_exit_args *a = DECODED(struct bind_exit_args, d);
+    if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
+        return -E_PERM;
+    a->notification = NULL;
+    if (inv->arg[0]) {
+        int r = cap_lookup(inv->caller, inv->arg[0], MF_OBJ_NOTIFICATION, MF_RIGHT_WRITE, &a->notification);
+        if (r)
+            return r;
+    }
+    a->thread = target_thread(inv);
+    return 0;
+}
+
+static int64_t invoke_bind_exit(const struct decoded *d)
+{
+    const struct bind_exit_args *a = DECODED(struct bind_exit_args, d);
+    // Nested, like the CSpace: revoking the caller's cap reaches this copy.
+    cap_delete_nested(&a->thread->exit_notify);
+    if (a->notification)
+        cap_insert(&a->thread->exit_notify, &a->notification->cap, a->notification);
+    return 0;
+}
+
+// EXIT_STATUS: how the thread last ended, into a struct mf_exit_status of
+// the caller's; -E_BUSY while it has not ended since its registers were set.
+struct exit_status_args {
+    const struct thread *thread;
+    uint64_t buffer;
+};
+
+static int decode_exit_status(const struct invocation *inv, struct decoded *d)
+{
+    struct exit_status_args *a = DECODED(struct exit_status_args, d);
+    const struct thread *t = target_thread(inv);
+    if (!(inv->target->cap.rights & MF_RIGHT_READ))
+        return -E_PERM;
+    if (t->state != THREAD_INACTIVE || !t->exit.how)
+        return -E_BUSY;
+    a->thread = t;
+    a->buffer = inv->arg[0];
+    return 0;
+}
+
+static int64_t invoke_exit_status(const struct decoded *d)
+{
+    const struct exit_status_args *a = DECODED(struct exit_status_args, d);
+    struct mf_exit_status st = a->thread->exit;
+    return copy_to_user(a->buffer, &st, sizeof(st));
+}
+
 const struct op_handler thread_ops[MAX_OPS] = {
     [MF_THREAD_CONFIGURE] = {decode_configure, invoke_configure},
     [MF_THREAD_WRITE_REGS] = {decode_write_regs, invoke_write_regs},
@@ -249,6 +334,8 @@ const struct op_handler thread_ops[MAX_OPS] = {
     [MF_THREAD_SUSPEND] = {decode_suspend, invoke_suspend},
     [MF_THREAD_SET_PRIORITY] = {decode_set_priority, invoke_set_priority},
     [MF_THREAD_SET_SCHED] = {decode_set_sched, invoke_set_sched},
+    [MF_THREAD_BIND_EXIT] = {decode_bind_exit, invoke_bind_exit},
+    [MF_THREAD_EXIT_STATUS] = {decode_exit_status, invoke_exit_status},
 };
 _Static_assert(MF_THREAD_OP_COUNT <= MAX_OPS, "thread operation table");
 

@@ -4,9 +4,11 @@
 #include "kernel/vas.h"
 #include "include/manifold/errors.h"
 
+// A thread whose address space was destroyed under it (segment.c) has no
+// user memory: whatever this CPU has loaded is someone else's.
 static bool user_range_ok(uint64_t addr, size_t n)
 {
-    return addr >= USER_BASE && addr < USER_TOP && n <= USER_TOP - addr;
+    return addr >= USER_BASE && addr < USER_TOP && n <= USER_TOP - addr && current_thread()->vas;
 }
 
 // A copy that faults because another CPU made this one leave the current

@@ -47,7 +47,11 @@ struct vas *vas_create(void)
     return NULL;
 }
 
-void vas_retain(struct vas *v) { __atomic_add_fetch(&v->refs, 1, __ATOMIC_RELAXED); }
+void vas_retain(struct vas *v)
+{
+    if (v)
+        __atomic_add_fetch(&v->refs, 1, __ATOMIC_RELAXED);
+}
 
 void vas_ref_set(struct vas_ref *r, struct vas *v)
 {
@@ -103,6 +107,8 @@ static void retire(struct vas *v)
 
 void vas_release(struct vas *v)
 {
+    if (!v)
+        return;
     if (__atomic_sub_fetch(&v->refs, 1, __ATOMIC_ACQ_REL) || v->is_object)
         return;
     paddr_t root = v->root;
@@ -165,6 +171,8 @@ bool vas_reload(struct thread *t)
 }
 
 struct vas *vas_active(void) { return active[this_cpu()->id]; }
+
+void vas_leave_current(void) { leave(active[this_cpu()->id]); }
 
 unsigned vas_tlb_tag(const struct vas *v)
 {

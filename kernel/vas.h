@@ -29,7 +29,7 @@ struct vas {
 
 // A new, empty user address space (kernel half shared); NULL when out of memory.
 struct vas *vas_create(void);
-void vas_retain(struct vas *v);
+void vas_retain(struct vas *v);       // NULL: nothing (so is vas_release(NULL))
 // Points r at v (NULL: at nothing), moving it from the referrer list of the
 // VAS it pointed at to v's. space_lock held (or r's thread is not yet
 // visible to anyone and v is its own).
@@ -52,6 +52,9 @@ void vas_enter(struct thread *t);
 bool vas_reload(struct thread *t);
 // The VAS active on this CPU; NULL when only the kernel's tables are loaded.
 struct vas *vas_active(void);
+// Loads only the kernel's tables on this CPU (the current thread lost its
+// address space: it dies before it returns to user mode).
+void vas_leave_current(void);
 // The tag to pass to vm_unmap/vm_protect for v on this CPU: the tag v is
 // loaded with when active, its valid tag otherwise, and 0 when v has none
 // (its next switch flushes, so nothing stale can be used).

@@ -36,7 +36,8 @@ enum mf_cnode_op {
     MF_CNODE_DELETE,       // (slot): empty a slot; its derived caps stay, linked to its parent
     MF_CNODE_REVOKE,       // (slot): delete everything derived from slot; -E_AGAIN = call again
     MF_CNODE_IDENTIFY,     // (slot): -> type | rights << 8 | size_bits << 16; 0 for an empty slot
-    MF_CNODE_COPY_TO,      // (src, dst CNode cptr, dst index, rights): copy into another CNode
+    MF_CNODE_COPY_TO,      // (src, dst CNode cptr, dst index, rights): copy into another CNode (READ on this one)
+    MF_CNODE_MOVE_TO,      // (src, dst CNode cptr, dst index): move into another CNode (a mapped frame stays mapped)
     MF_CNODE_OP_COUNT
 };
 
@@ -48,8 +49,10 @@ enum mf_untyped_op {
 };
 
 enum mf_thread_op {
-    // (cspace cptr or 0, IPC buffer address or 0): the thread will run in
-    // the caller's current address space with this CSpace. Only while inactive.
+    // (cspace cptr or 0, IPC buffer address or 0, VAS cptr or 0, name or 0):
+    // the thread will run with this CSpace in that VAS, which becomes its
+    // home (0: in the caller's current VAS, with the caller's home); name
+    // points at 32 bytes (NUL-terminated within them). Only while inactive.
     MF_THREAD_CONFIGURE = 0,
     MF_THREAD_WRITE_REGS,  // (pc, sp, arg): initial user registers; only while inactive
     MF_THREAD_READ_REG,    // (MF_REG_*): a register of an inactive thread
@@ -57,6 +60,8 @@ enum mf_thread_op {
     MF_THREAD_SUSPEND,     // (): stop it; a blocked IPC returns -E_AGAIN when resumed
     MF_THREAD_SET_PRIORITY,// (priority 0..255, at most the caller's own)
     MF_THREAD_SET_SCHED,   // (MF_SCHED_* policy, cpu for MF_SCHED_FIXED): where it runs
+    MF_THREAD_BIND_EXIT,   // (notification cptr or 0): signalled (its badge, or 1) whenever the thread ends
+    MF_THREAD_EXIT_STATUS, // (struct mf_exit_status *): how it ended; -E_BUSY until it has
     MF_THREAD_OP_COUNT
 };
 #define MF_REG_PC 0
@@ -106,8 +111,14 @@ enum mf_frame_op {
     MF_FRAME_MAP = 0,          // (segment cptr, va, rights): one mapping per frame cap
     MF_FRAME_UNMAP,            // ()
     MF_FRAME_PROTECT,          // (rights): change the rights of the cap's mapping in place
+    MF_FRAME_READ,             // (offset, buf, len): copy frame bytes out; needs READ
+    MF_FRAME_WRITE,            // (offset, buf, len): copy bytes into the frame; needs WRITE
     MF_FRAME_OP_COUNT
 };
+// Rights of a mapping (MAP, PROTECT): MF_RIGHT_READ, plus MF_RIGHT_WRITE
+// or MF_MAP_EXEC (never both: W^X). Execution is a property of the
+// mapping, not a right of the cap: a cap that may be read may be executed.
+#define MF_MAP_EXEC 8u
 
 // PCI devices (docs/devices.md, include/manifold/device.h). Rights: READ
 // to look (config space, BAR info), WRITE to act (command register, map
@@ -138,6 +149,8 @@ enum mf_system_op {
     MF_SYSTEM_KTEST_COUNT,     // (): -> number of kernel self-tests; needs READ
     MF_SYSTEM_KTEST_RUN,       // (index, number): -> 1 passed, 0 failed, prints the result line; needs WRITE
     MF_SYSTEM_KBENCH,          // (): prints the in-kernel SMP benchmarks' BENCH lines; needs WRITE
+    MF_SYSTEM_INFO,            // (struct mf_system_info *): version, CPUs, memory, clock; needs READ
+    MF_SYSTEM_THREAD_INFO,     // (index, struct mf_thread_info *): the index-th thread; -E_NOENT past the end; needs READ
     MF_SYSTEM_OP_COUNT
 };
 
@@ -150,7 +163,8 @@ enum mf_console_op {
 // Capabilities the root task finds in its CSpace at start.
 #define MF_CAP_SELF_CNODE   1    // its own CSpace (2^MF_ROOT_CNODE_BITS slots)
 #define MF_CAP_CONSOLE      3    // the Console cap; libmanifold prints through this slot (any program)
-#define MF_CAP_SYSTEM       4    // the System cap (all rights)
+#define MF_CAP_SYSTEM       4    // the System cap (all rights; programs: READ, for mf_system_info)
+#define MF_CAP_BOOT_IMAGES  5    // a CNode of the boot modules' pages (struct mf_boot_dir, syscall.h)
 #define MF_CAP_UNTYPED_BASE 16   // untyped memory: mf_system_info.untyped_count caps
 #define MF_ROOT_CNODE_BITS  12
 #define MF_REVOKE_BUDGET    256  // capabilities deleted per revoke call at most

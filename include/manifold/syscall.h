@@ -10,11 +10,7 @@
 enum mf_syscall {
     SYS_EXIT = 0,          // (int code) -> does not return
     SYS_YIELD,             // () -> 0
-    SYS_SPAWN,             // (const char *name, size_t len, uint64_t arg, cspace cptr or 0) -> thread id
-    SYS_WAIT,              // (tid, struct mf_exit_status *) -> 0; blocks until tid exits
-    SYS_PROGRAM_INFO,      // (index, char *name, size_t len) -> image size; -E_NOENT past the end
-    SYS_THREAD_INFO,       // (index or MF_THREAD_SELF, struct mf_thread_info *) -> 0; -E_NOENT past the end
-    SYS_SYSTEM_INFO,       // (struct mf_system_info *) -> 0
+    SYS_THREAD_INFO,       // (MF_THREAD_SELF, struct mf_thread_info *) -> 0: the caller's own
     SYS_TIME,              // () -> timer ticks since boot
     SYS_SLEEP,             // (ticks) -> 0
     SYS_INVOKE,            // (cptr, op, a0, a1, a2, a3) -> see cap.h
@@ -31,9 +27,10 @@ enum mf_syscall {
     SYS_COUNT
 };
 
-// How a thread ended (SYS_WAIT).
+// How a thread ended (MF_THREAD_EXIT_STATUS).
 #define EXIT_NORMAL 1      // called SYS_EXIT; code is its argument
 #define EXIT_FAULT  2      // killed by an exception; code is a FAULT_* kind
+#define EXIT_NO_SPACE 3    // killed: the VAS it ran in and its home were destroyed
 struct mf_exit_status {
     int32_t how;
     int32_t code;
@@ -56,11 +53,35 @@ struct mf_thread_info {
     uint32_t migrations;   // times it was switched in on another CPU than the time before
     uint64_t switches_in;  // times a CPU switched to it
 };
-#define MF_THREAD_SELF 0xffffffffu  // SYS_THREAD_INFO: the calling thread
+#define MF_THREAD_SELF 0xffffffffu  // SYS_THREAD_INFO: the calling thread (others: MF_SYSTEM_THREAD_INFO)
 #define MF_THREAD_RUNNABLE 0
 #define MF_THREAD_BLOCKED  1
 #define MF_THREAD_DEAD     2
 #define MF_THREAD_INACTIVE 3
+
+// A program's home region (docs/programs.md): its ELF segments from
+// MF_PROGRAM_BASE on, its stack below MF_STACK_TOP, its IPC buffer page at
+// MF_IPC_BUFFER_VA (= MF_STACK_TOP), all inside [0, MF_HOME_SIZE).
+#define MF_PROGRAM_BASE 0x10000ul
+#define MF_STACK_TOP    0x3ff00000ul
+#define MF_STACK_SIZE   (64 * 1024ul)
+
+// The boot modules (GRUB's module lines), as the root task finds them in
+// the CNode at MF_CAP_BOOT_IMAGES: slot MF_BOOT_DIR_SLOT is a read-only
+// frame holding this directory; image i's pages are read-only frames in
+// slots first_slot .. first_slot + pages - 1.
+#define MF_BOOT_DIR_SLOT 1
+struct mf_boot_image {
+    char name[32];
+    uint32_t first_slot;
+    uint32_t pages;
+    uint64_t size;           // bytes
+};
+struct mf_boot_dir {
+    uint32_t count;
+    uint32_t cnode_bits;     // the images CNode has 2^cnode_bits slots
+    struct mf_boot_image image[];
+};
 
 struct mf_system_info {
     char version[32];

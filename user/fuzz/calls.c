@@ -2,8 +2,9 @@
 // SYS_COUNT + 4 (and wild ones) with boundary, random and pointer
 // arguments. SYS_EXIT is made once, at the end (it ends the fuzzer); calls
 // that block by design are bounded. Power-off, kernel tests and benchmarks
-// are System-cap operations the fuzzer does not hold: it tries them on
-// every kind of slot, and they must fail.
+// are System-cap operations that need WRITE, and the fuzzer holds a
+// read-only System cap: it tries them on every kind of slot, and they must
+// fail.
 #include "fuzz.h"
 #include "lib/string.h"
 
@@ -50,12 +51,18 @@ static void system_ops(struct fz_ctx *c)
     long op = (long)fz_below(c, MF_SYSTEM_OP_COUNT);
     if (op == MF_SYSTEM_POWEROFF || op == MF_SYSTEM_KBENCH || op == MF_SYSTEM_KTEST_RUN) {
         long id = fz_identify(c, slot);
-        if (id > 0 && (id & 0xff) == MF_OBJ_SYSTEM) {
-            printf("fuzz: seed %u: slot %ld holds a System cap\n", fz.seed, slot);
+        if (id > 0 && (id & 0xff) == MF_OBJ_SYSTEM && (id >> 8 & MF_RIGHT_WRITE)) {
+            printf("fuzz: seed %u: slot %ld holds a System cap with WRITE\n", fz.seed, slot);
             return;
         }
     }
-    fz_sys(c, SYS_INVOKE, slot, op, (long)fz_value(c), (long)fz_value(c), 0, 0);
+    // INFO and THREAD_INFO write where they are told: a buffer of ours.
+    long a0 = (long)fz_value(c), a1 = (long)fz_value(c);
+    if (op == MF_SYSTEM_INFO)
+        a0 = (long)fz_ptr_out(c);
+    else if (op == MF_SYSTEM_THREAD_INFO)
+        a0 = (long)(fz_chance(c, 700) ? fz_below(c, 80) : fz_value(c)), a1 = (long)fz_ptr_out(c);
+    fz_sys(c, SYS_INVOKE, slot, op, a0, a1, 0, 0);
 }
 
 static void random_sleep(struct fz_ctx *c)
@@ -65,49 +72,13 @@ static void random_sleep(struct fz_ctx *c)
     fz_sys(c, SYS_SLEEP, t, (long)fz_value(c), 0, 0, 0, 0);
 }
 
-// Spawns that create nothing: names of no program, lengths out of range,
-// pointers that are not ours (never our memory: a name the kernel wrote
-// into our scratch pages could be a real program's).
-static void spawn_refused(struct fz_ctx *c)
-{
-    static const char *const refused[] = {"badelf", "nope", "hellox", "root2", "hello"};
-    static const uint64_t bad[] = {0, 8, 0xffff800000000000, 0xffffffff80100000, 0x7000000000,
-                                   0x7ffffffffff0, 0xfffffffffffffff0, 0x800000000000};
-    unsigned i = (unsigned)fz_below(c, 5);
-    long ptr = (long)(uintptr_t)refused[i], len = (long)strlen(refused[i]);
-    if (i == 4 || fz_chance(c, 300))
-        len = fz_chance(c, 500) ? 0 : (long)(fz_value(c) | 4096);    // "hello" only with a bad length
-    else if (fz_chance(c, 300))
-        ptr = (long)bad[fz_below(c, sizeof(bad) / sizeof(bad[0]))];
-    fz_sys(c, SYS_SPAWN, ptr, len, (long)fz_value(c), fz_cptr(c), 0, 0);
-}
-
-// SYS_WAIT never blocks here: we have no child alive (fz_spawn_scenario
-// reaps its own), so any thread id is refused.
-static void random_wait(struct fz_ctx *c)
-{
-    long tid;
-    switch (fz_below(c, 4)) {
-    case 0:
-        tid = (long)fz_below(c, 200);
-        break;
-    case 1:
-        tid = fz.worker_tid;
-        break;
-    default:
-        tid = (long)fz_value(c);
-        break;
-    }
-    fz_sys(c, SYS_WAIT, tid, (long)fz_ptr_out(c), 0, 0, 0, 0);
-}
-
+// Our own thread's info (others' are refused: they need the System cap).
 static void random_info(struct fz_ctx *c, long n)
 {
     long a0 = (long)(fz_chance(c, 300) ? fz_value(c) : fz_below(c, 40));
-    if (n == SYS_THREAD_INFO && fz_chance(c, 200))
+    if (fz_chance(c, 500))
         a0 = MF_THREAD_SELF;
-    long len = fz_chance(c, 500) ? 32 : (long)fz_value(c);
-    fz_sys(c, n, a0, (long)fz_ptr_out(c), n == SYS_PROGRAM_INFO ? len : (long)fz_value(c), 0, 0, 0);
+    fz_sys(c, n, a0, (long)fz_ptr_out(c), (long)fz_value(c), 0, 0, 0);
 }
 
 // IPC on a random capability. On an endpoint nobody serves these block:
@@ -171,18 +142,7 @@ void fz_random_syscall(struct fz_ctx *c)
     case SYS_EXIT:            // ends us: made once, at the end
         n = SYS_YIELD;
         break;
-    case SYS_SPAWN:
-        if (c->role == FZ_ROLE_WORKER && fz_chance(c, 100) && !(fz.flags & FZ_FLAG_NO_SPAWN))
-            fz_spawn_scenario(c);
-        else
-            spawn_refused(c);
-        return;
-    case SYS_WAIT:
-        random_wait(c);
-        return;
-    case SYS_PROGRAM_INFO:
     case SYS_THREAD_INFO:
-    case SYS_SYSTEM_INFO:
         random_info(c, n);
         return;
     case SYS_SLEEP:
@@ -249,6 +209,8 @@ void fz_step(struct fz_ctx *c)
         fz_lrpc_scenario(c);
     else if (r < 985 && !(fz.flags & FZ_FLAG_NO_DEVICES))
         fz_device_ops(c);
+    else if (r < 989 && c->role == FZ_ROLE_WORKER && !(fz.flags & FZ_FLAG_NO_SPAWN))
+        fz_spawn_scenario(c);       // the user-level loader: no system call of its own
     else
         fz_identify(c, fz_cptr(c));
     c->local = NULL;

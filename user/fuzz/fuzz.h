@@ -19,7 +19,7 @@
 // everything). A gate named here stops only that pattern; docs/testing.md
 // lists why each exists.
 #define FZ_FLAG_QUIET        0x01u   // no progress lines (only start and end)
-#define FZ_FLAG_NO_SPAWN     0x02u   // no SYS_SPAWN of real programs
+#define FZ_FLAG_NO_SPAWN     0x02u   // no loading of real programs (user/lib/loader.c)
 #define FZ_FLAG_NO_DEVICES   0x04u   // no PCI device or IRQ invocations
 // (0x08 was FZ_FLAG_KNOWN_BUGS, which gated three call patterns that
 // tripped kernel bugs the fuzzer found; all three are fixed and always
@@ -27,7 +27,8 @@
 
 // ------------------------------------------------------------ our CSpace
 // spawn_with_resources gives us a 2^8-slot CNode: itself in 1, the name
-// service in 2, 4 MiB of untyped in 16, PCI device caps from 224. We split
+// service in 2, the console in 3, a read-only System cap in 4, the boot
+// images CNode in 5, 4 MiB of untyped in 16, PCI device caps from 224. We split
 // the untyped and keep the objects the fuzzer itself runs on in slots
 // 16..31 ("protected": never deleted, moved or revoked by fuzzed calls);
 // every other slot is fair game.
@@ -47,6 +48,8 @@ enum {
     FZ_SEND_EP,                        // 25: the partner sends to us here
     FZ_TRANSFER,                       // 26: caps we send are copied here first (fz_send_slot)
     FZ_CONSOLE,                        // 27: our own copy of the console cap (slot 3 is fuzzed)
+    FZ_SYSTEM,                         // 28: our own read-only System cap (slot 4 is fuzzed)
+    FZ_IMAGES,                         // 29: the boot images CNode, read-only (slot 5 is fuzzed)
     FZ_PROTECTED_END = 32,
 };
 // Slots of the partner's CSpace.

@@ -50,6 +50,7 @@ long fz_cnode_op(struct fz_ctx *c, long cnode, long op, long a0, long a1, long a
     case MF_CNODE_DELETE:
     case MF_CNODE_REVOKE:
     case MF_CNODE_MOVE:
+    case MF_CNODE_MOVE_TO:
         // Protected indices are skipped in any CNode: another thread may
         // put a copy of ours into `cnode` between the identify and now.
         if ((a0 >= FZ_UT_ALL && a0 < FZ_PROTECTED_END) || (ours && a0 == FZ_SELF))
@@ -74,7 +75,7 @@ long fz_cnode_op(struct fz_ctx *c, long cnode, long op, long a0, long a1, long a
             fz.shadow[a0] = MF_OBJ_NULL;
         } else if ((op == MF_CNODE_COPY || op == MF_CNODE_MINT) && a1 > 0 && a1 < FZ_SLOTS) {
             fz.shadow[a1] = fz.shadow[a0 > 0 && a0 < FZ_SLOTS ? a0 : 0];
-        } else if (op == MF_CNODE_DELETE && a0 > 0 && a0 < FZ_SLOTS) {
+        } else if ((op == MF_CNODE_DELETE || op == MF_CNODE_MOVE_TO) && a0 > 0 && a0 < FZ_SLOTS) {
             fz.shadow[a0] = MF_OBJ_NULL;
         }
     }
@@ -86,7 +87,7 @@ static void cnode_invoke(struct fz_ctx *c, long cnode, long op)
     long a0 = fz_chance(c, 800) ? fz_cptr(c) : (long)fz_value(c);
     long a1 = fz_chance(c, 700) ? fz_free_slot(c) : fz_cptr(c);
     long a2 = (long)fz_rights(c), a3 = fz_chance(c, 500) ? (long)fz_below(c, 1000) : (long)fz_value(c);
-    if (op == MF_CNODE_COPY_TO) {
+    if (op == MF_CNODE_COPY_TO || op == MF_CNODE_MOVE_TO) {
         a1 = dst_cnode(c);
         a2 = fz_chance(c, 700) ? fz_free_slot(c) : fz_cptr(c);
         a3 = (long)fz_rights(c);
@@ -198,8 +199,15 @@ static void thread_invoke(struct fz_ctx *c, long t, long op)
         a0 = fz_chance(c, 700) ? cspaces[fz_below(c, 5)] : fz_slot_of(c, MF_OBJ_CNODE);
         a1 = fz_chance(c, 500) ? (long)(uintptr_t)&fz_scratch[(14 + fz_below(c, 2)) * 4096]
                                : (long)(fz_ptr_out(c) & ~4095ul);
+        a2 = fz_chance(c, 700) ? 0 : fz_chance(c, 900) ? fz_slot_of(c, MF_OBJ_VAS) : (long)fz_value(c);
         break;
     }
+    case MF_THREAD_BIND_EXIT:
+        a0 = fz_chance(c, 200) ? 0 : fz_chance(c, 900) ? fz_slot_of(c, MF_OBJ_NOTIFICATION) : fz_cptr(c);
+        break;
+    case MF_THREAD_EXIT_STATUS:
+        a0 = (long)fz_ptr_out(c);
+        break;
     case MF_THREAD_WRITE_REGS: {
         uint64_t pc, sp, arg;
         fz_thread_regs(c, &pc, &sp, &arg);
@@ -223,7 +231,8 @@ static void thread_invoke(struct fz_ctx *c, long t, long op)
     default:
         break;
     }
-    fz_inv(c, t, op, a0, a1, a2, (long)fz_value(c));
+    long a3 = op == MF_THREAD_CONFIGURE && fz_chance(c, 500) ? (long)fz_ptr_in(c) : (long)fz_value(c);
+    fz_inv(c, t, op, a0, a1, a2, a3);
 }
 
 static void notification_invoke(struct fz_ctx *c, long n, long op)
@@ -266,7 +275,15 @@ static void space_invoke(struct fz_ctx *c, unsigned type, long s, long op)
         if (op == MF_FRAME_MAP) {
             a0 = fz_slot_of(c, MF_OBJ_SEGMENT);
             a1 = (long)fz_user_va(c) + (long)(fz_below(c, 512) << 12);
-            a2 = (long)fz_rights(c);
+            a2 = (long)fz_rights(c) | (fz_chance(c, 200) ? MF_MAP_EXEC : 0);
+        } else if (op == MF_FRAME_READ || op == MF_FRAME_WRITE) {
+            // Out of the frame into a buffer of ours (at most half of
+            // FZ_LOCAL_SIZE), or in from anything we may read.
+            a0 = fz_chance(c, 800) ? (long)fz_below(c, 4097) : (long)fz_value(c);
+            a1 = (long)(op == MF_FRAME_READ ? fz_ptr_out(c) : fz_ptr_in(c));
+            a2 = fz_chance(c, 900) ? (long)fz_below(c, FZ_LOCAL_SIZE / 2) : (long)fz_value(c);
+            if (op == MF_FRAME_READ && (uint64_t)a2 > FZ_LOCAL_SIZE / 2)
+                a1 = (long)fz_value(c) | (1l << 47);   // a long read lands nowhere of ours
         } else {
             a0 = (long)fz_rights(c);
         }

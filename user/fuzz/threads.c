@@ -390,13 +390,14 @@ void fz_thread_scenario(struct fz_ctx *c)
 // our other threads may revoke its memory).
 void fz_spawn_scenario(struct fz_ctx *c)
 {
-    static const char *const names[] = {"hello", "fault", "spin", "badelf", "example", "lrpc_server"};
-    unsigned i = (unsigned)fz_below(c, 6);
+    static const char *const names[] = {"hello", "fault", "spin", "badelf", "example", "lrpc_server", "nope"};
+    unsigned i = (unsigned)fz_below(c, 7);
     const char *name = names[i];
     uint64_t arg = i == 1 ? 1 + fz_below(c, 6) : fz_below(c, 3);
+    long ut = fz_chance(c, 500) ? FZ_UT_STORM_A : FZ_UT_STORM_B;
     long cspace = 0;
-    if (i >= 4 || fz_chance(c, 300)) {
-        long cn = fz_free_slot(c), ut = fz_chance(c, 500) ? FZ_UT_STORM_A : FZ_UT_STORM_B;
+    if (i == 4 || i == 5 || fz_chance(c, 300)) {
+        long cn = fz_free_slot(c);
         if (fz_inv(c, ut, MF_UNTYPED_RETYPE, MF_OBJ_CNODE | 7 << 8 | 1 << 16, FZ_SELF, cn, 0) == 0) {
             fz.shadow[cn] = MF_OBJ_CNODE;
             fz_inv(c, ut, MF_UNTYPED_RETYPE, MF_OBJ_UNTYPED | 18 << 8 | 1 << 16, cn, MF_CAP_UNTYPED_BASE, 0);
@@ -406,18 +407,39 @@ void fz_spawn_scenario(struct fz_ctx *c)
     } else if (fz_chance(c, 300)) {
         cspace = FZ_SELF;       // hello, fault, spin, badelf make no invocations
     }
-    long tid = fz_sys(c, SYS_SPAWN, (long)(uintptr_t)name, (long)strlen(name), (long)arg, cspace, 0, 0);
-    if (tid <= 0)
+    // MF_PROGRAM_SLOTS empty slots in a row, past the protected ones (the
+    // shadow says where to look; identify confirms).
+    long first = -1;
+    for (long tries = 0, s0 = (long)fz_below(c, 160); tries < 160 && first < 0; tries++) {
+        long s = FZ_PROTECTED_END + 8 + (s0 + tries) % 160, k = 0;
+        while (k < MF_PROGRAM_SLOTS && fz.shadow[s + k] == MF_OBJ_NULL)
+            k++;
+        if (k == MF_PROGRAM_SLOTS)
+            first = s;
+    }
+    if (first < 0)
         return;
+    for (long s = first; s < first + MF_PROGRAM_SLOTS; s++)
+        if (fz_identify(c, s) != 0)
+            return;
+    struct mf_program p;
+    struct mf_load_args a = {.name = name, .arg = arg, .cspace = cspace, .untyped = ut, .slots = first,
+                             .images = fz_chance(c, 950) ? FZ_IMAGES : fz_cptr(c)};
+    long r = mf_program_load(&p, &a);
+    c->calls += 8;          // at least; the loader's calls are not counted one by one
+    if (r < 0)
+        return;
+    for (long s = first; s < first + MF_PROGRAM_SLOTS; s++)
+        fz.shadow[s] = (uint8_t)(fz_identify(c, s) & 0xff);
     fz.spawns++;
     struct mf_exit_status st;
-    long r;
-    int tries = 0;
-    do
-        r = fz_sys(c, SYS_WAIT, tid, (long)(uintptr_t)&st, 0, 0, 0, 0);
-    while (r == -E_AGAIN && ++tries < 100000);
-    if (r)
-        printf("fuzz: %u: waiting for %s (thread %ld): %ld\n", fz.seed, name, tid, r);
+    if (mf_program_start(&p) == 0)
+        for (int tries = 0; tries < 5 && mf_thread_exit_status(p.thread, &st) == -E_BUSY; tries++)
+            mf_notification_wait_timeout(p.exit, 5);
+    // Ended or not (a server waits for clients forever), it goes now.
+    mf_program_destroy(&p);
+    for (long s = first; s < first + MF_PROGRAM_SLOTS; s++)
+        fz.shadow[s] = MF_OBJ_NULL;
 }
 
 // ------------------------------------------------------------ LRPC procedures

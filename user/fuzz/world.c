@@ -124,7 +124,8 @@ bool fz_setup(struct fz_ctx *c)
         return false;
     }
     for (long s = FZ_UT_STORM_A; s < FZ_PROTECTED_END; s++)
-        if (s != FZ_CONSOLE && mf_cnode_identify(self, s) != 0) {     // main() put the console there
+        if (s != FZ_CONSOLE && s != FZ_SYSTEM && s != FZ_IMAGES && mf_cnode_identify(self, s) != 0) {
+            // (main() put the console, System and images caps there)
             printf("fuzz: %u: slot %ld is not empty\n", fz.seed, s);
             return false;
         }
@@ -153,7 +154,7 @@ bool fz_setup(struct fz_ctx *c)
     mf_cnode_copy(self, FZ_PARTNER_EP, FZ_PROTECTED_END + 2, MF_RIGHTS_ALL);
     mf_cnode_mint(self, FZ_NTFN, FZ_PROTECTED_END + 3, MF_RIGHTS_ALL, 0x10);
     struct mf_system_info si;
-    if (mf_system_info(&si) == 0) {
+    if (mf_invoke(FZ_SYSTEM, MF_SYSTEM_INFO, (long)&si, 0, 0, 0) == 0) {
         fz.device_count = si.device_count;
         fz.cpus = si.cpus ? si.cpus : 1;
     }

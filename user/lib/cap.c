@@ -127,3 +127,28 @@ long mf_frame_map(long frame, long segment, uint64_t va, unsigned rights)
 }
 long mf_frame_unmap(long frame) { return mf_invoke(frame, MF_FRAME_UNMAP, 0, 0, 0, 0); }
 long mf_frame_protect(long frame, unsigned rights) { return mf_invoke(frame, MF_FRAME_PROTECT, rights, 0, 0, 0); }
+
+long mf_frame_read(long frame, uint64_t offset, void *buf, uint64_t len)
+{
+    return mf_invoke(frame, MF_FRAME_READ, (long)offset, (long)buf, (long)len, 0);
+}
+long mf_frame_write(long frame, uint64_t offset, const void *buf, uint64_t len)
+{
+    return mf_invoke(frame, MF_FRAME_WRITE, (long)offset, (long)buf, (long)len, 0);
+}
+long mf_cnode_move_to(long cnode, long src, long dst_cnode, long dst)
+{
+    return mf_invoke(cnode, MF_CNODE_MOVE_TO, src, dst_cnode, dst, 0);
+}
+long mf_thread_configure_in(long thread, long cspace, void *ipc_buffer, long vas, const char name[32])
+{
+    return mf_invoke(thread, MF_THREAD_CONFIGURE, cspace, (long)ipc_buffer, vas, (long)name);
+}
+long mf_thread_bind_exit(long thread, long notification)
+{
+    return mf_invoke(thread, MF_THREAD_BIND_EXIT, notification, 0, 0, 0);
+}
+long mf_thread_exit_status(long thread, struct mf_exit_status *status)
+{
+    return mf_invoke(thread, MF_THREAD_EXIT_STATUS, (long)status, 0, 0, 0);
+}

@@ -7,23 +7,11 @@ long mf_console_cap = MF_CAP_CONSOLE;
 long mf_write(const char *buf, size_t len) { return mf_invoke(mf_console_cap, MF_CONSOLE_WRITE, (long)buf, (long)len, 0, 0); }
 int mf_getc(void) { return (int)mf_invoke(mf_console_cap, MF_CONSOLE_GETC, 0, 0, 0, 0); }
 long mf_yield(void) { return mf_syscall(SYS_YIELD, 0, 0, 0); }
-long mf_spawn(const char *name, uint64_t arg)
-{
-    return mf_spawn_with(name, arg, 0);
-}
-
-long mf_spawn_with(const char *name, uint64_t arg, long cspace)
-{
-    return mf_syscall6(SYS_SPAWN, (long)name, (long)strlen(name), (long)arg, cspace, 0, 0);
-}
-long mf_wait(long tid, struct mf_exit_status *status) { return mf_syscall(SYS_WAIT, tid, (long)status, 0); }
-long mf_program_info(unsigned index, char *name, size_t len)
-{
-    return mf_syscall(SYS_PROGRAM_INFO, index, (long)name, (long)len);
-}
 long mf_thread_info(unsigned index, struct mf_thread_info *info)
 {
-    return mf_syscall(SYS_THREAD_INFO, index, (long)info, 0);
+    if (index == MF_THREAD_SELF)
+        return mf_syscall(SYS_THREAD_INFO, index, (long)info, 0);
+    return mf_invoke(MF_CAP_SYSTEM, MF_SYSTEM_THREAD_INFO, index, (long)info, 0, 0);
 }
 long mf_cpu_id(void)
 {
@@ -31,7 +19,7 @@ long mf_cpu_id(void)
     long r = mf_thread_info(MF_THREAD_SELF, &info);
     return r < 0 ? r : (long)info.cpu;
 }
-long mf_system_info(struct mf_system_info *info) { return mf_syscall(SYS_SYSTEM_INFO, (long)info, 0, 0); }
+long mf_system_info(struct mf_system_info *info) { return mf_invoke(MF_CAP_SYSTEM, MF_SYSTEM_INFO, (long)info, 0, 0, 0); }
 long mf_time(void) { return mf_syscall(SYS_TIME, 0, 0, 0); }
 long mf_sleep(long ticks) { return mf_syscall(SYS_SLEEP, ticks, 0, 0); }
 long mf_system_poweroff(long system, int status) { return mf_invoke(system, MF_SYSTEM_POWEROFF, status, 0, 0, 0); }

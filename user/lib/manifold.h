@@ -31,16 +31,53 @@ int puts(const char *s);               // writes s and a newline
 // Threads and programs
 _Noreturn void mf_exit(int code);
 long mf_yield(void);
-// Starts the boot module `name` as a new thread in its own address space;
-// returns the thread id. -E_NOENT: no such program; -E_NOEXEC: not a valid ELF.
+// Programs (user/lib/loader.c, docs/programs.md): a parent loads a boot
+// image into objects it carves from its own untyped memory; the kernel
+// loads only the root task.
+struct mf_load_args {
+    const char *name;      // the boot image (mf_boot_dir_read lists them)
+    uint64_t arg;          // the program's first argument register
+    long cspace;           // a CNode cptr of ours: the program's CSpace (0: none)
+    long untyped;          // every object comes from here; revoke it to take all back
+    long slots;            // the first of MF_PROGRAM_SLOTS empty slots of our CSpace
+    long images;           // the boot images CNode (0: MF_CAP_BOOT_IMAGES)
+};
+#define MF_PROGRAM_SLOTS 7
+struct mf_program {
+    long objects;          // a CNode of ours: its VAS (slot 1), home segment (2), frames (3..)
+    long thread;           // its thread (inactive until mf_program_start)
+    long exit;             // a notification its thread signals when it ends
+    uint32_t pages;        // frames it was given
+};
+// Loads; -E_NOENT: no such image; -E_NOEXEC: not an ELF for this machine
+// (or a writable and executable segment); -E_NOMEM: the untyped is full.
+// On failure nothing is left in the slots. Not reentrant: one load at a
+// time per program.
+long mf_program_load(struct mf_program *p, const struct mf_load_args *args);
+long mf_program_start(struct mf_program *p);
+// Blocks until the program's thread ends (exit, fault, lost address space).
+long mf_program_wait(struct mf_program *p, struct mf_exit_status *status);
+// Stops it and deletes its caps; its memory returns when the untyped is revoked.
+long mf_program_destroy(struct mf_program *p);
+// The boot images' directory (a 4 KiB struct mf_boot_dir); `scratch` is an
+// empty slot of ours, empty again afterwards.
+long mf_boot_dir_read(long images, long scratch, struct mf_boot_dir *dir);
+// The simple form: programs from a pool (an untyped and room for up to 8
+// programs' slots, MF_PROGRAM_SLOTS each). mf_spawn returns a handle for
+// mf_wait, which also destroys the program; when the pool has no program
+// left, its untyped is revoked. -E_NOMEM: no pool, or it is full.
+void mf_spawn_pool(long untyped, long first_slot, long slot_count);
 long mf_spawn(const char *name, uint64_t arg);
-// As mf_spawn, and the program's CSpace is the CNode `cspace` (a cptr of
-// ours): it finds there what we put there (see docs/capabilities.md).
 long mf_spawn_with(const char *name, uint64_t arg, long cspace);
-// Waits for a thread this thread spawned to end.
-long mf_wait(long tid, struct mf_exit_status *status);
-long mf_program_info(unsigned index, char *name, size_t len);
+// From `untyped` instead of the pool's (the caller revokes it when done).
+long mf_spawn_from(const char *name, uint64_t arg, long cspace, long untyped);
+long mf_wait(long handle, struct mf_exit_status *status);
+long mf_spawned_thread(long handle);   // the program's thread cap, for suspend, priority...
+// Threads: our own (MF_THREAD_SELF, no capability needed), or the index-th
+// of the system through the System cap in MF_CAP_SYSTEM (READ).
 long mf_thread_info(unsigned index, struct mf_thread_info *info);
+// Through the System cap in MF_CAP_SYSTEM (READ): programs the shell
+// starts get a read-only copy.
 long mf_system_info(struct mf_system_info *info);
 long mf_time(void);                    // timer ticks since boot
 long mf_sleep(long ticks);
@@ -65,6 +102,8 @@ long mf_cnode_revoke(long cnode, long slot);     // repeats while -E_AGAIN
 long mf_cnode_identify(long cnode, long slot);
 // Copies src of `cnode` into slot dst of another CNode we hold.
 long mf_cnode_copy_to(long cnode, long src, long dst_cnode, long dst, unsigned rights);
+// Moves src of `cnode` into slot dst of another CNode (a mapping stays).
+long mf_cnode_move_to(long cnode, long src, long dst_cnode, long dst);
 // Carves `count` objects of `type` (size_bits as the type wants) into
 // dst_cnode[dst_index ...].
 long mf_untyped_retype(long ut, unsigned type, unsigned size_bits, unsigned count,
@@ -75,6 +114,13 @@ long mf_untyped_retype(long ut, unsigned type, unsigned size_bits, unsigned coun
 // ipc_buffer: a page-aligned page of the thread's own for long messages
 // (NULL: messages to it are cut to four words).
 long mf_thread_configure(long thread, long cspace, void *ipc_buffer);
+// As configure, in the VAS `vas` (it becomes the thread's home) and with a
+// name (32 bytes, or NULL) for `ps`.
+long mf_thread_configure_in(long thread, long cspace, void *ipc_buffer, long vas, const char name[32]);
+// `notification` (0: none) is signalled whenever the thread ends; then
+// exit_status tells how (-E_BUSY while it has not ended).
+long mf_thread_bind_exit(long thread, long notification);
+long mf_thread_exit_status(long thread, struct mf_exit_status *status);
 long mf_thread_write_regs(long thread, uint64_t pc, uint64_t sp, uint64_t arg);
 long mf_thread_read_reg(long thread, unsigned reg);   // MF_REG_PC / MF_REG_SP
 long mf_thread_resume(long thread);
@@ -156,9 +202,13 @@ long mf_segment_configure(long segment, uint64_t base, uint64_t size);
 long mf_segment_set_pager(long segment, long endpoint);   // 0 = none
 long mf_frame_map(long frame, long segment, uint64_t va, unsigned rights);
 long mf_frame_unmap(long frame);
-// Changes the rights (READ, or READ|WRITE) of the frame cap's mapping in
-// place, flushing the TLBs; -E_NOENT when the cap maps nothing.
+// Changes the rights (READ, READ|WRITE or READ|MF_MAP_EXEC) of the frame
+// cap's mapping in place, flushing the TLBs; -E_NOENT when the cap maps nothing.
 long mf_frame_protect(long frame, unsigned rights);
+// Copies between a frame and our memory without mapping it (needs READ /
+// WRITE on the frame cap); offset + len within the frame.
+long mf_frame_read(long frame, uint64_t offset, void *buf, uint64_t len);
+long mf_frame_write(long frame, uint64_t offset, const void *buf, uint64_t len);
 
 // A zero-fill pager (user/lib/pager.c): serves the page faults of the
 // segments attached to it by mapping fresh (zeroed) frames retyped from

@@ -79,7 +79,7 @@ static void worker(uint64_t arg)
 static long worker_state(void)
 {
     struct mf_thread_info ti;
-    for (unsigned i = 0; mf_thread_info(i, &ti) == 0; i++)
+    for (unsigned i = 0; mf_invoke(FZ_SYSTEM, MF_SYSTEM_THREAD_INFO, i, (long)&ti, 0, 0) == 0; i++)
         if (ti.id && (long)ti.id == fz.worker_tid)
             return ti.state;
     return -1;
@@ -135,6 +135,8 @@ int main(uint64_t arg)
     // slot 3 itself is fuzzed like any other.
     if (mf_cnode_copy(FZ_SELF, MF_CAP_CONSOLE, FZ_CONSOLE, MF_RIGHT_WRITE) == 0)
         mf_console_cap = FZ_CONSOLE;
+    mf_cnode_copy(FZ_SELF, MF_CAP_SYSTEM, FZ_SYSTEM, MF_RIGHT_READ);
+    mf_cnode_copy(FZ_SELF, MF_CAP_BOOT_IMAGES, FZ_IMAGES, MF_RIGHT_READ);
     printf("fuzz: seed %u calls %lu cpu %d flags %#x: start\n", fz.seed, (unsigned long)fz.target, fz.cpu,
            fz.flags);
     struct fz_ctx *c = &fz_worker_ctx;

@@ -56,6 +56,9 @@ int main(uint64_t arg)
     // Drivers in libmanifold (ivshmem) take their notifications from the
     // name service's untyped, which is never revoked (root.h).
     mf_driver_set_resources(NS_UNTYPED, MF_CAP_DRIVER_SLOTS, MF_DRIVER_SLOT_COUNT);
+    // Programs we start (mf_spawn, spawn_with_resources) are loaded by
+    // libmanifold into objects of ours (user/lib/loader.c).
+    mf_spawn_pool(SPAWN_UT, SPAWN_SLOTS, SPAWN_SLOT_COUNT);
     if (cmdline_has(&si, "mode=test")) {
         int failed = run_tests(cmdline_value(&si, "tests="));
         mf_poweroff(failed ? 1 : 0);

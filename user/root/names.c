@@ -77,7 +77,16 @@ bool names_start(void)
 long spawn_with_resources(const char *name, uint64_t arg, long untyped, long cnode_slot)
 {
     const long self = MF_CAP_SELF_CNODE;
-    long r = mf_untyped_retype(untyped, MF_OBJ_CNODE, 8, 1, self, cnode_slot);
+    // The 4 MiB untyped first, at the start of `untyped` (retype aligns
+    // each object to its size), held in cnode_slot until its CNode exists;
+    // the CNode and the program come after it.
+    long r = mf_untyped_retype(untyped, MF_OBJ_UNTYPED, 22, 1, self, cnode_slot);
+    if (r == 0)
+        r = mf_cnode_move(self, cnode_slot, SPAWN_SCRATCH);
+    if (r == 0)
+        r = mf_untyped_retype(untyped, MF_OBJ_CNODE, 8, 1, self, cnode_slot);
+    if (r == 0)
+        r = mf_cnode_move_to(self, SPAWN_SCRATCH, cnode_slot, MF_CAP_UNTYPED_BASE);
     if (r == 0)
         r = mf_cnode_copy_to(self, cnode_slot, cnode_slot, MF_CAP_SELF_CNODE, MF_RIGHTS_ALL);
     if (r == 0)
@@ -85,11 +94,14 @@ long spawn_with_resources(const char *name, uint64_t arg, long untyped, long cno
     if (r == 0)
         r = mf_cnode_copy_to(self, MF_CAP_CONSOLE, cnode_slot, MF_CAP_CONSOLE, MF_RIGHTS_ALL);
     if (r == 0)
-        r = mf_untyped_retype(untyped, MF_OBJ_UNTYPED, 22, 1, cnode_slot, MF_CAP_UNTYPED_BASE);
+        r = mf_cnode_copy_to(self, MF_CAP_SYSTEM, cnode_slot, MF_CAP_SYSTEM, MF_RIGHT_READ);
+    if (r == 0)
+        r = mf_cnode_copy_to(self, MF_CAP_BOOT_IMAGES, cnode_slot, MF_CAP_BOOT_IMAGES, MF_RIGHT_READ);
     struct mf_system_info si;
     if (r == 0)
         r = mf_system_info(&si);
     for (uint32_t i = 0; r == 0 && i < si.device_count; i++)
         r = mf_cnode_copy_to(self, MF_CAP_DEVICE_BASE + i, cnode_slot, MF_CAP_DEVICE_BASE + i, MF_RIGHTS_ALL);
-    return r < 0 ? r : mf_spawn_with(name, arg, cnode_slot);
+    mf_cnode_delete(self, SPAWN_SCRATCH);      // (when something failed)
+    return r < 0 ? r : mf_spawn_from(name, arg, cnode_slot, untyped);
 }

@@ -77,13 +77,20 @@ static void cmd_ps(int argc, char **argv)
         printf("  %4u %-10s %4u %4u  %s\n", ti.id, states[ti.state % 4], ti.cpu, ti.priority, ti.name);
 }
 
+#define SHELL_SCRATCH 3902      // an empty slot for reading the boot images' directory
+
 static void cmd_programs(int argc, char **argv)
 {
     (void)argc, (void)argv;
-    char name[32];
-    long size;
-    for (unsigned i = 0; (size = mf_program_info(i, name, sizeof(name))) >= 0; i++)
-        printf("  %-16s %6ld bytes\n", name, size);
+    static uint64_t page[512];
+    struct mf_boot_dir *dir = (struct mf_boot_dir *)page;
+    long r = mf_boot_dir_read(MF_CAP_BOOT_IMAGES, SHELL_SCRATCH, dir);
+    if (r < 0) {
+        printf("programs: %s\n", mf_strerror(r));
+        return;
+    }
+    for (uint32_t i = 0; i < dir->count; i++)
+        printf("  %-16s %6lu bytes\n", dir->image[i].name, (unsigned long)dir->image[i].size);
 }
 
 static const char *fault_name(int kind)
@@ -102,6 +109,7 @@ static const char *fault_name(int kind)
 // when they end.
 #define CHILD_UNTYPED (MF_CAP_UNTYPED_BASE + 1)
 #define CHILD_CNODE 3900
+
 
 static long run_with_cspace(const char *name, uint64_t arg)
 {
@@ -125,10 +133,11 @@ static void cmd_run(int argc, char **argv)
     if (r < 0)
         printf("run: wait: %s\n", mf_strerror(r));
     else if (st.how == EXIT_NORMAL)
-        printf("%s (thread %ld) exited with status %d\n", argv[1], tid, st.code);
+        printf("%s exited with status %d\n", argv[1], st.code);
+    else if (st.how == EXIT_FAULT)
+        printf("%s was killed: %s at %#lx\n", argv[1], fault_name(st.code), (unsigned long)st.address);
     else
-        printf("%s (thread %ld) was killed: %s at %#lx\n", argv[1], tid, fault_name(st.code),
-               (unsigned long)st.address);
+        printf("%s was killed: its address space was destroyed\n", argv[1]);
     // Take back everything the program had.
     mf_cnode_revoke(MF_CAP_SELF_CNODE, CHILD_UNTYPED);
 }

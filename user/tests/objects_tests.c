@@ -190,32 +190,42 @@ UTEST(binding_holds_its_server_cspace_by_capability)
     return NULL;
 }
 
+static unsigned thread_count(void)
+{
+    struct mf_thread_info ti;
+    unsigned n = 0;
+    while (mf_thread_info(n, &ti) == 0)
+        n++;
+    return n;
+}
+
 // Finding 4: programs whose parent ended were never reaped; each kept one
 // of the kernel's address-space slots and its memory, and after about 62
-// of them nothing could be spawned until reboot. Orphans are now freed as
-// they end: 120 of them come and go, and memory returns to where it was.
-UTEST(orphaned_programs_are_reaped)
+// of them nothing could be spawned until reboot. Now a program is built by
+// its parent from the parent's untyped (user/lib/loader.c): a probe loads
+// three sleeping children from the untyped we gave it and exits; revoking
+// that untyped takes the children too, every round, and all of it can be
+// retyped again afterwards.
+UTEST(children_of_an_ended_program_are_reclaimed)
 {
-    struct mf_system_info si;
-    UCHECK(mf_system_info(&si) == 0);
-    uint64_t free_before = si.memory_free;
-    for (int round = 0; round < 40; round++) {
+    UCHECK(cleanup());
+    unsigned before = thread_count();
+    for (int round = 0; round < 10; round++) {
         struct mf_exit_status st;
-        long tid = mf_spawn("probe", 2 | 3 << 8);     // 3 children of its own, left running
-        if (tid < 0)
-            printf("# round %d: spawn: %s\n", round, mf_strerror(tid));
-        UCHECK(tid > 0 && mf_wait(tid, &st) == 0);
+        long h = spawn_with_resources("probe", 2 | 3 << 8, UT, 3996);
+        if (h < 0)
+            printf("# round %d: spawn: %s\n", round, mf_strerror(h));
+        UCHECK(h > 0 && mf_wait(h, &st) == 0);
         UCHECK(st.how == EXIT_NORMAL && st.code == 0);
+        UCHECK(thread_count() == before + 3);       // its children sleep on
+        long r;
+        while ((r = mf_cnode_revoke(ROOT, UT)) == -E_AGAIN)
+            ;
+        UCHECK(r == 0);
+        UCHECK(thread_count() == before);
     }
-    // They run 2 ticks each; the idle CPUs free them once they end.
-    for (int t = 0; t < 500 && si.memory_free != free_before; t++) {
-        mf_sleep(1);
-        UCHECK(mf_system_info(&si) == 0);
-    }
-    if (si.memory_free != free_before)
-        printf("# free memory %lu KiB before, %lu KiB after\n", (unsigned long)(free_before >> 10),
-               (unsigned long)(si.memory_free >> 10));
-    UCHECK(si.memory_free == free_before);
+    UCHECK(mf_untyped_retype(UT, MF_OBJ_UNTYPED, 23, 1, ROOT, FRAME) == 0);   // all 8 MiB free again
+    UCHECK(cleanup());
     return NULL;
 }
 

@@ -1,5 +1,6 @@
-// Programs: spawning, exit status, faults that kill only the offending
-// thread, the loader's rejection of bad images, and preemption.
+// Programs: the user-level loader (user/lib/loader.c), exit status, faults
+// that kill only the offending thread, the loader's rejection of bad
+// images, and preemption.
 #include "manifold.h"
 #include "utest.h"
 
@@ -60,14 +61,15 @@ UTEST(fault_reports_address)
 
 UTEST(wait_only_own_children)
 {
-    // Thread 1 is the idle thread or another's: not ours to wait for.
+    // Handles are the pool's: nothing else can be waited for.
     struct mf_exit_status st;
-    UCHECK(mf_wait(1, &st) == -E_NOENT);
-    long tid = mf_spawn("hello", 0);
-    UCHECK(tid > 0);
-    UCHECK(mf_wait(tid, (struct mf_exit_status *)0x10) == -E_FAULT);
-    UCHECK(mf_wait(tid, &st) == 0);          // the child is still reapable
-    UCHECK(mf_wait(tid, &st) == -E_NOENT);   // and only once
+    UCHECK(mf_wait(77, &st) == -E_NOENT);
+    UCHECK(mf_wait(0, &st) == -E_NOENT);
+    UCHECK(mf_wait(-3, &st) == -E_NOENT);
+    long h = mf_spawn("hello", 0);
+    UCHECK(h > 0);
+    UCHECK(mf_wait(h, &st) == 0);
+    UCHECK(mf_wait(h, &st) == -E_NOENT);   // only once
     return NULL;
 }
 
@@ -94,15 +96,21 @@ UTEST(timer_preempts_busy_thread)
     return NULL;
 }
 
-UTEST(memory_returned_after_exit)
+// After boot the kernel allocates no memory for programs: loading and
+// running one changes the kernel's free memory not at all (everything is
+// carved from our untyped), and the untyped comes back whole.
+UTEST(kernel_allocates_nothing_for_programs)
 {
     struct mf_system_info a, b;
     struct mf_exit_status st;
-    UCHECK(run("hello", 0, &st) == 0);   // warm any lazily allocated state
     UCHECK(mf_system_info(&a) == 0);
+    long h = mf_spawn("spin", 5);
+    UCHECK(h > 0);
+    UCHECK(mf_system_info(&b) == 0);     // it is loaded and running now
+    UCHECK(mf_wait(h, &st) == 0 && st.how == EXIT_NORMAL);
+    UCHECK(a.memory_free == b.memory_free);
     for (int i = 0; i < 5; i++)
         UCHECK(run("fault", 1, &st) == 0);
-    UCHECK(run("hello", 0, &st) == 0);
     UCHECK(mf_system_info(&b) == 0);
     UCHECK(a.memory_free == b.memory_free);
     return NULL;
@@ -126,5 +134,60 @@ UTEST(spawn_with_a_delegated_cspace)
     tid = mf_spawn("example", 0);
     UCHECK(tid > 0 && mf_wait(tid, &st) == 0 && st.how == EXIT_NORMAL && st.code == 1);
     UCHECK(mf_cnode_revoke(self, ut) == 0);
+    return NULL;
+}
+
+// The loader's pieces, by hand: a program loaded but not started, its
+// objects where mf_program says, the exit notification and status.
+#define UT (MF_CAP_UNTYPED_BASE + 2)
+#define SLOTS 3050
+UTEST(program_load_start_wait)
+{
+    const long self = MF_CAP_SELF_CNODE;
+    struct mf_program p;
+    struct mf_load_args a = {.name = "hello", .arg = 9, .untyped = UT, .slots = SLOTS};
+    UCHECK(mf_program_load(&p, &a) == 0);
+    UCHECK(p.pages > 16);                      // text, data, stack, IPC buffer
+    UCHECK((mf_cnode_identify(self, p.thread) & 0xff) == MF_OBJ_THREAD);
+    UCHECK((mf_cnode_identify(p.objects, 1) & 0xff) == MF_OBJ_VAS);
+    UCHECK((mf_cnode_identify(p.objects, 2) & 0xff) == MF_OBJ_SEGMENT);
+    UCHECK((mf_cnode_identify(p.objects, 3) & 0xff) == MF_OBJ_FRAME);
+    struct mf_exit_status st;
+    UCHECK(mf_thread_exit_status(p.thread, &st) == -E_BUSY);     // has not run
+    UCHECK(mf_notification_poll(p.exit) == 0);
+    UCHECK(mf_program_start(&p) == 0);
+    UCHECK(mf_program_wait(&p, &st) == 0);
+    UCHECK(st.how == EXIT_NORMAL && st.code == 9);
+    UCHECK(mf_thread_exit_status(p.thread, NULL) == -E_FAULT);
+    UCHECK(mf_program_destroy(&p) == 0);
+    UCHECK(mf_cnode_identify(self, SLOTS) == 0 && mf_cnode_identify(self, SLOTS + 1) == 0);
+    // Slots in use are refused, and a failed load leaves them empty.
+    UCHECK(mf_cnode_copy(self, MF_CAP_CONSOLE, SLOTS + 4, MF_RIGHT_READ) == 0);
+    UCHECK(mf_program_load(&p, &a) == -E_BUSY);
+    UCHECK(mf_cnode_delete(self, SLOTS + 4) == 0);
+    a.name = "badelf";
+    UCHECK(mf_program_load(&p, &a) == -E_NOEXEC);
+    for (long s = 0; s < MF_PROGRAM_SLOTS; s++)
+        UCHECK(mf_cnode_identify(self, SLOTS + s) == 0);
+    UCHECK(mf_cnode_revoke(self, UT) == 0);
+    return NULL;
+}
+
+// Destroying a program's VAS under it: its thread dies (EXIT_NO_SPACE),
+// nothing else does, and its exit notification tells us.
+UTEST(program_killed_when_its_vas_is_destroyed)
+{
+    const long self = MF_CAP_SELF_CNODE;
+    struct mf_program p;
+    struct mf_load_args a = {.name = "spin", .arg = 100000, .untyped = UT, .slots = SLOTS};
+    UCHECK(mf_program_load(&p, &a) == 0);
+    UCHECK(mf_program_start(&p) == 0);
+    mf_sleep(2);
+    UCHECK(mf_cnode_delete(p.objects, 1) == 0);          // its VAS
+    struct mf_exit_status st;
+    UCHECK(mf_program_wait(&p, &st) == 0);
+    UCHECK(st.how == EXIT_NO_SPACE);
+    UCHECK(mf_program_destroy(&p) == 0);
+    UCHECK(mf_cnode_revoke(self, UT) == 0);
     return NULL;
 }

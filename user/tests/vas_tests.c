@@ -2,6 +2,7 @@
 // attachments, and user-level pagers.
 #include "manifold.h"
 #include "utest.h"
+#include "lib/string.h"
 
 #define ROOT MF_CAP_SELF_CNODE
 #define UT (MF_CAP_UNTYPED_BASE + 5)
@@ -337,6 +338,73 @@ UTEST(vas_frame_protect_changes_rights_in_place)
     seen = p[0];
     UCHECK(mf_vas_switch(0) == 0);
     UCHECK(seen == 3);
+    UCHECK(cleanup());
+    return NULL;
+}
+
+// Frames read and written without a mapping, rights and bounds checked;
+// execution is a mapping attribute, never together with write.
+UTEST(vas_frame_read_write_and_exec_rights)
+{
+    UCHECK(cleanup());
+    UCHECK(obj(MF_OBJ_FRAME, 12, FRAMES));
+    static const char text[] = "written through MF_FRAME_WRITE";
+    char back[sizeof(text)] = {0};
+    UCHECK(mf_frame_write(FRAMES, 100, text, sizeof(text)) == 0);
+    UCHECK(mf_frame_read(FRAMES, 100, back, sizeof(back)) == 0);
+    UCHECK(memcmp(text, back, sizeof(text)) == 0);
+    UCHECK(mf_frame_read(FRAMES, 4096 - 4, back, 8) == -E_RANGE);     // past the end
+    UCHECK(mf_frame_read(FRAMES, 4097, back, 0) == -E_RANGE);
+    UCHECK(mf_frame_write(FRAMES, 0, (const void *)0x7000000000ul, 8) == -E_FAULT);
+    UCHECK(mf_frame_read(FRAMES, 0, (void *)(uintptr_t)text, 8) == -E_FAULT);   // read-only data of ours
+    // A read-only copy reads but does not write.
+    UCHECK(mf_cnode_copy(ROOT, FRAMES, FRAMES + 1, MF_RIGHT_READ) == 0);
+    UCHECK(mf_frame_read(FRAMES + 1, 100, back, sizeof(back)) == 0);
+    UCHECK(mf_frame_write(FRAMES + 1, 0, text, 4) == -E_PERM);
+    // W^X, and EXEC needs only READ on the cap.
+    UCHECK(obj(MF_OBJ_SEGMENT, 14, SEG) && mf_segment_configure(SEG, SEG_BASE, 2 * MiB) == 0);
+    UCHECK(mf_frame_map(FRAMES, SEG, SEG_BASE, MF_RIGHT_READ | MF_RIGHT_WRITE | MF_MAP_EXEC) == -E_INVAL);
+    UCHECK(mf_frame_map(FRAMES + 1, SEG, SEG_BASE, MF_RIGHT_READ | MF_MAP_EXEC) == 0);
+    UCHECK(mf_frame_protect(FRAMES + 1, MF_RIGHT_READ | MF_RIGHT_WRITE) == -E_PERM);
+    UCHECK(mf_frame_protect(FRAMES + 1, MF_RIGHT_READ | MF_RIGHT_WRITE | MF_MAP_EXEC) == -E_INVAL);
+    UCHECK(cleanup());
+    return NULL;
+}
+
+// Home segments: only exactly [0, MF_HOME_SIZE); never beside a home the
+// kernel built; a frame moved to another CNode keeps its mapping.
+UTEST(vas_home_segment_rules_and_move_to)
+{
+    UCHECK(cleanup());
+    UCHECK(obj(MF_OBJ_SEGMENT, 14, SEG) && obj(MF_OBJ_SEGMENT, 14, SEG_B));
+    UCHECK(mf_segment_configure(SEG, 0, 2 * MiB) == -E_RANGE);
+    UCHECK(mf_segment_configure(SEG, 2 * MiB, 2 * MiB) == -E_RANGE);
+    UCHECK(mf_segment_configure(SEG, 0, MF_HOME_SIZE) == 0);
+    UCHECK(obj(MF_OBJ_VAS, 16, VA_A) && mf_vas_attach(VA_A, 0) == 0);           // our (kernel-built) home
+    UCHECK(mf_vas_attach_segment(VA_A, SEG, MF_RIGHT_READ | MF_RIGHT_WRITE) == -E_BUSY);
+    UCHECK(obj(MF_OBJ_VAS, 16, VA_B));
+    UCHECK(mf_vas_attach_segment(VA_B, SEG, MF_RIGHT_READ | MF_RIGHT_WRITE) == 0);
+    UCHECK(mf_vas_attach(VA_B, 0) == -E_BUSY);                                 // a home is there
+    UCHECK(mf_vas_switch(VA_B) == -E_PERM);                                    // not our home
+    // A mapped frame moved into another CNode stays mapped: unmapping
+    // through the moved cap finds its mapping.
+    UCHECK(obj(MF_OBJ_FRAME, 12, FRAMES));
+    UCHECK(mf_frame_map(FRAMES, SEG, 0x400000, MF_RIGHT_READ) == 0);
+    UCHECK(obj(MF_OBJ_CNODE, 4, COPY));
+    UCHECK(mf_cnode_move_to(ROOT, FRAMES, COPY, 3) == 0);
+    UCHECK(mf_cnode_identify(ROOT, FRAMES) == 0);
+    UCHECK(mf_frame_map(FRAMES + 1, SEG, 0x400000, MF_RIGHT_READ) == -E_BADCAP);
+    UCHECK(obj(MF_OBJ_FRAME, 12, FRAMES + 1));
+    UCHECK(mf_frame_map(FRAMES + 1, SEG, 0x400000, MF_RIGHT_READ) == -E_BUSY);  // still mapped
+    UCHECK(mf_cnode_move_to(COPY, 3, ROOT, FRAMES) == 0);                       // and back
+    UCHECK(mf_frame_unmap(FRAMES) == 0);
+    UCHECK(mf_frame_map(FRAMES + 1, SEG, 0x400000, MF_RIGHT_READ) == 0);
+    // Copying out needs READ on the source CNode, moving out WRITE.
+    UCHECK(mf_cnode_copy(ROOT, COPY, WORKER, MF_RIGHT_READ) == 0);
+    UCHECK(mf_cnode_copy(ROOT, FRAMES + 1, FRAMES + 2, MF_RIGHTS_ALL) == 0);
+    UCHECK(mf_cnode_move_to(ROOT, FRAMES + 2, COPY, 5) == 0);
+    UCHECK(mf_cnode_copy_to(WORKER, 5, ROOT, FRAMES + 3, MF_RIGHT_READ) == 0);
+    UCHECK(mf_cnode_move_to(WORKER, 5, ROOT, FRAMES + 4) == -E_PERM);
     UCHECK(cleanup());
     return NULL;
 }
