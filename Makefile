@@ -144,14 +144,22 @@ $(ISO): $(ISO_DEPS)
 deps:
 	@tools/deps
 
+# KERNEL_OPTIONS: extra kernel command-line words (sched=fcfs, tlbtags=off, ...).
 run: deps
 	@$(MAKE) --no-print-directory $(ISO)
-	tools/qemu run $(ARCH) $(ISO)
+	QEMU_KERNEL_OPTIONS="$(KERNEL_OPTIONS)" tools/qemu run $(ARCH) $(ISO)
 
+# GDB on 127.0.0.1:$(GDB_PORT), with the kernel's symbols and, with
+# PROGRAM=NAME, a user program's (README, "Debugging").
+GDB_PORT ?= 1234
 debug: deps
+	@tools/deps --debug
 	@$(MAKE) --no-print-directory $(ISO)
-	@echo "QEMU waits for GDB on :1234: gdb-multiarch $(BUILD)/kernel.elf -ex 'target remote :1234'"
-	tools/qemu debug $(ARCH) $(ISO)
+	@echo "QEMU waits for GDB: gdb-multiarch -x $(BUILD)/gdbinit   (in another terminal)"
+	@{ echo "file $(BUILD)/kernel.elf"; \
+	   $(if $(PROGRAM),echo "add-symbol-file $(BUILD)/user/$(PROGRAM).elf";) \
+	   echo "target remote 127.0.0.1:$(GDB_PORT)"; } > $(BUILD)/gdbinit
+	QEMU_KERNEL_OPTIONS="$(KERNEL_OPTIONS)" GDB_PORT=$(GDB_PORT) tools/qemu debug $(ARCH) $(ISO)
 
 # Build and test every architecture; the overall status fails if any does.
 test: deps host-test model-check
@@ -160,10 +168,13 @@ test: deps host-test model-check
 	done; \
 	$(MAKE) --no-print-directory test-cluster || status=1; exit $$status
 
-# The suite, then a deliberate kernel fault whose panic report is checked.
+# The suite, the interactive shell driven over the serial line
+# (tools/shell-test: jobs, kill, Ctrl-C, line editing), then a deliberate
+# kernel fault whose panic report is checked.
 test-arch:
 	@$(MAKE) --no-print-directory $(ISO)
 	tools/qemu test $(ARCH) $(TEST_ISO)
+	tools/shell-test $(ARCH) $(ISO)
 	$(ARCH_TEST_EXTRA)
 	tools/qemu panic-check $(ARCH) $(CRASH_ISO)
 

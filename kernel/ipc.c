@@ -473,8 +473,10 @@ void ipc_object_destroy(unsigned type, uintptr_t obj)
     struct mcs_qnode q;
     struct thread *t;
     if (type == MF_OBJ_ENDPOINT) {
+        // No segment has it as its pager any more: a segment holds its
+        // pager by a capability, whose deletion cleared seg->pager first
+        // (endpoint_cap_deleted), so this was not the final cap before.
         struct endpoint *ep = (struct endpoint *)obj;
-        segment_forget_pager(ep);
         mcs_lock(&ep->q.lock, &q);
         while ((t = queue_pop(&ep->q)))
             wake_with(t, -E_DEAD);
@@ -628,6 +630,7 @@ const struct object_type endpoint_object_type = {
     .name = "endpoint",
     .object_bits = ipc_object_bits,
     .finalize = endpoint_finalize,
+    .cap_deleted = endpoint_cap_deleted,    // a segment's pager cap (segment.c)
 };
 
 const struct object_type notification_object_type = {

@@ -13,7 +13,6 @@
 
 _Static_assert(MF_LRPC_MAX_PROCEDURES <= 64, "procedure numbers fit the checks below");
 
-static struct binding *live_bindings;   // configured, not destroyed
 
 void binding_init(uintptr_t obj)
 {
@@ -88,8 +87,16 @@ static int64_t invoke_configure(const struct decoded *d)
         seg->readers = 0;
     }
     b->configured = true;
-    b->next_live = live_bindings;
-    live_bindings = b;
+    b->server_prev = NULL;
+    b->server_next = b->server->bindings;
+    if (b->server_next)
+        b->server_next->server_prev = b;
+    b->server->bindings = b;
+    b->astack_prev = NULL;
+    b->astack_next = seg->astack_bindings;
+    if (b->astack_next)
+        b->astack_next->astack_prev = b;
+    seg->astack_bindings = b;
     return 0;
 }
 
@@ -395,11 +402,21 @@ void lrpc_binding_destroy(struct binding *b)
     }
     for (unsigned i = 0; i < count; i++)
         thread_kick(kick[i]);
-    for (struct binding **q = &live_bindings; *q; q = &(*q)->next_live)
-        if (*q == b) {
-            *q = b->next_live;
-            break;
-        }
+    if (b->configured) {
+        if (b->server_prev)
+            b->server_prev->server_next = b->server_next;
+        else
+            b->server->bindings = b->server_next;
+        if (b->server_next)
+            b->server_next->server_prev = b->server_prev;
+        if (b->astack_prev)
+            b->astack_prev->astack_next = b->astack_next;
+        else
+            b->astacks->astack_bindings = b->astack_next;
+        if (b->astack_next)
+            b->astack_next->astack_prev = b->astack_prev;
+        b->server_next = b->server_prev = b->astack_next = b->astack_prev = NULL;
+    }
     b->configured = false;
     cap_delete_nested(&b->server_cspace);
     if (!held)
@@ -408,20 +425,14 @@ void lrpc_binding_destroy(struct binding *b)
 
 void lrpc_forget_vas(struct vas_object *vo)
 {
-    for (struct binding *b = live_bindings, *next; b; b = next) {
-        next = b->next_live;
-        if (b->server == vo)
-            lrpc_binding_destroy(b);
-    }
+    while (vo->bindings)
+        lrpc_binding_destroy(vo->bindings);     // unlinks it
 }
 
 void lrpc_forget_segment(struct segment *seg)
 {
-    for (struct binding *b = live_bindings, *next; b; b = next) {
-        next = b->next_live;
-        if (b->astacks == seg)
-            lrpc_binding_destroy(b);
-    }
+    while (seg->astack_bindings)
+        lrpc_binding_destroy(seg->astack_bindings);
 }
 
 void lrpc_thread_destroy(struct thread *t)

@@ -18,9 +18,12 @@ struct segment;
 #define LRPC_FRAME_MAX 320      // bytes of saved user registers (both arches fit)
 
 struct binding {
-    struct binding *next_live;
     struct vas_object *server;  // where the procedures run
     struct segment *astacks;    // A-stack segment, in the server and in clients
+    // On the server VAS's and the A-stack segment's lists of bindings
+    // (vas_object->bindings, segment->astack_bindings): destroying either
+    // reaches exactly its bindings.
+    struct binding *server_next, *server_prev, *astack_next, *astack_prev;
     struct slot server_cspace;  // a cap to the CSpace a thread uses inside the server (may be empty)
     uint64_t entry;             // the server's dispatcher
     uint32_t procedures;

@@ -78,9 +78,9 @@ void kmain(struct boot_info *bi)
     int r = program_spawn("root", 0, &root);
     if (r)
         panic("cannot start the root task: error %d", r);
-    // Untyped memory for the root task: 14 blocks of 8 MiB (user/root/root.h
+    // Untyped memory for the root task: 16 blocks of 8 MiB (user/root/root.h
     // says who uses which).
-    r = root_cspace_create(root, 14, 23);
+    r = root_cspace_create(root, 16, 23);
     if (r)
         panic("cannot create the root task's CSpace: error %d", r);
     uintptr_t cspace = root->cspace.cap.obj;

@@ -19,8 +19,14 @@
 
 #define SEGMENT_MAGIC 0x5345474du
 #define HOME_LEVEL 1                      // the home region is one level-1 table
-static struct segment *live_segments;     // configured, not yet destroyed
-static uint32_t next_segment_id = 1;
+// Configured segments, by the low bits of their id: a frame cap's weak
+// reference (segment address, id) is checked in O(1) (segment_live), and
+// the id's high bits (a generation) tell a new segment at the same address
+// and index from the one the cap mapped into.
+#define LIVE_SEGMENTS_BITS 10
+#define LIVE_SEGMENTS (1u << LIVE_SEGMENTS_BITS)
+static struct segment *live_segments[LIVE_SEGMENTS];
+static uint32_t segment_generation;
 
 static inline size_t span(int level) { return 1ul << (PAGE_SHIFT + 9 * (level + 1)); }
 static inline struct vas_object *vas_object_of(struct vas *v)
@@ -66,10 +72,15 @@ struct segment *segment_at(struct vas *v, vaddr_t va)
 
 static bool segment_live(const struct segment *seg, uint32_t id)
 {
-    for (struct segment *s = live_segments; s; s = s->next_live)
-        if (s == seg)
-            return s->id == id;
-    return false;
+    return live_segments[id & (LIVE_SEGMENTS - 1)] == seg && seg->id == id;
+}
+
+static int free_live_index(void)
+{
+    for (unsigned i = 0; i < LIVE_SEGMENTS; i++)
+        if (!live_segments[i])
+            return (int)i;
+    return -1;
 }
 
 // TLB entries for [va, va + len) in every VAS the segment is attached to,
@@ -113,8 +124,8 @@ static int decode_configure(const struct invocation *inv, struct decoded *d)
     uint64_t tables = size / span(level);
     if (tables > SEGMENT_MAX_TABLES)
         return -E_RANGE;
-    if (tables > seg->pool.pages)
-        return -E_NOMEM;
+    if (tables > seg->pool.pages || free_live_index() < 0)
+        return -E_NOMEM;        // (more than LIVE_SEGMENTS configured segments at once)
     a->segment = seg;
     a->base = base;
     a->size = size;
@@ -137,18 +148,17 @@ static int64_t invoke_configure(const struct decoded *d)
     seg->table_count = (uint32_t)(seg->size / span(seg->level));
     for (uint32_t i = 0; i < seg->table_count; i++)
         seg->tables[i] = table_pool_alloc(&seg->pool);
-    seg->id = next_segment_id++;
+    int index = free_live_index();      // decode found one; space_lock held since
+    seg->id = ++segment_generation << LIVE_SEGMENTS_BITS | (uint32_t)index;
+    live_segments[index] = seg;
     seg->configured = true;
-    seg->next_live = live_segments;
-    live_segments = seg;
     return 0;
 }
 
 // SET_PAGER: faults in the segment go to pager (none when NULL) with badge.
 struct set_pager_args {
     struct segment *segment;
-    struct endpoint *pager;
-    uint64_t badge;
+    struct slot *pager;             // the endpoint cap named, or NULL
 };
 
 static int decode_set_pager(const struct invocation *inv, struct decoded *d)
@@ -163,26 +173,38 @@ static int decode_set_pager(const struct invocation *inv, struct decoded *d)
             return r;
     }
     a->segment = (struct segment *)inv->target->cap.obj;
-    a->pager = ep ? (struct endpoint *)ep->cap.obj : NULL;
-    a->badge = ep ? ep->cap.badge : 0;
+    a->pager = ep;
     return 0;
 }
 
 static int64_t invoke_set_pager(const struct decoded *d)
 {
     const struct set_pager_args *a = DECODED(struct set_pager_args, d);
-    a->segment->pager = a->pager;
-    a->segment->pager_badge = a->badge;
+    struct segment *seg = a->segment;
+    cap_delete_nested(&seg->pager_slot);        // clears seg->pager (endpoint_cap_deleted)
+    if (a->pager) {
+        cap_insert(&seg->pager_slot, &a->pager->cap, a->pager);
+        seg->pager_slot.reserved = (uintptr_t)seg;  // marks it a segment's pager cap
+        seg->pager = (struct endpoint *)a->pager->cap.obj;
+        seg->pager_badge = a->pager->cap.badge;
+    }
     return 0;
 }
 
-void segment_forget_pager(struct endpoint *ep)
+void endpoint_cap_deleted(const struct slot *s)
 {
-    space_lock();
-    for (struct segment *s = live_segments; s; s = s->next_live)
-        if (s->pager == ep)
-            s->pager = NULL;
-    space_unlock();
+    // Only a segment's own pager_slot has `reserved` set: every other slot
+    // holding an endpoint cap was zeroed when it was last emptied.
+    struct segment *seg = (struct segment *)s->reserved;
+    if (!seg)
+        return;
+    bool held = space_lock_held();
+    if (!held)
+        space_lock();
+    seg->pager = NULL;          // before the endpoint can be finalized
+    seg->pager_badge = 0;
+    if (!held)
+        space_unlock();
 }
 
 const struct op_handler segment_ops[MAX_OPS] = {
@@ -845,16 +867,14 @@ bool vas_can_enter(const struct thread *t, struct vas *target)
 
 void segment_destroy(struct segment *seg)
 {
+    cap_delete_nested(&seg->pager_slot);    // cap_lock held (a finalizer)
     space_lock();
     lrpc_forget_segment(seg);
     for (unsigned i = 0; i < SEGMENT_MAX_ATTACH; i++)
         if (seg->attached[i])
             detach(seg->attached[i], seg);
-    for (struct segment **p = &live_segments; *p; p = &(*p)->next_live)
-        if (*p == seg) {
-            *p = seg->next_live;
-            break;
-        }
+    if (seg->configured)
+        live_segments[seg->id & (LIVE_SEGMENTS - 1)] = NULL;
     seg->magic = 0;
     seg->configured = false;
     space_unlock();

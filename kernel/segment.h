@@ -25,6 +25,7 @@ struct thread;
 #define VAS_MAX_SEGMENTS 16
 
 struct vas_object;
+struct binding;
 
 struct segment {
     uint32_t magic, id;         // id: unique per configured segment
@@ -34,15 +35,20 @@ struct segment {
     bool configured;
     uint32_t table_count;
     struct table_pool pool;     // the object's pages after this header
-    struct endpoint *pager;
+    struct endpoint *pager;     // the endpoint of pager_slot's cap, or NULL
     uint64_t pager_badge;
+    // The pager's endpoint, held as a capability inside the segment (a
+    // copy of the one SET_PAGER named, with its badge): the endpoint lives
+    // while the segment refers to it, and when this copy goes (revoked,
+    // replaced, the segment destroyed) its cap_deleted hook clears `pager`.
+    struct slot pager_slot;
+    struct binding *astack_bindings;    // bindings whose A-stacks live here (lrpc.c)
     struct vas_object *attached[SEGMENT_MAX_ATTACH];
     uint32_t readers;           // SpaceJMP lock: VASes in use with read-only /
     bool writer;                //   writable attachments of this segment
     bool home;                  // [0, MF_HOME_SIZE): a program's home region (no lock)
     bool unlocked;              // shared without the lock (LRPC A-stacks: the
                                 //   binding's per-A-stack busy flags order use)
-    struct segment *next_live;
     paddr_t tables[];           // table_count tables, from the pool
 };
 
@@ -56,13 +62,15 @@ struct vas_object {
     uint32_t segment_count;
     uint32_t locked_count;      // of those, how many take the SpaceJMP lock
     uint32_t active;            // threads switched in: they hold the segment locks
+    struct binding *bindings;   // bindings whose server runs here (lrpc.c)
 };
 
 // Retype: format the objects (zeroed memory of 2^size_bits bytes).
 void vas_object_init(uintptr_t obj, unsigned size_bits);
 void segment_init(uintptr_t obj, unsigned size_bits);
-// An endpoint is going away: segments stop using it as their pager.
-void segment_forget_pager(struct endpoint *ep);
+// An endpoint cap is being deleted: if it is a segment's pager cap, the
+// segment has no pager from now on.
+void endpoint_cap_deleted(const struct slot *s);
 // The segment of v (if v is a VAS object) that covers va, or NULL.
 struct segment *segment_at(struct vas *v, vaddr_t va);
 // A frame cap recording a mapping is being deleted: undo the mapping.

@@ -78,17 +78,22 @@ void mf_lrpc_release(struct mf_lrpc_client *c, unsigned index)
 #define NS_REGISTER 1
 #define NS_LOOKUP 2
 
-static void pack_name(const char *name, uint64_t out[2])
+// A name of at most MF_NAME_MAX - 1 bytes, in two words; false if longer.
+static bool pack_name(const char *name, uint64_t out[2])
 {
     char buf[MF_NAME_MAX] = {0};
+    if (strlen(name) >= sizeof(buf))
+        return false;
     strlcpy(buf, name, sizeof(buf));
     memcpy(out, buf, sizeof(buf));
+    return true;
 }
 
 long mf_ns_register(long nameserver, const char *name, long cap)
 {
     struct mf_msg m = {.info = MF_INFO(NS_REGISTER, 2) | MF_INFO_SEND_CAP(cap)};
-    pack_name(name, m.mr);
+    if (!pack_name(name, m.mr))
+        return -E_RANGE;
     long r = mf_call(nameserver, &m);
     return r < 0 ? r : -(long)MF_INFO_LABEL(m.info);
 }
@@ -96,7 +101,11 @@ long mf_ns_register(long nameserver, const char *name, long cap)
 long mf_ns_lookup(long nameserver, const char *name, long recv_slot)
 {
     struct mf_msg m = {.info = MF_INFO(NS_LOOKUP, 2) | MF_INFO_RECV_SLOT(recv_slot)};
-    pack_name(name, m.mr);
+    if (!pack_name(name, m.mr))
+        return -E_RANGE;
+    long id = mf_cnode_identify(MF_CAP_SELF_CNODE, recv_slot);
+    if (id != 0)
+        return id < 0 ? id : -E_BUSY;   // the cap could not be received there
     long r = mf_call(nameserver, &m);
     if (r < 0)
         return r;

@@ -232,8 +232,11 @@ void mf_pager_thread(uint64_t pager);
 // MF_CAP_NAMESERVER in a program's CSpace (the shell's `run` puts it there).
 #define MF_CAP_NAMESERVER 2
 #define MF_NAME_MAX 16
+// Names are at most MF_NAME_MAX - 1 bytes (-E_RANGE). An entry goes away
+// by itself when its capability does (its program ended and was revoked).
 long mf_ns_register(long nameserver, const char *name, long cap);   // 0, or -E_*
-// Finds `name` and puts a copy of its capability in our empty slot recv_slot.
+// Finds `name` and puts a copy of its capability in our empty slot
+// recv_slot (-E_BUSY: the slot is occupied; -E_NOENT: no such name).
 long mf_ns_lookup(long nameserver, const char *name, long recv_slot);
 
 // LRPC (include/manifold/lrpc.h, docs/lrpc.md).

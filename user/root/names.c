@@ -15,10 +15,21 @@ static struct {
 } names[NAMES];
 static uint8_t ns_stack[8192] __attribute__((aligned(16)));
 
+// An entry whose capability is gone (revoked with the program that
+// registered it, which is how programs end) is free again.
+static bool live(int i)
+{
+    if (names[i].used && mf_cnode_identify(MF_CAP_SELF_CNODE, NS_SLOTS + i) <= 0) {
+        mf_cnode_delete(MF_CAP_SELF_CNODE, NS_SLOTS + i);
+        names[i].used = false;
+    }
+    return names[i].used;
+}
+
 static int find(const uint64_t name[2])
 {
     for (int i = 0; i < NAMES; i++)
-        if (names[i].used && names[i].name[0] == name[0] && names[i].name[1] == name[1])
+        if (live(i) && names[i].name[0] == name[0] && names[i].name[1] == name[1])
             return i;
     return -1;
 }
@@ -26,7 +37,7 @@ static int find(const uint64_t name[2])
 static int free_entry(void)
 {
     for (int i = 0; i < NAMES; i++)
-        if (!names[i].used)
+        if (!live(i) && mf_cnode_identify(MF_CAP_SELF_CNODE, NS_SLOTS + i) == 0)
             return i;
     return -1;
 }
@@ -54,7 +65,7 @@ static void nameserver(uint64_t ep)
             }
         } else if (MF_INFO_LABEL(m.info) == NS_LOOKUP) {
             int i = find(m.mr);
-            if (i < 0 || mf_cnode_identify(MF_CAP_SELF_CNODE, NS_SLOTS + i) <= 0)
+            if (i < 0)
                 status = E_NOENT;     // never registered, or its object is gone
             else
                 reply_info = MF_INFO_SEND_CAP(NS_SLOTS + i);
@@ -74,7 +85,7 @@ bool names_start(void)
            mf_thread_start(NS_THREAD, nameserver, ns_stack, sizeof(ns_stack), NS_ENDPOINT) == 0;
 }
 
-long spawn_with_resources(const char *name, uint64_t arg, long untyped, long cnode_slot)
+long child_cspace(long untyped, long cnode_slot)
 {
     const long self = MF_CAP_SELF_CNODE;
     // The 4 MiB untyped first, at the start of `untyped` (retype aligns
@@ -103,5 +114,11 @@ long spawn_with_resources(const char *name, uint64_t arg, long untyped, long cno
     for (uint32_t i = 0; r == 0 && i < si.device_count; i++)
         r = mf_cnode_copy_to(self, MF_CAP_DEVICE_BASE + i, cnode_slot, MF_CAP_DEVICE_BASE + i, MF_RIGHTS_ALL);
     mf_cnode_delete(self, SPAWN_SCRATCH);      // (when something failed)
+    return r;
+}
+
+long spawn_with_resources(const char *name, uint64_t arg, long untyped, long cnode_slot)
+{
+    long r = child_cspace(untyped, cnode_slot);
     return r < 0 ? r : mf_spawn_from(name, arg, cnode_slot, untyped);
 }

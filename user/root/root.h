@@ -33,6 +33,8 @@ bool names_start(void);
 // VAS, frames, thread) is loaded from `untyped` too: revoking `untyped`
 // takes it all back. Returns an mf_wait handle.
 long spawn_with_resources(const char *name, uint64_t arg, long untyped, long cnode_slot);
+// The CSpace part alone: that CNode, filled, in cnode_slot (0 or -E_*).
+long child_cspace(long untyped, long cnode_slot);
 
 // The loader's pool (mf_spawn_pool): programs started with mf_spawn come
 // from SPAWN_UT; every started program's caps are in SPAWN_SLOTS.. .

@@ -1,4 +1,9 @@
-// The serial shell: a line editor and a table of commands.
+// The serial shell: a line editor with history, a table of commands, and
+// jobs. A reader thread takes bytes off the console into a ring and
+// signals the shell's event notification; each job's thread signals the
+// same notification (its own badge bit) when it ends. So the shell waits
+// for one thing, and hears at once of a finished background job, of input,
+// and of Ctrl-C (which ends the foreground job).
 #include "manifold.h"
 #include "root.h"
 #include "user/dsm/dsm.h"
@@ -6,6 +11,7 @@
 
 #define LINE_MAX 128
 #define ARGS_MAX 8
+#define HISTORY 8
 
 struct command {
     const char *name, *usage, *help;
@@ -13,26 +19,288 @@ struct command {
 };
 static const struct command commands[];
 
-// Reads a line with echo and backspace; returns its length.
-static size_t read_line(char *buf, size_t size)
+// ------------------------------------------------------------------ events
+// Slots of the shell's own; its objects come from NS_UNTYPED, never revoked.
+#define SHELL_SCRATCH 3902          // an empty slot (reading the boot images' directory)
+#define SHELL_EVENTS 3920           // notification: bit j = job j ended, EV_INPUT = input
+#define SHELL_INPUT 3921            // SHELL_EVENTS minted with EV_INPUT, for the reader
+#define SHELL_READER 3922           // the console reader thread
+#define SHELL_JOB_EXIT 3923         // 3923..: SHELL_EVENTS minted with job j's bit
+#define EV_INPUT (1ul << 8)
+#define CTRL_C 3
+
+static volatile uint8_t ring[256];
+static volatile uint32_t ring_head, ring_tail;  // the reader moves head, the shell tail
+static volatile bool interrupted;               // Ctrl-C seen, not yet handled
+static uint8_t reader_stack[4096] __attribute__((aligned(16)));
+static bool events_ok;
+
+static void reader(uint64_t arg)
 {
-    size_t n = 0;
+    (void)arg;
     for (;;) {
         int c = mf_getc();
         if (c < 0)
             continue;
+        if (c == CTRL_C) {
+            interrupted = true;
+        } else if (ring_head - ring_tail < sizeof(ring)) {
+            ring[ring_head % sizeof(ring)] = (uint8_t)c;
+            __atomic_store_n(&ring_head, ring_head + 1, __ATOMIC_RELEASE);
+        }
+        mf_notification_signal(SHELL_INPUT);
+    }
+}
+
+static bool events_start(void)
+{
+    const long self = MF_CAP_SELF_CNODE;
+    return mf_untyped_retype(NS_UNTYPED, MF_OBJ_NOTIFICATION, 0, 1, self, SHELL_EVENTS) == 0 &&
+           mf_cnode_mint(self, SHELL_EVENTS, SHELL_INPUT, MF_RIGHTS_ALL, EV_INPUT) == 0 &&
+           mf_untyped_retype(NS_UNTYPED, MF_OBJ_THREAD, 0, 1, self, SHELL_READER) == 0 &&
+           mf_thread_start(SHELL_READER, reader, reader_stack, sizeof(reader_stack), 0) == 0;
+}
+
+// ------------------------------------------------------------------- jobs
+// Each job has an untyped of its own (revoked when it ends), a CSpace
+// (child_cspace) and the loader's slots.
+#define JOBS 3
+static const long job_untyped[JOBS] = {MF_CAP_UNTYPED_BASE + 1, MF_CAP_UNTYPED_BASE + 14,
+                                       MF_CAP_UNTYPED_BASE + 15};
+struct job {
+    bool used, background;
+    char name[32];
+    struct mf_program program;
+};
+static struct job jobs[JOBS];
+
+static long job_cnode(int j) { return 3910 + j; }
+static long job_slots(int j) { return 3930 + j * MF_PROGRAM_SLOTS; }
+
+static const char *fault_name(int kind)
+{
+    static const char *const names[] = {
+        [MF_FAULT_PAGE] = "page fault", [MF_FAULT_UNDEFINED] = "undefined instruction",
+        [MF_FAULT_PROTECTION] = "protection fault", [MF_FAULT_ARITHMETIC] = "arithmetic fault",
+        [MF_FAULT_OTHER] = "exception",
+    };
+    return kind > 0 && kind <= MF_FAULT_OTHER ? names[kind] : "unknown fault";
+}
+
+// The job's end: what happened, then everything it had goes back.
+static void job_end(int j, const char *how_killed)
+{
+    struct job *jb = &jobs[j];
+    struct mf_exit_status st;
+    if (jb->background)
+        printf("[%d] ", j + 1);
+    if (how_killed)
+        printf("%s: %s\n", jb->name, how_killed);
+    else if (mf_thread_exit_status(jb->program.thread, &st) < 0)
+        printf("%s: ended, status unknown\n", jb->name);
+    else if (st.how == EXIT_NORMAL)
+        printf("%s exited with status %d\n", jb->name, st.code);
+    else if (st.how == EXIT_FAULT)
+        printf("%s was killed: %s at %#lx\n", jb->name, fault_name(st.code), (unsigned long)st.address);
+    else
+        printf("%s was killed: its address space was destroyed\n", jb->name);
+    const long self = MF_CAP_SELF_CNODE;
+    mf_program_destroy(&jb->program);
+    mf_cnode_delete(self, SHELL_JOB_EXIT + j);
+    while (mf_cnode_revoke(self, job_untyped[j]) == -E_AGAIN)
+        ;
+    mf_cnode_delete(self, job_cnode(j));
+    *jb = (struct job){0};
+}
+
+static bool job_ended(int j)
+{
+    struct mf_exit_status st;
+    return jobs[j].used && mf_thread_exit_status(jobs[j].program.thread, &st) == 0;
+}
+
+// Reports (and reaps) background jobs that ended.
+static void reap_background(bool newline)
+{
+    for (int j = 0; j < JOBS; j++)
+        if (jobs[j].used && jobs[j].background && job_ended(j)) {
+            if (newline)
+                printf("\n");
+            newline = false;
+            job_end(j, NULL);
+        }
+}
+
+static int job_start(const char *name, uint64_t arg, bool background)
+{
+    int j = 0;
+    while (j < JOBS && jobs[j].used)
+        j++;
+    if (j == JOBS) {
+        printf("run: %d jobs run already (see 'jobs'; 'kill N' ends one)\n", JOBS);
+        return -1;
+    }
+    const long self = MF_CAP_SELF_CNODE;
+    long r = child_cspace(job_untyped[j], job_cnode(j));
+    struct mf_load_args a = {.name = name, .arg = arg, .cspace = job_cnode(j), .untyped = job_untyped[j],
+                             .slots = job_slots(j)};
+    if (r == 0)
+        r = mf_program_load(&jobs[j].program, &a);
+    // Its end is one bit of our event word.
+    if (r == 0 && events_ok && (r = mf_cnode_mint(self, SHELL_EVENTS, SHELL_JOB_EXIT + j, MF_RIGHTS_ALL, 1ul << j)) == 0)
+        r = mf_thread_bind_exit(jobs[j].program.thread, SHELL_JOB_EXIT + j);
+    if (r == 0)
+        r = mf_program_start(&jobs[j].program);
+    if (r < 0) {
+        printf("run: %s: %s\n", name, mf_strerror(r));
+        if (jobs[j].program.thread)
+            mf_program_destroy(&jobs[j].program);
+        mf_cnode_delete(self, SHELL_JOB_EXIT + j);
+        while (mf_cnode_revoke(self, job_untyped[j]) == -E_AGAIN)
+            ;
+        mf_cnode_delete(self, job_cnode(j));
+        jobs[j] = (struct job){0};
+        return -1;
+    }
+    jobs[j].used = true;
+    jobs[j].background = background;
+    strlcpy(jobs[j].name, name, sizeof(jobs[j].name));
+    if (background)
+        printf("[%d] %s\n", j + 1, name);
+    return j;
+}
+
+// Waits for the foreground job j; Ctrl-C ends it.
+static void job_wait(int j)
+{
+    while (!job_ended(j)) {
+        if (interrupted) {
+            interrupted = false;
+            printf("^C\n");
+            job_end(j, "interrupted (Ctrl-C)");
+            return;
+        }
+        if (events_ok)
+            mf_notification_wait(SHELL_EVENTS);
+        else
+            mf_program_wait(&jobs[j].program, NULL);   // no events: no Ctrl-C either
+        reap_background(false);
+    }
+    job_end(j, NULL);
+}
+
+// --------------------------------------------------------------- line input
+
+static char history[HISTORY][LINE_MAX];
+static unsigned history_count;
+static const char *line_so_far;     // for the redraw after a job's report
+static size_t line_len;
+
+static void redraw(const char *buf, size_t n, size_t cursor)
+{
+    mf_write("\r\x1b[K", 4);
+    printf("manifold> ");
+    mf_write(buf, n);
+    for (size_t i = cursor; i < n; i++)
+        mf_write("\b", 1);
+}
+
+// The next byte typed; meanwhile reports background jobs that end. -1
+// when Ctrl-C was pressed.
+static int next_byte(void)
+{
+    if (!events_ok)
+        return mf_getc();
+    for (;;) {
+        if (interrupted) {
+            interrupted = false;
+            return -1;
+        }
+        if (ring_tail != __atomic_load_n(&ring_head, __ATOMIC_ACQUIRE)) {
+            int c = ring[ring_tail % sizeof(ring)];
+            ring_tail++;
+            return c;
+        }
+        mf_notification_wait(SHELL_EVENTS);
+        bool any = false;
+        for (int j = 0; j < JOBS; j++)
+            any |= jobs[j].used && jobs[j].background && job_ended(j);
+        if (any) {
+            reap_background(true);
+            redraw(line_so_far, line_len, line_len);
+        }
+    }
+}
+
+// Reads a line with echo, backspace, left/right arrows and up/down
+// history; returns its length, or -1 when it is too long (the rest of it
+// was dropped) or was interrupted with Ctrl-C.
+static long read_line(char *buf, size_t size)
+{
+    size_t n = 0, cursor = 0;
+    bool too_long = false;
+    unsigned back = 0;          // how far up the history we are
+    line_so_far = buf;
+    for (;;) {
+        line_len = n;
+        int c = next_byte();
+        if (c < 0) {
+            printf("^C\n");
+            return -1;
+        }
         if (c == '\r' || c == '\n') {
             mf_write("\n", 1);
             buf[n] = 0;
-            return n;
+            if (too_long) {
+                printf("line too long (at most %zu characters)\n", size - 1);
+                return -1;
+            }
+            return (long)n;
         }
-        if ((c == 8 || c == 127) && n) {
-            n--;
-            mf_write("\b \b", 3);
-        } else if (c >= ' ' && c < 127 && n + 1 < size) {
-            buf[n++] = (char)c;
-            char ch = (char)c;
-            mf_write(&ch, 1);
+        if (c == 0x1b) {        // ESC [ A/B/C/D: the arrows
+            int c1 = next_byte(), c2 = c1 == '[' ? next_byte() : -1;
+            if (c2 == 'A' && back < history_count && back < HISTORY) {
+                back++;
+                strlcpy(buf, history[(history_count - back) % HISTORY], size);
+                n = cursor = strlen(buf);
+            } else if (c2 == 'B' && back > 0) {
+                back--;
+                if (back)
+                    strlcpy(buf, history[(history_count - back) % HISTORY], size);
+                else
+                    buf[0] = 0;
+                n = cursor = strlen(buf);
+            } else if (c2 == 'D' && cursor > 0) {
+                cursor--;
+                mf_write("\b", 1);
+                continue;
+            } else if (c2 == 'C' && cursor < n) {
+                mf_write(&buf[cursor], 1);
+                cursor++;
+                continue;
+            } else {
+                continue;       // other escapes are ignored, never inserted
+            }
+            redraw(buf, n, cursor);
+            continue;
+        }
+        if ((c == 8 || c == 127) && cursor) {
+            memmove(&buf[cursor - 1], &buf[cursor], n - cursor);
+            n--, cursor--;
+            redraw(buf, n, cursor);
+        } else if (c >= ' ' && c < 127) {
+            if (n + 1 >= size) {
+                too_long = true;
+                mf_write("\a", 1);
+                continue;
+            }
+            memmove(&buf[cursor + 1], &buf[cursor], n - cursor);
+            buf[cursor] = (char)c;
+            n++, cursor++;
+            if (cursor == n)
+                mf_write(&buf[cursor - 1], 1);
+            else
+                redraw(buf, n, cursor);
         }
     }
 }
@@ -52,12 +320,42 @@ static int split(char *line, char **argv)
     return argc;
 }
 
-static uint64_t parse_number(const char *s)
+// A number: decimal or 0x hex, perhaps negative; false (with a message)
+// for anything else or a value that does not fit in 64 bits.
+static bool parse_number(const char *s, uint64_t *out)
 {
+    const char *p = s;
+    bool negative = *p == '-';
+    if (negative)
+        p++;
+    unsigned base = 10;
+    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+        base = 16, p += 2;
+    if (!*p) {
+        printf("%s: not a number\n", s);
+        return false;
+    }
     uint64_t v = 0;
-    while (*s >= '0' && *s <= '9')
-        v = v * 10 + (uint64_t)(*s++ - '0');
-    return v;
+    for (; *p; p++) {
+        unsigned d = *p >= '0' && *p <= '9' ? (unsigned)(*p - '0')
+                   : *p >= 'a' && *p <= 'f' ? (unsigned)(*p - 'a' + 10)
+                   : *p >= 'A' && *p <= 'F' ? (unsigned)(*p - 'A' + 10) : 99;
+        if (d >= base) {
+            printf("%s: not a number\n", s);
+            return false;
+        }
+        if (v > (UINT64_MAX - d) / base) {
+            printf("%s: does not fit in 64 bits\n", s);
+            return false;
+        }
+        v = v * base + d;
+    }
+    if (negative && v > (uint64_t)INT64_MAX + 1) {
+        printf("%s: does not fit in 64 bits\n", s);
+        return false;
+    }
+    *out = negative ? 0 - v : v;
+    return true;
 }
 
 static void cmd_help(int argc, char **argv)
@@ -77,8 +375,6 @@ static void cmd_ps(int argc, char **argv)
         printf("  %4u %-10s %4u %4u  %s\n", ti.id, states[ti.state % 4], ti.cpu, ti.priority, ti.name);
 }
 
-#define SHELL_SCRATCH 3902      // an empty slot for reading the boot images' directory
-
 static void cmd_programs(int argc, char **argv)
 {
     (void)argc, (void)argv;
@@ -93,53 +389,45 @@ static void cmd_programs(int argc, char **argv)
         printf("  %-16s %6lu bytes\n", dir->image[i].name, (unsigned long)dir->image[i].size);
 }
 
-static const char *fault_name(int kind)
-{
-    static const char *const names[] = {
-        [MF_FAULT_PAGE] = "page fault", [MF_FAULT_UNDEFINED] = "undefined instruction",
-        [MF_FAULT_PROTECTION] = "protection fault", [MF_FAULT_ARITHMETIC] = "arithmetic fault",
-        [MF_FAULT_OTHER] = "exception",
-    };
-    return kind > 0 && kind <= MF_FAULT_OTHER ? names[kind] : "unknown fault";
-}
-
-// Programs get a CSpace of their own (spawn_with_resources): a 256-slot
-// CNode with itself in slot 1, the name service in slot 2 and a 4 MiB
-// untyped in slot 16, all carved from one untyped of ours that is revoked
-// when they end.
-#define CHILD_UNTYPED (MF_CAP_UNTYPED_BASE + 1)
-#define CHILD_CNODE 3900
-
-
-static long run_with_cspace(const char *name, uint64_t arg)
-{
-    return spawn_with_resources(name, arg, CHILD_UNTYPED, CHILD_CNODE);
-}
-
 static void cmd_run(int argc, char **argv)
 {
-    if (argc < 2) {
-        printf("usage: run NAME [NUMBER]\n");
+    bool background = argc > 1 && strcmp(argv[argc - 1], "&") == 0;
+    if (background)
+        argc--;
+    if (argc < 2 || argc > 3) {
+        printf("usage: run NAME [NUMBER] [&]\n");
         return;
     }
-    long tid = run_with_cspace(argv[1], argc > 2 ? parse_number(argv[2]) : 0);
-    if (tid < 0) {
-        printf("run: %s: %s\n", argv[1], mf_strerror(tid));
-        mf_cnode_revoke(MF_CAP_SELF_CNODE, CHILD_UNTYPED);
+    uint64_t arg = 0;
+    if (argc > 2 && !parse_number(argv[2], &arg))
+        return;
+    int j = job_start(argv[1], arg, background);
+    if (j >= 0 && !background)
+        job_wait(j);
+}
+
+static void cmd_jobs(int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    for (int j = 0; j < JOBS; j++)
+        if (jobs[j].used)
+            printf("[%d] %s %s\n", j + 1, job_ended(j) ? "done   " : "running", jobs[j].name);
+}
+
+static void cmd_kill(int argc, char **argv)
+{
+    uint64_t n;
+    if (argc != 2) {
+        printf("usage: kill N (a job number from 'jobs')\n");
         return;
     }
-    struct mf_exit_status st;
-    long r = mf_wait(tid, &st);
-    if (r < 0)
-        printf("run: wait: %s\n", mf_strerror(r));
-    else if (st.how == EXIT_NORMAL)
-        printf("%s exited with status %d\n", argv[1], st.code);
-    else if (st.how == EXIT_FAULT)
-        printf("%s was killed: %s at %#lx\n", argv[1], fault_name(st.code), (unsigned long)st.address);
-    else
-        printf("%s was killed: its address space was destroyed\n", argv[1]);
-    // Take back everything the program had.
-    mf_cnode_revoke(MF_CAP_SELF_CNODE, CHILD_UNTYPED);
+    if (!parse_number(argv[1], &n))
+        return;
+    if (n < 1 || n > JOBS || !jobs[n - 1].used) {
+        printf("kill: %s: no such job\n", argv[1]);
+        return;
+    }
+    job_end((int)n - 1, "killed");
 }
 
 static void cmd_info(int argc, char **argv)
@@ -209,7 +497,9 @@ static const struct command commands[] = {
     {"ps", "ps", "list threads", cmd_ps},
     {"devices", "devices", "list the PCI devices (device caps from slot 224)", cmd_devices},
     {"programs", "programs", "list programs carried as boot modules", cmd_programs},
-    {"run", "run NAME [NUMBER]", "start a program and wait for it", cmd_run},
+    {"run", "run NAME [NUMBER] [&]", "start a program; wait for it (Ctrl-C ends it) unless &", cmd_run},
+    {"jobs", "jobs", "list the programs started with &", cmd_jobs},
+    {"kill", "kill N", "end job N and take back all it had", cmd_kill},
     {"test", "test", "run the kernel and user test suite", cmd_test},
     {"bench", "bench [gups|share|lrpc|dsm]", "run the benchmarks (BENCH lines)", cmd_bench},
     {"halt", "halt", "power off", cmd_halt},
@@ -220,10 +510,17 @@ void shell(void)
 {
     char line[LINE_MAX];
     char *argv[ARGS_MAX];
+    events_ok = events_start();
+    if (!events_ok)
+        printf("shell: no console reader (no background jobs, no Ctrl-C)\n");
     printf("Type 'help' for commands.\n");
     for (;;) {
+        reap_background(false);
         printf("manifold> ");
-        read_line(line, sizeof(line));
+        long n = read_line(line, sizeof(line));
+        if (n <= 0)
+            continue;
+        strlcpy(history[history_count++ % HISTORY], line, LINE_MAX);
         int argc = split(line, argv);
         if (argc == 0)
             continue;

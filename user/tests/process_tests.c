@@ -191,3 +191,30 @@ UTEST(program_killed_when_its_vas_is_destroyed)
     UCHECK(mf_cnode_revoke(self, UT) == 0);
     return NULL;
 }
+
+// The name service forgets a name when its capability goes (its program
+// ended and was revoked): 40 registrations in a row, each revoked, never
+// run out of its 32 entries. Names too long and occupied receive slots are
+// refused with their own errors.
+#include "../root/root.h"
+UTEST(names_disappear_with_their_owner)
+{
+    const long self = MF_CAP_SELF_CNODE, ep = SLOTS, got = SLOTS + 1;
+    for (int i = 0; i < 40; i++) {
+        char name[MF_NAME_MAX] = "test-name-00";
+        name[10] = (char)('0' + i / 10);
+        name[11] = (char)('0' + i % 10);
+        UCHECK(mf_untyped_retype(UT, MF_OBJ_ENDPOINT, 0, 1, self, ep) == 0);
+        UCHECK(mf_ns_register(NS_ENDPOINT, name, ep) == 0);
+        UCHECK(mf_ns_lookup(NS_ENDPOINT, name, got) == 0);
+        UCHECK(mf_ns_lookup(NS_ENDPOINT, name, got) == -E_BUSY);     // occupied
+        UCHECK(mf_cnode_revoke(self, UT) == 0);                      // the owner's end
+        UCHECK(mf_cnode_delete(self, got) == 0);
+        UCHECK(mf_ns_lookup(NS_ENDPOINT, name, got) == -E_NOENT);
+    }
+    UCHECK(mf_untyped_retype(UT, MF_OBJ_ENDPOINT, 0, 1, self, ep) == 0);
+    UCHECK(mf_ns_register(NS_ENDPOINT, "sixteen-chars-xx", ep) == -E_RANGE);
+    UCHECK(mf_ns_lookup(NS_ENDPOINT, "sixteen-chars-xx", got) == -E_RANGE);
+    UCHECK(mf_cnode_revoke(self, UT) == 0);
+    return NULL;
+}
