@@ -249,9 +249,15 @@ long mf_program_start(struct mf_program *p) { return mf_thread_resume(p->thread)
 long mf_program_wait(struct mf_program *p, struct mf_exit_status *status)
 {
     for (;;) {
-        long r = mf_thread_exit_status(p->thread, status);
-        if (r != -E_BUSY)
+        struct mf_exit_status st;
+        long r = mf_thread_exit_status(p->thread, &st);
+        if (r == -E_BADCAP)
+            return -E_DEAD;     // its thread is gone: the untyped was revoked under it
+        if (r != -E_BUSY) {
+            if (r == 0 && status)
+                *status = st;
             return r;
+        }
         r = mf_notification_wait(p->exit);
         if (r < 0)
             return r;
@@ -348,10 +354,18 @@ long mf_wait(long handle, struct mf_exit_status *status)
         return -E_NOENT;
     struct mf_exit_status st;
     long r = mf_program_wait(&pool.program[handle - 1], &st);
-    if (r < 0)
+    if (r < 0 && r != -E_DEAD)
         return r;
-    if (status)
+    if (status && r == 0)
         *status = st;
+    mf_kill(handle);
+    return r;
+}
+
+long mf_kill(long handle)
+{
+    if (handle < 1 || handle > pool.count || !pool.used[handle - 1])
+        return -E_NOENT;
     mf_program_destroy(&pool.program[handle - 1]);
     pool.used[handle - 1] = false;
     long untyped = pool.from[handle - 1];

@@ -55,7 +55,8 @@ struct mf_program {
 // time per program.
 long mf_program_load(struct mf_program *p, const struct mf_load_args *args);
 long mf_program_start(struct mf_program *p);
-// Blocks until the program's thread ends (exit, fault, lost address space).
+// Blocks until the program's thread ends (exit, fault, lost address space);
+// -E_DEAD when its thread is gone (the untyped it came from was revoked).
 long mf_program_wait(struct mf_program *p, struct mf_exit_status *status);
 // Stops it and deletes its caps; its memory returns when the untyped is revoked.
 long mf_program_destroy(struct mf_program *p);
@@ -71,7 +72,10 @@ long mf_spawn(const char *name, uint64_t arg);
 long mf_spawn_with(const char *name, uint64_t arg, long cspace);
 // From `untyped` instead of the pool's (the caller revokes it when done).
 long mf_spawn_from(const char *name, uint64_t arg, long cspace, long untyped);
+// -E_DEAD: the program was taken away (its untyped revoked) before it ended;
+// its handle is free again either way.
 long mf_wait(long handle, struct mf_exit_status *status);
+long mf_kill(long handle);             // ends it now and frees its handle
 long mf_spawned_thread(long handle);   // the program's thread cap, for suspend, priority...
 // Threads: our own (MF_THREAD_SELF, no capability needed), or the index-th
 // of the system through the System cap in MF_CAP_SYSTEM (READ).
