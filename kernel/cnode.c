@@ -30,15 +30,15 @@ static int decode_pair(const struct invocation *inv, bool need_src, bool need_ds
 {
     const struct cap *cn = &inv->target->cap;
     if (!(cn->rights & MF_RIGHT_WRITE))
-        return -E_PERM;
+        return refuse(inv, -E_PERM, "changing a CNode needs WRITE on it");
     struct slot *src = need_src ? cnode_lookup(cn, inv->arg[0]) : NULL;
     struct slot *dst = need_dst ? cnode_lookup(cn, inv->arg[1]) : NULL;
     if ((need_src && !src) || (need_dst && !dst))
-        return -E_RANGE;
+        return refuse(inv, -E_RANGE, "a slot index is 0 or past the CNode");
     if (need_src && slot_empty(src))
-        return -E_BADCAP;
+        return refuse(inv, -E_BADCAP, "the source slot (first argument) is empty");
     if (need_dst && !slot_empty(dst))
-        return -E_BUSY;
+        return refuse(inv, -E_BUSY, "the destination slot is occupied");
     *src_out = src;
     if (dst_out)
         *dst_out = dst;
@@ -147,11 +147,11 @@ static int decode_other(const struct invocation *inv, unsigned right, struct slo
     struct slot *src = cnode_lookup(cn, inv->arg[0]);
     struct slot *dst = cnode_lookup(&dst_cnode->cap, inv->arg[2]);
     if (!src || !dst)
-        return -E_RANGE;
+        return refuse(inv, -E_RANGE, "a slot index is 0 or past its CNode");
     if (slot_empty(src))
-        return -E_BADCAP;
+        return refuse(inv, -E_BADCAP, "the source slot (first argument) is empty");
     if (!slot_empty(dst))
-        return -E_BUSY;
+        return refuse(inv, -E_BUSY, "the destination slot is occupied");
     *src_out = src;
     *dst_out = dst;
     return 0;

@@ -32,17 +32,42 @@ struct slot *cspace_lookup(const struct thread *t, uint64_t cptr)
     return cnode_lookup(&root->cap, cptr);
 }
 
+// Only the thread itself writes its refusal record (it is the caller).
+static int record(const struct thread *t, int err, uint64_t cptr, const struct slot *s, unsigned expected,
+                  unsigned rights, const char *why)
+{
+    struct refusal *r = &((struct thread *)t)->refusal;
+    r->error = err;
+    r->cptr = (uint32_t)cptr;
+    r->found = s ? s->cap.type : MF_OBJ_NULL;
+    r->expected = (uint8_t)expected;
+    r->rights = (uint8_t)rights;
+    r->why = why;
+    return err;
+}
+
 int cap_lookup(const struct thread *t, uint64_t cptr, unsigned type, unsigned rights, struct slot **out)
 {
+    const struct slot *root = thread_cspace_slot((struct thread *)t);
     struct slot *s = cspace_lookup(t, cptr);
     if (!s || slot_empty(s))
-        return -E_BADCAP;
+        return record(t, -E_BADCAP, cptr, NULL, type, 0,
+                      !root || slot_empty(root) ? "the thread has no CSpace"
+                      : !s ? "no such slot (0, or past the CNode's end)" : "the slot is empty");
     if (s->cap.type != type)
-        return -E_TYPE;
+        return record(t, -E_TYPE, cptr, s, type, 0, NULL);
     if ((s->cap.rights & rights) != rights)
-        return -E_PERM;
+        return record(t, -E_PERM, cptr, s, type, rights & ~s->cap.rights, NULL);
     *out = s;
     return 0;
+}
+
+int refuse(const struct invocation *inv, int err, const char *why)
+{
+    struct refusal *r = &inv->caller->refusal;
+    record(inv->caller, err, r->cptr, inv->target, inv->target->cap.type, 0, why);
+    r->op = (uint8_t)inv->op;
+    return err;
 }
 
 // cap_lock is held from the lookup until invoke returns, so what decode
@@ -75,11 +100,16 @@ static int64_t dispatch_once(struct thread *t, uint64_t cptr, uint64_t op, const
     cap_lock();
     struct slot *target = cspace_lookup(t, cptr);
     const struct object_type *type = target && !slot_empty(target) ? object_types[target->cap.type] : NULL;
-    if (!type)
-        r = -E_BADCAP;
-    else if (op >= type->op_count || !type->ops[op].decode)
-        r = -E_NOSYS;
-    else {
+    struct refusal *why = &t->refusal;
+    why->error = 0;
+    why->cptr = 0;
+    if (!type) {
+        struct slot *unused;
+        r = cap_lookup(t, cptr, MF_OBJ_NULL, 0, &unused);   // records why
+    } else if (op >= type->op_count || !type->ops[op].decode) {
+        r = record(t, -E_NOSYS, cptr, target, target->cap.type, 0, "no such operation for this type");
+        why->op = (uint8_t)op;
+    } else {
         const struct op_handler *ops = type->ops;
         bool space = type->lock_class == LOCK_SPACE;
         if (space)
@@ -87,6 +117,14 @@ static int64_t dispatch_once(struct thread *t, uint64_t cptr, uint64_t op, const
         struct invocation inv = {t, target, op, {arg[0], arg[1], arg[2], arg[3]}};
         struct decoded d = {0};
         r = ops[op].decode(&inv, &d);
+        // A decoder's own words (refuse, or a failed lookup of an argument
+        // cap) stay; otherwise the refusal names the invoked cap's check.
+        if (r < 0 && r != INVOKE_RETRY && why->error != r)
+            record(t, (int)r, cptr, target, target->cap.type, 0,
+                   r == -E_PERM ? "the invoked cap lacks a right this needs" : NULL);
+        if (r < 0 && why->error == r && !why->cptr)
+            why->cptr = (uint32_t)cptr;
+        why->op = (uint8_t)op;
         if (!r)
             r = ops[op].invoke(&d);
         if (space)

@@ -17,6 +17,12 @@ struct invocation {
     uint64_t arg[4];
 };
 
+// Records why the caller's operation is refused (its mf_thread_info shows
+// it; mf_strerror_detail words it) and returns err (negative). Decoders
+// use it where the error code alone would not say which check failed:
+//   return refuse(inv, -E_RANGE, "va outside the segment");
+int refuse(const struct invocation *inv, int err, const char *why);
+
 // What decode() hands to invoke(): room for one operation's argument
 // struct, zeroed before decode runs. Not read as words by anyone.
 struct decoded {

@@ -331,10 +331,14 @@ bool thread_block_prepare(enum block_reason why)
 
 bool thread_block(enum block_reason why)
 {
+    struct thread *self = current_thread();
+    self->block_interrupted = false;
     if (!thread_block_prepare(why))
         return false;
     schedule();
-    return true;
+    bool interrupted = self->block_interrupted;
+    self->block_interrupted = false;
+    return !interrupted;
 }
 
 // Threads this CPU stopped while they ran on another one, for
@@ -398,6 +402,8 @@ void sched_wait_stopped(void)
 void thread_deactivate(struct thread *t)
 {
     enum thread_state was = stop_keeping(t, THREAD_INACTIVE, true);
+    if (was == THREAD_BLOCKED)
+        t->block_interrupted = true;    // its thread_block returns false once resumed
     if (was == THREAD_BLOCKED && t != current_thread())
         while (__atomic_load_n(&t->on_cpu, __ATOMIC_ACQUIRE))
             cpu_relax();

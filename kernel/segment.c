@@ -112,14 +112,14 @@ static int decode_configure(const struct invocation *inv, struct decoded *d)
         return -E_PERM;
     uint64_t base = inv->arg[0], size = inv->arg[1];
     if (!size || (base | size) & (LARGE_PAGE_SIZE - 1))
-        return -E_INVAL;
+        return refuse(inv, -E_INVAL, "base and size must be 2 MiB aligned");
     // [0, MF_HOME_SIZE) exactly: a home segment, a program's own home
     // region (code, data, stack) for a user-level loader (docs/programs.md).
     bool home = base == 0 && size == MF_HOME_SIZE;
     if ((base < MF_HOME_SIZE && !home) || base >= USER_TOP || USER_TOP - base < size)
-        return -E_RANGE;
+        return refuse(inv, -E_RANGE, "above 1 GiB, or exactly the home region");
     if (seg->configured)
-        return -E_BUSY;
+        return refuse(inv, -E_BUSY, "configured already");
     int level = (base | size) & (HUGE_PAGE_SIZE - 1) ? 0 : 1;
     uint64_t tables = size / span(level);
     if (tables > SEGMENT_MAX_TABLES)
@@ -248,18 +248,20 @@ static int decode_map(const struct invocation *inv, struct decoded *d)
         return r;
     struct segment *seg = (struct segment *)s->cap.obj;
     uint64_t va = inv->arg[1], rights = inv->arg[2];
-    if (!seg->configured || !map_rights_valid(rights))
-        return -E_INVAL;
+    if (!seg->configured)
+        return refuse(inv, -E_INVAL, "the segment is not configured");
+    if (!map_rights_valid(rights))
+        return refuse(inv, -E_INVAL, "rights: READ, +WRITE or +EXEC, not both");
     if ((rights & frame->rights & MF_RIGHTS_ALL) != (rights & MF_RIGHTS_ALL))
-        return -E_PERM;
+        return refuse(inv, -E_PERM, "the frame cap lacks a right asked for");
     size_t size = 1ul << frame->size_bits;
     if (va & (size - 1) || va < seg->base || va - seg->base >= seg->size)
-        return -E_RANGE;
+        return refuse(inv, -E_RANGE, "va unaligned or outside the segment");
     int leaf = size == PAGE_SIZE ? 0 : 1;
     if (leaf > seg->level)
         return -E_INVAL;    // 2 MiB frames need a 1 GiB aligned segment
     if (frame->badge)
-        return -E_BUSY;     // this cap already maps the frame
+        return refuse(inv, -E_BUSY, "this frame cap maps already (copy it)");
     paddr_t table = seg->tables[(va - seg->base) / span(seg->level)];
     pte_t *upper = leaf < seg->level ? vm_entry(table, seg->level, va, seg->level, NULL, false) : NULL;
     if (upper && arch_pte_valid(*upper) && arch_pte_is_leaf(*upper, seg->level))

@@ -91,6 +91,15 @@ static void fill_info(const struct thread *t, struct mf_thread_info *info)
     info->policy = policy_of(t);
     info->migrations = t->migrations;
     info->switches_in = t->switches_in;
+    const struct refusal *r = &t->refusal;
+    info->refused_error = r->error;
+    info->refused_cptr = r->cptr;
+    info->refused_found = r->found;
+    info->refused_expected = r->expected;
+    info->refused_rights = r->rights;
+    info->refused_op = r->op;
+    if (r->why)
+        strlcpy(info->refused_why, r->why, sizeof(info->refused_why));
 }
 
 bool thread_info_at(unsigned index, struct mf_thread_info *info)

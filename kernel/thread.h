@@ -71,6 +71,14 @@ struct thread {
     struct slot cspace;         // a cap to the CNode naming its caps (empty: none); in the derivation tree
     struct slot exit_notify;    // a Notification cap signalled when it exits or dies (empty: none)
     struct mf_exit_status exit; // how it last ended (how == 0: it has not)
+    // Why its latest capability operation was refused (kernel/invoke.c):
+    // read through its own mf_thread_info.
+    struct refusal {
+        int32_t error;
+        uint32_t cptr;
+        uint8_t found, expected, rights, op;
+        const char *why;        // a static string, or NULL
+    } refusal;
     struct thread *next;        // run queue link (sched.c)
     struct thread *ipc_next;    // endpoint or notification queue link (ipc.c): a timed-out
                                 // waiter is on both until it leaves the second itself
@@ -90,6 +98,7 @@ struct thread {
     bool in_syscall;            // between syscall_entry and its return
     uint8_t lrpc_abort_to;      // LRPC_NO_ABORT, or the depth its aborted calls unwind to
     bool wait_expired;          // woken by the tick from a timed notification wait, still queued
+    bool block_interrupted;     // suspended while blocked: thread_block returns false once resumed
     uint8_t lrpc_depth;         // LRPC calls in progress (kernel/lrpc.c)
     struct lrpc_link lrpc[LRPC_MAX_DEPTH];
     char name[THREAD_NAME_MAX];
@@ -143,7 +152,9 @@ void thread_start(struct thread *t);
 // False when the thread was suspended or destroyed meanwhile: do not block.
 bool thread_block_prepare(enum block_reason why);
 // thread_block_prepare + schedule, for reasons the timer tick re-checks
-// (sleep, console). False when it did not block (see above).
+// (sleep, console). False when it did not block (see above), or was
+// suspended while blocked (the call then returns -E_AGAIN after the
+// resume, as a blocked IPC does).
 bool thread_block(enum block_reason why);
 // A blocked thread becomes runnable on its CPU (an IPI tells that CPU when
 // it should switch to it). No effect on a thread that is not blocked.

@@ -39,7 +39,7 @@ static int decode_retype(const struct invocation *inv, struct decoded *d)
     struct retype_args *a = DECODED(struct retype_args, d);
     const struct cap *ut = &inv->target->cap;
     if (!(ut->rights & MF_RIGHT_WRITE))
-        return -E_PERM;
+        return refuse(inv, -E_PERM, "retype needs WRITE on the untyped");
     struct slot *dst_cnode;
     int r = cap_lookup(inv->caller, inv->arg[1], MF_OBJ_CNODE, MF_RIGHT_WRITE, &dst_cnode);
     if (r)
@@ -48,22 +48,22 @@ static int decode_retype(const struct invocation *inv, struct decoded *d)
     uint64_t count = inv->arg[0] >> 16;
     int bits = object_bits(type, size_bits, ut->size_bits);
     if (bits < 0)
-        return -E_INVAL;
+        return refuse(inv, -E_INVAL, "no such type, or a size it cannot have");
     if (count == 0 || count > RETYPE_MAX_COUNT)
-        return -E_RANGE;
+        return refuse(inv, -E_RANGE, "count must be 1..64");
     uint64_t first = inv->arg[2];
     for (uint64_t i = 0; i < count; i++) {
         struct slot *s = cnode_lookup(&dst_cnode->cap, first + i);
         if (!s)
-            return -E_RANGE;
+            return refuse(inv, -E_RANGE, "a destination slot is past the CNode");
         if (!slot_empty(s))
-            return -E_BUSY;
+            return refuse(inv, -E_BUSY, "a destination slot is occupied");
     }
     // Objects are naturally aligned after the watermark; all must fit.
     uint64_t size = 1ull << bits, start = ALIGN_UP(ut->badge, size);
     uint64_t capacity = 1ull << ut->size_bits;
     if (start > capacity || (capacity - start) / size < count)
-        return -E_NOMEM;
+        return refuse(inv, -E_NOMEM, "the untyped has no room left (revoke it)");
     // A thread destroyed there may not have left its CPU yet (its kernel
     // stack is in that memory): decode again once it has.
     if (sched_memory_in_use(ut->obj + start, ut->obj + start + count * size))

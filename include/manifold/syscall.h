@@ -52,6 +52,15 @@ struct mf_thread_info {
     uint32_t policy;       // MF_SCHED_* in force (never MF_SCHED_DEFAULT)
     uint32_t migrations;   // times it was switched in on another CPU than the time before
     uint64_t switches_in;  // times a CPU switched to it
+    // Its latest refused capability operation, and why (mf_strerror_detail):
+    // the error, the cptr concerned, what that slot held, what was needed.
+    int32_t refused_error;      // -E_*, or 0: none yet
+    uint32_t refused_cptr;
+    uint8_t refused_found;      // MF_OBJ_* in the slot (MF_OBJ_NULL: empty)
+    uint8_t refused_expected;   // MF_OBJ_* wanted (wrong type), or the invoked type (others)
+    uint8_t refused_rights;     // MF_RIGHT_* missing (permission)
+    uint8_t refused_op;         // the operation invoked
+    char refused_why[48];       // the check that failed, when it has words
 };
 #define MF_THREAD_SELF 0xffffffffu  // SYS_THREAD_INFO: the calling thread (others: MF_SYSTEM_THREAD_INFO)
 #define MF_THREAD_RUNNABLE 0

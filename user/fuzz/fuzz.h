@@ -56,9 +56,15 @@ enum {
 #define FZ_CHILD_BITS 6
 enum { FZC_SELF = 1, FZC_EP = 2, FZC_SEND_EP = 3, FZC_NTFN = 4, FZC_TRANSFER = 5, FZC_ARENA = 8 };
 
+// The loader's slots (fz_spawn_scenario): kept from the storms so that a
+// load is not undone midway by the fuzzer itself; a revoke of the storm
+// untyped the program came from still takes it (and them) away.
+#define FZ_LOADER_SLOTS 208     // .. + MF_PROGRAM_SLOTS
+
 static inline bool fz_protected(uint64_t slot)
 {
-    return slot == FZ_SELF || (slot >= FZ_UT_ALL && slot < FZ_PROTECTED_END);
+    return slot == FZ_SELF || (slot >= FZ_UT_ALL && slot < FZ_PROTECTED_END) ||
+           (slot >= FZ_LOADER_SLOTS && slot < FZ_LOADER_SLOTS + MF_PROGRAM_SLOTS);
 }
 
 // ------------------------------------------------------------ generator

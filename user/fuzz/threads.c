@@ -83,10 +83,14 @@ void fz_partner_main(uint64_t arg)
         default:
             break;
         }
+        // Through the guard: our slot 1 may hold the worker's CNode by now
+        // (the storms copy anything anywhere), whose protected slots
+        // (its untypeds) must not go.
         if (got && fz_chance(c, 400))
-            fz_drain(c, FZC_SELF, MF_CNODE_DELETE, slot);
+            fz_cnode_op(c, FZC_SELF, MF_CNODE_DELETE, slot, 0, 0, 0);
         if (fz_chance(c, 50))
-            fz_drain(c, FZC_SELF, MF_CNODE_DELETE, FZC_ARENA + (long)fz_below(c, (1u << FZ_CHILD_BITS) - FZC_ARENA));
+            fz_cnode_op(c, FZC_SELF, MF_CNODE_DELETE, FZC_ARENA + (long)fz_below(c, (1u << FZ_CHILD_BITS) - FZC_ARENA),
+                        0, 0, 0);
         // The copy a reply sends stays in FZC_TRANSFER until the next send.
         (void)sent;
         slot = partner_recv_slot(c);
@@ -407,21 +411,11 @@ void fz_spawn_scenario(struct fz_ctx *c)
     } else if (fz_chance(c, 300)) {
         cspace = FZ_SELF;       // hello, fault, spin, badelf make no invocations
     }
-    // MF_PROGRAM_SLOTS empty slots in a row, past the protected ones (the
-    // shadow says where to look; identify confirms).
-    long first = -1;
-    for (long tries = 0, s0 = (long)fz_below(c, 160); tries < 160 && first < 0; tries++) {
-        long s = FZ_PROTECTED_END + 8 + (s0 + tries) % 160, k = 0;
-        while (k < MF_PROGRAM_SLOTS && fz.shadow[s + k] == MF_OBJ_NULL)
-            k++;
-        if (k == MF_PROGRAM_SLOTS)
-            first = s;
-    }
-    if (first < 0)
-        return;
+    // Our loader slots; a program left there by an earlier scenario whose
+    // untyped was revoked under it is cleared first.
+    const long first = FZ_LOADER_SLOTS;
     for (long s = first; s < first + MF_PROGRAM_SLOTS; s++)
-        if (fz_identify(c, s) != 0)
-            return;
+        mf_cnode_delete(FZ_SELF, s);
     struct mf_program p;
     struct mf_load_args a = {.name = name, .arg = arg, .cspace = cspace, .untyped = ut, .slots = first,
                              .images = fz_chance(c, 950) ? FZ_IMAGES : fz_cptr(c)};

@@ -100,7 +100,8 @@ void fz_epoch_reset(struct fz_ctx *c)
     long a = fz_drain(c, FZ_SELF, MF_CNODE_REVOKE, FZ_UT_STORM_A);
     long b = fz_drain(c, FZ_SELF, MF_CNODE_REVOKE, FZ_UT_STORM_B);
     if (a || b)
-        printf("fuzz: %u: revoking the storm untypeds failed (%ld, %ld)\n", fz.seed, a, b);
+        printf("fuzz: %u: revoking the storm untypeds failed (%ld, %ld): %s\n", fz.seed, a, b,
+               mf_strerror_detail(a ? a : b));
     fz.stack_next = 0;
     fz.estack_next = 0;
     fz.epochs++;
@@ -131,7 +132,7 @@ bool fz_setup(struct fz_ctx *c)
         }
     // The name service is not ours to fill: one lookup, then let it go.
     long r = mf_ns_lookup(2, "fuzz-nobody", 3);
-    if (r != -E_NOENT && r != -E_BADCAP && r != -E_TYPE)
+    if (r != -E_NOENT && r != -E_BADCAP && r != -E_TYPE && r != -E_BUSY)
         printf("fuzz: %u: name service lookup of nobody: %ld\n", fz.seed, r);
     mf_cnode_delete(self, 3);
     mf_cnode_delete(self, 2);

@@ -92,3 +92,46 @@ _Noreturn void mf_start(uint64_t arg)
 {
     mf_exit(main(arg));
 }
+
+// ------------------------------------------------------------ errors
+
+static const char *const type_names[MF_OBJ_TYPE_COUNT] = {
+    [MF_OBJ_NULL] = "empty slot", [MF_OBJ_UNTYPED] = "untyped", [MF_OBJ_CNODE] = "cnode",
+    [MF_OBJ_FRAME] = "frame", [MF_OBJ_THREAD] = "thread", [MF_OBJ_ENDPOINT] = "endpoint",
+    [MF_OBJ_NOTIFICATION] = "notification", [MF_OBJ_VAS] = "vas", [MF_OBJ_SEGMENT] = "segment",
+    [MF_OBJ_BINDING] = "binding", [MF_OBJ_PCI_DEVICE] = "pci device", [MF_OBJ_IRQ] = "irq",
+    [MF_OBJ_SYSTEM] = "system", [MF_OBJ_CONSOLE] = "console",
+};
+
+const char *mf_type_name(unsigned type) { return type < MF_OBJ_TYPE_COUNT ? type_names[type] : "?"; }
+
+static void rights_text(char *out, size_t size, unsigned rights)
+{
+    snprintf(out, size, "%s%s%s", rights & MF_RIGHT_READ ? "READ " : "", rights & MF_RIGHT_WRITE ? "WRITE " : "",
+             rights & MF_RIGHT_GRANT ? "GRANT " : "");
+    size_t n = strlen(out);
+    if (n)
+        out[n - 1] = 0;
+}
+
+const char *mf_strerror_detail(long err)
+{
+    static char text[160];
+    struct mf_thread_info me;
+    if (err >= 0 || mf_thread_info(MF_THREAD_SELF, &me) < 0 || me.refused_error != err)
+        return mf_strerror(err);
+    char what[96];
+    const char *found = mf_type_name(me.refused_found), *expected = mf_type_name(me.refused_expected);
+    if (me.refused_why[0])
+        snprintf(what, sizeof(what), "%s", me.refused_why);
+    else if (err == -E_TYPE)
+        snprintf(what, sizeof(what), "holds %s, needs %s", found, expected);
+    else if (err == -E_PERM && me.refused_rights) {
+        char r[24];
+        rights_text(r, sizeof(r), me.refused_rights);
+        snprintf(what, sizeof(what), "the %s cap lacks %s", found, r);
+    } else
+        snprintf(what, sizeof(what), "%s operation %u refused", expected, me.refused_op);
+    snprintf(text, sizeof(text), "%s (cptr %u, %s: %s)", mf_strerror(err), me.refused_cptr, found, what);
+    return text;
+}

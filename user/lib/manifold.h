@@ -1,7 +1,8 @@
 // libmanifold: the user-space interface to the Manifold kernel.
 //
 // Every call returns a value >= 0 on success or -E_* (see errors.h);
-// mf_strerror() names an error.
+// mf_strerror() names an error, mf_strerror_detail() also says which
+// check refused the caller's latest capability operation.
 #pragma once
 #include <stdarg.h>
 #include <stdbool.h>
@@ -17,6 +18,13 @@ static inline long mf_syscall(long number, long a0, long a1, long a2)
 {
     return mf_syscall6(number, a0, a1, a2, 0, 0, 0);
 }
+
+// "permission denied (cptr 21, notification: the notification cap lacks
+// WRITE)": err's name and, when err is what the kernel recorded for this
+// thread's latest refused capability operation, the cptr, what its slot
+// held and the check that failed. A static buffer: not thread-safe.
+const char *mf_strerror_detail(long err);
+const char *mf_type_name(unsigned type);     // MF_OBJ_* as a word
 
 // Console: through the Console cap in slot mf_console_cap (MF_CAP_CONSOLE
 // unless the program sets another); without one, output is dropped

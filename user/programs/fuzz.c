@@ -135,8 +135,13 @@ int main(uint64_t arg)
     // slot 3 itself is fuzzed like any other.
     if (mf_cnode_copy(FZ_SELF, MF_CAP_CONSOLE, FZ_CONSOLE, MF_RIGHT_WRITE) == 0)
         mf_console_cap = FZ_CONSOLE;
-    mf_cnode_copy(FZ_SELF, MF_CAP_SYSTEM, FZ_SYSTEM, MF_RIGHT_READ);
-    mf_cnode_copy(FZ_SELF, MF_CAP_BOOT_IMAGES, FZ_IMAGES, MF_RIGHT_READ);
+    // The System and images caps move to protected slots, and 4 and 5 get
+    // copies derived from them: revoking a fuzzed slot then takes nothing
+    // we rely on.
+    if (mf_cnode_move(FZ_SELF, MF_CAP_SYSTEM, FZ_SYSTEM) == 0)
+        mf_cnode_copy(FZ_SELF, FZ_SYSTEM, MF_CAP_SYSTEM, MF_RIGHT_READ);
+    if (mf_cnode_move(FZ_SELF, MF_CAP_BOOT_IMAGES, FZ_IMAGES) == 0)
+        mf_cnode_copy(FZ_SELF, FZ_IMAGES, MF_CAP_BOOT_IMAGES, MF_RIGHT_READ);
     printf("fuzz: seed %u calls %lu cpu %d flags %#x: start\n", fz.seed, (unsigned long)fz.target, fz.cpu,
            fz.flags);
     struct fz_ctx *c = &fz_worker_ctx;

@@ -32,7 +32,7 @@ int main(uint64_t arg)
         mf_cnode_mint(SELF, NTFN, NTFN_BADGED, MF_RIGHTS_ALL, 0x40) < 0)
         return 3;
     long refused = mf_notification_signal(NTFN_COPY);
-    printf("tut_caps: signal through the read-only copy: %s\n", mf_strerror(refused));
+    printf("tut_caps: signal through the read-only copy: %s\n", mf_strerror_detail(refused));
     mf_notification_signal(NTFN_BADGED);
     long word = mf_notification_poll(NTFN);
     printf("tut_caps: the word after a badged signal: %#lx\n", word);

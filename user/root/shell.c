@@ -152,7 +152,7 @@ static int job_start(const char *name, uint64_t arg, bool background)
     if (r == 0)
         r = mf_program_start(&jobs[j].program);
     if (r < 0) {
-        printf("run: %s: %s\n", name, mf_strerror(r));
+        printf("run: %s: %s\n", name, mf_strerror_detail(r));
         if (jobs[j].program.thread)
             mf_program_destroy(&jobs[j].program);
         mf_cnode_delete(self, SHELL_JOB_EXIT + j);

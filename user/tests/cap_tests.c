@@ -201,3 +201,48 @@ UTEST(cap_deleting_a_cnode_deletes_its_contents)
     UCHECK(mf_cnode_revoke(ROOT, UT) == 0);
     return NULL;
 }
+
+// A refused operation says why: the thread's refusal record names the
+// cptr, what its slot held and the check, and mf_strerror_detail words it.
+#include "lib/string.h"
+static bool contains(const char *s, const char *part)
+{
+    for (size_t n = strlen(part); *s; s++)
+        if (strncmp(s, part, n) == 0)
+            return true;
+    return false;
+}
+
+static const struct mf_thread_info *refusal(void)
+{
+    static struct mf_thread_info me;
+    return mf_thread_info(MF_THREAD_SELF, &me) == 0 ? &me : NULL;
+}
+
+UTEST(cap_refusals_say_why)
+{
+    const struct mf_thread_info *r;
+    // An argument cap of the wrong type: the untyped where a CNode belongs.
+    UCHECK(mf_untyped_retype(UT, MF_OBJ_ENDPOINT, 0, 1, UT, 700) == -E_TYPE);
+    UCHECK((r = refusal()) && r->refused_error == -E_TYPE && r->refused_cptr == UT &&
+           r->refused_found == MF_OBJ_UNTYPED && r->refused_expected == MF_OBJ_CNODE);
+    UCHECK(contains(mf_strerror_detail(-E_TYPE), "holds untyped, needs cnode"));
+    // A missing right on an argument cap.
+    UCHECK(mf_cnode_copy(ROOT, ROOT, 701, MF_RIGHT_READ) == 0);
+    UCHECK(mf_untyped_retype(UT, MF_OBJ_ENDPOINT, 0, 1, 701, 700) == -E_PERM);
+    UCHECK((r = refusal()) && r->refused_cptr == 701 && r->refused_rights == MF_RIGHT_WRITE);
+    UCHECK(contains(mf_strerror_detail(-E_PERM), "lacks WRITE"));
+    // The decoder's own words, and the invoked cptr.
+    UCHECK(mf_untyped_retype(UT, MF_OBJ_ENDPOINT, 0, 0, ROOT, 700) == -E_RANGE);
+    UCHECK((r = refusal()) && r->refused_cptr == UT && r->refused_op == MF_UNTYPED_RETYPE);
+    UCHECK(contains(mf_strerror_detail(-E_RANGE), "count must be 1..64"));
+    // An empty invoked slot, and an operation the type does not have.
+    UCHECK(mf_invoke(702, MF_CNODE_IDENTIFY, 1, 0, 0, 0) == -E_BADCAP);
+    UCHECK(contains(mf_strerror_detail(-E_BADCAP), "the slot is empty"));
+    UCHECK(mf_invoke(UT, 9, 0, 0, 0, 0) == -E_NOSYS);
+    UCHECK((r = refusal()) && r->refused_found == MF_OBJ_UNTYPED && r->refused_op == 9);
+    UCHECK(mf_cnode_delete(ROOT, 701) == 0);
+    // An error the kernel did not record is only named.
+    UCHECK(strcmp(mf_strerror_detail(-E_NOEXEC), mf_strerror(-E_NOEXEC)) == 0);
+    return NULL;
+}

@@ -53,6 +53,8 @@ static uint64_t memory_free(void)
     return mf_system_info(&si) == 0 ? si.memory_free : 0;
 }
 
+#define HANG_TICKS 3000
+
 UTEST(fuzz_programs_at_once_leave_nothing_behind)
 {
     uint32_t seed = (uint32_t)option("fuzz_seed=", DEFAULT_SEED);
@@ -83,10 +85,57 @@ UTEST(fuzz_programs_at_once_leave_nothing_behind)
     struct mf_exit_status st[FUZZERS];
     long waited[FUZZERS];
     for (unsigned i = 0; i < programs; i++)
-        waited[i] = tid[i] > 0 ? mf_wait(tid[i], &st[i]) : tid[i];
+        waited[i] = tid[i] > 0 ? 1 : tid[i];        // 1: still running
+    // Wait for all, watching that something runs: when no thread has been
+    // switched in for HANG_TICKS, print every thread and give up.
+    uint64_t switches = 0;
+    long still_since = mf_time(), first_done = 0;
+    for (unsigned left = programs; left;) {
+        left = 0;
+        for (unsigned i = 0; i < programs; i++) {
+            struct mf_exit_status done;
+            long t = waited[i] == 1 ? mf_spawned_thread(tid[i]) : -1;
+            if (t >= 0 && mf_thread_exit_status(t, &done) != -E_BUSY)
+                waited[i] = mf_wait(tid[i], &st[i]);
+            left += waited[i] == 1;
+        }
+        uint64_t now = 0;
+        struct mf_thread_info ti;
+        for (unsigned i = 0; mf_thread_info(i, &ti) == 0; i++)
+            if (strcmp(ti.name, "idle") != 0 && strcmp(ti.name, "root") != 0)
+                now += ti.switches_in;
+        // Stuck: nothing ran for HANG_TICKS, or one runs three times as
+        // long as the first that finished took (they make the same number
+        // of calls).
+        if (!first_done && left < programs)
+            first_done = mf_time() - start;
+        bool laggard = first_done && mf_time() - start > 3 * first_done + HANG_TICKS;
+        if (now != switches && !laggard) {
+            switches = now;
+            still_since = mf_time();
+        } else if (laggard || mf_time() - still_since > HANG_TICKS) {
+            printf("# fuzz: %s; the threads:\n", laggard ? "one fuzzer runs on and on" : "nothing ran");
+            for (unsigned i = 0; mf_thread_info(i, &ti) == 0; i++)
+                printf("#   %u %s state %u cpu %u prio %u switches %lu refused %d\n", ti.id, ti.name, ti.state,
+                       ti.cpu, ti.priority, (unsigned long)ti.switches_in, ti.refused_error);
+            for (unsigned i = 0; i < programs; i++)
+                if (waited[i] == 1)
+                    mf_kill(tid[i]);
+            UCHECK(!"the fuzzers stopped running");
+        }
+        if (left)
+            mf_sleep(10);
+    }
     long ticks = mf_time() - start;
-    for (unsigned i = 0; i < programs; i++)
-        mf_cnode_revoke(ROOT, untypeds[i]);       // the CNode, the untyped, all they made
+    for (unsigned i = 0; i < programs; i++) {
+        // The CNode, the untyped, all they made; then all of it is free.
+        long r;
+        while ((r = mf_cnode_revoke(ROOT, untypeds[i])) == -E_AGAIN)
+            ;
+        UCHECK(r == 0);
+        UCHECK(mf_untyped_retype(untypeds[i], MF_OBJ_UNTYPED, 23, 1, ROOT, FUZZ_CNODE + FUZZERS) == 0);
+        UCHECK(mf_cnode_revoke(ROOT, untypeds[i]) == 0);
+    }
     for (uint32_t i = 0; i < si.device_count && i < MF_DEVICE_MAX; i++)
         if (command[i] >= 0)
             mf_pci_set_command(MF_CAP_DEVICE_BASE + i, (unsigned)command[i] & MF_PCI_COMMAND_SAFE);
