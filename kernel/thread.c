@@ -190,6 +190,9 @@ _Noreturn void thread_exit(int how, int code, uint64_t address)
         // with new registers or deletes it; the holder learns of the end
         // through the exit notification (MF_THREAD_BIND_EXIT).
         t->has_context = false;
+        // Inactive first, then the signal: whoever the signal wakes finds
+        // the exit status readable (MF_THREAD_EXIT_STATUS wants INACTIVE).
+        stop(t, THREAD_INACTIVE);
         bool held = cap_lock_held();
         if (!held)
             cap_lock();
@@ -199,7 +202,6 @@ _Noreturn void thread_exit(int how, int code, uint64_t address)
         }
         if (!held)
             cap_unlock();
-        stop(t, THREAD_INACTIVE);
     } else {
         // Started by the kernel (the root task): nobody waits for it.
         struct cpu *c = lock_cpu_of(t, &rq);

@@ -53,7 +53,11 @@ long fz_cnode_op(struct fz_ctx *c, long cnode, long op, long a0, long a1, long a
     case MF_CNODE_MOVE_TO:
         // Protected indices are skipped in any CNode: another thread may
         // put a copy of ours into `cnode` between the identify and now.
-        if ((a0 >= FZ_UT_ALL && a0 < FZ_PROTECTED_END) || (ours && a0 == FZ_SELF) ||
+        // Slot 1 too, in every CNode: "ours" is judged through the CNode
+        // at our cptr 1, which for a thread whose CSpace is a storm CNode
+        // need not be the one `cnode` names (the worker lost its slot 1
+        // that way, and every later CNode operation with it).
+        if ((a0 >= FZ_UT_ALL && a0 < FZ_PROTECTED_END) || a0 == FZ_SELF ||
             (a0 >= FZ_LOADER_SLOTS && a0 < FZ_LOADER_SLOTS + MF_PROGRAM_SLOTS))
             return 0;
         break;

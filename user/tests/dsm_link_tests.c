@@ -136,8 +136,12 @@ UTEST(dsm_link_corrupted_frames_are_dropped_and_resent)
     const char *why = under_faults(DSM_FAULT_CORRUPT, 60, 11, &s);
     if (why)
         return why;
-    UCHECK(s.injected[DSM_FAULT_CORRUPT] > 0 && s.bad_frames == s.injected[DSM_FAULT_CORRUPT]);
-    UCHECK(s.retransmits > 0);
+    // Every corrupted frame that arrived was dropped; one sent just before
+    // the nodes stopped may never be read (at most one per direction of
+    // each of the NODES * (NODES - 1) links: seen once on an idle host).
+    uint64_t injected = s.injected[DSM_FAULT_CORRUPT];
+    UCHECK(injected > 0 && s.bad_frames <= injected && injected - s.bad_frames <= NODES * (NODES - 1));
+    UCHECK(s.bad_frames > 0 && s.retransmits > 0);
     return NULL;
 }
 
