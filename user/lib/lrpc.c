@@ -36,14 +36,14 @@ _Noreturn void mf_lrpc_finish(int64_t value)
 
 long mf_lrpc_bind(struct mf_lrpc_client *c, long binding, long client_vas)
 {
-    long r = mf_invoke(binding, MF_BINDING_ATTACH_CLIENT, client_vas, 0, 0, 0);
+    long r = mf_binding_attach_client(binding, client_vas);
     if (r < 0)
         return r;
     c->binding = binding;
     c->count = 0;
     c->busy = 0;
     for (unsigned i = 0; i < MF_LRPC_MAX_ASTACKS; i++) {
-        long va = mf_invoke(binding, MF_BINDING_ASTACK, i, 0, 0, 0);
+        long va = mf_binding_astack(binding, i);
         if (va < 0)
             break;
         c->astack[c->count++] = (uint64_t)va;
@@ -113,3 +113,21 @@ long mf_ns_lookup(long nameserver, const char *name, long recv_slot)
         return -(long)MF_INFO_LABEL(m.info);
     return m.info & MF_INFO_CAP ? 0 : -E_NOENT;
 }
+
+long mf_binding_configure(long binding, long server_vas, long astack_segment, unsigned procedures,
+                          void (*entry)(void))
+{
+    return mf_invoke(binding, MF_BINDING_CONFIGURE, server_vas, astack_segment, procedures, (long)entry);
+}
+
+long mf_binding_set_astack(long binding, unsigned index, uint64_t va, uint64_t size, void *estack_top)
+{
+    return mf_invoke(binding, MF_BINDING_SET_ASTACK, index, (long)va, (long)size, (long)estack_top);
+}
+
+long mf_binding_attach_client(long binding, long client_vas)
+{
+    return mf_invoke(binding, MF_BINDING_ATTACH_CLIENT, client_vas, 0, 0, 0);
+}
+
+long mf_binding_astack(long binding, unsigned index) { return mf_invoke(binding, MF_BINDING_ASTACK, index, 0, 0, 0); }

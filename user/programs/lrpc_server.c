@@ -124,11 +124,11 @@ static bool build(void)
             return false;
     if (mf_vas_attach_segment(VAS, SEGMENT, MF_RIGHT_READ | MF_RIGHT_WRITE) ||
         mf_untyped_retype(UNTYPED, MF_OBJ_BINDING, 0, 1, SELF, BINDING) ||
-        mf_invoke(BINDING, MF_BINDING_CONFIGURE, VAS, SEGMENT, DEMO_PROCEDURES, (long)mf_lrpc_entry))
+        mf_binding_configure(BINDING, VAS, SEGMENT, DEMO_PROCEDURES, mf_lrpc_entry))
         return false;
     for (unsigned i = 0; i < ASTACKS; i++)
-        if (mf_invoke(BINDING, MF_BINDING_SET_ASTACK, i, (long)(ASTACK_BASE + i * ASTACK_SIZE), ASTACK_SIZE,
-                      (long)(uintptr_t)&estacks[i][sizeof(estacks[i])]))
+        if (mf_binding_set_astack(BINDING, i, ASTACK_BASE + i * ASTACK_SIZE, ASTACK_SIZE,
+                                  &estacks[i][sizeof(estacks[i])]))
             return false;
     mf_lrpc_export(procedures, DEMO_PROCEDURES);
     return mf_untyped_retype(UNTYPED, MF_OBJ_THREAD, 0, 1, SELF, IPC_THREAD) == 0 &&
