@@ -39,6 +39,9 @@ static void random_write(struct fz_ctx *c)
     }
     // Through the console cap (slot 3), or whatever a random slot holds.
     long cap = fz_chance(c, 900) ? MF_CAP_CONSOLE : (long)fz_cptr(c);
+    long id = fz_identify(c, cap);
+    if (id > 0 && (id & 0xff) != MF_OBJ_CONSOLE)
+        return;     // operation 0 of another type, with these arguments: not ours to make
     fz_sys(c, SYS_INVOKE, cap, MF_CONSOLE_WRITE, (long)p, (long)len, (long)fz_value(c), 0);
 }
 
@@ -49,12 +52,17 @@ static void system_ops(struct fz_ctx *c)
 {
     long slot = fz_chance(c, 500) ? (long)fz_cptr(c) : (long)fz_below(c, 8);
     long op = (long)fz_below(c, MF_SYSTEM_OP_COUNT);
-    if (op == MF_SYSTEM_POWEROFF || op == MF_SYSTEM_KBENCH || op == MF_SYSTEM_KTEST_RUN) {
-        long id = fz_identify(c, slot);
-        if (id > 0 && (id & 0xff) == MF_OBJ_SYSTEM && (id >> 8 & MF_RIGHT_WRITE)) {
-            printf("fuzz: seed %u: slot %ld holds a System cap with WRITE\n", fz.seed, slot);
-            return;
-        }
+    // The kernel dispatches by what the slot holds: on a CNode these
+    // numbers are CNode operations (delete, revoke...) with unguarded
+    // arguments, which took the fuzzer's own slots. System caps and empty
+    // slots only; other objects get their own operations elsewhere.
+    long id = fz_identify(c, slot);
+    if (id > 0 && (id & 0xff) != MF_OBJ_SYSTEM)
+        return;
+    if (id > 0 && (id >> 8 & MF_RIGHT_WRITE) &&
+        (op == MF_SYSTEM_POWEROFF || op == MF_SYSTEM_KBENCH || op == MF_SYSTEM_KTEST_RUN)) {
+        printf("fuzz: seed %u: slot %ld holds a System cap with WRITE\n", fz.seed, slot);
+        return;
     }
     // INFO and THREAD_INFO write where they are told: a buffer of ours.
     long a0 = (long)fz_value(c), a1 = (long)fz_value(c);
