@@ -91,6 +91,7 @@ static void fill_info(const struct thread *t, struct mf_thread_info *info)
     info->policy = policy_of(t);
     info->migrations = t->migrations;
     info->switches_in = t->switches_in;
+    info->blocked_on = t->blocked_on;
     const struct refusal *r = &t->refusal;
     info->refused_error = r->error;
     info->refused_cptr = r->cptr;

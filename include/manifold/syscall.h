@@ -61,6 +61,8 @@ struct mf_thread_info {
     uint8_t refused_rights;     // MF_RIGHT_* missing (permission)
     uint8_t refused_op;         // the operation invoked
     char refused_why[48];       // the check that failed, when it has words
+    uint32_t blocked_on;        // MF_THREAD_BLOCKED: why (the kernel's enum block_reason, for ps and dumps)
+    uint32_t reserved;
 };
 #define MF_THREAD_SELF 0xffffffffu  // SYS_THREAD_INFO: the calling thread (others: MF_SYSTEM_THREAD_INFO)
 #define MF_THREAD_RUNNABLE 0

@@ -110,6 +110,7 @@ struct fz_ctx {
     long self;              // cptr of its own CNode in its CSpace
     uint64_t calls;         // calls this thread made
     uint8_t *local;         // FZ_LOCAL_SIZE bytes in the current step's frame
+    bool upkeep;            // the fuzzer's own maintenance: protected slots may be touched
 };
 #define FZ_LOCAL_SIZE 1024
 

@@ -393,7 +393,12 @@ void fz_random_invoke(struct fz_ctx *c)
     unsigned type = id > 0 ? (unsigned)(id & 0xff) : MF_OBJ_NULL;
     long op = random_op(c, type);
     bool numbers = fz_chance(c, 200);
-    if (numbers && (type == MF_OBJ_ENDPOINT || type == MF_OBJ_NULL || id < 0)) {
+    // id < 0: we cannot tell what the slot holds (a thread whose CSpace is a
+    // storm CNode may have no CNode at its cptr 1): raw numbers there could
+    // be a delete or revoke in a CNode of ours, unguarded.
+    if (id < 0)
+        return;
+    if (numbers && (type == MF_OBJ_ENDPOINT || type == MF_OBJ_NULL)) {
         fz_inv(c, slot, op, (long)fz_value(c), (long)fz_value(c), (long)fz_value(c), (long)fz_value(c));
         return;
     }

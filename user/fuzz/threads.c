@@ -104,6 +104,8 @@ void fz_partner_main(uint64_t arg)
 // right type). Restarting: suspend, fresh registers, resume.
 void fz_partner_repair(struct fz_ctx *c, bool restart)
 {
+    bool upkeep = c->upkeep;
+    c->upkeep = true;
     static const struct { long slot, src; unsigned type; } need[] = {
         {FZC_SELF, FZ_CHILD, MF_OBJ_CNODE},
         {FZC_EP, FZ_PARTNER_EP, MF_OBJ_ENDPOINT},
@@ -121,8 +123,10 @@ void fz_partner_repair(struct fz_ctx *c, bool restart)
         fz_drain(c, FZ_CHILD, MF_CNODE_DELETE, need[i].slot);
         fz_inv(c, FZ_SELF, MF_CNODE_COPY_TO, need[i].src, FZ_CHILD, need[i].slot, MF_RIGHTS_ALL);
     }
-    if (!restart && !fz.partner_broken)
+    if (!restart && !fz.partner_broken) {
+        c->upkeep = upkeep;
         return;
+    }
     if (!restart) {
         fz_inv(c, FZ_PARTNER, MF_THREAD_SUSPEND, 0, 0, 0, 0);
         fz.repairs++;
@@ -138,6 +142,7 @@ void fz_partner_repair(struct fz_ctx *c, bool restart)
     fz_inv(c, FZ_PARTNER, MF_THREAD_RESUME, 0, 0, 0, 0);
     if (r)
         printf("fuzz: %u: the partner could not be restarted (%ld)\n", fz.seed, r);
+    c->upkeep = upkeep;
 }
 
 // A call, send or signal to the partner, with long messages and any

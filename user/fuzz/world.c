@@ -14,8 +14,28 @@ static void trace(const struct fz_ctx *c, uint64_t n, long number, const long *a
            roles[c->role], number, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
+// The last line of defence for the slots the fuzzer runs on: whatever a
+// caller believed the cap to be (the shadow lags behind the storms, and a
+// thread whose CSpace is a storm CNode cannot identify through its cptr 1),
+// an operation whose number is a CNode's move, delete, revoke or move-to,
+// on a protected index (or 1), is made only when the target is surely not
+// a CNode — or by the fuzzer's own upkeep (c->upkeep).
+static bool endangers_us(struct fz_ctx *c, long n, long cptr, long op, long index)
+{
+    if (n != SYS_INVOKE || c->upkeep)
+        return false;
+    if (op != MF_CNODE_MOVE && op != MF_CNODE_DELETE && op != MF_CNODE_REVOKE && op != MF_CNODE_MOVE_TO)
+        return false;
+    if (!fz_protected((uint64_t)index) && index != FZ_SELF)
+        return false;
+    long id = mf_invoke(c->self, MF_CNODE_IDENTIFY, cptr, 0, 0, 0);
+    return id < 0 || (id & 0xff) == MF_OBJ_CNODE;
+}
+
 long fz_sys(struct fz_ctx *c, long n, long a0, long a1, long a2, long a3, long a4, long a5)
 {
+    if (endangers_us(c, n, a0, a1, a2))
+        return -E_PERM;     // (not made; counted as refused)
     uint64_t number = __atomic_add_fetch(&fz.calls, 1, __ATOMIC_RELAXED);
     c->calls++;
     if (c->role == FZ_ROLE_WORKER)
@@ -71,7 +91,10 @@ long fz_send_slot(struct fz_ctx *c, long cptr)
     // A copy starts unmapped; the transfer slot is never mapped (fz_sys)
     // nor moved into (fz_cnode_op).
     long t = fz_transfer_slot(c);
+    bool upkeep = c->upkeep;
+    c->upkeep = true;       // the transfer slot is protected: ours to empty
     fz_drain(c, c->self, MF_CNODE_DELETE, t);
+    c->upkeep = upkeep;
     long rights = cptr == FZ_WORKER || cptr == FZ_PARTNER ? MF_RIGHT_READ : MF_RIGHTS_ALL;
     fz_inv(c, c->self, MF_CNODE_COPY, cptr, t, rights, 0);
     return t;
@@ -79,8 +102,12 @@ long fz_send_slot(struct fz_ctx *c, long cptr)
 
 void fz_send_done(struct fz_ctx *c, long slot)
 {
-    if (slot == fz_transfer_slot(c))
+    if (slot == fz_transfer_slot(c)) {
+        bool upkeep = c->upkeep;
+        c->upkeep = true;
         fz_drain(c, c->self, MF_CNODE_DELETE, slot);
+        c->upkeep = upkeep;
+    }
 }
 
 void fz_rescan(struct fz_ctx *c)
@@ -95,6 +122,7 @@ void fz_rescan(struct fz_ctx *c)
 // used may be handed out again.
 void fz_epoch_reset(struct fz_ctx *c)
 {
+    c->upkeep = true;
     if (fz_chance(c, 500))
         fz_sys(c, SYS_VAS_SWITCH, 0, 0, 0, 0, 0, 0);
     long a = fz_drain(c, FZ_SELF, MF_CNODE_REVOKE, FZ_UT_STORM_A);
@@ -107,6 +135,7 @@ void fz_epoch_reset(struct fz_ctx *c)
     fz.epochs++;
     fz_rescan(c);
     fz_partner_repair(c, false);
+    c->upkeep = false;
 }
 
 // Our objects, from the 4 MiB untyped in slot 16 (see fuzz.h). Calls made

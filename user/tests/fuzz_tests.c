@@ -116,8 +116,9 @@ UTEST(fuzz_programs_at_once_leave_nothing_behind)
         } else if (laggard || mf_time() - still_since > HANG_TICKS) {
             printf("# fuzz: %s; the threads:\n", laggard ? "one fuzzer runs on and on" : "nothing ran");
             for (unsigned i = 0; mf_thread_info(i, &ti) == 0; i++)
-                printf("#   %u %s state %u cpu %u prio %u switches %lu refused %d\n", ti.id, ti.name, ti.state,
-                       ti.cpu, ti.priority, (unsigned long)ti.switches_in, ti.refused_error);
+                printf("#   %u %s state %u (blocked on %u) cpu %u prio %u switches %lu refused %d\n", ti.id,
+                       ti.name, ti.state, ti.blocked_on, ti.cpu, ti.priority, (unsigned long)ti.switches_in,
+                       ti.refused_error);
             for (unsigned i = 0; i < programs; i++)
                 if (waited[i] == 1)
                     mf_kill(tid[i]);
