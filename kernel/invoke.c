@@ -46,17 +46,22 @@ static int record(const struct thread *t, int err, uint64_t cptr, const struct s
     return err;
 }
 
-int cap_lookup(const struct thread *t, uint64_t cptr, unsigned type, unsigned rights, struct slot **out)
+static const char *why_no_cap(const struct thread *t, const struct slot *s)
 {
     const struct slot *root = thread_cspace_slot((struct thread *)t);
+    return !root || slot_empty(root) ? "the thread has no CSpace"
+           : !s                      ? "no such slot (0, or past the CNode's end)"
+                                     : "the slot is empty";
+}
+
+int cap_lookup(const struct thread *t, uint64_t cptr, unsigned type, unsigned rights, struct slot **out)
+{
     struct slot *s = cspace_lookup(t, cptr);
-    if (!s || slot_empty(s))
-        return record(t, -E_BADCAP, cptr, NULL, type, 0,
-                      !root || slot_empty(root) ? "the thread has no CSpace"
-                      : !s ? "no such slot (0, or past the CNode's end)" : "the slot is empty");
-    if (s->cap.type != type)
+    if (unlikely(!s || slot_empty(s)))
+        return record(t, -E_BADCAP, cptr, NULL, type, 0, why_no_cap(t, s));
+    if (unlikely(s->cap.type != type))
         return record(t, -E_TYPE, cptr, s, type, 0, NULL);
-    if ((s->cap.rights & rights) != rights)
+    if (unlikely((s->cap.rights & rights) != rights))
         return record(t, -E_PERM, cptr, s, type, rights & ~s->cap.rights, NULL);
     *out = s;
     return 0;
