@@ -172,7 +172,7 @@ enum mf_console_op {
 // root task's CSpace and (as copies) in programs the shell starts.
 #define MF_CAP_DEVICE_BASE  224
 #define MF_DEVICE_MAX       16
-// Slots libmanifold's drivers use for their IRQ and notification caps
-// (mf_driver_resources), by default.
-#define MF_CAP_DRIVER_SLOTS 240
-#define MF_DRIVER_SLOT_COUNT 16
+// The slots libmanifold's allocator (mf_slot_alloc, mf_new; its drivers
+// too) hands out in a program the shell starts, by default: 128..223.
+#define MF_CAP_ALLOC_FIRST  128
+#define MF_ALLOC_SLOT_COUNT 96

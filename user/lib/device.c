@@ -1,4 +1,4 @@
-// PCI device and IRQ capabilities, and the resources drivers draw on.
+// PCI device and IRQ capabilities, and addresses for device mappings.
 #include "manifold.h"
 
 long mf_notification_wait_timeout(long n, uint64_t ticks)
@@ -40,26 +40,6 @@ long mf_irq_bind(long irq, long notification) { return mf_invoke(irq, MF_IRQ_BIN
 long mf_irq_ack(long irq) { return mf_invoke(irq, MF_IRQ_ACK, 0, 0, 0, 0); }
 long mf_irq_unbind(long irq) { return mf_invoke(irq, MF_IRQ_UNBIND, 0, 0, 0, 0); }
 long mf_irq_info(long irq) { return mf_invoke(irq, MF_IRQ_INFO, 0, 0, 0, 0); }
-
-static long driver_untyped = MF_CAP_UNTYPED_BASE;
-static long driver_first = MF_CAP_DRIVER_SLOTS, driver_count = MF_DRIVER_SLOT_COUNT;
-
-void mf_driver_set_resources(long untyped, long first_slot, long slot_count)
-{
-    driver_untyped = untyped;
-    driver_first = first_slot;
-    driver_count = slot_count;
-}
-
-long mf_driver_untyped(void) { return driver_untyped; }
-
-long mf_driver_alloc_slot(void)
-{
-    for (long s = driver_first; s < driver_first + driver_count; s++)
-        if (mf_cnode_identify(MF_CAP_SELF_CNODE, s) == 0)
-            return s;
-    return -E_NOMEM;
-}
 
 static uint64_t device_va_next = MF_DEVICE_WINDOW_BASE;
 

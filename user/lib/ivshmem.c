@@ -57,18 +57,18 @@ static long map_bar(long device, unsigned bar, uint64_t *va, uint64_t *size)
 
 static long setup_doorbell(struct ivshmem *dev)
 {
-    long irq = mf_driver_alloc_slot();
+    long irq = mf_slot_alloc();
     if (irq < 0)
         return irq;
     long r = mf_pci_get_irq(dev->device, MF_CAP_SELF_CNODE, irq);
-    if (r < 0)
+    if (r < 0) {
+        mf_slot_free(irq);
         return r == -E_NOENT ? 0 : r;    // no interrupt pin: ivshmem-plain
+    }
     dev->irq = irq;
-    long n = mf_driver_alloc_slot();
+    long n = mf_new(MF_OBJ_NOTIFICATION, 0);
     if (n < 0)
         return n;
-    if ((r = mf_untyped_retype(mf_driver_untyped(), MF_OBJ_NOTIFICATION, 0, 1, MF_CAP_SELF_CNODE, n)) < 0)
-        return r;
     dev->notification = n;
     dev->regs[IVSHMEM_INTR_MASK / 4] = 1;           // vector 0 raises INTx
     (void)dev->regs[IVSHMEM_INTR_STATUS / 4];       // forget anything before now
@@ -158,12 +158,12 @@ long ivshmem_wait(struct ivshmem *dev, uint64_t timeout_ticks)
 void ivshmem_close(struct ivshmem *dev)
 {
     if (dev->irq) {
-        mf_cnode_delete(MF_CAP_SELF_CNODE, dev->irq);          // unbinds; the line stays masked
+        mf_slot_free(dev->irq);          // unbinds; the line stays masked
         if (dev->regs)
             dev->regs[IVSHMEM_INTR_MASK / 4] = 0;
     }
     if (dev->notification)
-        mf_cnode_delete(MF_CAP_SELF_CNODE, dev->notification);
+        mf_slot_free(dev->notification);
     uint64_t shm_bytes = (dev->size + 4095) & ~4095ul, reg_bytes = (dev->regs_size + 4095) & ~4095ul;
     if (dev->shm) {
         mf_pci_unmap_bar(dev->device, 2, (uint64_t)(uintptr_t)dev->shm, shm_bytes);

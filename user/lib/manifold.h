@@ -121,6 +121,20 @@ long mf_cnode_move_to(long cnode, long src, long dst_cnode, long dst);
 long mf_untyped_retype(long ut, unsigned type, unsigned size_bits, unsigned count,
                        long dst_cnode, long dst_index);
 
+// Slots and objects (user/lib/alloc.c): no hand-numbered slots. The
+// allocator hands out empty slots of a range of our CSpace and makes
+// objects from one untyped. Defaults: untyped MF_CAP_UNTYPED_BASE, slots
+// MF_CAP_ALLOC_FIRST.. (MF_ALLOC_SLOT_COUNT), right for programs the shell
+// starts; libmanifold's drivers draw on it too. Thread-safe. Deleting frees
+// the slot, not the memory: that returns when the untyped is revoked.
+void mf_alloc_init(long untyped, long first_slot, long slot_count);
+long mf_alloc_untyped(void);
+long mf_slot_alloc(void);                   // an empty slot, now ours; -E_NOMEM: none left
+long mf_slot_free(long slot);               // deletes what it holds, gives the slot back
+long mf_new(unsigned type, unsigned size_bits);   // a new object: its cptr, or -E_*
+long mf_copy(long src, unsigned rights);           // a copy of src with fewer rights: its cptr
+long mf_mint(long src, unsigned rights, uint64_t badge);   // a badged copy: its cptr
+
 // Thread objects (retyped from untyped). A configured thread runs in the
 // caller's address space; give it a stack and an entry with write_regs.
 // ipc_buffer: a page-aligned page of the thread's own for long messages
@@ -191,13 +205,6 @@ long mf_irq_ack(long irq);
 long mf_irq_unbind(long irq);
 long mf_irq_info(long irq);    // line | delivered << 32
 
-// What libmanifold's drivers (ivshmem.h) use for their objects: an untyped
-// for notifications and a range of our CSpace's slots. Defaults: untyped
-// MF_CAP_UNTYPED_BASE, slots MF_CAP_DRIVER_SLOTS.. (MF_DRIVER_SLOT_COUNT),
-// right for programs the shell starts; the root task sets its own.
-void mf_driver_set_resources(long untyped, long first_slot, long slot_count);
-long mf_driver_untyped(void);
-long mf_driver_alloc_slot(void);    // an empty slot of the range, or -E_NOMEM
 // Addresses for device mappings in the window, 2 MiB aligned from 2 MiB
 // up; 0 when the window is full. Giving back the latest one reuses it.
 uint64_t mf_device_va_alloc(uint64_t size);

@@ -1,4 +1,4 @@
-// Tutorial 3 (docs/tutorial/3-ipc.md), the client: finds "tut-square" with
+// Tutorial 6 (docs/tutorial/6-ipc.md), the client: finds "tut-square" with
 // the name service and calls it with our argument.
 #include "manifold.h"
 

@@ -1,4 +1,4 @@
-// Tutorial 4 (docs/tutorial/4-programs.md): loading a program ourselves,
+// Tutorial 11 (docs/tutorial/11-programs.md): loading a program ourselves,
 // from our own untyped memory, and learning how it ended.
 #include "manifold.h"
 

@@ -1,4 +1,4 @@
-// Tutorial 3 (docs/tutorial/3-ipc.md), the server: an endpoint made from
+// Tutorial 6 (docs/tutorial/6-ipc.md), the server: an endpoint made from
 // our untyped, registered with the name service as "tut-square", then
 // answering calls until it is killed.
 #include "manifold.h"

@@ -96,16 +96,16 @@ static bool start_relay(void)
     static long thread;
     if (!dev.has_doorbell)
         return true;
-    if (!relay_bell && (relay_bell = mf_driver_alloc_slot()) < 0)
+    if (!relay_bell && (relay_bell = mf_slot_alloc()) < 0)
         return false;
     mf_cnode_delete(MF_CAP_SELF_CNODE, relay_bell);
     if (!dsm_copy_link_bell(self, relay_bell))
         return false;
     if (thread)
         return true;
-    thread = mf_driver_alloc_slot();
+    thread = mf_slot_alloc();
     return thread > 0 &&
-           mf_untyped_retype(mf_driver_untyped(), MF_OBJ_THREAD, 0, 1, MF_CAP_SELF_CNODE, thread) == 0 &&
+           mf_untyped_retype(mf_alloc_untyped(), MF_OBJ_THREAD, 0, 1, MF_CAP_SELF_CNODE, thread) == 0 &&
            mf_thread_start(thread, relay, relay_stack, sizeof(relay_stack), 0) == 0;
 }
 

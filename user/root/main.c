@@ -55,7 +55,7 @@ int main(uint64_t arg)
         printf("root: the name service did not start\n");
     // Drivers in libmanifold (ivshmem) take their notifications from the
     // name service's untyped, which is never revoked (root.h).
-    mf_driver_set_resources(NS_UNTYPED, MF_CAP_DRIVER_SLOTS, MF_DRIVER_SLOT_COUNT);
+    mf_alloc_init(NS_UNTYPED, ROOT_ALLOC_SLOTS, ROOT_ALLOC_SLOT_COUNT);
     // Programs we start (mf_spawn, spawn_with_resources) are loaded by
     // libmanifold into objects of ours (user/lib/loader.c).
     mf_spawn_pool(SPAWN_UT, SPAWN_SLOTS, SPAWN_SLOT_COUNT);

@@ -20,8 +20,10 @@ void shell(void);
 // The name service (names.c): a thread of the root task on NS_ENDPOINT,
 // keeping registered caps in slots NS_SLOTS..NS_SLOTS+31; its objects come
 // from NS_UNTYPED, and so do the notifications of libmanifold's drivers
-// (mf_driver_set_resources; slots MF_CAP_DRIVER_SLOTS..).
+// (mf_alloc_init; slots ROOT_ALLOC_SLOTS..).
 #define NS_UNTYPED (MF_CAP_UNTYPED_BASE + 8)
+#define ROOT_ALLOC_SLOTS 240
+#define ROOT_ALLOC_SLOT_COUNT 16
 #define NS_THREAD 3700
 #define NS_ENDPOINT 3701
 #define NS_SLOTS 3710
