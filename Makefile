@@ -110,18 +110,29 @@ USER_LDFLAGS := -nostdlib -static -z max-page-size=0x1000 -z noexecstack -T link
 
 $(BUILD)/user/root.elf: $(ROOT_OBJS) $(BUILD)/libmanifold.a linker/$(ARCH)-user.ld
 	@mkdir -p $(dir $@)
-	$(LD) $(USER_LDFLAGS) -o $@ $(ROOT_OBJS) $(BUILD)/libmanifold.a $(LIBGCC)
+	$(LD) $(USER_LDFLAGS) --defsym=USER_BASE=0x400000 -o $@ $(ROOT_OBJS) $(BUILD)/libmanifold.a $(LIBGCC)
 
-$(BUILD)/user/%.elf: $(BUILD)/user-objs/user/programs/%.o $(BUILD)/libmanifold.a linker/$(ARCH)-user.ld
+# Each program at an address of its own, 8 MiB apart from 8 MiB up in the
+# order of their names (the root task stays at 4 MiB): a breakpoint set by
+# address in one program does not fire in another (README, "Debugging").
+# Relinked when the list of programs changes (their addresses move).
+PROGRAM_LIST := $(BUILD)/programs.list
+$(shell mkdir -p $(BUILD); echo '$(sort $(PROGRAMS))' | cmp -s - $(PROGRAM_LIST) 2>/dev/null || \
+    echo '$(sort $(PROGRAMS))' > $(PROGRAM_LIST))
+PROGRAM_BASE = $(shell n=0; for p in $(sort $(PROGRAMS)); do n=$$((n + 1)); \
+    [ $$p = $(1) ] && printf '0x%x' $$(((n + 1) * 0x800000)); done)
+
+$(BUILD)/user/%.elf: $(BUILD)/user-objs/user/programs/%.o $(BUILD)/libmanifold.a linker/$(ARCH)-user.ld \
+    $(PROGRAM_LIST)
 	@mkdir -p $(dir $@)
-	$(LD) $(USER_LDFLAGS) -o $@ $< $(BUILD)/libmanifold.a $(LIBGCC)
+	$(LD) $(USER_LDFLAGS) --defsym=USER_BASE=$(call PROGRAM_BASE,$*) -o $@ $< $(BUILD)/libmanifold.a $(LIBGCC)
 
 # The fuzzer (user/programs/fuzz.c) links its parts in user/fuzz/ too.
 FUZZ_OBJS := $(patsubst %,$(BUILD)/user-objs/%.o,$(basename $(wildcard user/fuzz/*.c)))
 $(BUILD)/user/fuzz.elf: $(BUILD)/user-objs/user/programs/fuzz.o $(FUZZ_OBJS) $(BUILD)/libmanifold.a \
-    linker/$(ARCH)-user.ld
+    linker/$(ARCH)-user.ld $(PROGRAM_LIST)
 	@mkdir -p $(dir $@)
-	$(LD) $(USER_LDFLAGS) -o $@ $< $(FUZZ_OBJS) $(BUILD)/libmanifold.a $(LIBGCC)
+	$(LD) $(USER_LDFLAGS) --defsym=USER_BASE=$(call PROGRAM_BASE,fuzz) -o $@ $< $(FUZZ_OBJS) $(BUILD)/libmanifold.a $(LIBGCC)
 
 # ------------------------------------------------------------------- ISO
 # One ISO for both architectures: each one's kernel, user programs and data
@@ -158,16 +169,18 @@ run: deps
 	@$(MAKE) --no-print-directory $(ISO)
 	QEMU_KERNEL_OPTIONS="$(KERNEL_OPTIONS)" tools/qemu run $(ARCH) $(ISO)
 
-# GDB on 127.0.0.1:$(GDB_PORT), with the kernel's symbols and, with
-# PROGRAM=NAME, a user program's (README, "Debugging").
+# GDB on 127.0.0.1:$(GDB_PORT), with the symbols of the kernel, the root
+# task and every program (each linked at its own address, so they do not
+# overlap); PROGRAM=NAME loads only that program's (README, "Debugging").
 GDB_PORT ?= 1234
 debug: deps
 	@tools/deps --debug
 	@$(MAKE) --no-print-directory $(ISO)
 	@echo "QEMU waits for GDB: gdb-multiarch -x $(BUILD)/gdbinit   (in another terminal)"
-	@{ echo "file $(BUILD)/kernel.elf"; \
-	   $(if $(PROGRAM),echo "add-symbol-file $(BUILD)/user/$(PROGRAM).elf";) \
-	   echo "target remote 127.0.0.1:$(GDB_PORT)"; } > $(BUILD)/gdbinit
+	@{ echo "set confirm off"; echo "file $(BUILD)/kernel.elf"; \
+	   for p in root $(if $(PROGRAM),$(PROGRAM),$(PROGRAMS)); do \
+	       echo "add-symbol-file $(BUILD)/user/$$p.elf"; done; \
+	   echo "set confirm on"; echo "target remote 127.0.0.1:$(GDB_PORT)"; } > $(BUILD)/gdbinit
 	QEMU_KERNEL_OPTIONS="$(KERNEL_OPTIONS)" GDB_PORT=$(GDB_PORT) tools/qemu debug $(ARCH) $(ISO)
 
 # Build and test every architecture; the overall status fails if any does.

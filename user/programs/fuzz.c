@@ -28,12 +28,13 @@
 #include "lib/string.h"
 
 static uint8_t worker_stack[32768] __attribute__((aligned(16)));
-extern const char __utests_start[];     // the end of text and read-only data (linker script)
+extern const char __program_start[];    // where our text begins (linker script)
+extern const char __utests_start[];     // the end of text and read-only data
 
 static uint64_t text_checksum(void)
 {
     uint64_t h = 1469598103934665603ull;
-    for (const uint8_t *p = (const uint8_t *)0x400000; p < (const uint8_t *)__utests_start; p++)
+    for (const uint8_t *p = (const uint8_t *)__program_start; p < (const uint8_t *)__utests_start; p++)
         h = (h ^ *p) * 1099511628211ull;
     return h;
 }
