@@ -4,30 +4,17 @@
 // with the user-mode counter and leave the samples in root task memory.
 #include "dsm.h"
 #include "bench.h"
-#include "user/root/root.h"     // bench_sort: the DSM runs in the root task
 
 #define WORDS(page) ((volatile uint64_t *)(DSM_BASE + (page) * DSM_PAGE))
 
 uint64_t dsm_samples[DSM_BENCH_SAMPLES];
 static uint64_t counter_overhead;
 
-static const char *arch(void)
-{
-    static struct mf_system_info si;
-    if (!si.arch[0])
-        mf_system_info(&si);
-    return si.arch;
-}
-
 void dsm_report(const char *name, const char *unit, uint64_t *s, unsigned n, const char *extra)
 {
     for (unsigned i = 0; i < n; i++)
         s[i] = s[i] > counter_overhead ? s[i] - counter_overhead : 0;
-    bench_sort(s, n);
-    printf("BENCH {\"name\":\"%s\",\"arch\":\"%s\",\"system\":\"manifold\",\"unit\":\"%s\",\"n\":%u,"
-           "\"min\":%lu,\"median\":%lu,\"max\":%lu%s%s}\n",
-           name, arch(), unit, n, (unsigned long)s[0], (unsigned long)s[n / 2], (unsigned long)s[n - 1],
-           extra && *extra ? "," : "", extra ? extra : "");
+    mf_bench_report(name, unit, s, n, extra);
 }
 
 void dsm_report_value(const char *name, const char *unit, uint64_t value, const char *extra)

@@ -310,6 +310,16 @@ static inline long mf_lrpc_invoke(long binding, unsigned procedure, unsigned ast
 // The program's entry point, called with the spawner's argument.
 int main(uint64_t arg);
 
+// Benchmarks (user/lib/bench.c, docs/benchmarks.md): the one BENCH
+// formatter. mf_bench_report sorts the samples and prints
+//   BENCH {"name":..,"arch":..,"system":"manifold","unit":..,"n":..,"min":..,"median":..,"max":..[,extra]}
+// where `extra` is more JSON fields ("\"verified\":true", ...; NULL: none),
+// and keeps name, median and verdict for mf_bench_summary, which prints
+// them as a table and starts a new one.
+void mf_bench_sort(uint64_t *samples, unsigned n);
+void mf_bench_report(const char *name, const char *unit, uint64_t *samples, unsigned n, const char *extra);
+void mf_bench_summary(void);
+
 // The CPU's cycle counter readable in user mode (rdtsc / cntvct_el0).
 uint64_t mf_arch_cycles(void);
 

@@ -13,6 +13,7 @@
 // runs, so under QEMU the policies differ in migrations and scheduling
 // work, not in miss penalties (docs/benchmarks.md).
 #include "manifold.h"
+#include "lib/fmt.h"
 #include "root.h"
 #include "lib/string.h"
 
@@ -54,11 +55,10 @@ static void worker(uint64_t k)
 static void print(const char *name, const char *policy, const char *unit, uint64_t *s, unsigned n,
                   const struct mf_system_info *si)
 {
-    bench_sort(s, n);
-    printf("BENCH {\"name\":\"sched.affinity.%s.%s\",\"arch\":\"%s\",\"system\":\"manifold\",\"unit\":\"%s\","
-           "\"cpus\":%u,\"threads\":%u,\"n\":%u,\"min\":%lu,\"median\":%lu,\"max\":%lu}\n",
-           policy, name, si->arch, unit, si->cpus, threads, n, (unsigned long)s[0], (unsigned long)s[n / 2],
-           (unsigned long)s[n - 1]);
+    char full[64], extra[48];
+    snprintf(full, sizeof(full), "sched.affinity.%s.%s", policy, name);
+    snprintf(extra, sizeof(extra), "\"cpus\":%u,\"threads\":%u", si->cpus, threads);
+    mf_bench_report(full, unit, s, n, extra);
 }
 
 static bool run_policy(unsigned policy, const char *label, const struct mf_system_info *si)

@@ -14,25 +14,6 @@
 
 static uint64_t samples[RUNS];
 
-void bench_sort(uint64_t *a, unsigned n)
-{
-    for (unsigned i = 1; i < n; i++) {
-        uint64_t v = a[i];
-        unsigned j = i;
-        for (; j > 0 && a[j - 1] > v; j--)
-            a[j] = a[j - 1];
-        a[j] = v;
-    }
-}
-
-static const char *arch_name(void)
-{
-    static struct mf_system_info si;
-    if (!si.arch[0])
-        mf_system_info(&si);
-    return si.arch;
-}
-
 static void report(const char *name, uint64_t overhead);
 
 // Cost of two back-to-back counter reads: its minimum is subtracted from
@@ -53,11 +34,7 @@ static void report(const char *name, uint64_t overhead)
 {
     for (unsigned i = 0; i < RUNS; i++)
         samples[i] = samples[i] > overhead ? samples[i] - overhead : 0;
-    bench_sort(samples, RUNS);
-    printf("BENCH {\"name\":\"%s\",\"arch\":\"%s\",\"system\":\"manifold\",\"unit\":\"cycles\","
-           "\"n\":%u,\"min\":%lu,\"median\":%lu,\"max\":%lu}\n",
-           name, arch_name(), RUNS, (unsigned long)samples[0], (unsigned long)samples[RUNS / 2],
-           (unsigned long)samples[RUNS - 1]);
+    mf_bench_report(name, "cycles", samples, RUNS, NULL);
 }
 
 static void bench_null_syscall(uint64_t overhead)

@@ -158,12 +158,7 @@ static void cluster_stop(void)
 
 static uint64_t median_us(uint64_t *s, unsigned n, uint64_t *min, uint64_t *max)
 {
-    for (unsigned i = 1; i < n; i++)
-        for (unsigned j = i; j > 0 && s[j - 1] > s[j]; j--) {
-            uint64_t v = s[j];
-            s[j] = s[j - 1];
-            s[j - 1] = v;
-        }
+    mf_bench_sort(s, n);
     *min = to_us(s[0]);
     *max = to_us(s[n - 1]);
     return to_us(s[n / 2]);
@@ -171,11 +166,12 @@ static uint64_t median_us(uint64_t *s, unsigned n, uint64_t *min, uint64_t *max)
 
 static void bench_line(const char *name, uint64_t *samples, unsigned n, const char *extra)
 {
-    uint64_t min, max, median = median_us(samples, n, &min, &max);
-    printf("BENCH {\"name\":\"%s\",\"arch\":\"%s\",\"system\":\"manifold\",\"unit\":\"us\",\"n\":%u,"
-           "\"min\":%lu,\"median\":%lu,\"max\":%lu,\"node\":%u,\"instances\":%u%s%s}\n",
-           name, si.arch, n, (unsigned long)min, (unsigned long)median, (unsigned long)max, self, nodes,
-           extra && *extra ? "," : "", extra ? extra : "");
+    for (unsigned i = 0; i < n; i++)
+        samples[i] = to_us(samples[i]);
+    char fields[160];
+    snprintf(fields, sizeof(fields), "\"node\":%u,\"instances\":%u%s%s", self, nodes, extra && *extra ? "," : "",
+             extra ? extra : "");
+    mf_bench_report(name, "us", samples, n, fields);
 }
 
 // ----------------------------------------------------------------- Jacobi

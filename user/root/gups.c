@@ -12,6 +12,7 @@
 // Sizes: QEMU gets 512 MiB, so a region is one 2 MiB frame (262144 entries)
 // in a 1 GiB-aligned segment, and 1 to 8 regions are measured.
 #include "manifold.h"
+#include "lib/fmt.h"
 #include "root.h"
 #include "lib/string.h"
 
@@ -116,16 +117,9 @@ static void report(const char *mode, unsigned regions, bool verified)
     uint64_t rates[BATCHES];
     for (unsigned i = 0; i < BATCHES; i++)
         rates[i] = samples[i] ? BATCH * si.counter_hz / samples[i] : 0;
-    for (unsigned i = 1; i < BATCHES; i++)
-        for (unsigned j = i; j > 0 && rates[j - 1] > rates[j]; j--) {
-            uint64_t t = rates[j];
-            rates[j] = rates[j - 1];
-            rates[j - 1] = t;
-        }
-    printf("BENCH {\"name\":\"gups.%s.r%u\",\"arch\":\"%s\",\"system\":\"manifold\",\"unit\":\"updates/s\","
-           "\"n\":%u,\"min\":%lu,\"median\":%lu,\"max\":%lu,\"verified\":%s}\n",
-           mode, regions, si.arch, BATCHES, (unsigned long)rates[0], (unsigned long)rates[BATCHES / 2],
-           (unsigned long)rates[BATCHES - 1], verified ? "true" : "false");
+    char name[32];
+    snprintf(name, sizeof(name), "gups.%s.r%u", mode, regions);
+    mf_bench_report(name, "updates/s", rates, BATCHES, verified ? "\"verified\":true" : "\"verified\":false");
 }
 
 static bool run_spacejmp(unsigned regions)

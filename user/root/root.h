@@ -3,8 +3,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-// Sorts n samples in place, smallest first (for medians; bench.c).
-void bench_sort(uint64_t *a, unsigned n);
 // The scheduling policies on a workload where affinity matters (affinity.c).
 void run_affinity_benchmark(void);
 // Runs kernel and user tests; prints TAP-style lines and the summary.

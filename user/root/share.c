@@ -141,18 +141,7 @@ static bool vas_with(long vas, long seg, unsigned rights)
 
 static void report(const char *name, bool verified)
 {
-    for (unsigned i = 1; i < RUNS; i++)
-        for (unsigned j = i; j > 0 && samples[j - 1] > samples[j]; j--) {
-            uint64_t t = samples[j];
-            samples[j] = samples[j - 1];
-            samples[j - 1] = t;
-        }
-    struct mf_system_info si;
-    mf_system_info(&si);
-    printf("BENCH {\"name\":\"%s\",\"arch\":\"%s\",\"system\":\"manifold\",\"unit\":\"cycles\","
-           "\"n\":%u,\"min\":%lu,\"median\":%lu,\"max\":%lu,\"verified\":%s}\n",
-           name, si.arch, RUNS, (unsigned long)samples[0], (unsigned long)samples[RUNS / 2],
-           (unsigned long)samples[RUNS - 1], verified ? "true" : "false");
+    mf_bench_report(name, "cycles", samples, RUNS, verified ? "\"verified\":true" : "\"verified\":false");
 }
 
 // Returns true when both ways produced the producer's checksum.

@@ -459,10 +459,15 @@ static void cmd_bench(int argc, char **argv)
         run_dsm_benchmarks();
     else if (argc > 1 && strcmp(argv[1], "affinity") == 0)
         run_affinity_benchmark();
-    else if (argc > 1)
+    else if (argc > 1) {
         printf("usage: bench [gups|share|lrpc|dsm|affinity]\n");
-    else
+        return;
+    } else {
         run_benchmarks();
+        printf("(the kernel's lock and barrier figures, `BENCH` lines named lock.* and barrier.*, "
+               "are printed by the kernel above, not in this table)\n");
+    }
+    mf_bench_summary();
 }
 
 static void cmd_halt(int argc, char **argv)
@@ -501,7 +506,7 @@ static const struct command commands[] = {
     {"jobs", "jobs", "list the programs started with &", cmd_jobs},
     {"kill", "kill N", "end job N and take back all it had", cmd_kill},
     {"test", "test", "run the kernel and user test suite", cmd_test},
-    {"bench", "bench [gups|share|lrpc|dsm]", "run the benchmarks (BENCH lines)", cmd_bench},
+    {"bench", "bench [gups|share|lrpc|dsm|affinity]", "run the benchmarks (BENCH lines, then a table)", cmd_bench},
     {"halt", "halt", "power off", cmd_halt},
     {0, 0, 0, 0},
 };

@@ -300,16 +300,6 @@ UTEST(ivshmem_shared_memory_reaches_host)
     return NULL;
 }
 
-static void sort(uint64_t *a, unsigned n)
-{
-    for (unsigned i = 1; i < n; i++)
-        for (unsigned j = i; j > 0 && a[j - 1] > a[j]; j--) {
-            uint64_t t = a[j];
-            a[j] = a[j - 1];
-            a[j - 1] = t;
-        }
-}
-
 UTEST(ivshmem_doorbell_interrupts)
 {
     struct ivshmem dev = {0};
@@ -350,13 +340,7 @@ UTEST(ivshmem_doorbell_interrupts)
     if (!why && (delivered < RUNS || dev.interrupts != RUNS))
         why = "fewer interrupts delivered than rung";
     if (!why) {
-        struct mf_system_info si;
-        mf_system_info(&si);
-        sort(cycles, RUNS);
-        printf("BENCH {\"name\":\"ivshmem.self_ring_interrupt\",\"arch\":\"%s\",\"system\":\"manifold\","
-               "\"unit\":\"cycles\",\"n\":%u,\"min\":%lu,\"median\":%lu,\"max\":%lu}\n",
-               si.arch, RUNS, (unsigned long)cycles[0], (unsigned long)cycles[RUNS / 2],
-               (unsigned long)cycles[RUNS - 1]);
+        mf_bench_report("ivshmem.self_ring_interrupt", "cycles", cycles, RUNS, NULL);
     }
     ivshmem_close(&dev);
     return why;
