@@ -373,3 +373,43 @@ long mf_kill(long handle)
         mf_cnode_revoke(MF_CAP_SELF_CNODE, untyped);
     return 0;
 }
+
+// ------------------------------------------------------ a child's CSpace
+
+long mf_child_cspace(long untyped, long cnode_slot, long nameserver)
+{
+    const long self = MF_CAP_SELF_CNODE;
+    long scratch = mf_slot_alloc();
+    if (scratch < 0)
+        return scratch;
+    // The child's untyped first, at the start of `untyped` (retype aligns
+    // each object to its size), held in scratch until its CNode exists;
+    // the CNode and the program come after it.
+    long r = mf_untyped_retype(untyped, MF_OBJ_UNTYPED, MF_CHILD_UNTYPED_BITS, 1, self, scratch);
+    if (r == 0)
+        r = mf_untyped_retype(untyped, MF_OBJ_CNODE, MF_CHILD_CNODE_BITS, 1, self, cnode_slot);
+    if (r == 0)
+        r = mf_cnode_move_to(self, scratch, cnode_slot, MF_CAP_UNTYPED_BASE);
+    if (r == 0)
+        r = mf_cnode_copy_to(self, cnode_slot, cnode_slot, MF_CAP_SELF_CNODE, MF_RIGHTS_ALL);
+    if (r == 0 && nameserver)
+        r = mf_cnode_copy_to(self, nameserver, cnode_slot, MF_CAP_NAMESERVER, MF_RIGHT_WRITE | MF_RIGHT_GRANT);
+    // What we hold of the console, System cap (read-only for the child),
+    // boot images (read-only) and PCI devices; an empty slot is skipped.
+    static const struct { long slot; unsigned rights; } give[] = {
+        {MF_CAP_CONSOLE, MF_RIGHTS_ALL}, {MF_CAP_SYSTEM, MF_RIGHT_READ}, {MF_CAP_BOOT_IMAGES, MF_RIGHT_READ}};
+    for (unsigned i = 0; r == 0 && i < sizeof(give) / sizeof(give[0]); i++)
+        if (mf_cnode_identify(self, give[i].slot) > 0)
+            r = mf_cnode_copy_to(self, give[i].slot, cnode_slot, give[i].slot, give[i].rights);
+    for (long d = MF_CAP_DEVICE_BASE; r == 0 && d < MF_CAP_DEVICE_BASE + MF_DEVICE_MAX; d++)
+        if ((mf_cnode_identify(self, d) & 0xff) == MF_OBJ_PCI_DEVICE)
+            r = mf_cnode_copy_to(self, d, cnode_slot, d, MF_RIGHTS_ALL);
+    mf_slot_free(scratch);      // empty unless something failed
+    return r;
+}
+
+long mf_spawn_child(const char *name, uint64_t arg, long untyped, long cnode_slot, long nameserver)
+{
+    long r = mf_child_cspace(untyped, cnode_slot, nameserver);
+    return r < 0 ? r : mf_spawn_from(name, arg, cnode_slot, untyped);
+}

@@ -80,6 +80,19 @@ long mf_spawn(const char *name, uint64_t arg);
 long mf_spawn_with(const char *name, uint64_t arg, long cspace);
 // From `untyped` instead of the pool's (the caller revokes it when done).
 long mf_spawn_from(const char *name, uint64_t arg, long cspace, long untyped);
+// A CSpace like the one the shell's `run` gives (docs/tutorial/2-capabilities.md),
+// carved from `untyped` into our empty slot cnode_slot: a CNode of
+// 2^MF_CHILD_CNODE_BITS slots with itself in slot 1, `nameserver` (a cptr of
+// ours; 0: none) in 2 (call and grant only), copies of what we hold of the
+// console (3), the System cap (4, read-only), the boot images (5,
+// read-only) and PCI devices (from 224), and a 2^MF_CHILD_UNTYPED_BITS-byte
+// untyped in slot 16. Revoking `untyped` takes all of it back.
+#define MF_CHILD_CNODE_BITS 8
+#define MF_CHILD_UNTYPED_BITS 22
+long mf_child_cspace(long untyped, long cnode_slot, long nameserver);
+// mf_child_cspace, then the program loaded from `untyped` too (mf_spawn_from,
+// so a spawn pool must be set up): the shell's `run`. An mf_wait handle.
+long mf_spawn_child(const char *name, uint64_t arg, long untyped, long cnode_slot, long nameserver);
 // -E_DEAD: the program was taken away (its untyped revoked) before it ended;
 // its handle is free again either way.
 long mf_wait(long handle, struct mf_exit_status *status);

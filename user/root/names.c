@@ -85,40 +85,7 @@ bool names_start(void)
            mf_thread_start(NS_THREAD, nameserver, ns_stack, sizeof(ns_stack), NS_ENDPOINT) == 0;
 }
 
-long child_cspace(long untyped, long cnode_slot)
-{
-    const long self = MF_CAP_SELF_CNODE;
-    // The 4 MiB untyped first, at the start of `untyped` (retype aligns
-    // each object to its size), held in cnode_slot until its CNode exists;
-    // the CNode and the program come after it.
-    long r = mf_untyped_retype(untyped, MF_OBJ_UNTYPED, 22, 1, self, cnode_slot);
-    if (r == 0)
-        r = mf_cnode_move(self, cnode_slot, SPAWN_SCRATCH);
-    if (r == 0)
-        r = mf_untyped_retype(untyped, MF_OBJ_CNODE, 8, 1, self, cnode_slot);
-    if (r == 0)
-        r = mf_cnode_move_to(self, SPAWN_SCRATCH, cnode_slot, MF_CAP_UNTYPED_BASE);
-    if (r == 0)
-        r = mf_cnode_copy_to(self, cnode_slot, cnode_slot, MF_CAP_SELF_CNODE, MF_RIGHTS_ALL);
-    if (r == 0)
-        r = mf_cnode_copy_to(self, NS_ENDPOINT, cnode_slot, MF_CAP_NAMESERVER, MF_RIGHT_WRITE | MF_RIGHT_GRANT);
-    if (r == 0)
-        r = mf_cnode_copy_to(self, MF_CAP_CONSOLE, cnode_slot, MF_CAP_CONSOLE, MF_RIGHTS_ALL);
-    if (r == 0)
-        r = mf_cnode_copy_to(self, MF_CAP_SYSTEM, cnode_slot, MF_CAP_SYSTEM, MF_RIGHT_READ);
-    if (r == 0)
-        r = mf_cnode_copy_to(self, MF_CAP_BOOT_IMAGES, cnode_slot, MF_CAP_BOOT_IMAGES, MF_RIGHT_READ);
-    struct mf_system_info si;
-    if (r == 0)
-        r = mf_system_info(&si);
-    for (uint32_t i = 0; r == 0 && i < si.device_count; i++)
-        r = mf_cnode_copy_to(self, MF_CAP_DEVICE_BASE + i, cnode_slot, MF_CAP_DEVICE_BASE + i, MF_RIGHTS_ALL);
-    mf_cnode_delete(self, SPAWN_SCRATCH);      // (when something failed)
-    return r;
-}
-
 long spawn_with_resources(const char *name, uint64_t arg, long untyped, long cnode_slot)
 {
-    long r = child_cspace(untyped, cnode_slot);
-    return r < 0 ? r : mf_spawn_from(name, arg, cnode_slot, untyped);
+    return mf_spawn_child(name, arg, untyped, cnode_slot, NS_ENDPOINT);
 }

@@ -26,22 +26,15 @@ void shell(void);
 #define NS_ENDPOINT 3701
 #define NS_SLOTS 3710
 bool names_start(void);
-// Spawns `name` with a CSpace of its own in cnode_slot, carved from
-// `untyped`: itself in slot 1, the name service in slot 2, the console in
-// 3, a read-only System cap in 4, a 4 MiB untyped in slot 16, copies of
-// our PCI device caps from MF_CAP_DEVICE_BASE. The program itself (its
-// VAS, frames, thread) is loaded from `untyped` too: revoking `untyped`
-// takes it all back. Returns an mf_wait handle.
+// Spawns `name` as the shell's `run` does: libmanifold's mf_spawn_child
+// with our name service. Returns an mf_wait handle.
 long spawn_with_resources(const char *name, uint64_t arg, long untyped, long cnode_slot);
-// The CSpace part alone: that CNode, filled, in cnode_slot (0 or -E_*).
-long child_cspace(long untyped, long cnode_slot);
 
 // The loader's pool (mf_spawn_pool): programs started with mf_spawn come
 // from SPAWN_UT; every started program's caps are in SPAWN_SLOTS.. .
 #define SPAWN_UT (MF_CAP_UNTYPED_BASE + 13)
 #define SPAWN_SLOTS 4000
 #define SPAWN_SLOT_COUNT (8 * MF_PROGRAM_SLOTS)
-#define SPAWN_SCRATCH 4060      // spawn_with_resources: the child's untyped, briefly
 
 // The demonstration LRPC server (lrpc_setup.c): started with its own
 // untyped, looked up through the name service, bound from a client VAS of

@@ -63,7 +63,7 @@ static bool events_start(void)
 
 // ------------------------------------------------------------------- jobs
 // Each job has an untyped of its own (revoked when it ends), a CSpace
-// (child_cspace) and the loader's slots.
+// (mf_child_cspace) and the loader's slots.
 #define JOBS 3
 static const long job_untyped[JOBS] = {MF_CAP_UNTYPED_BASE + 1, MF_CAP_UNTYPED_BASE + 14,
                                        MF_CAP_UNTYPED_BASE + 15};
@@ -141,7 +141,7 @@ static int job_start(const char *name, uint64_t arg, bool background)
         return -1;
     }
     const long self = MF_CAP_SELF_CNODE;
-    long r = child_cspace(job_untyped[j], job_cnode(j));
+    long r = mf_child_cspace(job_untyped[j], job_cnode(j), NS_ENDPOINT);
     struct mf_load_args a = {.name = name, .arg = arg, .cspace = job_cnode(j), .untyped = job_untyped[j],
                              .slots = job_slots(j)};
     if (r == 0)
