@@ -90,7 +90,8 @@ int main(uint64_t arg)
         return 2;
 
     // 3. In the VAS: read pages 0..3 and write pages 4 and 5, each first touch a fault.
-    mf_vas_switch(vas);
+    if (mf_vas_switch(vas) < 0)
+        return 3;
     bool ok = true;
     for (unsigned p = 0; p < 4; p++)
         ok &= *(volatile uint64_t *)(BASE + p * PAGE + p * 8) == BASE + p * PAGE + p * 8;
@@ -108,12 +109,12 @@ int main(uint64_t arg)
     if (done < 0 || mf_thread_bind_exit(t, done) < 0 ||
         mf_thread_start(t, rogue, rogue_stack, sizeof(rogue_stack), (uint64_t)vas) < 0 ||
         mf_notification_wait(done) < 0 || mf_thread_exit_status(t, &st) < 0)
-        return 3;
+        return 4;
     printf("tut_pager: the rogue thread %s at %#lx; we go on\n", st.how == EXIT_FAULT ? "was killed" : "ended",
            (unsigned long)st.address);
     printf("tut_pager: %lu read faults, %lu write faults served, %lu refused\n", reads, writes, refused);
     return ok && reads == 4 && writes == 2 && refused == 1 && st.how == EXIT_FAULT &&
                    st.address == BASE + LIMIT * PAGE
                ? 0
-               : 4;
+               : 5;
 }

@@ -73,6 +73,8 @@ static long helper_start(void (*fn)(uint64_t), uint64_t arg, long done)
 static struct mf_exit_status helper_wait(long t, long done)
 {
     struct mf_exit_status st = {0};
+    if (t < 0)
+        return st;
     mf_notification_wait(done);
     mf_thread_exit_status(t, &st);
     mf_slot_free(t);
@@ -102,11 +104,13 @@ int main(uint64_t arg)
         return 3;
 
     // 4. Build the list in `writer`; walk it in `reader`: the same pointers.
-    mf_vas_switch(writer);
+    if (mf_vas_switch(writer) < 0)
+        return 4;
     build_list();
     *(uint64_t *)PRIVATE_BASE = 0x5ec7e7;
     uint64_t in_writer = sum_list();
-    mf_vas_switch(reader);
+    if (mf_vas_switch(reader) < 0)
+        return 4;
     uint64_t in_reader = sum_list();
     struct node *first = ((struct heap *)SHARED_BASE)->head;
     mf_vas_switch(0);
@@ -122,7 +126,8 @@ int main(uint64_t arg)
 
     // 6. Locks: a thread in writer holds shared exclusively.
     long t = helper_start(hold, (uint64_t)writer, done);
-    mf_notification_wait(entered);
+    if (t < 0 || mf_notification_wait(entered) < 0)
+        return 5;
     long busy = mf_vas_switch(reader);                 // needs a shared lock: refused
     long same = mf_vas_switch(writer);                 // the holder's own VAS: we may join it
     mf_vas_switch(0);
@@ -132,7 +137,8 @@ int main(uint64_t arg)
            mf_strerror(same));
     // ...and readers share: a thread in reader2 does not keep us out of reader.
     t = helper_start(hold, (uint64_t)reader2, done);
-    mf_notification_wait(entered);
+    if (t < 0 || mf_notification_wait(entered) < 0)
+        return 5;
     long shared_ok = mf_vas_switch(reader);
     long excluded = mf_vas_switch(writer);
     mf_vas_switch(0);
@@ -152,5 +158,5 @@ int main(uint64_t arg)
                    r.address == PRIVATE_BASE && busy == -E_BUSY && same == 0 && shared_ok == 0 &&
                    excluded == -E_BUSY && free_again == 0 && secret == 0x5ec7e7
                ? 0
-               : 4;
+               : 6;
 }
