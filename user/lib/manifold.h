@@ -333,7 +333,10 @@ void mf_bench_sort(uint64_t *samples, unsigned n);
 void mf_bench_report(const char *name, const char *unit, uint64_t *samples, unsigned n, const char *extra);
 void mf_bench_summary(void);
 
-// The CPU's cycle counter readable in user mode (rdtsc / cntvct_el0).
+// A counter readable in user mode: the TSC (rdtsc) on x86_64; on aarch64
+// the PMU cycle counter PMCCNTR_EL0 when the kernel enabled EL0 reads of it
+// (it says so in x1 at the program's start), else the generic timer's
+// CNTVCT_EL0. Ticks per second: mf_system_info's counter_hz.
 uint64_t mf_arch_cycles(void);
 
 // Architecture helpers for tests.
