@@ -150,7 +150,12 @@ void return_to_user(struct trap_frame *tf)
     // registers become its client's, the call returning -E_DEAD.
     lrpc_abort_check(t);
     // Its home VAS was destroyed (segment.c): it has no code left to run.
-    if (unlikely(!t->vas)) {
+    // Or the thread itself was, on another CPU, since the check above
+    // (thread_object_destroy stops it, then takes its spaces): then it just
+    // goes, with no word about its address space.
+    if (unlikely(!__atomic_load_n(&t->vas, __ATOMIC_ACQUIRE))) {
+        if (__atomic_load_n(&t->state, __ATOMIC_ACQUIRE) == THREAD_DEAD)
+            schedule();     // never returns: it is dead
         kprintf("manifold: thread %u (%s) killed: its address space was destroyed\n", t->id, t->name);
         thread_exit(EXIT_NO_SPACE, 0, 0);
     }
