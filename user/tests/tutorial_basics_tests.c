@@ -5,3 +5,4 @@
 #include "tutorial.h"
 
 UTEST(tutorial_3_untyped) { return tutorial_expect_exit("tut_untyped", 0, 0); }
+UTEST(tutorial_4_frames) { return tutorial_expect_exit("tut_frames", 0, 0); }
