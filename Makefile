@@ -44,13 +44,13 @@ USER_ELFS := $(BUILD)/user/root.elf $(patsubst %,$(BUILD)/user/%.elf,$(PROGRAMS)
 # Modules that are deliberately not valid programs (loader tests).
 DATA_MODULES := $(wildcard user/data/*)
 
-ISO := $(BUILD)/manifold.iso
-# The modes share the one ISO (see the ISO section).
+# One ISO for both architectures (see the ISO section); the modes share it.
+ISO := build/manifold.iso
 TEST_ISO := $(ISO)
 BENCH_ISO := $(ISO)
 CRASH_ISO := $(ISO)
 
-.PHONY: all iso run test test-arch test-bochs bench debug clean deps host-test model-check \
+.PHONY: all iso iso-parts run test test-arch test-bochs bench debug clean deps host-test model-check \
     cluster-demo test-cluster bench-cluster fuzz
 all: $(ISO)
 iso: $(ISO)
@@ -124,21 +124,30 @@ $(BUILD)/user/fuzz.elf: $(BUILD)/user-objs/user/programs/fuzz.o $(FUZZ_OBJS) $(B
 	$(LD) $(USER_LDFLAGS) -o $@ $< $(FUZZ_OBJS) $(BUILD)/libmanifold.a $(LIBGCC)
 
 # ------------------------------------------------------------------- ISO
-# One ISO per architecture: the kernel, user programs and data modules, and
-# GRUB for BIOS, x86_64-EFI and arm64-EFI. `make run` boots it as it is;
-# `make test` and `make bench` boot the same ISO with a small mode disk
-# attached (tools/modedisk.py) that selects the mode.
-ISO_DEPS := $(KERNEL_IMAGE) $(USER_ELFS) $(DATA_MODULES) iso/mkgrubcfg
+# One ISO for both architectures: each one's kernel, user programs and data
+# modules, and GRUB for BIOS, x86_64-EFI and arm64-EFI, whose grub.cfg
+# boots the kernel of the machine it runs on (iso/mkiso, iso/mkgrubcfg).
+# `make run` boots it as it is; `make test` and `make bench` boot the same
+# ISO with a small mode disk attached (tools/modedisk.py) that selects the
+# mode. Building it builds both architectures (ARCH only picks what `run`,
+# `debug` and `test-arch` boot).
+PARTS := $(BUILD)/iso-parts
 
-$(ISO): $(ISO_DEPS)
-	@rm -rf $(BUILD)/iso
-	@mkdir -p $(BUILD)/iso/boot/grub $(BUILD)/iso/boot/user
-	cp $(KERNEL_IMAGE) $(BUILD)/iso/boot/
-	cp $(USER_ELFS) $(BUILD)/iso/boot/user/
-	$(if $(DATA_MODULES),cp $(DATA_MODULES) $(BUILD)/iso/boot/user/)
-	iso/mkgrubcfg $(BUILD)/iso/boot/user > $(BUILD)/iso/boot/grub/grub.cfg
-	grub-mkrescue -o $@ $(BUILD)/iso >$(BUILD)/grub-mkrescue.log 2>&1 || \
-	    { cat $(BUILD)/grub-mkrescue.log; exit 1; }
+# This architecture's part of the ISO, staged with its files' times kept.
+iso-parts: $(KERNEL_IMAGE) $(USER_ELFS) $(DATA_MODULES)
+	@rm -rf $(PARTS)
+	@mkdir -p $(PARTS)/user
+	@cp -p $(KERNEL_IMAGE) $(PARTS)/
+	@cp -p $(USER_ELFS) $(DATA_MODULES) $(PARTS)/user/
+
+# Always asks both architectures' builds (each is a no-op when up to date);
+# iso/mkiso rebuilds the ISO only when a part changed.
+$(ISO): FORCE
+	@for a in $(ARCHES); do $(MAKE) --no-print-directory ARCH=$$a iso-parts || exit 1; done
+	@iso/mkiso $@
+
+.PHONY: FORCE
+FORCE:
 
 # --------------------------------------------------------------- running
 deps:
@@ -223,8 +232,8 @@ CALLS ?= 1000000
 fuzz: deps
 	@if [ "$(origin ARCH)" = "command line" ]; then arches="$(ARCH)"; else arches="$(ARCHES)"; fi; \
 	status=0; for a in $$arches; do \
-	    $(MAKE) --no-print-directory ARCH=$$a all || exit 1; \
-	    QEMU_KERNEL_OPTIONS="tests=fuzz_ fuzz_seed=$(SEED) fuzz_calls=$(CALLS)" tools/qemu test $$a build/$$a/manifold.iso \
+	    $(MAKE) --no-print-directory all || exit 1; \
+	    QEMU_KERNEL_OPTIONS="tests=fuzz_ fuzz_seed=$(SEED) fuzz_calls=$(CALLS)" tools/qemu test $$a $(ISO) \
 	        || status=1; \
 	done; exit $$status
 
@@ -249,7 +258,7 @@ bench-arch:
 # lists the instances' architectures, any mix, at most 4.
 CLUSTER ?= x86_64 aarch64
 cluster-demo: deps
-	@for a in $(sort $(CLUSTER)); do $(MAKE) --no-print-directory ARCH=$$a all || exit 1; done
+	@$(MAKE) --no-print-directory all
 	tools/cluster --doorbell $(CLUSTER)
 
 # Part of `make test`, after both architectures' suites: Jacobi on an
@@ -259,7 +268,7 @@ cluster-demo: deps
 # declare it dead within the bound, its page must fail, theirs work); then
 # interrupted runs must leave no QEMU behind. About 40 s.
 test-cluster:
-	@for a in x86_64 aarch64; do $(MAKE) --no-print-directory ARCH=$$a all || exit 1; done
+	@$(MAKE) --no-print-directory all
 	tools/cluster --quiet --doorbell --timeout 180 --log-dir build/cluster/test-doorbell x86_64 aarch64
 	tools/cluster --quiet --timeout 180 --log-dir build/cluster/test-plain aarch64 x86_64
 	tools/cluster --quiet --doorbell --app deadpeer --timeout 180 --log-dir build/cluster/test-deadpeer \
@@ -270,7 +279,7 @@ test-cluster:
 # lines from 2 instances each way, 4 instances, and 2 without a doorbell,
 # into results/cluster/bench.txt. About a minute.
 bench-cluster: deps
-	@for a in x86_64 aarch64; do $(MAKE) --no-print-directory ARCH=$$a all || exit 1; done
+	@$(MAKE) --no-print-directory all
 	@mkdir -p results/cluster
 	@status=0; rm -f results/cluster/bench.txt; \
 	for run in "--doorbell x86_64 aarch64" "--doorbell aarch64 x86_64" \

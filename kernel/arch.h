@@ -172,6 +172,9 @@ void arch_thread_activate(struct thread *t);
 uint64_t arch_syscall_number(const struct trap_frame *tf);
 uint64_t arch_syscall_arg(const struct trap_frame *tf, int i);   // i = 0..5
 void arch_syscall_return(struct trap_frame *tf, int64_t value);
+// Both result registers (x86_64 rax:rdx, aarch64 x0:x1, as a C function
+// returns a pair): SYS_LRPC_CALL's result and whether a procedure gave it.
+void arch_syscall_return_pair(struct trap_frame *tf, int64_t value, uint64_t second);
 // Sets argument register i (1..5) as the thread will see it after the call
 // returns: IPC delivers message registers this way. Register 0 is left
 // alone (on aarch64 it is also the return register).

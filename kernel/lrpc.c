@@ -243,12 +243,15 @@ int64_t lrpc_call(struct thread *self, struct trap_frame *tf, uint64_t cptr, uin
     int r = cap_lookup(self, cptr, MF_OBJ_BINDING, MF_RIGHT_READ, &s);
     if (unlikely(r)) {
         cap_unlock();
+        arch_syscall_return_pair(tf, r, false);
         return r;
     }
     space_lock();
     cap_unlock();       // destroying the binding needs space_lock: it stays
     int64_t v = call_locked(self, tf, (struct binding *)s->cap.obj, proc, astack);
     space_unlock();
+    if (unlikely(v < 0))
+        arch_syscall_return_pair(tf, v, false);     // refused: no procedure ran
     return v;
 }
 
@@ -283,14 +286,16 @@ static int64_t call_locked(struct thread *self, struct trap_frame *tf, struct bi
     return (int64_t)va;     // the first argument register holds it too
 }
 
-// Pops the newest call of t: t runs on in its client with `result`.
-static void unwind(struct thread *t, int64_t result)
+// Pops the newest call of t: t runs on in its client with `result`; `ran`
+// (the second result register) tells the client whether the procedure
+// returned it or the kernel ended the call (mf_lrpc_invoke).
+static void unwind(struct thread *t, int64_t result, bool ran)
 {
     struct lrpc_link *link = &t->lrpc[--t->lrpc_depth];
     if (link->binding)
         release_astack(link);
     memcpy(t->user_frame, link->frame, arch_trap_frame_size);
-    arch_syscall_return(t->user_frame, result);
+    arch_syscall_return_pair(t->user_frame, result, ran);
     vas_move_thread(t, link->client_vas);
     vas_ref_set(&t->vas_ref[t->lrpc_depth + 1], NULL);
     vas_release(link->client_vas);
@@ -302,7 +307,7 @@ static void unwind(struct thread *t, int64_t result)
 static void unwind_aborted(struct thread *t)
 {
     while (t->lrpc_depth > t->lrpc_abort_to)
-        unwind(t, -E_DEAD);
+        unwind(t, -E_DEAD, false);
     __atomic_store_n(&t->lrpc_abort_to, LRPC_NO_ABORT, __ATOMIC_RELAXED);
 }
 
@@ -316,7 +321,7 @@ int64_t lrpc_return(struct thread *self, struct trap_frame *tf, int64_t value)
     } else if (self->lrpc_depth == 0) {
         value = -E_INVAL;
     } else {
-        unwind(self, value);
+        unwind(self, value, true);
     }
     space_unlock();
     return value;
@@ -332,7 +337,7 @@ bool lrpc_fault(struct thread *t, struct trap_frame *tf)
         if (t->lrpc_abort_to != LRPC_NO_ABORT)
             unwind_aborted(t);
         else
-            unwind(t, -E_DEAD);
+            unwind(t, -E_DEAD, false);
     }
     space_unlock();
     return in_call;

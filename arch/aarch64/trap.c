@@ -199,6 +199,12 @@ uint64_t arch_syscall_number(const struct trap_frame *tf) { return tf->x[8]; }
 uint64_t arch_syscall_arg(const struct trap_frame *tf, int i) { return tf->x[i]; }
 void arch_syscall_return(struct trap_frame *tf, int64_t value) { tf->x[0] = (uint64_t)value; }
 
+void arch_syscall_return_pair(struct trap_frame *tf, int64_t value, uint64_t second)
+{
+    tf->x[0] = (uint64_t)value;
+    tf->x[1] = second;
+}
+
 void arch_syscall_set_arg(struct trap_frame *tf, int i, uint64_t value)
 {
     if (i >= 1 && i <= 5)

@@ -119,6 +119,12 @@ uint64_t arch_syscall_arg(const struct trap_frame *tf, int i)
 
 void arch_syscall_return(struct trap_frame *tf, int64_t value) { tf->rax = (uint64_t)value; }
 
+void arch_syscall_return_pair(struct trap_frame *tf, int64_t value, uint64_t second)
+{
+    tf->rax = (uint64_t)value;
+    tf->rdx = second;
+}
+
 void arch_syscall_set_arg(struct trap_frame *tf, int i, uint64_t value)
 {
     switch (i) {

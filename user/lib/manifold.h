@@ -285,9 +285,26 @@ struct mf_lrpc_client {
 long mf_lrpc_bind(struct mf_lrpc_client *c, long binding, long client_vas);
 void *mf_lrpc_acquire(struct mf_lrpc_client *c, unsigned *index);  // NULL: all busy
 void mf_lrpc_release(struct mf_lrpc_client *c, unsigned index);
+// The procedure's result, or the kernel's -E_* when it refused the call
+// or ended it (the server went away, a fault): the two look alike.
 static inline long mf_lrpc_call(long binding, unsigned procedure, unsigned astack)
 {
     return mf_syscall(SYS_LRPC_CALL, binding, procedure, astack);
+}
+// The same call, telling the two apart: 0 when the procedure ran and
+// returned, its result (an error of its own included) in *result; else the
+// kernel's refusal (-E_BADCAP, -E_RANGE, -E_BUSY, ...; mf_strerror_detail
+// says which check) or -E_DEAD when the call ended without the procedure
+// returning (the server was destroyed, or faulted).
+struct mf_syscall_pair { int64_t value; uint64_t second; };
+struct mf_syscall_pair mf_syscall_pair(long number, long a0, long a1, long a2);
+static inline long mf_lrpc_invoke(long binding, unsigned procedure, unsigned astack, int64_t *result)
+{
+    struct mf_syscall_pair r = mf_syscall_pair(SYS_LRPC_CALL, binding, procedure, astack);
+    if (!r.second)
+        return r.value < 0 ? r.value : -E_INVAL;
+    *result = r.value;
+    return 0;
 }
 
 // The program's entry point, called with the spawner's argument.

@@ -239,6 +239,43 @@ UTEST(lrpc_server_fault_fails_only_the_call)
     return NULL;
 }
 
+// mf_lrpc_invoke tells a procedure's own error from the kernel's refusal,
+// which mf_lrpc_call's single result cannot: here ADD returns -E_NOENT
+// (its arguments make it so), the kernel refuses with -E_RANGE, and a
+// server fault ends the call with -E_DEAD.
+UTEST(lrpc_procedure_errors_are_told_from_refusals)
+{
+    UCHECK(lrpc_demo_setup(&demo));
+    UCHECK(mf_vas_switch(LRPC_CLIENT_VAS) == 0);
+    unsigned i;
+    struct demo_astack *s = mf_lrpc_acquire(&demo.client, &i);
+    UCHECK(s != NULL);
+    s->a = -E_NOENT;
+    s->b = 0;
+    int64_t result = 12345;
+    long own = mf_lrpc_invoke(LRPC_BINDING, DEMO_ADD, i, &result);
+    int64_t own_result = result;
+    result = 12345;
+    long refused = mf_lrpc_invoke(LRPC_BINDING, DEMO_PROCEDURES, i, &result);
+    int64_t refused_result = result;
+    s->a = 40;
+    s->b = 2;
+    long ok = mf_lrpc_invoke(LRPC_BINDING, DEMO_ADD, i, &result);
+    int64_t ok_result = result;
+    result = 12345;
+    long fault = mf_lrpc_invoke(LRPC_BINDING, DEMO_FAULT, i, &result);
+    mf_lrpc_release(&demo.client, i);
+    long plain = mf_lrpc_call(LRPC_BINDING, DEMO_PROCEDURES, 0);   // the plain call: just -E_RANGE
+    UCHECK(mf_vas_switch(0) == 0);
+    lrpc_demo_teardown(&demo);
+    UCHECK(own == 0 && own_result == -E_NOENT);         // the procedure said "no entry"
+    UCHECK(refused == -E_RANGE && refused_result == 12345);   // the kernel said no
+    UCHECK(ok == 0 && ok_result == 42);
+    UCHECK(fault == -E_DEAD && result == 12345);
+    UCHECK(plain == -E_RANGE);
+    return NULL;
+}
+
 UTEST(lrpc_server_destroyed_mid_call)
 {
     UCHECK(lrpc_demo_setup(&demo));

@@ -44,6 +44,19 @@ mf_syscall6:
     ret
     .size mf_syscall6, . - mf_syscall6
 
+    // struct mf_syscall_pair mf_syscall_pair(long number, long a0, long a1, long a2)
+    // A system call with two results: x0 and x1, as a C pair returns.
+    .globl mf_syscall_pair
+    .type mf_syscall_pair, %function
+mf_syscall_pair:
+    mov     x8, x0
+    mov     x0, x1
+    mov     x1, x2
+    mov     x2, x3
+    svc     #0
+    ret
+    .size mf_syscall_pair, . - mf_syscall_pair
+
     // long mf_ipc(long number, long cptr, struct mf_msg *msg)
     // In: msg->info, msg->mr[0..3] in x1-x5 (x0 = cptr). Out: the same
     // registers back into *msg; the result (badge) in x0.

@@ -46,6 +46,17 @@ mf_syscall6:
     syscall
     ret
 
+    // struct mf_syscall_pair mf_syscall_pair(long number, long a0, long a1, long a2)
+    // A system call with two results: rax and rdx, as a C pair returns.
+    .globl mf_syscall_pair
+mf_syscall_pair:
+    movq %rdi, %rax
+    movq %rsi, %rdi
+    movq %rdx, %rsi
+    movq %rcx, %rdx
+    syscall
+    ret
+
     // long mf_ipc(long number, long cptr, struct mf_msg *msg)
     // In: msg->info, msg->mr[0..3] in rsi, rdx, r10, r8, r9 (rdi = cptr).
     // Out: the same registers back into *msg; the result (badge) in rax.
