@@ -111,6 +111,12 @@ void arch_vm_switch(paddr_t root, unsigned tag, bool flush);
 void arch_tlb_flush_page(vaddr_t va, unsigned tag);
 void arch_tlb_flush_tag(unsigned tag);
 void arch_tlb_flush_all(void);
+// Makes instructions written through the data side at [kva, kva + len)
+// (the kernel's direct map) visible to instruction fetch on every CPU,
+// before the page is mapped executable: aarch64 cleans the data cache to
+// the point of unification and invalidates the instruction caches;
+// x86_64 keeps them coherent and does nothing.
+void arch_sync_icache(const void *kva, size_t len);
 // TLB shootdown without the other CPU's help: drops the entries tagged
 // `tag` (as CPU `cpu` uses it) for [va, va + len) on CPU `cpu`, from this
 // CPU. aarch64: TLBI ...IS broadcasts (also dropping the same ASID's entries

@@ -75,6 +75,13 @@ int refuse(const struct invocation *inv, int err, const char *why)
     return err;
 }
 
+int refuse_call(const struct thread *t, uint64_t cptr, const struct slot *s, int err, const char *why)
+{
+    record(t, err, cptr, s, s ? s->cap.type : MF_OBJ_NULL, 0, why);
+    ((struct thread *)t)->refusal.op = 0xff;    // not an operation: a system call
+    return err;
+}
+
 // cap_lock is held from the lookup until invoke returns, so what decode
 // checked still holds in invoke; an invoke that blocks (notification wait)
 // releases it first.

@@ -60,6 +60,8 @@ static int load_segment(struct vas *v, const struct elf_image *img, const struct
         if (chunk > s->filesz - done)
             chunk = s->filesz - done;
         memcpy(P2V(pa), img->data + s->offset + done, chunk);
+        if (s->flags & ELF_SEG_X)
+            arch_sync_icache(P2V(pa), chunk);
         done += chunk;
     }
     return 0;

@@ -233,7 +233,7 @@ static void release_astack(struct lrpc_link *link)
 // like every invocation of a Binding; the binding, its A-stacks and the
 // server VAS cannot change meanwhile. A-stacks are claimed under
 // space_lock, so calls from several CPUs at once get separate ones.
-static int64_t call_locked(struct thread *self, struct trap_frame *tf, struct binding *b,
+static int64_t call_locked(struct thread *self, struct trap_frame *tf, uint64_t cptr, const struct slot *s,
                            uint64_t proc, uint64_t astack);
 
 int64_t lrpc_call(struct thread *self, struct trap_frame *tf, uint64_t cptr, uint64_t proc, uint64_t astack)
@@ -248,28 +248,33 @@ int64_t lrpc_call(struct thread *self, struct trap_frame *tf, uint64_t cptr, uin
     }
     space_lock();
     cap_unlock();       // destroying the binding needs space_lock: it stays
-    int64_t v = call_locked(self, tf, (struct binding *)s->cap.obj, proc, astack);
+    int64_t v = call_locked(self, tf, cptr, s, proc, astack);
     space_unlock();
     if (unlikely(v < 0))
         arch_syscall_return_pair(tf, v, false);     // refused: no procedure ran
     return v;
 }
 
-static int64_t call_locked(struct thread *self, struct trap_frame *tf, struct binding *b,
+static int64_t call_locked(struct thread *self, struct trap_frame *tf, uint64_t cptr, const struct slot *s,
                            uint64_t proc, uint64_t astack)
 {
-    if (unlikely(self->lrpc_abort_to != LRPC_NO_ABORT))
-        return -E_DEAD;     // an earlier call of ours just ended: report that first
+    struct binding *b = (struct binding *)s->cap.obj;
+    if (unlikely(self->lrpc_abort_to != LRPC_NO_ABORT))     // report that first
+        return refuse_call(self, cptr, s, -E_DEAD, "an earlier call of ours was ended");
     if (unlikely(!b->configured))
-        return -E_INVAL;
-    if (unlikely(proc >= b->procedures || astack >= MF_LRPC_MAX_ASTACKS || !b->astack[astack].set))
-        return -E_RANGE;
-    if (unlikely(b->astack[astack].busy || self->lrpc_depth >= LRPC_MAX_DEPTH))
-        return -E_BUSY;
+        return refuse_call(self, cptr, s, -E_INVAL, "the binding is not configured");
+    if (unlikely(proc >= b->procedures))
+        return refuse_call(self, cptr, s, -E_RANGE, "no such procedure in the binding");
+    if (unlikely(astack >= MF_LRPC_MAX_ASTACKS || !b->astack[astack].set))
+        return refuse_call(self, cptr, s, -E_RANGE, "no such A-stack in the binding");
+    if (unlikely(b->astack[astack].busy))
+        return refuse_call(self, cptr, s, -E_BUSY, "the A-stack is in use by another call");
+    if (unlikely(self->lrpc_depth >= LRPC_MAX_DEPTH))
+        return refuse_call(self, cptr, s, -E_BUSY, "LRPC calls nested too deep");
     if (unlikely(segment_at(self->vas, b->astack[astack].va) != b->astacks))
-        return -E_PERM;
+        return refuse_call(self, cptr, s, -E_PERM, "the A-stack is not mapped where we run");
     if (unlikely(!vas_can_enter(self, &b->server->vas)))
-        return -E_BUSY;
+        return refuse_call(self, cptr, s, -E_BUSY, "a segment of the server VAS is locked");
 
     struct lrpc_link *link = &self->lrpc[self->lrpc_depth++];
     link->binding = b;

@@ -288,6 +288,8 @@ static int64_t invoke_map(const struct decoded *d)
     vaddr_t va = a->va;
     int leaf = a->leaf;
     unsigned flags = map_flags(a->rights);
+    if (a->rights & MF_MAP_EXEC)    // its code was written through the data side (MF_FRAME_WRITE)
+        arch_sync_icache((const void *)frame->cap.obj, 1ul << frame->cap.size_bits);
     paddr_t table = seg->tables[(va - seg->base) / span(seg->level)];
     pte_t *e = vm_entry(table, seg->level, va, leaf, &seg->pool, true);
     *e = arch_pte_leaf(V2P(frame->cap.obj), flags, leaf);
@@ -393,6 +395,8 @@ static int64_t invoke_protect(const struct decoded *d)
 {
     const struct protect_args *a = DECODED(struct protect_args, d);
     unsigned flags = map_flags(a->rights);
+    if (a->rights & MF_MAP_EXEC)
+        arch_sync_icache(P2V(a->frame_pa), a->leaf ? LARGE_PAGE_SIZE : PAGE_SIZE);
     *a->entry = arch_pte_leaf(a->frame_pa, flags, a->leaf);
     flush_attached(a->segment, a->va, a->leaf ? LARGE_PAGE_SIZE : PAGE_SIZE);
     return 0;
@@ -828,22 +832,23 @@ static int64_t vas_switch_locked(struct thread *self, uint64_t cptr)
 {
     struct vas *target = self->home_vas;
     struct vas_object *to = NULL;
+    struct slot *s = NULL;
     if (cptr) {
-        struct slot *s;
         int r = cap_lookup(self, cptr, MF_OBJ_VAS, MF_RIGHT_READ, &s);
         if (r)
             return r;
         to = (struct vas_object *)s->cap.obj;
         if (!self->home_vas || home_table(&to->vas) != home_table(self->home_vas))
-            return -E_PERM;     // our code and stack are not there: attach first
+            return refuse_call(self, cptr, s, -E_PERM, "our home is not attached to that VAS");
         target = &to->vas;
     }
     if (!target)
-        return -E_INVAL;
+        return -E_INVAL;    // no home to go back to (a kernel thread)
     if (target == self->vas)
         return 0;
     if (!vas_can_enter(self, target))
-        return -E_BUSY;
+        return refuse_call(self, cptr, s, -E_BUSY, cptr ? "a segment there is locked (SpaceJMP)"
+                                                         : "a segment of our home is locked (SpaceJMP)");
     vas_move_thread(self, target);
     return 0;
 }

@@ -155,6 +155,20 @@ void arch_tlb_flush_tag(unsigned tag)
     __asm__ volatile("dsb ishst\n tlbi aside1, %0\n dsb nsh\n isb" ::"r"(TLBI_ASID(tag)) : "memory");
 }
 
+void arch_sync_icache(const void *kva, size_t len)
+{
+    uint64_t ctr;
+    __asm__ volatile("mrs %0, ctr_el0" : "=r"(ctr));
+    size_t dline = 4ul << ((ctr >> 16) & 0xf);
+    uintptr_t start = (uintptr_t)kva, end = start + len;
+    for (uintptr_t p = start & ~(dline - 1); p < end; p += dline)
+        __asm__ volatile("dc cvau, %0" ::"r"(p) : "memory");
+    // The user's address differs from ours: an instruction cache indexed
+    // by virtual address may hold the page under either, so all of it goes
+    // (on every CPU), not just our alias's lines.
+    __asm__ volatile("dsb ish\n ic ialluis\n dsb ish\n isb" ::: "memory");
+}
+
 void arch_tlb_flush_all(void)
 {
     __asm__ volatile("dsb ishst\n tlbi vmalle1\n dsb nsh\n isb" ::: "memory");

@@ -191,6 +191,8 @@ void arch_tlb_flush_tag(unsigned tag)
 }
 
 // Toggling CR4.PGE drops every entry, global ones and those of every PCID.
+void arch_sync_icache(const void *kva, size_t len) { (void)kva, (void)len; }
+
 void arch_tlb_flush_all(void)
 {
     uint64_t cr4 = read_cr4();

@@ -22,17 +22,6 @@ static const uint8_t forty_two[] = {0xb8, 42, 0, 0, 0, 0xc3};      // mov $42, %
 static const uint32_t forty_two[] = {0x52800540, 0xd65f03c0};       // mov w0, #42; ret
 #endif
 
-// Code written as data reaches instruction fetch through the caches: on
-// aarch64, clean the data cache line and invalidate the instruction cache's.
-static void sync_code(void *p)
-{
-#if defined(__aarch64__)
-    __asm__ volatile("dc cvau, %0; dsb ish; ic ivau, %0; dsb ish; isb" ::"r"(p) : "memory");
-#else
-    (void)p;                           // x86 keeps the caches coherent
-#endif
-}
-
 int main(uint64_t arg)
 {
     (void)arg;
@@ -73,7 +62,8 @@ int main(uint64_t arg)
     long wx = mf_frame_map(b, seg, BASE + 2 * PAGE, MF_RIGHT_READ | MF_RIGHT_WRITE | MF_MAP_EXEC);
     long r3 = mf_frame_map(b, seg, BASE + 2 * PAGE, MF_RIGHT_READ | MF_RIGHT_WRITE);
     __builtin_memcpy((void *)(BASE + 2 * PAGE), forty_two, sizeof(forty_two));
-    sync_code((void *)(BASE + 2 * PAGE));
+    // Making it executable also makes what we wrote visible to instruction
+    // fetch (the kernel cleans and invalidates the caches on aarch64).
     long rx = mf_frame_protect(b, MF_RIGHT_READ | MF_MAP_EXEC);
     int value = rx == 0 ? ((int (*)(void))(BASE + 2 * PAGE))() : -1;
     printf("tut_frames: B read-write-exec: %s; written, protected READ|EXEC, called: %d\n", mf_strerror(wx), value);

@@ -1,6 +1,7 @@
 // LRPC: the four procedures, concurrent callers on separate A-stacks,
 // refusals, and a server that faults or is destroyed mid-call.
 #include "manifold.h"
+#include "lib/string.h"
 #include "utest.h"
 #include "lrpc_demo.h"
 #include "../root/root.h"
@@ -258,6 +259,9 @@ UTEST(lrpc_procedure_errors_are_told_from_refusals)
     result = 12345;
     long refused = mf_lrpc_invoke(LRPC_BINDING, DEMO_PROCEDURES, i, &result);
     int64_t refused_result = result;
+    struct mf_thread_info me;
+    bool said_why = mf_thread_info(MF_THREAD_SELF, &me) == 0 && me.refused_error == -E_RANGE &&
+                    strcmp(me.refused_why, "no such procedure in the binding") == 0;
     s->a = 40;
     s->b = 2;
     long ok = mf_lrpc_invoke(LRPC_BINDING, DEMO_ADD, i, &result);
@@ -270,6 +274,7 @@ UTEST(lrpc_procedure_errors_are_told_from_refusals)
     lrpc_demo_teardown(&demo);
     UCHECK(own == 0 && own_result == -E_NOENT);         // the procedure said "no entry"
     UCHECK(refused == -E_RANGE && refused_result == 12345);   // the kernel said no
+    UCHECK(said_why);                                   // and which check (mf_strerror_detail)
     UCHECK(ok == 0 && ok_result == 42);
     UCHECK(fault == -E_DEAD && result == 12345);
     UCHECK(plain == -E_RANGE);
