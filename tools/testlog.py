@@ -8,9 +8,13 @@ Lines the kernel and root task print (see DESIGN.md):
   ok N - name # SKIP why         a test skipped (its hardware is absent)
   N passed, N failed[, N skipped] the suite's closing line
   PANIC: ...                     a fatal kernel error
+  # expected: user.X ...          X makes threads fault on purpose (UTEST_FAULTS)
+  manifold: thread N (...) killed: ...   a thread the kernel ended for a fault
 
 The run fails on any failure, a PANIC, a missing or inconsistent summary,
-or fewer results than the plan announced.
+or fewer results than the plan announced. Fault lines during a test that
+did not announce them are listed as notes (not failures: a test judges
+its own threads), so an unexpected one stands out from the expected ones.
 
 usage: tools/testlog.py LOG [LABEL]
 """
@@ -20,6 +24,8 @@ import sys
 PLAN = re.compile(r"^1\.\.(\d+)\s*$")
 RESULT = re.compile(r"^(not ok|ok) (\d+) - (\S+)(?: # (.*))?\s*$")
 SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?")
+EXPECTED = re.compile(r"^# expected: (\S+) ")
+FAULT = re.compile(r"manifold: thread \d+ \(.*?\)(?: killed: |: fault in an LRPC server|: pager )")
 
 
 def judge(text, label="", timed_out=False):
@@ -28,8 +34,16 @@ def judge(text, label="", timed_out=False):
     results = {}
     summary = None
     panic = None
+    expecting = None            # the test that announced its faults, until its result
+    unexpected = []             # (test number, line)
     for raw in text.splitlines():
         line = raw.strip("\r")
+        m = EXPECTED.match(line)
+        if m:
+            expecting = m.group(1)
+            continue
+        if FAULT.search(line) and expecting is None:
+            unexpected.append((len(results) + 1, line.strip()))
         m = PLAN.match(line)
         if m:
             plan = int(m.group(1))
@@ -37,6 +51,7 @@ def judge(text, label="", timed_out=False):
         m = RESULT.match(line)
         if m:
             results[int(m.group(2))] = (m.group(1) == "ok", m.group(3), m.group(4) or "")
+            expecting = None
             continue
         m = SUMMARY.match(line)
         if m:
@@ -67,6 +82,8 @@ def judge(text, label="", timed_out=False):
         problems.append(f"summary says {summary[0]} passed, {summary[1]} failed, {summary[2]} skipped; "
                         f"log shows {passed}, {failed}, {skipped}")
     prefix = f"{label}: " if label else ""
+    for n, line in unexpected[:20]:
+        out.append(f"{prefix}note: a fault not announced by test {n}: {line}")
     for p in problems:
         out.append(f"{prefix}FAILED: {p}")
     out.append(f"{prefix}{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))

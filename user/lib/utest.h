@@ -11,13 +11,22 @@
 struct utest {
     const char *name;
     const char *(*fn)(void);
+    unsigned long flags;
 };
 
-#define UTEST(id)                                                        \
+// A test that makes threads fault (or LRPC calls end in a fault) on
+// purpose: the runner says so before it runs, so the kernel's
+// "manifold: thread N ... killed" lines until its result read as expected;
+// tools/testlog.py lists fault lines in any other test.
+#define UTEST_PROVOKES_FAULTS 1ul
+
+#define UTEST_FLAGS(id, flags)                                           \
     static const char *utest_##id(void);                                 \
     static const struct utest utest_entry_##id                           \
-        __attribute__((used, section(".utests"), aligned(8))) = {#id, utest_##id}; \
+        __attribute__((used, section(".utests"), aligned(8))) = {#id, utest_##id, flags}; \
     static const char *utest_##id(void)
+#define UTEST(id) UTEST_FLAGS(id, 0)
+#define UTEST_FAULTS(id) UTEST_FLAGS(id, UTEST_PROVOKES_FAULTS)
 
 #define USTR2(x) #x
 #define USTR(x) USTR2(x)

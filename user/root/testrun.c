@@ -40,6 +40,9 @@ int run_tests(const char *filter)
     for (const struct utest *t = __utests_start; t < __utests_end; t++) {
         if (!selected(t, filter))
             continue;
+        if (t->flags & UTEST_PROVOKES_FAULTS)
+            printf("# expected: user.%s makes threads fault on purpose; the kernel's fault lines "
+                   "until its result are part of it\n", t->name);
         const char *why = t->fn();
         number++;
         if (why && strncmp(why, "SKIP", 4) == 0) {

@@ -55,7 +55,7 @@ static uint64_t memory_free(void)
 
 #define HANG_TICKS 3000
 
-UTEST(fuzz_programs_at_once_leave_nothing_behind)
+UTEST_FAULTS(fuzz_programs_at_once_leave_nothing_behind)
 {
     uint32_t seed = (uint32_t)option("fuzz_seed=", DEFAULT_SEED);
     uint64_t calls = option("fuzz_calls=", DEFAULT_CALLS);

@@ -166,7 +166,7 @@ static void dying_server(uint64_t ep)
     *(volatile int *)bad = 1;   // fault while the caller waits for our reply
 }
 
-UTEST(ipc_server_fault_fails_the_call)
+UTEST_FAULTS(ipc_server_fault_fails_the_call)
 {
     UCHECK(make(MF_OBJ_THREAD, T1) && make(MF_OBJ_ENDPOINT, EP));
     UCHECK(mf_thread_start(T1, dying_server, stack1, sizeof(stack1), EP) == 0);

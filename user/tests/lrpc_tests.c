@@ -181,7 +181,7 @@ static void destroyer(uint64_t unused)
 
 // A client thread runs server code on one CPU while a thread on another CPU
 // destroys the server: the call returns -E_DEAD, the client thread lives.
-UTEST(lrpc_server_destroyed_while_called_from_another_cpu)
+UTEST_FAULTS(lrpc_server_destroyed_while_called_from_another_cpu)
 {
     long n = cpu_count();
     if (n < 2)
@@ -227,7 +227,7 @@ UTEST(lrpc_refused_without_a_binding)
     return NULL;
 }
 
-UTEST(lrpc_server_fault_fails_only_the_call)
+UTEST_FAULTS(lrpc_server_fault_fails_only_the_call)
 {
     UCHECK(lrpc_demo_setup(&demo));
     UCHECK(mf_vas_switch(LRPC_CLIENT_VAS) == 0);
@@ -244,7 +244,7 @@ UTEST(lrpc_server_fault_fails_only_the_call)
 // which mf_lrpc_call's single result cannot: here ADD returns -E_NOENT
 // (its arguments make it so), the kernel refuses with -E_RANGE, and a
 // server fault ends the call with -E_DEAD.
-UTEST(lrpc_procedure_errors_are_told_from_refusals)
+UTEST_FAULTS(lrpc_procedure_errors_are_told_from_refusals)
 {
     UCHECK(lrpc_demo_setup(&demo));
     UCHECK(mf_vas_switch(LRPC_CLIENT_VAS) == 0);
@@ -294,7 +294,7 @@ UTEST(lrpc_server_destroyed_mid_call)
     return NULL;
 }
 
-UTEST(lrpc_server_binds_to_itself)
+UTEST_FAULTS(lrpc_server_binds_to_itself)
 {
     // `run lrpc_server` from the shell: it serves, binds as its own client,
     // checks four calls and exits 0.

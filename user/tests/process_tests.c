@@ -44,14 +44,14 @@ static const char *expect_fault(uint64_t mode, int kind)
     return NULL;
 }
 
-UTEST(fault_null_read_kills_thread) { return expect_fault(1, MF_FAULT_PAGE); }
-UTEST(fault_text_write_kills_thread) { return expect_fault(2, MF_FAULT_PAGE); }
-UTEST(fault_undefined_kills_thread) { return expect_fault(3, MF_FAULT_UNDEFINED); }
-UTEST(fault_privileged_kills_thread) { return expect_fault(4, MF_FAULT_PROTECTION); }
-UTEST(fault_kernel_read_kills_thread) { return expect_fault(5, MF_FAULT_PAGE); }
-UTEST(fault_exec_data_kills_thread) { return expect_fault(6, MF_FAULT_PAGE); }
+UTEST_FAULTS(fault_null_read_kills_thread) { return expect_fault(1, MF_FAULT_PAGE); }
+UTEST_FAULTS(fault_text_write_kills_thread) { return expect_fault(2, MF_FAULT_PAGE); }
+UTEST_FAULTS(fault_undefined_kills_thread) { return expect_fault(3, MF_FAULT_UNDEFINED); }
+UTEST_FAULTS(fault_privileged_kills_thread) { return expect_fault(4, MF_FAULT_PROTECTION); }
+UTEST_FAULTS(fault_kernel_read_kills_thread) { return expect_fault(5, MF_FAULT_PAGE); }
+UTEST_FAULTS(fault_exec_data_kills_thread) { return expect_fault(6, MF_FAULT_PAGE); }
 
-UTEST(fault_reports_address)
+UTEST_FAULTS(fault_reports_address)
 {
     struct mf_exit_status st;
     UCHECK(run("fault", 1, &st) == 0);
@@ -99,7 +99,7 @@ UTEST(timer_preempts_busy_thread)
 // After boot the kernel allocates no memory for programs: loading and
 // running one changes the kernel's free memory not at all (everything is
 // carved from our untyped), and the untyped comes back whole.
-UTEST(kernel_allocates_nothing_for_programs)
+UTEST_FAULTS(kernel_allocates_nothing_for_programs)
 {
     struct mf_system_info a, b;
     struct mf_exit_status st;
@@ -175,7 +175,7 @@ UTEST(program_load_start_wait)
 
 // Destroying a program's VAS under it: its thread dies (EXIT_NO_SPACE),
 // nothing else does, and its exit notification tells us.
-UTEST(program_killed_when_its_vas_is_destroyed)
+UTEST_FAULTS(program_killed_when_its_vas_is_destroyed)
 {
     const long self = MF_CAP_SELF_CNODE;
     struct mf_program p;

@@ -6,5 +6,5 @@
 
 UTEST(tutorial_3_untyped) { return tutorial_expect_exit("tut_untyped", 0, 0); }
 UTEST(tutorial_4_frames) { return tutorial_expect_exit("tut_frames", 0, 0); }
-UTEST(tutorial_5_threads) { return tutorial_expect_exit("tut_threads", 0, 0); }
-UTEST(tutorial_7_lrpc) { return tutorial_expect_exit("tut_lrpc", 0, 0); }
+UTEST_FAULTS(tutorial_5_threads) { return tutorial_expect_exit("tut_threads", 0, 0); }
+UTEST_FAULTS(tutorial_7_lrpc) { return tutorial_expect_exit("tut_lrpc", 0, 0); }

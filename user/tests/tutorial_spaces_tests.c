@@ -4,6 +4,6 @@
 // output through the shell too.
 #include "tutorial.h"
 
-UTEST(tutorial_8_spacejmp) { return tutorial_expect_exit("tut_spacejmp", 0, 0); }
-UTEST(tutorial_9_pager) { return tutorial_expect_exit("tut_pager", 0, 0); }
+UTEST_FAULTS(tutorial_8_spacejmp) { return tutorial_expect_exit("tut_spacejmp", 0, 0); }
+UTEST_FAULTS(tutorial_9_pager) { return tutorial_expect_exit("tut_pager", 0, 0); }
 UTEST(tutorial_10_dsm) { return tutorial_expect_exit("tut_dsm", 0, 0); }

@@ -5,7 +5,7 @@
 
 UTEST(tutorial_1_hello) { return tutorial_expect_exit("tut_hello", 7, 7); }
 UTEST(tutorial_2_capabilities) { return tutorial_expect_exit("tut_caps", 0, 0); }
-UTEST(tutorial_11_programs)
+UTEST_FAULTS(tutorial_11_programs)
 {
     const char *r = tutorial_expect_exit("tut_loader", 0, 0);
     return r ? r : tutorial_expect_exit("tut_loader", 1, 0);

@@ -174,7 +174,7 @@ static bool start_in(long vas, long thread, uint8_t *stack, size_t size, uint64_
     return mf_vas_switch(0) == 0 && ok;
 }
 
-UTEST(vas_revoked_segment_faults_everywhere)
+UTEST_FAULTS(vas_revoked_segment_faults_everywhere)
 {
     UCHECK(cleanup());   // start clean even if an earlier test failed
     UCHECK(vas_with_segment(VA_A, SEG, SEG_BASE, 2 * MiB, 1, FRAMES));
@@ -197,7 +197,7 @@ UTEST(vas_revoked_segment_faults_everywhere)
     return NULL;
 }
 
-UTEST(vas_read_only_attachment)
+UTEST_FAULTS(vas_read_only_attachment)
 {
     UCHECK(cleanup());   // start clean even if an earlier test failed
     UCHECK(vas_with_segment(VA_A, SEG, SEG_BASE, 2 * MiB, 1, FRAMES));
@@ -245,7 +245,7 @@ static void dying_pager(uint64_t ep)
     mf_recv((long)ep, &m);      // take the fault, then end without replying
 }
 
-UTEST(vas_dead_pager_kills_only_the_faulting_thread)
+UTEST_FAULTS(vas_dead_pager_kills_only_the_faulting_thread)
 {
     UCHECK(cleanup());   // start clean even if an earlier test failed
     UCHECK(vas_with_segment(VA_A, SEG, SEG_BASE, 2 * MiB, 0, 0));
