@@ -55,6 +55,52 @@ long mf_slot_alloc(void)
     return -E_NOMEM;
 }
 
+long mf_slot_range(unsigned count)
+{
+    if (count == 0)
+        return -E_INVAL;
+    for (long first = alloc_first; first + (long)count <= alloc_first + alloc_count; first++) {
+        long got = 0;
+        while (got < (long)count && claim(first + got)) {
+            if (mf_cnode_identify(MF_CAP_SELF_CNODE, first + got) != 0) {
+                release(first + got);   // filled by hand
+                break;
+            }
+            got++;
+        }
+        if (got == (long)count)
+            return first;
+        while (got--)
+            release(first + got);       // not long enough here: try further on
+    }
+    return -E_NOMEM;
+}
+
+long mf_slot_free_range(long first, unsigned count)
+{
+    long r = 0;
+    for (unsigned i = 0; i < count; i++) {
+        long one = mf_slot_free(first + (long)i);
+        if (one < 0 && r == 0)
+            r = one;
+    }
+    return r;
+}
+
+long mf_new_range(unsigned type, unsigned size_bits, unsigned count)
+{
+    long first = mf_slot_range(count);
+    if (first < 0)
+        return first;
+    long r = mf_untyped_retype(alloc_untyped, type, size_bits, count, MF_CAP_SELF_CNODE, first);
+    if (r < 0) {
+        for (unsigned i = 0; i < count; i++)
+            release(first + (long)i);
+        return r;
+    }
+    return first;
+}
+
 long mf_slot_free(long slot)
 {
     if (slot < alloc_first || slot >= alloc_first + alloc_count)

@@ -94,10 +94,13 @@ long mf_thread_start_buffer(long thread, void (*fn)(uint64_t), void *stack, size
     return mf_thread_start_cspace(thread, MF_CAP_SELF_CNODE, fn, stack, size, arg, ipc_buffer);
 }
 
-long mf_thread_start_cspace(long thread, long cspace, void (*fn)(uint64_t), void *stack, size_t size,
-                            uint64_t arg, void *ipc_buffer)
+static long start(long thread, long cspace, void (*fn)(uint64_t), void *stack, size_t size, uint64_t arg,
+                  void *ipc_buffer, const char *name)
 {
-    long r = mf_thread_configure(thread, cspace, ipc_buffer);
+    char padded[32] = {0};      // the kernel reads 32 bytes
+    for (unsigned i = 0; name && name[i] && i < sizeof(padded) - 1; i++)
+        padded[i] = name[i];
+    long r = mf_thread_configure_in(thread, cspace, ipc_buffer, 0, name ? padded : NULL);
     if (r < 0)
         return r;
     // The trampoline finds fn on top of a 16-byte aligned stack.
@@ -106,6 +109,18 @@ long mf_thread_start_cspace(long thread, long cspace, void (*fn)(uint64_t), void
     *(void (**)(uint64_t))top = fn;
     r = mf_thread_write_regs(thread, (uint64_t)(uintptr_t)mf_thread_trampoline, top, arg);
     return r < 0 ? r : mf_thread_resume(thread);
+}
+
+long mf_thread_start_cspace(long thread, long cspace, void (*fn)(uint64_t), void *stack, size_t size,
+                            uint64_t arg, void *ipc_buffer)
+{
+    return start(thread, cspace, fn, stack, size, arg, ipc_buffer, NULL);
+}
+
+long mf_thread_start_named(long thread, const char *name, void (*fn)(uint64_t), void *stack, size_t size,
+                           uint64_t arg)
+{
+    return start(thread, MF_CAP_SELF_CNODE, fn, stack, size, arg, NULL, name);
 }
 
 long mf_vas_attach(long vas, long thread) { return mf_invoke(vas, MF_VAS_ATTACH, thread, 0, 0, 0); }

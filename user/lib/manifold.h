@@ -144,7 +144,13 @@ void mf_alloc_init(long untyped, long first_slot, long slot_count);
 long mf_alloc_untyped(void);
 long mf_slot_alloc(void);                   // an empty slot, now ours; -E_NOMEM: none left
 long mf_slot_free(long slot);               // deletes what it holds, gives the slot back
+// `count` consecutive slots (for retyping several objects at once, or a
+// loader's MF_PROGRAM_SLOTS): the first, or -E_NOMEM.
+long mf_slot_range(unsigned count);
+long mf_slot_free_range(long first, unsigned count);
 long mf_new(unsigned type, unsigned size_bits);   // a new object: its cptr, or -E_*
+// `count` new objects in consecutive slots (one retype): the first cptr.
+long mf_new_range(unsigned type, unsigned size_bits, unsigned count);
 long mf_copy(long src, unsigned rights);           // a copy of src with fewer rights: its cptr
 long mf_mint(long src, unsigned rights, uint64_t badge);   // a badged copy: its cptr
 
@@ -179,6 +185,10 @@ long mf_thread_start_buffer(long thread, void (*fn)(uint64_t), void *stack, size
 // the thread's CSpace instead of ours.
 long mf_thread_start_cspace(long thread, long cspace, void (*fn)(uint64_t), void *stack, size_t size,
                             uint64_t arg, void *ipc_buffer);
+// As mf_thread_start, with a name (up to 31 characters) for `ps`, fault
+// lines and mf_thread_info; the others leave the name "thread".
+long mf_thread_start_named(long thread, const char *name, void (*fn)(uint64_t), void *stack, size_t size,
+                           uint64_t arg);
 // The IPC buffer the kernel gave a loaded program (words 4..63 of long
 // messages, at index word - 4). Threads started by a program have their own.
 static inline uint64_t *mf_ipc_buffer(void) { return (uint64_t *)MF_IPC_BUFFER_VA; }

@@ -83,7 +83,7 @@ int main(uint64_t arg)
 
     // 4. The faulting thread dies alone; we wait for all three to end.
     high.stop = low.stop = true;
-    if (mf_thread_start(tf, crash, faulty.stack, sizeof(faulty.stack), (uint64_t)(uintptr_t)&faulty))
+    if (mf_thread_start_named(tf, "faulty", crash, faulty.stack, sizeof(faulty.stack), (uint64_t)(uintptr_t)&faulty))
         return 4;
     long bits = 0;
     while (bits != 7)

@@ -3,6 +3,7 @@
 // untyped it used, so tests do not depend on each other.
 #include "manifold.h"
 #include "utest.h"
+#include "../root/root.h"
 
 #define ROOT MF_CAP_SELF_CNODE
 #define UT MF_CAP_UNTYPED_BASE
@@ -244,5 +245,43 @@ UTEST(cap_refusals_say_why)
     UCHECK(mf_cnode_delete(ROOT, 701) == 0);
     // An error the kernel did not record is only named.
     UCHECK(strcmp(mf_strerror_detail(-E_NOEXEC), mf_strerror(-E_NOEXEC)) == 0);
+    return NULL;
+}
+
+// libmanifold's slot allocator (user/lib/alloc.c) on a range of our own:
+// single slots and consecutive ranges, slots filled by hand skipped, a
+// range too long refused, freed slots handed out again.
+UTEST(alloc_slots_and_ranges)
+{
+    enum { FIRST = 3900, COUNT = 16 };
+    for (long s = FIRST; s < FIRST + COUNT; s++)
+        UCHECK(mf_cnode_identify(ROOT, s) == 0);
+    mf_alloc_init(UT, FIRST, COUNT);
+    long a = mf_slot_range(4), b = mf_slot_alloc();
+    UCHECK(mf_untyped_retype(UT, MF_OBJ_NOTIFICATION, 0, 1, ROOT, FIRST + 6) == 0);   // by hand
+    long c = mf_slot_range(4);                       // 3905 is free, 3906 is not: from 3907
+    long objects = mf_new_range(MF_OBJ_NOTIFICATION, 0, 3);
+    long too_long = mf_slot_range(10);
+    bool made = objects > 0;
+    for (long i = 0; made && i < 3; i++)
+        made = (mf_cnode_identify(ROOT, objects + i) & 0xff) == MF_OBJ_NOTIFICATION;
+    long freed = mf_slot_free_range(a, 4);
+    long again = mf_slot_range(4);
+    long single = mf_slot_alloc();                   // 3905: the one gap left before c
+    mf_slot_free_range(again, 4);
+    mf_slot_free_range(c, 4);
+    mf_slot_free_range(objects, 3);
+    mf_slot_free(b);
+    mf_slot_free(single);
+    mf_cnode_delete(ROOT, FIRST + 6);
+    UCHECK(mf_cnode_revoke(ROOT, UT) == 0);
+    mf_alloc_init(NS_UNTYPED, ROOT_ALLOC_SLOTS, ROOT_ALLOC_SLOT_COUNT);    // the root task's own again
+    UCHECK(a == FIRST && b == FIRST + 4);
+    UCHECK(c == FIRST + 7);
+    UCHECK(objects == FIRST + 11 && made);
+    UCHECK(too_long == -E_NOMEM);
+    UCHECK(freed == 0 && again == FIRST && single == FIRST + 5);
+    for (long s = FIRST; s < FIRST + COUNT; s++)
+        UCHECK(mf_cnode_identify(ROOT, s) == 0);
     return NULL;
 }
