@@ -4,13 +4,14 @@
 // for each console_write() and each kprintf(), so lines from different CPUs
 // do not interleave. A CPU that panics while it holds the console prints
 // anyway; a panic on another CPU waits a bounded time for it, then prints.
+#include "kernel/lockdep.h"
 #include "kernel/console.h"
 #include "kernel/arch.h"
 #include "kernel/smp.h"
 #include "lib/fmt.h"
 #include "lib/spinlock.h"
 
-static struct ticket_lock console_lock;
+static struct ticket_lock console_lock = {.lock_class = LOCK_CLASS_CONSOLE};
 static volatile int console_owner = -1;     // CPU holding the lock
 
 // Returns whether the lock was taken (false before SMP: one CPU, no lock;

@@ -20,6 +20,7 @@
 // holds the lock its waker must take, then releases the locks and calls
 // schedule(), so no wake-up is lost; a thread suspended or destroyed in the
 // meantime does not block and its call returns -E_AGAIN.
+#include "kernel/lockdep.h"
 #include "kernel/object.h"
 #include "kernel/irq.h"
 #include "kernel/ipc.h"
@@ -36,9 +37,6 @@
 #include "include/manifold/ipc.h"
 
 enum { EP_IDLE, EP_SENDING, EP_RECEIVING };
-
-_Static_assert(sizeof(struct endpoint) <= 32 && sizeof(struct notification) <= 32,
-               "endpoints and notifications are 32-byte objects (untyped.c)");
 
 static void queue_push(struct ipc_queue *q, struct thread *t)
 {
@@ -614,8 +612,17 @@ const struct op_handler notification_ops[MAX_OPS] = {
     [MF_NOTIFICATION_WAIT_TIMEOUT] = {decode_wait_timeout, invoke_wait},
 };
 
-// Endpoints and notifications are 32 bytes: a lock and a queue (or a word).
-static int ipc_object_bits(unsigned size_bits) { return size_bits == 0 ? 5 : -1; }
+// Endpoints and notifications are 64 bytes: a lock (with its lockdep
+// class), a queue, and the state or the word.
+static int ipc_object_bits(unsigned size_bits) { return size_bits == 0 ? 6 : -1; }
+_Static_assert(sizeof(struct endpoint) <= 64 && sizeof(struct notification) <= 64, "IPC objects fit 64 bytes");
+
+// Their lock's class, for lock-order validation (kernel/lockdep.h).
+static void ipc_object_init(uintptr_t obj, unsigned size_bits)
+{
+    (void)size_bits;
+    ((struct ipc_queue *)obj)->lock.lock_class = LOCK_CLASS_IPC_QUEUE;
+}
 
 static void endpoint_finalize(const struct cap *cap) { ipc_object_destroy(cap->type, cap->obj); }
 
@@ -629,6 +636,7 @@ static void notification_finalize(const struct cap *cap)
 const struct object_type endpoint_object_type = {
     .name = "endpoint",
     .object_bits = ipc_object_bits,
+    .init = ipc_object_init,
     .finalize = endpoint_finalize,
     .cap_deleted = endpoint_cap_deleted,    // a segment's pager cap (segment.c)
 };
@@ -636,6 +644,7 @@ const struct object_type endpoint_object_type = {
 const struct object_type notification_object_type = {
     .name = "notification",
     .object_bits = ipc_object_bits,
+    .init = ipc_object_init,
     .finalize = notification_finalize,
     .ops = notification_ops,
     .op_count = MF_NOTIFICATION_OP_COUNT,

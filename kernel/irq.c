@@ -1,4 +1,5 @@
 // IRQ objects: device interrupt lines bound to notifications.
+#include "kernel/lockdep.h"
 #include "kernel/object.h"
 #include "kernel/irq.h"
 #include "kernel/arch.h"
@@ -17,7 +18,7 @@ static unsigned line_count;
 // below (under cap_lock) and by irq_handler on whatever CPU the interrupt
 // arrives (user mode or idle: it holds no lock). Lock order: cap_lock,
 // irq_lock, then the bound notification's lock (notification_signal).
-static struct mcs_lock irq_lock;
+static struct mcs_lock irq_lock = {.lock_class = LOCK_CLASS_IRQ};
 
 // MSI-X vector 0's entry: message address (low, high), data, vector
 // control (bit 0 = masked). Message control (capability + 2): bit 15

@@ -2,6 +2,7 @@
 #include "kernel/locks.h"
 #include "kernel/console.h"
 #include "kernel/thread.h"
+#include "kernel/lockdep.h"
 #include "lib/spinlock.h"
 
 struct held_lock {
@@ -10,7 +11,8 @@ struct held_lock {
     bool held[MAX_CPUS];
 };
 
-static struct held_lock caps, spaces;
+static struct held_lock caps = {.lock = {.lock_class = LOCK_CLASS_CAP}},
+                        spaces = {.lock = {.lock_class = LOCK_CLASS_SPACE}};
 
 static void acquire(struct held_lock *l)
 {

@@ -1,5 +1,6 @@
 // Portable kernel start-up: the arch boot code calls kmain() on the boot CPU
 // with the MMU on, at the kernel's virtual addresses, interrupts disabled.
+#include "kernel/lockdep.h"
 #include "kernel/arch.h"
 #include "kernel/boot.h"
 #include "kernel/console.h"
@@ -61,6 +62,7 @@ void kmain(struct boot_info *bi)
     arch_console_init(&boot);
     kprintf("\nManifold %s (%s) booting: cmdline \"%s\"\n", MANIFOLD_VERSION, arch_name, boot.cmdline);
     arch_cpu_init(&boot);
+    lockdep_init();
     pmm_init(&boot);
     vm_init(&boot);
     char features[128];

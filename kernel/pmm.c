@@ -5,13 +5,14 @@
 // allocation is rare after boot (objects come from untyped memory), so the
 // lock is seldom contended. A per-CPU cache of free pages is the way to go
 // if that changes.
+#include "kernel/lockdep.h"
 #include "kernel/pmm.h"
 #include "kernel/boot.h"
 #include "kernel/console.h"
 #include "lib/spinlock.h"
 #include "lib/string.h"
 
-static struct mcs_lock pmm_lock;
+static struct mcs_lock pmm_lock = {.lock_class = LOCK_CLASS_PMM};
 
 static uint64_t *bitmap;          // bit set = frame free
 static paddr_t base_pa;           // frame 0 of the bitmap

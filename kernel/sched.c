@@ -5,6 +5,7 @@
 // Locking (kernel/thread.h, docs/smp.md): cpus[c].lock for c's run queue
 // and the state of c's threads. A run-queue lock is the innermost lock but
 // for the leaves; it is never held across a context switch.
+#include "kernel/lockdep.h"
 #include "kernel/thread.h"
 #include "kernel/arch.h"
 #include "kernel/console.h"
@@ -585,6 +586,7 @@ bool sched_init_cpu(unsigned cpu)
 {
     struct cpu *c = &cpus[cpu];
     c->id = cpu;
+    c->lock.lock_class = LOCK_CLASS_RUNQUEUE;
     struct thread *idle = thread_alloc("idle");
     if (!idle)
         return false;

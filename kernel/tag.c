@@ -1,4 +1,5 @@
 // TLB tag pools: one per CPU, recycled with generations (see tag.h).
+#include "kernel/lockdep.h"
 #include "kernel/tag.h"
 #include "kernel/arch.h"
 #include "kernel/version.h"
@@ -11,6 +12,7 @@ static bool ready;
 void tag_pool_init(struct tag_pool *p, unsigned limit)
 {
     memset(p, 0, sizeof(*p));
+    p->lock.lock_class = LOCK_CLASS_TAG_POOL;
     p->generation = 1;
     p->limit = limit < TAG_POOL_MAX ? limit : TAG_POOL_MAX - 1;
     p->next = 1;

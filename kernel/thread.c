@@ -4,6 +4,7 @@
 // Locking (kernel/thread.h, docs/smp.md): threads_lock for the list of all
 // threads and ids; a thread's scheduling state is its CPU's run-queue
 // lock's (sched.c).
+#include "kernel/lockdep.h"
 #include "kernel/thread.h"
 #include "kernel/arch.h"
 #include "kernel/console.h"
@@ -16,7 +17,7 @@
 #include "include/manifold/errors.h"
 #include "lib/string.h"
 
-static struct mcs_lock threads_lock;
+static struct mcs_lock threads_lock = {.lock_class = LOCK_CLASS_THREADS};
 static struct thread *all_threads;
 static uint32_t next_id = 1;
 
@@ -51,6 +52,7 @@ static void thread_format(struct thread *t, const char *name, bool is_object)
     t->last_cpu = NEVER_RAN;
     t->lrpc_abort_to = LRPC_NO_ABORT;
     t->is_object = is_object;
+    t->ipc_lock.lock_class = LOCK_CLASS_THREAD_IPC;
     for (unsigned i = 0; i < ARRAY_SIZE(t->vas_ref); i++) {
         t->vas_ref[i].thread = t;
         t->vas_ref[i].index = (uint8_t)i;

@@ -5,6 +5,19 @@
 #include "lib/spinlock.h"
 #include <stddef.h>
 
+// In the kernel, every acquire and release is reported to lockdep
+// (kernel/lockdep.h) by the lock's class; elsewhere these are nothing.
+#ifdef MANIFOLD_KERNEL
+#include "kernel/lockdep.h"
+#define ACQUIRING(l) lockdep_acquire((l)->lock_class, (l), true)
+#define TRIED(l) lockdep_acquire((l)->lock_class, (l), false)
+#define RELEASING(l) lockdep_release((l)->lock_class, (l))
+#else
+#define ACQUIRING(l) ((void)0)
+#define TRIED(l) ((void)0)
+#define RELEASING(l) ((void)0)
+#endif
+
 _Static_assert(sizeof(struct mcs_qnode) == CACHE_LINE_SIZE, "one qnode per cache line");
 
 // ------------------------------------------------------------------- MCS
@@ -16,6 +29,7 @@ void mcs_lock_init(struct mcs_lock *l)
 
 void mcs_lock(struct mcs_lock *l, struct mcs_qnode *q)
 {
+    ACQUIRING(l);       // before spinning: a deadlock is reported, not just suffered
     __atomic_store_n(&q->next, NULL, __ATOMIC_RELAXED);
     __atomic_store_n(&q->locked, 1, __ATOMIC_RELAXED);
     // Release: our successor, who reads q from the tail, writes q->next, so
@@ -39,12 +53,16 @@ bool mcs_trylock(struct mcs_lock *l, struct mcs_qnode *q)
     struct mcs_qnode *expected = NULL;
     // Same orders as the exchange in mcs_lock; a failed attempt changed
     // nothing anyone can see, so relaxed.
-    return __atomic_compare_exchange_n(&l->tail, &expected, q, false,
-                                       __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+    bool got = __atomic_compare_exchange_n(&l->tail, &expected, q, false,
+                                           __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+    if (got)
+        TRIED(l);
+    return got;
 }
 
 void mcs_unlock(struct mcs_lock *l, struct mcs_qnode *q)
 {
+    RELEASING(l);
     struct mcs_qnode *succ = __atomic_load_n(&q->next, __ATOMIC_ACQUIRE);
     if (succ == NULL) {
         // Nobody linked behind us: try to swing the tail back to empty.
@@ -77,6 +95,7 @@ void ticket_lock_init(struct ticket_lock *l)
 
 void ticket_lock(struct ticket_lock *l)
 {
+    ACQUIRING(l);
     // Relaxed: the ticket only fixes our place; ordering comes from owner.
     uint32_t ticket = __atomic_fetch_add(&l->next, 1, __ATOMIC_RELAXED);
     while (__atomic_load_n(&l->owner, __ATOMIC_ACQUIRE) != ticket)
@@ -90,12 +109,16 @@ bool ticket_trylock(struct ticket_lock *l)
     // only catch up with next, never pass it.
     uint32_t owner = __atomic_load_n(&l->owner, __ATOMIC_ACQUIRE);
     uint32_t expected = owner;
-    return __atomic_compare_exchange_n(&l->next, &expected, owner + 1, false,
-                                       __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+    bool got = __atomic_compare_exchange_n(&l->next, &expected, owner + 1, false,
+                                           __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+    if (got)
+        TRIED(l);
+    return got;
 }
 
 void ticket_unlock(struct ticket_lock *l)
 {
+    RELEASING(l);
     // Only the holder writes owner, so a relaxed read of it is exact.
     uint32_t owner = __atomic_load_n(&l->owner, __ATOMIC_RELAXED);
     __atomic_store_n(&l->owner, owner + 1, __ATOMIC_RELEASE);

@@ -43,6 +43,7 @@ struct mcs_qnode {
 
 struct mcs_lock {
     struct mcs_qnode *tail;     // last node in the queue; NULL = free
+    uint32_t lock_class;        // the kernel's lock-order validation (kernel/lockdep.h); 0: none
 };
 
 #define MCS_LOCK_INIT { 0 }
@@ -65,6 +66,7 @@ bool mcs_is_locked(struct mcs_lock *l);
 struct ticket_lock {
     uint32_t next;              // next ticket to hand out
     uint32_t owner;             // ticket being served; == next when free
+    uint32_t lock_class;        // as in struct mcs_lock
 };
 
 #define TICKET_LOCK_INIT { 0, 0 }

@@ -8,10 +8,11 @@ Lines the kernel and root task print (see DESIGN.md):
   ok N - name # SKIP why         a test skipped (its hardware is absent)
   N passed, N failed[, N skipped] the suite's closing line
   PANIC: ...                     a fatal kernel error
+  LOCKDEP: ...                   a lock-order or interrupt-state violation (kernel/lockdep.h)
   # expected: user.X ...          X makes threads fault on purpose (UTEST_FAULTS)
   manifold: thread N (...) killed: ...   a thread the kernel ended for a fault
 
-The run fails on any failure, a PANIC, a missing or inconsistent summary,
+The run fails on any failure, a PANIC, a LOCKDEP report, a missing or inconsistent summary,
 or fewer results than the plan announced. Fault lines during a test that
 did not announce them are listed as notes (not failures: a test judges
 its own threads), so an unexpected one stands out from the expected ones.
@@ -36,6 +37,7 @@ def judge(text, label="", timed_out=False):
     panic = None
     expecting = None            # the test that announced its faults, until its result
     unexpected = []             # (test number, line)
+    lockdep = []
     for raw in text.splitlines():
         line = raw.strip("\r")
         m = EXPECTED.match(line)
@@ -59,6 +61,8 @@ def judge(text, label="", timed_out=False):
             continue
         if line.startswith("PANIC:") and panic is None:
             panic = line
+        if "LOCKDEP:" in line:
+            lockdep.append(line[line.index("LOCKDEP:"):])
     out = []
     for n in sorted(results):
         ok, name, why = results[n]
@@ -69,6 +73,8 @@ def judge(text, label="", timed_out=False):
     problems = []
     if panic:
         problems.append(f"kernel panic: {panic}")
+    for l in lockdep[:10]:
+        problems.append(f"lock-order validation: {l}")
     if timed_out:
         problems.append("timed out")
     if plan is None:

@@ -8,10 +8,11 @@
 // each access holds a leaf ticket lock (callers already serialize on
 // cap_lock; this keeps the mechanism safe on its own).
 #include "arch/x86_64/x86.h"
+#include "kernel/lockdep.h"
 #include "kernel/arch.h"
 #include "lib/spinlock.h"
 
-static struct ticket_lock config_lock;
+static struct ticket_lock config_lock = {.lock_class = LOCK_CLASS_PCI_CONFIG};
 
 #define PCI_ADDRESS 0xcf8
 #define PCI_DATA    0xcfc

@@ -16,7 +16,7 @@ static void check(bool ok, const char *what)
 
 // The types and the sizes docs/capabilities.md gives for them.
 static const struct { unsigned type, size_bits; unsigned long bytes; } kinds[] = {
-    {MF_OBJ_NOTIFICATION, 0, 32}, {MF_OBJ_ENDPOINT, 0, 32}, {MF_OBJ_CNODE, 4, 1024},
+    {MF_OBJ_NOTIFICATION, 0, 64}, {MF_OBJ_ENDPOINT, 0, 64}, {MF_OBJ_CNODE, 4, 1024},
     {MF_OBJ_FRAME, 12, 4096}, {MF_OBJ_BINDING, 0, 4096}, {MF_OBJ_VAS, 13, 8192}, {MF_OBJ_THREAD, 0, 16384},
 };
 
@@ -54,7 +54,7 @@ int main(uint64_t arg)
     check(a > 0 && b > 0 && again == a, "a freed slot is handed out again");
 
     // 4. Several objects at once, into consecutive slots we number by hand:
-    //    all of them fit or none is made. After one notification (32 bytes)
+    //    all of them fit or none is made. After one notification (64 bytes)
     //    only three threads fit in 64 KiB: each object is aligned to its size.
     long first = b + 1;
     long n1 = mf_untyped_retype(small, MF_OBJ_NOTIFICATION, 0, 1, SELF, slot);

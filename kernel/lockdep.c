@@ -1,0 +1,136 @@
+// Lock-order validation (kernel/lockdep.h).
+//
+// State: for each class, the set of classes taken while it was held
+// (`after`, bit masks: there are few classes), shared by all CPUs and only
+// ever growing; for each CPU, the stack of locks it holds now. A new pair
+// "held H, taking T" is checked once, when it is first seen: it closes a
+// cycle iff H can already be reached from T through `after`. Pairs are
+// added with atomic ORs, so CPUs record orders concurrently without a lock
+// of lockdep's own (which would itself need ordering).
+#include "kernel/lockdep.h"
+#include "kernel/arch.h"
+#include "kernel/console.h"
+#include "kernel/thread.h"
+#include "kernel/version.h"
+#include "lib/string.h"
+
+#define DEPTH 16
+
+static const char *const names[LOCK_CLASSES] = {
+    [LOCK_CLASS_NONE] = "none", [LOCK_CLASS_CAP] = "cap_lock", [LOCK_CLASS_SPACE] = "space_lock",
+    [LOCK_CLASS_IPC_QUEUE] = "ipc queue", [LOCK_CLASS_THREADS] = "threads_lock",
+    [LOCK_CLASS_THREAD_IPC] = "thread ipc_lock", [LOCK_CLASS_RUNQUEUE] = "run queue",
+    [LOCK_CLASS_IRQ] = "irq_lock", [LOCK_CLASS_TAG_POOL] = "tag pool", [LOCK_CLASS_PMM] = "pmm_lock",
+    [LOCK_CLASS_PCI_CONFIG] = "pci config", [LOCK_CLASS_CONSOLE] = "console",
+    [LOCK_CLASS_TEST_A] = "test A", [LOCK_CLASS_TEST_B] = "test B", [LOCK_CLASS_TEST_C] = "test C",
+};
+_Static_assert(LOCK_CLASSES <= 32, "lockdep: classes are bits of a word");
+
+static bool enabled;
+static bool self_test;
+static uint32_t after[LOCK_CLASSES];       // after[h] bit t: t taken while h held
+static unsigned violations;
+
+struct held {
+    const void *lock;
+    uint8_t lock_class;
+};
+static struct {
+    struct held lock[DEPTH];
+    unsigned depth;
+    bool reporting;             // lockdep's own console output takes the console lock
+} cpu_state[MAX_CPUS];
+
+void lockdep_init(void)
+{
+    char value[8];
+    bool off = cmdline_option("lockdep", value, sizeof(value)) && strcmp(value, "off") == 0;
+    bool bench = cmdline_option("mode", value, sizeof(value)) && strcmp(value, "bench") == 0;
+    enabled = !off && !bench;
+    kprintf("manifold: lock-order validation %s\n", enabled ? "on" : "off");
+}
+
+bool lockdep_enabled(void) { return enabled; }
+unsigned lockdep_violations(void) { return __atomic_load_n(&violations, __ATOMIC_RELAXED); }
+void lockdep_self_test_mode(bool on) { self_test = on; }
+
+void lockdep_forget(unsigned c)
+{
+    __atomic_store_n(&after[c], 0, __ATOMIC_RELAXED);
+    for (unsigned h = 0; h < LOCK_CLASSES; h++)
+        __atomic_fetch_and(&after[h], ~(1u << c), __ATOMIC_RELAXED);
+}
+
+// Whether `to` can be reached from `from` through recorded orders.
+static bool reaches(unsigned from, unsigned to)
+{
+    uint32_t seen = 1u << from, frontier = 1u << from;
+    while (frontier) {
+        unsigned c = (unsigned)__builtin_ctz(frontier);
+        frontier &= frontier - 1;
+        uint32_t next = __atomic_load_n(&after[c], __ATOMIC_RELAXED) & ~seen;
+        if (next & (1u << to))
+            return true;
+        seen |= next;
+        frontier |= next;
+    }
+    return false;
+}
+
+static void report(unsigned cpu, const char *what, unsigned a, unsigned b)
+{
+    __atomic_fetch_add(&violations, 1, __ATOMIC_RELAXED);
+    cpu_state[cpu].reporting = true;
+    kprintf("%s: %s %s%s%s (CPU %u)\n", self_test ? "lockdep (self-test)" : "LOCKDEP", what, names[a],
+            b ? " then " : "", b ? names[b] : "", cpu);
+    if (!self_test)
+        backtrace_print((uintptr_t)__builtin_frame_address(0));
+    cpu_state[cpu].reporting = false;
+}
+
+void lockdep_acquire(unsigned c, const void *lock, bool check_order)
+{
+    if (!enabled || c == LOCK_CLASS_NONE || c >= LOCK_CLASSES)
+        return;
+    unsigned cpu = arch_cpu_id();
+    if (cpu_state[cpu].reporting)
+        return;
+    if (arch_interrupts_enabled())
+        report(cpu, "taken with interrupts on:", c, 0);
+    for (unsigned i = 0; i < cpu_state[cpu].depth; i++) {
+        const struct held *h = &cpu_state[cpu].lock[i];
+        if (h->lock == lock) {
+            report(cpu, "taken twice (it would spin forever):", c, 0);
+            continue;
+        }
+        unsigned hc = h->lock_class;
+        if (!check_order || hc == c || __atomic_load_n(&after[hc], __ATOMIC_RELAXED) & (1u << c))
+            continue;
+        // New: held hc, taking c. A cycle if hc is reachable from c.
+        if (reaches(c, hc))
+            report(cpu, "lock order inversion: taking", hc, c);
+        __atomic_fetch_or(&after[hc], 1u << c, __ATOMIC_RELAXED);
+    }
+    if (cpu_state[cpu].depth < DEPTH)
+        cpu_state[cpu].lock[cpu_state[cpu].depth] = (struct held){lock, (uint8_t)c};
+    cpu_state[cpu].depth++;
+}
+
+void lockdep_release(unsigned c, const void *lock)
+{
+    if (!enabled || c == LOCK_CLASS_NONE || c >= LOCK_CLASSES)
+        return;
+    unsigned cpu = arch_cpu_id();
+    if (cpu_state[cpu].reporting)
+        return;
+    unsigned n = cpu_state[cpu].depth < DEPTH ? cpu_state[cpu].depth : DEPTH;
+    for (unsigned i = n; i-- > 0;)
+        if (cpu_state[cpu].lock[i].lock == lock) {
+            for (unsigned j = i; j + 1 < n; j++)
+                cpu_state[cpu].lock[j] = cpu_state[cpu].lock[j + 1];
+            cpu_state[cpu].depth--;
+            return;
+        }
+    if (cpu_state[cpu].depth > DEPTH)
+        cpu_state[cpu].depth--;     // one we could not keep track of
+}

@@ -1,0 +1,50 @@
+// Lock-order validation (in the spirit of Linux's lockdep), for the
+// kernel's spin locks: every lock belongs to a class; while a CPU holds
+// locks of some classes and takes one of another, lockdep records "held
+// class, then taken class". A new pair that closes a cycle (A then B
+// somewhere, B then A elsewhere, or longer) is a possible deadlock even if
+// it never happened; taking a lock with interrupts on breaks the kernel's
+// rule that no lock is ever held with them on (docs/smp.md). Either prints
+// `LOCKDEP: ...` and a backtrace, which fails the test run
+// (tools/testlog.py).
+//
+// On unless the command line says lockdep=off or mode=bench (benchmarks
+// measure the locks without it). Locks of class LOCK_CLASS_NONE (the
+// benchmarks' and self-tests' private locks) are not tracked. Two locks of
+// one class held at once are not ordered against each other (the kernel
+// never nests them; a lock taken twice by one CPU is reported).
+#pragma once
+#include "kernel/types.h"
+
+enum lockdep_class {
+    LOCK_CLASS_NONE = 0,
+    LOCK_CLASS_CAP,             // cap_lock (kernel/locks.c)
+    LOCK_CLASS_SPACE,           // space_lock
+    LOCK_CLASS_IPC_QUEUE,       // an endpoint's or notification's queue
+    LOCK_CLASS_THREADS,         // the list of all threads
+    LOCK_CLASS_THREAD_IPC,      // a thread's reply link
+    LOCK_CLASS_RUNQUEUE,        // a CPU's run queue
+    LOCK_CLASS_IRQ,             // IRQ bindings
+    LOCK_CLASS_TAG_POOL,        // a CPU's TLB tag pool
+    LOCK_CLASS_PMM,             // the page allocator
+    LOCK_CLASS_PCI_CONFIG,      // x86 PCI configuration ports
+    LOCK_CLASS_CONSOLE,         // the serial console
+    LOCK_CLASS_TEST_A,          // lockdep's own self-test
+    LOCK_CLASS_TEST_B,
+    LOCK_CLASS_TEST_C,
+    LOCK_CLASSES
+};
+
+void lockdep_init(void);                    // reads the command line
+bool lockdep_enabled(void);
+// From lib/spinlock.c: before spinning for `lock` (check_order: not for
+// a trylock, which cannot deadlock), and when releasing it.
+void lockdep_acquire(unsigned lock_class, const void *lock, bool check_order);
+void lockdep_release(unsigned lock_class, const void *lock);
+
+// For the self-test: violations found since boot, and a mode in which they
+// are counted and printed as `lockdep (self-test): ...` instead.
+unsigned lockdep_violations(void);
+void lockdep_self_test_mode(bool on);
+// Forgets every recorded order involving `lock_class` (self-test only).
+void lockdep_forget(unsigned lock_class);
