@@ -470,7 +470,7 @@ static void cmd_bench(int argc, char **argv)
         return;
     } else {
         run_benchmarks();
-        printf("(the kernel's lock and barrier figures, `BENCH` lines named lock.* and barrier.*, "
+        printf("(the kernel's lock and barrier figures, `BENCH` lines named lock.*.cpusN and barrier.*.cpusN, "
                "are printed by the kernel above, not in this table)\n");
     }
     mf_bench_summary();
