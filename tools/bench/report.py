@@ -4,6 +4,11 @@ Nothing is filled in that was not measured: a figure absent from a run is
 written "missing" (with the run's fate in the Runs table), a Linux figure
 the initramfs skipped says why, and a Manifold figure without a Linux
 counterpart says why not (tools/bench/pairs.py).
+
+problems() says why a run must fail even though every boot completed: a
+figure whose own check failed, or a paired Manifold figure that a complete
+Manifold boot did not print. tools/bench/run exits non-zero for them, and
+bench.md lists them under "Failed checks".
 """
 import pairs
 
@@ -17,6 +22,34 @@ def index_figures(figures):
 
 def _num(v):
     return f"{v:,}" if isinstance(v, int) else str(v)
+
+
+def _boots(runs):
+    """"icount #1, wallclock #1, #3": which boots, compactly."""
+    by_mode = {}
+    for run in runs:
+        by_mode.setdefault(run["mode"], []).append(f"#{run.get('boot', 1)}")
+    return ", ".join(f"{mode} {', '.join(boots)}" for mode, boots in by_mode.items())
+
+
+def problems(results):
+    """What makes this run fail besides an incomplete boot, one line each:
+    every figure that printed "verified":false (in any boot), and every
+    Manifold figure of a pair (pairs.PAIRS) that a complete Manifold boot did
+    not print. Empty when all is well."""
+    out = []
+    for f in sorted(results["figures"], key=lambda f: (f["system"], f["name"], f["mode"])):
+        if f.get("verified") is False:
+            out.append(f"`{f['name']}` ({f['system']}, {f['mode']}) failed its own check (\"verified\":false)")
+    printed = {(f["system"], f["mode"], f["name"]) for f in results["figures"]}
+    complete = [run for run in results["runs"] if run["system"] == "manifold" and run["status"] == "complete"]
+    for _, m_name, l_name, _ in pairs.PAIRS:
+        absent = [run for run in complete
+                  if ("manifold", run["mode"], m_name) not in printed or m_name in run.get("missing", [])]
+        if absent:
+            out.append(f"`{m_name}`, Manifold's counterpart of Linux's `{l_name}`, was not printed by "
+                       f"the complete Manifold boot{'s' if len(absent) > 1 else ''} {_boots(absent)}")
+    return out
 
 
 class Report:
@@ -80,6 +113,14 @@ class Report:
         elif r.get("plot_error"):
             lines += [f"(No plot: {r['plot_error']}.)", ""]
         return lines
+
+    def failed_checks(self):
+        found = problems(self.r)
+        if not found:
+            return []
+        return (["## Failed checks", "",
+                 "`make bench` fails (exit status 1) for these, even where every boot completed:", ""]
+                + [f"- {p}" for p in found] + [""])
 
     def paired(self):
         lines = ["## Manifold beside Linux", "",
@@ -187,6 +228,6 @@ class Report:
 
     def markdown(self):
         paired, waiting = self.paired()
-        parts = (self.header() + paired + self.manifold_only() + self.linux_waiting(waiting)
+        parts = (self.header() + self.failed_checks() + paired + self.manifold_only() + self.linux_waiting(waiting)
                  + self.runs_table() + self.determinism() + self.all_figures())
         return "\n".join(parts)

@@ -9,8 +9,8 @@
 #include "lib/fmt.h"
 #include "lib/string.h"
 
-#define WARMUP 100
-#define RUNS 1000
+#define WARMUP BENCH_WARMUP
+#define RUNS BENCH_RUNS
 
 static uint64_t samples[RUNS];
 
@@ -30,11 +30,41 @@ static uint64_t counter_overhead(void)
     return samples[0];
 }
 
-static void report(const char *name, uint64_t overhead)
+void bench_report(const char *name, uint64_t *kept, uint64_t overhead, const char *extra)
 {
     for (unsigned i = 0; i < RUNS; i++)
-        samples[i] = samples[i] > overhead ? samples[i] - overhead : 0;
-    mf_bench_report(name, "cycles", samples, RUNS, NULL);
+        kept[i] = kept[i] > overhead ? kept[i] - overhead : 0;
+    mf_bench_report(name, "cycles", kept, RUNS, extra);
+}
+
+static void report(const char *name, uint64_t overhead)
+{
+    bench_report(name, samples, overhead, NULL);
+}
+
+bool bench_start_pinned(long thread, long exit, unsigned cpu, void (*fn)(uint64_t), void *stack, size_t size,
+                        uint64_t arg)
+{
+    return mf_thread_set_sched(thread, MF_SCHED_FIXED, cpu) == 0 &&
+           (!exit || mf_thread_bind_exit(thread, exit) == 0) &&
+           mf_thread_start(thread, fn, stack, size, arg) == 0;
+}
+
+// The driver: a thread of ours fixed to the CPU we run on, its objects from
+// BENCH_UT in the two reserved slots. We wait for it, so the CPU has only
+// the benchmark's threads to run.
+static uint8_t driver_stack[16384] __attribute__((aligned(16)));
+
+bool bench_run_pinned(void (*fn)(uint64_t), uint64_t arg)
+{
+    struct mf_exit_status st;
+    if (mf_untyped_retype(BENCH_UT, MF_OBJ_THREAD, 0, 1, MF_CAP_SELF_CNODE, BENCH_DRIVER) ||
+        mf_untyped_retype(BENCH_UT, MF_OBJ_NOTIFICATION, 0, 1, MF_CAP_SELF_CNODE, BENCH_DRIVER_EXIT) ||
+        !bench_start_pinned(BENCH_DRIVER, BENCH_DRIVER_EXIT, (unsigned)mf_cpu_id(), fn, driver_stack,
+                            sizeof(driver_stack), arg))
+        return false;
+    mf_notification_wait(BENCH_DRIVER_EXIT);
+    return mf_thread_exit_status(BENCH_DRIVER, &st) == 0 && st.how == EXIT_NORMAL;
 }
 
 static void bench_null_syscall(uint64_t overhead)
@@ -63,7 +93,6 @@ static void bench_yield(uint64_t overhead)
 
 // Endpoint call + reply between two threads of one address space: a server
 // thread (retyped from untyped) answers with reply_recv.
-#define BENCH_UT (MF_CAP_UNTYPED_BASE + 4)
 #define BENCH_THREAD 3000
 #define BENCH_EP 3001
 static uint8_t server_stack[8192] __attribute__((aligned(16)));
@@ -156,6 +185,27 @@ static void bench_lrpc(uint64_t overhead)
     lrpc_demo_teardown(&demo);
 }
 
+uint64_t bench_counter_overhead(void)
+{
+    return counter_overhead();
+}
+
+// Every figure with a Linux counterpart (tools/bench/pairs.py).
+static void run_paired(uint64_t overhead)
+{
+    bench_null_syscall(overhead);
+    bench_yield(overhead);
+    run_sync_benchmarks(overhead);
+    bench_ipc_call(overhead);
+    bench_lrpc(overhead);
+    run_vm_benchmarks(overhead);
+}
+
+void run_base_benchmarks(void)
+{
+    run_paired(counter_overhead());
+}
+
 void run_benchmarks(void)
 {
     uint64_t overhead = counter_overhead();
@@ -163,10 +213,7 @@ void run_benchmarks(void)
     // (kernel/smp_bench.c), in the same counter unit.
     if (mf_kbench(MF_CAP_SYSTEM) < 0)
         printf("bench: the kernel's SMP benchmarks did not finish\n");
-    bench_null_syscall(overhead);
-    bench_yield(overhead);
-    bench_ipc_call(overhead);
-    bench_lrpc(overhead);
+    run_paired(overhead);
     run_affinity_benchmark();
     run_gups();
     run_pointer_sharing(true);

@@ -1,6 +1,7 @@
 // The root task's parts.
 #pragma once
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 // The scheduling policies on a workload where affinity matters (affinity.c).
@@ -11,6 +12,7 @@ void run_affinity_benchmark(void);
 // start with one of the '+'-separated prefixes.
 int run_tests(const char *filter);
 void run_benchmarks(void);
+void run_base_benchmarks(void);   // only the figures with a Linux counterpart (tools/bench/pairs.py)
 void run_cluster(void);          // mode=cluster: one node of a DSM across instances (cluster.c)
 void run_lrpc_benchmarks(void);   // LRPC's four calls vs the same by IPC
 void shell(void);
@@ -67,3 +69,37 @@ bool run_pointer_sharing(bool print);
 #define DSM_UT_MEMORY (MF_CAP_UNTYPED_BASE + 12)
 #define DSM_SLOT_DONE 2080
 #define DSM_SLOTS_NODE 2096
+
+// Benchmark helpers (bench.c, docs/benchmarks.md). A figure discards
+// BENCH_WARMUP runs and keeps BENCH_RUNS samples; bench_report subtracts
+// the counter's overhead (bench_counter_overhead) from each and prints them
+// through mf_bench_report with `extra` (bench_verified(...), or NULL).
+#define BENCH_WARMUP 100
+#define BENCH_RUNS 1000
+#define BENCH_ITERATIONS (BENCH_WARMUP + BENCH_RUNS)
+uint64_t bench_counter_overhead(void);
+void bench_report(const char *name, uint64_t *kept, uint64_t overhead, const char *extra);
+static inline const char *bench_verified(bool ok) { return ok ? "\"verified\":true" : "\"verified\":false"; }
+// A benchmark's objects come from BENCH_UT and its frames from
+// BENCH_FRAMES_UT (shared with gups.c and share.c); it revokes both when it
+// is done. Slots: BENCH_SLOTS..+99 (bench_vm.c, bench_sync.c; the first two
+// are bench_run_pinned's).
+#define BENCH_UT (MF_CAP_UNTYPED_BASE + 4)
+#define BENCH_FRAMES_UT (MF_CAP_UNTYPED_BASE + 6)
+#define BENCH_SLOTS 3300
+#define BENCH_DRIVER BENCH_SLOTS
+#define BENCH_DRIVER_EXIT (BENCH_SLOTS + 1)
+// Starts `thread` (a Thread object of ours) running fn(arg) on [stack,
+// stack+size), fixed to `cpu` (MF_SCHED_FIXED); exit (0: none) is signalled
+// when it ends.
+bool bench_start_pinned(long thread, long exit, unsigned cpu, void (*fn)(uint64_t), void *stack, size_t size,
+                        uint64_t arg);
+// Runs fn(arg) in a new thread (from BENCH_UT) fixed to the CPU we run on
+// and waits until it has ended; false if it did not start or end normally.
+// Two-thread benchmarks run in it and fix their partners to its CPU
+// (mf_cpu_id()), as Linux's run on one CPU.
+bool bench_run_pinned(void (*fn)(uint64_t), uint64_t arg);
+// Pager round trip, zero fill, frame map + unmap (bench_vm.c).
+void run_vm_benchmarks(uint64_t overhead);
+// Thread create, notification ping-pong, barrier, yield ping-pong (bench_sync.c).
+void run_sync_benchmarks(uint64_t overhead);

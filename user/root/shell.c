@@ -459,12 +459,18 @@ static void cmd_bench(int argc, char **argv)
         run_dsm_benchmarks();
     else if (argc > 1 && strcmp(argv[1], "affinity") == 0)
         run_affinity_benchmark();
+    else if (argc > 1 && strcmp(argv[1], "vm") == 0)
+        run_vm_benchmarks(bench_counter_overhead());
+    else if (argc > 1 && strcmp(argv[1], "sync") == 0)
+        run_sync_benchmarks(bench_counter_overhead());
+    else if (argc > 1 && strcmp(argv[1], "base") == 0)
+        run_base_benchmarks();
     else if (argc > 1) {
-        printf("usage: bench [gups|share|lrpc|dsm|affinity]\n");
+        printf("usage: bench [gups|share|lrpc|dsm|affinity|vm|sync|base]\n");
         return;
     } else {
         run_benchmarks();
-        printf("(the kernel's lock and barrier figures, `BENCH` lines named lock.* and barrier.*, "
+        printf("(the kernel's lock and barrier figures, `BENCH` lines named lock.*.cpusN and barrier.*.cpusN, "
                "are printed by the kernel above, not in this table)\n");
     }
     mf_bench_summary();
@@ -506,7 +512,8 @@ static const struct command commands[] = {
     {"jobs", "jobs", "list the programs started with &", cmd_jobs},
     {"kill", "kill N", "end job N and take back all it had", cmd_kill},
     {"test", "test", "run the kernel and user test suite", cmd_test},
-    {"bench", "bench [gups|share|lrpc|dsm|affinity]", "run the benchmarks (BENCH lines, then a table)", cmd_bench},
+    {"bench", "bench [gups|share|lrpc|dsm|affinity|vm|sync|base]",
+     "run the benchmarks (BENCH lines, then a table); base: those with a Linux counterpart", cmd_bench},
     {"halt", "halt", "power off", cmd_halt},
     {0, 0, 0, 0},
 };
