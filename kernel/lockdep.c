@@ -44,9 +44,11 @@ static struct {
 void lockdep_init(void)
 {
     char value[8];
-    bool off = cmdline_option("lockdep", value, sizeof(value)) && strcmp(value, "off") == 0;
-    bool bench = cmdline_option("mode", value, sizeof(value)) && strcmp(value, "bench") == 0;
-    enabled = !off && !bench;
+    bool test = cmdline_option("mode", value, sizeof(value)) && strcmp(value, "test") == 0;
+    if (cmdline_option("lockdep", value, sizeof(value)))
+        enabled = strcmp(value, "on") == 0;
+    else
+        enabled = test;
     kprintf("manifold: lock-order validation %s\n", enabled ? "on" : "off");
 }
 

@@ -8,8 +8,9 @@
 // `LOCKDEP: ...` and a backtrace, which fails the test run
 // (tools/testlog.py).
 //
-// On unless the command line says lockdep=off or mode=bench (benchmarks
-// measure the locks without it). Locks of class LOCK_CLASS_NONE (the
+// On in mode=test (every test run), off otherwise (the shell's `bench` and
+// make bench measure the locks without it); lockdep=on / lockdep=off on the
+// command line (make run KERNEL_OPTIONS=lockdep=on) say otherwise. Locks of class LOCK_CLASS_NONE (the
 // benchmarks' and self-tests' private locks) are not tracked. Two locks of
 // one class held at once are not ordered against each other (the kernel
 // never nests them; a lock taken twice by one CPU is reported).
