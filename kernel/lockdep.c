@@ -26,7 +26,8 @@ static const char *const names[LOCK_CLASSES] = {
 };
 _Static_assert(LOCK_CLASSES <= 32, "lockdep: classes are bits of a word");
 
-static bool enabled;
+bool lockdep_active;
+#define enabled lockdep_active
 static bool self_test;
 static uint32_t after[LOCK_CLASSES];       // after[h] bit t: t taken while h held
 static unsigned violations;

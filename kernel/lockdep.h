@@ -38,6 +38,7 @@ enum lockdep_class {
 
 void lockdep_init(void);                    // reads the command line
 bool lockdep_enabled(void);
+extern bool lockdep_active;                 // what lib/spinlock.c tests before calling in
 // From lib/spinlock.c: before spinning for `lock` (check_order: not for
 // a trylock, which cannot deadlock), and when releasing it.
 void lockdep_acquire(unsigned lock_class, const void *lock, bool check_order);

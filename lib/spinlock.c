@@ -6,16 +6,20 @@
 #include <stddef.h>
 
 // In the kernel, every acquire and release is reported to lockdep
-// (kernel/lockdep.h) by the lock's class; elsewhere these are nothing.
+// (kernel/lockdep.h) by the lock's class, through the _checked versions at
+// the end of this file; the plain bodies below stay leaf functions, so
+// with lockdep off a lock costs one load and a branch more (no frame).
 #ifdef MANIFOLD_KERNEL
 #include "kernel/lockdep.h"
-#define ACQUIRING(l) lockdep_acquire((l)->lock_class, (l), true)
-#define TRIED(l) lockdep_acquire((l)->lock_class, (l), false)
-#define RELEASING(l) lockdep_release((l)->lock_class, (l))
+#define CHECKED(name, ...) do { if (__builtin_expect(lockdep_active, 0)) return name##_checked(__VA_ARGS__); } while (0)
+static void mcs_lock_checked(struct mcs_lock *l, struct mcs_qnode *q);
+static bool mcs_trylock_checked(struct mcs_lock *l, struct mcs_qnode *q);
+static void mcs_unlock_checked(struct mcs_lock *l, struct mcs_qnode *q);
+static void ticket_lock_checked(struct ticket_lock *l);
+static bool ticket_trylock_checked(struct ticket_lock *l);
+static void ticket_unlock_checked(struct ticket_lock *l);
 #else
-#define ACQUIRING(l) ((void)0)
-#define TRIED(l) ((void)0)
-#define RELEASING(l) ((void)0)
+#define CHECKED(name, ...) ((void)0)
 #endif
 
 _Static_assert(sizeof(struct mcs_qnode) == CACHE_LINE_SIZE, "one qnode per cache line");
@@ -27,9 +31,8 @@ void mcs_lock_init(struct mcs_lock *l)
     __atomic_store_n(&l->tail, NULL, __ATOMIC_RELAXED);
 }
 
-void mcs_lock(struct mcs_lock *l, struct mcs_qnode *q)
+static inline __attribute__((always_inline)) void mcs_lock_body(struct mcs_lock *l, struct mcs_qnode *q)
 {
-    ACQUIRING(l);       // before spinning: a deadlock is reported, not just suffered
     __atomic_store_n(&q->next, NULL, __ATOMIC_RELAXED);
     __atomic_store_n(&q->locked, 1, __ATOMIC_RELAXED);
     // Release: our successor, who reads q from the tail, writes q->next, so
@@ -46,23 +49,19 @@ void mcs_lock(struct mcs_lock *l, struct mcs_qnode *q)
         cpu_relax();
 }
 
-bool mcs_trylock(struct mcs_lock *l, struct mcs_qnode *q)
+static inline __attribute__((always_inline)) bool mcs_trylock_body(struct mcs_lock *l, struct mcs_qnode *q)
 {
     __atomic_store_n(&q->next, NULL, __ATOMIC_RELAXED);
     __atomic_store_n(&q->locked, 1, __ATOMIC_RELAXED);
     struct mcs_qnode *expected = NULL;
     // Same orders as the exchange in mcs_lock; a failed attempt changed
     // nothing anyone can see, so relaxed.
-    bool got = __atomic_compare_exchange_n(&l->tail, &expected, q, false,
-                                           __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
-    if (got)
-        TRIED(l);
-    return got;
+    return __atomic_compare_exchange_n(&l->tail, &expected, q, false,
+                                       __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
 }
 
-void mcs_unlock(struct mcs_lock *l, struct mcs_qnode *q)
+static inline __attribute__((always_inline)) void mcs_unlock_body(struct mcs_lock *l, struct mcs_qnode *q)
 {
-    RELEASING(l);
     struct mcs_qnode *succ = __atomic_load_n(&q->next, __ATOMIC_ACQUIRE);
     if (succ == NULL) {
         // Nobody linked behind us: try to swing the tail back to empty.
@@ -80,6 +79,24 @@ void mcs_unlock(struct mcs_lock *l, struct mcs_qnode *q)
     __atomic_store_n(&succ->locked, 0, __ATOMIC_RELEASE);
 }
 
+void mcs_lock(struct mcs_lock *l, struct mcs_qnode *q)
+{
+    CHECKED(mcs_lock, l, q);
+    mcs_lock_body(l, q);
+}
+
+bool mcs_trylock(struct mcs_lock *l, struct mcs_qnode *q)
+{
+    CHECKED(mcs_trylock, l, q);
+    return mcs_trylock_body(l, q);
+}
+
+void mcs_unlock(struct mcs_lock *l, struct mcs_qnode *q)
+{
+    CHECKED(mcs_unlock, l, q);
+    mcs_unlock_body(l, q);
+}
+
 bool mcs_is_locked(struct mcs_lock *l)
 {
     return __atomic_load_n(&l->tail, __ATOMIC_RELAXED) != NULL;
@@ -93,35 +110,48 @@ void ticket_lock_init(struct ticket_lock *l)
     __atomic_store_n(&l->owner, 0, __ATOMIC_RELAXED);
 }
 
-void ticket_lock(struct ticket_lock *l)
+static inline __attribute__((always_inline)) void ticket_lock_body(struct ticket_lock *l)
 {
-    ACQUIRING(l);
     // Relaxed: the ticket only fixes our place; ordering comes from owner.
     uint32_t ticket = __atomic_fetch_add(&l->next, 1, __ATOMIC_RELAXED);
     while (__atomic_load_n(&l->owner, __ATOMIC_ACQUIRE) != ticket)
         cpu_relax();
 }
 
-bool ticket_trylock(struct ticket_lock *l)
+static inline __attribute__((always_inline)) bool ticket_trylock_body(struct ticket_lock *l)
 {
     // Acquire pairs with the last ticket_unlock's release of owner. If next
     // still equals that owner at the CAS, nobody holds or waits: owner can
     // only catch up with next, never pass it.
     uint32_t owner = __atomic_load_n(&l->owner, __ATOMIC_ACQUIRE);
     uint32_t expected = owner;
-    bool got = __atomic_compare_exchange_n(&l->next, &expected, owner + 1, false,
-                                           __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
-    if (got)
-        TRIED(l);
-    return got;
+    return __atomic_compare_exchange_n(&l->next, &expected, owner + 1, false,
+                                       __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
+
+static inline __attribute__((always_inline)) void ticket_unlock_body(struct ticket_lock *l)
+{
+    // Only the holder writes owner, so a relaxed read of it is exact.
+    uint32_t owner = __atomic_load_n(&l->owner, __ATOMIC_RELAXED);
+    __atomic_store_n(&l->owner, owner + 1, __ATOMIC_RELEASE);
+}
+
+void ticket_lock(struct ticket_lock *l)
+{
+    CHECKED(ticket_lock, l);
+    ticket_lock_body(l);
+}
+
+bool ticket_trylock(struct ticket_lock *l)
+{
+    CHECKED(ticket_trylock, l);
+    return ticket_trylock_body(l);
 }
 
 void ticket_unlock(struct ticket_lock *l)
 {
-    RELEASING(l);
-    // Only the holder writes owner, so a relaxed read of it is exact.
-    uint32_t owner = __atomic_load_n(&l->owner, __ATOMIC_RELAXED);
-    __atomic_store_n(&l->owner, owner + 1, __ATOMIC_RELEASE);
+    CHECKED(ticket_unlock, l);
+    ticket_unlock_body(l);
 }
 
 bool ticket_is_locked(struct ticket_lock *l)
@@ -225,3 +255,48 @@ const char *lock_kind_name(enum lock_kind kind)
     default:            return "?";
     }
 }
+
+#ifdef MANIFOLD_KERNEL
+// With lockdep on: it hears of each acquire before the spin (a deadlock is
+// reported, not just suffered), of a trylock only when it succeeded (it
+// cannot deadlock), and of each release.
+static void mcs_lock_checked(struct mcs_lock *l, struct mcs_qnode *q)
+{
+    lockdep_acquire(l->lock_class, l, true);
+    mcs_lock_body(l, q);
+}
+
+static bool mcs_trylock_checked(struct mcs_lock *l, struct mcs_qnode *q)
+{
+    bool got = mcs_trylock_body(l, q);
+    if (got)
+        lockdep_acquire(l->lock_class, l, false);
+    return got;
+}
+
+static void mcs_unlock_checked(struct mcs_lock *l, struct mcs_qnode *q)
+{
+    lockdep_release(l->lock_class, l);
+    mcs_unlock_body(l, q);
+}
+
+static void ticket_lock_checked(struct ticket_lock *l)
+{
+    lockdep_acquire(l->lock_class, l, true);
+    ticket_lock_body(l);
+}
+
+static bool ticket_trylock_checked(struct ticket_lock *l)
+{
+    bool got = ticket_trylock_body(l);
+    if (got)
+        lockdep_acquire(l->lock_class, l, false);
+    return got;
+}
+
+static void ticket_unlock_checked(struct ticket_lock *l)
+{
+    lockdep_release(l->lock_class, l);
+    ticket_unlock_body(l);
+}
+#endif
