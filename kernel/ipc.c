@@ -29,6 +29,7 @@
 #include "kernel/invoke.h"
 #include "kernel/locks.h"
 #include "kernel/pmm.h"
+#include "kernel/sched.h"
 #include "kernel/segment.h"
 #include "kernel/thread.h"
 #include "kernel/vas.h"
@@ -257,8 +258,164 @@ static int64_t send_locked(struct thread *self, struct endpoint *ep, struct mcs_
     return self->ipc_result;
 }
 
+// ------------------------------------------------------------ fast path
+//
+// A call, and a reply-receive, between two threads of one CPU and one
+// priority, with a short message (at most four words, no capability, not
+// a fault's), switch straight to the partner: one run-queue lock taken
+// once, no run-queue insertion or removal, no scheduler pass
+// (sched_handoff_*). Exactly when (otherwise the slow path below, and the
+// thread records why, MF_IPC_SLOW_*, in mf_thread_info):
+//   call:         the endpoint has a receiver waiting (PARTNER);
+//   reply_recv:   we have a caller waiting for our reply, and no sender is
+//                 queued on the endpoint, so we would block (PARTNER);
+//   both:         the partner's run-queue CPU is ours, it is off every
+//                 CPU and not fixed elsewhere (CPU); its priority is ours
+//                 (PRIORITY); nothing queued here is as important as it
+//                 (QUEUED); we can block at once: runnable, no LRPC abort
+//                 pending, no reschedule due, not fixed elsewhere (STATE).
+// The capability lookup is the slow path's (cap_lock, then the endpoint's
+// lock); the message moves as in transfer(). Locks, in the documented
+// order: cap_lock (dropped once the endpoint is locked), the endpoint's,
+// the replying thread's ipc_lock, this CPU's run queue.
+_Static_assert(MF_IPC_FAST == IPC_FAST && MF_IPC_SLOW_LONG == IPC_SLOW_LONG &&
+                   MF_IPC_SLOW_PARTNER == IPC_SLOW_PARTNER && MF_IPC_SLOW_STATE == IPC_SLOW_STATE &&
+                   MF_IPC_SLOW_CPU == IPC_SLOW_CPU && MF_IPC_SLOW_PRIORITY == IPC_SLOW_PRIORITY &&
+                   MF_IPC_SLOW_QUEUED == IPC_SLOW_QUEUED,
+               "ABI: MF_IPC_* are the kernel's enum ipc_path");
+
+static bool is_short(const struct thread *self, uint64_t info)
+{
+    return !self->in_fault && !(info & MF_INFO_CAP) && !is_long(info);
+}
+
+static void count_path(struct thread *t, enum ipc_path path)
+{
+    t->ipc_last_path = (uint8_t)path;
+    if (path == IPC_FAST)
+        t->ipc_fast++;
+    else
+        t->ipc_slow++;
+}
+
+// The endpoint cptr names, locked with *q (cap_lock taken and dropped), or NULL.
+static struct endpoint *lock_endpoint(struct thread *self, uint64_t cptr, unsigned right, struct mcs_qnode *q,
+                                      uint64_t *badge)
+{
+    struct slot *s;
+    cap_lock();
+    if (cap_lookup(self, cptr, MF_OBJ_ENDPOINT, right, &s)) {
+        cap_unlock();
+        return NULL;
+    }
+    struct endpoint *ep = (struct endpoint *)s->cap.obj;
+    *badge = s->cap.badge;
+    mcs_lock(&ep->q.lock, q);
+    cap_unlock();       // the endpoint is locked: it cannot go away
+    return ep;
+}
+
+// SYS_CALL's fast path: true when it was taken (the call's result is in
+// self->ipc_result once we run again); false, with nothing changed, when
+// the slow path must run.
+static bool call_fast(struct thread *self, struct trap_frame *tf)
+{
+    uint64_t info = arch_syscall_arg(tf, 1), badge;
+    if (!is_short(self, info)) {
+        count_path(self, IPC_SLOW_LONG);
+        return false;
+    }
+    struct mcs_qnode eq, sq, cq;
+    struct endpoint *ep = lock_endpoint(self, arch_syscall_arg(tf, 0), MF_RIGHT_WRITE, &eq, &badge);
+    if (!ep)
+        return false;           // the slow path says why
+    struct thread *receiver = ep->state == EP_RECEIVING ? ep->q.head : NULL;
+    enum ipc_path path = IPC_SLOW_PARTNER;
+    struct cpu *c = NULL;
+    if (receiver) {
+        mcs_lock(&receiver->ipc_lock, &sq);     // our reply link goes there
+        c = sched_lock_this(&cq);
+        path = sched_handoff_check(c, receiver);
+    }
+    count_path(self, path);
+    if (path != IPC_FAST) {
+        if (receiver) {
+            mcs_unlock(&c->lock, &cq);
+            mcs_unlock(&receiver->ipc_lock, &sq);
+        }
+        mcs_unlock(&ep->q.lock, &eq);
+        return false;
+    }
+    sched_handoff_commit(c, receiver, BLOCK_REPLY);
+    queue_pop(&ep->q);
+    if (!ep->q.head)
+        ep->state = EP_IDLE;
+    struct message m = message_of(self, tf);
+    transfer(self, &m, false, receiver, badge);
+    receiver->waiting_on = NULL;
+    receiver->caller = self;
+    self->replier = receiver;
+    mcs_unlock(&receiver->ipc_lock, &sq);
+    mcs_unlock(&ep->q.lock, &eq);
+    sched_handoff_switch(c, receiver, &cq);
+    return true;
+}
+
+// SYS_REPLY_RECV's fast path, as call_fast: the reply goes to our caller,
+// which runs at once, and we wait on the endpoint.
+static bool reply_recv_fast(struct thread *self, struct trap_frame *tf)
+{
+    uint64_t info = arch_syscall_arg(tf, 1), badge;
+    if (!__atomic_load_n(&self->caller, __ATOMIC_RELAXED))
+        return false;           // nothing to reply to: a plain receive
+    if (!is_short(self, info)) {
+        count_path(self, IPC_SLOW_LONG);
+        return false;
+    }
+    struct mcs_qnode eq, sq, cq;
+    struct endpoint *ep = lock_endpoint(self, arch_syscall_arg(tf, 0), MF_RIGHT_READ, &eq, &badge);
+    if (!ep)
+        return false;
+    enum ipc_path path = IPC_SLOW_PARTNER;
+    struct cpu *c = NULL;
+    struct thread *caller = NULL;
+    if (ep->state != EP_SENDING) {
+        mcs_lock(&self->ipc_lock, &sq);
+        caller = self->caller;
+        if (caller && !caller->in_fault) {
+            c = sched_lock_this(&cq);
+            path = sched_handoff_check(c, caller);
+        } else if (caller) {
+            path = IPC_SLOW_LONG;   // a fault's reply: the slow path reads its label
+        }
+    }
+    count_path(self, path);
+    if (path != IPC_FAST) {
+        if (c)
+            mcs_unlock(&c->lock, &cq);
+        if (ep->state != EP_SENDING)
+            mcs_unlock(&self->ipc_lock, &sq);
+        mcs_unlock(&ep->q.lock, &eq);
+        return false;
+    }
+    sched_handoff_commit(c, caller, BLOCK_RECV);
+    self->caller = NULL;
+    caller->replier = NULL;
+    struct message m = message_of(self, tf);
+    transfer(self, &m, false, caller, 0);
+    self->waiting_on = ep;
+    queue_push(&ep->q, self);
+    ep->state = EP_RECEIVING;
+    mcs_unlock(&self->ipc_lock, &sq);
+    mcs_unlock(&ep->q.lock, &eq);
+    sched_handoff_switch(c, caller, &cq);
+    return true;
+}
+
 int64_t ipc_send(struct thread *self, struct trap_frame *tf, bool is_call)
 {
+    if (is_call && call_fast(self, tf))
+        return self->ipc_result;
     struct mcs_qnode q;
     struct held h = {true, false};
     struct slot *s;
@@ -345,6 +502,8 @@ int64_t ipc_recv(struct thread *self, struct trap_frame *tf, bool reply_first)
     struct mcs_qnode q;
     struct held h = {true, false};
     struct slot *s;
+    if (reply_first && reply_recv_fast(self, tf))
+        return self->ipc_result;
     if (reply_first)
         reply(self, tf);
     else if (__atomic_load_n(&self->caller, __ATOMIC_RELAXED))

@@ -445,6 +445,9 @@ void thread_set_sched(struct thread *t, unsigned policy, unsigned cpu)
 
 // --------------------------------------------------------------- schedule
 
+static void switch_locked(struct cpu *c, struct thread *prev, struct thread *next, struct mcs_qnode *q,
+                          struct thread *moving);
+
 void schedule(void)
 {
     struct mcs_qnode q;
@@ -482,6 +485,15 @@ void schedule(void)
         mcs_unlock(&c->lock, &q);
         return;
     }
+    switch_locked(c, prev, next, &q, moving);
+}
+
+// The second half of a switch on c (this CPU, locked with *q) from prev to
+// next, which is runnable and on no queue; releases the lock. `moving`: a
+// thread to queue on its new CPU once we are off it (schedule()).
+static void switch_locked(struct cpu *c, struct thread *prev, struct thread *next, struct mcs_qnode *q,
+                          struct thread *moving)
+{
     if (prev != c->idle) {
         prev->left_at[c->id] = c->switches + 1;
         prev->last_cpu = (uint8_t)c->id;
@@ -498,7 +510,7 @@ void schedule(void)
     next->on_cpu = 1;
     __atomic_store_n(&c->current, next, __ATOMIC_RELEASE);
     c->prev = prev;
-    mcs_unlock(&c->lock, &q);
+    mcs_unlock(&c->lock, q);
     if (moving)
         enqueue_on(moving, moving->cpu);
     // Whoever moves next to another space (space_lock) meanwhile also
@@ -642,4 +654,46 @@ _Noreturn void sched_run_idle(void)
     boot[c->id].state = THREAD_DEAD;
     schedule();
     panic("sched: returned to the boot context");
+}
+
+// ------------------------------------------------------------- hand-off
+
+struct cpu *sched_lock_this(struct mcs_qnode *q)
+{
+    struct cpu *c = this_cpu();
+    mcs_lock(&c->lock, q);
+    return c;
+}
+
+enum ipc_path sched_handoff_check(struct cpu *c, const struct thread *next)
+{
+    struct thread *self = c->current;
+    if (self->state != THREAD_RUNNABLE || __atomic_load_n(&self->lrpc_abort_to, __ATOMIC_ACQUIRE) != LRPC_NO_ABORT ||
+        c->need_resched || must_move(self, c))
+        return IPC_SLOW_STATE;
+    if (next->state != THREAD_BLOCKED || next->cpu != c->id || __atomic_load_n(&next->on_cpu, __ATOMIC_ACQUIRE) ||
+        must_move(next, c))
+        return IPC_SLOW_CPU;
+    if (next->priority != self->priority)
+        return IPC_SLOW_PRIORITY;
+    struct thread *waiting = c->run_head ? pick(c, sched_ticks()) : NULL;
+    if (waiting && effective(waiting, c, sched_ticks()) >= next->priority * PRIO_SCALE)
+        return IPC_SLOW_QUEUED;
+    return IPC_FAST;
+}
+
+void sched_handoff_commit(struct cpu *c, struct thread *next, enum block_reason why)
+{
+    struct thread *self = c->current;
+    self->state = THREAD_BLOCKED;
+    self->blocked_on = why;
+    next->state = THREAD_RUNNABLE;
+    next->blocked_on = BLOCK_NONE;
+}
+
+void sched_handoff_switch(struct cpu *c, struct thread *next, struct mcs_qnode *q)
+{
+    c->need_resched = false;
+    c->slice_left = SLICE_TICKS;
+    switch_locked(c, c->current, next, q, NULL);
 }

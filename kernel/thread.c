@@ -94,6 +94,9 @@ static void fill_info(const struct thread *t, struct mf_thread_info *info)
     info->migrations = t->migrations;
     info->switches_in = t->switches_in;
     info->blocked_on = t->blocked_on;
+    info->ipc_last_path = t->ipc_last_path;
+    info->ipc_fast = t->ipc_fast;
+    info->ipc_slow = t->ipc_slow;
     const struct refusal *r = &t->refusal;
     info->refused_error = r->error;
     info->refused_cptr = r->cptr;

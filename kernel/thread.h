@@ -57,6 +57,8 @@ struct thread {
     uint32_t id;
     enum thread_state state;
     enum block_reason blocked_on;
+    uint8_t ipc_last_path;      // enum ipc_path of its latest call or reply-receive
+    uint64_t ipc_fast, ipc_slow;
     uint64_t wake_tick;         // BLOCK_SLEEP
     uint32_t priority;          // 0..MAX_PRIORITY, higher runs first
     uint32_t cpu;               // the CPU it runs or ran on, whose queue it joins

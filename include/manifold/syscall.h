@@ -62,8 +62,19 @@ struct mf_thread_info {
     uint8_t refused_op;         // the operation invoked
     char refused_why[48];       // the check that failed, when it has words
     uint32_t blocked_on;        // MF_THREAD_BLOCKED: why (the kernel's enum block_reason, for ps and dumps)
-    uint32_t reserved;
+    // Its IPC calls and reply-receives (docs/ipc.md, "Fast path"): how many
+    // switched straight to the partner, how many took the slow path, and
+    // which path the latest took (MF_IPC_FAST or MF_IPC_SLOW_*).
+    uint32_t ipc_last_path;
+    uint64_t ipc_fast, ipc_slow;
 };
+#define MF_IPC_FAST            0
+#define MF_IPC_SLOW_LONG       1   // more than 4 words, a capability, or a fault message
+#define MF_IPC_SLOW_PARTNER    2   // nobody waiting to receive (or no caller to reply to)
+#define MF_IPC_SLOW_STATE      3   // the caller could not block at once
+#define MF_IPC_SLOW_CPU        4   // the partner belongs to another CPU
+#define MF_IPC_SLOW_PRIORITY   5   // the partner's priority differs
+#define MF_IPC_SLOW_QUEUED     6   // a thread as important as the partner is queued here
 #define MF_THREAD_SELF 0xffffffffu  // SYS_THREAD_INFO: the calling thread (others: MF_SYSTEM_THREAD_INFO)
 #define MF_THREAD_RUNNABLE 0
 #define MF_THREAD_BLOCKED  1

@@ -2,6 +2,7 @@
 // run in the root task's address space on their own stacks.
 #include "manifold.h"
 #include "utest.h"
+#include "lib/string.h"
 
 #define ROOT MF_CAP_SELF_CNODE
 #define UT (MF_CAP_UNTYPED_BASE + 3)
@@ -309,5 +310,108 @@ UTEST(ipc_long_messages_use_the_buffers)
     UCHECK(mf_call(EP, &m) == 0);
     UCHECK(MF_INFO_LENGTH(m.info) == MF_MSG_MAX_REGS && m.mr[0] == 10);
     UCHECK(cleanup());
+    return NULL;
+}
+
+// The IPC fast path (docs/ipc.md, "Fast path"): each condition taken and
+// not taken. A client and the adder server, both Thread objects, fixed to
+// one CPU; the client records, after each call, which path its call took
+// and which path the server's previous reply_recv took (each thread keeps
+// its own in mf_thread_info).
+#define FP_CLIENT 511
+#define FP_SPINNER 512
+#define FP_DONE 513
+enum { FP_FAST, FP_LONG, FP_CAP, FP_PRIORITY, FP_QUEUED, FP_CPU, FP_BACK, FP_CASES };
+static volatile uint32_t fp_call_path[FP_CASES], fp_server_path[FP_CASES];
+static volatile long fp_ok[FP_CASES], fp_spin_stop, fp_cpus;
+static uint8_t stack3[8192] __attribute__((aligned(16)));
+
+static uint32_t last_path(void)
+{
+    struct mf_thread_info me;
+    return mf_thread_info(MF_THREAD_SELF, &me) == 0 ? me.ipc_last_path : 99;
+}
+
+static void fp_spinner(uint64_t arg)
+{
+    (void)arg;
+    while (!fp_spin_stop)
+        ;
+}
+
+// One call of case k: the sum must come back whatever the path.
+static void fp_call(long k, uint64_t info)
+{
+    struct mf_msg m = {.info = info, .mr = {40, (uint64_t)k}};
+    long r = mf_call(EP, &m);
+    fp_call_path[k] = last_path();
+    fp_ok[k] = r == 0 && m.mr[0] == 40 + (uint64_t)k;
+}
+
+static void fp_client(uint64_t server_thread)
+{
+    long server = (long)server_thread;
+    // FAST: twice, so that the server's reply_recv of the first is seen
+    // fast too (the server is waiting in recv by then).
+    fp_call(FP_FAST, MF_INFO(0, 2));
+    fp_call(FP_FAST, MF_INFO(0, 2));
+    fp_call(FP_LONG, MF_INFO(0, 6));                          // 6 words: the buffers
+    fp_call(FP_CAP, MF_INFO(0, 2) | MF_INFO_SEND_CAP(NTFN));   // a capability
+    mf_thread_set_priority(server, 9);
+    fp_call(FP_PRIORITY, MF_INFO(0, 2));
+    mf_thread_set_priority(server, 10);
+    if (fp_cpus > 1) {
+        mf_thread_set_sched(server, MF_SCHED_FIXED, 1);        // it belongs to CPU 1 now
+        fp_call(FP_CPU, MF_INFO(0, 2));
+        mf_thread_set_sched(server, MF_SCHED_FIXED, 0);
+        fp_call(FP_BACK, MF_INFO(0, 2));                       // it moves back meanwhile (any path)
+    }
+    fp_spin_stop = 0;
+    if (mf_thread_start(FP_SPINNER, fp_spinner, stack3, sizeof(stack3), 0) == 0) {
+        mf_yield();                                             // it runs, then waits its turn
+        fp_call(FP_QUEUED, MF_INFO(0, 2));
+        fp_spin_stop = 1;
+    }
+    mf_notification_signal(FP_DONE);
+    for (;;)
+        mf_notification_wait(NTFN);                             // never signalled: parks here
+}
+
+UTEST(ipc_fast_path_conditions)
+{
+    unsigned cpu = 0;
+    UCHECK(make(MF_OBJ_THREAD, T1) && make(MF_OBJ_ENDPOINT, EP) && make(MF_OBJ_THREAD, FP_CLIENT) &&
+           make(MF_OBJ_THREAD, FP_SPINNER) && make(MF_OBJ_NOTIFICATION, FP_DONE) && make(MF_OBJ_NOTIFICATION, NTFN));
+    UCHECK(mf_thread_set_sched(T1, MF_SCHED_FIXED, cpu) == 0 && mf_thread_set_sched(FP_CLIENT, MF_SCHED_FIXED, cpu) == 0 &&
+           mf_thread_set_sched(FP_SPINNER, MF_SCHED_FIXED, cpu) == 0);
+    for (int k = 0; k < FP_CASES; k++)
+        fp_call_path[k] = fp_server_path[k] = 99, fp_ok[k] = 0;
+    struct mf_system_info si;
+    UCHECK(mf_system_info(&si) == 0);
+    fp_cpus = si.cpus;
+    UCHECK(mf_thread_start_named(T1, "fp-server", adder_server, stack1, sizeof(stack1), EP) == 0);
+    UCHECK(mf_thread_start_named(FP_CLIENT, "fp-client", fp_client, stack2, sizeof(stack2), T1) == 0);
+    long woke = mf_notification_wait_timeout(FP_DONE, 1000);
+    struct mf_thread_info server;
+    bool server_fast = false;
+    for (unsigned i = 0; mf_thread_info(i, &server) == 0; i++)
+        if (strcmp(server.name, "fp-server") == 0 && server.ipc_fast > 0)
+            server_fast = true;         // its reply_recvs went fast too
+    UCHECK(cleanup());
+    UCHECK(woke > 0);
+    for (int k = 0; k < FP_CASES; k++)
+        if (!fp_ok[k] && ((k != FP_CPU && k != FP_BACK) || fp_cpus > 1))
+            printf("# case %d: the call failed (path %u)\n", k, fp_call_path[k]);
+    UCHECK(fp_ok[FP_FAST] && fp_ok[FP_LONG] && fp_ok[FP_CAP] && fp_ok[FP_PRIORITY] && fp_ok[FP_QUEUED]);
+    printf("# paths: fast %u, long %u, cap %u, priority %u, queued %u, cpu %u\n", fp_call_path[FP_FAST],
+           fp_call_path[FP_LONG], fp_call_path[FP_CAP], fp_call_path[FP_PRIORITY], fp_call_path[FP_QUEUED],
+           fp_call_path[FP_CPU]);
+    UCHECK(fp_call_path[FP_FAST] == MF_IPC_FAST);
+    UCHECK(fp_call_path[FP_LONG] == MF_IPC_SLOW_LONG);
+    UCHECK(fp_call_path[FP_CAP] == MF_IPC_SLOW_LONG);
+    UCHECK(fp_call_path[FP_PRIORITY] == MF_IPC_SLOW_PRIORITY);
+    UCHECK(fp_call_path[FP_QUEUED] == MF_IPC_SLOW_QUEUED);
+    UCHECK(fp_cpus < 2 || fp_call_path[FP_CPU] == MF_IPC_SLOW_CPU);
+    UCHECK(server_fast);
     return NULL;
 }
