@@ -28,7 +28,9 @@ COMMON_CFLAGS := -std=gnu11 -ffreestanding -nostdinc -isystem $(GCC_INCLUDE) -I.
     -fno-stack-protector -fno-builtin -fno-omit-frame-pointer -fno-common \
     -fno-asynchronous-unwind-tables -fno-toplevel-reorder -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
     -MMD -MP
-KERNEL_CFLAGS := $(COMMON_CFLAGS) $(ARCH_CFLAGS) -DMANIFOLD_KERNEL
+# arch/$(ARCH)/include: headers kernel/ includes by name, each architecture
+# its own (inline trap-frame access: arch_syscall_regs.h).
+KERNEL_CFLAGS := $(COMMON_CFLAGS) $(ARCH_CFLAGS) -DMANIFOLD_KERNEL -Iarch/$(ARCH)/include
 USER_CFLAGS := $(COMMON_CFLAGS) $(ARCH_USER_CFLAGS) -Iuser/lib
 
 LIB_SRCS := $(wildcard lib/*.c)

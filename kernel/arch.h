@@ -175,16 +175,19 @@ void arch_context_switch(struct thread *from, struct thread *to);
 void arch_thread_activate(struct thread *t);
 
 // ------------------------------------------------------- trap frame access
-uint64_t arch_syscall_number(const struct trap_frame *tf);
-uint64_t arch_syscall_arg(const struct trap_frame *tf, int i);   // i = 0..5
-void arch_syscall_return(struct trap_frame *tf, int64_t value);
-// Both result registers (x86_64 rax:rdx, aarch64 x0:x1, as a C function
-// returns a pair): SYS_LRPC_CALL's result and whether a procedure gave it.
-void arch_syscall_return_pair(struct trap_frame *tf, int64_t value, uint64_t second);
-// Sets argument register i (1..5) as the thread will see it after the call
-// returns: IPC delivers message registers this way. Register 0 is left
-// alone (on aarch64 it is also the return register).
-void arch_syscall_set_arg(struct trap_frame *tf, int i, uint64_t value);
+// System-call registers, inline from each architecture's
+// arch/<arch>/include/arch_syscall_regs.h (the IPC paths use them per word):
+//   uint64_t arch_syscall_number(const struct trap_frame *tf);
+//   uint64_t arch_syscall_arg(const struct trap_frame *tf, int i);   // i = 0..5
+//   void arch_syscall_return(struct trap_frame *tf, int64_t value);
+//   // Both result registers (x86_64 rax:rdx, aarch64 x0:x1, as a C function
+//   // returns a pair): SYS_LRPC_CALL's result and whether a procedure gave it.
+//   void arch_syscall_return_pair(struct trap_frame *tf, int64_t value, uint64_t second);
+//   // Sets argument register i (1..5) as the thread will see it after the
+//   // call returns: IPC delivers message registers this way. Register 0 is
+//   // left alone (on aarch64 it is also the return register).
+//   void arch_syscall_set_arg(struct trap_frame *tf, int i, uint64_t value);
+#include "arch_syscall_regs.h"
 uint64_t arch_trap_pc(const struct trap_frame *tf);
 // Size of struct trap_frame (portable code saves and restores whole frames).
 extern const size_t arch_trap_frame_size;

@@ -195,21 +195,6 @@ void arch_trap_dump(const struct trap_frame *tf)
         kprintf("pc is %s+%#lx\n", name, off);
 }
 
-uint64_t arch_syscall_number(const struct trap_frame *tf) { return tf->x[8]; }
-uint64_t arch_syscall_arg(const struct trap_frame *tf, int i) { return tf->x[i]; }
-void arch_syscall_return(struct trap_frame *tf, int64_t value) { tf->x[0] = (uint64_t)value; }
-
-void arch_syscall_return_pair(struct trap_frame *tf, int64_t value, uint64_t second)
-{
-    tf->x[0] = (uint64_t)value;
-    tf->x[1] = second;
-}
-
-void arch_syscall_set_arg(struct trap_frame *tf, int i, uint64_t value)
-{
-    if (i >= 1 && i <= 5)
-        tf->x[i] = value;
-}
 uint64_t arch_trap_pc(const struct trap_frame *tf) { return tf->pc; }
 
 const size_t arch_trap_frame_size = sizeof(struct trap_frame);

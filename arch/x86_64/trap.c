@@ -103,39 +103,6 @@ void arch_trap_dump(const struct trap_frame *tf)
         kprintf("rip is %s+%#lx\n", name, off);
 }
 
-uint64_t arch_syscall_number(const struct trap_frame *tf) { return tf->rax; }
-
-uint64_t arch_syscall_arg(const struct trap_frame *tf, int i)
-{
-    switch (i) {
-    case 0: return tf->rdi;
-    case 1: return tf->rsi;
-    case 2: return tf->rdx;
-    case 3: return tf->r10;
-    case 4: return tf->r8;
-    default: return tf->r9;
-    }
-}
-
-void arch_syscall_return(struct trap_frame *tf, int64_t value) { tf->rax = (uint64_t)value; }
-
-void arch_syscall_return_pair(struct trap_frame *tf, int64_t value, uint64_t second)
-{
-    tf->rax = (uint64_t)value;
-    tf->rdx = second;
-}
-
-void arch_syscall_set_arg(struct trap_frame *tf, int i, uint64_t value)
-{
-    switch (i) {
-    case 1: tf->rsi = value; break;
-    case 2: tf->rdx = value; break;
-    case 3: tf->r10 = value; break;
-    case 4: tf->r8 = value; break;
-    case 5: tf->r9 = value; break;
-    default: break;
-    }
-}
 uint64_t arch_trap_pc(const struct trap_frame *tf) { return tf->rip; }
 
 const size_t arch_trap_frame_size = sizeof(struct trap_frame);
