@@ -75,10 +75,12 @@ int refuse(const struct invocation *inv, int err, const char *why)
     return err;
 }
 
-int refuse_call(const struct thread *t, uint64_t cptr, const struct slot *s, int err, const char *why)
+int refuse_call(const struct thread *t, uint64_t cptr, unsigned found, int err, const char *why)
 {
-    record(t, err, cptr, s, s ? s->cap.type : MF_OBJ_NULL, 0, why);
-    ((struct thread *)t)->refusal.op = 0xff;    // not an operation: a system call
+    record(t, err, cptr, NULL, found, 0, why);
+    struct refusal *r = &((struct thread *)t)->refusal;
+    r->found = (uint8_t)found;
+    r->op = 0xff;       // not an operation: a system call
     return err;
 }
 

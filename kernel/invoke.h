@@ -23,8 +23,9 @@ struct invocation {
 //   return refuse(inv, -E_RANGE, "va outside the segment");
 int refuse(const struct invocation *inv, int err, const char *why);
 // The same for a system call that names a capability without invoking it
-// (SYS_LRPC_CALL, SYS_VAS_SWITCH): t is the caller, s the slot cptr named.
-int refuse_call(const struct thread *t, uint64_t cptr, const struct slot *s, int err, const char *why);
+// (SYS_LRPC_CALL, SYS_VAS_SWITCH): t is the caller, `found` the type of the
+// cap cptr named (read while cap_lock still held it: MF_OBJ_NULL for none).
+int refuse_call(const struct thread *t, uint64_t cptr, unsigned found, int err, const char *why);
 
 // What decode() hands to invoke(): room for one operation's argument
 // struct, zeroed before decode runs. Not read as words by anyone.

@@ -44,9 +44,13 @@ extern bool lockdep_active;                 // what lib/spinlock.c tests before 
 void lockdep_acquire(unsigned lock_class, const void *lock, bool check_order);
 void lockdep_release(unsigned lock_class, const void *lock);
 
-// For the self-test: violations found since boot, and a mode in which they
-// are counted and printed as `lockdep (self-test): ...` instead.
+// Violations found since boot; those among the self-test's classes
+// (LOCK_CLASS_TEST_*), which print as `lockdep (self-test): ...`, apart.
 unsigned lockdep_violations(void);
-void lockdep_self_test_mode(bool on);
+unsigned lockdep_self_test_violations(void);
+// The self-test's stand-in for taking a lock with interrupts on (really
+// turning them on in the kernel could let an interrupt's locks interleave
+// with the test's bookkeeping): this CPU's TEST_* locks count as taken so.
+void lockdep_self_test_irqs(bool on);
 // Forgets every recorded order involving `lock_class` (self-test only).
 void lockdep_forget(unsigned lock_class);

@@ -233,7 +233,7 @@ static void release_astack(struct lrpc_link *link)
 // like every invocation of a Binding; the binding, its A-stacks and the
 // server VAS cannot change meanwhile. A-stacks are claimed under
 // space_lock, so calls from several CPUs at once get separate ones.
-static int64_t call_locked(struct thread *self, struct trap_frame *tf, uint64_t cptr, const struct slot *s,
+static int64_t call_locked(struct thread *self, struct trap_frame *tf, uint64_t cptr, struct binding *b,
                            uint64_t proc, uint64_t astack);
 
 int64_t lrpc_call(struct thread *self, struct trap_frame *tf, uint64_t cptr, uint64_t proc, uint64_t astack)
@@ -246,19 +246,22 @@ int64_t lrpc_call(struct thread *self, struct trap_frame *tf, uint64_t cptr, uin
         arch_syscall_return_pair(tf, r, false);
         return r;
     }
+    // The slot may change once cap_lock is gone (a delete or move needs
+    // only that); the binding itself cannot go without space_lock.
+    struct binding *b = (struct binding *)s->cap.obj;
     space_lock();
-    cap_unlock();       // destroying the binding needs space_lock: it stays
-    int64_t v = call_locked(self, tf, cptr, s, proc, astack);
+    cap_unlock();
+    int64_t v = call_locked(self, tf, cptr, b, proc, astack);
     space_unlock();
     if (unlikely(v < 0))
         arch_syscall_return_pair(tf, v, false);     // refused: no procedure ran
     return v;
 }
 
-static int64_t call_locked(struct thread *self, struct trap_frame *tf, uint64_t cptr, const struct slot *s,
+static int64_t call_locked(struct thread *self, struct trap_frame *tf, uint64_t cptr, struct binding *b,
                            uint64_t proc, uint64_t astack)
 {
-    struct binding *b = (struct binding *)s->cap.obj;
+    const unsigned s = MF_OBJ_BINDING;     // what cptr named, for refusal records
     if (unlikely(self->lrpc_abort_to != LRPC_NO_ABORT))     // report that first
         return refuse_call(self, cptr, s, -E_DEAD, "an earlier call of ours was ended");
     if (unlikely(!b->configured))

@@ -357,9 +357,13 @@ static enum thread_state stop_keeping(struct thread *t, enum thread_state state,
 {
     struct mcs_qnode q;
     struct cpu *c = lock_cpu_of(t, &q);
+    enum thread_state was = t->state;
+    if (was == THREAD_DEAD) {       // final: a thread destroyed meanwhile stays so
+        mcs_unlock(&c->lock, &q);
+        return was;
+    }
     if (t->on_rq)
         runqueue_remove(c, t);
-    enum thread_state was = t->state;
     t->state = state;
     if (!keep_reason)
         t->blocked_on = BLOCK_NONE;

@@ -839,7 +839,7 @@ static int64_t vas_switch_locked(struct thread *self, uint64_t cptr)
             return r;
         to = (struct vas_object *)s->cap.obj;
         if (!self->home_vas || home_table(&to->vas) != home_table(self->home_vas))
-            return refuse_call(self, cptr, s, -E_PERM, "our home is not attached to that VAS");
+            return refuse_call(self, cptr, MF_OBJ_VAS, -E_PERM, "our home is not attached to that VAS");
         target = &to->vas;
     }
     if (!target)
@@ -847,7 +847,7 @@ static int64_t vas_switch_locked(struct thread *self, uint64_t cptr)
     if (target == self->vas)
         return 0;
     if (!vas_can_enter(self, target))
-        return refuse_call(self, cptr, s, -E_BUSY, cptr ? "a segment there is locked (SpaceJMP)"
+        return refuse_call(self, cptr, s ? MF_OBJ_VAS : MF_OBJ_NULL, -E_BUSY, cptr ? "a segment there is locked (SpaceJMP)"
                                                          : "a segment of our home is locked (SpaceJMP)");
     vas_move_thread(self, target);
     return 0;

@@ -190,9 +190,10 @@ void arch_tlb_flush_tag(unsigned tag)
         arch_tlb_flush_all();
 }
 
-// Toggling CR4.PGE drops every entry, global ones and those of every PCID.
+// x86 keeps instruction fetch coherent with stores (kernel/arch.h).
 void arch_sync_icache(const void *kva, size_t len) { (void)kva, (void)len; }
 
+// Toggling CR4.PGE drops every entry, global ones and those of every PCID.
 void arch_tlb_flush_all(void)
 {
     uint64_t cr4 = read_cr4();

@@ -3,10 +3,12 @@
 // an untyped; mf_new carves an object into a free slot of the range and
 // returns its cptr, mf_slot_free deletes a cap and makes its slot free again.
 //
-// The range is a bitmap of slots handed out, claimed with atomic
-// operations so threads of one program may allocate at once. A slot is
-// handed out only if it is empty too, so slots the program filled by hand
-// inside the range are skipped, not overwritten. The untyped is a
+// The range is a bitmap of slots handed out but not yet filled, claimed
+// with atomic operations so threads of one program may allocate at once. A
+// slot is handed out only if it is empty too, so slots filled by hand (or
+// by mf_new and friends, which give the bit back once the kernel has filled
+// the slot) are skipped; a slot emptied any way at all — mf_slot_free, a
+// delete, a move, a revoke of the untyped — is free again. The untyped is a
 // watermark allocator (docs/capabilities.md): deleting an object frees its
 // slot, not its memory; memory comes back when the untyped is revoked.
 #include "manifold.h"
@@ -93,20 +95,15 @@ long mf_new_range(unsigned type, unsigned size_bits, unsigned count)
     if (first < 0)
         return first;
     long r = mf_untyped_retype(alloc_untyped, type, size_bits, count, MF_CAP_SELF_CNODE, first);
-    if (r < 0) {
-        for (unsigned i = 0; i < count; i++)
-            release(first + (long)i);
-        return r;
-    }
-    return first;
+    for (unsigned i = 0; i < count; i++)
+        release(first + (long)i);
+    return r < 0 ? r : first;
 }
 
 long mf_slot_free(long slot)
 {
-    if (slot < alloc_first || slot >= alloc_first + alloc_count)
-        return -E_RANGE;
     long r = mf_cnode_delete(MF_CAP_SELF_CNODE, slot);
-    if (r == 0)
+    if (r == 0 && slot >= alloc_first && slot < alloc_first + alloc_count)
         release(slot);
     return r;
 }
@@ -117,11 +114,8 @@ long mf_new(unsigned type, unsigned size_bits)
     if (slot < 0)
         return slot;
     long r = mf_untyped_retype(alloc_untyped, type, size_bits, 1, MF_CAP_SELF_CNODE, slot);
-    if (r < 0) {
-        release(slot);
-        return r;
-    }
-    return slot;
+    release(slot);      // filled, or still empty: either way no longer a claim
+    return r < 0 ? r : slot;
 }
 
 long mf_copy(long src, unsigned rights)
@@ -130,11 +124,8 @@ long mf_copy(long src, unsigned rights)
     if (slot < 0)
         return slot;
     long r = mf_cnode_copy(MF_CAP_SELF_CNODE, src, slot, rights);
-    if (r < 0) {
-        release(slot);
-        return r;
-    }
-    return slot;
+    release(slot);
+    return r < 0 ? r : slot;
 }
 
 long mf_mint(long src, unsigned rights, uint64_t badge)
@@ -143,9 +134,6 @@ long mf_mint(long src, unsigned rights, uint64_t badge)
     if (slot < 0)
         return slot;
     long r = mf_cnode_mint(MF_CAP_SELF_CNODE, src, slot, rights, badge);
-    if (r < 0) {
-        release(slot);
-        return r;
-    }
-    return slot;
+    release(slot);
+    return r < 0 ? r : slot;
 }

@@ -35,7 +35,7 @@ struct ivshmem {
 // Finds the index-th ivshmem device the caller has a capability for, maps BAR2
 // (and BAR0), enables memory decoding, binds its interrupt to a notification. 0 or -E_*.
 // -E_NOENT: no such device. Uses libmanifold's slot allocator (mf_slot_alloc, manifold.h): two
-// slots and a notification's 32 bytes of untyped for a doorbell device.
+// slots and a notification's 64 bytes of untyped for a doorbell device.
 long ivshmem_open(struct ivshmem *dev, unsigned index);
 // Rings vector `vector` of peer `peer` (our own ID included). -E_INVAL
 // without a doorbell; -E_RANGE for a peer above 65535 or a vector above 255.

@@ -138,11 +138,12 @@ long mf_untyped_retype(long ut, unsigned type, unsigned size_bits, unsigned coun
 // allocator hands out empty slots of a range of our CSpace and makes
 // objects from one untyped. Defaults: untyped MF_CAP_UNTYPED_BASE, slots
 // MF_CAP_ALLOC_FIRST.. (MF_ALLOC_SLOT_COUNT), right for programs the shell
-// starts; libmanifold's drivers draw on it too. Thread-safe. Deleting frees
+// starts; libmanifold's drivers draw on it too. Thread-safe. A slot emptied
+// any way (mf_slot_free, a delete, a revoke) is free again; deleting frees
 // the slot, not the memory: that returns when the untyped is revoked.
 void mf_alloc_init(long untyped, long first_slot, long slot_count);
 long mf_alloc_untyped(void);
-long mf_slot_alloc(void);                   // an empty slot, now ours; -E_NOMEM: none left
+long mf_slot_alloc(void);                   // an empty slot, ours until filled or freed; -E_NOMEM: none left
 long mf_slot_free(long slot);               // deletes what it holds, gives the slot back
 // `count` consecutive slots (for retyping several objects at once, or a
 // loader's MF_PROGRAM_SLOTS): the first, or -E_NOMEM.
