@@ -46,7 +46,7 @@ struct mcs_lock {
     uint32_t lock_class;        // the kernel's lock-order validation (kernel/lockdep.h); 0: none
 };
 
-#define MCS_LOCK_INIT { 0 }
+#define MCS_LOCK_INIT { 0, 0 }
 
 void mcs_lock_init(struct mcs_lock *l);
 // Acquire, queueing behind earlier acquirers (FIFO). Spins; never fails.
@@ -69,7 +69,7 @@ struct ticket_lock {
     uint32_t lock_class;        // as in struct mcs_lock
 };
 
-#define TICKET_LOCK_INIT { 0, 0 }
+#define TICKET_LOCK_INIT { 0, 0, 0 }
 
 void ticket_lock_init(struct ticket_lock *l);
 // Acquire in ticket order. Spins; never fails.
