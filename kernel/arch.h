@@ -50,8 +50,10 @@ void arch_timer_init(unsigned hz);
 // -------------------------------------------------------------------- SMP
 // CPUs are numbered 0..cpu_count-1 in the order they came up; 0 booted.
 // The calling CPU's number, read from its per-CPU block (GS base on x86_64,
-// TPIDR_EL1 on aarch64). Valid from arch_cpu_init() on.
-unsigned arch_cpu_id(void);
+// TPIDR_EL1 on aarch64). Valid from arch_cpu_init() on. Inline, from
+// arch/<arch>/include/arch_cpu.h:
+//   unsigned arch_cpu_id(void);
+#include "arch_cpu.h"
 // How many CPUs the firmware describes, the boot CPU included (x86_64: the
 // enabled local APICs of the ACPI MADT; aarch64: the device tree's cpu
 // nodes or the MADT's GICC entries). At least 1.

@@ -114,6 +114,8 @@ struct a64_cpu {
     uintptr_t gic_redist;       // gic.c, v3: this CPU's redistributor
     uint8_t gic_target;         // gic.c, v2: this CPU interface's target bit
 };
+#include "arch/aarch64/include/arch_cpu.h"   // A64_CPU_INDEX, arch_cpu_id
+_Static_assert(__builtin_offsetof(struct a64_cpu, index) == A64_CPU_INDEX, "arch_cpu_id offset");
 static inline struct a64_cpu *a64_this_cpu(void) { return (struct a64_cpu *)read_sysreg(tpidr_el1); }
 // Every CPU's block, by arch_cpu_id().
 extern struct a64_cpu a64_cpus[];

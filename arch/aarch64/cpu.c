@@ -15,7 +15,6 @@ struct a64_cpu a64_cpus[MAX_CPUS];
 static paddr_t image_pa;            // where __kernel_start was loaded
 
 paddr_t a64_image_pa(const void *p) { return image_pa + (paddr_t)((const char *)p - __kernel_start); }
-unsigned arch_cpu_id(void) { return a64_this_cpu()->index; }
 
 #define FIELD(reg, shift) ((unsigned)((reg) >> (shift)) & 0xf)
 

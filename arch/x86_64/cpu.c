@@ -135,13 +135,6 @@ static inline struct x86_percpu *this_percpu(void)
     return p;
 }
 
-unsigned arch_cpu_id(void)
-{
-    uint32_t cpu;
-    __asm__ volatile("movl %%gs:%c1, %0" : "=r"(cpu) : "i"(X86_PERCPU_CPU));
-    return cpu;
-}
-
 void x86_tss_set_rsp0(uint64_t rsp0)
 {
     struct x86_percpu *p = this_percpu();

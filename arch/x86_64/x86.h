@@ -86,7 +86,7 @@ struct x86_percpu {
     uint32_t apic_id;
     struct tss *tss;
 };
-#define X86_PERCPU_CPU 24
+#include "arch/x86_64/include/arch_cpu.h"     // X86_PERCPU_CPU, arch_cpu_id
 _Static_assert(__builtin_offsetof(struct x86_percpu, cpu) == X86_PERCPU_CPU, "arch_cpu_id offset");
 
 // cpu.c: per-CPU tables and registers. The boot CPU does all of it in
