@@ -147,8 +147,10 @@ void return_to_user(struct trap_frame *tf)
     if (unlikely(t->state != THREAD_RUNNABLE || this_cpu()->need_resched))
         schedule();
     // An LRPC call it was in ended meanwhile (lrpc_binding_destroy): its
-    // registers become its client's, the call returning -E_DEAD.
-    lrpc_abort_check(t);
+    // registers become its client's, the call returning -E_DEAD. (The
+    // common case, nothing aborted, is tested here, without a call.)
+    if (unlikely(__atomic_load_n(&t->lrpc_abort_to, __ATOMIC_ACQUIRE) != LRPC_NO_ABORT))
+        lrpc_abort_check(t);
     // Its home VAS was destroyed (segment.c): it has no code left to run.
     // Or the thread itself was, on another CPU, since the check above
     // (thread_object_destroy stops it, then takes its spaces): then it just
