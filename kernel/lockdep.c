@@ -27,7 +27,6 @@ static const char *const names[LOCK_CLASSES] = {
 _Static_assert(LOCK_CLASSES <= 32, "lockdep: classes are bits of a word");
 
 bool lockdep_active;
-#define enabled lockdep_active
 static uint32_t after[LOCK_CLASSES];       // after[h] bit t: t taken while h held
 static unsigned violations, test_violations;     // the self-test's classes count apart
 
@@ -47,13 +46,13 @@ void lockdep_init(void)
     char value[8];
     bool test = cmdline_option("mode", value, sizeof(value)) && strcmp(value, "test") == 0;
     if (cmdline_option("lockdep", value, sizeof(value)))
-        enabled = strcmp(value, "on") == 0;
+        lockdep_active = strcmp(value, "on") == 0;
     else
-        enabled = test;
-    kprintf("manifold: lock-order validation %s\n", enabled ? "on" : "off");
+        lockdep_active = test;
+    kprintf("manifold: lock-order validation %s\n", lockdep_active ? "on" : "off");
 }
 
-bool lockdep_enabled(void) { return enabled; }
+bool lockdep_enabled(void) { return lockdep_active; }
 unsigned lockdep_violations(void) { return __atomic_load_n(&violations, __ATOMIC_RELAXED); }
 unsigned lockdep_self_test_violations(void) { return __atomic_load_n(&test_violations, __ATOMIC_RELAXED); }
 void lockdep_self_test_irqs(bool on) { cpu_state[arch_cpu_id()].pretend_irqs_on = on; }
@@ -99,7 +98,7 @@ static void report(unsigned cpu, const char *what, unsigned a, unsigned b)
 
 void lockdep_acquire(unsigned c, const void *lock, bool check_order)
 {
-    if (!enabled || c == LOCK_CLASS_NONE || c >= LOCK_CLASSES)
+    if (!lockdep_active || c == LOCK_CLASS_NONE || c >= LOCK_CLASSES)
         return;
     unsigned cpu = arch_cpu_id();
     if (cpu_state[cpu].reporting)
@@ -129,7 +128,7 @@ void lockdep_acquire(unsigned c, const void *lock, bool check_order)
 
 void lockdep_release(unsigned c, const void *lock)
 {
-    if (!enabled || c == LOCK_CLASS_NONE || c >= LOCK_CLASSES)
+    if (!lockdep_active || c == LOCK_CLASS_NONE || c >= LOCK_CLASSES)
         return;
     unsigned cpu = arch_cpu_id();
     if (cpu_state[cpu].reporting)

@@ -261,23 +261,23 @@ int64_t lrpc_call(struct thread *self, struct trap_frame *tf, uint64_t cptr, uin
 static int64_t call_locked(struct thread *self, struct trap_frame *tf, uint64_t cptr, struct binding *b,
                            uint64_t proc, uint64_t astack)
 {
-    const unsigned s = MF_OBJ_BINDING;     // what cptr named, for refusal records
+    const unsigned named = MF_OBJ_BINDING;     // what cptr named, for refusal records
     if (unlikely(self->lrpc_abort_to != LRPC_NO_ABORT))     // report that first
-        return refuse_call(self, cptr, s, -E_DEAD, "an earlier call of ours was ended");
+        return refuse_call(self, cptr, named, -E_DEAD, "an earlier call of ours was ended");
     if (unlikely(!b->configured))
-        return refuse_call(self, cptr, s, -E_INVAL, "the binding is not configured");
+        return refuse_call(self, cptr, named, -E_INVAL, "the binding is not configured");
     if (unlikely(proc >= b->procedures))
-        return refuse_call(self, cptr, s, -E_RANGE, "no such procedure in the binding");
+        return refuse_call(self, cptr, named, -E_RANGE, "no such procedure in the binding");
     if (unlikely(astack >= MF_LRPC_MAX_ASTACKS || !b->astack[astack].set))
-        return refuse_call(self, cptr, s, -E_RANGE, "no such A-stack in the binding");
+        return refuse_call(self, cptr, named, -E_RANGE, "no such A-stack in the binding");
     if (unlikely(b->astack[astack].busy))
-        return refuse_call(self, cptr, s, -E_BUSY, "the A-stack is in use by another call");
+        return refuse_call(self, cptr, named, -E_BUSY, "the A-stack is in use by another call");
     if (unlikely(self->lrpc_depth >= LRPC_MAX_DEPTH))
-        return refuse_call(self, cptr, s, -E_BUSY, "LRPC calls nested too deep");
+        return refuse_call(self, cptr, named, -E_BUSY, "LRPC calls nested too deep");
     if (unlikely(segment_at(self->vas, b->astack[astack].va) != b->astacks))
-        return refuse_call(self, cptr, s, -E_PERM, "the A-stack is not mapped where we run");
+        return refuse_call(self, cptr, named, -E_PERM, "the A-stack is not mapped where we run");
     if (unlikely(!vas_can_enter(self, &b->server->vas)))
-        return refuse_call(self, cptr, s, -E_BUSY, "a segment of the server VAS is locked");
+        return refuse_call(self, cptr, named, -E_BUSY, "a segment of the server VAS is locked");
 
     struct lrpc_link *link = &self->lrpc[self->lrpc_depth++];
     link->binding = b;

@@ -680,9 +680,11 @@ enum ipc_path sched_handoff_check(struct cpu *c, const struct thread *next)
         return IPC_SLOW_CPU;
     if (next->priority != self->priority)
         return IPC_SLOW_PRIORITY;
-    struct thread *waiting = c->run_head ? pick(c, sched_ticks()) : NULL;
-    if (waiting && effective(waiting, c, sched_ticks()) >= next->priority * PRIO_SCALE)
-        return IPC_SLOW_QUEUED;
+    if (c->run_head) {
+        uint64_t now = sched_ticks();
+        if (effective(pick(c, now), c, now) >= next->priority * PRIO_SCALE)
+            return IPC_SLOW_QUEUED;
+    }
     return IPC_FAST;
 }
 

@@ -395,10 +395,11 @@ static int64_t invoke_protect(const struct decoded *d)
 {
     const struct protect_args *a = DECODED(struct protect_args, d);
     unsigned flags = map_flags(a->rights);
+    size_t size = a->leaf ? LARGE_PAGE_SIZE : PAGE_SIZE;
     if (a->rights & MF_MAP_EXEC)
-        arch_sync_icache(P2V(a->frame_pa), a->leaf ? LARGE_PAGE_SIZE : PAGE_SIZE);
+        arch_sync_icache(P2V(a->frame_pa), size);
     *a->entry = arch_pte_leaf(a->frame_pa, flags, a->leaf);
-    flush_attached(a->segment, a->va, a->leaf ? LARGE_PAGE_SIZE : PAGE_SIZE);
+    flush_attached(a->segment, a->va, size);
     return 0;
 }
 
@@ -832,8 +833,8 @@ static int64_t vas_switch_locked(struct thread *self, uint64_t cptr)
 {
     struct vas *target = self->home_vas;
     struct vas_object *to = NULL;
-    struct slot *s = NULL;
     if (cptr) {
+        struct slot *s;
         int r = cap_lookup(self, cptr, MF_OBJ_VAS, MF_RIGHT_READ, &s);
         if (r)
             return r;
@@ -847,8 +848,8 @@ static int64_t vas_switch_locked(struct thread *self, uint64_t cptr)
     if (target == self->vas)
         return 0;
     if (!vas_can_enter(self, target))
-        return refuse_call(self, cptr, s ? MF_OBJ_VAS : MF_OBJ_NULL, -E_BUSY, cptr ? "a segment there is locked (SpaceJMP)"
-                                                         : "a segment of our home is locked (SpaceJMP)");
+        return refuse_call(self, cptr, cptr ? MF_OBJ_VAS : MF_OBJ_NULL, -E_BUSY,
+                           cptr ? "a segment there is locked (SpaceJMP)" : "a segment of our home is locked (SpaceJMP)");
     vas_move_thread(self, target);
     return 0;
 }

@@ -108,32 +108,24 @@ long mf_slot_free(long slot)
     return r;
 }
 
-long mf_new(unsigned type, unsigned size_bits)
+// A claimed slot the kernel was just asked to fill: the claim ends either
+// way (the slot is occupied now, or empty again); its cptr, or the error.
+static long filled(long slot, long r)
 {
-    long slot = mf_slot_alloc();
-    if (slot < 0)
-        return slot;
-    long r = mf_untyped_retype(alloc_untyped, type, size_bits, 1, MF_CAP_SELF_CNODE, slot);
-    release(slot);      // filled, or still empty: either way no longer a claim
+    release(slot);
     return r < 0 ? r : slot;
 }
+
+long mf_new(unsigned type, unsigned size_bits) { return mf_new_range(type, size_bits, 1); }
 
 long mf_copy(long src, unsigned rights)
 {
     long slot = mf_slot_alloc();
-    if (slot < 0)
-        return slot;
-    long r = mf_cnode_copy(MF_CAP_SELF_CNODE, src, slot, rights);
-    release(slot);
-    return r < 0 ? r : slot;
+    return slot < 0 ? slot : filled(slot, mf_cnode_copy(MF_CAP_SELF_CNODE, src, slot, rights));
 }
 
 long mf_mint(long src, unsigned rights, uint64_t badge)
 {
     long slot = mf_slot_alloc();
-    if (slot < 0)
-        return slot;
-    long r = mf_cnode_mint(MF_CAP_SELF_CNODE, src, slot, rights, badge);
-    release(slot);
-    return r < 0 ? r : slot;
+    return slot < 0 ? slot : filled(slot, mf_cnode_mint(MF_CAP_SELF_CNODE, src, slot, rights, badge));
 }

@@ -4,6 +4,7 @@
 // max, and the caller's extra fields) for tools/bench to collect, and keeps
 // a short record of each for mf_bench_summary's table.
 #include "manifold.h"
+#include "lib/string.h"
 
 #define RECORDS 256
 
@@ -39,22 +40,11 @@ void mf_bench_sort(uint64_t *a, unsigned n)
 
 static bool contains(const char *s, const char *word)
 {
-    for (; *s; s++) {
-        size_t i = 0;
-        while (word[i] && s[i] == word[i])
-            i++;
-        if (!word[i])
+    size_t n = strlen(word);
+    for (; *s; s++)
+        if (strncmp(s, word, n) == 0)
             return true;
-    }
     return false;
-}
-
-static void copy(char *dst, size_t size, const char *src)
-{
-    size_t i = 0;
-    for (; src && src[i] && i + 1 < size; i++)
-        dst[i] = src[i];
-    dst[i] = 0;
 }
 
 void mf_bench_report(const char *name, const char *unit, uint64_t *samples, unsigned n, const char *extra)
@@ -73,8 +63,8 @@ void mf_bench_report(const char *name, const char *unit, uint64_t *samples, unsi
         return;
     }
     struct record *r = &records[i];
-    copy(r->name, sizeof(r->name), name);
-    copy(r->unit, sizeof(r->unit), unit);
+    strlcpy(r->name, name, sizeof(r->name));
+    strlcpy(r->unit, unit, sizeof(r->unit));
     r->median = samples[n / 2];
     r->n = n;
     r->verified = !more ? -1 : contains(extra, "\"verified\":false") ? 0 : contains(extra, "\"verified\":true") ? 1 : -1;

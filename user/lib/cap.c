@@ -1,5 +1,6 @@
 // Capability invocations: thin wrappers over SYS_INVOKE.
 #include "manifold.h"
+#include "lib/string.h"
 
 long mf_invoke(long cptr, long op, long a0, long a1, long a2, long a3)
 {
@@ -98,8 +99,8 @@ static long start(long thread, long cspace, void (*fn)(uint64_t), void *stack, s
                   void *ipc_buffer, const char *name)
 {
     char padded[32] = {0};      // the kernel reads 32 bytes
-    for (unsigned i = 0; name && name[i] && i < sizeof(padded) - 1; i++)
-        padded[i] = name[i];
+    if (name)
+        strlcpy(padded, name, sizeof(padded));
     long r = mf_thread_configure_in(thread, cspace, ipc_buffer, 0, name ? padded : NULL);
     if (r < 0)
         return r;
