@@ -110,8 +110,13 @@ static int supervise(void)
         still = 0;
         long state = worker_state();
         if (state == MF_THREAD_INACTIVE && ++inactive >= 3) {
-            printf("fuzz: seed %u: the worker stopped for good after %lu calls (pc %#lx)\n", fz.seed,
-                   (unsigned long)fz.worker_calls, mf_thread_read_reg(FZ_WORKER, MF_REG_PC));
+            // Its pc if it is stopped; how it ended if it did (the pc read
+            // then says -E_BUSY).
+            struct mf_exit_status st = {0};
+            long ended = mf_thread_exit_status(FZ_WORKER, &st);
+            printf("fuzz: seed %u: the worker stopped for good after %lu calls (pc %#lx; exit status %ld: how %d, "
+                   "code %d, address %#lx)\n", fz.seed, (unsigned long)fz.worker_calls,
+                   mf_thread_read_reg(FZ_WORKER, MF_REG_PC), ended, st.how, st.code, (unsigned long)st.address);
             return 3;
         }
         mf_thread_set_priority(FZ_WORKER, 10);
