@@ -177,6 +177,13 @@ static const char *const fault_names[] = {
 void user_fault(struct trap_frame *tf, int kind, vaddr_t addr, unsigned access)
 {
     struct thread *t = current_thread();
+    // Stopped on another CPU while it ran here (suspended, or destroyed
+    // with the memory it was using): it leaves now, with no word. Resumed,
+    // it takes the fault again, and it is handled then.
+    if (unlikely(__atomic_load_n(&t->state, __ATOMIC_ACQUIRE) != THREAD_RUNNABLE)) {
+        schedule();
+        return;
+    }
     // An LRPC call it was in was aborted (its server may be gone already).
     if (lrpc_abort_check(t))
         return;

@@ -92,7 +92,8 @@ struct dsm_link_stats {
     uint64_t ring_errors;       // impossible ring indices seen
     uint64_t injected[DSM_FAULT_KINDS];     // what the fault injector did
     uint32_t dead;              // peers declared dead (bit n)
-    uint32_t dead_after;        // ticks from the last frame heard to the declaration (last one)
+    uint32_t dead_after;        // ticks of silence (our running time) before the declaration (last one)
+    uint32_t stalled_ticks;     // ticks this node's link did not run (not counted as anyone's silence)
 };
 
 // Message and protocol counters of one node (or summed over nodes).

@@ -34,9 +34,10 @@
 // peer for LINK_HEARTBEAT ticks sends an ACK anyway (a heartbeat). A peer
 // heard from before and silent for more than `dead_ticks` is declared dead
 // (bit in link->dead, BELL_LINK on the engine's doorbell; failure.c does
-// the rest). A round of ours that starts LINK_STALL ticks late means this
-// node did not run (the host descheduled QEMU): nobody is blamed for the
-// silence, the clocks start again.
+// the rest). Silence is counted in the link thread's own running time: a
+// round of ours that starts more than LINK_STALL ticks late means this node
+// did not run (the host descheduled QEMU), and that gap is not counted
+// against anyone (stats.stalled_ticks adds the gaps up).
 #include "link.h"
 #include "transport.h"
 
@@ -288,9 +289,17 @@ static void link_thread(uint64_t unused)
     uint8_t *rx = (uint8_t *)(NODE_BASE + OFF_LINK + LINK_RX);
     for (;;) {
         uint32_t now = now_ticks();
-        if (now - l->round_at > LINK_STALL)
+        // Silence is counted in our own running time: a round this late
+        // means we did not run (the host descheduled QEMU), and the gap
+        // counts for nobody. The silence before it still counts, so a
+        // dead peer is declared even if we are stalled every few ticks.
+        uint32_t late = now - l->round_at;
+        if (late > LINK_STALL) {
             for (unsigned n = 0; n < l->nodes; n++)
-                peer_of(n)->heard_at = now;     // we were not running: not their fault
+                peer_of(n)->heard_at += late;
+            l->started_at += late;
+            l->stats.stalled_ticks += late;
+        }
         l->round_at = now;
         bool busy = false;
         for (unsigned n = 0; n < l->nodes; n++) {

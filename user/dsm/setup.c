@@ -276,9 +276,21 @@ long dsm_run(dsm_app app, uint64_t arg)
     return dsm_run_on(~0u, app, arg);
 }
 
+static bool stop_node_threads(unsigned n);
+
 void dsm_stop(void)
 {
     mf_vas_switch(0);
+    // Every node's threads stop first: revocation takes objects in no
+    // particular order, and a thread still running when its node's memory
+    // segment goes would die of a page fault on the way (harmless, but a
+    // fault line in the log that means nothing).
+    if (dsm.running)
+        for (unsigned n = 0; n < dsm.config.nodes; n++)
+            if (dsm.local >> n & 1) {
+                mf_thread_suspend(SLOT(n, R_APP));
+                stop_node_threads(n);
+            }
     mf_cnode_revoke(ROOT, DSM_UT_OBJECTS);
     mf_cnode_revoke(ROOT, DSM_UT_MEMORY);
     dsm.running = false;
@@ -345,14 +357,24 @@ bool dsm_copy_link_bell(unsigned n, long slot)
            mf_cnode_copy_to(SLOT(n, R_CNODE), CAP_LINK_BELL, ROOT, slot, MF_RIGHT_WRITE) == 0;
 }
 
+// Suspends node n's protocol threads: its engine, its fault thread and,
+// with the link transport, its link and ticker; false if one would not.
+static bool stop_node_threads(unsigned n)
+{
+    bool ok = mf_thread_suspend(SLOT(n, R_ENGINE)) == 0;
+    ok = suspend_node_thread(n, CAP_FAULT_THREAD) && ok;
+    if (dsm.config.transport == DSM_TRANSPORT_LINK) {
+        ok = suspend_node_thread(n, CAP_LINK_THREAD) && ok;
+        ok = suspend_node_thread(n, CAP_TICK_THREAD) && ok;
+    }
+    return ok;
+}
+
 bool dsm_kill(unsigned n)
 {
     if (!dsm.running || n >= dsm.config.nodes || !(dsm.local >> n & 1))
         return false;
-    bool ok = mf_thread_suspend(SLOT(n, R_ENGINE)) == 0 && suspend_node_thread(n, CAP_FAULT_THREAD);
-    if (dsm.config.transport == DSM_TRANSPORT_LINK)
-        ok = ok && suspend_node_thread(n, CAP_LINK_THREAD) && suspend_node_thread(n, CAP_TICK_THREAD);
-    return ok;
+    return stop_node_threads(n);
 }
 
 unsigned dsm_node_count(void)

@@ -23,7 +23,8 @@
 // and resumes it (the call returns -E_AGAIN). Lines: `fuzz: seed S calls
 // N` every 10,000 calls, `fuzz: seed S done N calls (...)` at the end;
 // exit status 0, or 2 (no resources), 3 (the worker died), 4 (the kernel
-// wrote into our read-only text).
+// wrote into our read-only text), 5 (the worker made no call however often
+// it was kicked).
 #include "user/fuzz/fuzz.h"
 #include "lib/string.h"
 
@@ -86,11 +87,18 @@ static long worker_state(void)
     return -1;
 }
 
-// Watches the worker's heartbeat until it is done; 0, or 3 if it died.
+// Kicks (suspend and resume) in a row with no call made in between after
+// which the worker is judged stuck: a blocked call returns -E_AGAIN when
+// kicked, so a worker that makes no call after this many is not blocked
+// but wedged (a kernel bug: it is reported, with the worker's state).
+#define STUCK_KICKS 200
+
+// Watches the worker's heartbeat until it is done; 0, 3 if it died, 5 if
+// it made no progress however often it was kicked.
 static int supervise(void)
 {
     uint64_t last = 0, printed = 0;
-    int still = 0, inactive = 0;
+    int still = 0, inactive = 0, kicks = 0;
     while (!fz.worker_done) {
         mf_sleep(1);
         uint64_t calls = fz.calls;
@@ -100,7 +108,7 @@ static int supervise(void)
         }
         if (fz.worker_calls != last) {
             last = fz.worker_calls;
-            still = inactive = 0;
+            still = inactive = kicks = 0;
             continue;
         }
         if (++still < 3 || fz.worker_done)
@@ -118,6 +126,16 @@ static int supervise(void)
                    "code %d, address %#lx)\n", fz.seed, (unsigned long)fz.worker_calls,
                    mf_thread_read_reg(FZ_WORKER, MF_REG_PC), ended, st.how, st.code, (unsigned long)st.address);
             return 3;
+        }
+        if (++kicks > STUCK_KICKS) {
+            struct mf_thread_info ti = {0};
+            for (unsigned i = 0; mf_invoke(FZ_SYSTEM, MF_SYSTEM_THREAD_INFO, i, (long)&ti, 0, 0) == 0; i++)
+                if ((long)ti.id == fz.worker_tid)
+                    break;
+            printf("fuzz: seed %u: the worker made no call in %d kicks, after %lu calls (state %u, blocked on %u, "
+                   "cpu %u, priority %u, switches %lu)\n", fz.seed, STUCK_KICKS, (unsigned long)fz.worker_calls,
+                   ti.state, ti.blocked_on, ti.cpu, ti.priority, (unsigned long)ti.switches_in);
+            return 5;
         }
         mf_thread_set_priority(FZ_WORKER, 10);
         if (fz.cpu >= 0)

@@ -95,8 +95,10 @@ UTEST_FAULTS(fuzz_programs_at_once_leave_nothing_behind)
         for (unsigned i = 0; i < programs; i++) {
             struct mf_exit_status done;
             long t = waited[i] == 1 ? mf_spawned_thread(tid[i]) : -1;
-            if (t >= 0 && mf_thread_exit_status(t, &done) != -E_BUSY)
+            if (t >= 0 && mf_thread_exit_status(t, &done) != -E_BUSY) {
                 waited[i] = mf_wait(tid[i], &st[i]);
+                printf("# fuzz: seed %u ended after %ld ticks\n", seed + i, mf_time() - start);
+            }
             left += waited[i] == 1;
         }
         uint64_t now = 0;
@@ -104,12 +106,14 @@ UTEST_FAULTS(fuzz_programs_at_once_leave_nothing_behind)
         for (unsigned i = 0; mf_thread_info(i, &ti) == 0; i++)
             if (strcmp(ti.name, "idle") != 0 && strcmp(ti.name, "root") != 0)
                 now += ti.switches_in;
-        // Stuck: nothing ran for HANG_TICKS, or one runs three times as
-        // long as the first that finished took (they make the same number
-        // of calls).
+        // Stuck: nothing ran for HANG_TICKS, or one runs ten times as long
+        // as the first that finished took (they make the same number of
+        // calls; a fuzzer's own supervisor reports a worker that makes no
+        // progress, so this only backs it up: runs of the same seed vary
+        // by three times and more with the interleaving and the host).
         if (!first_done && left < programs)
             first_done = mf_time() - start;
-        bool laggard = first_done && mf_time() - start > 3 * first_done + HANG_TICKS;
+        bool laggard = first_done && mf_time() - start > 10 * first_done + HANG_TICKS;
         if (now != switches && !laggard) {
             switches = now;
             still_since = mf_time();
@@ -120,9 +124,12 @@ UTEST_FAULTS(fuzz_programs_at_once_leave_nothing_behind)
                        ti.name, ti.state, ti.blocked_on, ti.cpu, ti.priority, (unsigned long)ti.switches_in,
                        ti.refused_error);
             for (unsigned i = 0; i < programs; i++)
-                if (waited[i] == 1)
+                if (waited[i] == 1) {
+                    printf("# fuzz: seed %u still running after %ld ticks\n", seed + i, mf_time() - start);
                     mf_kill(tid[i]);
-            UCHECK(!"the fuzzers stopped running");
+                }
+            UCHECK(!laggard || !"a fuzzer ran ten times as long as the first to finish");
+            UCHECK(!"nothing ran for HANG_TICKS");
         }
         if (left)
             mf_sleep(10);
