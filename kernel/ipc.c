@@ -20,6 +20,7 @@
 // holds the lock its waker must take, then releases the locks and calls
 // schedule(), so no wake-up is lost; a thread suspended or destroyed in the
 // meantime does not block and its call returns -E_AGAIN.
+#include "kernel/clustered.h"
 #include "kernel/lockdep.h"
 #include "kernel/object.h"
 #include "kernel/irq.h"
@@ -292,10 +293,13 @@ static bool is_short(const struct thread *self, uint64_t info)
 static void count_path(struct thread *t, enum ipc_path path)
 {
     t->ipc_last_path = (uint8_t)path;
-    if (path == IPC_FAST)
+    if (path == IPC_FAST) {
         t->ipc_fast++;
-    else
+        kstat_inc(MF_KSTAT_IPC_FAST);
+    } else {
         t->ipc_slow++;
+        kstat_inc(MF_KSTAT_IPC_SLOW);
+    }
 }
 
 // The endpoint cptr names, locked with *q (cap_lock taken and dropped), or NULL.

@@ -27,7 +27,9 @@ enum lockdep_class {
     LOCK_CLASS_RUNQUEUE,        // a CPU's run queue
     LOCK_CLASS_IRQ,             // IRQ bindings
     LOCK_CLASS_TAG_POOL,        // a CPU's TLB tag pool
-    LOCK_CLASS_PMM,             // the page allocator
+    LOCK_CLASS_CLUSTERED,       // a clustered object's miss path (kernel/clustered.c)
+    LOCK_CLASS_PMM_CACHE,       // a CPU's cache of free pages
+    LOCK_CLASS_PMM,             // the page allocator's bitmap
     LOCK_CLASS_PCI_CONFIG,      // x86 PCI configuration ports
     LOCK_CLASS_CONSOLE,         // the serial console
     LOCK_CLASS_TEST_A,          // lockdep's own self-test

@@ -1,5 +1,6 @@
 // Portable kernel start-up: the arch boot code calls kmain() on the boot CPU
 // with the MMU on, at the kernel's virtual addresses, interrupts disabled.
+#include "kernel/clustered.h"
 #include "kernel/lockdep.h"
 #include "kernel/arch.h"
 #include "kernel/boot.h"
@@ -64,6 +65,12 @@ void kmain(struct boot_info *bi)
     arch_cpu_init(&boot);
     lockdep_init();
     pmm_init(&boot);
+    // Per-CPU representatives of the page cache and the counters: the
+    // boot CPU's now, each other CPU's as smp_init brings it up.
+    pmm_cache_init();
+    kstat_init();
+    if (!co_prepare_cpu(0))
+        panic("no memory for the boot CPU's page cache and counters");
     vm_init(&boot);
     char features[128];
     arch_cpu_features(features, sizeof(features));

@@ -1,13 +1,18 @@
-// The physical page allocator: a bitmap over the firmware's usable RAM.
+// The physical page allocator: a bitmap over the firmware's usable RAM,
+// and in front of it a per-CPU cache of free pages (a clustered object,
+// kernel/clustered.h) for single pages: page tables come and go with every
+// map and unmap, and a CPU that allocates and frees pages touches only its
+// own cache, taking the bitmap's lock once per PMM_CACHE_BATCH pages.
 //
-// Locking: one MCS lock (a leaf) over the bitmap, the next-fit hint and the
-// counters; pages are zeroed after it is released. Not partitioned per CPU:
-// allocation is rare after boot (objects come from untyped memory), so the
-// lock is seldom contended. A per-CPU cache of free pages is the way to go
-// if that changes.
+// Locking: a CPU's cache has a ticket lock that only its owner takes,
+// except when another CPU drains every cache (a contiguous allocation that
+// found too little in the bitmap); then the bitmap's MCS lock (a leaf).
+// Order: cache, then bitmap. Pages are zeroed after the locks are released.
+// Free memory is the bitmap's count plus what the caches hold.
 #include "kernel/lockdep.h"
 #include "kernel/pmm.h"
 #include "kernel/boot.h"
+#include "kernel/clustered.h"
 #include "kernel/console.h"
 #include "lib/spinlock.h"
 #include "lib/string.h"
@@ -17,7 +22,7 @@ static struct mcs_lock pmm_lock = {.lock_class = LOCK_CLASS_PMM};
 static uint64_t *bitmap;          // bit set = frame free
 static paddr_t base_pa;           // frame 0 of the bitmap
 static size_t frame_count;
-static size_t free_count, total_count;
+static size_t free_count, total_count;  // free_count: in the bitmap
 static size_t hint;               // next-fit start
 static const struct boot_region *ram;  // for pmm_is_ram
 static unsigned ram_count;
@@ -96,7 +101,7 @@ bool pmm_is_ram(paddr_t pa)
     return false;
 }
 
-paddr_t pmm_alloc_contig(size_t count, size_t align)
+static paddr_t bitmap_alloc(size_t count, size_t align)
 {
     struct mcs_qnode q;
     size_t step = align > PAGE_SIZE ? align / PAGE_SIZE : 1;
@@ -132,9 +137,134 @@ paddr_t pmm_alloc_contig(size_t count, size_t align)
     return 0;
 }
 
+// ---------------------------------------------------- the per-CPU caches
+
+#define PMM_CACHE_MAX 64        // pages a CPU keeps at most
+#define PMM_CACHE_BATCH 16      // pages moved between a cache and the bitmap at once
+
+struct page_cache {
+    struct ticket_lock lock;    // its CPU, or one draining every cache
+    uint32_t count;             // read by other CPUs (pmm_free_bytes)
+    paddr_t page[PMM_CACHE_MAX];
+};
+
+static void cache_init(struct clustered *co, void *rep, unsigned cpu)
+{
+    (void)co, (void)cpu;
+    ((struct page_cache *)rep)->lock.lock_class = LOCK_CLASS_PMM_CACHE;
+}
+
+static const struct co_type cache_type = {
+    .name = "page cache",
+    .rep_size = sizeof(struct page_cache),
+    .permanent = true,
+    .init = cache_init,
+};
+static struct clustered caches;
+static bool caches_on;
+
+void pmm_cache_init(void)
+{
+    co_init(&caches, &cache_type, NULL);
+    caches_on = true;
+}
+
+// Moves pages from the bitmap into c until it holds `want` (pmm_lock).
+static void refill(struct page_cache *c, uint32_t want)
+{
+    struct mcs_qnode q;
+    uint32_t n = c->count;
+    mcs_lock(&pmm_lock, &q);
+    for (size_t scanned = 0; n < want && free_count && scanned < frame_count; scanned++) {
+        size_t i = hint < frame_count ? hint : 0;
+        if (!bitmap[i / 64]) {      // 64 frames in use: next word
+            hint = (i / 64 + 1) * 64;
+            scanned += 64 - i % 64 - 1;
+            continue;
+        }
+        hint = i + 1;
+        if (!is_free(i))
+            continue;
+        set_used(i);
+        free_count--;
+        c->page[n++] = base_pa + i * PAGE_SIZE;
+    }
+    __atomic_store_n(&c->count, n, __ATOMIC_RELAXED);
+    mcs_unlock(&pmm_lock, &q);
+    kstat_inc(MF_KSTAT_PAGE_CACHE_REFILLS);
+}
+
+// Puts c's first `n` pages back in the bitmap (pmm_lock).
+static void flush(struct page_cache *c, uint32_t n)
+{
+    struct mcs_qnode q;
+    mcs_lock(&pmm_lock, &q);
+    for (uint32_t k = 0; k < n; k++) {
+        set_free((c->page[k] - base_pa) / PAGE_SIZE);
+        free_count++;
+    }
+    mcs_unlock(&pmm_lock, &q);
+    memmove(c->page, c->page + n, (c->count - n) * sizeof(c->page[0]));
+    __atomic_store_n(&c->count, c->count - n, __ATOMIC_RELAXED);
+    kstat_inc(MF_KSTAT_PAGE_CACHE_FLUSHES);
+}
+
+static void drain_one(void *rep, unsigned cpu, void *arg)
+{
+    (void)cpu, (void)arg;
+    struct page_cache *c = rep;
+    ticket_lock(&c->lock);
+    if (c->count)
+        flush(c, c->count);
+    ticket_unlock(&c->lock);
+}
+
+// Every CPU's cached pages back to the bitmap.
+void pmm_drain_caches(void)
+{
+    if (caches_on)
+        co_for_each(&caches, drain_one, NULL);
+}
+
+static struct page_cache *my_cache(void)
+{
+    return caches_on ? co_local(&caches) : NULL;
+}
+
+paddr_t pmm_alloc_contig(size_t count, size_t align)
+{
+    paddr_t pa = bitmap_alloc(count, align);
+    if (!pa && count) {
+        // What the caches hold may make up the run.
+        pmm_drain_caches();
+        pa = bitmap_alloc(count, align);
+    }
+    return pa;
+}
+
 paddr_t pmm_alloc(void)
 {
-    return pmm_alloc_contig(1, PAGE_SIZE);
+    struct page_cache *c = my_cache();
+    paddr_t pa = 0;
+    if (likely(c)) {
+        ticket_lock(&c->lock);
+        if (!c->count)
+            refill(c, PMM_CACHE_BATCH);
+        if (c->count) {
+            pa = c->page[c->count - 1];
+            __atomic_store_n(&c->count, c->count - 1, __ATOMIC_RELAXED);
+        }
+        ticket_unlock(&c->lock);
+    }
+    if (unlikely(!pa))
+        return pmm_alloc_contig(1, PAGE_SIZE);   // the bitmap is empty: other CPUs' caches
+    memset(P2V(pa), 0, PAGE_SIZE);
+    return pa;
+}
+
+paddr_t pmm_alloc_uncached(void)
+{
+    return bitmap_alloc(1, PAGE_SIZE);
 }
 
 void pmm_free_contig(paddr_t pa, size_t count)
@@ -151,10 +281,49 @@ void pmm_free_contig(paddr_t pa, size_t count)
     mcs_unlock(&pmm_lock, &q);
 }
 
-void pmm_free(paddr_t pa)
+void pmm_free_uncached(paddr_t pa)
 {
     pmm_free_contig(pa, 1);
 }
 
-uint64_t pmm_free_bytes(void) { return (uint64_t)free_count * PAGE_SIZE; }
+void pmm_free(paddr_t pa)
+{
+    struct page_cache *c = my_cache();
+    if (unlikely(!c) || pa < base_pa || (pa - base_pa) / PAGE_SIZE >= frame_count || pa % PAGE_SIZE) {
+        pmm_free_contig(pa, 1);     // checked there
+        return;
+    }
+    ticket_lock(&c->lock);
+    for (uint32_t k = 0; k < c->count; k++)
+        if (c->page[k] == pa)
+            panic("pmm: freeing frame %p twice (it is in CPU %u's cache)", (void *)pa, arch_cpu_id());
+    if (c->count == PMM_CACHE_MAX)
+        flush(c, PMM_CACHE_BATCH);      // the oldest: the newest are the likeliest in the CPU's cache
+    c->page[c->count] = pa;
+    __atomic_store_n(&c->count, c->count + 1, __ATOMIC_RELAXED);
+    ticket_unlock(&c->lock);
+}
+
+static void add_cached(void *rep, unsigned cpu, void *arg)
+{
+    (void)cpu;
+    *(uint64_t *)arg += __atomic_load_n(&((struct page_cache *)rep)->count, __ATOMIC_RELAXED);
+}
+
+uint64_t pmm_free_bytes(void)
+{
+    uint64_t pages = __atomic_load_n(&free_count, __ATOMIC_RELAXED);
+    if (caches_on)
+        co_for_each(&caches, add_cached, &pages);
+    return pages * PAGE_SIZE;
+}
+
+uint64_t pmm_cached_bytes(void)
+{
+    uint64_t pages = 0;
+    if (caches_on)
+        co_for_each(&caches, add_cached, &pages);
+    return pages * PAGE_SIZE;
+}
+
 uint64_t pmm_total_bytes(void) { return (uint64_t)total_count * PAGE_SIZE; }

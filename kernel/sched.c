@@ -5,6 +5,7 @@
 // Locking (kernel/thread.h, docs/smp.md): cpus[c].lock for c's run queue
 // and the state of c's threads. A run-queue lock is the innermost lock but
 // for the leaves; it is never held across a context switch.
+#include "kernel/clustered.h"
 #include "kernel/lockdep.h"
 #include "kernel/thread.h"
 #include "kernel/arch.h"
@@ -505,6 +506,7 @@ static void switch_locked(struct cpu *c, struct thread *prev, struct thread *nex
     if (next != c->idle) {
         __atomic_store_n(&c->switches, c->switches + 1, __ATOMIC_RELAXED);
         next->switches_in++;
+        kstat_inc(MF_KSTAT_SWITCHES);
         if (next->last_cpu != NEVER_RAN && next->last_cpu != c->id)
             next->migrations++;     // runs on another CPU than the time before
     }
@@ -578,6 +580,7 @@ void timer_tick(void)
 {
     struct cpu *c = this_cpu();
     __atomic_store_n(&c->ticks, c->ticks + 1, __ATOMIC_RELAXED);
+    kstat_inc(MF_KSTAT_TIMER_TICKS);
     if (c->id == 0)
         thread_for_each(wake_timed, c->ticks);
     if (c->slice_left && --c->slice_left == 0)

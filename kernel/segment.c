@@ -4,6 +4,7 @@
 // hold it from decode to the end of invoke (invoke_dispatch), and so do
 // vas_switch, the page-fault path and destruction. Page-table entries
 // removed here are shot down on every CPU that may cache them (vas_flush).
+#include "kernel/clustered.h"
 #include "kernel/object.h"
 #include "kernel/segment.h"
 #include "kernel/arch.h"
@@ -945,6 +946,7 @@ bool pager_fault(struct thread *t, vaddr_t addr, unsigned access, uint64_t pc)
     uint64_t a = (access & VM_WRITE ? MF_ACCESS_WRITE : 0) | (access & VM_EXEC ? MF_ACCESS_EXEC : 0) |
                  (access & (VM_WRITE | VM_EXEC) ? 0 : MF_ACCESS_READ);
     uint64_t msg[5] = {MF_INFO(MF_FAULT_LABEL, 3), addr, a, pc, 0};
+    kstat_inc(MF_KSTAT_PAGER_FAULTS);
     int64_t r = ipc_fault_call(t, ep, &q, badge, msg);
     if (r == 0 || r == -E_AGAIN)
         return true;            // retry (a stopped thread goes no further)

@@ -1,4 +1,5 @@
 // Multiprocessor start-up and cross-CPU calls (see kernel/smp.h).
+#include "kernel/clustered.h"
 #include "kernel/smp.h"
 #include "kernel/arch.h"
 #include "kernel/console.h"
@@ -176,7 +177,7 @@ void smp_init(void)
     unsigned up = 1;
     for (unsigned cpu = 1; cpu < want; cpu++) {
         paddr_t stack = pmm_alloc_contig(KSTACK_PAGES, PAGE_SIZE);
-        if (!stack || !sched_init_cpu(cpu)) {
+        if (!stack || !sched_init_cpu(cpu) || !co_prepare_cpu(cpu)) {
             kprintf("manifold: no memory to start CPU %u\n", cpu);
             break;
         }

@@ -1,7 +1,10 @@
 // In-kernel SMP benchmarks: lock acquire+release and barrier episodes, for
-// each algorithm of lib/spinlock.h and lib/barrier.h, on 1..cpu_count CPUs
-// at once (CPUs 0..k-1, one participant each, interrupts off). The root
-// task starts them with MF_SYSTEM_KBENCH on its System cap in benchmark mode.
+// each algorithm of lib/spinlock.h and lib/barrier.h, and a counter
+// increment and a page alloc+free, each as a clustered object against a
+// shared atomic and an MCS-locked shared one (kernel/clustered.h), on
+// 1..cpu_count CPUs at once (CPUs 0..k-1, one participant each,
+// interrupts off). The root task starts them with MF_SYSTEM_KBENCH on its
+// System cap in benchmark mode.
 //
 // Method (docs/benchmarks.md): every participating CPU runs WARMUP
 // discarded operations, then SAMPLES timed ones, each timed alone with the
@@ -9,7 +12,10 @@
 // benchmarks), minus the minimum cost of two back-to-back reads. The
 // samples of all k CPUs are pooled: n = k * SAMPLES; min, median, max.
 #include "kernel/arch.h"
+#include "kernel/clustered.h"
 #include "kernel/console.h"
+#include "kernel/lockdep.h"
+#include "kernel/pmm.h"
 #include "kernel/smp.h"
 #include "kernel/smp_bench.h"
 #include "kernel/thread.h"
@@ -84,6 +90,121 @@ static void barrier_worker(void *arg)
     }
 }
 
+// ------------------------------------- counters and pages, three ways
+
+enum sharing { PER_CPU, SHARED_ATOMIC, SHARED_LOCKED, SHARINGS };
+static const char *const sharing_names[SHARINGS] = {"clustered", "atomic", "mcs"};
+
+static struct {
+    enum sharing how;
+    uint64_t shared __attribute__((aligned(CACHE_LINE_SIZE)));
+    struct mcs_lock lock;
+    uint64_t total;             // page_worker: set when an allocation failed
+} cnt;
+
+static void count_rep_init(struct clustered *co, void *rep, unsigned cpu) { (void)co, (void)rep, (void)cpu; }
+static const struct co_type count_type = {.name = "bench counter", .rep_size = sizeof(uint64_t),
+                                          .init = count_rep_init};
+static struct clustered counter;
+
+static void counter_worker(void *arg)
+{
+    (void)arg;
+    unsigned me = arch_cpu_id();
+    struct mcs_qnode q;
+    barrier_counter_wait(&b.start, me);
+    for (unsigned i = 0; i < WARMUP + SAMPLES; i++) {
+        uint64_t t0 = arch_user_counter();
+        if (cnt.how == PER_CPU) {
+            uint64_t *rep = co_enter(&counter);
+            if (rep) {
+                __atomic_store_n(rep, *rep + 1, __ATOMIC_RELAXED);
+                co_exit(&counter);
+            }
+        } else if (cnt.how == SHARED_ATOMIC) {
+            __atomic_fetch_add(&cnt.shared, 1, __ATOMIC_RELAXED);
+        } else {
+            mcs_lock(&cnt.lock, &q);
+            cnt.shared++;
+            mcs_unlock(&cnt.lock, &q);
+        }
+        uint64_t t1 = arch_user_counter();
+        if (i >= WARMUP)
+            samples[me][i - WARMUP] = t1 - t0;
+    }
+}
+
+static void sum_rep(void *rep, unsigned cpu, void *arg)
+{
+    (void)cpu;
+    *(uint64_t *)arg += *(uint64_t *)rep;
+}
+
+// One page allocated and freed: through this CPU's cache, or straight from
+// the bitmap under its one MCS lock (what every CPU did before the caches).
+static void page_worker(void *arg)
+{
+    (void)arg;
+    unsigned me = arch_cpu_id();
+    barrier_counter_wait(&b.start, me);
+    for (unsigned i = 0; i < WARMUP + SAMPLES; i++) {
+        uint64_t t0 = arch_user_counter();
+        paddr_t pa = cnt.how == PER_CPU ? pmm_alloc() : pmm_alloc_uncached();
+        if (pa) {
+            if (cnt.how == PER_CPU)
+                pmm_free(pa);
+            else
+                pmm_free_uncached(pa);
+        }
+        uint64_t t1 = arch_user_counter();
+        if (i >= WARMUP)
+            samples[me][i - WARMUP] = t1 - t0;
+        if (!pa)
+            __atomic_store_n(&cnt.total, 1, __ATOMIC_RELAXED);     // no memory: no figure
+    }
+}
+
+static bool run_on_first(unsigned k, smp_fn fn);
+
+// False if a counter lost an increment (the figures would be of a broken
+// counter) or the CPUs did not finish.
+static bool bench_counters_and_pages(void)
+{
+    for (enum sharing how = 0; how < SHARINGS; how++)
+        for (unsigned k = 1; k <= cpu_count; k++) {
+            cnt.how = how;
+            cnt.shared = 0;
+            cnt.lock = (struct mcs_lock){.lock_class = LOCK_CLASS_NONE};
+            co_init(&counter, &count_type, NULL);
+            if (!run_on_first(k, counter_worker))
+                return false;
+            uint64_t sum = 0;
+            co_for_each(&counter, sum_rep, &sum);
+            co_destroy(&counter);
+            sum += cnt.shared;
+            if (sum != (uint64_t)k * (WARMUP + SAMPLES)) {
+                kprintf("kbench: the %s counter counted %lu of %u\n", sharing_names[how], sum,
+                        k * (WARMUP + SAMPLES));
+                return false;
+            }
+            report("counter", sharing_names[how], k);
+        }
+    for (enum sharing how = PER_CPU; how <= SHARED_LOCKED; how += SHARED_LOCKED - PER_CPU)
+        for (unsigned k = 1; k <= cpu_count; k++) {
+            cnt.how = how;
+            cnt.total = 0;
+            uint64_t free_before = pmm_free_bytes();
+            if (!run_on_first(k, page_worker))
+                return false;
+            if (cnt.total || pmm_free_bytes() != free_before) {
+                kprintf("kbench: page alloc+free %s\n", cnt.total ? "found no memory" : "lost memory");
+                return false;
+            }
+            report("page_alloc_free", how == PER_CPU ? "cached" : "bitmap", k);
+        }
+    return true;
+}
+
 static bool run_on_first(unsigned k, smp_fn fn)
 {
     b.k = k;
@@ -122,5 +243,5 @@ int kbench_run(void)
                 return -1;
             report("barrier", barrier_kind_name(kind), k);
         }
-    return 0;
+    return bench_counters_and_pages() ? 0 : -1;
 }

@@ -1,4 +1,5 @@
 // System call dispatch: one bounds check, then a table of small handlers.
+#include "kernel/clustered.h"
 #include "kernel/arch.h"
 #include "kernel/boot.h"
 #include "kernel/console.h"
@@ -124,6 +125,7 @@ void syscall_entry(struct trap_frame *tf)
     struct thread *self = current_thread();
     self->user_frame = tf;
     self->in_syscall = true;
+    kstat_inc(MF_KSTAT_SYSCALLS);
     int64_t r;
     if (unlikely(n >= SYS_COUNT || !syscalls[n])) {
         r = -E_NOSYS;
@@ -177,6 +179,7 @@ static const char *const fault_names[] = {
 void user_fault(struct trap_frame *tf, int kind, vaddr_t addr, unsigned access)
 {
     struct thread *t = current_thread();
+    kstat_inc(MF_KSTAT_USER_FAULTS);
     // Stopped on another CPU while it ran here (suspended, or destroyed
     // with the memory it was using): it leaves now, with no word. Resumed,
     // it takes the fault again, and it is handled then.

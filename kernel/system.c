@@ -4,6 +4,7 @@
 // each at boot (MF_CAP_SYSTEM, MF_CAP_CONSOLE) and passes copies, perhaps
 // with fewer rights, to whom it chooses.
 #include "kernel/arch.h"
+#include "kernel/clustered.h"
 #include "kernel/console.h"
 #include "kernel/invoke.h"
 #include "kernel/ktest.h"
@@ -146,6 +147,26 @@ static int64_t invoke_thread_info(const struct decoded *d)
     return copy_to_user(a->buffer, &info, sizeof(info));
 }
 
+static int decode_kstats(const struct invocation *inv, struct decoded *d)
+{
+    struct info_args *a = DECODED(struct info_args, d);
+    if (!(inv->target->cap.rights & MF_RIGHT_READ))
+        return -E_PERM;
+    a->buffer = inv->arg[0];
+    return 0;
+}
+
+static int64_t invoke_kstats(const struct decoded *d)
+{
+    const struct info_args *a = DECODED(struct info_args, d);
+    struct mf_kstats k = {0};
+    for (unsigned i = 0; i < MF_KSTAT_COUNT; i++)
+        k.count[i] = kstat_read(i);
+    k.page_cache_bytes = pmm_cached_bytes();
+    k.cpus_counting = kstats.reps;
+    return copy_to_user(a->buffer, &k, sizeof(k));
+}
+
 static const struct op_handler system_ops[MAX_OPS] = {
     [MF_SYSTEM_POWEROFF] = {decode_poweroff, invoke_poweroff},
     [MF_SYSTEM_KTEST_COUNT] = {decode_ktest_count, invoke_ktest_count},
@@ -153,6 +174,7 @@ static const struct op_handler system_ops[MAX_OPS] = {
     [MF_SYSTEM_KBENCH] = {decode_exclusive, invoke_exclusive},
     [MF_SYSTEM_INFO] = {decode_info, invoke_info},
     [MF_SYSTEM_THREAD_INFO] = {decode_info, invoke_thread_info},
+    [MF_SYSTEM_KSTATS] = {decode_kstats, invoke_kstats},
 };
 
 const struct object_type system_object_type = {

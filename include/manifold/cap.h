@@ -151,6 +151,7 @@ enum mf_system_op {
     MF_SYSTEM_KBENCH,          // (): prints the in-kernel SMP benchmarks' BENCH lines; needs WRITE
     MF_SYSTEM_INFO,            // (struct mf_system_info *): version, CPUs, memory, clock; needs READ
     MF_SYSTEM_THREAD_INFO,     // (index, struct mf_thread_info *): the index-th thread; -E_NOENT past the end; needs READ
+    MF_SYSTEM_KSTATS,          // (struct mf_kstats *): the kernel's event counters, summed over CPUs; needs READ
     MF_SYSTEM_OP_COUNT
 };
 

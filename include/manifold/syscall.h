@@ -106,6 +106,31 @@ struct mf_boot_dir {
     struct mf_boot_image image[];
 };
 
+// The kernel's event counters since boot (MF_SYSTEM_KSTATS). Each CPU
+// counts in its own representative of a clustered object (docs/smp.md,
+// "Clustered objects"); the call sums them, so a counter another CPU is
+// moving may be a few events behind.
+enum mf_kstat {
+    MF_KSTAT_SYSCALLS = 0,          // system calls entered
+    MF_KSTAT_USER_FAULTS,           // exceptions taken from user mode (pager faults included)
+    MF_KSTAT_PAGER_FAULTS,          // page faults sent to a user-level pager
+    MF_KSTAT_IPC_FAST,              // IPC calls and reply-receives that took the fast path
+    MF_KSTAT_IPC_SLOW,              // ... and the slow path
+    MF_KSTAT_LRPC_CALLS,            // LRPC calls made
+    MF_KSTAT_SWITCHES,              // a CPU switched to another thread
+    MF_KSTAT_TIMER_TICKS,           // timer interrupts, all CPUs
+    MF_KSTAT_PAGE_CACHE_REFILLS,    // a CPU's free-page cache refilled from the bitmap
+    MF_KSTAT_PAGE_CACHE_FLUSHES,    // ... or gave pages back to it
+    MF_KSTAT_COUNT
+};
+#define MF_KSTAT_MAX 16
+struct mf_kstats {
+    uint64_t count[MF_KSTAT_MAX];   // MF_KSTAT_*; the rest 0
+    uint64_t page_cache_bytes;      // free memory held in the CPUs' page caches now
+    uint32_t cpus_counting;         // CPUs with a representative of the counters
+    uint32_t reserved;
+};
+
 struct mf_system_info {
     char version[32];
     char arch[16];

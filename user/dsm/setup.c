@@ -137,18 +137,20 @@ static bool start_in_node(unsigned n, long thread, void (*fn)(uint64_t), void *s
 
 // Waits for the done bits of `mask` (engines booting, applications
 // returning), at most `ticks` timer ticks.
-static bool wait_done(uint32_t mask, long ticks)
+// Waits until every node in `mask` has said it is done, at most `ticks`;
+// the nodes that did not, or 0.
+static uint32_t wait_done_missing(uint32_t mask, long ticks)
 {
     uint32_t seen = 0;
     for (long t = 0;; t++) {
         seen |= (uint32_t)mf_notification_poll(DSM_SLOT_DONE);
-        if ((seen & mask) == mask)
-            return true;
-        if (t >= ticks)
-            return false;
+        if ((seen & mask) == mask || t >= ticks)
+            return mask & ~seen;
         mf_sleep(1);
     }
 }
+
+static bool wait_done(uint32_t mask, long ticks) { return !wait_done_missing(mask, ticks); }
 
 static bool boot_phase(uint32_t all, const char *what)
 {
@@ -261,7 +263,10 @@ long dsm_run_on(uint32_t mask, dsm_app app, uint64_t arg)
                            (uint64_t)(uintptr_t)&starts[n], 9))
             return -E_INVAL;
     }
-    return wait_done(mask, 6000) ? 0 : -E_AGAIN;   // 60 s
+    uint32_t missing = wait_done_missing(mask, 6000);   // 60 s
+    if (missing)
+        printf("dsm: the application has not ended after 60 s on nodes %#x\n", missing);
+    return missing ? -E_AGAIN : 0;
 }
 
 long dsm_node_cpu(unsigned node, bool engine)

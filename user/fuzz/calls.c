@@ -64,9 +64,9 @@ static void system_ops(struct fz_ctx *c)
         printf("fuzz: seed %u: slot %ld holds a System cap with WRITE\n", fz.seed, slot);
         return;
     }
-    // INFO and THREAD_INFO write where they are told: a buffer of ours.
+    // INFO, KSTATS and THREAD_INFO write where they are told: a buffer of ours.
     long a0 = (long)fz_value(c), a1 = (long)fz_value(c);
-    if (op == MF_SYSTEM_INFO)
+    if (op == MF_SYSTEM_INFO || op == MF_SYSTEM_KSTATS)
         a0 = (long)fz_ptr_out(c);
     else if (op == MF_SYSTEM_THREAD_INFO)
         a0 = (long)(fz_chance(c, 700) ? fz_below(c, 80) : fz_value(c)), a1 = (long)fz_ptr_out(c);

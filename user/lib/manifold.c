@@ -20,6 +20,7 @@ long mf_cpu_id(void)
     return r < 0 ? r : (long)info.cpu;
 }
 long mf_system_info(struct mf_system_info *info) { return mf_invoke(MF_CAP_SYSTEM, MF_SYSTEM_INFO, (long)info, 0, 0, 0); }
+long mf_kstats(struct mf_kstats *out) { return mf_invoke(MF_CAP_SYSTEM, MF_SYSTEM_KSTATS, (long)out, 0, 0, 0); }
 long mf_time(void) { return mf_syscall(SYS_TIME, 0, 0, 0); }
 long mf_sleep(long ticks) { return mf_syscall(SYS_SLEEP, ticks, 0, 0); }
 long mf_system_poweroff(long system, int status) { return mf_invoke(system, MF_SYSTEM_POWEROFF, status, 0, 0, 0); }

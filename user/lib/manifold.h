@@ -104,6 +104,9 @@ long mf_thread_info(unsigned index, struct mf_thread_info *info);
 // Through the System cap in MF_CAP_SYSTEM (READ): programs the shell
 // starts get a read-only copy.
 long mf_system_info(struct mf_system_info *info);
+// The kernel's event counters (MF_KSTAT_*), through the System cap in
+// MF_CAP_SYSTEM (READ).
+long mf_kstats(struct mf_kstats *out);
 long mf_time(void);                    // timer ticks since boot
 long mf_sleep(long ticks);
 

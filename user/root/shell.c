@@ -375,6 +375,28 @@ static void cmd_ps(int argc, char **argv)
         printf("  %4u %-10s %4u %4u  %s\n", ti.id, states[ti.state % 4], ti.cpu, ti.priority, ti.name);
 }
 
+static void cmd_stats(int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    static const char *const names[MF_KSTAT_COUNT] = {
+        [MF_KSTAT_SYSCALLS] = "system calls", [MF_KSTAT_USER_FAULTS] = "user faults",
+        [MF_KSTAT_PAGER_FAULTS] = "pager faults", [MF_KSTAT_IPC_FAST] = "IPC fast path",
+        [MF_KSTAT_IPC_SLOW] = "IPC slow path", [MF_KSTAT_LRPC_CALLS] = "LRPC calls",
+        [MF_KSTAT_SWITCHES] = "thread switches", [MF_KSTAT_TIMER_TICKS] = "timer ticks",
+        [MF_KSTAT_PAGE_CACHE_REFILLS] = "page cache refills", [MF_KSTAT_PAGE_CACHE_FLUSHES] = "page cache flushes",
+    };
+    struct mf_kstats k;
+    long r = mf_kstats(&k);
+    if (r < 0) {
+        printf("stats: %s\n", mf_strerror(r));
+        return;
+    }
+    for (unsigned i = 0; i < MF_KSTAT_COUNT; i++)
+        printf("  %-20s %12lu\n", names[i], (unsigned long)k.count[i]);
+    printf("  %-20s %9lu KiB (%u CPUs)\n", "in page caches", (unsigned long)(k.page_cache_bytes >> 10),
+           k.cpus_counting);
+}
+
 static void cmd_programs(int argc, char **argv)
 {
     (void)argc, (void)argv;
@@ -506,6 +528,7 @@ static const struct command commands[] = {
     {"help", "help", "list commands", cmd_help},
     {"info", "info", "version, CPUs, memory, features", cmd_info},
     {"ps", "ps", "list threads", cmd_ps},
+    {"stats", "stats", "the kernel's event counters, summed over CPUs", cmd_stats},
     {"devices", "devices", "list the PCI devices (device caps from slot 224)", cmd_devices},
     {"programs", "programs", "list programs carried as boot modules", cmd_programs},
     {"run", "run NAME [NUMBER] [&]", "start a program; wait for it (Ctrl-C ends it) unless &", cmd_run},

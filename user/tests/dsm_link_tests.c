@@ -252,12 +252,17 @@ UTEST(dsm_link_dead_peer_detected_and_its_pages_fail)
     for (unsigned n = 0; n < DSM_MAX_NODES; n++)
         for (unsigned i = 0; i < 6; i++)
             result[n][i] = -99;
+    const char *step = "before the kill";
     long r = dsm_run(before_kill, 0);
-    if (r == 0 && !dsm_kill(VICTIM))
+    if (r == 0 && (step = "the kill", !dsm_kill(VICTIM)))
         r = -E_INVAL;
     killed_at = (uint64_t)mf_time();
-    if (r == 0)
+    if (r == 0) {
+        step = "after the kill";
         r = dsm_run_on(0x3, after_kill, 0);
+    }
+    if (r)
+        printf("# %s: %s\n", step, mf_strerror(r));
     struct dsm_link_stats s0, s1;
     dsm_get_link_stats(0, &s0);
     dsm_get_link_stats(1, &s1);
