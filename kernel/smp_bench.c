@@ -92,8 +92,10 @@ static void barrier_worker(void *arg)
 
 // ------------------------------------- counters and pages, three ways
 
-enum sharing { PER_CPU, SHARED_ATOMIC, SHARED_LOCKED, SHARINGS };
-static const char *const sharing_names[SHARINGS] = {"clustered", "atomic", "mcs"};
+// PER_CPU: co_enter/co_exit (what a destroyable object pays for
+// quiescence); PER_CPU_LOCAL: co_local, as the kernel's permanent counters.
+enum sharing { PER_CPU, PER_CPU_LOCAL, SHARED_ATOMIC, SHARED_LOCKED, SHARINGS };
+static const char *const sharing_names[SHARINGS] = {"clustered", "clustered_local", "atomic", "mcs"};
 
 static struct {
     enum sharing how;
@@ -121,6 +123,10 @@ static void counter_worker(void *arg)
                 __atomic_store_n(rep, *rep + 1, __ATOMIC_RELAXED);
                 co_exit(&counter);
             }
+        } else if (cnt.how == PER_CPU_LOCAL) {
+            uint64_t *rep = co_local(&counter);     // destroyed only after every CPU is done
+            if (rep)
+                __atomic_store_n(rep, *rep + 1, __ATOMIC_RELAXED);
         } else if (cnt.how == SHARED_ATOMIC) {
             __atomic_fetch_add(&cnt.shared, 1, __ATOMIC_RELAXED);
         } else {
