@@ -201,10 +201,11 @@ const size_t arch_trap_frame_size = sizeof(struct trap_frame);
 
 void arch_trap_set_entry(struct trap_frame *tf, uint64_t pc, uint64_t sp, uint64_t a0, uint64_t a1)
 {
+    for (unsigned i = 2; i < 31; i++)
+        tf->x[i] = 0;               // x29, x30: a fresh frame chain
     tf->pc = pc;
     tf->sp = sp;
     tf->x[0] = a0;
     tf->x[1] = a1;
-    tf->x[29] = tf->x[30] = 0;     // a fresh frame chain
 }
 uint64_t arch_trap_sp(const struct trap_frame *tf) { return tf->sp; }

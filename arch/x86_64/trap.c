@@ -110,6 +110,8 @@ const size_t arch_trap_frame_size = sizeof(struct trap_frame);
 // The stack is entered as if by a call: rsp + 8 is 16-byte aligned.
 void arch_trap_set_entry(struct trap_frame *tf, uint64_t pc, uint64_t sp, uint64_t a0, uint64_t a1)
 {
+    tf->r15 = tf->r14 = tf->r13 = tf->r12 = tf->r11 = tf->r10 = tf->r9 = tf->r8 = 0;
+    tf->rbp = tf->rdx = tf->rcx = tf->rbx = tf->rax = 0;
     tf->rip = pc;
     tf->rsp = sp - 8;
     tf->rdi = a0;

@@ -49,6 +49,8 @@ static uint64_t foreign_address(struct fz_ctx *c)
     return addrs[fz_below(c, sizeof(addrs) / sizeof(addrs[0]))];
 }
 
+uint64_t fz_foreign(struct fz_ctx *c) { return foreign_address(c); }
+
 // Our own memory the kernel may read: text, read-only data, data, stack.
 uint64_t fz_ptr_in(struct fz_ctx *c)
 {

@@ -173,6 +173,7 @@ uint64_t fz_value(struct fz_ctx *c);               // boundary and random number
 uint64_t fz_ptr_in(struct fz_ctx *c);              // an address the kernel may read
 uint64_t fz_ptr_out(struct fz_ctx *c);             // ... may write (up to 512 bytes in our memory)
 uint64_t fz_user_va(struct fz_ctx *c);             // a page address for mappings
+uint64_t fz_foreign(struct fz_ctx *c);             // an address not ours: unmapped, kernel, odd
 long fz_cptr(struct fz_ctx *c);                    // a slot number, any
 long fz_slot_of(struct fz_ctx *c, unsigned type);  // a slot believed to hold `type`, or any
 long fz_free_slot(struct fz_ctx *c);               // an arena slot believed empty

@@ -169,7 +169,13 @@ void fz_lrpc_scenario(struct fz_ctx *c)
     }
     fz_inv(c, server, MF_VAS_ATTACH_SEGMENT, seg, 3, 0, 0);
     long procs = fz_chance(c, 900) ? 8 : (long)fz_value(c);
-    long entry = fz_chance(c, 950) ? (long)(uintptr_t)mf_lrpc_entry : (long)fz_ptr_out(c);
+    // A bad entry: data (not executable), unmapped or kernel addresses.
+    // Never our own text at a random place: that would be the worker
+    // running the fuzzer's code from the middle (it once returned through
+    // a stale link register into the worker's loop and ended the worker).
+    long entry = (long)(uintptr_t)mf_lrpc_entry;
+    if (!fz_chance(c, 950))
+        entry = fz_chance(c, 300) ? (long)(uintptr_t)&fz_scratch[fz_below(c, 12 * 4096)] : (long)fz_foreign(c);
     fz_inv(c, binding, MF_BINDING_CONFIGURE, server, seg, procs, entry);
     unsigned astacks = 1 + (unsigned)fz_below(c, 4);
     for (unsigned i = 0; i < astacks; i++)

@@ -305,3 +305,74 @@ UTEST_FAULTS(lrpc_server_binds_to_itself)
     UCHECK(st.how == EXIT_NORMAL && st.code == 0);
     return NULL;
 }
+
+// The server side of a call starts with none of its client's registers
+// but the arguments. The client loads a secret into registers the calling
+// convention preserves (rbx, r12, rbp / x19, x20, x29) right before the
+// call; the binding's entry is a stub that stores what it finds in them
+// in the A-stack and returns (the return's system-call number is in the
+// A-stack too: the stub has nothing else to go on).
+#define SECRET 0x5ec7e75ec7e75ec7ul
+#define RS_SERVER 3830
+#define RS_CLIENT 3831
+#define RS_SEGMENT 3832
+#define RS_FRAME 3833
+#define RS_BINDING 3834
+#define RS_BASE (16ul << 30)
+void regs_stub(void);
+long call_with_secret(long number, long binding, long procedure, long astack, long secret);
+#if defined(__x86_64__)
+__asm__(".text\n"
+        ".globl regs_stub\nregs_stub:\n"
+        "  movq %rbx, 0(%rdi)\n  movq %r12, 8(%rdi)\n  movq %rbp, 16(%rdi)\n"
+        "  movq 24(%rdi), %rax\n  xorl %edi, %edi\n  syscall\n  ud2\n"
+        ".globl call_with_secret\ncall_with_secret:\n"
+        "  pushq %rbx\n  pushq %r12\n  pushq %rbp\n"
+        "  movq %rdi, %rax\n  movq %rsi, %rdi\n  movq %rdx, %rsi\n  movq %rcx, %rdx\n"
+        "  movq %r8, %rbx\n  movq %r8, %r12\n  movq %r8, %rbp\n  syscall\n"
+        "  popq %rbp\n  popq %r12\n  popq %rbx\n  ret\n");
+#else
+__asm__(".text\n"
+        ".globl regs_stub\nregs_stub:\n"
+        "  str x19, [x0]\n  str x20, [x0, #8]\n  str x29, [x0, #16]\n"
+        "  ldr x8, [x0, #24]\n  mov x0, #0\n  svc #0\n  udf #0\n"
+        ".globl call_with_secret\ncall_with_secret:\n"
+        "  stp x29, x30, [sp, #-32]!\n  stp x19, x20, [sp, #16]\n"
+        "  mov x8, x0\n  mov x0, x1\n  mov x1, x2\n  mov x2, x3\n"
+        "  mov x19, x4\n  mov x20, x4\n  mov x29, x4\n  svc #0\n"
+        "  ldp x19, x20, [sp, #16]\n  ldp x29, x30, [sp], #32\n  ret\n");
+#endif
+static uint8_t stub_estack[4096] __attribute__((aligned(16)));
+
+UTEST(lrpc_server_sees_none_of_the_clients_registers)
+{
+    const long self = MF_CAP_SELF_CNODE, ut = LRPC_CLIENT_UT;
+    UCHECK(mf_untyped_retype(ut, MF_OBJ_VAS, 14, 1, self, RS_SERVER) == 0 && mf_vas_attach(RS_SERVER, 0) == 0);
+    UCHECK(mf_untyped_retype(ut, MF_OBJ_VAS, 14, 1, self, RS_CLIENT) == 0 && mf_vas_attach(RS_CLIENT, 0) == 0);
+    UCHECK(mf_untyped_retype(ut, MF_OBJ_SEGMENT, 13, 1, self, RS_SEGMENT) == 0 &&
+           mf_segment_configure(RS_SEGMENT, RS_BASE, 2ul << 20) == 0);
+    UCHECK(mf_untyped_retype(ut, MF_OBJ_FRAME, 12, 1, self, RS_FRAME) == 0 &&
+           mf_frame_map(RS_FRAME, RS_SEGMENT, RS_BASE, MF_RIGHT_READ | MF_RIGHT_WRITE) == 0);
+    UCHECK(mf_vas_attach_segment(RS_SERVER, RS_SEGMENT, MF_RIGHT_READ | MF_RIGHT_WRITE) == 0);
+    UCHECK(mf_untyped_retype(ut, MF_OBJ_BINDING, 0, 1, self, RS_BINDING) == 0 &&
+           mf_binding_configure(RS_BINDING, RS_SERVER, RS_SEGMENT, 1, regs_stub) == 0 &&
+           mf_binding_set_astack(RS_BINDING, 0, RS_BASE, 1024, stub_estack + sizeof(stub_estack)) == 0 &&
+           mf_binding_attach_client(RS_BINDING, RS_CLIENT) == 0);
+    volatile uint64_t *astack = (volatile uint64_t *)RS_BASE;
+    uint64_t seen[3] = {1, 1, 1};
+    long r = -1;
+    if (mf_vas_switch(RS_CLIENT) == 0) {
+        astack[0] = astack[1] = astack[2] = 1;
+        astack[3] = SYS_LRPC_RETURN;
+        r = call_with_secret(SYS_LRPC_CALL, RS_BINDING, 0, 0, (long)SECRET);
+        for (int i = 0; i < 3; i++)
+            seen[i] = astack[i];
+        mf_vas_switch(0);
+    }
+    long revoked = mf_cnode_revoke(self, ut);
+    printf("# the server found %#lx %#lx %#lx where the client had %#lx\n", (unsigned long)seen[0],
+           (unsigned long)seen[1], (unsigned long)seen[2], SECRET);
+    UCHECK(r == 0 && revoked == 0);
+    UCHECK(seen[0] == 0 && seen[1] == 0 && seen[2] == 0);
+    return NULL;
+}
