@@ -77,19 +77,14 @@ void co_for_each(struct clustered *co, void (*fn)(void *rep, unsigned cpu, void 
 void co_destroy(struct clustered *co)
 {
     assert(!co->type->permanent);
-    assert(co->slot[arch_cpu_id()].active == 0);
     struct mcs_qnode q;
-    // No new representative, and no new operation: whoever entered before
-    // this store is seen active below (the fences pair with co_enter's).
+    // No new representative, and no new operation once this is seen; the
+    // operations that began before it end by each CPU's next quiescent
+    // state (grace_period_wait fences before it reads their counts).
     mcs_lock(&co->lock, &q);
     __atomic_store_n(&co->dying, true, __ATOMIC_RELAXED);
     mcs_unlock(&co->lock, &q);
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    for (unsigned cpu = 0; cpu < MAX_CPUS; cpu++)
-        while (__atomic_load_n(&co->slot[cpu].active, __ATOMIC_ACQUIRE)) {
-            smp_spin_poll();    // the CPU in flight may be waiting for us
-            cpu_relax();
-        }
+    grace_period_wait();
     for (unsigned cpu = 0; cpu < MAX_CPUS; cpu++) {
         void *rep = co->slot[cpu].rep;
         if (!rep)

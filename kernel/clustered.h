@@ -19,14 +19,16 @@
 // it, drain it) is the type's business: a field read with atomic loads, or
 // a lock in the representative (the page cache, kernel/pmm.c).
 //
-// Quiescence (docs/smp.md, "Clustered objects"): co_enter marks its CPU's
-// slot active and then looks at `dying`; co_destroy sets `dying` and then
-// waits until no slot is active (both with a full fence between, so one of
-// the two sees the other). After that no operation is in flight and none
-// can start: the representatives are folded back into the root (the
-// type's `fold`) and their pages freed. Objects of a `permanent` type are
-// never destroyed and skip the marking (co_local): the page allocator and
-// the kernel's counters, which are on hot paths.
+// Quiescence (docs/smp.md, "Clustered objects"): co_destroy sets `dying`
+// and waits for a grace period (grace_period_wait, kernel/thread.h): every
+// other CPU passes through user mode or its idle loop. An operation runs
+// inside one kernel entry (co_enter to co_exit, no blocking between), so
+// one that saw `dying` clear has ended by then, and none that starts
+// after sees it clear. Then the representatives are folded back into the
+// root (the type's `fold`) and their pages freed. Operations pay a load
+// and a branch for this, no store and no fence. Objects of a `permanent`
+// type are never destroyed and skip even the load (co_local): the page
+// allocator and the kernel's counters, on hot paths.
 #pragma once
 #include "kernel/types.h"
 #include "kernel/arch.h"
@@ -48,7 +50,6 @@ struct co_type {
 
 struct co_slot {
     void *rep;                          // NULL until `cpu` first uses the object
-    uint32_t active;                    // operations of this CPU in flight (nesting depth)
 } __attribute__((aligned(CACHE_LINE_SIZE)));
 
 struct clustered {
@@ -74,29 +75,21 @@ bool co_prepare_cpu(unsigned cpu);
 void *co_miss(struct clustered *co, unsigned cpu);
 
 // This CPU's representative, made on first use; NULL if the object is
-// being destroyed or no memory was left for a representative. Pair with
-// co_exit.
+// being destroyed or no memory was left for a representative. The
+// operation ends (co_exit) before this kernel entry returns to user mode
+// and never blocks in between: that is what the grace period counts on.
 static inline void *co_enter(struct clustered *co)
 {
-    unsigned cpu = arch_cpu_id();
-    struct co_slot *s = &co->slot[cpu];
-    __atomic_store_n(&s->active, s->active + 1, __ATOMIC_RELAXED);
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    if (unlikely(__atomic_load_n(&co->dying, __ATOMIC_RELAXED))) {
-        __atomic_store_n(&s->active, s->active - 1, __ATOMIC_RELEASE);
+    if (unlikely(__atomic_load_n(&co->dying, __ATOMIC_RELAXED)))
         return NULL;
-    }
-    void *rep = s->rep;
-    if (unlikely(!rep) && !(rep = co_miss(co, cpu)))
-        __atomic_store_n(&s->active, s->active - 1, __ATOMIC_RELEASE);
-    return rep;
+    unsigned cpu = arch_cpu_id();
+    void *rep = __atomic_load_n(&co->slot[cpu].rep, __ATOMIC_ACQUIRE);
+    return likely(rep) ? rep : co_miss(co, cpu);
 }
 
-static inline void co_exit(struct clustered *co)
-{
-    struct co_slot *s = &co->slot[arch_cpu_id()];
-    __atomic_store_n(&s->active, s->active - 1, __ATOMIC_RELEASE);
-}
+// Marks the end of an operation in the code (it costs nothing: the grace
+// period ends it by the CPU's next quiescent state).
+static inline void co_exit(struct clustered *co) { (void)co; }
 
 // A permanent object's representative for this CPU (made on first use),
 // with no quiescence marking; NULL only when out of memory.
@@ -112,8 +105,9 @@ static inline void *co_local(struct clustered *co)
 void co_for_each(struct clustered *co, void (*fn)(void *rep, unsigned cpu, void *arg), void *arg);
 
 // Ends the object: no new operation starts, those in flight on any CPU
-// are waited for, then every representative is folded into the root and
-// freed. Not for permanent objects, not from inside an operation on it.
+// are waited for (a grace period), then every representative is folded
+// into the root and freed. Not for permanent objects, not from inside an
+// operation on it, not with a lock held.
 void co_destroy(struct clustered *co);
 
 // ------------------------------------------------ kernel statistics

@@ -14,6 +14,7 @@
 #include "kernel/locks.h"
 #include "kernel/sched.h"
 #include "kernel/segment.h"
+#include "kernel/smp.h"
 #include "kernel/version.h"
 #include "include/manifold/cap.h"
 #include "include/manifold/errors.h"
@@ -589,13 +590,42 @@ void timer_tick(void)
         schedule();
 }
 
+void grace_period_wait(void)
+{
+    unsigned me = arch_cpu_id();
+    uint64_t seen[MAX_CPUS], waiting = smp_online_cpus() & ~(1ull << me);
+    assert(!cap_lock_held() && !space_lock_held());     // CPUs spinning on them are not quiescent
+    // What the caller changed is visible everywhere before the counts are
+    // read: a CPU that starts using it later sees the change.
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    for (uint64_t m = waiting; m; m &= m - 1) {
+        unsigned c = (unsigned)__builtin_ctzll(m);
+        seen[c] = __atomic_load_n(&cpus[c].quiescent, __ATOMIC_ACQUIRE);
+        arch_send_ipi(c, IPI_RESCHEDULE);   // out of user mode or the idle wait, through a quiescent state
+    }
+    while (waiting) {
+        // Waiting here we hold nothing: a grace period another CPU waits
+        // for may end on us.
+        quiescent_state(&cpus[me]);
+        for (uint64_t m = waiting; m; m &= m - 1) {
+            unsigned c = (unsigned)__builtin_ctzll(m);
+            if (__atomic_load_n(&cpus[c].quiescent, __ATOMIC_ACQUIRE) != seen[c])
+                waiting &= ~(1ull << c);
+        }
+        smp_spin_poll();
+        cpu_relax();
+    }
+}
+
 static void idle_loop(void *arg)
 {
     (void)arg;
     for (;;) {
+        quiescent_state(this_cpu());
         arch_wait_for_interrupt();
         arch_interrupts_disable();
         struct cpu *c = this_cpu();
+        quiescent_state(c);
         if (c->run_head || work_elsewhere(c))
             schedule();
     }

@@ -163,6 +163,9 @@ void return_to_user(struct trap_frame *tf)
         kprintf("manifold: thread %u (%s) killed: its address space was destroyed\n", t->id, t->name);
         thread_exit(EXIT_NO_SPACE, 0, 0);
     }
+    // Back to user mode: this CPU holds nothing of the kernel's (a grace
+    // period, grace_period_wait, may end).
+    quiescent_state(this_cpu());
 }
 
 _Static_assert(MF_FAULT_PAGE == FAULT_PAGE && MF_FAULT_UNDEFINED == FAULT_UNDEFINED &&

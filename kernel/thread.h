@@ -130,12 +130,29 @@ struct cpu {
     bool need_resched;          // schedule before returning to user mode (return_to_user)
     uint32_t id;
     bool online;                // set by the CPU itself once it runs
+    // Quiescent states passed (return_to_user, the idle loop): moments it
+    // holds no reference into kernel memory. grace_period_wait counts them.
+    uint64_t quiescent;
 } __attribute__((aligned(CACHE_LINE_SIZE)));
 
 extern struct cpu cpus[MAX_CPUS];
 extern unsigned cpu_count;      // CPUs online: 0..cpu_count-1
 static inline struct cpu *this_cpu(void) { return &cpus[arch_cpu_id()]; }
 static inline struct thread *current_thread(void) { return this_cpu()->current; }
+
+// Grace periods (kernel/sched.c): a CPU is quiescent when it returns to
+// user mode or passes through its idle loop, the only places it holds no
+// pointer into kernel memory (the kernel is not preemptible and runs with
+// interrupts off). grace_period_wait returns once every other online CPU
+// has been quiescent since it was called: whatever a CPU could see before
+// the call (an object marked dying, a pointer unpublished) it no longer
+// uses. Not with a lock held; the caller must not itself be using what it
+// waits to free.
+static inline void quiescent_state(struct cpu *c)
+{
+    __atomic_store_n(&c->quiescent, c->quiescent + 1, __ATOMIC_RELEASE);
+}
+void grace_period_wait(void);
 
 void sched_init(void);
 // CPU `cpu` (not yet started) gets its idle thread; false when out of memory.
