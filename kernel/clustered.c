@@ -117,6 +117,14 @@ uint64_t kstat_read(unsigned counter)
     uint64_t sum = 0;
     if (counter >= MF_KSTAT_COUNT)
         return 0;
+    // Two the scheduler counts per CPU already (struct cpu): summed from
+    // there, not counted twice on the switch and tick paths.
+    if (counter == MF_KSTAT_SWITCHES || counter == MF_KSTAT_TIMER_TICKS) {
+        for (unsigned c = 0; c < cpu_count; c++)
+            sum += counter == MF_KSTAT_SWITCHES ? __atomic_load_n(&cpus[c].switches, __ATOMIC_RELAXED)
+                                                : __atomic_load_n(&cpus[c].ticks, __ATOMIC_RELAXED);
+        return sum;
+    }
     for (unsigned cpu = 0; cpu < MAX_CPUS; cpu++) {
         const uint64_t *rep = __atomic_load_n(&kstats.slot[cpu].rep, __ATOMIC_ACQUIRE);
         if (rep)

@@ -293,13 +293,10 @@ static bool is_short(const struct thread *self, uint64_t info)
 static void count_path(struct thread *t, enum ipc_path path)
 {
     t->ipc_last_path = (uint8_t)path;
-    if (path == IPC_FAST) {
+    if (path == IPC_FAST)
         t->ipc_fast++;
-        kstat_inc(MF_KSTAT_IPC_FAST);
-    } else {
+    else
         t->ipc_slow++;
-        kstat_inc(MF_KSTAT_IPC_SLOW);
-    }
 }
 
 // The endpoint cptr names, locked with *q (cap_lock taken and dropped), or NULL.

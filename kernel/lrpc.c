@@ -240,7 +240,6 @@ static int64_t call_locked(struct thread *self, struct trap_frame *tf, uint64_t 
 int64_t lrpc_call(struct thread *self, struct trap_frame *tf, uint64_t cptr, uint64_t proc, uint64_t astack)
 {
     struct slot *s;
-    kstat_inc(MF_KSTAT_LRPC_CALLS);
     cap_lock();
     int r = cap_lookup(self, cptr, MF_OBJ_BINDING, MF_RIGHT_READ, &s);
     if (unlikely(r)) {

@@ -507,7 +507,6 @@ static void switch_locked(struct cpu *c, struct thread *prev, struct thread *nex
     if (next != c->idle) {
         __atomic_store_n(&c->switches, c->switches + 1, __ATOMIC_RELAXED);
         next->switches_in++;
-        kstat_inc(MF_KSTAT_SWITCHES);
         if (next->last_cpu != NEVER_RAN && next->last_cpu != c->id)
             next->migrations++;     // runs on another CPU than the time before
     }
@@ -581,7 +580,7 @@ void timer_tick(void)
 {
     struct cpu *c = this_cpu();
     __atomic_store_n(&c->ticks, c->ticks + 1, __ATOMIC_RELAXED);
-    kstat_inc(MF_KSTAT_TIMER_TICKS);
+    quiescent_state(c);         // as in sched_reschedule_ipi: taken in user mode or idle
     if (c->id == 0)
         thread_for_each(wake_timed, c->ticks);
     if (c->slice_left && --c->slice_left == 0)
@@ -603,6 +602,7 @@ void grace_period_wait(void)
         seen[c] = __atomic_load_n(&cpus[c].quiescent, __ATOMIC_ACQUIRE);
         arch_send_ipi(c, IPI_RESCHEDULE);   // out of user mode or the idle wait, through a quiescent state
     }
+    kstat_inc(MF_KSTAT_GRACE_PERIODS);
     while (waiting) {
         // Waiting here we hold nothing: a grace period another CPU waits
         // for may end on us.
@@ -675,6 +675,10 @@ void sched_init(void)
 void sched_reschedule_ipi(void)
 {
     struct cpu *c = this_cpu();
+    // Interrupts are taken only in user mode or in the idle loop (the
+    // kernel runs with them off): this CPU held nothing of the kernel's
+    // when this came, a quiescent state (grace_period_wait sends it).
+    quiescent_state(c);
     if (c->current == c->idle) {
         if (c->run_head)
             schedule();

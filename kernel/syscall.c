@@ -125,7 +125,6 @@ void syscall_entry(struct trap_frame *tf)
     struct thread *self = current_thread();
     self->user_frame = tf;
     self->in_syscall = true;
-    kstat_inc(MF_KSTAT_SYSCALLS);
     int64_t r;
     if (unlikely(n >= SYS_COUNT || !syscalls[n])) {
         r = -E_NOSYS;
@@ -163,9 +162,6 @@ void return_to_user(struct trap_frame *tf)
         kprintf("manifold: thread %u (%s) killed: its address space was destroyed\n", t->id, t->name);
         thread_exit(EXIT_NO_SPACE, 0, 0);
     }
-    // Back to user mode: this CPU holds nothing of the kernel's (a grace
-    // period, grace_period_wait, may end).
-    quiescent_state(this_cpu());
 }
 
 _Static_assert(MF_FAULT_PAGE == FAULT_PAGE && MF_FAULT_UNDEFINED == FAULT_UNDEFINED &&

@@ -130,8 +130,8 @@ struct cpu {
     bool need_resched;          // schedule before returning to user mode (return_to_user)
     uint32_t id;
     bool online;                // set by the CPU itself once it runs
-    // Quiescent states passed (return_to_user, the idle loop): moments it
-    // holds no reference into kernel memory. grace_period_wait counts them.
+    // Quiescent states passed (an interrupt taken, the idle loop): moments
+    // it held no reference into kernel memory. grace_period_wait counts them.
     uint64_t quiescent;
 } __attribute__((aligned(CACHE_LINE_SIZE)));
 
@@ -140,10 +140,11 @@ extern unsigned cpu_count;      // CPUs online: 0..cpu_count-1
 static inline struct cpu *this_cpu(void) { return &cpus[arch_cpu_id()]; }
 static inline struct thread *current_thread(void) { return this_cpu()->current; }
 
-// Grace periods (kernel/sched.c): a CPU is quiescent when it returns to
-// user mode or passes through its idle loop, the only places it holds no
-// pointer into kernel memory (the kernel is not preemptible and runs with
-// interrupts off). grace_period_wait returns once every other online CPU
+// Grace periods (kernel/sched.c): a CPU is quiescent when it takes an
+// interrupt or passes through its idle loop: the kernel is not preemptible
+// and runs with interrupts off, so an interrupt finds the CPU in user mode
+// or idle, holding no pointer into kernel memory. The reschedule IPI and
+// the tick count (quiescent_state); nothing on the system-call path does. grace_period_wait returns once every other online CPU
 // has been quiescent since it was called: whatever a CPU could see before
 // the call (an object marked dying, a pointer unpublished) it no longer
 // uses. Not with a lock held; the caller must not itself be using what it

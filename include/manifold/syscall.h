@@ -109,16 +109,15 @@ struct mf_boot_dir {
 // The kernel's event counters since boot (MF_SYSTEM_KSTATS). Each CPU
 // counts in its own representative of a clustered object (docs/smp.md,
 // "Clustered objects"); the call sums them, so a counter another CPU is
-// moving may be a few events behind.
+// moving may be a few events behind. Only events off the fast paths are
+// counted: a count on every system call or IPC cost about 10 instructions
+// each (measured; docs/smp.md). Per-thread IPC paths: mf_thread_info.
 enum mf_kstat {
-    MF_KSTAT_SYSCALLS = 0,          // system calls entered
-    MF_KSTAT_USER_FAULTS,           // exceptions taken from user mode (pager faults included)
+    MF_KSTAT_USER_FAULTS = 0,       // exceptions taken from user mode (pager faults included)
     MF_KSTAT_PAGER_FAULTS,          // page faults sent to a user-level pager
-    MF_KSTAT_IPC_FAST,              // IPC calls and reply-receives that took the fast path
-    MF_KSTAT_IPC_SLOW,              // ... and the slow path
-    MF_KSTAT_LRPC_CALLS,            // LRPC calls made
-    MF_KSTAT_SWITCHES,              // a CPU switched to another thread
-    MF_KSTAT_TIMER_TICKS,           // timer interrupts, all CPUs
+    MF_KSTAT_GRACE_PERIODS,         // grace periods waited for (clustered objects destroyed)
+    MF_KSTAT_SWITCHES,              // a CPU switched to a thread other than its idle one (the scheduler's per-CPU count)
+    MF_KSTAT_TIMER_TICKS,           // timer interrupts, all CPUs (likewise)
     MF_KSTAT_PAGE_CACHE_REFILLS,    // a CPU's free-page cache refilled from the bitmap
     MF_KSTAT_PAGE_CACHE_FLUSHES,    // ... or gave pages back to it
     MF_KSTAT_COUNT

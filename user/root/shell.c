@@ -379,11 +379,10 @@ static void cmd_stats(int argc, char **argv)
 {
     (void)argc, (void)argv;
     static const char *const names[MF_KSTAT_COUNT] = {
-        [MF_KSTAT_SYSCALLS] = "system calls", [MF_KSTAT_USER_FAULTS] = "user faults",
-        [MF_KSTAT_PAGER_FAULTS] = "pager faults", [MF_KSTAT_IPC_FAST] = "IPC fast path",
-        [MF_KSTAT_IPC_SLOW] = "IPC slow path", [MF_KSTAT_LRPC_CALLS] = "LRPC calls",
-        [MF_KSTAT_SWITCHES] = "thread switches", [MF_KSTAT_TIMER_TICKS] = "timer ticks",
-        [MF_KSTAT_PAGE_CACHE_REFILLS] = "page cache refills", [MF_KSTAT_PAGE_CACHE_FLUSHES] = "page cache flushes",
+        [MF_KSTAT_USER_FAULTS] = "user faults", [MF_KSTAT_PAGER_FAULTS] = "pager faults",
+        [MF_KSTAT_GRACE_PERIODS] = "grace periods", [MF_KSTAT_SWITCHES] = "thread switches",
+        [MF_KSTAT_TIMER_TICKS] = "timer ticks", [MF_KSTAT_PAGE_CACHE_REFILLS] = "page cache refills",
+        [MF_KSTAT_PAGE_CACHE_FLUSHES] = "page cache flushes",
     };
     struct mf_kstats k;
     long r = mf_kstats(&k);

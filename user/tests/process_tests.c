@@ -218,3 +218,39 @@ UTEST(names_disappear_with_their_owner)
     UCHECK(mf_cnode_revoke(self, UT) == 0);
     return NULL;
 }
+
+// The kernel's counters (MF_SYSTEM_KSTATS): per-CPU representatives of a
+// clustered object, summed by the call. A faulting program counts one
+// user fault; a sleep, timer ticks; coming back from it, a switch.
+UTEST_FAULTS(kernel_counters_count_what_happens)
+{
+    struct mf_system_info si;
+    struct mf_kstats a, b;
+    struct mf_exit_status st;
+    UCHECK(mf_system_info(&si) == 0);
+    UCHECK(mf_kstats(&a) == 0);
+    UCHECK(run("fault", 1, &st) == 0 && st.how == EXIT_FAULT);
+    UCHECK(mf_sleep(3) == 0);
+    UCHECK(mf_kstats(&b) == 0);
+    printf("# user faults +%lu, switches +%lu, ticks +%lu; %u CPUs counting; %lu KiB in page caches\n",
+           (unsigned long)(b.count[MF_KSTAT_USER_FAULTS] - a.count[MF_KSTAT_USER_FAULTS]),
+           (unsigned long)(b.count[MF_KSTAT_SWITCHES] - a.count[MF_KSTAT_SWITCHES]),
+           (unsigned long)(b.count[MF_KSTAT_TIMER_TICKS] - a.count[MF_KSTAT_TIMER_TICKS]), b.cpus_counting,
+           (unsigned long)(b.page_cache_bytes >> 10));
+    UCHECK(b.count[MF_KSTAT_USER_FAULTS] - a.count[MF_KSTAT_USER_FAULTS] >= 1);
+    UCHECK(b.count[MF_KSTAT_TIMER_TICKS] - a.count[MF_KSTAT_TIMER_TICKS] >= 3);
+    UCHECK(b.count[MF_KSTAT_SWITCHES] > a.count[MF_KSTAT_SWITCHES]);
+    UCHECK(b.cpus_counting == si.cpus);
+    UCHECK(b.page_cache_bytes <= si.memory_free);
+    for (unsigned i = MF_KSTAT_COUNT; i < MF_KSTAT_MAX; i++)
+        UCHECK(b.count[i] == 0);
+    // READ is needed; the buffer must be ours and writable.
+    long slot = mf_slot_alloc();
+    UCHECK(slot > 0 && mf_cnode_copy(MF_CAP_SELF_CNODE, MF_CAP_SYSTEM, slot, MF_RIGHT_WRITE) == 0);
+    UCHECK(mf_invoke(slot, MF_SYSTEM_KSTATS, (long)&b, 0, 0, 0) == -E_PERM);
+    UCHECK(mf_cnode_delete(MF_CAP_SELF_CNODE, slot) == 0);
+    mf_slot_free(slot);
+    UCHECK(mf_kstats((struct mf_kstats *)(uintptr_t)main) == -E_FAULT);
+    UCHECK(mf_kstats(NULL) == -E_FAULT);
+    return NULL;
+}
