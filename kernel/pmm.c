@@ -294,6 +294,9 @@ void pmm_free(paddr_t pa)
         return;
     }
     ticket_lock(&c->lock);
+    // A page freed twice into this cache is caught here; freed once here
+    // and once into another CPU's, only when both reach the bitmap (the
+    // bitmap alone caught every double free before the caches).
     for (uint32_t k = 0; k < c->count; k++)
         if (c->page[k] == pa)
             panic("pmm: freeing frame %p twice (it is in CPU %u's cache)", (void *)pa, arch_cpu_id());
