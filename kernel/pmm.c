@@ -200,7 +200,10 @@ static void flush(struct page_cache *c, uint32_t n)
     struct mcs_qnode q;
     mcs_lock(&pmm_lock, &q);
     for (uint32_t k = 0; k < n; k++) {
-        set_free((c->page[k] - base_pa) / PAGE_SIZE);
+        size_t i = (c->page[k] - base_pa) / PAGE_SIZE;
+        if (is_free(i))
+            panic("pmm: frame %p was freed twice (found in two CPUs' caches)", (void *)c->page[k]);
+        set_free(i);
         free_count++;
     }
     mcs_unlock(&pmm_lock, &q);

@@ -23,8 +23,7 @@
 // and resumes it (the call returns -E_AGAIN). Lines: `fuzz: seed S calls
 // N` every 10,000 calls, `fuzz: seed S done N calls (...)` at the end;
 // exit status 0, or 2 (no resources), 3 (the worker died), 4 (the kernel
-// wrote into our read-only text), 5 (the worker made no call however often
-// it was kicked).
+// wrote into our read-only text), 5 (the worker made no call for 60 s).
 #include "user/fuzz/fuzz.h"
 #include "lib/string.h"
 
@@ -77,28 +76,28 @@ static void worker(uint64_t arg)
     fz.worker_done = 1;
 }
 
-// The worker's state in the thread table, or -1.
-static long worker_state(void)
+// The worker's entry in the thread table; false if it has none.
+static bool worker_info(struct mf_thread_info *ti)
 {
-    struct mf_thread_info ti;
-    for (unsigned i = 0; mf_invoke(FZ_SYSTEM, MF_SYSTEM_THREAD_INFO, i, (long)&ti, 0, 0) == 0; i++)
-        if (ti.id && (long)ti.id == fz.worker_tid)
-            return ti.state;
-    return -1;
+    for (unsigned i = 0; mf_invoke(FZ_SYSTEM, MF_SYSTEM_THREAD_INFO, i, (long)ti, 0, 0) == 0; i++)
+        if (ti->id && (long)ti->id == fz.worker_tid)
+            return true;
+    return false;
 }
 
-// Kicks (suspend and resume) in a row with no call made in between after
-// which the worker is judged stuck: a blocked call returns -E_AGAIN when
-// kicked, so a worker that makes no call after this many is not blocked
-// but wedged (a kernel bug: it is reported, with the worker's state).
-#define STUCK_KICKS 200
+// Ticks without a call after which the worker is judged wedged: a blocked
+// call returns -E_AGAIN when kicked, and a runnable worker gets a CPU
+// within a few slices (aging lifts it over threads of its priority that
+// ran), so this long without a call is a bug (reported, with its state).
+#define STUCK_TICKS 6000
 
 // Watches the worker's heartbeat until it is done; 0, 3 if it died, 5 if
-// it made no progress however often it was kicked.
+// it made no call for STUCK_TICKS.
 static int supervise(void)
 {
     uint64_t last = 0, printed = 0;
-    int still = 0, inactive = 0, kicks = 0;
+    int still = 0, inactive = 0;
+    long quiet_since = mf_time();
     while (!fz.worker_done) {
         mf_sleep(1);
         uint64_t calls = fz.calls;
@@ -108,15 +107,17 @@ static int supervise(void)
         }
         if (fz.worker_calls != last) {
             last = fz.worker_calls;
-            still = inactive = kicks = 0;
+            still = inactive = 0;
+            quiet_since = mf_time();
             continue;
         }
         if (++still < 3 || fz.worker_done)
             continue;
-        // Blocked where nobody answers, suspended by itself, or starved
-        // after lowering its own priority: suspend and resume it.
+        // Blocked where nobody answers, or suspended by itself: suspend and
+        // resume it. Starved after lowering its own priority: give it back.
         still = 0;
-        long state = worker_state();
+        struct mf_thread_info ti;
+        long state = worker_info(&ti) ? (long)ti.state : -1;
         if (state == MF_THREAD_INACTIVE && ++inactive >= 3) {
             // Its pc if it is stopped; how it ended if it did (the pc read
             // then says -E_BUSY).
@@ -127,21 +128,24 @@ static int supervise(void)
                    mf_thread_read_reg(FZ_WORKER, MF_REG_PC), ended, st.how, st.code, (unsigned long)st.address);
             return 3;
         }
-        if (++kicks > STUCK_KICKS) {
-            struct mf_thread_info ti = {0};
-            for (unsigned i = 0; mf_invoke(FZ_SYSTEM, MF_SYSTEM_THREAD_INFO, i, (long)&ti, 0, 0) == 0; i++)
-                if ((long)ti.id == fz.worker_tid)
-                    break;
-            printf("fuzz: seed %u: the worker made no call in %d kicks, after %lu calls (state %u, blocked on %u, "
-                   "cpu %u, priority %u, switches %lu)\n", fz.seed, STUCK_KICKS, (unsigned long)fz.worker_calls,
+        if (mf_time() - quiet_since > STUCK_TICKS) {
+            printf("fuzz: seed %u: the worker made no call in %d ticks, after %lu calls (state %u, blocked on %u, "
+                   "cpu %u, priority %u, switches %lu)\n", fz.seed, STUCK_TICKS, (unsigned long)fz.worker_calls,
                    ti.state, ti.blocked_on, ti.cpu, ti.priority, (unsigned long)ti.switches_in);
             return 5;
         }
-        mf_thread_set_priority(FZ_WORKER, 10);
-        if (fz.cpu >= 0)
-            mf_thread_set_sched(FZ_WORKER, MF_SCHED_FIXED, (unsigned)fz.cpu);
-        mf_thread_suspend(FZ_WORKER);
-        mf_thread_resume(FZ_WORKER);
+        if (state >= 0 && ti.priority != 10)
+            mf_thread_set_priority(FZ_WORKER, 10);
+        // A runnable worker only waits for its CPU: moving, suspending or
+        // resuming it would queue it again behind the threads it waits for,
+        // its age lost (kicked every third tick, it once starved for
+        // seconds behind threads it had made spin at its priority).
+        if (state != MF_THREAD_RUNNABLE) {
+            if (fz.cpu >= 0)
+                mf_thread_set_sched(FZ_WORKER, MF_SCHED_FIXED, (unsigned)fz.cpu);
+            mf_thread_suspend(FZ_WORKER);
+            mf_thread_resume(FZ_WORKER);
+        }
         fz.stalls++;
     }
     return 0;
