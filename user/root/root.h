@@ -54,7 +54,7 @@ struct lrpc_demo {
 bool lrpc_demo_setup(struct lrpc_demo *d);
 void lrpc_demo_teardown(struct lrpc_demo *d);
 
-// GUPS in three modes (gups.c): BENCH lines for 1..8 regions; the check
+// GUPS in three modes (gups.c): BENCH lines for 1..16 regions; the check
 // runs every mode over `regions` regions and reports whether all verified.
 void run_gups(void);
 bool gups_verify_all(unsigned regions);
