@@ -213,6 +213,14 @@ host-test: host-test-sync
 	    -Dsnprintf=mf_snprintf -Dvsnprintf=mf_vsnprintf \
 	    tools/host-tests/test_lib.c lib/elf.c lib/fmt.c -o build/host/test_lib
 	build/host/test_lib
+	cc -std=gnu11 -O2 -g -Wall -Wextra -Werror -I. -fsanitize=address,undefined -fno-builtin \
+	    -Dmemcpy=lib_memcpy -Dmemmove=lib_memmove -Dmemset=lib_memset -Dmemcmp=lib_memcmp \
+	    -Dstrlen=lib_strlen -Dstrnlen=lib_strnlen -Dstrcmp=lib_strcmp -Dstrncmp=lib_strncmp \
+	    -Dstrchr=lib_strchr -Dstrlcpy=lib_strlcpy \
+	    -c lib/string.c -o build/host/lib_string.o
+	cc -std=gnu11 -O1 -g -Wall -Wextra -Werror -fsanitize=address,undefined \
+	    tools/host-tests/test_string.c build/host/lib_string.o -o build/host/test_string
+	build/host/test_string
 	tools/host-tests/test_ivshmem_server.py
 	tools/host-tests/test_bench_report.py
 

@@ -5,12 +5,22 @@
 
 #include <stdint.h>
 
-// Word at a time when both pointers are 8-byte aligned (page copies, frames).
+// Four words at a time when both pointers are 8-byte aligned (page
+// copies, trap frames: an LRPC copies its caller's twice), then words.
+// Unrolled, a word costs 3 instructions instead of 5 (bench lrpc, vm).
 void *memcpy(void *dst, const void *src, size_t n)
 {
     unsigned char *d = dst;
     const unsigned char *s = src;
     if ((((uintptr_t)d | (uintptr_t)s) & 7) == 0) {
+        for (; n >= 32; n -= 32, d += 32, s += 32) {
+            uint64_t a = ((const uint64_t *)s)[0], b = ((const uint64_t *)s)[1];
+            uint64_t c = ((const uint64_t *)s)[2], e = ((const uint64_t *)s)[3];
+            ((uint64_t *)d)[0] = a;
+            ((uint64_t *)d)[1] = b;
+            ((uint64_t *)d)[2] = c;
+            ((uint64_t *)d)[3] = e;
+        }
         for (; n >= 8; n -= 8, d += 8, s += 8)
             *(uint64_t *)d = *(const uint64_t *)s;
     }
@@ -38,6 +48,12 @@ void *memset(void *dst, int c, size_t n)
     unsigned char *d = dst;
     if (((uintptr_t)d & 7) == 0) {
         uint64_t word = 0x0101010101010101ull * (unsigned char)c;
+        for (; n >= 32; n -= 32, d += 32) {      // pages zeroed: most of an allocation
+            ((uint64_t *)d)[0] = word;
+            ((uint64_t *)d)[1] = word;
+            ((uint64_t *)d)[2] = word;
+            ((uint64_t *)d)[3] = word;
+        }
         for (; n >= 8; n -= 8, d += 8)
             *(uint64_t *)d = word;
     }
