@@ -149,9 +149,15 @@ static inline struct thread *current_thread(void) { return this_cpu()->current; 
 // the call (an object marked dying, a pointer unpublished) it no longer
 // uses. Not with a lock held; the caller must not itself be using what it
 // waits to free.
+// The count is released after what this CPU did before (a waiter that
+// sees it may free what that used), and fenced before what it does next:
+// kernel code after a quiescent state (the tick's, the idle loop's, a call
+// served while waiting) is a new reader, and must see what a grace period
+// that counted this state was waiting to make visible.
 static inline void quiescent_state(struct cpu *c)
 {
     __atomic_store_n(&c->quiescent, c->quiescent + 1, __ATOMIC_RELEASE);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 void grace_period_wait(void);
 
