@@ -753,6 +753,12 @@ static int decode_detach_home(const struct invocation *inv, struct decoded *d)
         return -E_NOENT;
     if (vo->active)
         return -E_BUSY;     // threads run in it: their code would vanish
+    // Nor may one come back into it: an LRPC call made from it returns
+    // there, and a thread whose home it is runs there (referrers other
+    // than "running in it"; space_lock, as for every VAS invocation).
+    for (const struct vas_ref *ref = vo->vas.referrers; ref; ref = ref->next)
+        if (ref->index != 0)
+            return -E_BUSY;
     a->vas = vo;
     return 0;
 }

@@ -320,6 +320,7 @@ UTEST_FAULTS(lrpc_server_binds_to_itself)
 #define RS_BINDING 3834
 #define RS_BASE (16ul << 30)
 void regs_stub(void);
+void detach_stub(void);
 long call_with_secret(long number, long binding, long procedure, long astack, long secret);
 #if defined(__x86_64__)
 __asm__(".text\n"
@@ -330,7 +331,13 @@ __asm__(".text\n"
         "  pushq %rbx\n  pushq %r12\n  pushq %rbp\n"
         "  movq %rdi, %rax\n  movq %rsi, %rdi\n  movq %rdx, %rsi\n  movq %rcx, %rdx\n"
         "  movq %r8, %rbx\n  movq %r8, %r12\n  movq %r8, %rbp\n  syscall\n"
-        "  popq %rbp\n  popq %r12\n  popq %rbx\n  ret\n");
+        "  popq %rbp\n  popq %r12\n  popq %rbx\n  ret\n"
+        // detach_stub: invoke A-stack word 5's cap with word 6's operation
+        // (system call number in word 4), store the result in word 0, return.
+        ".globl detach_stub\ndetach_stub:\n"
+        "  movq %rdi, %rbx\n  movq 32(%rbx), %rax\n  movq 40(%rbx), %rdi\n  movq 48(%rbx), %rsi\n"
+        "  xorl %edx, %edx\n  xorl %r10d, %r10d\n  xorl %r8d, %r8d\n  xorl %r9d, %r9d\n  syscall\n"
+        "  movq %rax, 0(%rbx)\n  movq 24(%rbx), %rax\n  xorl %edi, %edi\n  syscall\n  ud2\n");
 #else
 __asm__(".text\n"
         ".globl regs_stub\nregs_stub:\n"
@@ -340,11 +347,17 @@ __asm__(".text\n"
         "  stp x29, x30, [sp, #-32]!\n  stp x19, x20, [sp, #16]\n"
         "  mov x8, x0\n  mov x0, x1\n  mov x1, x2\n  mov x2, x3\n"
         "  mov x19, x4\n  mov x20, x4\n  mov x29, x4\n  svc #0\n"
-        "  ldp x19, x20, [sp, #16]\n  ldp x29, x30, [sp], #32\n  ret\n");
+        "  ldp x19, x20, [sp, #16]\n  ldp x29, x30, [sp], #32\n  ret\n"
+        ".globl detach_stub\ndetach_stub:\n"
+        "  mov x19, x0\n  ldr x8, [x19, #32]\n  ldr x0, [x19, #40]\n  ldr x1, [x19, #48]\n"
+        "  mov x2, #0\n  mov x3, #0\n  mov x4, #0\n  mov x5, #0\n  svc #0\n"
+        "  str x0, [x19]\n  ldr x8, [x19, #24]\n  mov x0, #0\n  svc #0\n  udf #0\n");
 #endif
 static uint8_t stub_estack[4096] __attribute__((aligned(16)));
 
-UTEST(lrpc_server_sees_none_of_the_clients_registers)
+// A server VAS and a client VAS (both with our home), an A-stack segment
+// with one page, and a binding whose entry is `entry`.
+static const char *stub_binding(void (*entry)(void))
 {
     const long self = MF_CAP_SELF_CNODE, ut = LRPC_CLIENT_UT;
     UCHECK(mf_untyped_retype(ut, MF_OBJ_VAS, 14, 1, self, RS_SERVER) == 0 && mf_vas_attach(RS_SERVER, 0) == 0);
@@ -355,9 +368,20 @@ UTEST(lrpc_server_sees_none_of_the_clients_registers)
            mf_frame_map(RS_FRAME, RS_SEGMENT, RS_BASE, MF_RIGHT_READ | MF_RIGHT_WRITE) == 0);
     UCHECK(mf_vas_attach_segment(RS_SERVER, RS_SEGMENT, MF_RIGHT_READ | MF_RIGHT_WRITE) == 0);
     UCHECK(mf_untyped_retype(ut, MF_OBJ_BINDING, 0, 1, self, RS_BINDING) == 0 &&
-           mf_binding_configure(RS_BINDING, RS_SERVER, RS_SEGMENT, 1, regs_stub) == 0 &&
+           mf_binding_configure(RS_BINDING, RS_SERVER, RS_SEGMENT, 1, entry) == 0 &&
            mf_binding_set_astack(RS_BINDING, 0, RS_BASE, 1024, stub_estack + sizeof(stub_estack)) == 0 &&
            mf_binding_attach_client(RS_BINDING, RS_CLIENT) == 0);
+    return NULL;
+}
+
+UTEST(lrpc_server_sees_none_of_the_clients_registers)
+{
+    const long self = MF_CAP_SELF_CNODE, ut = LRPC_CLIENT_UT;
+    const char *why = stub_binding(regs_stub);
+    if (why) {
+        mf_cnode_revoke(self, ut);
+        return why;
+    }
     volatile uint64_t *astack = (volatile uint64_t *)RS_BASE;
     uint64_t seen[3] = {1, 1, 1};
     long r = -1;
@@ -374,5 +398,38 @@ UTEST(lrpc_server_sees_none_of_the_clients_registers)
            (unsigned long)seen[1], (unsigned long)seen[2], SECRET);
     UCHECK(r == 0 && revoked == 0);
     UCHECK(seen[0] == 0 && seen[1] == 0 && seen[2] == 0);
+    return NULL;
+}
+
+// A VAS an LRPC call will return into keeps our home: detaching it during
+// the call is refused (it once succeeded, and the caller came back to no
+// code: killed by an instruction fetch fault, found by the fuzzer). The
+// server stub tries the detach on the client VAS from inside the call.
+UTEST(lrpc_client_vas_keeps_its_home_while_a_call_is_out)
+{
+    const long self = MF_CAP_SELF_CNODE, ut = LRPC_CLIENT_UT;
+    const char *why = stub_binding(detach_stub);
+    if (why) {
+        mf_cnode_revoke(self, ut);
+        return why;
+    }
+    volatile uint64_t *astack = (volatile uint64_t *)RS_BASE;
+    long r = -1, inside = 1;
+    if (mf_vas_switch(RS_CLIENT) == 0) {
+        astack[0] = 1;
+        astack[3] = SYS_LRPC_RETURN;
+        astack[4] = SYS_INVOKE;
+        astack[5] = RS_CLIENT;
+        astack[6] = MF_VAS_DETACH;
+        r = call_with_secret(SYS_LRPC_CALL, RS_BINDING, 0, 0, 0);
+        inside = (long)astack[0];
+        mf_vas_switch(0);
+    }
+    long after = mf_invoke(RS_CLIENT, MF_VAS_DETACH, 0, 0, 0, 0);     // nobody out now: allowed
+    long revoked = mf_cnode_revoke(self, ut);
+    printf("# detach from inside the call: %s; after it: %s\n", mf_strerror(inside), mf_strerror(after));
+    UCHECK(r == 0 && revoked == 0);
+    UCHECK(inside == -E_BUSY);
+    UCHECK(after == 0);
     return NULL;
 }
