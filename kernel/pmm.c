@@ -316,20 +316,17 @@ static void add_cached(void *rep, unsigned cpu, void *arg)
     *(uint64_t *)arg += __atomic_load_n(&((struct page_cache *)rep)->count, __ATOMIC_RELAXED);
 }
 
-uint64_t pmm_free_bytes(void)
-{
-    uint64_t pages = __atomic_load_n(&free_count, __ATOMIC_RELAXED);
-    if (caches_on)
-        co_for_each(&caches, add_cached, &pages);
-    return pages * PAGE_SIZE;
-}
-
 uint64_t pmm_cached_bytes(void)
 {
     uint64_t pages = 0;
     if (caches_on)
         co_for_each(&caches, add_cached, &pages);
     return pages * PAGE_SIZE;
+}
+
+uint64_t pmm_free_bytes(void)
+{
+    return __atomic_load_n(&free_count, __ATOMIC_RELAXED) * PAGE_SIZE + pmm_cached_bytes();
 }
 
 uint64_t pmm_total_bytes(void) { return (uint64_t)total_count * PAGE_SIZE; }

@@ -195,8 +195,10 @@ static bool bench_counters_and_pages(void)
             }
             report("counter", sharing_names[how], k);
         }
-    for (enum sharing how = PER_CPU; how <= SHARED_LOCKED; how += SHARED_LOCKED - PER_CPU)
+    static const enum sharing page_ways[] = {PER_CPU, SHARED_LOCKED};   // the cache, or the bitmap's lock
+    for (unsigned w = 0; w < sizeof(page_ways) / sizeof(page_ways[0]); w++)
         for (unsigned k = 1; k <= cpu_count; k++) {
+            enum sharing how = page_ways[w];
             cnt.how = how;
             cnt.total = 0;
             uint64_t free_before = pmm_free_bytes();

@@ -357,7 +357,7 @@ static uint8_t stub_estack[4096] __attribute__((aligned(16)));
 
 // A server VAS and a client VAS (both with our home), an A-stack segment
 // with one page, and a binding whose entry is `entry`.
-static const char *stub_binding(void (*entry)(void))
+static const char *stub_objects(void (*entry)(void))
 {
     const long self = MF_CAP_SELF_CNODE, ut = LRPC_CLIENT_UT;
     UCHECK(mf_untyped_retype(ut, MF_OBJ_VAS, 14, 1, self, RS_SERVER) == 0 && mf_vas_attach(RS_SERVER, 0) == 0);
@@ -374,14 +374,21 @@ static const char *stub_binding(void (*entry)(void))
     return NULL;
 }
 
+// stub_objects, or on failure nothing left behind (all came from one untyped).
+static const char *stub_binding(void (*entry)(void))
+{
+    const char *why = stub_objects(entry);
+    if (why)
+        mf_cnode_revoke(MF_CAP_SELF_CNODE, LRPC_CLIENT_UT);
+    return why;
+}
+
 UTEST(lrpc_server_sees_none_of_the_clients_registers)
 {
     const long self = MF_CAP_SELF_CNODE, ut = LRPC_CLIENT_UT;
     const char *why = stub_binding(regs_stub);
-    if (why) {
-        mf_cnode_revoke(self, ut);
+    if (why)
         return why;
-    }
     volatile uint64_t *astack = (volatile uint64_t *)RS_BASE;
     uint64_t seen[3] = {1, 1, 1};
     long r = -1;
@@ -409,10 +416,8 @@ UTEST(lrpc_client_vas_keeps_its_home_while_a_call_is_out)
 {
     const long self = MF_CAP_SELF_CNODE, ut = LRPC_CLIENT_UT;
     const char *why = stub_binding(detach_stub);
-    if (why) {
-        mf_cnode_revoke(self, ut);
+    if (why)
         return why;
-    }
     volatile uint64_t *astack = (volatile uint64_t *)RS_BASE;
     long r = -1, inside = 1;
     if (mf_vas_switch(RS_CLIENT) == 0) {
