@@ -282,7 +282,7 @@ static int64_t send_locked(struct thread *self, struct endpoint *ep, struct mcs_
 _Static_assert(MF_IPC_FAST == IPC_FAST && MF_IPC_SLOW_LONG == IPC_SLOW_LONG &&
                    MF_IPC_SLOW_PARTNER == IPC_SLOW_PARTNER && MF_IPC_SLOW_STATE == IPC_SLOW_STATE &&
                    MF_IPC_SLOW_CPU == IPC_SLOW_CPU && MF_IPC_SLOW_PRIORITY == IPC_SLOW_PRIORITY &&
-                   MF_IPC_SLOW_QUEUED == IPC_SLOW_QUEUED,
+                   MF_IPC_SLOW_QUEUED == IPC_SLOW_QUEUED && MF_IPC_SLOW_LOOKUP == IPC_SLOW_LOOKUP,
                "ABI: MF_IPC_* are the kernel's enum ipc_path");
 
 static bool is_short(const struct thread *self, uint64_t info)
@@ -299,22 +299,55 @@ static void count_path(struct thread *t, enum ipc_path path)
         t->ipc_slow++;
 }
 
-// The endpoint cptr names, locked with *q (cap_lock taken and dropped), or NULL.
+// The endpoint cptr names, locked with *q, found without cap_lock (the
+// read side in kernel/locks.h): NULL when this lookup cannot tell, and the
+// slow path looks again under cap_lock and reports any error. Not here: a
+// thread inside an LRPC server, whose CSpace is its binding's.
 static struct endpoint *lock_endpoint(struct thread *self, uint64_t cptr, unsigned right, struct mcs_qnode *q,
                                       uint64_t *badge)
 {
-    struct slot *s;
-    cap_lock();
-    if (cap_lookup(self, cptr, MF_OBJ_ENDPOINT, right, &s)) {
-        cap_unlock();
+    uint64_t seq;
+    if (self->lrpc_depth || !cap_read_begin(&seq))
         return NULL;
-    }
-    struct endpoint *ep = (struct endpoint *)s->cap.obj;
-    *badge = s->cap.badge;
+    struct cap root = self->cspace.cap;
+    // Checked consistent before it is followed.
+    if (!cap_read_valid(seq) || root.type != MF_OBJ_CNODE || cptr == 0 || cptr >> root.size_bits)
+        goto no;
+    bool zombie = cnode_header(root.obj)->zombie;
+    struct cap cap = cnode_slots(root.obj)[cptr].cap;
+    if (!cap_read_valid(seq) || zombie || cap.type != MF_OBJ_ENDPOINT || !(cap.rights & right))
+        goto no;
+    struct endpoint *ep = (struct endpoint *)cap.obj;
     mcs_lock(&ep->q.lock, q);
-    cap_unlock();       // the endpoint is locked: it cannot go away
+    // Its final cap deleted since? Then the endpoint may be gone (its
+    // destruction waits for us to leave, so the memory is still one).
+    if (!cap_read_valid(seq)) {
+        mcs_unlock(&ep->q.lock, q);
+        goto no;
+    }
+    cap_read_end();     // locked: it cannot go away now
+    *badge = cap.badge;
     return ep;
+no:
+    cap_read_end();
+    return NULL;
 }
+
+// A short message (at most four words, no capability) from from_tf to `to`,
+// which waits in SYS_RECV or SYS_CALL, not in a fault: transfer() for the
+// case the fast paths take.
+static inline void transfer_short(const struct trap_frame *from_tf, uint64_t info, struct thread *to, uint64_t badge)
+{
+    struct trap_frame *to_tf = to->user_frame;
+    unsigned length = MF_INFO_LENGTH(info);
+    arch_syscall_set_arg(to_tf, 2, length > 0 ? arch_syscall_arg(from_tf, 2) : 0);
+    arch_syscall_set_arg(to_tf, 3, length > 1 ? arch_syscall_arg(from_tf, 3) : 0);
+    arch_syscall_set_arg(to_tf, 4, length > 2 ? arch_syscall_arg(from_tf, 4) : 0);
+    arch_syscall_set_arg(to_tf, 5, length > 3 ? arch_syscall_arg(from_tf, 5) : 0);
+    arch_syscall_set_arg(to_tf, 1, (info & 0xffff0000ull) | length);
+    to->ipc_result = (int64_t)badge;
+}
+_Static_assert(MF_MSG_MAX_REGS == 4, "transfer_short moves four registers");
 
 // SYS_CALL's fast path: true when it was taken (the call's result is in
 // self->ipc_result once we run again); false, with nothing changed, when
@@ -328,8 +361,10 @@ static bool call_fast(struct thread *self, struct trap_frame *tf)
     }
     struct mcs_qnode eq, sq, cq;
     struct endpoint *ep = lock_endpoint(self, arch_syscall_arg(tf, 0), MF_RIGHT_WRITE, &eq, &badge);
-    if (!ep)
-        return false;           // the slow path says why
+    if (!ep) {
+        count_path(self, IPC_SLOW_LOOKUP);
+        return false;
+    }
     struct thread *receiver = ep->state == EP_RECEIVING ? ep->q.head : NULL;
     enum ipc_path path = IPC_SLOW_PARTNER;
     struct cpu *c = NULL;
@@ -351,8 +386,7 @@ static bool call_fast(struct thread *self, struct trap_frame *tf)
     queue_pop(&ep->q);
     if (!ep->q.head)
         ep->state = EP_IDLE;
-    struct message m = message_of(self, tf);
-    transfer(self, &m, false, receiver, badge);
+    transfer_short(tf, info, receiver, badge);
     receiver->waiting_on = NULL;
     receiver->caller = self;
     self->replier = receiver;
@@ -375,8 +409,10 @@ static bool reply_recv_fast(struct thread *self, struct trap_frame *tf)
     }
     struct mcs_qnode eq, sq, cq;
     struct endpoint *ep = lock_endpoint(self, arch_syscall_arg(tf, 0), MF_RIGHT_READ, &eq, &badge);
-    if (!ep)
+    if (!ep) {
+        count_path(self, IPC_SLOW_LOOKUP);
         return false;
+    }
     enum ipc_path path = IPC_SLOW_PARTNER;
     struct cpu *c = NULL;
     struct thread *caller = NULL;
@@ -402,8 +438,7 @@ static bool reply_recv_fast(struct thread *self, struct trap_frame *tf)
     sched_handoff_commit(c, caller, BLOCK_RECV);
     self->caller = NULL;
     caller->replier = NULL;
-    struct message m = message_of(self, tf);
-    transfer(self, &m, false, caller, 0);
+    transfer_short(tf, info, caller, 0);
     self->waiting_on = ep;
     queue_push(&ep->q, self);
     ep->state = EP_RECEIVING;
@@ -640,6 +675,10 @@ void ipc_object_destroy(unsigned type, uintptr_t obj)
             wake_with(t, -E_DEAD);
         ep->state = EP_IDLE;
         mcs_unlock(&ep->q.lock, &q);
+        // A fast path may have found it just before its cap went (and now
+        // waits for its lock): it looks again, sees the capabilities
+        // changed and leaves, before the memory can be retyped.
+        cap_wait_readers();
     } else if (type == MF_OBJ_NOTIFICATION) {
         struct notification *n = (struct notification *)obj;
         mcs_lock(&n->q.lock, &q);

@@ -11,6 +11,9 @@ struct held_lock {
     bool held[MAX_CPUS];
 };
 
+uint64_t cap_seq;
+struct cap_reader cap_readers[MAX_CPUS];
+
 static struct held_lock caps = {.lock = {.lock_class = LOCK_CLASS_CAP}},
                         spaces = {.lock = {.lock_class = LOCK_CLASS_SPACE}};
 
@@ -30,8 +33,30 @@ static void release(struct held_lock *l)
     mcs_unlock(&l->lock, &l->node[me]);
 }
 
-void cap_lock(void) { acquire(&caps); }
-void cap_unlock(void) { release(&caps); }
+void cap_lock(void)
+{
+    acquire(&caps);
+    // Odd, then release-fenced before any slot the holder writes (a reader
+    // that sees one of those writes sees the count moved).
+    __atomic_store_n(&cap_seq, cap_seq + 1, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+void cap_unlock(void)
+{
+    __atomic_store_n(&cap_seq, cap_seq + 1, __ATOMIC_RELEASE);
+    release(&caps);
+}
+
+void cap_wait_readers(void)
+{
+    assert(cap_lock_held());
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    unsigned me = arch_cpu_id();
+    for (unsigned i = 0; i < MAX_CPUS; i++)
+        while (i != me && __atomic_load_n(&cap_readers[i].reading, __ATOMIC_ACQUIRE))
+            cpu_relax();
+}
 bool cap_lock_held(void) { return caps.held[arch_cpu_id()]; }
 void space_lock(void) { acquire(&spaces); }
 void space_unlock(void) { release(&spaces); }

@@ -22,10 +22,60 @@
 // first), so the node stays the CPU's.
 #pragma once
 #include "kernel/types.h"
+#include "kernel/arch.h"
+#include "kernel/thread.h"     // MAX_CPUS
+#include "lib/spinlock.h"   // CACHE_LINE_SIZE
 
 void cap_lock(void);
 void cap_unlock(void);
 bool cap_lock_held(void);       // by this CPU
+
+// Reading capabilities without cap_lock (the IPC fast path, kernel/ipc.c).
+// cap_lock and cap_unlock step a sequence count (odd while held); a reader
+// copies what it needs between cap_read_begin and cap_read_valid and uses
+// the copy only if no holder came and went meanwhile. A reader announces
+// itself per CPU first, so that a holder destroying an object a reader may
+// have found can wait for it (cap_wait_readers) before the memory can be
+// retyped. Between begin and end a reader takes at most the found object's
+// own lock (never cap_lock: it would wait for a holder that waits for it).
+//
+//   uint64_t seq;
+//   if (!cap_read_begin(&seq)) -> slow path
+//   copy the slots; if (!cap_read_valid(seq)) { cap_read_end(); slow path }
+//   lock the object; if (!cap_read_valid(seq)) { unlock; cap_read_end(); slow }
+//   cap_read_end();     the object is locked: it cannot go away
+extern uint64_t cap_seq;                // cap_lock: odd while held
+extern struct cap_reader {
+    uint32_t reading;                   // between cap_read_begin and cap_read_end
+} __attribute__((aligned(CACHE_LINE_SIZE))) cap_readers[MAX_CPUS];
+
+static inline void cap_read_end(void)
+{
+    __atomic_store_n(&cap_readers[arch_cpu_id()].reading, 0, __ATOMIC_RELEASE);
+}
+
+static inline bool cap_read_begin(uint64_t *seq)
+{
+    __atomic_store_n(&cap_readers[arch_cpu_id()].reading, 1, __ATOMIC_RELAXED);
+    // Against cap_wait_readers: either it sees us reading, or we see its
+    // holder's odd count (a store, a full fence, a load on both sides).
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    *seq = __atomic_load_n(&cap_seq, __ATOMIC_ACQUIRE);
+    if (likely(!(*seq & 1)))
+        return true;
+    cap_read_end();
+    return false;
+}
+
+static inline bool cap_read_valid(uint64_t seq)
+{
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);    // what we copied, before the count
+    return __atomic_load_n(&cap_seq, __ATOMIC_RELAXED) == seq;
+}
+// cap_lock held: waits until no other CPU is between cap_read_begin and
+// cap_read_end. An object whose final cap was deleted, unlocked, cannot be
+// reached by a reader after this returns.
+void cap_wait_readers(void);
 void space_lock(void);
 void space_unlock(void);
 bool space_lock_held(void);     // by this CPU

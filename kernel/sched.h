@@ -31,6 +31,7 @@ enum ipc_path {
     IPC_SLOW_CPU,           // the partner belongs to another CPU, is still on one, or is fixed elsewhere
     IPC_SLOW_PRIORITY,      // the partner's priority differs from ours
     IPC_SLOW_QUEUED,        // a thread queued here is at least as important as the partner
+    IPC_SLOW_LOOKUP,        // the endpoint not found without cap_lock (kernel/ipc.c, lock_endpoint)
     IPC_PATHS
 };
 struct mcs_qnode;

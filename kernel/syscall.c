@@ -18,91 +18,79 @@
 #include "include/manifold/syscall.h"
 #include "lib/string.h"
 
-// Handlers get the six argument registers.
-typedef int64_t (*syscall_fn)(const uint64_t *arg);
+// Handlers read their arguments from the saved registers
+// (arch_syscall_arg): IPC leaves a queued sender's message there until a
+// receiver takes it, and nothing is copied for calls that need few.
+typedef int64_t (*syscall_fn)(struct thread *self, struct trap_frame *tf);
 
-static int64_t sys_exit(const uint64_t *arg)
+static int64_t sys_exit(struct thread *self, struct trap_frame *tf)
 {
-    thread_exit(EXIT_NORMAL, (int)arg[0], 0);
+    thread_exit(EXIT_NORMAL, (int)arch_syscall_arg(tf, 0), 0);
 }
 
-static int64_t sys_yield(const uint64_t *arg)
+static int64_t sys_yield(struct thread *self, struct trap_frame *tf)
 {
     schedule();
     return 0;
 }
 
-static int64_t sys_thread_info(const uint64_t *arg)
+static int64_t sys_thread_info(struct thread *self, struct trap_frame *tf)
 {
     // One's own only: other threads are a System cap's (MF_SYSTEM_THREAD_INFO).
     struct mf_thread_info info;
-    if (arg[0] != MF_THREAD_SELF || !thread_info_at(MF_THREAD_SELF, &info))
+    if (arch_syscall_arg(tf, 0) != MF_THREAD_SELF || !thread_info_at(MF_THREAD_SELF, &info))
         return -E_NOENT;
-    return copy_to_user(arg[1], &info, sizeof(info));
+    return copy_to_user(arch_syscall_arg(tf, 1), &info, sizeof(info));
 }
 
-static int64_t sys_time(const uint64_t *arg)
+static int64_t sys_time(struct thread *self, struct trap_frame *tf)
 {
     return (int64_t)sched_ticks();
 }
 
-static int64_t sys_sleep(const uint64_t *arg)
+static int64_t sys_sleep(struct thread *self, struct trap_frame *tf)
 {
-    if (arg[0] > 1000000)
+    uint64_t ticks = arch_syscall_arg(tf, 0);
+    if (ticks > 1000000)
         return -E_RANGE;
-    current_thread()->wake_tick = sched_ticks() + arg[0];
+    self->wake_tick = sched_ticks() + ticks;
     return thread_block(BLOCK_SLEEP) ? 0 : -E_AGAIN;
 }
 
-static int64_t sys_invoke(const uint64_t *arg)
+static int64_t sys_invoke(struct thread *self, struct trap_frame *tf)
 {
-    return invoke_dispatch(current_thread(), arg[0], arg[1], &arg[2]);
+    const uint64_t arg[4] = {arch_syscall_arg(tf, 2), arch_syscall_arg(tf, 3), arch_syscall_arg(tf, 4),
+                             arch_syscall_arg(tf, 5)};
+    return invoke_dispatch(self, arch_syscall_arg(tf, 0), arch_syscall_arg(tf, 1), arg);
 }
 
-// IPC reads its arguments from the saved registers (a queued sender's
-// message stays there until a receiver takes it).
-static int64_t sys_send(const uint64_t *arg)
+static int64_t sys_send(struct thread *self, struct trap_frame *tf) { return ipc_send(self, tf, false); }
+static int64_t sys_call(struct thread *self, struct trap_frame *tf) { return ipc_send(self, tf, true); }
+static int64_t sys_recv(struct thread *self, struct trap_frame *tf) { return ipc_recv(self, tf, false); }
+static int64_t sys_reply_recv(struct thread *self, struct trap_frame *tf) { return ipc_recv(self, tf, true); }
+
+static int64_t sys_vas_switch(struct thread *self, struct trap_frame *tf)
 {
-    (void)arg;
-    return ipc_send(current_thread(), current_thread()->user_frame, false);
+    return vas_switch(self, arch_syscall_arg(tf, 0));
 }
 
-static int64_t sys_call(const uint64_t *arg)
+static int64_t sys_lrpc_call(struct thread *self, struct trap_frame *tf)
 {
-    (void)arg;
-    return ipc_send(current_thread(), current_thread()->user_frame, true);
+    return lrpc_call(self, tf, arch_syscall_arg(tf, 0), arch_syscall_arg(tf, 1), arch_syscall_arg(tf, 2));
 }
 
-static int64_t sys_recv(const uint64_t *arg)
+static int64_t sys_lrpc_return(struct thread *self, struct trap_frame *tf)
 {
-    (void)arg;
-    return ipc_recv(current_thread(), current_thread()->user_frame, false);
+    return lrpc_return(self, tf, (int64_t)arch_syscall_arg(tf, 0));
 }
 
-static int64_t sys_reply_recv(const uint64_t *arg)
-{
-    (void)arg;
-    return ipc_recv(current_thread(), current_thread()->user_frame, true);
-}
+static int64_t sys_unknown(struct thread *self, struct trap_frame *tf) { return -E_NOSYS; }
 
-static int64_t sys_vas_switch(const uint64_t *arg)
-{
-    return vas_switch(current_thread(), arg[0]);
-}
-
-static int64_t sys_lrpc_call(const uint64_t *arg)
-{
-    struct thread *t = current_thread();
-    return lrpc_call(t, t->user_frame, arg[0], arg[1], arg[2]);
-}
-
-static int64_t sys_lrpc_return(const uint64_t *arg)
-{
-    struct thread *t = current_thread();
-    return lrpc_return(t, t->user_frame, (int64_t)arg[0]);
-}
-
-static const syscall_fn syscalls[] = {
+// Indexed by the number masked to a power of two: no bounds check beyond
+// the mask, and every entry is a function.
+#define SYSCALL_TABLE 16
+_Static_assert(SYS_COUNT <= SYSCALL_TABLE && !(SYSCALL_TABLE & (SYSCALL_TABLE - 1)), "the table covers every call");
+static const syscall_fn syscalls[SYSCALL_TABLE] = {
     [SYS_EXIT] = sys_exit,
     [SYS_YIELD] = sys_yield,
     [SYS_THREAD_INFO] = sys_thread_info,
@@ -116,8 +104,9 @@ static const syscall_fn syscalls[] = {
     [SYS_VAS_SWITCH] = sys_vas_switch,
     [SYS_LRPC_CALL] = sys_lrpc_call,
     [SYS_LRPC_RETURN] = sys_lrpc_return,
+    [SYS_COUNT ... SYSCALL_TABLE - 1] = sys_unknown,
 };
-_Static_assert(ARRAY_SIZE(syscalls) == SYS_COUNT, "every system call has a handler");
+_Static_assert(SYS_LRPC_RETURN == SYS_COUNT - 1 && SYS_EXIT == 0, "every system call has a handler above");
 
 void syscall_entry(struct trap_frame *tf)
 {
@@ -125,18 +114,15 @@ void syscall_entry(struct trap_frame *tf)
     struct thread *self = current_thread();
     self->user_frame = tf;
     self->in_syscall = true;
-    int64_t r;
-    if (unlikely(n >= SYS_COUNT || !syscalls[n])) {
-        r = -E_NOSYS;
-    } else {
-        uint64_t arg[6];
-        for (int i = 0; i < 6; i++)
-            arg[i] = arch_syscall_arg(tf, i);
-        r = syscalls[n](arg);
-    }
-    arch_syscall_return(tf, r);
+    syscall_fn fn = likely(n < SYSCALL_TABLE) ? syscalls[n] : sys_unknown;
+    arch_syscall_return(tf, fn(self, tf));
     self->in_syscall = false;
-    return_to_user(tf);
+    // The common case in one test: runnable, no reschedule due, no LRPC
+    // abort, an address space (return_to_user has each case).
+    if (unlikely(self->state != THREAD_RUNNABLE || this_cpu()->need_resched ||
+                 __atomic_load_n(&self->lrpc_abort_to, __ATOMIC_ACQUIRE) != LRPC_NO_ABORT ||
+                 !__atomic_load_n(&self->vas, __ATOMIC_ACQUIRE)))
+        return_to_user(tf);
 }
 
 void return_to_user(struct trap_frame *tf)

@@ -5,7 +5,7 @@
 #include "kernel/version.h"
 #include "lib/string.h"
 
-static struct tag_pool pools[MAX_CPUS];
+struct tag_pool tag_pools[MAX_CPUS];
 static unsigned tag_max;        // tags per pool the CPU allows (0 = untagged)
 static bool ready;
 
@@ -91,7 +91,7 @@ static void tags_init(void)
     if (cmdline_option("tlbtags", value, sizeof(value)) && strcmp(value, "off") == 0)
         tag_max = 0;
     for (unsigned c = 0; c < MAX_CPUS; c++)
-        tag_pool_init(&pools[c], tag_max);
+        tag_pool_init(&tag_pools[c], tag_max);
     ready = true;
 }
 
@@ -99,7 +99,7 @@ static inline struct tag_pool *this_pool(void)
 {
     if (unlikely(!ready))
         tags_init();
-    return &pools[this_cpu()->id];
+    return &tag_pools[this_cpu()->id];
 }
 
 bool tag_enabled(void) { return this_pool()->limit != 0; }
@@ -129,7 +129,7 @@ unsigned tag_valid_on(const struct vas_tags *t, unsigned cpu)
     if (unlikely(!ready))
         tags_init();
     const struct tag_slot *s = &t->cpu[cpu];
-    uint64_t generation = __atomic_load_n(&pools[cpu].generation, __ATOMIC_RELAXED);
+    uint64_t generation = __atomic_load_n(&tag_pools[cpu].generation, __ATOMIC_RELAXED);
     return s->generation && s->generation == generation ? s->tag : 0;
 }
 
@@ -141,9 +141,9 @@ void tag_release(struct vas_tags *t)
     for (unsigned c = 0; c < MAX_CPUS; c++) {
         if (!t->cpu[c].generation)
             continue;
-        ticket_lock(&pools[c].lock);
-        tag_pool_put(&pools[c], &t->cpu[c]);
-        ticket_unlock(&pools[c].lock);
+        ticket_lock(&tag_pools[c].lock);
+        tag_pool_put(&tag_pools[c], &t->cpu[c]);
+        ticket_unlock(&tag_pools[c].lock);
     }
 }
 

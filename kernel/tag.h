@@ -66,6 +66,18 @@ unsigned tag_pool_valid(const struct tag_pool *p, const struct tag_slot *s);
 
 // ---- The per-CPU pools, used by kernel/vas.c. All act on the calling CPU.
 
+extern struct tag_pool tag_pools[MAX_CPUS];
+
+// Whether a VAS loaded on this CPU (`cpu`) with `tag` may stay loaded as it
+// is: untagged, or its tag still valid here. Inline: every thread switch
+// asks (vas_enter).
+static inline bool tag_still_loaded(const struct vas_tags *t, unsigned cpu, unsigned tag)
+{
+    const struct tag_pool *p = &tag_pools[cpu];
+    const struct tag_slot *s = &t->cpu[cpu];
+    return p->limit == 0 || (s->generation && s->generation == p->generation && s->tag == tag);
+}
+
 // True when address spaces get tags on this CPU (arch tags present and not
 // disabled by `tlbtags=off`).
 bool tag_enabled(void);

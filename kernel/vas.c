@@ -135,7 +135,7 @@ void vas_activate(struct vas *v)
 {
     unsigned cpu = this_cpu()->id;
     // Fast path: v is loaded and its tag, if tagging, is still its own.
-    if (likely(active[cpu] == v) && (!tag_enabled() || tag_valid(&v->tags) == active_tag[cpu]))
+    if (likely(active[cpu] == v) && tag_still_loaded(&v->tags, cpu, active_tag[cpu]))
         return;
     __atomic_store_n(&active[cpu], v, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -149,7 +149,7 @@ void vas_enter(struct thread *t)
         struct vas *v = __atomic_load_n(&t->vas, __ATOMIC_ACQUIRE);
         if (!v)
             return;         // a kernel thread runs on whatever is loaded
-        if (likely(active[cpu] == v) && (!tag_enabled() || tag_valid(&v->tags) == active_tag[cpu]))
+        if (likely(active[cpu] == v) && tag_still_loaded(&v->tags, cpu, active_tag[cpu]))
             return;
         __atomic_store_n(&active[cpu], v, __ATOMIC_RELAXED);
         __atomic_thread_fence(__ATOMIC_SEQ_CST);

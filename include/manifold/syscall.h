@@ -76,6 +76,9 @@ struct mf_thread_info {
 #define MF_IPC_SLOW_CPU        4   // the partner belongs to another CPU
 #define MF_IPC_SLOW_PRIORITY   5   // the partner's priority differs
 #define MF_IPC_SLOW_QUEUED     6   // a thread as important as the partner is queued here
+#define MF_IPC_SLOW_LOOKUP     7   // the endpoint was not found without a lock: a capability
+                                    // changed meanwhile, the caller is in an LRPC server, or the
+                                    // cap is missing, not an endpoint or lacks the right
 #define MF_THREAD_SELF 0xffffffffu  // SYS_THREAD_INFO: the calling thread (others: MF_SYSTEM_THREAD_INFO)
 #define MF_THREAD_RUNNABLE 0
 #define MF_THREAD_BLOCKED  1

@@ -321,7 +321,7 @@ UTEST(ipc_long_messages_use_the_buffers)
 #define FP_CLIENT 511
 #define FP_SPINNER 512
 #define FP_DONE 513
-enum { FP_FAST, FP_LONG, FP_CAP, FP_PRIORITY, FP_QUEUED, FP_CPU, FP_BACK, FP_CASES };
+enum { FP_FAST, FP_LONG, FP_CAP, FP_PRIORITY, FP_QUEUED, FP_CPU, FP_BACK, FP_LOOKUP, FP_CASES };
 static volatile uint32_t fp_call_path[FP_CASES], fp_server_path[FP_CASES];
 static volatile long fp_ok[FP_CASES], fp_spin_stop, fp_cpus;
 static uint8_t stack3[8192] __attribute__((aligned(16)));
@@ -357,6 +357,15 @@ static void fp_client(uint64_t server_thread)
     fp_call(FP_FAST, MF_INFO(0, 2));
     fp_call(FP_LONG, MF_INFO(0, 6));                          // 6 words: the buffers
     fp_call(FP_CAP, MF_INFO(0, 2) | MF_INFO_SEND_CAP(NTFN));   // a capability
+    // LOOKUP: a copy without WRITE is not found by the lock-free lookup;
+    // the slow path looks again and refuses it.
+    if (mf_cnode_copy(ROOT, EP, EP_RO, MF_RIGHT_READ) == 0) {
+        struct mf_msg m = {.info = MF_INFO(0, 2), .mr = {40, FP_LOOKUP}};
+        long r = mf_call(EP_RO, &m);
+        fp_call_path[FP_LOOKUP] = last_path();
+        fp_ok[FP_LOOKUP] = r == -E_PERM;
+        mf_cnode_delete(ROOT, EP_RO);
+    }
     mf_thread_set_priority(server, 9);
     fp_call(FP_PRIORITY, MF_INFO(0, 2));
     mf_thread_set_priority(server, 10);
@@ -402,7 +411,8 @@ UTEST(ipc_fast_path_conditions)
     for (int k = 0; k < FP_CASES; k++)
         if (!fp_ok[k] && ((k != FP_CPU && k != FP_BACK) || fp_cpus > 1))
             printf("# case %d: the call failed (path %u)\n", k, fp_call_path[k]);
-    UCHECK(fp_ok[FP_FAST] && fp_ok[FP_LONG] && fp_ok[FP_CAP] && fp_ok[FP_PRIORITY] && fp_ok[FP_QUEUED]);
+    UCHECK(fp_ok[FP_FAST] && fp_ok[FP_LONG] && fp_ok[FP_CAP] && fp_ok[FP_PRIORITY] && fp_ok[FP_QUEUED] &&
+           fp_ok[FP_LOOKUP]);
     printf("# paths: fast %u, long %u, cap %u, priority %u, queued %u, cpu %u\n", fp_call_path[FP_FAST],
            fp_call_path[FP_LONG], fp_call_path[FP_CAP], fp_call_path[FP_PRIORITY], fp_call_path[FP_QUEUED],
            fp_call_path[FP_CPU]);
@@ -411,7 +421,79 @@ UTEST(ipc_fast_path_conditions)
     UCHECK(fp_call_path[FP_CAP] == MF_IPC_SLOW_LONG);
     UCHECK(fp_call_path[FP_PRIORITY] == MF_IPC_SLOW_PRIORITY);
     UCHECK(fp_call_path[FP_QUEUED] == MF_IPC_SLOW_QUEUED);
+    UCHECK(fp_call_path[FP_LOOKUP] == MF_IPC_SLOW_LOOKUP);
     UCHECK(fp_cpus < 2 || fp_call_path[FP_CPU] == MF_IPC_SLOW_CPU);
     UCHECK(server_fast);
+    return NULL;
+}
+
+// The fast path's lock-free lookup (kernel/locks.h, cap_read_*) racing
+// capability changes on another CPU: the client calls through slot RACE_SLOT
+// while the churner fills it with a copy of the endpoint, empties it, fills
+// it with a notification and empties it again, without pause. Every call
+// must end as the slot was at some instant: the right sum, -E_BADCAP or
+// -E_TYPE, never a wrong result or a kernel fault.
+#define RACE_SLOT 514
+#define RACE_CHURNER 515
+#define RACE_CALLS 3000
+static volatile long race_stop, race_churns, race_counts[4];
+
+static void race_churner(uint64_t arg)
+{
+    (void)arg;
+    while (!race_stop) {
+        mf_cnode_copy(ROOT, EP, RACE_SLOT, MF_RIGHTS_ALL);
+        mf_cnode_delete(ROOT, RACE_SLOT);
+        mf_cnode_copy(ROOT, NTFN, RACE_SLOT, MF_RIGHTS_ALL);
+        mf_cnode_delete(ROOT, RACE_SLOT);
+        race_churns++;
+    }
+}
+
+static void race_client(uint64_t arg)
+{
+    (void)arg;
+    for (uint64_t i = 0; i < RACE_CALLS; i++) {
+        struct mf_msg m = {.info = MF_INFO(0, 2), .mr = {i, 7}};
+        long r = mf_call(RACE_SLOT, &m);
+        uint32_t path = last_path();
+        if (r == 0 && m.mr[0] == i + 7)
+            race_counts[path == MF_IPC_FAST ? 0 : 1]++;
+        else if (r == -E_BADCAP || r == -E_TYPE)
+            race_counts[2]++;
+        else
+            race_counts[3]++;           // wrong
+    }
+    race_stop = 1;
+    mf_notification_signal(FP_DONE);
+    for (;;)
+        mf_notification_wait(NTFN);
+}
+
+UTEST(ipc_fast_lookup_races_capability_changes)
+{
+    struct mf_system_info si;
+    UCHECK(mf_system_info(&si) == 0);
+    unsigned other = si.cpus > 1 ? 1 : 0;
+    race_stop = race_churns = 0;
+    for (int i = 0; i < 4; i++)
+        race_counts[i] = 0;
+    UCHECK(make(MF_OBJ_THREAD, T1) && make(MF_OBJ_ENDPOINT, EP) && make(MF_OBJ_THREAD, FP_CLIENT) &&
+           make(MF_OBJ_THREAD, RACE_CHURNER) && make(MF_OBJ_NOTIFICATION, FP_DONE) &&
+           make(MF_OBJ_NOTIFICATION, NTFN));
+    UCHECK(mf_thread_set_sched(T1, MF_SCHED_FIXED, 0) == 0 && mf_thread_set_sched(FP_CLIENT, MF_SCHED_FIXED, 0) == 0 &&
+           mf_thread_set_sched(RACE_CHURNER, MF_SCHED_FIXED, other) == 0);
+    UCHECK(mf_thread_start(T1, adder_server, stack1, sizeof(stack1), EP) == 0);
+    UCHECK(mf_thread_start(RACE_CHURNER, race_churner, stack3, sizeof(stack3), 0) == 0);
+    UCHECK(mf_thread_start(FP_CLIENT, race_client, stack2, sizeof(stack2), 0) == 0);
+    long woke = mf_notification_wait_timeout(FP_DONE, 3000);
+    race_stop = 1;
+    UCHECK(cleanup());
+    printf("# %u CPUs: %ld fast, %ld slow, %ld refused, %ld wrong; %ld churns\n", si.cpus, race_counts[0],
+           race_counts[1], race_counts[2], race_counts[3], race_churns);
+    UCHECK(woke > 0);
+    UCHECK(race_counts[3] == 0);
+    UCHECK(race_counts[0] + race_counts[1] > 0 && race_counts[2] > 0 && race_churns > 0);
+    UCHECK(race_counts[0] + race_counts[1] + race_counts[2] == RACE_CALLS);
     return NULL;
 }
