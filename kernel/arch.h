@@ -189,6 +189,12 @@ void arch_thread_activate(struct thread *t);
 //   // call returns: IPC delivers message registers this way. Register 0 is
 //   // left alone (on aarch64 it is also the return register).
 //   void arch_syscall_set_arg(struct trap_frame *tf, int i, uint64_t value);
+//   // What an LRPC call keeps of its client's registers (ARCH_LRPC_SAVED
+//   // words): those a C function call preserves, the stack and program
+//   // counter and the flags; restoring them zeroes the others, which the
+//   // server may have left values in (kernel/lrpc.c writes the results).
+//   void arch_lrpc_save(uint64_t *saved, const struct trap_frame *tf);
+//   void arch_lrpc_restore(struct trap_frame *tf, const uint64_t *saved);
 #include "arch_syscall_regs.h"
 uint64_t arch_trap_pc(const struct trap_frame *tf);
 // Size of struct trap_frame (portable code saves and restores whole frames).

@@ -7,6 +7,8 @@
 // both handlers see struct decoded through it (DECODED).
 #pragma once
 #include "kernel/cap.h"
+#include "kernel/locks.h"
+#include "kernel/thread.h"
 
 struct thread;
 
@@ -66,6 +68,27 @@ struct slot *thread_cspace_slot(struct thread *t);
 struct slot *cspace_lookup(const struct thread *t, uint64_t cptr);
 // The slot at index in the CNode a capability names; NULL when out of range.
 struct slot *cnode_lookup(const struct cap *cnode, uint64_t index);
+// The lock-free lookup (kernel/locks.h, cap_read_*), inside a read section
+// begun with `seq`: copies the cap cptr names in t's own CSpace into *out
+// when it is a `type` cap with all of `rights`, as it was at one instant.
+// False when it is not, or when the reading cannot tell (a capability
+// changed meanwhile; t is inside an LRPC server, whose CSpace is its
+// binding's): the caller then looks again under cap_lock, which also says
+// what was wrong.
+static inline bool cap_read_lookup(const struct thread *t, uint64_t seq, uint64_t cptr, unsigned type, unsigned rights,
+                     struct cap *out)
+{
+    if (t->lrpc_depth)
+        return false;
+    struct cap root = t->cspace.cap;
+    // Checked consistent before it is followed.
+    if (!cap_read_valid(seq) || root.type != MF_OBJ_CNODE || cptr == 0 || cptr >> root.size_bits)
+        return false;
+    bool zombie = cnode_header(root.obj)->zombie;
+    *out = cnode_slots(root.obj)[cptr].cap;
+    return cap_read_valid(seq) && !zombie && out->type == type && (out->rights & rights) == rights;
+}
+
 // Looks up cptr in t's CSpace and checks it names a `type` object with all
 // of `rights`: 0 and *out, or the first of -E_BADCAP, -E_TYPE, -E_PERM.
 int cap_lookup(const struct thread *t, uint64_t cptr, unsigned type, unsigned rights, struct slot **out);

@@ -301,21 +301,15 @@ static void count_path(struct thread *t, enum ipc_path path)
 
 // The endpoint cptr names, locked with *q, found without cap_lock (the
 // read side in kernel/locks.h): NULL when this lookup cannot tell, and the
-// slow path looks again under cap_lock and reports any error. Not here: a
-// thread inside an LRPC server, whose CSpace is its binding's.
+// slow path looks again under cap_lock and reports any error.
 static struct endpoint *lock_endpoint(struct thread *self, uint64_t cptr, unsigned right, struct mcs_qnode *q,
                                       uint64_t *badge)
 {
     uint64_t seq;
-    if (self->lrpc_depth || !cap_read_begin(&seq))
+    struct cap cap;
+    if (!cap_read_begin(&seq))
         return NULL;
-    struct cap root = self->cspace.cap;
-    // Checked consistent before it is followed.
-    if (!cap_read_valid(seq) || root.type != MF_OBJ_CNODE || cptr == 0 || cptr >> root.size_bits)
-        goto no;
-    bool zombie = cnode_header(root.obj)->zombie;
-    struct cap cap = cnode_slots(root.obj)[cptr].cap;
-    if (!cap_read_valid(seq) || zombie || cap.type != MF_OBJ_ENDPOINT || !(cap.rights & right))
+    if (!cap_read_lookup(self, seq, cptr, MF_OBJ_ENDPOINT, right, &cap))
         goto no;
     struct endpoint *ep = (struct endpoint *)cap.obj;
     mcs_lock(&ep->q.lock, q);

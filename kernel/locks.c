@@ -60,4 +60,14 @@ void cap_wait_readers(void)
 bool cap_lock_held(void) { return caps.held[arch_cpu_id()]; }
 void space_lock(void) { acquire(&spaces); }
 void space_unlock(void) { release(&spaces); }
+
+bool space_trylock(void)
+{
+    unsigned me = arch_cpu_id();
+    assert(!spaces.held[me]);
+    if (!mcs_trylock(&spaces.lock, &spaces.node[me]))
+        return false;
+    spaces.held[me] = true;
+    return true;
+}
 bool space_lock_held(void) { return spaces.held[arch_cpu_id()]; }

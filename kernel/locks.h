@@ -78,4 +78,5 @@ static inline bool cap_read_valid(uint64_t seq)
 void cap_wait_readers(void);
 void space_lock(void);
 void space_unlock(void);
+bool space_trylock(void);       // true: taken (a lock-free reader may not wait for it)
 bool space_lock_held(void);     // by this CPU

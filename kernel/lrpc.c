@@ -13,6 +13,7 @@
 #include "lib/string.h"
 
 _Static_assert(MF_LRPC_MAX_PROCEDURES <= 64, "procedure numbers fit the checks below");
+_Static_assert(ARCH_LRPC_SAVED <= LRPC_SAVED_MAX, "a link holds what the architecture keeps");
 
 
 void binding_init(uintptr_t obj)
@@ -230,28 +231,54 @@ static void release_astack(struct lrpc_link *link)
 // (E_BUSY), the A-stack mapped where the caller runs (E_PERM: not a bound
 // client), the server's segment locks (E_BUSY).
 //
-// SMP: the call holds cap_lock for the lookup and space_lock for the rest,
-// like every invocation of a Binding; the binding, its A-stacks and the
-// server VAS cannot change meanwhile. A-stacks are claimed under
+// SMP: the binding is found without cap_lock (lock_binding_fast; under it
+// when that cannot tell), and the call holds space_lock for the rest, like
+// every invocation of a Binding; the binding, its A-stacks and the server
+// VAS cannot change meanwhile. A-stacks are claimed under
 // space_lock, so calls from several CPUs at once get separate ones.
 static int64_t call_locked(struct thread *self, struct trap_frame *tf, uint64_t cptr, struct binding *b,
                            uint64_t proc, uint64_t astack);
 
+// The binding cptr names, with space_lock taken, found without cap_lock
+// (kernel/locks.h): NULL when the lock-free lookup cannot tell or
+// space_lock is busy (a reader may not wait for it: a holder may be waiting
+// for readers), and the caller looks again under cap_lock.
+static struct binding *lock_binding_fast(struct thread *self, uint64_t cptr)
+{
+    uint64_t seq;
+    struct cap cap;
+    struct binding *b = NULL;
+    if (!cap_read_begin(&seq))
+        return NULL;
+    if (cap_read_lookup(self, seq, cptr, MF_OBJ_BINDING, MF_RIGHT_READ, &cap) && space_trylock()) {
+        // Its final cap deleted since? Its destruction waits for us.
+        if (cap_read_valid(seq))
+            b = (struct binding *)cap.obj;
+        else
+            space_unlock();
+    }
+    cap_read_end();
+    return b;
+}
+
 int64_t lrpc_call(struct thread *self, struct trap_frame *tf, uint64_t cptr, uint64_t proc, uint64_t astack)
 {
-    struct slot *s;
-    cap_lock();
-    int r = cap_lookup(self, cptr, MF_OBJ_BINDING, MF_RIGHT_READ, &s);
-    if (unlikely(r)) {
+    struct binding *b = lock_binding_fast(self, cptr);
+    if (unlikely(!b)) {
+        struct slot *s;
+        cap_lock();
+        int r = cap_lookup(self, cptr, MF_OBJ_BINDING, MF_RIGHT_READ, &s);
+        if (unlikely(r)) {
+            cap_unlock();
+            arch_syscall_return_pair(tf, r, false);
+            return r;
+        }
+        // The slot may change once cap_lock is gone (a delete or move needs
+        // only that); the binding itself cannot go without space_lock.
+        b = (struct binding *)s->cap.obj;
+        space_lock();
         cap_unlock();
-        arch_syscall_return_pair(tf, r, false);
-        return r;
     }
-    // The slot may change once cap_lock is gone (a delete or move needs
-    // only that); the binding itself cannot go without space_lock.
-    struct binding *b = (struct binding *)s->cap.obj;
-    space_lock();
-    cap_unlock();
     int64_t v = call_locked(self, tf, cptr, b, proc, astack);
     space_unlock();
     if (unlikely(v < 0))
@@ -286,7 +313,7 @@ static int64_t call_locked(struct thread *self, struct trap_frame *tf, uint64_t 
     link->client_vas = self->vas;
     vas_ref_set(&self->vas_ref[self->lrpc_depth], self->vas);     // depth already counts this call
     vas_retain(self->vas);
-    memcpy(link->frame, tf, arch_trap_frame_size);
+    arch_lrpc_save(link->regs, tf);
     b->astack[astack].busy = true;
     b->astack[astack].caller = self;
     vas_move_thread(self, &b->server->vas);
@@ -303,7 +330,7 @@ static void unwind(struct thread *t, int64_t result, bool ran)
     struct lrpc_link *link = &t->lrpc[--t->lrpc_depth];
     if (link->binding)
         release_astack(link);
-    memcpy(t->user_frame, link->frame, arch_trap_frame_size);
+    arch_lrpc_restore(t->user_frame, link->regs);
     arch_syscall_return_pair(t->user_frame, result, ran);
     vas_move_thread(t, link->client_vas);
     vas_ref_set(&t->vas_ref[t->lrpc_depth + 1], NULL);
@@ -465,7 +492,11 @@ static int binding_bits(unsigned size_bits) { return size_bits == 0 ? PAGE_SHIFT
 
 static void binding_object_init(uintptr_t obj, unsigned size_bits) { binding_init(obj); }
 
-static void binding_finalize(const struct cap *cap) { lrpc_binding_destroy((struct binding *)cap->obj); }
+static void binding_finalize(const struct cap *cap)
+{
+    lrpc_binding_destroy((struct binding *)cap->obj);
+    cap_wait_readers();     // a call that found it just before leaves first
+}
 
 // A-stack segments and the server VAS: invocations hold space_lock too.
 const struct object_type binding_object_type = {

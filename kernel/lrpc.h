@@ -15,7 +15,7 @@ struct segment;
 
 #define LRPC_MAX_DEPTH 2        // a server may call one more server
 #define LRPC_NO_ABORT 0xff     // thread->lrpc_abort_to: no call to end
-#define LRPC_FRAME_MAX 320      // bytes of saved user registers (both arches fit)
+#define LRPC_SAVED_MAX 16       // words of the client's registers a call keeps (arch_lrpc_save)
 
 struct binding {
     struct vas_object *server;  // where the procedures run
@@ -43,7 +43,7 @@ struct lrpc_link {
     struct binding *binding;    // NULL once the binding has gone
     unsigned astack;
     struct vas *client_vas;     // retained
-    uint64_t frame[LRPC_FRAME_MAX / 8];   // the client's user registers
+    uint64_t regs[LRPC_SAVED_MAX];        // the client's registers a call keeps
 };
 
 void binding_init(uintptr_t obj);

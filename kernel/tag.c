@@ -113,6 +113,14 @@ unsigned tag_acquire(struct vas_tags *t, bool *flush)
         *flush = false;
         return s->tag;
     }
+    if (!p->limit) {
+        // Untagged (x86_64 under TCG has no PCID): nothing to hand out, and
+        // only this CPU changes the limit, so no lock (tag_pool_get's case).
+        p->switches++;
+        p->flushes++;
+        *flush = true;
+        return 0;
+    }
     ticket_lock(&p->lock);
     unsigned tag = tag_pool_get(p, s, flush);
     ticket_unlock(&p->lock);

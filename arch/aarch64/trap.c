@@ -201,6 +201,7 @@ const size_t arch_trap_frame_size = sizeof(struct trap_frame);
 
 void arch_trap_set_entry(struct trap_frame *tf, uint64_t pc, uint64_t sp, uint64_t a0, uint64_t a1)
 {
+#pragma GCC unroll 29
     for (unsigned i = 2; i < 31; i++)
         tf->x[i] = 0;               // x29, x30: a fresh frame chain
     tf->pc = pc;

@@ -19,3 +19,34 @@ static inline void arch_syscall_set_arg(struct trap_frame *tf, int i, uint64_t v
     if (i >= 1 && i <= 5)
         tf->x[i] = value;
 }
+
+// An LRPC call keeps what a C function call preserves (x19-x28, x29 = fp)
+// with x18, x30 (the stub's own return address), sp, pc and pstate; it
+// gives them back on return and zeroes x0-x17, which the server may have
+// left values in (the results are written after). 16 words instead of the
+// 38 of a whole frame.
+#define ARCH_LRPC_SAVED 16
+
+// Unrolled: straight-line pairs of loads and stores, no loop or call.
+static inline void arch_lrpc_save(uint64_t *s, const struct trap_frame *tf)
+{
+#pragma GCC unroll 13
+    for (int i = 0; i < 13; i++)
+        s[i] = tf->x[18 + i];
+    s[13] = tf->sp;
+    s[14] = tf->pc;
+    s[15] = tf->pstate;
+}
+
+static inline void arch_lrpc_restore(struct trap_frame *tf, const uint64_t *s)
+{
+#pragma GCC unroll 18
+    for (int i = 0; i < 18; i++)
+        tf->x[i] = 0;
+#pragma GCC unroll 13
+    for (int i = 0; i < 13; i++)
+        tf->x[18 + i] = s[i];
+    tf->sp = s[13];
+    tf->pc = s[14];
+    tf->pstate = s[15];
+}

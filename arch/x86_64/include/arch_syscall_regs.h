@@ -38,3 +38,37 @@ static inline void arch_syscall_set_arg(struct trap_frame *tf, int i, uint64_t v
     default: break;
     }
 }
+
+// An LRPC call keeps what a C function call preserves (rbx, rbp, r12-r15),
+// with rip, rsp and rflags; it gives them back on return and zeroes the
+// other registers the server may have left values in (the results are
+// written after). Nine words instead of the 22 of a whole frame.
+#define ARCH_LRPC_SAVED 9
+
+static inline void arch_lrpc_save(uint64_t *s, const struct trap_frame *tf)
+{
+    s[0] = tf->rbx;
+    s[1] = tf->rbp;
+    s[2] = tf->r12;
+    s[3] = tf->r13;
+    s[4] = tf->r14;
+    s[5] = tf->r15;
+    s[6] = tf->rip;
+    s[7] = tf->rsp;
+    s[8] = tf->rflags;
+}
+
+static inline void arch_lrpc_restore(struct trap_frame *tf, const uint64_t *s)
+{
+    tf->rbx = s[0];
+    tf->rbp = s[1];
+    tf->r12 = s[2];
+    tf->r13 = s[3];
+    tf->r14 = s[4];
+    tf->r15 = s[5];
+    tf->rip = s[6];
+    tf->rsp = s[7];
+    tf->rflags = s[8];
+    tf->rax = tf->rcx = tf->rdx = tf->rsi = tf->rdi = 0;
+    tf->r8 = tf->r9 = tf->r10 = tf->r11 = 0;
+}
