@@ -671,7 +671,8 @@ void ipc_object_destroy(unsigned type, uintptr_t obj)
         mcs_unlock(&ep->q.lock, &q);
         // A fast path may have found it just before its cap went (and now
         // waits for its lock): it looks again, sees the capabilities
-        // changed and leaves, before the memory can be retyped.
+        // changed and leaves, before the memory can be retyped. (Its
+        // finalizer runs under cap_lock: cap_wait_readers may wait.)
         cap_wait_readers();
     } else if (type == MF_OBJ_NOTIFICATION) {
         struct notification *n = (struct notification *)obj;
@@ -679,6 +680,7 @@ void ipc_object_destroy(unsigned type, uintptr_t obj)
         while ((t = queue_pop(&n->q)))
             wake_with(t, -E_DEAD);
         mcs_unlock(&n->q.lock, &q);
+        cap_wait_readers();     // as for an endpoint (notification_fast)
     }
 }
 
@@ -719,17 +721,23 @@ static int decode_signal(const struct invocation *inv, struct decoded *d)
 
 static int decode_wait(const struct invocation *inv, struct decoded *d) { return decode_notify(inv, d, MF_RIGHT_READ); }
 
-void notification_signal(struct notification *n, uint64_t bits)
+// n locked with *q: signals it and unlocks.
+static void signal_locked(struct notification *n, struct mcs_qnode *q, uint64_t bits)
 {
-    struct mcs_qnode q;
-    mcs_lock(&n->q.lock, &q);
     n->word |= bits;
     struct thread *w = queue_pop(&n->q);
     if (w) {
         wake_with(w, (int64_t)n->word);
         n->word = 0;
     }
-    mcs_unlock(&n->q.lock, &q);
+    mcs_unlock(&n->q.lock, q);
+}
+
+void notification_signal(struct notification *n, uint64_t bits)
+{
+    struct mcs_qnode q;
+    mcs_lock(&n->q.lock, &q);
+    signal_locked(n, &q, bits);
 }
 
 static int64_t invoke_signal(const struct decoded *d)
@@ -750,28 +758,24 @@ static int64_t invoke_poll(const struct decoded *d)
     return (int64_t)word;
 }
 
-static int64_t invoke_wait(const struct decoded *d)
+// n locked with *q (nothing else held): takes its word, or waits for one
+// at most timeout_ticks (0: no limit); unlocks.
+static int64_t wait_locked(struct thread *self, struct notification *n, struct mcs_qnode *q, uint64_t timeout_ticks)
 {
-    struct mcs_qnode q;
-    const struct notification_args *a = DECODED(struct notification_args, d);
-    struct notification *n = a->notification;
-    struct thread *self = a->caller;
-    mcs_lock(&n->q.lock, &q);
-    cap_unlock();           // the notification is locked: it cannot go away
     uint64_t word = n->word;
     if (word) {
         n->word = 0;
-        mcs_unlock(&n->q.lock, &q);
+        mcs_unlock(&n->q.lock, q);
         return (int64_t)word;
     }
-    self->wake_tick = a->timeout_ticks ? sched_ticks() + a->timeout_ticks : 0;   // 0: no time limit
+    self->wake_tick = timeout_ticks ? sched_ticks() + timeout_ticks : 0;   // 0: no time limit
     if (!thread_block_prepare(BLOCK_NOTIFICATION)) {
-        mcs_unlock(&n->q.lock, &q);
+        mcs_unlock(&n->q.lock, q);
         return -E_AGAIN;
     }
     self->waiting_on = n;
     queue_push(&n->q, self);
-    mcs_unlock(&n->q.lock, &q);
+    mcs_unlock(&n->q.lock, q);
     schedule();
     // A timed wait that ran out is woken still queued (thread.c:
     // wake_timed): it leaves the queue itself and returns -E_AGAIN. A
@@ -785,6 +789,58 @@ static int64_t invoke_wait(const struct decoded *d)
     }
     self->wait_expired = false;
     return self->ipc_result;
+}
+
+static int64_t invoke_wait(const struct decoded *d)
+{
+    struct mcs_qnode q;
+    const struct notification_args *a = DECODED(struct notification_args, d);
+    struct notification *n = a->notification;
+    mcs_lock(&n->q.lock, &q);
+    cap_unlock();           // the notification is locked: it cannot go away
+    return wait_locked(a->caller, n, &q, a->timeout_ticks);
+}
+
+// SIGNAL, WAIT and POLL without cap_lock or the invocation tables: the
+// notification found by the lock-free lookup (kernel/locks.h), locked, and
+// the operation done as its invoke_* does it. False when the lookup cannot
+// tell (or another operation): invoke_dispatch then runs, and reports any
+// error. Used by SYS_INVOKE before the tables.
+bool notification_fast(struct thread *self, uint64_t cptr, uint64_t op, int64_t *result)
+{
+    if (op > MF_NOTIFICATION_POLL)
+        return false;
+    uint64_t seq;
+    struct cap cap;
+    if (!cap_read_begin(&seq))
+        return false;
+    unsigned right = op == MF_NOTIFICATION_SIGNAL ? MF_RIGHT_WRITE : MF_RIGHT_READ;
+    if (!cap_read_lookup(self, seq, cptr, MF_OBJ_NOTIFICATION, right, &cap)) {
+        cap_read_end();
+        return false;
+    }
+    struct mcs_qnode q;
+    struct notification *n = (struct notification *)cap.obj;
+    mcs_lock(&n->q.lock, &q);
+    bool valid = cap_read_valid(seq);   // else it may have gone: its destruction waits for us
+    cap_read_end();
+    if (!valid) {
+        mcs_unlock(&n->q.lock, &q);
+        return false;
+    }
+    self->refusal.error = 0;            // as invoke_dispatch: this call was not refused
+    self->refusal.cptr = 0;
+    if (op == MF_NOTIFICATION_SIGNAL) {
+        signal_locked(n, &q, cap.badge ? cap.badge : 1);
+        *result = 0;
+    } else if (op == MF_NOTIFICATION_POLL) {
+        *result = (int64_t)n->word;
+        n->word = 0;
+        mcs_unlock(&n->q.lock, &q);
+    } else {
+        *result = wait_locked(self, n, &q, 0);
+    }
+    return true;
 }
 
 static int decode_wait_timeout(const struct invocation *inv, struct decoded *d)

@@ -29,6 +29,9 @@ struct notification {
 };
 
 int64_t ipc_send(struct thread *self, struct trap_frame *tf, bool is_call);
+// MF_NOTIFICATION_SIGNAL, _WAIT and _POLL on cptr without cap_lock: true
+// with *result when done, false when SYS_INVOKE's tables must run.
+bool notification_fast(struct thread *self, uint64_t cptr, uint64_t op, int64_t *result);
 int64_t ipc_recv(struct thread *self, struct trap_frame *tf, bool reply_first);
 // A call made by the kernel for a faulting thread: msg is info, mr0..mr3.
 // ep's lock is held on entry, with node *q (the caller found ep under

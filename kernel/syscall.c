@@ -59,6 +59,9 @@ static int64_t sys_sleep(struct thread *self, struct trap_frame *tf)
 
 static int64_t sys_invoke(struct thread *self, struct trap_frame *tf)
 {
+    int64_t r;
+    if (notification_fast(self, arch_syscall_arg(tf, 0), arch_syscall_arg(tf, 1), &r))
+        return r;
     const uint64_t arg[4] = {arch_syscall_arg(tf, 2), arch_syscall_arg(tf, 3), arch_syscall_arg(tf, 4),
                              arch_syscall_arg(tf, 5)};
     return invoke_dispatch(self, arch_syscall_arg(tf, 0), arch_syscall_arg(tf, 1), arg);
