@@ -8,14 +8,16 @@
 struct held_lock {
     struct mcs_lock lock;
     struct mcs_qnode node[MAX_CPUS];
-    bool held[MAX_CPUS];
+    bool *held;                         // [MAX_CPUS], in locks.h for the inline tests
 };
+
+bool cap_lock_held_by[MAX_CPUS], space_lock_held_by[MAX_CPUS];
 
 uint64_t cap_seq;
 struct cap_reader cap_readers[MAX_CPUS];
 
-static struct held_lock caps = {.lock = {.lock_class = LOCK_CLASS_CAP}},
-                        spaces = {.lock = {.lock_class = LOCK_CLASS_SPACE}};
+static struct held_lock caps = {.lock = {.lock_class = LOCK_CLASS_CAP}, .held = cap_lock_held_by},
+                        spaces = {.lock = {.lock_class = LOCK_CLASS_SPACE}, .held = space_lock_held_by};
 
 static void acquire(struct held_lock *l)
 {
@@ -57,7 +59,6 @@ void cap_wait_readers(void)
         while (i != me && __atomic_load_n(&cap_readers[i].reading, __ATOMIC_ACQUIRE))
             cpu_relax();
 }
-bool cap_lock_held(void) { return caps.held[arch_cpu_id()]; }
 void space_lock(void) { acquire(&spaces); }
 void space_unlock(void) { release(&spaces); }
 
@@ -70,4 +71,3 @@ bool space_trylock(void)
     spaces.held[me] = true;
     return true;
 }
-bool space_lock_held(void) { return spaces.held[arch_cpu_id()]; }

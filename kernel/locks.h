@@ -28,7 +28,8 @@
 
 void cap_lock(void);
 void cap_unlock(void);
-bool cap_lock_held(void);       // by this CPU
+extern bool cap_lock_held_by[MAX_CPUS], space_lock_held_by[MAX_CPUS];
+static inline bool cap_lock_held(void) { return cap_lock_held_by[arch_cpu_id()]; }     // by this CPU
 
 // Reading capabilities without cap_lock (the IPC fast path, kernel/ipc.c).
 // cap_lock and cap_unlock step a sequence count (odd while held); a reader
@@ -79,4 +80,4 @@ void cap_wait_readers(void);
 void space_lock(void);
 void space_unlock(void);
 bool space_trylock(void);       // true: taken (a lock-free reader may not wait for it)
-bool space_lock_held(void);     // by this CPU
+static inline bool space_lock_held(void) { return space_lock_held_by[arch_cpu_id()]; }  // by this CPU

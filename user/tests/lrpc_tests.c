@@ -321,6 +321,8 @@ UTEST_FAULTS(lrpc_server_binds_to_itself)
 #define RS_BASE (16ul << 30)
 void regs_stub(void);
 void detach_stub(void);
+void leak_stub(void);
+void call_and_dump(long number, long binding, long procedure, long astack, uint64_t *out, uint64_t keep);
 long call_with_secret(long number, long binding, long procedure, long astack, long secret);
 #if defined(__x86_64__)
 __asm__(".text\n"
@@ -337,7 +339,30 @@ __asm__(".text\n"
         ".globl detach_stub\ndetach_stub:\n"
         "  movq %rdi, %rbx\n  movq 32(%rbx), %rax\n  movq 40(%rbx), %rdi\n  movq 48(%rbx), %rsi\n"
         "  xorl %edx, %edx\n  xorl %r10d, %r10d\n  xorl %r8d, %r8d\n  xorl %r9d, %r9d\n  syscall\n"
-        "  movq %rax, 0(%rbx)\n  movq 24(%rbx), %rax\n  xorl %edi, %edi\n  syscall\n  ud2\n");
+        "  movq %rax, 0(%rbx)\n  movq 24(%rbx), %rax\n  xorl %edi, %edi\n  syscall\n  ud2\n"
+        // leak_stub: every register it can set holds the secret when it returns.
+        ".globl leak_stub\nleak_stub:\n"
+        "  movq 24(%rdi), %rax\n  movabsq $0x5ec7e75ec7e75ec7, %rbx\n"
+        "  movq %rbx, %rbp\n  movq %rbx, %r12\n  movq %rbx, %r13\n  movq %rbx, %r14\n  movq %rbx, %r15\n"
+        "  movq %rbx, %rsi\n  movq %rbx, %rdx\n  movq %rbx, %r8\n  movq %rbx, %r9\n  movq %rbx, %r10\n"
+        "  movq %rbx, %r11\n  movq %rbx, %rcx\n  xorl %edi, %edi\n  syscall\n  ud2\n"
+        // call_and_dump(number, binding, procedure, astack, out, keep): the
+        // callee-saved registers hold `keep` across the call; every
+        // register after it goes to out[] (rax rdx rsi rdi r8-r11 rcx, then
+        // rbx rbp r12-r15).
+        ".globl call_and_dump\ncall_and_dump:\n"
+        "  pushq %rbx\n  pushq %rbp\n  pushq %r12\n  pushq %r13\n  pushq %r14\n  pushq %r15\n  pushq %r8\n"
+        "  movq %rdi, %rax\n  movq %rsi, %rdi\n  movq %rdx, %rsi\n  movq %rcx, %rdx\n"
+        "  movq %r9, %rbx\n  movq %r9, %rbp\n  movq %r9, %r12\n  movq %r9, %r13\n  movq %r9, %r14\n  movq %r9, %r15\n"
+        "  syscall\n"
+        "  pushq %r15\n  pushq %r14\n  pushq %r13\n  pushq %r12\n  pushq %rbp\n  pushq %rbx\n  pushq %rcx\n"
+        "  pushq %r11\n  pushq %r10\n  pushq %r9\n  pushq %r8\n  pushq %rdi\n  pushq %rsi\n  pushq %rdx\n  pushq %rax\n"
+        "  movq 120(%rsp), %rax\n  movl $0, %ecx\n"
+        "1:\n  movq (%rsp,%rcx,8), %rdx\n  movq %rdx, (%rax,%rcx,8)\n  incl %ecx\n  cmpl $15, %ecx\n  jne 1b\n"
+        "  addq $128, %rsp\n  popq %r15\n  popq %r14\n  popq %r13\n  popq %r12\n  popq %rbp\n  popq %rbx\n  ret\n"
+        );
+#define DUMP_WORDS 15
+#define DUMP_KEPT 9             // out[9..14]: rbx rbp r12-r15
 #else
 __asm__(".text\n"
         ".globl regs_stub\nregs_stub:\n"
@@ -351,7 +376,36 @@ __asm__(".text\n"
         ".globl detach_stub\ndetach_stub:\n"
         "  mov x19, x0\n  ldr x8, [x19, #32]\n  ldr x0, [x19, #40]\n  ldr x1, [x19, #48]\n"
         "  mov x2, #0\n  mov x3, #0\n  mov x4, #0\n  mov x5, #0\n  svc #0\n"
-        "  str x0, [x19]\n  ldr x8, [x19, #24]\n  mov x0, #0\n  svc #0\n  udf #0\n");
+        "  str x0, [x19]\n  ldr x8, [x19, #24]\n  mov x0, #0\n  svc #0\n  udf #0\n"
+        ".globl leak_stub\nleak_stub:\n"
+        "  ldr x8, [x0, #24]\n  movz x9, #0x5ec7, lsl #48\n  movk x9, #0xe75e, lsl #32\n"
+        "  movk x9, #0xc7e7, lsl #16\n  movk x9, #0x5ec7\n"
+        "  mov x1, x9\n  mov x2, x9\n  mov x3, x9\n  mov x4, x9\n  mov x5, x9\n  mov x6, x9\n  mov x7, x9\n"
+        "  mov x10, x9\n  mov x11, x9\n  mov x12, x9\n  mov x13, x9\n  mov x14, x9\n  mov x15, x9\n"
+        "  mov x16, x9\n  mov x17, x9\n  mov x18, x9\n  mov x19, x9\n  mov x20, x9\n  mov x21, x9\n"
+        "  mov x22, x9\n  mov x23, x9\n  mov x24, x9\n  mov x25, x9\n  mov x26, x9\n  mov x27, x9\n"
+        "  mov x28, x9\n  mov x29, x9\n  mov x30, x9\n  mov x0, #0\n  svc #0\n  udf #0\n"
+        // out[]: x0-x7, x9-x18, then x19-x28.
+        ".globl call_and_dump\ncall_and_dump:\n"
+        "  stp x29, x30, [sp, #-96]!\n  mov x29, sp\n  stp x19, x20, [sp, #16]\n  stp x21, x22, [sp, #32]\n"
+        "  stp x23, x24, [sp, #48]\n  stp x25, x26, [sp, #64]\n  stp x27, x28, [sp, #80]\n"
+        "  str x4, [sp, #-16]!\n"
+        "  mov x8, x0\n  mov x0, x1\n  mov x1, x2\n  mov x2, x3\n"
+        "  mov x19, x5\n  mov x20, x5\n  mov x21, x5\n  mov x22, x5\n  mov x23, x5\n"
+        "  mov x24, x5\n  mov x25, x5\n  mov x26, x5\n  mov x27, x5\n  mov x28, x5\n"
+        "  svc #0\n"
+        "  stp x0, x1, [sp, #-16]!\n  ldr x0, [sp, #16]\n  ldr x1, [sp]\n  str x1, [x0]\n"
+        "  ldr x1, [sp, #8]\n  str x1, [x0, #8]\n"
+        "  stp x2, x3, [x0, #16]\n  stp x4, x5, [x0, #32]\n  stp x6, x7, [x0, #48]\n"
+        "  stp x9, x10, [x0, #64]\n  stp x11, x12, [x0, #80]\n  stp x13, x14, [x0, #96]\n"
+        "  stp x15, x16, [x0, #112]\n  stp x17, x18, [x0, #128]\n  stp x19, x20, [x0, #144]\n"
+        "  stp x21, x22, [x0, #160]\n  stp x23, x24, [x0, #176]\n  stp x25, x26, [x0, #192]\n"
+        "  stp x27, x28, [x0, #208]\n  add sp, sp, #32\n"
+        "  ldp x19, x20, [sp, #16]\n  ldp x21, x22, [sp, #32]\n  ldp x23, x24, [sp, #48]\n"
+        "  ldp x25, x26, [sp, #64]\n  ldp x27, x28, [sp, #80]\n  ldp x29, x30, [sp], #96\n  ret\n"
+        );
+#define DUMP_WORDS 28
+#define DUMP_KEPT 18            // out[18..27]: x19-x28
 #endif
 static uint8_t stub_estack[4096] __attribute__((aligned(16)));
 
@@ -405,6 +459,44 @@ UTEST(lrpc_server_sees_none_of_the_clients_registers)
            (unsigned long)seen[1], (unsigned long)seen[2], SECRET);
     UCHECK(r == 0 && revoked == 0);
     UCHECK(seen[0] == 0 && seen[1] == 0 && seen[2] == 0);
+    return NULL;
+}
+
+// And back: the client sees none of the server's registers after the
+// call, and has its own callee-saved ones again. The stub loads the
+// secret into every register it can before it returns (a call keeps only
+// the registers a C call preserves, arch_lrpc_save; the others are zeroed
+// on the way back); the client holds a pattern in its callee-saved
+// registers across the call and dumps every register after it.
+#define KEEP 0x6b656570c0ffee00ul
+UTEST(lrpc_client_sees_none_of_the_servers_registers)
+{
+    const long self = MF_CAP_SELF_CNODE, ut = LRPC_CLIENT_UT;
+    const char *why = stub_binding(leak_stub);
+    if (why)
+        return why;
+    volatile uint64_t *astack = (volatile uint64_t *)RS_BASE;
+    uint64_t out[DUMP_WORDS];
+    for (int i = 0; i < DUMP_WORDS; i++)
+        out[i] = SECRET;
+    bool ran = false;
+    if (mf_vas_switch(RS_CLIENT) == 0) {
+        astack[3] = SYS_LRPC_RETURN;
+        call_and_dump(SYS_LRPC_CALL, RS_BINDING, 0, 0, out, KEEP);
+        mf_vas_switch(0);
+        ran = true;
+    }
+    long revoked = mf_cnode_revoke(self, ut);
+    int leaked = 0, lost = 0;
+    for (int i = 0; i < DUMP_WORDS; i++) {
+        leaked += out[i] == SECRET;
+        lost += i >= DUMP_KEPT && out[i] != KEEP;
+    }
+    printf("# after the call: %d registers hold the server's secret, %d callee-saved lost; results %#lx %#lx\n",
+           leaked, lost, (unsigned long)out[0], (unsigned long)out[1]);
+    UCHECK(ran && revoked == 0);
+    UCHECK(out[0] == 0 && out[1] == 1);         // the value 0, and the procedure ran
+    UCHECK(leaked == 0 && lost == 0);
     return NULL;
 }
 
