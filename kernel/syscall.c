@@ -116,10 +116,8 @@ void syscall_entry(struct trap_frame *tf)
     uint64_t n = arch_syscall_number(tf);
     struct thread *self = current_thread();
     self->user_frame = tf;
-    self->in_syscall = true;
     syscall_fn fn = likely(n < SYSCALL_TABLE) ? syscalls[n] : sys_unknown;
     arch_syscall_return(tf, fn(self, tf));
-    self->in_syscall = false;
     // The common case in one test: runnable, no reschedule due, no LRPC
     // abort, an address space (return_to_user has each case).
     if (unlikely(self->state != THREAD_RUNNABLE || this_cpu()->need_resched ||

@@ -97,7 +97,6 @@ struct thread {
     vaddr_t ipc_buffer;         // user address of its IPC buffer page, or 0
     bool in_fault;              // calling its pager: the message is fault_msg, not registers
     uint64_t fault_msg[5];      // info, mr0..mr3
-    bool in_syscall;            // between syscall_entry and its return
     uint8_t lrpc_abort_to;      // LRPC_NO_ABORT, or the depth its aborted calls unwind to
     bool wait_expired;          // woken by the tick from a timed notification wait, still queued
     bool block_interrupted;     // suspended while blocked: thread_block returns false once resumed
