@@ -87,9 +87,10 @@ void kmain(struct boot_info *bi)
     int r = program_spawn("root", 0, &root);
     if (r)
         panic("cannot start the root task: error %d", r);
-    // Untyped memory for the root task: 16 blocks of 8 MiB (user/root/root.h
-    // says who uses which).
-    r = root_cspace_create(root, 16, 23);
+    // Untyped memory for the root task: 33 blocks of 8 MiB, about half the
+    // machine's 512 MiB (user/root/root.h says who uses which; the last 17
+    // are GUPS's: up to 64 regions of 2 MiB and their objects).
+    r = root_cspace_create(root, 33, 23);
     if (r)
         panic("cannot create the root task's CSpace: error %d", r);
     uintptr_t cspace = root->cspace.cap.obj;

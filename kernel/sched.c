@@ -184,7 +184,8 @@ static unsigned place(const struct thread *t)
 // Should CPU c switch to t at once? (Base priorities only.)
 static bool preempts(const struct cpu *c, const struct thread *t)
 {
-    return c->current == c->idle || t->priority > c->current->priority;
+    const struct thread *cur = __atomic_load_n(&c->current, __ATOMIC_ACQUIRE);
+    return !cur || cur == c->idle || t->priority > cur->priority;     // none yet: still starting
 }
 
 // Second half of a move: t (runnable, on no queue) was given cpu m under its
@@ -263,8 +264,9 @@ void thread_wake_sync(struct thread *t) { make_ready(t, THREAD_BLOCKED, true); }
 // Can an idle CPU take t, waiting on c, now?
 static bool stealable(const struct thread *t, const struct cpu *c, uint64_t now)
 {
-    if (t->priority > c->current->priority || c->current == c->idle)
-        return false;           // c runs it next anyway
+    const struct thread *cur = c->current;
+    if (!cur || t->priority > cur->priority || cur == c->idle)
+        return false;           // c runs it next anyway (or is still starting)
     switch (policy_of(t)) {
     case MF_SCHED_FIXED:
         return false;
@@ -687,12 +689,19 @@ void sched_reschedule_ipi(void)
     }
 }
 
-_Noreturn void sched_run_idle(void)
+static struct thread boot_contexts[MAX_CPUS];  // hold the abandoned boot contexts
+
+void sched_adopt_boot_context(void)
 {
     struct cpu *c = this_cpu();
-    static struct thread boot[MAX_CPUS];   // hold the abandoned boot contexts
-    c->current = &boot[c->id];
-    boot[c->id].state = THREAD_DEAD;
+    boot_contexts[c->id].state = THREAD_DEAD;
+    __atomic_store_n(&c->current, &boot_contexts[c->id], __ATOMIC_RELEASE);
+}
+
+_Noreturn void sched_run_idle(void)
+{
+    if (!this_cpu()->current)
+        sched_adopt_boot_context();     // the boot CPU: nobody looked at it before
     schedule();
     panic("sched: returned to the boot context");
 }

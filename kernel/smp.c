@@ -161,6 +161,7 @@ void smp_stop_others(void)
 _Noreturn void smp_secondary_entry(void)
 {
     struct cpu *c = this_cpu();
+    sched_adopt_boot_context();         // before anyone may wake a thread onto us
     __atomic_store_n(&c->online, true, __ATOMIC_RELEASE);
     sched_run_idle();
 }

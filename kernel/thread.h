@@ -229,6 +229,12 @@ bool sched_memory_in_use(uintptr_t start, uintptr_t end);
 void sched_wait_stopped(void);
 // Picks the next thread and switches to it. Callers hold no locks.
 void schedule(void);
+// This CPU's boot context becomes its current thread (a dead one, left
+// for good by the first schedule()). A secondary CPU does this before it
+// says it is online: from then on other CPUs wake threads onto it and read
+// its current thread (issue seen under host load: an AP online with no
+// current thread yet, and a wake-up on another CPU read through NULL).
+void sched_adopt_boot_context(void);
 _Noreturn void sched_run_idle(void);
 uint64_t sched_ticks(void);
 #define TIMER_HZ 100

@@ -22,6 +22,11 @@ void shell(void);
 // from NS_UNTYPED, and so do the notifications of libmanifold's drivers
 // (mf_alloc_init; slots ROOT_ALLOC_SLOTS..).
 #define NS_UNTYPED (MF_CAP_UNTYPED_BASE + 8)
+// GUPS (gups.c): the frames of up to 64 regions of 2 MiB from the 16
+// untypeds from GUPS_UT_FIRST, its other objects from GUPS_UT_OBJECTS (the
+// root task has 33, kernel/main.c), in slots 2400..2720.
+#define GUPS_UT_FIRST (MF_CAP_UNTYPED_BASE + 16)
+#define GUPS_UT_OBJECTS (MF_CAP_UNTYPED_BASE + 32)
 #define ROOT_ALLOC_SLOTS 240
 #define ROOT_ALLOC_SLOT_COUNT 16
 #define NS_THREAD 3700

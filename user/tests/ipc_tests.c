@@ -432,10 +432,15 @@ UTEST(ipc_fast_path_conditions)
 // while the churner fills it with a copy of the endpoint, empties it, fills
 // it with a notification and empties it again, without pause. Every call
 // must end as the slot was at some instant: the right sum, -E_BADCAP or
-// -E_TYPE, never a wrong result or a kernel fault.
+// -E_TYPE, never a wrong result or a kernel fault. The client calls until
+// it has seen both outcomes RACE_WANT times (or RACE_TICKS pass): how the
+// two CPUs interleave is the host's choice (a loaded host runs one vCPU
+// for long stretches while the other waits), so a fixed number of calls
+// could all fall while the slot held one thing.
 #define RACE_SLOT 514
 #define RACE_CHURNER 515
-#define RACE_CALLS 3000
+#define RACE_WANT 300
+#define RACE_TICKS 3000
 static volatile long race_stop, race_churns, race_counts[4];
 
 static void race_churner(uint64_t arg)
@@ -453,7 +458,10 @@ static void race_churner(uint64_t arg)
 static void race_client(uint64_t arg)
 {
     (void)arg;
-    for (uint64_t i = 0; i < RACE_CALLS; i++) {
+    long deadline = mf_time() + RACE_TICKS;
+    for (uint64_t i = 0; (race_counts[0] + race_counts[1] < RACE_WANT || race_counts[2] < RACE_WANT) &&
+                         mf_time() < deadline;
+         i++) {
         struct mf_msg m = {.info = MF_INFO(0, 2), .mr = {i, 7}};
         long r = mf_call(RACE_SLOT, &m);
         uint32_t path = last_path();
@@ -486,14 +494,13 @@ UTEST(ipc_fast_lookup_races_capability_changes)
     UCHECK(mf_thread_start(T1, adder_server, stack1, sizeof(stack1), EP) == 0);
     UCHECK(mf_thread_start(RACE_CHURNER, race_churner, stack3, sizeof(stack3), 0) == 0);
     UCHECK(mf_thread_start(FP_CLIENT, race_client, stack2, sizeof(stack2), 0) == 0);
-    long woke = mf_notification_wait_timeout(FP_DONE, 3000);
+    long woke = mf_notification_wait_timeout(FP_DONE, RACE_TICKS + 1000);
     race_stop = 1;
     UCHECK(cleanup());
     printf("# %u CPUs: %ld fast, %ld slow, %ld refused, %ld wrong; %ld churns\n", si.cpus, race_counts[0],
            race_counts[1], race_counts[2], race_counts[3], race_churns);
     UCHECK(woke > 0);
     UCHECK(race_counts[3] == 0);
-    UCHECK(race_counts[0] + race_counts[1] > 0 && race_counts[2] > 0 && race_churns > 0);
-    UCHECK(race_counts[0] + race_counts[1] + race_counts[2] == RACE_CALLS);
+    UCHECK(race_counts[0] + race_counts[1] >= RACE_WANT && race_counts[2] >= RACE_WANT && race_churns > 0);
     return NULL;
 }
