@@ -201,9 +201,10 @@ uint64_t arch_trap_pc(const struct trap_frame *tf);
 extern const size_t arch_trap_frame_size;
 // Makes the frame resume user mode at pc with stack sp and the first two
 // argument registers a0, a1 (an LRPC entering the server); every other
-// general-purpose register is zeroed, so the server sees nothing of its
-// client's but the arguments (and code it jumps to cannot return into the
-// client's: the link register and frame pointer are 0 too).
+// general-purpose register is zeroed and the flags are a new thread's, so
+// the server sees nothing of its client's but the arguments (and code it
+// jumps to cannot return into the client's: the link register and frame
+// pointer are 0 too; x86_64's direction flag is clear, as the ABI wants).
 void arch_trap_set_entry(struct trap_frame *tf, uint64_t pc, uint64_t sp, uint64_t a0, uint64_t a1);
 uint64_t arch_trap_sp(const struct trap_frame *tf);
 void arch_trap_dump(const struct trap_frame *tf);   // registers to console

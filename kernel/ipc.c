@@ -822,14 +822,18 @@ bool notification_fast(struct thread *self, uint64_t cptr, uint64_t op, int64_t 
     struct mcs_qnode q;
     struct notification *n = (struct notification *)cap.obj;
     mcs_lock(&n->q.lock, &q);
-    bool valid = cap_read_valid(seq);   // else it may have gone: its destruction waits for us
-    cap_read_end();
-    if (!valid) {
+    // Its final cap deleted since? Then it may be gone: its destruction
+    // waits for us to stop reading, so we unlock first (after
+    // cap_read_end the memory may be retyped at once).
+    if (!cap_read_valid(seq)) {
         mcs_unlock(&n->q.lock, &q);
+        cap_read_end();
         return false;
     }
+    cap_read_end();     // locked: it cannot go away now
     self->refusal.error = 0;            // as invoke_dispatch: this call was not refused
     self->refusal.cptr = 0;
+    self->refusal.op = (uint8_t)op;
     if (op == MF_NOTIFICATION_SIGNAL) {
         signal_locked(n, &q, cap.badge ? cap.badge : 1);
         *result = 0;

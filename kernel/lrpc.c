@@ -494,8 +494,16 @@ static void binding_object_init(uintptr_t obj, unsigned size_bits) { binding_ini
 
 static void binding_finalize(const struct cap *cap)
 {
+    // A call that found it without cap_lock holds space_lock while it uses
+    // it (lock_binding_fast, call_locked), configured or not: take it once
+    // here too, so that the memory is not retyped under that call.
+    bool held = space_lock_held();
+    if (!held)
+        space_lock();
     lrpc_binding_destroy((struct binding *)cap->obj);
-    cap_wait_readers();     // a call that found it just before leaves first
+    if (!held)
+        space_unlock();
+    cap_wait_readers();     // a call between its lookup and space_lock leaves first
 }
 
 // A-stack segments and the server VAS: invocations hold space_lock too.

@@ -206,6 +206,7 @@ void arch_trap_set_entry(struct trap_frame *tf, uint64_t pc, uint64_t sp, uint64
         tf->x[i] = 0;               // x29, x30: a fresh frame chain
     tf->pc = pc;
     tf->sp = sp;
+    tf->pstate = PSR_MODE_EL0T | PSR_D | PSR_F;     // as a new thread starts: none of the client's flags
     tf->x[0] = a0;
     tf->x[1] = a1;
 }

@@ -114,6 +114,7 @@ void arch_trap_set_entry(struct trap_frame *tf, uint64_t pc, uint64_t sp, uint64
     tf->rbp = tf->rdx = tf->rcx = tf->rbx = tf->rax = 0;
     tf->rip = pc;
     tf->rsp = sp - 8;
+    tf->rflags = 0x202;     // IF only, as a new thread starts: none of the client's (DF, TF, AC)
     tf->rdi = a0;
     tf->rsi = a1;
 }

@@ -257,7 +257,7 @@ static const struct {
 static bool gups_once(unsigned mode, unsigned regions, bool print)
 {
     memset(samples, 0, sizeof(samples));
-    struct mf_system_info si;
+    struct mf_system_info si = {0};
     const unsigned need = GUPS_UT_OBJECTS - MF_CAP_UNTYPED_BASE + 1;
     bool have = mf_system_info(&si) == 0 && si.untyped_count >= need;
     if (!have)

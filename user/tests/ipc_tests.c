@@ -509,3 +509,74 @@ UTEST(ipc_fast_lookup_races_capability_changes)
     UCHECK(race_counts[0] + race_counts[1] >= race_want && race_counts[2] >= race_want && race_churns > 0);
     return NULL;
 }
+
+// notification_fast racing the destruction of the notification it finds
+// and the reuse of its memory: the churner retypes a notification into
+// RACE_SLOT from an untyped of its own and revokes the untyped at once (the
+// final cap goes, the finalizer waits for lock-free readers, and the next
+// retype puts a new notification in the same memory), while the client
+// signals and polls through the slot on another CPU. Every signal ends 0
+// or -E_BADCAP, every poll with the word 0 or 1 (the unbadged signal's
+// bit) or -E_BADCAP; the kernel neither faults nor hangs.
+#define NRACE_UT (MF_CAP_UNTYPED_BASE + 5)
+
+static void nrace_churner(uint64_t arg)
+{
+    (void)arg;
+    while (!race_stop) {
+        mf_untyped_retype(NRACE_UT, MF_OBJ_NOTIFICATION, 0, 1, ROOT, RACE_SLOT);
+        mf_cnode_revoke(ROOT, NRACE_UT);
+        race_churns++;
+    }
+}
+
+static void nrace_client(uint64_t arg)
+{
+    (void)arg;
+    long deadline = mf_time() + RACE_TICKS;
+    while ((race_counts[0] < race_want || race_counts[2] < race_want) && mf_time() < deadline) {
+        long s = mf_notification_signal(RACE_SLOT);
+        long p = mf_notification_poll(RACE_SLOT);
+        if (s == 0)
+            race_counts[0]++;
+        else if (s == -E_BADCAP)
+            race_counts[2]++;
+        else
+            race_counts[3]++;
+        if (p == -E_BADCAP || p == 0 || p == 1)
+            race_counts[1]++;
+        else
+            race_counts[3]++;
+    }
+    race_stop = 1;
+    mf_notification_signal(FP_DONE);
+    for (;;)
+        mf_notification_wait(NTFN);
+}
+
+UTEST(notification_fast_races_its_destruction)
+{
+    struct mf_system_info si;
+    UCHECK(mf_system_info(&si) == 0);
+    unsigned other = si.cpus > 1 ? 1 : 0;
+    race_want = si.cpus > 1 ? RACE_WANT : RACE_WANT_ONE_CPU;
+    race_stop = race_churns = 0;
+    for (int i = 0; i < 4; i++)
+        race_counts[i] = 0;
+    UCHECK(make(MF_OBJ_THREAD, FP_CLIENT) && make(MF_OBJ_THREAD, RACE_CHURNER) &&
+           make(MF_OBJ_NOTIFICATION, FP_DONE) && make(MF_OBJ_NOTIFICATION, NTFN));
+    UCHECK(mf_thread_set_sched(FP_CLIENT, MF_SCHED_FIXED, 0) == 0 &&
+           mf_thread_set_sched(RACE_CHURNER, MF_SCHED_FIXED, other) == 0);
+    UCHECK(mf_thread_start(RACE_CHURNER, nrace_churner, stack3, sizeof(stack3), 0) == 0);
+    UCHECK(mf_thread_start(FP_CLIENT, nrace_client, stack2, sizeof(stack2), 0) == 0);
+    long woke = mf_notification_wait_timeout(FP_DONE, RACE_TICKS + 1000);
+    race_stop = 1;
+    UCHECK(cleanup());
+    long revoked = mf_cnode_revoke(ROOT, NRACE_UT);
+    printf("# %u CPUs: %ld signals, %ld polls answered, %ld refused, %ld wrong; %ld notifications made and destroyed\n",
+           si.cpus, race_counts[0], race_counts[1], race_counts[2], race_counts[3], race_churns);
+    UCHECK(woke > 0 && revoked == 0);
+    UCHECK(race_counts[3] == 0);
+    UCHECK(race_counts[0] >= race_want && race_counts[2] >= race_want && race_churns > 0);
+    return NULL;
+}
