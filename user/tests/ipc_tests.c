@@ -447,6 +447,40 @@ UTEST(ipc_fast_path_conditions)
 #define RACE_TICKS 3000
 static volatile long race_stop, race_churns, race_counts[4], race_want;
 
+// A racing client's end: the churner stops, the test wakes, the client parks.
+static void race_done(void)
+{
+    race_stop = 1;
+    mf_notification_signal(FP_DONE);
+    for (;;)
+        mf_notification_wait(NTFN);
+}
+
+// Runs `client` on CPU 0 against `churner` on CPU 1 (0 with one CPU) until
+// the client is done or RACE_TICKS + 10 s pass; their objects from UT (the
+// caller's too, made first). The number of CPUs in *cpus; 0 on failure.
+static long race_run(void (*churner)(uint64_t), void (*client)(uint64_t), unsigned *cpus)
+{
+    struct mf_system_info si;
+    if (mf_system_info(&si))
+        return 0;
+    *cpus = si.cpus;
+    race_want = si.cpus > 1 ? RACE_WANT : RACE_WANT_ONE_CPU;
+    race_stop = race_churns = 0;
+    for (int i = 0; i < 4; i++)
+        race_counts[i] = 0;
+    if (!make(MF_OBJ_THREAD, FP_CLIENT) || !make(MF_OBJ_THREAD, RACE_CHURNER) ||
+        !make(MF_OBJ_NOTIFICATION, FP_DONE) || !make(MF_OBJ_NOTIFICATION, NTFN) ||
+        mf_thread_set_sched(FP_CLIENT, MF_SCHED_FIXED, 0) ||
+        mf_thread_set_sched(RACE_CHURNER, MF_SCHED_FIXED, si.cpus > 1 ? 1 : 0) ||
+        mf_thread_start(RACE_CHURNER, churner, stack3, sizeof(stack3), 0) ||
+        mf_thread_start(FP_CLIENT, client, stack2, sizeof(stack2), 0))
+        return 0;
+    long woke = mf_notification_wait_timeout(FP_DONE, RACE_TICKS + 1000);
+    race_stop = 1;
+    return woke;
+}
+
 static void race_churner(uint64_t arg)
 {
     (void)arg;
@@ -476,33 +510,17 @@ static void race_client(uint64_t arg)
         else
             race_counts[3]++;           // wrong
     }
-    race_stop = 1;
-    mf_notification_signal(FP_DONE);
-    for (;;)
-        mf_notification_wait(NTFN);
+    race_done();
 }
 
 UTEST(ipc_fast_lookup_races_capability_changes)
 {
-    struct mf_system_info si;
-    UCHECK(mf_system_info(&si) == 0);
-    unsigned other = si.cpus > 1 ? 1 : 0;
-    race_want = si.cpus > 1 ? RACE_WANT : RACE_WANT_ONE_CPU;
-    race_stop = race_churns = 0;
-    for (int i = 0; i < 4; i++)
-        race_counts[i] = 0;
-    UCHECK(make(MF_OBJ_THREAD, T1) && make(MF_OBJ_ENDPOINT, EP) && make(MF_OBJ_THREAD, FP_CLIENT) &&
-           make(MF_OBJ_THREAD, RACE_CHURNER) && make(MF_OBJ_NOTIFICATION, FP_DONE) &&
-           make(MF_OBJ_NOTIFICATION, NTFN));
-    UCHECK(mf_thread_set_sched(T1, MF_SCHED_FIXED, 0) == 0 && mf_thread_set_sched(FP_CLIENT, MF_SCHED_FIXED, 0) == 0 &&
-           mf_thread_set_sched(RACE_CHURNER, MF_SCHED_FIXED, other) == 0);
-    UCHECK(mf_thread_start(T1, adder_server, stack1, sizeof(stack1), EP) == 0);
-    UCHECK(mf_thread_start(RACE_CHURNER, race_churner, stack3, sizeof(stack3), 0) == 0);
-    UCHECK(mf_thread_start(FP_CLIENT, race_client, stack2, sizeof(stack2), 0) == 0);
-    long woke = mf_notification_wait_timeout(FP_DONE, RACE_TICKS + 1000);
-    race_stop = 1;
+    unsigned cpus = 0;
+    UCHECK(make(MF_OBJ_THREAD, T1) && make(MF_OBJ_ENDPOINT, EP) && mf_thread_set_sched(T1, MF_SCHED_FIXED, 0) == 0 &&
+           mf_thread_start(T1, adder_server, stack1, sizeof(stack1), EP) == 0);
+    long woke = race_run(race_churner, race_client, &cpus);
     UCHECK(cleanup());
-    printf("# %u CPUs: %ld fast, %ld slow, %ld refused, %ld wrong; %ld churns\n", si.cpus, race_counts[0],
+    printf("# %u CPUs: %ld fast, %ld slow, %ld refused, %ld wrong; %ld churns\n", cpus, race_counts[0],
            race_counts[1], race_counts[2], race_counts[3], race_churns);
     UCHECK(woke > 0);
     UCHECK(race_counts[3] == 0);
@@ -548,33 +566,17 @@ static void nrace_client(uint64_t arg)
         else
             race_counts[3]++;
     }
-    race_stop = 1;
-    mf_notification_signal(FP_DONE);
-    for (;;)
-        mf_notification_wait(NTFN);
+    race_done();
 }
 
 UTEST(notification_fast_races_its_destruction)
 {
-    struct mf_system_info si;
-    UCHECK(mf_system_info(&si) == 0);
-    unsigned other = si.cpus > 1 ? 1 : 0;
-    race_want = si.cpus > 1 ? RACE_WANT : RACE_WANT_ONE_CPU;
-    race_stop = race_churns = 0;
-    for (int i = 0; i < 4; i++)
-        race_counts[i] = 0;
-    UCHECK(make(MF_OBJ_THREAD, FP_CLIENT) && make(MF_OBJ_THREAD, RACE_CHURNER) &&
-           make(MF_OBJ_NOTIFICATION, FP_DONE) && make(MF_OBJ_NOTIFICATION, NTFN));
-    UCHECK(mf_thread_set_sched(FP_CLIENT, MF_SCHED_FIXED, 0) == 0 &&
-           mf_thread_set_sched(RACE_CHURNER, MF_SCHED_FIXED, other) == 0);
-    UCHECK(mf_thread_start(RACE_CHURNER, nrace_churner, stack3, sizeof(stack3), 0) == 0);
-    UCHECK(mf_thread_start(FP_CLIENT, nrace_client, stack2, sizeof(stack2), 0) == 0);
-    long woke = mf_notification_wait_timeout(FP_DONE, RACE_TICKS + 1000);
-    race_stop = 1;
+    unsigned cpus = 0;
+    long woke = race_run(nrace_churner, nrace_client, &cpus);
     UCHECK(cleanup());
     long revoked = mf_cnode_revoke(ROOT, NRACE_UT);
     printf("# %u CPUs: %ld signals, %ld polls answered, %ld refused, %ld wrong; %ld notifications made and destroyed\n",
-           si.cpus, race_counts[0], race_counts[1], race_counts[2], race_counts[3], race_churns);
+           cpus, race_counts[0], race_counts[1], race_counts[2], race_counts[3], race_churns);
     UCHECK(woke > 0 && revoked == 0);
     UCHECK(race_counts[3] == 0);
     UCHECK(race_counts[0] >= race_want && race_counts[2] >= race_want && race_churns > 0);
