@@ -75,8 +75,8 @@ struct slot *cnode_lookup(const struct cap *cnode, uint64_t index);
 // changed meanwhile; t is inside an LRPC server, whose CSpace is its
 // binding's): the caller then looks again under cap_lock, which also says
 // what was wrong.
-static inline bool cap_read_lookup(const struct thread *t, uint64_t seq, uint64_t cptr, unsigned type, unsigned rights,
-                     struct cap *out)
+static inline bool cap_read_lookup(const struct thread *t, uint64_t seq, uint64_t cptr, unsigned type,
+                                   unsigned rights, struct cap *out)
 {
     if (t->lrpc_depth)
         return false;

@@ -2,9 +2,9 @@
 //
 //   cap_lock    every CNode slot and the capability derivation tree, the
 //               zombie list, untyped watermarks; held by SYS_INVOKE across
-//               decode and invoke, and by every capability lookup until the
-//               object found is locked or used. One lock for the whole tree:
-//               the next to split (per CNode).
+//               decode and invoke, and by every other capability lookup
+//               until the object found is locked or used. The fast paths
+//               read slots without it (below). One lock for the whole tree.
 //   space_lock  SpaceJMP state: VAS objects (segments, home, active count),
 //               segments (attachments, reader/writer lock, pager, page
 //               tables), the live-segment list, and which VAS a thread runs
@@ -31,7 +31,9 @@ void cap_unlock(void);
 extern bool cap_lock_held_by[MAX_CPUS], space_lock_held_by[MAX_CPUS];
 static inline bool cap_lock_held(void) { return cap_lock_held_by[arch_cpu_id()]; }     // by this CPU
 
-// Reading capabilities without cap_lock (the IPC fast path, kernel/ipc.c).
+// Reading capabilities without cap_lock (the fast paths: IPC call and
+// reply_recv and notification signal/wait/poll in kernel/ipc.c, the LRPC
+// call in kernel/lrpc.c; docs/smp.md, "Capability lookups without cap_lock").
 // cap_lock and cap_unlock step a sequence count (odd while held); a reader
 // copies what it needs between cap_read_begin and cap_read_valid and uses
 // the copy only if no holder came and went meanwhile. A reader announces
