@@ -6,15 +6,6 @@
 #include "kernel/thread.h"
 #include "include/manifold/errors.h"
 
-struct slot *cnode_lookup(const struct cap *cnode, uint64_t index)
-{
-    if (cnode->type != MF_OBJ_CNODE || index == 0 || index >= (1ull << cnode->size_bits))
-        return NULL;
-    if (cnode_header(cnode->obj)->zombie)
-        return NULL;
-    return &cnode_slots(cnode->obj)[index];
-}
-
 struct slot *thread_cspace_slot(struct thread *t)
 {
     if (t->lrpc_depth) {

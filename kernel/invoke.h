@@ -66,8 +66,16 @@ struct slot *thread_cspace_slot(struct thread *t);
 // Looks up cptr in t's CSpace: the slot, or NULL (no CSpace, out of range,
 // slot 0). cap_lock held (kernel/locks.h), as for every slot access.
 struct slot *cspace_lookup(const struct thread *t, uint64_t cptr);
-// The slot at index in the CNode a capability names; NULL when out of range.
-struct slot *cnode_lookup(const struct cap *cnode, uint64_t index);
+// The slot at index in the CNode a capability names; NULL when out of range
+// (or the CNode is a zombie). Inline: the lock-free lookup uses it too.
+static inline struct slot *cnode_lookup(const struct cap *cnode, uint64_t index)
+{
+    if (cnode->type != MF_OBJ_CNODE || index == 0 || index >= (1ull << cnode->size_bits))
+        return NULL;
+    if (cnode_header(cnode->obj)->zombie)
+        return NULL;
+    return &cnode_slots(cnode->obj)[index];
+}
 // The lock-free lookup (kernel/locks.h, cap_read_*), inside a read section
 // begun with `seq`: copies the cap cptr names in t's own CSpace into *out
 // when it is a `type` cap with all of `rights`, as it was at one instant.
@@ -81,12 +89,13 @@ static inline bool cap_read_lookup(const struct thread *t, uint64_t seq, uint64_
     if (t->lrpc_depth)
         return false;
     struct cap root = t->cspace.cap;
-    // Checked consistent before it is followed.
-    if (!cap_read_valid(seq) || root.type != MF_OBJ_CNODE || cptr == 0 || cptr >> root.size_bits)
+    if (!cap_read_valid(seq))
+        return false;           // checked consistent before it is followed
+    const struct slot *s = cnode_lookup(&root, cptr);
+    if (!s)
         return false;
-    bool zombie = cnode_header(root.obj)->zombie;
-    *out = cnode_slots(root.obj)[cptr].cap;
-    return cap_read_valid(seq) && !zombie && out->type == type && (out->rights & rights) == rights;
+    *out = s->cap;
+    return cap_read_valid(seq) && out->type == type && (out->rights & rights) == rights;
 }
 
 // Looks up cptr in t's CSpace and checks it names a `type` object with all

@@ -299,32 +299,44 @@ static void count_path(struct thread *t, enum ipc_path path)
         t->ipc_slow++;
 }
 
-// The endpoint cptr names, locked with *q, found without cap_lock (the
-// read side in kernel/locks.h): NULL when this lookup cannot tell, and the
-// slow path looks again under cap_lock and reports any error.
+// The object (`type`, with `right`) cptr names, with its lock (at
+// lock_offset in it) taken with *q, found without cap_lock (the read side
+// in kernel/locks.h); the cap as read in *cap. 0 when this lookup cannot
+// tell: the slow path looks again under cap_lock and reports any error.
+// For the endpoint and notification fast paths; inlined into each (as a
+// call it cost 35 instructions per notification operation).
+static inline __attribute__((always_inline)) uintptr_t lock_object_fast(struct thread *self, uint64_t cptr, unsigned type, unsigned right,
+                                  size_t lock_offset, struct mcs_qnode *q, struct cap *cap)
+{
+    uint64_t seq;
+    if (!cap_read_begin(&seq))
+        return 0;
+    uintptr_t obj = 0;
+    if (cap_read_lookup(self, seq, cptr, type, right, cap)) {
+        struct mcs_lock *lock = (struct mcs_lock *)(cap->obj + lock_offset);
+        mcs_lock(lock, q);
+        // Its final cap deleted since? Then it may be gone: its destruction
+        // waits for us to stop reading, so we unlock first (after
+        // cap_read_end the memory may be retyped at once).
+        if (cap_read_valid(seq))
+            obj = cap->obj;     // locked: it cannot go away now
+        else
+            mcs_unlock(lock, q);
+    }
+    cap_read_end();
+    return obj;
+}
+
+// The endpoint cptr names, locked with *q, and its badge (lock_object_fast).
 static struct endpoint *lock_endpoint(struct thread *self, uint64_t cptr, unsigned right, struct mcs_qnode *q,
                                       uint64_t *badge)
 {
-    uint64_t seq;
     struct cap cap;
-    if (!cap_read_begin(&seq))
-        return NULL;
-    if (!cap_read_lookup(self, seq, cptr, MF_OBJ_ENDPOINT, right, &cap))
-        goto no;
-    struct endpoint *ep = (struct endpoint *)cap.obj;
-    mcs_lock(&ep->q.lock, q);
-    // Its final cap deleted since? Then the endpoint may be gone (its
-    // destruction waits for us to leave, so the memory is still one).
-    if (!cap_read_valid(seq)) {
-        mcs_unlock(&ep->q.lock, q);
-        goto no;
-    }
-    cap_read_end();     // locked: it cannot go away now
-    *badge = cap.badge;
+    struct endpoint *ep = (struct endpoint *)lock_object_fast(self, cptr, MF_OBJ_ENDPOINT, right,
+                                                              offsetof(struct endpoint, q.lock), q, &cap);
+    if (ep)
+        *badge = cap.badge;
     return ep;
-no:
-    cap_read_end();
-    return NULL;
 }
 
 // A short message (at most four words, no capability) from from_tf to `to`,
@@ -747,15 +759,21 @@ static int64_t invoke_signal(const struct decoded *d)
     return 0;
 }
 
+// n locked with *q: takes its word and unlocks.
+static int64_t poll_locked(struct notification *n, struct mcs_qnode *q)
+{
+    uint64_t word = n->word;
+    n->word = 0;
+    mcs_unlock(&n->q.lock, q);
+    return (int64_t)word;
+}
+
 static int64_t invoke_poll(const struct decoded *d)
 {
     struct mcs_qnode q;
     struct notification *n = DECODED(struct notification_args, d)->notification;
     mcs_lock(&n->q.lock, &q);
-    uint64_t word = n->word;
-    n->word = 0;
-    mcs_unlock(&n->q.lock, &q);
-    return (int64_t)word;
+    return poll_locked(n, &q);
 }
 
 // n locked with *q (nothing else held): takes its word, or waits for one
@@ -810,27 +828,13 @@ bool notification_fast(struct thread *self, uint64_t cptr, uint64_t op, int64_t 
 {
     if (op > MF_NOTIFICATION_POLL)
         return false;
-    uint64_t seq;
     struct cap cap;
-    if (!cap_read_begin(&seq))
-        return false;
-    unsigned right = op == MF_NOTIFICATION_SIGNAL ? MF_RIGHT_WRITE : MF_RIGHT_READ;
-    if (!cap_read_lookup(self, seq, cptr, MF_OBJ_NOTIFICATION, right, &cap)) {
-        cap_read_end();
-        return false;
-    }
     struct mcs_qnode q;
-    struct notification *n = (struct notification *)cap.obj;
-    mcs_lock(&n->q.lock, &q);
-    // Its final cap deleted since? Then it may be gone: its destruction
-    // waits for us to stop reading, so we unlock first (after
-    // cap_read_end the memory may be retyped at once).
-    if (!cap_read_valid(seq)) {
-        mcs_unlock(&n->q.lock, &q);
-        cap_read_end();
+    unsigned right = op == MF_NOTIFICATION_SIGNAL ? MF_RIGHT_WRITE : MF_RIGHT_READ;
+    struct notification *n = (struct notification *)lock_object_fast(
+        self, cptr, MF_OBJ_NOTIFICATION, right, offsetof(struct notification, q.lock), &q, &cap);
+    if (!n)
         return false;
-    }
-    cap_read_end();     // locked: it cannot go away now
     self->refusal.error = 0;            // as invoke_dispatch: this call was not refused
     self->refusal.cptr = 0;
     self->refusal.op = (uint8_t)op;
@@ -838,9 +842,7 @@ bool notification_fast(struct thread *self, uint64_t cptr, uint64_t op, int64_t 
         signal_locked(n, &q, cap.badge ? cap.badge : 1);
         *result = 0;
     } else if (op == MF_NOTIFICATION_POLL) {
-        *result = (int64_t)n->word;
-        n->word = 0;
-        mcs_unlock(&n->q.lock, &q);
+        *result = poll_locked(n, &q);
     } else {
         *result = wait_locked(self, n, &q, 0);
     }

@@ -427,23 +427,25 @@ static bool abort_calls_through(struct thread *t, const struct binding *b)
 
 void lrpc_binding_destroy(struct binding *b)
 {
-    if (!b->configured)
-        return;
+    // space_lock even for an unconfigured binding: an LRPC call that found
+    // it without cap_lock holds it while it uses the binding
+    // (lock_binding_fast, call_locked), so the binding's memory is not
+    // retyped under that call.
     bool held = space_lock_held();
     if (!held)
         space_lock();
-    // Every call in progress holds one of b's A-stacks: at most
-    // MF_LRPC_MAX_ASTACKS threads to stop.
-    struct thread *kick[MF_LRPC_MAX_ASTACKS];
-    unsigned count = 0;
-    for (unsigned i = 0; i < MF_LRPC_MAX_ASTACKS; i++) {
-        struct thread *t = b->astack[i].busy ? b->astack[i].caller : NULL;
-        if (t && abort_calls_through(t, b))
-            kick[count++] = t;
-    }
-    for (unsigned i = 0; i < count; i++)
-        thread_kick(kick[i]);
     if (b->configured) {
+        // Every call in progress holds one of b's A-stacks: at most
+        // MF_LRPC_MAX_ASTACKS threads to stop.
+        struct thread *kick[MF_LRPC_MAX_ASTACKS];
+        unsigned count = 0;
+        for (unsigned i = 0; i < MF_LRPC_MAX_ASTACKS; i++) {
+            struct thread *t = b->astack[i].busy ? b->astack[i].caller : NULL;
+            if (t && abort_calls_through(t, b))
+                kick[count++] = t;
+        }
+        for (unsigned i = 0; i < count; i++)
+            thread_kick(kick[i]);
         if (b->server_prev)
             b->server_prev->server_next = b->server_next;
         else
@@ -457,9 +459,9 @@ void lrpc_binding_destroy(struct binding *b)
         if (b->astack_next)
             b->astack_next->astack_prev = b->astack_prev;
         b->server_next = b->server_prev = b->astack_next = b->astack_prev = NULL;
+        b->configured = false;
+        cap_delete_nested(&b->server_cspace);
     }
-    b->configured = false;
-    cap_delete_nested(&b->server_cspace);
     if (!held)
         space_unlock();
 }
@@ -494,15 +496,7 @@ static void binding_object_init(uintptr_t obj, unsigned size_bits) { binding_ini
 
 static void binding_finalize(const struct cap *cap)
 {
-    // A call that found it without cap_lock holds space_lock while it uses
-    // it (lock_binding_fast, call_locked), configured or not: take it once
-    // here too, so that the memory is not retyped under that call.
-    bool held = space_lock_held();
-    if (!held)
-        space_lock();
     lrpc_binding_destroy((struct binding *)cap->obj);
-    if (!held)
-        space_unlock();
     cap_wait_readers();     // a call between its lookup and space_lock leaves first
 }
 

@@ -18,11 +18,6 @@ void tag_pool_init(struct tag_pool *p, unsigned limit)
     p->next = 1;
 }
 
-unsigned tag_pool_valid(const struct tag_pool *p, const struct tag_slot *s)
-{
-    return s->generation && s->generation == p->generation ? s->tag : 0;
-}
-
 // Lowest tag given back in this generation, removed from the set; 0 if none.
 static unsigned take_given_back(struct tag_pool *p)
 {
@@ -36,14 +31,20 @@ static unsigned take_given_back(struct tag_pool *p)
     return 0;
 }
 
-unsigned tag_pool_get(struct tag_pool *p, struct tag_slot *s, bool *flush)
+// An untagged switch: counted, as one that flushes, with tag 0.
+static inline unsigned untagged(struct tag_pool *p, bool *flush)
 {
     p->switches++;
-    if (unlikely(p->limit == 0)) {
-        p->flushes++;
-        *flush = true;
-        return 0;
-    }
+    p->flushes++;
+    *flush = true;
+    return 0;
+}
+
+unsigned tag_pool_get(struct tag_pool *p, struct tag_slot *s, bool *flush)
+{
+    if (unlikely(p->limit == 0))
+        return untagged(p, flush);
+    p->switches++;
     // Fast path: s was handed its tag in this generation.
     if (likely(s->generation == p->generation)) {
         *flush = false;
@@ -113,14 +114,8 @@ unsigned tag_acquire(struct vas_tags *t, bool *flush)
         *flush = false;
         return s->tag;
     }
-    if (!p->limit) {
-        // Untagged (x86_64 under TCG has no PCID): nothing to hand out, and
-        // only this CPU changes the limit, so no lock (tag_pool_get's case).
-        p->switches++;
-        p->flushes++;
-        *flush = true;
-        return 0;
-    }
+    if (!p->limit)
+        return untagged(p, flush);      // x86_64 under TCG: no tags to guard, no lock
     ticket_lock(&p->lock);
     unsigned tag = tag_pool_get(p, s, flush);
     ticket_unlock(&p->lock);

@@ -62,7 +62,10 @@ unsigned tag_pool_get(struct tag_pool *p, struct tag_slot *s, bool *flush);
 // Gives s's tag back to p when it is still valid there; s then holds none.
 void tag_pool_put(struct tag_pool *p, struct tag_slot *s);
 // s's tag in p when valid in the current generation, else 0.
-unsigned tag_pool_valid(const struct tag_pool *p, const struct tag_slot *s);
+static inline unsigned tag_pool_valid(const struct tag_pool *p, const struct tag_slot *s)
+{
+    return s->generation && s->generation == p->generation ? s->tag : 0;
+}
 
 // ---- The per-CPU pools, used by kernel/vas.c. All act on the calling CPU.
 
@@ -74,8 +77,7 @@ extern struct tag_pool tag_pools[MAX_CPUS];
 static inline bool tag_still_loaded(const struct vas_tags *t, unsigned cpu, unsigned tag)
 {
     const struct tag_pool *p = &tag_pools[cpu];
-    const struct tag_slot *s = &t->cpu[cpu];
-    return p->limit == 0 || (s->generation && s->generation == p->generation && s->tag == tag);
+    return p->limit == 0 || (tag && tag_pool_valid(p, &t->cpu[cpu]) == tag);
 }
 
 // True when address spaces get tags on this CPU (arch tags present and not
