@@ -124,6 +124,7 @@ int cap_derive(const struct cap *src, uint64_t rights, uint64_t badge_arg, struc
             return -E_INVAL;
     }
     *out = *src;
+    out->held = 0;
     out->rights = src->rights & (uint8_t)rights;
     out->badge = badge_arg ? badge_arg : src->badge;
     if (src->type == MF_OBJ_FRAME) {
@@ -166,6 +167,10 @@ int cap_delete(struct slot *s, unsigned *budget)
     return cap_drain_zombies(budget);
 }
 
+static bool revoking;       // cap_lock
+
+bool cap_revoking(void) { return revoking; }
+
 int cap_revoke(struct slot *s, unsigned *budget)
 {
     while (s->first_child) {
@@ -174,7 +179,9 @@ int cap_revoke(struct slot *s, unsigned *budget)
         struct slot *leaf = s->first_child;
         while (leaf->first_child)
             leaf = leaf->first_child;
+        revoking = true;
         delete_one(leaf, budget);
+        revoking = false;
         int r = cap_drain_zombies(budget);
         if (r)
             return r;

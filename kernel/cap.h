@@ -19,10 +19,14 @@ struct cap {
     uint8_t type;           // MF_OBJ_*
     uint8_t rights;         // MF_RIGHT_*
     uint8_t size_bits;      // untyped/frame: log2 bytes; cnode: log2 slots
-    uint8_t reserved0;
+    uint8_t held;           // CAP_* below: who keeps this slot (never copied)
     uint32_t reserved1;
     uint64_t badge;         // badge; for untyped: bytes already retyped (watermark)
 };
+
+// cap.held: 0, or a kernel object keeps the slot inside itself for a
+// purpose its type's cap_deleted hook must know about.
+#define CAP_RECLAIM_GRANT 1     // a Reclaim object's grant (kernel/reclaim.c)
 
 struct slot {
     struct cap cap;
@@ -72,6 +76,9 @@ void cap_delete_nested(struct slot *s);
 // Deletes every descendant of s (s stays). For an untyped cap whose subtree
 // is gone, resets its watermark. 0 when complete, -E_AGAIN to continue.
 int cap_revoke(struct slot *s, unsigned *budget);
+// True while cap_revoke deletes a descendant (cap_lock held): a cap_deleted
+// hook tells a revocation from above from its holder's own delete.
+bool cap_revoking(void);
 // Moves the capability in src to the empty slot dst, links included.
 void cap_move(struct slot *dst, struct slot *src);
 // A CNode's final cap is gone: it becomes a zombie that cap_drain_zombies

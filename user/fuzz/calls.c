@@ -213,8 +213,10 @@ void fz_step(struct fz_ctx *c)
         fz_thread_scenario(c);
     else if (r < 940)
         fz_space_scenario(c);
-    else if (r < 965)
+    else if (r < 958)
         fz_lrpc_scenario(c);
+    else if (r < 965)
+        fz_reclaim_scenario(c);
     else if (r < 985 && !(fz.flags & FZ_FLAG_NO_DEVICES))
         fz_device_ops(c);
     else if (r < 989 && c->role == FZ_ROLE_WORKER && !(fz.flags & FZ_FLAG_NO_SPAWN))

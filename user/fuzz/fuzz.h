@@ -190,6 +190,7 @@ void fz_cap_storm(struct fz_ctx *c);
 void fz_retype_storm(struct fz_ctx *c);
 void fz_space_scenario(struct fz_ctx *c);
 void fz_lrpc_scenario(struct fz_ctx *c);
+void fz_reclaim_scenario(struct fz_ctx *c);
 void fz_device_ops(struct fz_ctx *c);
 // A guarded CNode operation: refuses to hurt the slots the fuzzer runs on.
 long fz_cnode_op(struct fz_ctx *c, long cnode, long op, long a0, long a1, long a2, long a3);

@@ -12,7 +12,7 @@ static const uint32_t op_counts[MF_OBJ_TYPE_COUNT] = {
     [MF_OBJ_VAS] = MF_VAS_OP_COUNT,         [MF_OBJ_SEGMENT] = MF_SEGMENT_OP_COUNT,
     [MF_OBJ_BINDING] = MF_BINDING_OP_COUNT, [MF_OBJ_PCI_DEVICE] = MF_PCI_OP_COUNT,
     [MF_OBJ_IRQ] = MF_IRQ_OP_COUNT,         [MF_OBJ_SYSTEM] = MF_SYSTEM_OP_COUNT,
-    [MF_OBJ_CONSOLE] = MF_CONSOLE_OP_COUNT,
+    [MF_OBJ_CONSOLE] = MF_CONSOLE_OP_COUNT, [MF_OBJ_RECLAIM] = MF_RECLAIM_OP_COUNT,
 };
 
 static long random_op(struct fz_ctx *c, unsigned type)
@@ -106,7 +106,7 @@ static void retype_one(struct fz_ctx *c, long ut)
 {
     static const unsigned types[] = {MF_OBJ_UNTYPED, MF_OBJ_CNODE, MF_OBJ_FRAME, MF_OBJ_THREAD, MF_OBJ_ENDPOINT,
                                      MF_OBJ_NOTIFICATION, MF_OBJ_VAS, MF_OBJ_SEGMENT, MF_OBJ_BINDING,
-                                     MF_OBJ_PCI_DEVICE, MF_OBJ_IRQ, MF_OBJ_NULL, 12, 255};
+                                     MF_OBJ_PCI_DEVICE, MF_OBJ_IRQ, MF_OBJ_RECLAIM, MF_OBJ_NULL, 12, 255};
     unsigned type = types[fz_below(c, sizeof(types) / sizeof(types[0]))], bits;
     switch (type) {
     case MF_OBJ_UNTYPED:
@@ -325,6 +325,34 @@ static void binding_invoke(struct fz_ctx *c, long b, long op)
     fz_inv(c, b, op, a0, a1, a2, a3);
 }
 
+// Reclaim: mostly well-formed grants of our frames into our CNodes, requests
+// with short deadlines (so that collect takes by force), and collects.
+static void reclaim_invoke(struct fz_ctx *c, long r, long op)
+{
+    long a0 = (long)fz_value(c), a1 = (long)fz_value(c), a2 = (long)fz_value(c), a3 = (long)fz_value(c);
+    switch (op) {
+    case MF_RECLAIM_CONFIGURE:
+        a0 = fz_slot_of(c, MF_OBJ_FRAME);
+        a1 = fz_slot_of(c, MF_OBJ_NOTIFICATION);
+        break;
+    case MF_RECLAIM_GRANT:
+        a0 = fz_slot_of(c, MF_OBJ_FRAME);
+        a1 = dst_cnode(c);
+        a2 = fz_chance(c, 800) ? fz_free_slot(c) : fz_cptr(c);
+        if (fz_chance(c, 850))
+            a3 = (long)(fz_below(c, MF_RECLAIM_ENTRIES + 2) | fz_rights(c) << 8 |
+                        (fz_chance(c, 200) ? MF_RECLAIM_GUARANTEED : 0));
+        break;
+    case MF_RECLAIM_REQUEST:
+        a0 = fz_chance(c, 800) ? (long)fz_value(c) & 0xffffffffl : a0;
+        a1 = fz_chance(c, 800) ? (long)fz_below(c, 4) : a1;
+        break;
+    default:
+        break;
+    }
+    fz_inv(c, r, op, a0, a1, a2, a3);
+}
+
 // An invocation of the object in `slot` (of the type we believe it is).
 static void invoke_as(struct fz_ctx *c, unsigned type, long slot, long op)
 {
@@ -353,6 +381,9 @@ static void invoke_as(struct fz_ctx *c, unsigned type, long slot, long op)
         return;
     case MF_OBJ_BINDING:
         binding_invoke(c, slot, op);
+        return;
+    case MF_OBJ_RECLAIM:
+        reclaim_invoke(c, slot, op);
         return;
     case MF_OBJ_PCI_DEVICE:
     case MF_OBJ_IRQ:

@@ -205,6 +205,52 @@ void fz_lrpc_scenario(struct fz_ctx *c)
                     fz_chance(c, 500) ? binding : server, 0, 0, 0);
 }
 
+// ------------------------------------------------------------ visible revocation
+
+// A Reclaim object lending mapped frames into our CNode, a request with a
+// deadline of a tick or two, releases, copies and revocations of the lent
+// caps and of the frames they came from, collects past the deadline.
+void fz_reclaim_scenario(struct fz_ctx *c)
+{
+    long r = make(c, MF_OBJ_RECLAIM, 0), page = make(c, MF_OBJ_FRAME, 12), ntfn = make(c, MF_OBJ_NOTIFICATION, 0);
+    if (r < 0 || page < 0 || ntfn < 0)
+        return;
+    fz_inv(c, r, MF_RECLAIM_CONFIGURE, fz_chance(c, 950) ? page : fz_slot_of(c, MF_OBJ_FRAME), ntfn, 0, 0);
+    long lent[6];
+    unsigned n = 0;
+    for (unsigned i = 0, want = 1 + (unsigned)fz_below(c, 6); i < want; i++) {
+        long f = make(c, MF_OBJ_FRAME, 12), dst = fz_free_slot(c);
+        if (f < 0)
+            break;
+        unsigned flags = fz_chance(c, 150) ? MF_RECLAIM_GUARANTEED : 0;
+        if (fz_inv(c, r, MF_RECLAIM_GRANT, f, FZ_SELF, dst, (long)(i | 3u << 8 | flags)) == 0) {
+            fz.shadow[dst] = MF_OBJ_FRAME;
+            lent[n++] = dst;
+        }
+        if (fz_chance(c, 300))
+            fz_inv(c, dst, MF_FRAME_MAP, fz_slot_of(c, MF_OBJ_SEGMENT), (long)fz_user_va(c), 3, 0);
+        if (fz_chance(c, 100))
+            fz_cnode_op(c, FZ_SELF, MF_CNODE_REVOKE, f, 0, 0, 0);   // taken from above
+    }
+    fz_inv(c, r, MF_RECLAIM_REQUEST, fz_chance(c, 900) ? (long)fz_below(c, 1u << 6) : (long)fz_value(c),
+           1 + (long)fz_below(c, 2), 0, 0);
+    for (unsigned i = 0; i < n; i++) {
+        if (fz_chance(c, 400))
+            fz_cnode_op(c, FZ_SELF, MF_CNODE_DELETE, lent[i], 0, 0, 0);        // released
+        else if (fz_chance(c, 200))
+            fz_cnode_op(c, FZ_SELF, MF_CNODE_COPY, lent[i], fz_free_slot(c), 3, 0);
+    }
+    for (unsigned k = 0, calls = 1 + (unsigned)fz_below(c, 3); k < calls; k++) {
+        fz_inv(c, r, MF_RECLAIM_COLLECT, 0, 0, 0, 0);
+        if (fz_chance(c, 500))
+            fz_sys(c, SYS_SLEEP, 1, 0, 0, 0, 0, 0);
+    }
+    fz_inv(c, ntfn, MF_NOTIFICATION_POLL, 0, 0, 0, 0);
+    if (fz_chance(c, 300))
+        fz_cnode_op(c, FZ_SELF, fz_chance(c, 500) ? MF_CNODE_DELETE : MF_CNODE_REVOKE, fz_chance(c, 500) ? r : page, 0,
+                    0, 0);
+}
+
 // ------------------------------------------------------------------ devices
 
 static struct { long dev, bar; uint64_t va, size; } mapped[8];

@@ -101,7 +101,7 @@ static const char *const type_names[MF_OBJ_TYPE_COUNT] = {
     [MF_OBJ_FRAME] = "frame", [MF_OBJ_THREAD] = "thread", [MF_OBJ_ENDPOINT] = "endpoint",
     [MF_OBJ_NOTIFICATION] = "notification", [MF_OBJ_VAS] = "vas", [MF_OBJ_SEGMENT] = "segment",
     [MF_OBJ_BINDING] = "binding", [MF_OBJ_PCI_DEVICE] = "pci device", [MF_OBJ_IRQ] = "irq",
-    [MF_OBJ_SYSTEM] = "system", [MF_OBJ_CONSOLE] = "console",
+    [MF_OBJ_SYSTEM] = "system", [MF_OBJ_CONSOLE] = "console", [MF_OBJ_RECLAIM] = "reclaim",
 };
 
 const char *mf_type_name(unsigned type) { return type < MF_OBJ_TYPE_COUNT ? type_names[type] : "?"; }

@@ -11,6 +11,7 @@
 #include "include/manifold/cap.h"
 #include "include/manifold/device.h"
 #include "include/manifold/errors.h"
+#include "include/manifold/reclaim.h"
 #include "include/manifold/syscall.h"
 
 long mf_syscall6(long number, long a0, long a1, long a2, long a3, long a4, long a5);
@@ -333,6 +334,30 @@ static inline long mf_lrpc_invoke(long binding, unsigned procedure, unsigned ast
     *result = r.value;
     return 0;
 }
+
+// Visible revocation (include/manifold/reclaim.h, docs/exokernel.md).
+// The manager's side: the Reclaim object's operations.
+static inline long mf_reclaim_configure(long reclaim, long page_frame, long notification)
+{
+    return mf_invoke(reclaim, MF_RECLAIM_CONFIGURE, page_frame, notification, 0, 0);
+}
+// Lends `frame` (a copy with `rights`) into slot `index` of `cnode` as
+// entry `entry`; `flags`: 0 or MF_RECLAIM_GUARANTEED.
+static inline long mf_reclaim_grant(long reclaim, long frame, long cnode, long index, unsigned entry,
+                                    unsigned rights, unsigned flags)
+{
+    return mf_invoke(reclaim, MF_RECLAIM_GRANT, frame, cnode, index, (long)(entry | rights << 8 | flags));
+}
+static inline long mf_reclaim_request(long reclaim, uint32_t entries, uint64_t ticks)
+{
+    return mf_invoke(reclaim, MF_RECLAIM_REQUEST, entries, (long)ticks, 0, 0);
+}
+// -> released | taken << 8 | pending << 16 (this call's), or -E_*; loops
+// over -E_AGAIN (more revocation work) itself.
+long mf_reclaim_collect(long reclaim);
+// The library OS's side: a consistent copy of the page the kernel keeps
+// (mapped read-only at `page`).
+void mf_reclaim_read(const volatile struct mf_reclaim_page *page, struct mf_reclaim_page *out);
 
 // The program's entry point, called with the spawner's argument.
 int main(uint64_t arg);
