@@ -34,6 +34,7 @@ static int record(const struct thread *t, int err, uint64_t cptr, const struct s
     r->expected = (uint8_t)expected;
     r->rights = (uint8_t)rights;
     r->why = why;
+    r->index = 0;
     return err;
 }
 

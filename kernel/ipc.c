@@ -786,13 +786,21 @@ static int64_t wait_locked(struct thread *self, struct notification *n, struct m
         mcs_unlock(&n->q.lock, q);
         return (int64_t)word;
     }
-    self->wake_tick = timeout_ticks ? sched_ticks() + timeout_ticks : 0;   // 0: no time limit
+    // The time limit is armed only once we are queued: the tick (on CPU 0,
+    // wake_timed) wakes a blocked waiter whose wake_tick has passed, and
+    // must not find us blocked but not yet queued (it made us runnable
+    // there, and queue_push found a runnable thread). Disarmed before we
+    // block, so that no earlier wait's limit applies meanwhile.
+    __atomic_store_n(&self->wake_tick, 0, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);    // before the state says blocked
     if (!thread_block_prepare(BLOCK_NOTIFICATION)) {
         mcs_unlock(&n->q.lock, q);
         return -E_AGAIN;
     }
     self->waiting_on = n;
     queue_push(&n->q, self);
+    if (timeout_ticks)      // after the push: a waker that sees it sees us queued
+        __atomic_store_n(&self->wake_tick, sched_ticks() + timeout_ticks, __ATOMIC_RELEASE);
     mcs_unlock(&n->q.lock, q);
     schedule();
     // A timed wait that ran out is woken still queued (thread.c:

@@ -211,14 +211,30 @@ static void enqueue_on(struct thread *t, unsigned m)
 // policy chooses, or here for a synchronous hand-off (`sync`: we block
 // next) unless it is fixed elsewhere. A thread still current on its CPU
 // (about to block) just keeps running there.
-static void make_ready(struct thread *t, enum thread_state from, bool sync)
+// Whether a blocked thread's time is up at tick `now`: a sleeper's, a
+// timed notification waiter's (armed once it is queued: ipc.c,
+// wait_locked), or a console reader's (it re-checks the UART itself).
+static bool timed_out(const struct thread *t, uint64_t now)
+{
+    uint64_t wake_tick = __atomic_load_n(&t->wake_tick, __ATOMIC_ACQUIRE);
+    return (t->blocked_on == BLOCK_SLEEP && now >= wake_tick) || t->blocked_on == BLOCK_CONSOLE ||
+           (t->blocked_on == BLOCK_NOTIFICATION && wake_tick && now >= wake_tick);
+}
+
+// t leaves state `from` and runs (now, or from a run queue). timed_now:
+// a timer wake-up at that tick, which happens only if t's time is still
+// up, checked under t's run-queue lock: the t seen blocked by wake_timed
+// may have been woken since and be blocking again, not yet queued.
+static void make_ready(struct thread *t, enum thread_state from, bool sync, uint64_t timed_now)
 {
     struct mcs_qnode q;
     struct cpu *c = lock_cpu_of(t, &q);
-    if (t->state != from) {
+    if (t->state != from || (timed_now && !timed_out(t, timed_now))) {
         mcs_unlock(&c->lock, &q);
         return;
     }
+    if (timed_now && t->blocked_on == BLOCK_NOTIFICATION)
+        t->wait_expired = true;     // runs while still queued, to leave the queue itself
     t->state = THREAD_RUNNABLE;
     t->blocked_on = BLOCK_NONE;
     if (t == c->current) {
@@ -242,7 +258,7 @@ static void make_ready(struct thread *t, enum thread_state from, bool sync)
         arch_send_ipi(m, IPI_RESCHEDULE);
 }
 
-void thread_start(struct thread *t) { make_ready(t, THREAD_INACTIVE, false); }
+void thread_start(struct thread *t) { make_ready(t, THREAD_INACTIVE, false, 0); }
 
 void thread_kick(struct thread *t)
 {
@@ -258,8 +274,8 @@ void thread_kick(struct thread *t)
         arch_send_ipi(c->id, IPI_RESCHEDULE);
     }
 }
-void thread_wake(struct thread *t) { make_ready(t, THREAD_BLOCKED, false); }
-void thread_wake_sync(struct thread *t) { make_ready(t, THREAD_BLOCKED, true); }
+void thread_wake(struct thread *t) { make_ready(t, THREAD_BLOCKED, false, 0); }
+void thread_wake_sync(struct thread *t) { make_ready(t, THREAD_BLOCKED, true, 0); }
 
 // Can an idle CPU take t, waiting on c, now?
 static bool stealable(const struct thread *t, const struct cpu *c, uint64_t now)
@@ -567,13 +583,8 @@ uint64_t sched_ticks(void) { return __atomic_load_n(&cpus[0].ticks, __ATOMIC_REL
 // the waiter takes itself off the queue (ipc.c: invoke_wait).
 static void wake_timed(struct thread *t, uintptr_t now)
 {
-    if (t->state == THREAD_BLOCKED &&
-        ((t->blocked_on == BLOCK_SLEEP && now >= t->wake_tick) || t->blocked_on == BLOCK_CONSOLE ||
-         (t->blocked_on == BLOCK_NOTIFICATION && t->wake_tick && now >= t->wake_tick))) {
-        if (t->blocked_on == BLOCK_NOTIFICATION)
-            t->wait_expired = true;     // runs while still queued, to leave the queue itself
-        thread_wake(t);   // console readers re-check the UART themselves
-    }
+    if (__atomic_load_n(&t->state, __ATOMIC_ACQUIRE) == THREAD_BLOCKED && timed_out(t, now))
+        make_ready(t, THREAD_BLOCKED, false, now);      // checks again, under t's run-queue lock
 }
 
 // Timer interrupt (user mode or idle: this CPU holds no lock): the boot CPU

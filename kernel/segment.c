@@ -209,9 +209,16 @@ void endpoint_cap_deleted(const struct slot *s)
         space_unlock();
 }
 
+static int decode_map_batch(const struct invocation *inv, struct decoded *d);
+static int64_t invoke_map_batch(const struct decoded *d);
+static int decode_unmap_batch(const struct invocation *inv, struct decoded *d);
+static int64_t invoke_unmap_batch(const struct decoded *d);
+
 const struct op_handler segment_ops[MAX_OPS] = {
     [MF_SEGMENT_CONFIGURE] = {decode_configure, invoke_configure},
     [MF_SEGMENT_SET_PAGER] = {decode_set_pager, invoke_set_pager},
+    [MF_SEGMENT_MAP_BATCH] = {decode_map_batch, invoke_map_batch},
+    [MF_SEGMENT_UNMAP_BATCH] = {decode_unmap_batch, invoke_unmap_batch},
 };
 
 // ---------------------------------------------------------------- frames
@@ -240,16 +247,13 @@ static unsigned map_flags(uint64_t rights)
     return VM_USER | VM_READ | (rights & MF_RIGHT_WRITE ? VM_WRITE : 0) | (rights & MF_MAP_EXEC ? VM_EXEC : 0);
 }
 
-static int decode_map(const struct invocation *inv, struct decoded *d)
+// Whether the frame cap in `frame` may map at va in seg with `rights`,
+// checked in the documented order; 0 and the leaf level in *leaf. The page
+// tables it would add are not counted here (map_tables_missing).
+static int map_check(const struct invocation *inv, const struct slot *frame_slot, const struct segment *seg,
+                     uint64_t va, uint64_t rights, int *leaf_out)
 {
-    struct map_args *a = DECODED(struct map_args, d);
-    const struct cap *frame = &inv->target->cap;
-    struct slot *s;
-    int r = cap_lookup(inv->caller, inv->arg[0], MF_OBJ_SEGMENT, MF_RIGHT_WRITE, &s);
-    if (r)
-        return r;
-    struct segment *seg = (struct segment *)s->cap.obj;
-    uint64_t va = inv->arg[1], rights = inv->arg[2];
+    const struct cap *frame = &frame_slot->cap;
     if (!seg->configured)
         return refuse(inv, -E_INVAL, "the segment is not configured");
     if (!map_rights_valid(rights))
@@ -272,7 +276,30 @@ static int decode_map(const struct invocation *inv, struct decoded *d)
     pte_t *e = missing ? NULL : vm_entry(table, seg->level, va, leaf, NULL, false);
     if (e && arch_pte_valid(*e))
         return -E_BUSY;
-    if (missing > seg->pool.pages - seg->pool.used)
+    *leaf_out = leaf;
+    return 0;
+}
+
+// The page tables a mapping at (va, leaf) would add to seg.
+static unsigned map_tables_missing(const struct segment *seg, vaddr_t va, int leaf)
+{
+    return vm_missing_tables(seg->tables[(va - seg->base) / span(seg->level)], seg->level, va, leaf);
+}
+
+static int decode_map(const struct invocation *inv, struct decoded *d)
+{
+    struct map_args *a = DECODED(struct map_args, d);
+    struct slot *s;
+    int r = cap_lookup(inv->caller, inv->arg[0], MF_OBJ_SEGMENT, MF_RIGHT_WRITE, &s);
+    if (r)
+        return r;
+    struct segment *seg = (struct segment *)s->cap.obj;
+    uint64_t va = inv->arg[1], rights = inv->arg[2];
+    int leaf;
+    r = map_check(inv, inv->target, seg, va, rights, &leaf);
+    if (r)
+        return r;
+    if (map_tables_missing(seg, va, leaf) > seg->pool.pages - seg->pool.used)
         return -E_NOMEM;
     a->frame = inv->target;
     a->segment = seg;
@@ -282,15 +309,12 @@ static int decode_map(const struct invocation *inv, struct decoded *d)
     return 0;
 }
 
-static int64_t invoke_map(const struct decoded *d)
+// Maps the frame in `frame` at va in seg (map_check passed; the pool holds
+// the tables it needs) and records the mapping in the cap.
+static void map_frame(struct slot *frame, struct segment *seg, vaddr_t va, uint64_t rights, int leaf)
 {
-    const struct map_args *a = DECODED(struct map_args, d);
-    struct slot *frame = a->frame;
-    struct segment *seg = a->segment;
-    vaddr_t va = a->va;
-    int leaf = a->leaf;
-    unsigned flags = map_flags(a->rights);
-    if (a->rights & MF_MAP_EXEC)    // its code was written through the data side (MF_FRAME_WRITE)
+    unsigned flags = map_flags(rights);
+    if (rights & MF_MAP_EXEC)    // its code was written through the data side (MF_FRAME_WRITE)
         arch_sync_icache((const void *)frame->cap.obj, 1ul << frame->cap.size_bits);
     paddr_t table = seg->tables[(va - seg->base) / span(seg->level)];
     pte_t *e = vm_entry(table, seg->level, va, leaf, &seg->pool, true);
@@ -298,12 +322,19 @@ static int64_t invoke_map(const struct decoded *d)
     frame->cap.badge = (uintptr_t)seg;
     frame->cap.reserved1 = seg->id;
     frame->reserved = va;
+}
+
+static int64_t invoke_map(const struct decoded *d)
+{
+    const struct map_args *a = DECODED(struct map_args, d);
+    map_frame(a->frame, a->segment, a->va, a->rights, a->leaf);
     return 0;
 }
 
-// Undoes the mapping a frame cap records, if its segment still exists and
-// still maps this frame there.
-static void frame_unmap(struct slot *frame)
+// Clears the entry of the mapping a frame cap records, if its segment still
+// exists and still maps this frame there, adding the range to *b; the cap
+// then records no mapping.
+static void frame_unmap_into(struct slot *frame, struct tlb_batch *b)
 {
     assert(space_lock_held());
     struct segment *seg = (struct segment *)frame->cap.badge;
@@ -314,12 +345,22 @@ static void frame_unmap(struct slot *frame)
         pte_t *e = vm_entry(table, seg->level, va, leaf, NULL, false);
         if (e && arch_pte_valid(*e) && arch_pte_addr(*e) == V2P(frame->cap.obj)) {
             *e = 0;
-            flush_attached(seg, va, 1ul << frame->cap.size_bits);
+            for (unsigned i = 0; i < SEGMENT_MAX_ATTACH; i++)
+                if (seg->attached[i])
+                    tlb_batch_add(b, &seg->attached[i]->vas, va, 1ul << frame->cap.size_bits);
         }
     }
     frame->cap.badge = 0;
     frame->cap.reserved1 = 0;
     frame->reserved = 0;
+}
+
+// Undoes the mapping a frame cap records (frame_unmap_into), flushed.
+static void frame_unmap(struct slot *frame)
+{
+    struct tlb_batch b = {0};
+    frame_unmap_into(frame, &b);
+    tlb_batch_flush(&b);
 }
 
 void frame_cap_deleted(const struct slot *s)
@@ -451,6 +492,144 @@ const struct op_handler frame_ops[MAX_OPS] = {
     [MF_FRAME_READ] = {decode_read, invoke_read},
     [MF_FRAME_WRITE] = {decode_write, invoke_write},
 };
+
+// ------------------------------------------------------- batched bindings
+// MAP_BATCH and UNMAP_BATCH (docs/exokernel.md): a library OS installs or
+// removes many of its mappings in one invocation, each checked as MAP or
+// UNMAP would check it, all or none. The entries are copied in once, at
+// decode, into one buffer: invocations hold cap_lock from decode to the
+// end of invoke, so one buffer serves every CPU, and invoke never reads
+// user memory the caller could change meanwhile.
+static struct batch_entry {
+    struct slot *frame;
+    vaddr_t va;
+    uint64_t rights;
+    int leaf;
+} batch[MF_MAP_BATCH_MAX];
+static union {
+    struct mf_map_entry map[MF_MAP_BATCH_MAX];
+    uint64_t frame[MF_MAP_BATCH_MAX];
+} batch_in;
+
+struct batch_args {
+    struct segment *segment;
+    unsigned count;
+};
+
+// The segment invoked with WRITE, and the count; the entries' bytes copied in.
+static int decode_batch(const struct invocation *inv, struct batch_args *a, size_t entry_size)
+{
+    if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
+        return -E_PERM;
+    uint64_t n = inv->arg[1];
+    if (n == 0 || n > MF_MAP_BATCH_MAX)
+        return refuse(inv, -E_RANGE, "count: 1 .. MF_MAP_BATCH_MAX");
+    if (copy_from_user(&batch_in, inv->arg[0], n * entry_size))
+        return refuse(inv, -E_FAULT, "the entry array is not readable");
+    a->segment = (struct segment *)inv->target->cap.obj;
+    a->count = (unsigned)n;
+    return 0;
+}
+
+// The page tables the whole batch adds to seg, each new table counted once
+// (two mappings in one missing table share it).
+static unsigned batch_tables_missing(const struct segment *seg, unsigned n)
+{
+    static struct { int level; vaddr_t index; } fresh[MF_MAP_BATCH_MAX * 4];     // cap_lock
+    unsigned count = 0;
+    for (unsigned i = 0; i < n; i++) {
+        unsigned m = map_tables_missing(seg, batch[i].va, batch[i].leaf);
+        // The missing tables are those at levels leaf .. leaf + m - 1 that
+        // would hold va; a table at level l covers span(l) bytes.
+        for (unsigned k = 0; k < m; k++) {
+            int level = batch[i].leaf + (int)k;
+            vaddr_t index = batch[i].va / span(level);
+            bool seen = false;
+            for (unsigned j = 0; j < count && !seen; j++)
+                seen = fresh[j].level == level && fresh[j].index == index;
+            if (!seen) {
+                fresh[count].level = level;
+                fresh[count++].index = index;
+            }
+        }
+    }
+    return count;
+}
+
+static int decode_map_batch(const struct invocation *inv, struct decoded *d)
+{
+    struct batch_args *a = DECODED(struct batch_args, d);
+    int r = decode_batch(inv, a, sizeof(struct mf_map_entry));
+    if (r)
+        return r;
+    for (unsigned i = 0; i < a->count; i++) {
+        const struct mf_map_entry *in = &batch_in.map[i];
+        struct slot *frame;
+        r = cap_lookup(inv->caller, in->frame, MF_OBJ_FRAME, 0, &frame);
+        if (!r)
+            r = map_check(inv, frame, a->segment, in->va, in->rights, &batch[i].leaf);
+        for (unsigned j = 0; j < i && !r; j++) {
+            if (batch[j].frame == frame)
+                r = refuse(inv, -E_BUSY, "a frame cap appears twice in the batch");
+            else if (batch[j].va == in->va)   // frames' sizes align them: a clash is an equal va
+                r = refuse(inv, -E_BUSY, "two entries map the same va");
+            else if (batch[j].leaf != batch[i].leaf && batch[j].va / LARGE_PAGE_SIZE == in->va / LARGE_PAGE_SIZE)
+                r = refuse(inv, -E_BUSY, "a 2 MiB entry covers another entry");
+        }
+        if (r) {
+            inv->caller->refusal.index = i + 1;     // which entry (mf_thread_info)
+            return r;
+        }
+        batch[i].frame = frame;
+        batch[i].va = in->va;
+        batch[i].rights = in->rights;
+    }
+    if (batch_tables_missing(a->segment, a->count) > a->segment->pool.pages - a->segment->pool.used)
+        return refuse(inv, -E_NOMEM, "the segment's table pool cannot hold the batch's tables");
+    return 0;
+}
+
+static int64_t invoke_map_batch(const struct decoded *d)
+{
+    const struct batch_args *a = DECODED(struct batch_args, d);
+    for (unsigned i = 0; i < a->count; i++)
+        map_frame(batch[i].frame, a->segment, batch[i].va, batch[i].rights, batch[i].leaf);
+    return a->count;
+}
+
+static int decode_unmap_batch(const struct invocation *inv, struct decoded *d)
+{
+    struct batch_args *a = DECODED(struct batch_args, d);
+    int r = decode_batch(inv, a, sizeof(uint64_t));
+    if (r)
+        return r;
+    for (unsigned i = 0; i < a->count; i++) {
+        struct slot *frame;
+        r = cap_lookup(inv->caller, batch_in.frame[i], MF_OBJ_FRAME, 0, &frame);
+        if (!r && (frame->cap.badge != (uintptr_t)a->segment || !segment_live(a->segment, frame->cap.reserved1)))
+            r = refuse(inv, -E_NOENT, "a frame cap maps nothing in this segment");
+        for (unsigned j = 0; j < i && !r; j++)
+            if (batch[j].frame == frame)
+                r = refuse(inv, -E_BUSY, "a frame cap appears twice in the batch");
+        if (r) {
+            inv->caller->refusal.index = i + 1;
+            return r;
+        }
+        batch[i].frame = frame;
+    }
+    return 0;
+}
+
+// Every entry cleared, then one shootdown for all of them.
+static int64_t invoke_unmap_batch(const struct decoded *d)
+{
+    const struct batch_args *a = DECODED(struct batch_args, d);
+    struct tlb_batch b = {0};
+    for (unsigned i = 0; i < a->count; i++)
+        frame_unmap_into(batch[i].frame, &b);
+    tlb_batch_flush(&b);
+    return a->count;
+}
 
 // ----------------------------------------------------------- SpaceJMP locks
 // While threads run in a VAS, it holds each attached segment's lock: shared

@@ -104,6 +104,7 @@ static void fill_info(const struct thread *t, struct mf_thread_info *info)
     info->refused_expected = r->expected;
     info->refused_rights = r->rights;
     info->refused_op = r->op;
+    info->refused_index = r->index;
     if (r->why)
         strlcpy(info->refused_why, r->why, sizeof(info->refused_why));
 }

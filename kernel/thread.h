@@ -80,6 +80,7 @@ struct thread {
         uint32_t cptr;
         uint8_t found, expected, rights, op;
         const char *why;        // a static string, or NULL
+        uint32_t index;         // a batch operation: the refused entry + 1 (0: not one)
     } refusal;
     struct thread *next;        // run queue link (sched.c)
     struct thread *ipc_next;    // endpoint or notification queue link (ipc.c): a timed-out

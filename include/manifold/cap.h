@@ -4,6 +4,7 @@
 // CNode of 2^n slots. Slot 0 is never a capability. Objects are invoked with
 // SYS_INVOKE(cptr, operation, a0, a1, a2, a3); see docs/capabilities.md.
 #pragma once
+#include <stdint.h>
 
 enum mf_object_type {
     MF_OBJ_NULL = 0,
@@ -105,8 +106,18 @@ enum mf_vas_op {
 enum mf_segment_op {
     MF_SEGMENT_CONFIGURE = 0,  // (base, size): once
     MF_SEGMENT_SET_PAGER,      // (endpoint cptr or 0): faults become calls to it
+    // Secure bindings in batches (docs/exokernel.md): all entries or none.
+    MF_SEGMENT_MAP_BATCH,      // (const struct mf_map_entry *, count 1..MF_MAP_BATCH_MAX) -> count
+    MF_SEGMENT_UNMAP_BATCH,    // (const uint64_t *frame cptrs, count): frames mapped in this segment -> count
     MF_SEGMENT_OP_COUNT
 };
+// One mapping of MF_SEGMENT_MAP_BATCH: as MF_FRAME_MAP(frame, segment, va, rights).
+struct mf_map_entry {
+    uint64_t frame;            // a frame cptr of the caller's
+    uint64_t va;
+    uint64_t rights;
+};
+#define MF_MAP_BATCH_MAX 64
 
 enum mf_frame_op {
     MF_FRAME_MAP = 0,          // (segment cptr, va, rights): one mapping per frame cap

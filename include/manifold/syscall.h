@@ -66,7 +66,7 @@ struct mf_thread_info {
     // switched straight to the partner, how many took the slow path, and
     // which path the latest took (MF_IPC_FAST or MF_IPC_SLOW_*).
     uint32_t ipc_last_path;
-    uint32_t reserved;
+    uint32_t refused_index;     // a batch operation (MF_SEGMENT_MAP_BATCH...): the refused entry + 1; 0: not one
     uint64_t ipc_fast, ipc_slow;
 };
 #define MF_IPC_FAST            0

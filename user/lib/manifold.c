@@ -133,6 +133,10 @@ const char *mf_strerror_detail(long err)
         snprintf(what, sizeof(what), "the %s cap lacks %s", found, r);
     } else
         snprintf(what, sizeof(what), "%s operation %u refused", expected, me.refused_op);
-    snprintf(text, sizeof(text), "%s (cptr %u, %s: %s)", mf_strerror(err), me.refused_cptr, found, what);
+    if (me.refused_index)
+        snprintf(text, sizeof(text), "%s (entry %u of the batch, cptr %u, %s: %s)", mf_strerror(err),
+                 me.refused_index - 1, me.refused_cptr, found, what);
+    else
+        snprintf(text, sizeof(text), "%s (cptr %u, %s: %s)", mf_strerror(err), me.refused_cptr, found, what);
     return text;
 }

@@ -249,6 +249,17 @@ long mf_segment_configure(long segment, uint64_t base, uint64_t size);
 long mf_segment_set_pager(long segment, long endpoint);   // 0 = none
 long mf_frame_map(long frame, long segment, uint64_t va, unsigned rights);
 long mf_frame_unmap(long frame);
+// Many mappings in one invocation of the segment (docs/exokernel.md), all
+// or none: the count, or the error of the first entry refused (which one:
+// mf_strerror_detail, or mf_thread_info's refused_index - 1).
+static inline long mf_segment_map_batch(long segment, const struct mf_map_entry *entries, unsigned count)
+{
+    return mf_invoke(segment, MF_SEGMENT_MAP_BATCH, (long)entries, count, 0, 0);
+}
+static inline long mf_segment_unmap_batch(long segment, const uint64_t *frames, unsigned count)
+{
+    return mf_invoke(segment, MF_SEGMENT_UNMAP_BATCH, (long)frames, count, 0, 0);
+}
 // Changes the rights (READ, READ|WRITE or READ|MF_MAP_EXEC) of the frame
 // cap's mapping in place, flushing the TLBs; -E_NOENT when the cap maps nothing.
 long mf_frame_protect(long frame, unsigned rights);

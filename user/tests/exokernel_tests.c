@@ -177,3 +177,93 @@ UTEST(reclaim_object_destroyed_leaves_lent_caps_revocable)
     UCHECK(cleanup());
     return NULL;
 }
+
+// ------------------------------------------------------- batched bindings
+
+#define BIG_SEG 583
+#define BATCH_FRAME0 600     // 24 frames: 600..623
+#define BATCH_BASE (4ul << 30)
+#define GiB (1ul << 30)
+
+static long refused_index(void)
+{
+    struct mf_thread_info me;
+    return mf_thread_info(MF_THREAD_SELF, &me) == 0 ? (long)me.refused_index : -1;
+}
+
+static bool mapped(long frame) { return mf_frame_protect(frame, MF_RIGHT_READ) == 0; }
+
+// A library OS binds and unbinds its frames in batches: each entry checked
+// as MF_FRAME_MAP checks it, all or none, the page tables it needs counted
+// once each.
+UTEST(segment_batches_map_and_unmap_all_or_none)
+{
+    UCHECK(cleanup());
+    // A 1 GiB segment whose pool holds two page tables beyond its top one.
+    UCHECK(make(MF_OBJ_SEGMENT, 14, BIG_SEG) && mf_segment_configure(BIG_SEG, BATCH_BASE, GiB) == 0);
+    UCHECK(make(MF_OBJ_VAS, 14, VAS) && mf_vas_attach(VAS, 0) == 0);
+    UCHECK(mf_vas_attach_segment(VAS, BIG_SEG, MF_RIGHT_READ | MF_RIGHT_WRITE) == 0);
+    UCHECK(mf_untyped_retype(UT, MF_OBJ_FRAME, 12, 24, ROOT, BATCH_FRAME0) == 0);
+    static struct mf_map_entry e[MF_MAP_BATCH_MAX + 1];
+    for (unsigned i = 0; i < 24; i++)
+        e[i] = (struct mf_map_entry){BATCH_FRAME0 + i, BATCH_BASE + i * 4096ul, MF_RIGHT_READ | MF_RIGHT_WRITE};
+
+    // Refusals name the entry, and leave nothing mapped.
+    UCHECK(mf_segment_map_batch(BIG_SEG, e, 0) == -E_RANGE);
+    UCHECK(mf_segment_map_batch(BIG_SEG, e, MF_MAP_BATCH_MAX + 1) == -E_RANGE);
+    UCHECK(mf_segment_map_batch(BIG_SEG, (const struct mf_map_entry *)0x10, 4) == -E_FAULT);
+    e[5].frame = SPARE;     // empty
+    UCHECK(mf_segment_map_batch(BIG_SEG, e, 16) == -E_BADCAP && refused_index() == 6);
+    e[5].frame = BATCH_FRAME0 + 5;
+    e[9].va = e[3].va;
+    UCHECK(mf_segment_map_batch(BIG_SEG, e, 16) == -E_BUSY && refused_index() == 10);
+    e[9].va = BATCH_BASE + 9 * 4096ul;
+    e[11].frame = BATCH_FRAME0 + 2;
+    UCHECK(mf_segment_map_batch(BIG_SEG, e, 16) == -E_BUSY && refused_index() == 12);
+    e[11].frame = BATCH_FRAME0 + 11;
+    e[7].rights = MF_RIGHT_WRITE;
+    UCHECK(mf_segment_map_batch(BIG_SEG, e, 16) == -E_INVAL && refused_index() == 8);
+    e[7].rights = MF_RIGHT_READ | MF_RIGHT_WRITE;
+    e[15].va = BATCH_BASE + 2 * GiB;
+    UCHECK(mf_segment_map_batch(BIG_SEG, e, 16) == -E_RANGE && refused_index() == 16);
+    e[15].va = BATCH_BASE + 15 * 4096ul;
+    // Three 2 MiB regions need three new tables; the pool has two.
+    e[20].va = BATCH_BASE + (2ul << 20);
+    e[21].va = BATCH_BASE + (4ul << 20);
+    UCHECK(mf_segment_map_batch(BIG_SEG, e, 22) == -E_NOMEM);
+    for (unsigned i = 0; i < 22; i++)
+        UCHECK(!mapped(BATCH_FRAME0 + i));
+    UCHECK(mf_cnode_copy(ROOT, BIG_SEG, SPARE, MF_RIGHT_READ) == 0);
+    UCHECK(mf_segment_map_batch(SPARE, e, 16) == -E_PERM && mf_cnode_delete(ROOT, SPARE) == 0);
+
+    // Sixteen pages in one region share one new table; two regions, two.
+    UCHECK(mf_segment_map_batch(BIG_SEG, e, 16) == 16);
+    UCHECK(mf_segment_map_batch(BIG_SEG, &e[20], 1) == 1);
+    UCHECK(mf_vas_switch(VAS) == 0);
+    for (unsigned i = 0; i < 16; i++)
+        *(volatile uint64_t *)(BATCH_BASE + i * 4096ul) = 0xb00c0000u + i;
+    uint64_t word;
+    UCHECK(mf_frame_read(BATCH_FRAME0 + 13, 0, &word, 8) == 0 && word == 0xb00c000du);
+    UCHECK(mf_segment_map_batch(BIG_SEG, &e[3], 1) == -E_BUSY);     // a cap maps once
+
+    // Unmapping: frames mapped in this segment, each once.
+    uint64_t f[MF_MAP_BATCH_MAX];
+    for (unsigned i = 0; i < 16; i++)
+        f[i] = BATCH_FRAME0 + i;
+    f[4] = BATCH_FRAME0 + 22;   // mapped nowhere
+    UCHECK(mf_segment_unmap_batch(BIG_SEG, f, 16) == -E_NOENT && refused_index() == 5);
+    f[4] = BATCH_FRAME0;
+    UCHECK(mf_segment_unmap_batch(BIG_SEG, f, 16) == -E_BUSY && refused_index() == 5);
+    f[4] = BATCH_FRAME0 + 4;
+    UCHECK(mapped(BATCH_FRAME0) && mapped(BATCH_FRAME0 + 15));
+    UCHECK(mf_segment_unmap_batch(BIG_SEG, f, 16) == 16);
+    for (unsigned i = 0; i < 16; i++)
+        UCHECK(!mapped(BATCH_FRAME0 + i));
+    // The addresses are free again: the entries are gone, not just the records.
+    for (unsigned i = 0; i < 16; i++)
+        e[i].frame = BATCH_FRAME0 + (i + 1) % 16;
+    UCHECK(mf_segment_map_batch(BIG_SEG, e, 16) == 16);
+    UCHECK(*(volatile uint64_t *)BATCH_BASE == 0xb00c0001u);
+    UCHECK(cleanup());
+    return NULL;
+}
