@@ -18,6 +18,7 @@
 #include "kernel/usercopy.h"
 #include "include/manifold/errors.h"
 #include "include/manifold/ipc.h"
+#include "lib/string.h"
 
 #define SEGMENT_MAGIC 0x5345474du
 #define HOME_LEVEL 1                      // the home region is one level-1 table
@@ -332,10 +333,12 @@ static int64_t invoke_map(const struct decoded *d)
 }
 
 // Clears the entry of the mapping a frame cap records, if its segment still
-// exists and still maps this frame there, adding the range to *b; the cap
-// then records no mapping.
-static void frame_unmap_into(struct slot *frame, struct tlb_batch *b)
+// exists and still maps this frame there, adding the range to *b (NULL:
+// the caller flushes; true when an entry was cleared); the cap then
+// records no mapping.
+static bool frame_unmap_into(struct slot *frame, struct tlb_batch *b)
 {
+    bool cleared = false;
     assert(space_lock_held());
     struct segment *seg = (struct segment *)frame->cap.badge;
     vaddr_t va = frame->reserved;
@@ -345,7 +348,8 @@ static void frame_unmap_into(struct slot *frame, struct tlb_batch *b)
         pte_t *e = vm_entry(table, seg->level, va, leaf, NULL, false);
         if (e && arch_pte_valid(*e) && arch_pte_addr(*e) == V2P(frame->cap.obj)) {
             *e = 0;
-            for (unsigned i = 0; i < SEGMENT_MAX_ATTACH; i++)
+            cleared = true;
+            for (unsigned i = 0; b && i < SEGMENT_MAX_ATTACH; i++)
                 if (seg->attached[i])
                     tlb_batch_add(b, &seg->attached[i]->vas, va, 1ul << frame->cap.size_bits);
         }
@@ -353,6 +357,7 @@ static void frame_unmap_into(struct slot *frame, struct tlb_batch *b)
     frame->cap.badge = 0;
     frame->cap.reserved1 = 0;
     frame->reserved = 0;
+    return cleared;
 }
 
 // Undoes the mapping a frame cap records (frame_unmap_into), flushed.
@@ -516,6 +521,34 @@ struct batch_args {
     unsigned count;
 };
 
+// Sets of non-zero keys for finding repeats in a batch in linear time
+// (open addressing, twice the largest batch; cap_lock).
+#define BATCH_SET_SIZE (2 * MF_MAP_BATCH_MAX)
+struct batch_set {
+    uint64_t key[BATCH_SET_SIZE];
+};
+static struct batch_set seen_frames, seen_vas, seen_large, seen_small;
+
+// Where key is in s, or the empty place it would go.
+static uint64_t *batch_place(struct batch_set *s, uint64_t key)
+{
+    unsigned i = (unsigned)((key * 0x9e3779b97f4a7c15ull) >> 57) % BATCH_SET_SIZE;
+    while (s->key[i] && s->key[i] != key)
+        i = (i + 1) % BATCH_SET_SIZE;
+    return &s->key[i];
+}
+
+static bool batch_has(struct batch_set *s, uint64_t key) { return *batch_place(s, key) == key; }
+
+// True when key was added before; adds it otherwise.
+static bool batch_seen(struct batch_set *s, uint64_t key)
+{
+    uint64_t *k = batch_place(s, key);
+    bool seen = *k == key;
+    *k = key;
+    return seen;
+}
+
 // The segment invoked with WRITE, and the count; the entries' bytes copied in.
 static int decode_batch(const struct invocation *inv, struct batch_args *a, size_t entry_size)
 {
@@ -562,20 +595,29 @@ static int decode_map_batch(const struct invocation *inv, struct decoded *d)
     int r = decode_batch(inv, a, sizeof(struct mf_map_entry));
     if (r)
         return r;
+    memset(&seen_frames, 0, sizeof(seen_frames));
+    memset(&seen_vas, 0, sizeof(seen_vas));
+    memset(&seen_large, 0, sizeof(seen_large));
+    memset(&seen_small, 0, sizeof(seen_small));
     for (unsigned i = 0; i < a->count; i++) {
         const struct mf_map_entry *in = &batch_in.map[i];
         struct slot *frame;
         r = cap_lookup(inv->caller, in->frame, MF_OBJ_FRAME, 0, &frame);
         if (!r)
             r = map_check(inv, frame, a->segment, in->va, in->rights, &batch[i].leaf);
-        for (unsigned j = 0; j < i && !r; j++) {
-            if (batch[j].frame == frame)
-                r = refuse(inv, -E_BUSY, "a frame cap appears twice in the batch");
-            else if (batch[j].va == in->va)   // frames' sizes align them: a clash is an equal va
-                r = refuse(inv, -E_BUSY, "two entries map the same va");
-            else if (batch[j].leaf != batch[i].leaf && batch[j].va / LARGE_PAGE_SIZE == in->va / LARGE_PAGE_SIZE)
-                r = refuse(inv, -E_BUSY, "a 2 MiB entry covers another entry");
-        }
+        // Repeats: frames' sizes align them, so two 4 KiB entries clash
+        // when their va is equal, and a 2 MiB one with anything in its
+        // 2 MiB region (regions counted from 1: keys are never 0).
+        uint64_t region = in->va / LARGE_PAGE_SIZE + 1;
+        bool large = batch[i].leaf == 1;
+        if (!r && batch_seen(&seen_frames, (uintptr_t)frame))
+            r = refuse(inv, -E_BUSY, "a frame cap appears twice in the batch");
+        if (!r && batch_seen(&seen_vas, in->va))
+            r = refuse(inv, -E_BUSY, "two entries map the same va");
+        if (!r && batch_has(large ? &seen_small : &seen_large, region))
+            r = refuse(inv, -E_BUSY, "a 2 MiB entry covers another entry");
+        if (!r)
+            batch_seen(large ? &seen_large : &seen_small, region);
         if (r) {
             inv->caller->refusal.index = i + 1;     // which entry (mf_thread_info)
             return r;
@@ -603,14 +645,14 @@ static int decode_unmap_batch(const struct invocation *inv, struct decoded *d)
     int r = decode_batch(inv, a, sizeof(uint64_t));
     if (r)
         return r;
+    memset(&seen_frames, 0, sizeof(seen_frames));
     for (unsigned i = 0; i < a->count; i++) {
         struct slot *frame;
         r = cap_lookup(inv->caller, batch_in.frame[i], MF_OBJ_FRAME, 0, &frame);
         if (!r && (frame->cap.badge != (uintptr_t)a->segment || !segment_live(a->segment, frame->cap.reserved1)))
             r = refuse(inv, -E_NOENT, "a frame cap maps nothing in this segment");
-        for (unsigned j = 0; j < i && !r; j++)
-            if (batch[j].frame == frame)
-                r = refuse(inv, -E_BUSY, "a frame cap appears twice in the batch");
+        if (!r && batch_seen(&seen_frames, (uintptr_t)frame))
+            r = refuse(inv, -E_BUSY, "a frame cap appears twice in the batch");
         if (r) {
             inv->caller->refusal.index = i + 1;
             return r;
@@ -620,14 +662,29 @@ static int decode_unmap_batch(const struct invocation *inv, struct decoded *d)
     return 0;
 }
 
-// Every entry cleared, then one shootdown for all of them.
+// Every entry cleared, then one shootdown of the range covering them all
+// in each VAS the segment is attached to (a range longer than
+// TLB_FLUSH_PAGES_MAX flushes the VAS's whole tag instead).
 static int64_t invoke_unmap_batch(const struct decoded *d)
 {
     const struct batch_args *a = DECODED(struct batch_args, d);
-    struct tlb_batch b = {0};
-    for (unsigned i = 0; i < a->count; i++)
-        frame_unmap_into(batch[i].frame, &b);
-    tlb_batch_flush(&b);
+    struct segment *seg = a->segment;
+    vaddr_t lo = ~0ul, hi = 0;
+    for (unsigned i = 0; i < a->count; i++) {
+        struct slot *f = batch[i].frame;
+        vaddr_t va = f->reserved, end = va + (1ul << f->cap.size_bits);
+        if (frame_unmap_into(f, NULL)) {
+            lo = va < lo ? va : lo;
+            hi = end > hi ? end : hi;
+        }
+    }
+    if (lo < hi) {
+        struct tlb_batch b = {0};
+        for (unsigned i = 0; i < SEGMENT_MAX_ATTACH; i++)
+            if (seg->attached[i])
+                tlb_batch_add(&b, &seg->attached[i]->vas, lo, hi - lo);
+        tlb_batch_flush(&b);
+    }
     return a->count;
 }
 

@@ -235,6 +235,19 @@ UTEST(segment_batches_map_and_unmap_all_or_none)
         UCHECK(!mapped(BATCH_FRAME0 + i));
     UCHECK(mf_cnode_copy(ROOT, BIG_SEG, SPARE, MF_RIGHT_READ) == 0);
     UCHECK(mf_segment_map_batch(SPARE, e, 16) == -E_PERM && mf_cnode_delete(ROOT, SPARE) == 0);
+    // A 2 MiB frame covers its region: a 4 KiB entry there clashes, either order.
+    UCHECK(mf_untyped_retype(UT, MF_OBJ_FRAME, 21, 1, ROOT, SPARE) == 0);
+    struct mf_map_entry mixed[3] = {{BATCH_FRAME0, BATCH_BASE + (6ul << 20) + 8192, 1},
+                                    {SPARE, BATCH_BASE + (6ul << 20), 1},
+                                    {BATCH_FRAME0 + 1, BATCH_BASE + (6ul << 20) + 4096, 1}};
+    UCHECK(mf_segment_map_batch(BIG_SEG, mixed, 3) == -E_BUSY && refused_index() == 2);
+    UCHECK(mf_segment_map_batch(BIG_SEG, &mixed[1], 2) == -E_BUSY && refused_index() == 2);
+    mixed[1].va = BATCH_BASE + (8ul << 20);            // the 2 MiB frame elsewhere: no clash
+    mixed[0].va = BATCH_BASE + (2ul << 20) + 8192;     // one new table for these two (e[20]'s later)
+    mixed[2].va = BATCH_BASE + (2ul << 20) + 12288;
+    UCHECK(mf_segment_map_batch(BIG_SEG, mixed, 3) == 3 && mapped(SPARE));
+    uint64_t mixed_frames[3] = {BATCH_FRAME0, SPARE, BATCH_FRAME0 + 1};
+    UCHECK(mf_segment_unmap_batch(BIG_SEG, mixed_frames, 3) == 3 && !mapped(SPARE) && mf_cnode_delete(ROOT, SPARE) == 0);
 
     // Sixteen pages in one region share one new table; two regions, two.
     UCHECK(mf_segment_map_batch(BIG_SEG, e, 16) == 16);
