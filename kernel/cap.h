@@ -27,6 +27,8 @@ struct cap {
 // cap.held: 0, or a kernel object keeps the slot inside itself for a
 // purpose its type's cap_deleted hook must know about.
 #define CAP_RECLAIM_GRANT 1     // a Reclaim object's grant (kernel/reclaim.c)
+#define CAP_FILTER_RING 2       // a packet filter's ring frame (kernel/net.c)
+#define CAP_FILTER_NOTIFY 3     // a packet filter's notification
 
 struct slot {
     struct cap cap;

@@ -25,6 +25,7 @@
 #include "kernel/object.h"
 #include "kernel/irq.h"
 #include "kernel/ipc.h"
+#include "kernel/net.h"
 #include "kernel/arch.h"
 #include "kernel/console.h"
 #include "kernel/invoke.h"
@@ -909,6 +910,7 @@ const struct object_type notification_object_type = {
     .object_bits = ipc_object_bits,
     .init = ipc_object_init,
     .finalize = notification_finalize,
+    .cap_deleted = net_notification_deleted,    // a packet filter's copy (net.c)
     .ops = notification_ops,
     .op_count = MF_NOTIFICATION_OP_COUNT,
 };

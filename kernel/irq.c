@@ -95,7 +95,7 @@ static void maybe_unmask(unsigned line)
 {
     bool any_bound = false;
     for (unsigned i = 0; i < line_count; i++) {
-        if (lines[i].line != line || !lines[i].notification)
+        if (lines[i].line != line || (!lines[i].notification && !lines[i].kernel_handler))
             continue;
         if (lines[i].awaiting_ack)
             return;
@@ -132,8 +132,15 @@ void irq_handler(unsigned line)
 {
     struct mcs_qnode q;
     mcs_lock(&irq_lock, &q);
+    bool kernel = false;
     for (unsigned i = 0; i < line_count; i++) {
         struct irq_line *l = &lines[i];
+        if (l->line == line && l->kernel_handler) {
+            l->delivered++;
+            l->kernel_handler(l->kernel_arg);
+            kernel = true;
+            continue;
+        }
         if (l->line != line || !l->notification)
             continue;
         if (l->msi)
@@ -142,6 +149,22 @@ void irq_handler(unsigned line)
         l->delivered++;
         notification_signal(l->notification, l->badge);
     }
+    if (kernel)
+        maybe_unmask(line);     // handled: unless a user-bound sharer still has to ack
+    mcs_unlock(&irq_lock, &q);
+}
+
+void irq_bind_kernel(struct irq_line *l, void (*handler)(void *arg), void *arg)
+{
+    struct mcs_qnode q;
+    mcs_lock(&irq_lock, &q);
+    l->kernel_handler = handler;
+    l->kernel_arg = arg;
+    if (l->msi) {
+        msix_program(l);
+        msix_mask(l, false);
+    }
+    maybe_unmask(l->line);
     mcs_unlock(&irq_lock, &q);
 }
 

@@ -28,6 +28,10 @@ struct irq_line {
     uint64_t badge;
     bool awaiting_ack;          // signalled; the line stays masked until acked
     uint32_t delivered;         // interrupts signalled so far
+    // A line the kernel handles itself (a NIC it drives): called in
+    // interrupt context with irq_lock held; then the line is unmasked.
+    void (*kernel_handler)(void *arg);
+    void *kernel_arg;
 };
 
 // A line object for a device whose INTx the arch routes to `line`; NULL
@@ -36,6 +40,8 @@ struct irq_line *irq_line_create(struct pci_device *dev, unsigned line);
 // A line object for MSI-X vector 0 of dev (whose msix_table is mapped):
 // the message is programmed and MSI-X enabled when the line is bound.
 struct irq_line *irq_line_create_msi(struct pci_device *dev);
+// The kernel takes the line for itself (before any user binding: boot).
+void irq_bind_kernel(struct irq_line *l, void (*handler)(void *arg), void *arg);
 // The final IRQ cap is gone: unbind (the line stays masked).
 void irq_cap_destroyed(struct irq_line *l);
 // A notification's final cap is gone: lines bound to it are unbound.

@@ -1,6 +1,7 @@
 // PCI enumeration at boot and the PCI device capability's operations.
 #include "kernel/object.h"
 #include "kernel/pci.h"
+#include "kernel/net.h"
 #include "kernel/segment.h"
 #include "kernel/arch.h"
 #include "kernel/cap.h"
@@ -160,6 +161,7 @@ static void probe_function(uint32_t bdf, unsigned buses, uint8_t *queue, unsigne
         struct pci_device *d = &pci_devices[pci_device_count++];
         *d = tmp;
         attach_interrupt(d);
+        net_attach(d);
         tmp = *d;
     }
     print_device(&tmp, kept);
@@ -247,6 +249,17 @@ static int need(const struct invocation *inv, unsigned rights)
     return (inv->target->cap.rights & rights) == rights ? 0 : -E_PERM;
 }
 
+// WRITE, and a device the kernel does not drive itself: a NIC's BARs,
+// interrupt and command register are the kernel's (its DMA could reach
+// any memory), and packet filters are the way to it (kernel/net.c).
+static int need_to_act(const struct invocation *inv)
+{
+    int r = need(inv, MF_RIGHT_WRITE);
+    if (!r && device_of(inv)->kernel_driven)
+        r = refuse(inv, -E_BUSY, "the kernel drives this device: bind a packet filter");
+    return r;
+}
+
 // CONFIG_READ: size bytes (1, 2 or 4) at offset in the device's
 // configuration space.
 struct config_read_args {
@@ -288,7 +301,7 @@ struct set_command_args {
 static int decode_set_command(const struct invocation *inv, struct decoded *d)
 {
     struct set_command_args *a = DECODED(struct set_command_args, d);
-    int r = need(inv, MF_RIGHT_WRITE);
+    int r = need_to_act(inv);
     if (r)
         return r;
     if (inv->arg[0] & ~(uint64_t)MF_PCI_COMMAND_SAFE)
@@ -385,7 +398,7 @@ struct map_bar_args {
 static int decode_map_bar(const struct invocation *inv, struct decoded *d)
 {
     struct map_bar_args *a = DECODED(struct map_bar_args, d);
-    int r = need(inv, MF_RIGHT_WRITE);
+    int r = need_to_act(inv);
     if (r)
         return r;
     uint64_t bar = inv->arg[0] & 0xff, flags = inv->arg[0] & ~0xfful;
@@ -524,7 +537,7 @@ struct get_irq_args {
 static int decode_get_irq(const struct invocation *inv, struct decoded *d)
 {
     struct get_irq_args *a = DECODED(struct get_irq_args, d);
-    int r = need(inv, MF_RIGHT_WRITE);
+    int r = need_to_act(inv);
     if (r)
         return r;
     struct slot *cnode;

@@ -37,6 +37,7 @@ struct pci_device {
     uint16_t msix_entries;
     uint32_t msix_table_offset, msix_pba_offset;
     volatile uint32_t *msix_table;   // kernel mapping of the table, or NULL
+    bool kernel_driven;         // a NIC the kernel drives (kernel/net.c): no BAR, IRQ or command operations
     struct irq_line *line;      // kernel/irq.c: MSI-X vector 0, else INTx; NULL without
 };
 

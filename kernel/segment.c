@@ -5,6 +5,7 @@
 // vas_switch, the page-fault path and destruction. Page-table entries
 // removed here are shot down on every CPU that may cache them (vas_flush).
 #include "kernel/reclaim.h"
+#include "kernel/net.h"
 #include "kernel/clustered.h"
 #include "kernel/object.h"
 #include "kernel/segment.h"
@@ -371,6 +372,7 @@ static void frame_unmap(struct slot *frame)
 void frame_cap_deleted(const struct slot *s)
 {
     reclaim_frame_deleted(s);      // a grant, or a cap lent through one
+    net_frame_deleted(s);          // a packet filter's ring
     bool held = space_lock_held();
     if (!held)
         space_lock();

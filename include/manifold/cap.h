@@ -22,6 +22,7 @@ enum mf_object_type {
     MF_OBJ_SYSTEM,         // power-off, kernel self-tests and benchmarks (root task; not retypable)
     MF_OBJ_CONSOLE,        // the serial console: READ to read, WRITE to write (not retypable)
     MF_OBJ_RECLAIM,        // visible revocation of lent frames (size_bits 0); see reclaim.h
+    MF_OBJ_PACKET_FILTER,  // a packet-filter binding to a NIC (size_bits 0); see net.h
     MF_OBJ_TYPE_COUNT
 };
 

@@ -13,6 +13,7 @@ static const uint32_t op_counts[MF_OBJ_TYPE_COUNT] = {
     [MF_OBJ_BINDING] = MF_BINDING_OP_COUNT, [MF_OBJ_PCI_DEVICE] = MF_PCI_OP_COUNT,
     [MF_OBJ_IRQ] = MF_IRQ_OP_COUNT,         [MF_OBJ_SYSTEM] = MF_SYSTEM_OP_COUNT,
     [MF_OBJ_CONSOLE] = MF_CONSOLE_OP_COUNT, [MF_OBJ_RECLAIM] = MF_RECLAIM_OP_COUNT,
+    [MF_OBJ_PACKET_FILTER] = MF_FILTER_OP_COUNT,
 };
 
 static long random_op(struct fz_ctx *c, unsigned type)
@@ -106,7 +107,7 @@ static void retype_one(struct fz_ctx *c, long ut)
 {
     static const unsigned types[] = {MF_OBJ_UNTYPED, MF_OBJ_CNODE, MF_OBJ_FRAME, MF_OBJ_THREAD, MF_OBJ_ENDPOINT,
                                      MF_OBJ_NOTIFICATION, MF_OBJ_VAS, MF_OBJ_SEGMENT, MF_OBJ_BINDING,
-                                     MF_OBJ_PCI_DEVICE, MF_OBJ_IRQ, MF_OBJ_RECLAIM, MF_OBJ_NULL, 12, 255};
+                                     MF_OBJ_PCI_DEVICE, MF_OBJ_IRQ, MF_OBJ_RECLAIM, MF_OBJ_PACKET_FILTER, MF_OBJ_NULL, 12, 255};
     unsigned type = types[fz_below(c, sizeof(types) / sizeof(types[0]))], bits;
     switch (type) {
     case MF_OBJ_UNTYPED:
@@ -353,6 +354,45 @@ static void reclaim_invoke(struct fz_ctx *c, long r, long op)
     fz_inv(c, r, op, a0, a1, a2, a3);
 }
 
+// Packet filters: programs with random atoms (mostly well-formed), rings
+// of both frame sizes, transmits of random lengths and offsets.
+static void filter_invoke(struct fz_ctx *c, long f, long op)
+{
+    static struct mf_filter_program prog;
+    long a0 = (long)fz_value(c), a1 = (long)fz_value(c), a2 = (long)fz_value(c), a3 = (long)fz_value(c);
+    switch (op) {
+    case MF_FILTER_CONFIGURE:
+        a0 = fz_slot_of(c, MF_OBJ_PCI_DEVICE);
+        prog.rx_count = fz_chance(c, 900) ? (uint32_t)fz_below(c, 5) : (uint32_t)fz_value(c);
+        prog.tx_count = fz_chance(c, 900) ? (uint32_t)fz_below(c, 5) : (uint32_t)fz_value(c);
+        for (unsigned i = 0; i < MF_FILTER_ATOMS; i++) {
+            static const uint8_t sizes[] = {1, 2, 4, 3, 0};
+            for (int k = 0; k < 2; k++) {
+                struct mf_filter_atom *at = k ? &prog.tx[i] : &prog.rx[i];
+                at->offset = (uint16_t)(fz_chance(c, 900) ? fz_below(c, 64) : fz_value(c));
+                at->size = sizes[fz_below(c, fz_chance(c, 900) ? 3 : 5)];
+                at->mask = fz_chance(c, 700) ? 0xffu : (uint32_t)fz_value(c);
+                at->value = (uint32_t)fz_below(c, 256) & at->mask;
+                at->reserved = fz_chance(c, 980) ? 0 : 1;
+            }
+        }
+        a1 = fz_chance(c, 900) ? (long)(uintptr_t)&prog : (long)fz_ptr_out(c);
+        a2 = fz_slot_of(c, MF_OBJ_FRAME);
+        a3 = fz_slot_of(c, MF_OBJ_NOTIFICATION);
+        break;
+    case MF_FILTER_TRANSMIT:
+        a0 = fz_chance(c, 800) ? (long)(MF_NET_TX_OFFSET + fz_below(c, 4096)) : a0;
+        a1 = fz_chance(c, 800) ? (long)fz_below(c, 1600) : a1;
+        break;
+    case MF_FILTER_INFO:
+        a0 = fz_chance(c, 800) ? (long)fz_ptr_out(c) : a0;
+        break;
+    default:
+        break;
+    }
+    fz_inv(c, f, op, a0, a1, a2, a3);
+}
+
 // An invocation of the object in `slot` (of the type we believe it is).
 static void invoke_as(struct fz_ctx *c, unsigned type, long slot, long op)
 {
@@ -384,6 +424,9 @@ static void invoke_as(struct fz_ctx *c, unsigned type, long slot, long op)
         return;
     case MF_OBJ_RECLAIM:
         reclaim_invoke(c, slot, op);
+        return;
+    case MF_OBJ_PACKET_FILTER:
+        filter_invoke(c, slot, op);
         return;
     case MF_OBJ_PCI_DEVICE:
     case MF_OBJ_IRQ:

@@ -12,6 +12,7 @@
 #include "include/manifold/device.h"
 #include "include/manifold/errors.h"
 #include "include/manifold/reclaim.h"
+#include "include/manifold/net.h"
 #include "include/manifold/syscall.h"
 
 long mf_syscall6(long number, long a0, long a1, long a2, long a3, long a4, long a5);
@@ -369,6 +370,24 @@ long mf_reclaim_collect(long reclaim);
 // The library OS's side: a consistent copy of the page the kernel keeps
 // (mapped read-only at `page`).
 void mf_reclaim_read(const volatile struct mf_reclaim_page *page, struct mf_reclaim_page *out);
+
+// Packet-filter bindings (include/manifold/net.h, docs/exokernel.md).
+static inline long mf_filter_configure(long filter, long nic_device, const struct mf_filter_program *program,
+                                       long ring_frame, long notification)
+{
+    return mf_invoke(filter, MF_FILTER_CONFIGURE, nic_device, (long)program, ring_frame, notification);
+}
+// Sends the frame at [offset, offset + length) of the ring frame (its
+// transmit half: offset >= MF_NET_TX_OFFSET); -E_AGAIN: the NIC's transmit
+// buffers are all in use.
+static inline long mf_filter_transmit(long filter, uint64_t offset, uint64_t length)
+{
+    return mf_invoke(filter, MF_FILTER_TRANSMIT, (long)offset, (long)length, 0, 0);
+}
+static inline long mf_filter_info(long filter, struct mf_filter_info *info)
+{
+    return mf_invoke(filter, MF_FILTER_INFO, (long)info, 0, 0, 0);
+}
 
 // The program's entry point, called with the spawner's argument.
 int main(uint64_t arg);

@@ -5,6 +5,7 @@
 #include "manifold.h"
 #include "utest.h"
 #include "../root/root.h"
+#include "lib/string.h"
 
 #define ROOT MF_CAP_SELF_CNODE
 #define UT (MF_CAP_UNTYPED_BASE + 3)
@@ -279,4 +280,263 @@ UTEST(segment_batches_map_and_unmap_all_or_none)
     UCHECK(*(volatile uint64_t *)BATCH_BASE == 0xb00c0001u);
     UCHECK(cleanup());
     return NULL;
+}
+
+// ------------------------------------------------------- packet filters
+// The test run's two virtio-net NICs share a QEMU hub (tools/qemu): what
+// NIC 0 sends, NIC 1 receives. S is a binding on NIC 0; A and B, two
+// library OSes, are bindings on NIC 1, each receiving frames of
+// ethertype 0x88b5 whose first payload byte is its letter.
+
+#define RING_UT (MF_CAP_UNTYPED_BASE + 7)
+#define F_S 630
+#define F_A 631
+#define F_B 632
+#define F_C 633
+#define RING_S 634      // RING_S + k: rings of S, A, B
+#define N_S 637         // N_S + k: their notifications
+#define RING_SMALL 640
+#define NET_SEG 641
+#define NET_BASE (8ul << 30)
+#define ETHERTYPE 0x88b5
+
+static long nic_device[2];
+
+static struct mf_filter_atom atom(uint16_t offset, uint8_t size, uint32_t mask, uint32_t value)
+{
+    return (struct mf_filter_atom){.offset = offset, .size = size, .mask = mask, .value = value};
+}
+
+// A program receiving (ethertype, rx_letter) and sending (ethertype, tx_letter).
+static struct mf_filter_program letters(char rx_letter, char tx_letter)
+{
+    struct mf_filter_program p = {.rx_count = 2, .tx_count = 2};
+    p.rx[0] = p.tx[0] = atom(12, 2, 0xffff, ETHERTYPE);
+    p.rx[1] = atom(14, 1, 0xff, (uint8_t)rx_letter);
+    p.tx[1] = atom(14, 1, 0xff, (uint8_t)tx_letter);
+    return p;
+}
+
+static struct mf_net_ring *ring_of(unsigned k) { return (struct mf_net_ring *)(NET_BASE + k * MF_NET_RING_SIZE); }
+
+// A frame from `src` to `dst` with payload "<letter><seq>" at offset `at`
+// of binding k's transmit half; its length.
+static unsigned frame_at(unsigned k, uint64_t at, const uint8_t dst[6], const uint8_t src[6], uint16_t type,
+                         char letter, uint32_t seq)
+{
+    uint8_t *f = (uint8_t *)ring_of(k) + at;
+    memcpy(f, dst, 6);
+    memcpy(f + 6, src, 6);
+    f[12] = (uint8_t)(type >> 8);
+    f[13] = (uint8_t)type;
+    f[14] = (uint8_t)letter;
+    memcpy(f + 15, &seq, 4);
+    memset(f + 19, letter, 41);
+    return 60;
+}
+
+static long send(long filter, uint64_t at, unsigned len)
+{
+    long r;
+    while ((r = mf_filter_transmit(filter, at, len)) == -E_AGAIN)
+        mf_yield();
+    return r;
+}
+
+// The next frame in ring k (waiting up to ~2 s on its notification); its
+// payload letter and sequence number, or -1.
+static long next_frame(unsigned k, char *letter, uint32_t *seq)
+{
+    struct mf_net_ring *r = ring_of(k);
+    for (int tries = 0; r->head == r->tail && tries < 200; tries++)
+        mf_notification_wait_timeout(N_S + k, 1);
+    if (r->head == r->tail)
+        return -1;
+    const struct mf_net_slot *s = (const struct mf_net_slot *)((uint8_t *)r + MF_NET_SLOT0 +
+                                                                (r->tail % r->slots) * MF_NET_SLOT_SIZE);
+    *letter = (char)s->data[14];
+    memcpy(seq, s->data + 15, 4);
+    long len = s->length;
+    __atomic_store_n(&r->tail, r->tail + 1, __ATOMIC_RELEASE);
+    return len;
+}
+
+static const char *net_setup(void)
+{
+    UCHECK(cleanup() && mf_cnode_revoke(ROOT, RING_UT) == 0);
+    struct mf_system_info si;
+    UCHECK(mf_system_info(&si) == 0);
+    unsigned found = 0;
+    for (unsigned i = 0; i < si.device_count && found < 2; i++) {
+        long dev = MF_CAP_DEVICE_BASE + i;
+        long vendor = mf_invoke(dev, MF_PCI_CONFIG_READ, 0, 2, 0, 0), device = mf_invoke(dev, MF_PCI_CONFIG_READ, 2, 2, 0, 0);
+        if (vendor == 0x1af4 && (device == 0x1000 || device == 0x1041))
+            nic_device[found++] = dev;
+    }
+    if (found < 2)
+        return "SKIP this machine has no two virtio-net NICs (QEMU_NICS=0?)";
+    UCHECK(mf_untyped_retype(RING_UT, MF_OBJ_FRAME, 21, 3, ROOT, RING_S) == 0);
+    UCHECK(mf_untyped_retype(UT, MF_OBJ_NOTIFICATION, 0, 3, ROOT, N_S) == 0);
+    UCHECK(mf_untyped_retype(UT, MF_OBJ_PACKET_FILTER, 0, 4, ROOT, F_S) == 0);
+    UCHECK(make(MF_OBJ_SEGMENT, 14, NET_SEG) && mf_segment_configure(NET_SEG, NET_BASE, GiB) == 0);
+    UCHECK(make(MF_OBJ_VAS, 14, VAS) && mf_vas_attach(VAS, 0) == 0);
+    UCHECK(mf_vas_attach_segment(VAS, NET_SEG, MF_RIGHT_READ | MF_RIGHT_WRITE) == 0);
+    for (unsigned k = 0; k < 3; k++)
+        UCHECK(mf_frame_map(RING_S + k, NET_SEG, (uint64_t)ring_of(k), MF_RIGHT_READ | MF_RIGHT_WRITE) == 0);
+    UCHECK(mf_vas_switch(VAS) == 0);
+    return NULL;
+}
+
+static const char *net_cleanup(void)
+{
+    UCHECK(cleanup() && mf_cnode_revoke(ROOT, RING_UT) == 0);
+    return NULL;
+}
+
+UTEST(packet_filters_refuse_bad_and_overlapping_programs)
+{
+    const char *why = net_setup();
+    if (why)
+        return why;
+    struct mf_filter_program a = letters('A', 'a'), p;
+    // The NIC's device cap: no BARs, no IRQ, no command changes.
+    UCHECK(mf_invoke(nic_device[1], MF_PCI_MAP_BAR, 4, 0, 4096, (long)mf_device_va_alloc(4096)) == -E_BUSY);
+    UCHECK(mf_invoke(nic_device[1], MF_PCI_GET_IRQ, ROOT, SPARE, 0, 0) == -E_BUSY);
+    UCHECK(mf_invoke(nic_device[1], MF_PCI_SET_COMMAND, MF_PCI_COMMAND_MEMORY, 0, 0, 0) == -E_BUSY);
+    UCHECK(mf_invoke(nic_device[1], MF_PCI_CONFIG_READ, 0, 2, 0, 0) == 0x1af4);    // looking is fine
+    // Arguments.
+    UCHECK(mf_filter_transmit(F_A, MF_NET_TX_OFFSET, 60) == -E_INVAL);         // not configured
+    UCHECK(mf_filter_configure(F_A, MF_CAP_SYSTEM, &a, RING_S + 1, N_S + 1) == -E_TYPE);
+    UCHECK(make(MF_OBJ_FRAME, 12, RING_SMALL));
+    UCHECK(mf_filter_configure(F_A, nic_device[1], &a, RING_SMALL, N_S + 1) == -E_INVAL);
+    UCHECK(mf_filter_configure(F_A, nic_device[1], (const struct mf_filter_program *)0x10, RING_S + 1, N_S + 1) == -E_FAULT);
+    p = a;
+    p.rx[1].size = 3;
+    UCHECK(mf_filter_configure(F_A, nic_device[1], &p, RING_S + 1, N_S + 1) == -E_INVAL);
+    p = a;
+    p.rx[1].offset = MF_FRAME_MAX;
+    UCHECK(mf_filter_configure(F_A, nic_device[1], &p, RING_S + 1, N_S + 1) == -E_RANGE);
+    p = a;
+    p.rx[1].value = 0x141;      // wider than one byte
+    UCHECK(mf_filter_configure(F_A, nic_device[1], &p, RING_S + 1, N_S + 1) == -E_INVAL);
+    p = a;
+    p.tx[1] = atom(14, 1, 0x0f, 0x31);      // value outside the mask
+    UCHECK(mf_filter_configure(F_A, nic_device[1], &p, RING_S + 1, N_S + 1) == -E_INVAL);
+    p = a;
+    p.rx_count = MF_FILTER_ATOMS + 1;
+    UCHECK(mf_filter_configure(F_A, nic_device[1], &p, RING_S + 1, N_S + 1) == -E_RANGE);
+    p = a;
+    p.rx[2] = atom(13, 2, 0x00ff, 'B');     // byte 14 is 'A' and 'B': never matches
+    p.rx_count = 3;
+    UCHECK(mf_filter_configure(F_A, nic_device[1], &p, RING_S + 1, N_S + 1) == -E_INVAL);
+    // A; then B beside it; overlapping programs refused.
+    UCHECK(mf_filter_configure(F_A, nic_device[1], &a, RING_S + 1, N_S + 1) == 0);
+    UCHECK(mf_filter_configure(F_A, nic_device[1], &a, RING_S + 1, N_S + 1) == -E_BUSY);
+    struct mf_filter_program b = letters('B', 'b');
+    b.rx[1].mask = 0xff;
+    p = b;
+    p.rx_count = 1;                                         // all of ethertype 0x88b5: A's too
+    UCHECK(mf_filter_configure(F_B, nic_device[1], &p, RING_S + 2, N_S + 2) == -E_BUSY);
+    p = a;
+    p.rx[2] = atom(15, 1, 0xff, 'x');                       // a part of A's frames
+    p.rx_count = 3;
+    p.tx[1].value = 'b';
+    UCHECK(mf_filter_configure(F_B, nic_device[1], &p, RING_S + 2, N_S + 2) == -E_BUSY);
+    p = b;
+    p.tx_count = 0;                                         // sends anything: A's identity too
+    UCHECK(mf_filter_configure(F_B, nic_device[1], &p, RING_S + 2, N_S + 2) == -E_BUSY);
+    p = b;
+    p.rx[0] = atom(12, 1, 0xff, 0x88);                      // a wider field, still only 'B'
+    UCHECK(mf_filter_configure(F_B, nic_device[1], &p, RING_S + 2, N_S + 2) == 0);
+    // The same programs on the other NIC are not in the way.
+    UCHECK(mf_filter_configure(F_S, nic_device[0], &a, RING_S, N_S) == 0);
+    struct mf_filter_info info;
+    UCHECK(mf_filter_info(F_A, &info) == 0 && info.mac[5] == 0x02 && mf_filter_info(F_S, &info) == 0 && info.mac[5] == 0x01);
+    UCHECK(mf_filter_info(F_S, (struct mf_filter_info *)0x10) == -E_FAULT);
+    return net_cleanup();
+}
+
+UTEST(packet_filters_demultiplex_and_check_sources)
+{
+    const char *why = net_setup();
+    if (why)
+        return why;
+    struct mf_filter_program s = letters('a', 0), a = letters('A', 'a'), b = letters('B', 'b');
+    s.tx_count = 1;     // S sends any frame of the ethertype
+    UCHECK(mf_filter_configure(F_S, nic_device[0], &s, RING_S, N_S) == 0);
+    UCHECK(mf_filter_configure(F_A, nic_device[1], &a, RING_S + 1, N_S + 1) == 0);
+    UCHECK(mf_filter_configure(F_B, nic_device[1], &b, RING_S + 2, N_S + 2) == 0);
+    struct mf_filter_info si_, ai;
+    UCHECK(mf_filter_info(F_S, &si_) == 0 && mf_filter_info(F_A, &ai) == 0);
+    uint64_t unclaimed0 = ai.nic_unclaimed;
+    const uint8_t *mac_s = si_.mac, *mac_a = ai.mac;
+    uint8_t other[6] = {0x52, 0x54, 0x00, 0x99, 0x99, 0x99};
+
+    // Sources are checked: the NIC's MAC, and the transmit filter.
+    unsigned len = frame_at(0, MF_NET_TX_OFFSET, mac_a, other, ETHERTYPE, 'A', 0);
+    UCHECK(mf_filter_transmit(F_S, MF_NET_TX_OFFSET, len) == -E_PERM);
+    len = frame_at(0, MF_NET_TX_OFFSET, mac_a, mac_s, 0x0800, 'A', 0);
+    UCHECK(mf_filter_transmit(F_S, MF_NET_TX_OFFSET, len) == -E_PERM);
+    UCHECK(mf_filter_transmit(F_S, MF_NET_TX_OFFSET - 64, 60) == -E_RANGE);     // the receive half
+    UCHECK(mf_filter_transmit(F_S, MF_NET_RING_SIZE - 30, 60) == -E_RANGE);
+    UCHECK(mf_filter_transmit(F_S, MF_NET_TX_OFFSET, 13) == -E_RANGE);
+    UCHECK(mf_filter_transmit(F_S, MF_NET_TX_OFFSET, MF_FRAME_MAX + 1) == -E_RANGE);
+
+    // Five frames for A, three for B, two nobody's, interleaved.
+    static const char order[] = "AABxAAxBBA";
+    uint32_t seq = 0;
+    for (const char *c = order; *c; c++) {
+        uint64_t at = MF_NET_TX_OFFSET + 64 * seq;
+        len = frame_at(0, at, mac_a, mac_s, ETHERTYPE, *c, seq);
+        UCHECK(send(F_S, at, len) == 0);
+        seq++;
+    }
+    char letter;
+    uint32_t got;
+    for (unsigned k = 1; k <= 2; k++) {
+        char want = k == 1 ? 'A' : 'B';
+        for (uint32_t i = 0; i < sizeof(order) - 1; i++) {
+            if (order[i] != want)
+                continue;
+            UCHECK(next_frame(k, &letter, &got) == 60 && letter == want && got == i);
+        }
+    }
+    UCHECK(ring_of(1)->head == 5 && ring_of(2)->head == 3);
+    UCHECK(mf_filter_info(F_A, &ai) == 0 && ai.received == 5 && ai.nic_unclaimed == unclaimed0 + 2);
+    UCHECK(mf_filter_info(F_S, &si_) == 0 && si_.transmitted == 10 && si_.refused == 2);
+
+    // A answers: its frames reach S on the other NIC.
+    len = frame_at(1, MF_NET_TX_OFFSET, mac_s, mac_a, ETHERTYPE, 'a', 77);
+    UCHECK(send(F_A, MF_NET_TX_OFFSET, len) == 0);
+    UCHECK(next_frame(0, &letter, &got) == 60 && letter == 'a' && got == 77);
+    len = frame_at(1, MF_NET_TX_OFFSET, mac_s, mac_a, ETHERTYPE, 'b', 78);    // B's identity
+    UCHECK(mf_filter_transmit(F_A, MF_NET_TX_OFFSET, len) == -E_PERM);
+
+    // A full ring drops and counts; the reader catches up and goes on.
+    unsigned burst = MF_NET_SLOTS + 20;
+    for (uint32_t i = 0; i < burst; i++) {
+        len = frame_at(0, MF_NET_TX_OFFSET, mac_a, mac_s, ETHERTYPE, 'A', 1000 + i);
+        UCHECK(send(F_S, MF_NET_TX_OFFSET, len) == 0);
+    }
+    UWAIT(ring_of(1)->head - ring_of(1)->tail == MF_NET_SLOTS && ring_of(1)->dropped == 20, 200);
+    UCHECK(ring_of(1)->head - ring_of(1)->tail == MF_NET_SLOTS && ring_of(1)->dropped == 20);
+    UCHECK(next_frame(1, &letter, &got) == 60 && got == 1000);
+
+    // A's binding gone: its frames are nobody's; B is untouched.
+    UCHECK(mf_cnode_delete(ROOT, F_A) == 0);
+    len = frame_at(0, MF_NET_TX_OFFSET, mac_a, mac_s, ETHERTYPE, 'A', 5000);
+    UCHECK(send(F_S, MF_NET_TX_OFFSET, len) == 0);
+    len = frame_at(0, MF_NET_TX_OFFSET + 64, mac_a, mac_s, ETHERTYPE, 'B', 5001);
+    UCHECK(send(F_S, MF_NET_TX_OFFSET + 64, len) == 0);
+    UCHECK(next_frame(2, &letter, &got) == 60 && letter == 'B' && got == 5001);
+    struct mf_filter_info bi;
+    UCHECK(mf_filter_info(F_B, &bi) == 0 && bi.nic_unclaimed == unclaimed0 + 3);
+    // B's ring frame revoked from above: its frames are dropped, nothing breaks.
+    UCHECK(mf_cnode_revoke(ROOT, RING_S + 2) == 0);
+    len = frame_at(0, MF_NET_TX_OFFSET, mac_a, mac_s, ETHERTYPE, 'B', 5002);
+    UCHECK(send(F_S, MF_NET_TX_OFFSET, len) == 0);
+    UWAIT(mf_filter_info(F_B, &bi) == 0 && bi.dropped == 1, 200);
+    UCHECK(bi.dropped == 1 && bi.received == 4);
+    UCHECK(mf_filter_transmit(F_B, MF_NET_TX_OFFSET, 60) == -E_INVAL);
+    return net_cleanup();
 }
