@@ -136,6 +136,46 @@ $(BUILD)/user/fuzz.elf: $(BUILD)/user-objs/user/programs/fuzz.o $(FUZZ_OBJS) $(B
 	@mkdir -p $(dir $@)
 	$(LD) $(USER_LDFLAGS) --defsym=USER_BASE=$(call PROGRAM_BASE,fuzz) -o $@ $< $(FUZZ_OBJS) $(BUILD)/libmanifold.a $(LIBGCC)
 
+# --------------------------------------------------------- the library OS
+# lwIP comes from Debian's source package (tools/fetch-source unpacks it in
+# build/src; it is never committed) and is compiled for each architecture
+# with the library OS's port (user/libos/include: lwipopts.h, arch/cc.h,
+# and the few C headers lwIP includes, on libmanifold). Programs named
+# libos_* link it with user/libos/*.c (docs/exokernel.md).
+LWIP_VERSION := lwip-2.1.3
+LWIP_DIR := build/src/$(LWIP_VERSION)
+LWIP_SRCS := $(patsubst %,src/core/%.c,init def inet_chksum ip mem memp netif pbuf stats sys tcp tcp_in tcp_out \
+    timeouts udp) $(patsubst %,src/core/ipv4/%.c,etharp icmp ip4 ip4_addr ip4_frag) src/netif/ethernet.c
+LWIP_OBJS := $(patsubst %.c,$(BUILD)/lwip-objs/%.o,$(LWIP_SRCS))
+LIBOS_CFLAGS := $(USER_CFLAGS) -Iuser/libos -Iuser/libos/include -Iuser/libos/include/shim -I$(LWIP_DIR)/src/include
+LIBOS_OBJS := $(patsubst %,$(BUILD)/libos-objs/%.o,$(basename $(wildcard user/libos/*.c)))
+LIBOS_PROGRAMS := $(filter libos_%,$(PROGRAMS))
+
+$(LWIP_DIR)/.unpacked: tools/fetch-source
+	@tools/fetch-source lwip $(LWIP_VERSION) build/src
+
+# Third-party code: built with our flags, less the warnings its style trips.
+$(BUILD)/lwip-objs/%.o: $(LWIP_DIR)/.unpacked
+	@mkdir -p $(dir $@)
+	@echo "  CC      $(LWIP_VERSION)/$*.c (lwIP)"
+	@$(CC) $(LIBOS_CFLAGS) -Wno-sign-compare -Wno-type-limits -Wno-missing-field-initializers \
+	    -Wno-implicit-fallthrough -c $(LWIP_DIR)/$*.c -o $@
+
+$(BUILD)/liblwip.a: $(LWIP_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/libos-objs/%.o: %.c $(LWIP_DIR)/.unpacked
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< (libos)"
+	@$(CC) $(LIBOS_CFLAGS) -c $< -o $@
+
+$(patsubst %,$(BUILD)/user/%.elf,$(LIBOS_PROGRAMS)): $(BUILD)/user/%.elf: $(BUILD)/libos-objs/user/programs/%.o \
+    $(LIBOS_OBJS) $(BUILD)/liblwip.a $(BUILD)/libmanifold.a linker/$(ARCH)-user.ld $(PROGRAM_LIST)
+	@mkdir -p $(dir $@)
+	$(LD) $(USER_LDFLAGS) --defsym=USER_BASE=$(call PROGRAM_BASE,$*) -o $@ $< $(LIBOS_OBJS) $(BUILD)/liblwip.a \
+	    $(BUILD)/libmanifold.a $(LIBGCC)
+
 # ------------------------------------------------------------------- ISO
 # One ISO for both architectures: each one's kernel, user programs and data
 # modules, and GRUB for BIOS, x86_64-EFI and arm64-EFI, whose grub.cfg

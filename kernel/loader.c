@@ -112,11 +112,11 @@ int program_spawn(const char *name, uint64_t arg, struct thread **out)
     return -E_NOENT;
 }
 
-// One CNode of 2^BOOT_CNODE_BITS slots (64 KiB): the directory, then the
+// One CNode of 2^BOOT_CNODE_BITS slots (128 KiB): the directory, then the
 // pages of each module in turn. Modules are page aligned (GRUB loads
 // multiboot2 modules on page boundaries; the aarch64 EFI stub copies each
 // to its own pages); one that is not is left out, with a message.
-#define BOOT_CNODE_BITS 10
+#define BOOT_CNODE_BITS 11
 
 int boot_images_grant(struct slot *dst)
 {

@@ -35,7 +35,7 @@ struct packet_filter {
     struct slot notify_slot;            // second
     struct nic *nic;                    // NULL until configured; NICs are never freed
     struct mf_filter_program program;
-    uint8_t *ring;                      // the ring frame's kernel address, NULL once it went (NIC lock)
+    uint8_t *ring;                      // the ring's kernel address, NULL once its frame went (NIC lock)
     struct notification *notification;  // NULL once it went (NIC lock)
     uint64_t badge;
     uint64_t received, dropped, transmitted, refused;
@@ -252,13 +252,17 @@ static int decode_configure(const struct invocation *inv, struct decoded *d)
     a->nic = nic_of((const struct pci_device *)dev->cap.obj);
     if (!a->nic)
         return refuse(inv, -E_INVAL, "the device is not a NIC the kernel drives");
-    if ((1ul << a->ring->cap.size_bits) != MF_NET_RING_SIZE)
-        return refuse(inv, -E_INVAL, "the ring must be a 2 MiB frame");
+    if ((1ul << a->ring->cap.size_bits) != MF_NET_FRAME_SIZE)
+        return refuse(inv, -E_INVAL, "the ring frame must be a 2 MiB frame");
     if (copy_from_user(&program_in, inv->arg[1], sizeof(program_in)))
         return refuse(inv, -E_FAULT, "the program is not readable");
     r = filter_check(inv, program_in.rx, program_in.rx_count);
     if (!r)
         r = filter_check(inv, program_in.tx, program_in.tx_count);
+    if (!r && program_in.ring_offset != 0 && program_in.ring_offset != MF_NET_RING_SIZE)
+        r = refuse(inv, -E_INVAL, "ring_offset: 0 or MF_NET_RING_SIZE");
+    if (!r && program_in.reserved)
+        r = refuse(inv, -E_INVAL, "the program's reserved word is not 0");
     if (r)
         return r;
     a->index = NIC_FILTERS;
@@ -292,11 +296,12 @@ static int64_t invoke_configure(const struct decoded *d)
     cap_insert(&f->ring_slot, &ring, a->ring);
     cap_insert(&f->notify_slot, &notify, a->notify);
     f->program = program_in;
-    struct mf_net_ring *r = (struct mf_net_ring *)ring.obj;
+    uint8_t *base = (uint8_t *)ring.obj + program_in.ring_offset;
+    struct mf_net_ring *r = (struct mf_net_ring *)base;
     *r = (struct mf_net_ring){.slots = MF_NET_SLOTS, .slot_size = MF_NET_SLOT_SIZE};
     struct mcs_qnode q;
     mcs_lock(&f->nic->lock, &q);
-    f->ring = (uint8_t *)ring.obj;
+    f->ring = base;
     f->notification = (struct notification *)notify.obj;
     f->badge = notify.badge ? notify.badge : 1;
     f->nic->filters[a->index] = f;
@@ -328,7 +333,7 @@ static int decode_transmit(const struct invocation *inv, struct decoded *d)
         return refuse(inv, -E_RANGE, "the frame is not in the ring's transmit half");
     if (slot_empty(&f->ring_slot))
         return refuse(inv, -E_INVAL, "the binding's ring frame is gone");
-    memcpy(frame_out, (const uint8_t *)f->ring_slot.cap.obj + offset, length);
+    memcpy(frame_out, (const uint8_t *)f->ring_slot.cap.obj + f->program.ring_offset + offset, length);
     struct nic *n = f->nic;
     if (memcmp(frame_out + 6, n->mac, 6) != 0 ||
         !filter_matches(f->program.tx, f->program.tx_count, frame_out, length)) {

@@ -29,32 +29,38 @@ struct mf_filter_atom {
 
 // What a binding receives (every rx atom holds) and may send (every tx
 // atom holds). No atoms: every frame, which overlaps any other filter.
+// ring_offset: which half of the 2 MiB ring frame is this binding's ring
+// (0 or MF_NET_RING_SIZE): two bindings of one library OS can share a frame.
 struct mf_filter_program {
     uint32_t rx_count, tx_count;
     struct mf_filter_atom rx[MF_FILTER_ATOMS], tx[MF_FILTER_ATOMS];
+    uint32_t ring_offset, reserved;
 };
 
 enum mf_filter_op {
     // (NIC device cptr, const struct mf_filter_program *, ring frame cptr,
-    // notification cptr): once. The NIC cap needs WRITE; the ring is a
-    // 2 MiB frame with READ|WRITE; the binding keeps its own copies.
+    // notification cptr): once. The NIC cap needs WRITE; the ring frame is
+    // a 2 MiB frame with READ|WRITE, whose half at program.ring_offset is
+    // the binding's ring; the binding keeps its own copies of both caps.
     MF_FILTER_CONFIGURE = 0,
     // (offset, length): send the frame at [offset, offset + length) of
-    // the ring frame, in its transmit half.
+    // the binding's ring (offsets from the ring's start), in its transmit half.
     MF_FILTER_TRANSMIT,
     // (struct mf_filter_info *): counters and the NIC's MAC.
     MF_FILTER_INFO,
     MF_FILTER_OP_COUNT
 };
 
-// The ring frame: the first MF_NET_TX_OFFSET bytes receive, the rest is the
+// A binding's ring (MF_NET_RING_SIZE bytes at ring_offset in the ring
+// frame): the first MF_NET_TX_OFFSET bytes receive, the rest is the
 // binding's own space for frames to send. The header is at offset 0; slot
 // i at MF_NET_SLOT0 + (i % slots) * MF_NET_SLOT_SIZE. The kernel fills
 // slot `head` and then moves head on; the library OS reads from `tail`
 // and moves tail on. head - tail == slots: full (frames are dropped and
 // counted).
-#define MF_NET_RING_SIZE (2ul << 20)
-#define MF_NET_TX_OFFSET (1ul << 20)
+#define MF_NET_FRAME_SIZE (2ul << 20)
+#define MF_NET_RING_SIZE (1ul << 20)
+#define MF_NET_TX_OFFSET (512ul << 10)
 #define MF_NET_SLOT0 4096
 #define MF_NET_SLOT_SIZE 2048
 #define MF_NET_SLOTS ((MF_NET_TX_OFFSET - MF_NET_SLOT0) / MF_NET_SLOT_SIZE)

@@ -317,7 +317,12 @@ static struct mf_filter_program letters(char rx_letter, char tx_letter)
     return p;
 }
 
-static struct mf_net_ring *ring_of(unsigned k) { return (struct mf_net_ring *)(NET_BASE + k * MF_NET_RING_SIZE); }
+// Binding k's ring: S and A use the first half of their ring frames, B the
+// second (its program's ring_offset).
+static struct mf_net_ring *ring_of(unsigned k)
+{
+    return (struct mf_net_ring *)(NET_BASE + k * MF_NET_FRAME_SIZE + (k == 2 ? MF_NET_RING_SIZE : 0));
+}
 
 // A frame from `src` to `dst` with payload "<letter><seq>" at offset `at`
 // of binding k's transmit half; its length.
@@ -361,19 +366,27 @@ static long next_frame(unsigned k, char *letter, uint32_t *seq)
     return len;
 }
 
+// The n-th virtio-net NIC's device cap, or -1.
+static long libos_find_nic_cap(unsigned n)
+{
+    struct mf_system_info si;
+    if (mf_system_info(&si) < 0)
+        return -1;
+    for (unsigned i = 0; i < si.device_count; i++) {
+        long dev = MF_CAP_DEVICE_BASE + i;
+        long vendor = mf_invoke(dev, MF_PCI_CONFIG_READ, 0, 2, 0, 0), device = mf_invoke(dev, MF_PCI_CONFIG_READ, 2, 2, 0, 0);
+        if (vendor == 0x1af4 && (device == 0x1000 || device == 0x1041) && n-- == 0)
+            return dev;
+    }
+    return -1;
+}
+
 static const char *net_setup(void)
 {
     UCHECK(cleanup() && mf_cnode_revoke(ROOT, RING_UT) == 0);
-    struct mf_system_info si;
-    UCHECK(mf_system_info(&si) == 0);
-    unsigned found = 0;
-    for (unsigned i = 0; i < si.device_count && found < 2; i++) {
-        long dev = MF_CAP_DEVICE_BASE + i;
-        long vendor = mf_invoke(dev, MF_PCI_CONFIG_READ, 0, 2, 0, 0), device = mf_invoke(dev, MF_PCI_CONFIG_READ, 2, 2, 0, 0);
-        if (vendor == 0x1af4 && (device == 0x1000 || device == 0x1041))
-            nic_device[found++] = dev;
-    }
-    if (found < 2)
+    nic_device[0] = libos_find_nic_cap(0);
+    nic_device[1] = libos_find_nic_cap(1);
+    if (nic_device[1] < 0)
         return "SKIP this machine has no two virtio-net NICs (QEMU_NICS=0?)";
     UCHECK(mf_untyped_retype(RING_UT, MF_OBJ_FRAME, 21, 3, ROOT, RING_S) == 0);
     UCHECK(mf_untyped_retype(UT, MF_OBJ_NOTIFICATION, 0, 3, ROOT, N_S) == 0);
@@ -382,7 +395,7 @@ static const char *net_setup(void)
     UCHECK(make(MF_OBJ_VAS, 14, VAS) && mf_vas_attach(VAS, 0) == 0);
     UCHECK(mf_vas_attach_segment(VAS, NET_SEG, MF_RIGHT_READ | MF_RIGHT_WRITE) == 0);
     for (unsigned k = 0; k < 3; k++)
-        UCHECK(mf_frame_map(RING_S + k, NET_SEG, (uint64_t)ring_of(k), MF_RIGHT_READ | MF_RIGHT_WRITE) == 0);
+        UCHECK(mf_frame_map(RING_S + k, NET_SEG, NET_BASE + k * MF_NET_FRAME_SIZE, MF_RIGHT_READ | MF_RIGHT_WRITE) == 0);
     UCHECK(mf_vas_switch(VAS) == 0);
     return NULL;
 }
@@ -421,6 +434,9 @@ UTEST(packet_filters_refuse_bad_and_overlapping_programs)
     UCHECK(mf_filter_configure(F_A, nic_device[1], &p, RING_S + 1, N_S + 1) == -E_INVAL);
     p = a;
     p.tx[1] = atom(14, 1, 0x0f, 0x31);      // value outside the mask
+    UCHECK(mf_filter_configure(F_A, nic_device[1], &p, RING_S + 1, N_S + 1) == -E_INVAL);
+    p = a;
+    p.ring_offset = 4096;
     UCHECK(mf_filter_configure(F_A, nic_device[1], &p, RING_S + 1, N_S + 1) == -E_INVAL);
     p = a;
     p.rx_count = MF_FILTER_ATOMS + 1;
@@ -463,6 +479,7 @@ UTEST(packet_filters_demultiplex_and_check_sources)
         return why;
     struct mf_filter_program s = letters('a', 0), a = letters('A', 'a'), b = letters('B', 'b');
     s.tx_count = 1;     // S sends any frame of the ethertype
+    b.ring_offset = MF_NET_RING_SIZE;
     UCHECK(mf_filter_configure(F_S, nic_device[0], &s, RING_S, N_S) == 0);
     UCHECK(mf_filter_configure(F_A, nic_device[1], &a, RING_S + 1, N_S + 1) == 0);
     UCHECK(mf_filter_configure(F_B, nic_device[1], &b, RING_S + 2, N_S + 2) == 0);
@@ -539,4 +556,43 @@ UTEST(packet_filters_demultiplex_and_check_sources)
     UCHECK(bi.dropped == 1 && bi.received == 4);
     UCHECK(mf_filter_transmit(F_B, MF_NET_TX_OFFSET, 60) == -E_INVAL);
     return net_cleanup();
+}
+
+// ------------------------------------------------------------ the library OS
+// Three library OSes with lwIP (user/programs/libos_net.c): servers
+// 10.0.0.2 and 10.0.0.3 side by side on NIC 1, a client 10.0.0.1 on NIC 0
+// that resolves each by ARP, has five UDP datagrams echoed by each and
+// fetches each one's page over TCP. Each server receives only what is
+// addressed to it (its bindings' filters), or the answers would be wrong.
+
+#define LIBOS_UT_A (MF_CAP_UNTYPED_BASE + 3)
+#define LIBOS_UT_B (MF_CAP_UNTYPED_BASE + 5)
+#define LIBOS_UT_C (MF_CAP_UNTYPED_BASE + 7)
+#define LIBOS_CNODES 650    // 650..652
+
+static const char *libos_cleanup_untypeds(void)
+{
+    UCHECK(mf_cnode_revoke(ROOT, LIBOS_UT_A) == 0 && mf_cnode_revoke(ROOT, LIBOS_UT_B) == 0 &&
+           mf_cnode_revoke(ROOT, LIBOS_UT_C) == 0);
+    return NULL;
+}
+
+static bool two_nics(void) { return libos_find_nic_cap(1) >= 0; }
+
+UTEST(libos_lwip_udp_echo_and_http_between_library_oses)
+{
+    if (libos_cleanup_untypeds() != NULL || !two_nics())
+        return two_nics() ? "cleanup failed" : "SKIP this machine has no two virtio-net NICs (QEMU_NICS=0?)";
+    long a = spawn_with_resources("libos_net", 1 | 1 << 8 | 2 << 16, LIBOS_UT_A, LIBOS_CNODES);
+    long b = spawn_with_resources("libos_net", 1 | 1 << 8 | 3 << 16, LIBOS_UT_B, LIBOS_CNODES + 1);
+    UCHECK(a > 0 && b > 0);
+    long c = spawn_with_resources("libos_net", 2 | 0 << 8 | 1 << 16 | 2u << 24, LIBOS_UT_C, LIBOS_CNODES + 2);
+    UCHECK(c > 0);
+    struct mf_exit_status st;
+    UCHECK(mf_wait(c, &st) == 0);
+    mf_kill(a);
+    mf_kill(b);
+    UCHECK(libos_cleanup_untypeds() == NULL);
+    UCHECK(st.how == EXIT_NORMAL && st.code == 0);
+    return NULL;
 }

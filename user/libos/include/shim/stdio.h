@@ -1,0 +1,3 @@
+// <stdio.h> for lwIP: printf only (libmanifold's).
+#pragma once
+int printf(const char *fmt, ...);

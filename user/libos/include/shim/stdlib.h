@@ -1,0 +1,3 @@
+// <stdlib.h> for lwIP: what it uses (netif.c: atoi).
+#pragma once
+int atoi(const char *s);
