@@ -3,10 +3,14 @@
 //   server: UDP echo on port 7 and a small HTTP server on port 80;
 //   client: echoes datagrams off each server and fetches its page, and
 //           exits 0 when every answer was right.
-// arg = role | nic << 8 | host << 16 | servers << 24: address 10.0.0.host
-// on the nic-th virtio-net NIC; a client talks to 10.0.0.2 .. 10.0.0.(1 +
-// servers). Run from the shell: `run libos_net 0x020101` (a server,
-// 10.0.0.2 on NIC 1), then `run libos_net 0x01010002` (the client).
+// arg = role | nic << 8 | host << 16 | servers << 24 | requests << 32:
+// address 10.0.0.host on the nic-th virtio-net NIC (NIC 2, QEMU's user
+// network: 10.0.2.host); a client talks to 10.0.0.2 .. 10.0.0.(1 +
+// servers); a server with `requests` > 0 exits after serving that many
+// HTTP requests. From the shell: `run libos_net 0x020101 &` (a server,
+// 10.0.0.2 on NIC 1), then `run libos_net 0x01010002` (the client); or
+// `run libos_net 0x0f0201 &` and, on the host, curl http://127.0.0.1:8080/
+// (docs/exokernel.md).
 #include "manifold.h"
 #include "libos.h"
 #include "lib/fmt.h"
@@ -30,11 +34,15 @@ static void echo_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_a
 }
 
 static char page[128];
+static uint64_t requests_left;      // 0: serve forever
+static unsigned served, finished;   // requests answered; answers sent in full and closed
 
 static err_t http_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 {
-    if (pcb->snd_queuelen == 0)
+    if (pcb->snd_queuelen == 0) {
         tcp_close(pcb);
+        finished++;
+    }
     return ERR_OK;
 }
 
@@ -50,6 +58,7 @@ static err_t http_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err
     bool complete = pbuf_memfind(p, "\r\n\r\n", 4, 0) != 0xffff;
     pbuf_free(p);
     if (complete && !arg) {
+        served++;
         tcp_arg(pcb, (void *)1);
         tcp_sent(pcb, http_sent);
         tcp_write(pcb, page, (u16_t)strlen(page), TCP_WRITE_FLAG_COPY);
@@ -79,9 +88,16 @@ static int serve(void)
         return 11;
     tcp_accept(t, http_accept);
     snprintf(page, sizeof(page), "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nHello from %s\n", me);
-    printf("libos_net: %s serving UDP echo on port 7 and HTTP on port 80\n", me);
-    for (;;)
+    printf("libos_net: %s serving UDP echo on port 7 and HTTP on port 80%s\n", me,
+           net.ip >> 8 == LIBOS_IP(10, 0, 2, 0) >> 8 ? ", ready for the host (QEMU hostfwd)" : "");
+    // With a request count: until the last answer is sent and closed, and
+    // a little longer for the peer's acknowledgements.
+    while (!requests_left || finished < requests_left)
         libos_net_poll(&net, 10);
+    for (long end = mf_time() + 50; mf_time() < end;)
+        libos_net_poll(&net, 1);
+    printf("libos_net: %s served %u HTTP request(s)\n", me, served);
+    return 0;
 }
 
 // ------------------------------------------------------------- the client
@@ -208,17 +224,19 @@ static int talk_to(unsigned host)
 int main(uint64_t arg)
 {
     unsigned role = arg & 0xff, nic_index = arg >> 8 & 0xff, host = arg >> 16 & 0xff, servers = arg >> 24 & 0xff;
+    requests_left = arg >> 32;
     if ((role != SERVER && role != CLIENT) || host < 2 - (role == CLIENT) || host > 254) {
         printf("libos_net: arg = role (1 server, 2 client) | nic << 8 | host << 16 | servers << 24\n");
         return 1;
     }
-    snprintf(me, sizeof(me), "10.0.0.%u", host);
+    unsigned subnet = nic_index == 2 ? 2 : 0;      // NIC 2 is QEMU's user network, 10.0.2.0/24
+    snprintf(me, sizeof(me), "10.0.%u.%u", subnet, host);
     long nic = libos_find_nic(nic_index);
     if (nic < 0) {
         printf("libos_net: no virtio-net NIC %u\n", nic_index);
         return 2;
     }
-    long r = libos_net_open(&net, nic, LIBOS_IP(10, 0, 0, host), RING_BASE);
+    long r = libos_net_open(&net, nic, LIBOS_IP(10, 0, subnet, host), RING_BASE);
     if (r) {
         printf("libos_net: %s on NIC %u: %s\n", me, nic_index, mf_strerror_detail(r));
         return 3;

@@ -596,3 +596,33 @@ UTEST(libos_lwip_udp_echo_and_http_between_library_oses)
     UCHECK(st.how == EXIT_NORMAL && st.code == 0);
     return NULL;
 }
+
+// The host fetches a library OS's page: NIC 2 is on QEMU's user network,
+// whose host port tools/qemu forwards to 10.0.2.15:80; the server says it
+// is ready, tools/qemu's host check then runs curl and checks the page,
+// and the server ends after answering that one request. Passing here
+// means the server answered a connection from outside the machine; the
+// host check that what it answered was the page.
+#define NET_EXIT 653
+
+UTEST(libos_http_reached_from_the_host)
+{
+    if (libos_find_nic_cap(2) < 0)
+        return "SKIP no third virtio-net NIC on QEMU's user network (tools/qemu gives one)";
+    UCHECK(libos_cleanup_untypeds() == NULL);
+    long server = spawn_with_resources("libos_net", 1 | 2 << 8 | 15 << 16 | 1ull << 32, LIBOS_UT_A, LIBOS_CNODES);
+    UCHECK(server > 0);
+    // Ended within a minute, or the host never came.
+    UCHECK(mf_untyped_retype(LIBOS_UT_B, MF_OBJ_NOTIFICATION, 0, 1, ROOT, NET_EXIT) == 0);
+    UCHECK(mf_thread_bind_exit(mf_spawned_thread(server), NET_EXIT) == 0);
+    long waited = mf_notification_wait_timeout(NET_EXIT, 6000);
+    struct mf_exit_status st = {0};
+    if (waited > 0)
+        mf_wait(server, &st);
+    else
+        mf_kill(server);
+    UCHECK(libos_cleanup_untypeds() == NULL);
+    UCHECK(waited > 0);
+    UCHECK(st.how == EXIT_NORMAL && st.code == 0);
+    return NULL;
+}
