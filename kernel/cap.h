@@ -29,6 +29,7 @@ struct cap {
 #define CAP_RECLAIM_GRANT 1     // a Reclaim object's grant (kernel/reclaim.c)
 #define CAP_FILTER_RING 2       // a packet filter's ring frame (kernel/net.c)
 #define CAP_FILTER_NOTIFY 3     // a packet filter's notification
+#define CAP_SLOTS_NOTIFY 4      // a Slots object's notification (kernel/slots.c)
 
 struct slot {
     struct cap cap;

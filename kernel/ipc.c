@@ -26,6 +26,7 @@
 #include "kernel/irq.h"
 #include "kernel/ipc.h"
 #include "kernel/net.h"
+#include "kernel/slots.h"
 #include "kernel/arch.h"
 #include "kernel/console.h"
 #include "kernel/invoke.h"
@@ -890,6 +891,14 @@ static void ipc_object_init(uintptr_t obj, unsigned size_bits)
 
 static void endpoint_finalize(const struct cap *cap) { ipc_object_destroy(cap->type, cap->obj); }
 
+// Objects that keep a notification cap inside themselves and use it
+// outside cap_lock (interrupts, the tick) drop their pointer first.
+static void notification_cap_deleted(const struct slot *s)
+{
+    net_notification_deleted(s);
+    slots_notification_deleted(s);
+}
+
 static void notification_finalize(const struct cap *cap)
 {
     irq_forget_notification((struct notification *)cap->obj);
@@ -910,7 +919,7 @@ const struct object_type notification_object_type = {
     .object_bits = ipc_object_bits,
     .init = ipc_object_init,
     .finalize = notification_finalize,
-    .cap_deleted = net_notification_deleted,    // a packet filter's copy (net.c)
+    .cap_deleted = notification_cap_deleted,    // a packet filter's or Slots object's copy
     .ops = notification_ops,
     .op_count = MF_NOTIFICATION_OP_COUNT,
 };

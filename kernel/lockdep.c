@@ -20,7 +20,7 @@ static const char *const names[LOCK_CLASSES] = {
     [LOCK_CLASS_NONE] = "none", [LOCK_CLASS_CAP] = "cap_lock", [LOCK_CLASS_SPACE] = "space_lock",
     [LOCK_CLASS_IPC_QUEUE] = "ipc queue", [LOCK_CLASS_THREADS] = "threads_lock",
     [LOCK_CLASS_THREAD_IPC] = "thread ipc_lock", [LOCK_CLASS_RUNQUEUE] = "run queue",
-    [LOCK_CLASS_IRQ] = "irq_lock", [LOCK_CLASS_NIC] = "nic", [LOCK_CLASS_TAG_POOL] = "tag pool", [LOCK_CLASS_CLUSTERED] = "clustered object",
+    [LOCK_CLASS_IRQ] = "irq_lock", [LOCK_CLASS_NIC] = "nic", [LOCK_CLASS_SLOTS] = "slots_lock", [LOCK_CLASS_TAG_POOL] = "tag pool", [LOCK_CLASS_CLUSTERED] = "clustered object",
     [LOCK_CLASS_PMM_CACHE] = "page cache", [LOCK_CLASS_PMM] = "pmm_lock",
     [LOCK_CLASS_PCI_CONFIG] = "pci config", [LOCK_CLASS_CONSOLE] = "console",
     [LOCK_CLASS_TEST_A] = "test A", [LOCK_CLASS_TEST_B] = "test B", [LOCK_CLASS_TEST_C] = "test C",

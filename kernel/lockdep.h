@@ -27,6 +27,7 @@ enum lockdep_class {
     LOCK_CLASS_RUNQUEUE,        // a CPU's run queue
     LOCK_CLASS_IRQ,             // IRQ bindings
     LOCK_CLASS_NIC,             // a NIC the kernel drives: its queues and packet-filter bindings (kernel/net.h)
+    LOCK_CLASS_SLOTS,           // the CPU slot vector's bindings (kernel/slots.c)
     LOCK_CLASS_TAG_POOL,        // a CPU's TLB tag pool
     LOCK_CLASS_CLUSTERED,       // a clustered object's miss path (kernel/clustered.c)
     LOCK_CLASS_PMM_CACHE,       // a CPU's cache of free pages

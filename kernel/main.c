@@ -96,6 +96,7 @@ void kmain(struct boot_info *bi)
     uintptr_t cspace = root->cspace.cap.obj;
     pci_grant_root(cspace);
     system_grant_root(&cnode_slots(cspace)[MF_CAP_SYSTEM], &cnode_slots(cspace)[MF_CAP_CONSOLE]);
+    cpu_time_grant_root(&cnode_slots(cspace)[MF_CAP_CPU_TIME]);
     r = boot_images_grant(&cnode_slots(cspace)[MF_CAP_BOOT_IMAGES]);
     if (r)
         panic("cannot give the root task the boot images: error %d", r);

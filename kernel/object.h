@@ -51,8 +51,11 @@ extern const struct object_type *const object_types[];
 extern const struct object_type untyped_object_type, cnode_object_type, frame_object_type,
     thread_object_type, endpoint_object_type, notification_object_type, vas_object_type,
     segment_object_type, binding_object_type, pci_device_object_type, irq_object_type,
-    system_object_type, console_object_type, reclaim_object_type, packet_filter_object_type;
+    system_object_type, console_object_type, reclaim_object_type, packet_filter_object_type,
+    cpu_time_object_type, slots_object_type;
 
 // Boot: the root task's caps to the System and Console objects, into two
 // empty slots of its CSpace (kernel/system.c).
 void system_grant_root(struct slot *system_slot, struct slot *console_slot);
+// Boot: the root task's cap to the CPU Time object (kernel/slots.c).
+void cpu_time_grant_root(struct slot *dst);

@@ -12,6 +12,7 @@
 #include "kernel/console.h"
 #include "kernel/ipc.h"
 #include "kernel/locks.h"
+#include "kernel/slots.h"
 #include "kernel/sched.h"
 #include "kernel/segment.h"
 #include "kernel/smp.h"
@@ -113,12 +114,19 @@ static unsigned effective(const struct thread *t, const struct cpu *c, uint64_t 
     return e;
 }
 
-// The queued thread to run next on c (locked), or NULL.
+// The queued thread to run next on c (locked), or NULL. A thread bound to
+// CPU slots (kernel/slots.c) runs only in a slot of its own, and then
+// before anyone else.
 static struct thread *pick(struct cpu *c, uint64_t now)
 {
     struct thread *best = NULL;
     unsigned best_e = 0;
     for (struct thread *t = c->run_head; t; t = t->next) {
+        if (unlikely(t->slots)) {
+            if (slots_eligible(t, t->slots, c->slot_active))
+                return t;
+            continue;
+        }
         unsigned e = effective(t, c, now);
         if (!best || e > best_e) {
             best = t;
@@ -185,6 +193,10 @@ static unsigned place(const struct thread *t)
 static bool preempts(const struct cpu *c, const struct thread *t)
 {
     const struct thread *cur = __atomic_load_n(&c->current, __ATOMIC_ACQUIRE);
+    if (unlikely(t->slots))         // in its own slot it comes first; outside, never
+        return slots_eligible(t, t->slots, c->slot_active);
+    if (cur && unlikely(cur->slots) && slots_eligible(cur, cur->slots, c->slot_active))
+        return false;
     return !cur || cur == c->idle || t->priority > cur->priority;     // none yet: still starting
 }
 
@@ -491,9 +503,16 @@ void schedule(void)
         prev_runs = false;
     }
     struct thread *next = pick(c, now);
+    if (prev_runs && unlikely(prev->slots) && !slots_eligible(prev, prev->slots, c->slot_active)) {
+        runqueue_push(c, prev, now);    // runnable, but its slot is over: it waits for the next one
+        prev_runs = false;
+    }
     if (prev_runs) {
-        // Keep running unless something waiting is at least as important.
-        if (!next || effective(next, c, now) < prev->priority * PRIO_SCALE) {
+        // Keep running unless something waiting is at least as important
+        // (a thread in its own CPU slot always is; one in its slot is
+        // never displaced).
+        bool keep = !next || (!next->slots && (prev->slots || effective(next, c, now) < prev->priority * PRIO_SCALE));
+        if (keep) {
             c->slice_left = SLICE_TICKS;    // a new slice, or the timer never preempts it again
             mcs_unlock(&c->lock, &q);
             return;
@@ -596,6 +615,7 @@ void timer_tick(void)
     quiescent_state(c);         // as in sched_reschedule_ipi: taken in user mode or idle
     if (c->id == 0)
         thread_for_each(wake_timed, c->ticks);
+    slots_tick(c);
     if (c->slice_left && --c->slice_left == 0)
         c->need_resched = true;             // return_to_user, or the idle loop, switches
     else if (c->current == c->idle && c->run_head)
@@ -733,8 +753,8 @@ enum ipc_path sched_handoff_check(struct cpu *c, const struct thread *next)
         c->need_resched || must_move(self, c))
         return IPC_SLOW_STATE;
     if (next->state != THREAD_BLOCKED || next->cpu != c->id || __atomic_load_n(&next->on_cpu, __ATOMIC_ACQUIRE) ||
-        must_move(next, c))
-        return IPC_SLOW_CPU;
+        must_move(next, c) || (next->slots && !slots_eligible(next, next->slots, c->slot_active)) || self->slots)
+        return IPC_SLOW_CPU;        // (CPU slots: the scheduler decides)
     if (next->priority != self->priority)
         return IPC_SLOW_PRIORITY;
     if (c->run_head) {

@@ -4,6 +4,7 @@
 // Locking (kernel/thread.h, docs/smp.md): threads_lock for the list of all
 // threads and ids; a thread's scheduling state is its CPU's run-queue
 // lock's (sched.c).
+#include "kernel/slots.h"
 #include "kernel/lockdep.h"
 #include "kernel/thread.h"
 #include "kernel/arch.h"
@@ -168,6 +169,7 @@ void thread_object_destroy(struct thread *t)
 {
     struct mcs_qnode q;
     thread_deactivate(t);
+    slots_thread_gone(t);
     ipc_forget(t);
     cap_delete_nested(&t->cspace);      // finalize runs under cap_lock
     cap_delete_nested(&t->exit_notify);

@@ -22,6 +22,7 @@
 #include "kernel/cap.h"
 #include "kernel/lrpc.h"
 #include "kernel/vas_ref.h"
+#include "include/manifold/slots.h"
 #include "lib/spinlock.h"
 
 struct vas;
@@ -73,6 +74,7 @@ struct thread {
     struct slot cspace;         // a cap to the CNode naming its caps (empty: none); in the derivation tree
     struct slot exit_notify;    // a Notification cap signalled when it exits or dies (empty: none)
     struct mf_exit_status exit; // how it last ended (how == 0: it has not)
+    struct cpu_slots *slots;    // CPU slots it is bound to (kernel/slots.c): runs only in those
     // Why its latest capability operation was refused (kernel/invoke.c):
     // read through its own mf_thread_info.
     struct refusal {
@@ -133,6 +135,12 @@ struct cpu {
     // Quiescent states passed (an interrupt taken, the idle loop): moments
     // it held no reference into kernel memory. grace_period_wait counts them.
     uint64_t quiescent;
+    // The CPU slot vector (kernel/slots.c): who holds each slot (changed
+    // under slots_lock and this lock), the holder of the current slot (this
+    // lock), and how many slots are held (zero: the tick skips it all).
+    struct cpu_slots *slot_owner[MF_SLOT_COUNT];
+    struct cpu_slots *slot_active;
+    uint32_t slotted;
 } __attribute__((aligned(CACHE_LINE_SIZE)));
 
 extern struct cpu cpus[MAX_CPUS];

@@ -23,6 +23,8 @@ enum mf_object_type {
     MF_OBJ_CONSOLE,        // the serial console: READ to read, WRITE to write (not retypable)
     MF_OBJ_RECLAIM,        // visible revocation of lent frames (size_bits 0); see reclaim.h
     MF_OBJ_PACKET_FILTER,  // a packet-filter binding to a NIC (size_bits 0); see net.h
+    MF_OBJ_CPU_TIME,       // the authority to hold CPU slots (one; the root task's; not retypable)
+    MF_OBJ_SLOTS,          // CPU slots held for a thread (size_bits 0); see slots.h
     MF_OBJ_TYPE_COUNT
 };
 
@@ -179,6 +181,7 @@ enum mf_console_op {
 #define MF_CAP_CONSOLE      3    // the Console cap; libmanifold prints through this slot (any program)
 #define MF_CAP_SYSTEM       4    // the System cap (all rights; programs: READ, for mf_system_info)
 #define MF_CAP_BOOT_IMAGES  5    // a CNode of the boot modules' pages (struct mf_boot_dir, syscall.h)
+#define MF_CAP_CPU_TIME     6    // the CPU Time cap: configuring Slots needs it (slots.h)
 #define MF_CAP_UNTYPED_BASE 16   // untyped memory: mf_system_info.untyped_count caps
 #define MF_ROOT_CNODE_BITS  12
 #define MF_REVOKE_BUDGET    256  // capabilities deleted per revoke call at most

@@ -13,7 +13,7 @@ static const uint32_t op_counts[MF_OBJ_TYPE_COUNT] = {
     [MF_OBJ_BINDING] = MF_BINDING_OP_COUNT, [MF_OBJ_PCI_DEVICE] = MF_PCI_OP_COUNT,
     [MF_OBJ_IRQ] = MF_IRQ_OP_COUNT,         [MF_OBJ_SYSTEM] = MF_SYSTEM_OP_COUNT,
     [MF_OBJ_CONSOLE] = MF_CONSOLE_OP_COUNT, [MF_OBJ_RECLAIM] = MF_RECLAIM_OP_COUNT,
-    [MF_OBJ_PACKET_FILTER] = MF_FILTER_OP_COUNT,
+    [MF_OBJ_PACKET_FILTER] = MF_FILTER_OP_COUNT, [MF_OBJ_SLOTS] = MF_SLOTS_OP_COUNT,
 };
 
 static long random_op(struct fz_ctx *c, unsigned type)
@@ -107,7 +107,7 @@ static void retype_one(struct fz_ctx *c, long ut)
 {
     static const unsigned types[] = {MF_OBJ_UNTYPED, MF_OBJ_CNODE, MF_OBJ_FRAME, MF_OBJ_THREAD, MF_OBJ_ENDPOINT,
                                      MF_OBJ_NOTIFICATION, MF_OBJ_VAS, MF_OBJ_SEGMENT, MF_OBJ_BINDING,
-                                     MF_OBJ_PCI_DEVICE, MF_OBJ_IRQ, MF_OBJ_RECLAIM, MF_OBJ_PACKET_FILTER, MF_OBJ_NULL, 12, 255};
+                                     MF_OBJ_PCI_DEVICE, MF_OBJ_IRQ, MF_OBJ_RECLAIM, MF_OBJ_PACKET_FILTER, MF_OBJ_SLOTS, MF_OBJ_CPU_TIME, MF_OBJ_NULL, 12, 255};
     unsigned type = types[fz_below(c, sizeof(types) / sizeof(types[0]))], bits;
     switch (type) {
     case MF_OBJ_UNTYPED:
@@ -393,6 +393,23 @@ static void filter_invoke(struct fz_ctx *c, long f, long op)
     fz_inv(c, f, op, a0, a1, a2, a3);
 }
 
+// Slots: the fuzzer holds no CPU Time cap (it must not take CPUs from the
+// tests beside it), so CONFIGURE is refused at its lookups; DONE from a
+// thread that is not bound, INFO into our memory or anywhere.
+static void slots_invoke(struct fz_ctx *c, long s, long op)
+{
+    long a0 = (long)fz_value(c), a1 = (long)fz_value(c), a2 = (long)fz_value(c), a3 = (long)fz_value(c);
+    if (op == MF_SLOTS_CONFIGURE) {
+        a0 = fz_chance(c, 500) ? MF_CAP_CPU_TIME : fz_cptr(c);
+        a1 = fz_slot_of(c, MF_OBJ_THREAD);
+        a2 = fz_chance(c, 800) ? (long)(fz_below(c, 5) | fz_below(c, 1u << 16) << 8) : a2;
+        a3 = fz_slot_of(c, MF_OBJ_NOTIFICATION);
+    } else if (op == MF_SLOTS_INFO) {
+        a0 = fz_chance(c, 800) ? (long)fz_ptr_out(c) : a0;
+    }
+    fz_inv(c, s, op, a0, a1, a2, a3);
+}
+
 // An invocation of the object in `slot` (of the type we believe it is).
 static void invoke_as(struct fz_ctx *c, unsigned type, long slot, long op)
 {
@@ -427,6 +444,9 @@ static void invoke_as(struct fz_ctx *c, unsigned type, long slot, long op)
         return;
     case MF_OBJ_PACKET_FILTER:
         filter_invoke(c, slot, op);
+        return;
+    case MF_OBJ_SLOTS:
+        slots_invoke(c, slot, op);
         return;
     case MF_OBJ_PCI_DEVICE:
     case MF_OBJ_IRQ:

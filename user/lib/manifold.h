@@ -13,6 +13,7 @@
 #include "include/manifold/errors.h"
 #include "include/manifold/reclaim.h"
 #include "include/manifold/net.h"
+#include "include/manifold/slots.h"
 #include "include/manifold/syscall.h"
 
 long mf_syscall6(long number, long a0, long a1, long a2, long a3, long a4, long a5);
@@ -387,6 +388,20 @@ static inline long mf_filter_transmit(long filter, uint64_t offset, uint64_t len
 static inline long mf_filter_info(long filter, struct mf_filter_info *info)
 {
     return mf_invoke(filter, MF_FILTER_INFO, (long)info, 0, 0, 0);
+}
+
+// CPU slots (include/manifold/slots.h, docs/exokernel.md): `thread` holds
+// the slots in `mask` of CPU `cpu`, with upcalls on `notification`; the
+// CPU Time cap (MF_CAP_CPU_TIME in the root task) is the authority.
+static inline long mf_slots_configure(long slots, long cpu_time, long thread, unsigned cpu, uint32_t mask,
+                                      long notification)
+{
+    return mf_invoke(slots, MF_SLOTS_CONFIGURE, cpu_time, thread, (long)(cpu | (uint64_t)mask << 8), notification);
+}
+static inline long mf_slots_done(long slots) { return mf_invoke(slots, MF_SLOTS_DONE, 0, 0, 0, 0); }
+static inline long mf_slots_info(long slots, struct mf_slots_info *info)
+{
+    return mf_invoke(slots, MF_SLOTS_INFO, (long)info, 0, 0, 0);
 }
 
 // The program's entry point, called with the spawner's argument.

@@ -10,7 +10,7 @@ static const char *type_name(long id)
 {
     static const char *const names[MF_OBJ_TYPE_COUNT] = {
         "empty", "untyped", "cnode", "frame", "thread", "endpoint", "notification", "vas",
-        "segment", "binding", "pci device", "irq", "system", "console", "reclaim", "packet filter"};
+        "segment", "binding", "pci device", "irq", "system", "console", "reclaim", "packet filter", "cpu time", "slots"};
     unsigned t = (unsigned)(id & 0xff);
     return id >= 0 && t < MF_OBJ_TYPE_COUNT ? names[t] : "?";
 }

@@ -626,3 +626,137 @@ UTEST(libos_http_reached_from_the_host)
     UCHECK(st.how == EXIT_NORMAL && st.code == 0);
     return NULL;
 }
+
+// ------------------------------------------------------------ CPU slots
+// Two library OSes on CPU 1: X holds 12 of its 16 slots (3 of every 4),
+// Y the other 4. Both spin and ignore the end-of-slot upcall, so every
+// slot of theirs overruns and loses its next slot's first tick: the
+// charge falls on both alike. X must get 75 % ± 5 % of what the two get,
+// counted by the kernel (ticks at which each was running) and by the
+// work each did. Z on CPU 2 holds 4 slots and is polite: it watches its
+// upcalls and gives its slot up when told it ends, so it never overruns.
+// The whole test runs in a driver thread fixed to CPU 0 (the test runner
+// waits blocked), so nothing else competes for CPUs 1 and 2.
+
+#define SLOTS_X 660
+#define SLOTS_Y 661
+#define SLOTS_Z 662
+#define TX 663
+#define TY 664
+#define TZ 665
+#define NX 666
+#define NY 667
+#define NZ 668
+#define SLOT_DRIVER 669
+#define SLOT_DRIVER_EXIT 670
+#define TIME_RO 671
+
+static volatile uint64_t work[3];
+static volatile bool slots_stop;
+static uint8_t slot_stacks[4][8192] __attribute__((aligned(16)));
+
+static void spinner(uint64_t i)
+{
+    while (!slots_stop)
+        work[i]++;
+}
+
+static volatile uint64_t polite_starts, polite_ends;
+
+static void polite(uint64_t unused)
+{
+    while (!slots_stop) {
+        work[2]++;
+        long bits = mf_invoke(NZ, MF_NOTIFICATION_POLL, 0, 0, 0, 0);
+        if (bits > 0 && bits & MF_SLOT_START)
+            polite_starts++;
+        if (bits > 0 && bits & MF_SLOT_END) {
+            polite_ends++;
+            mf_slots_done(SLOTS_Z);     // back at the next slot of ours
+        }
+    }
+}
+
+static const char *slots_why;
+
+static const char *slots_body(void)
+{
+    UCHECK(mf_untyped_retype(UT, MF_OBJ_SLOTS, 0, 3, ROOT, SLOTS_X) == 0);
+    UCHECK(mf_untyped_retype(UT, MF_OBJ_THREAD, 0, 3, ROOT, TX) == 0);
+    UCHECK(mf_untyped_retype(UT, MF_OBJ_NOTIFICATION, 0, 3, ROOT, NX) == 0);
+    // Refusals: the authority, the arguments, the slots held once.
+    UCHECK(mf_cnode_copy(ROOT, MF_CAP_CPU_TIME, TIME_RO, MF_RIGHT_READ) == 0);
+    UCHECK(mf_slots_configure(SLOTS_X, TIME_RO, TX, 1, 0xeeee, NX) == -E_PERM);
+    UCHECK(mf_slots_configure(SLOTS_X, MF_CAP_SYSTEM, TX, 1, 0xeeee, NX) == -E_TYPE);
+    UCHECK(mf_slots_configure(SLOTS_X, MF_CAP_CPU_TIME, NX, 1, 0xeeee, NX) == -E_TYPE);
+    UCHECK(mf_slots_configure(SLOTS_X, MF_CAP_CPU_TIME, TX, 1, 0, NX) == -E_RANGE);
+    UCHECK(mf_slots_configure(SLOTS_X, MF_CAP_CPU_TIME, TX, 64, 0xeeee, NX) == -E_RANGE);
+    UCHECK(mf_invoke(SLOTS_X, MF_SLOTS_CONFIGURE, MF_CAP_CPU_TIME, TX, 1 | 1ul << 30, NX) == -E_RANGE);
+    UCHECK(mf_slots_done(SLOTS_X) == -E_PERM);                          // not configured, not bound
+    UCHECK(mf_slots_configure(SLOTS_X, MF_CAP_CPU_TIME, TX, 1, 0xeeee, NX) == 0);
+    UCHECK(mf_slots_configure(SLOTS_X, MF_CAP_CPU_TIME, TX, 1, 0xeeee, NX) == -E_BUSY);
+    UCHECK(mf_slots_configure(SLOTS_Y, MF_CAP_CPU_TIME, TY, 1, 0x1112, NY) == -E_BUSY);     // slot 1 is X's
+    UCHECK(mf_slots_configure(SLOTS_Y, MF_CAP_CPU_TIME, TX, 1, 0x1111, NY) == -E_BUSY);     // TX holds slots
+    UCHECK(mf_slots_configure(SLOTS_Y, MF_CAP_CPU_TIME, TY, 1, 0x1111, NY) == 0);
+    UCHECK(mf_slots_done(SLOTS_X) == -E_PERM);                          // we are not TX
+    UCHECK(mf_slots_configure(SLOTS_Z, MF_CAP_CPU_TIME, TZ, 2, 0x000f, NZ) == 0);
+    UCHECK(mf_thread_start(TX, spinner, slot_stacks[0], sizeof(slot_stacks[0]), 0) == 0);
+    UCHECK(mf_thread_start(TY, spinner, slot_stacks[1], sizeof(slot_stacks[1]), 1) == 0);
+    UCHECK(mf_thread_start(TZ, polite, slot_stacks[2], sizeof(slot_stacks[2]), 0) == 0);
+    // A vector is 64 ticks; warm up one, measure four.
+    struct mf_slots_info x0, y0, z0, x1, y1, z1;
+    mf_sleep(MF_SLOT_COUNT * MF_SLOT_TICKS);
+    uint64_t wx = work[0], wy = work[1];
+    UCHECK(mf_slots_info(SLOTS_X, &x0) == 0 && mf_slots_info(SLOTS_Y, &y0) == 0 && mf_slots_info(SLOTS_Z, &z0) == 0);
+    mf_sleep(4 * MF_SLOT_COUNT * MF_SLOT_TICKS);
+    UCHECK(mf_slots_info(SLOTS_X, &x1) == 0 && mf_slots_info(SLOTS_Y, &y1) == 0 && mf_slots_info(SLOTS_Z, &z1) == 0);
+    wx = work[0] - wx;
+    wy = work[1] - wy;
+    uint64_t tx = x1.ticks_run - x0.ticks_run, ty = y1.ticks_run - y0.ticks_run;
+    printf("# CPU 1 over 4 vectors: X ran %lu ticks, Y %lu (X %lu%%); work X %lu, Y %lu (X %lu%%); "
+           "overruns X %lu, Y %lu; Z: %lu slots, %lu overruns, %lu dones\n",
+           (unsigned long)tx, (unsigned long)ty, (unsigned long)(100 * tx / (tx + ty + !(tx + ty))), (unsigned long)wx,
+           (unsigned long)wy, (unsigned long)(100 * wx / (wx + wy + !(wx + wy))),
+           (unsigned long)(x1.overruns - x0.overruns), (unsigned long)(y1.overruns - y0.overruns),
+           (unsigned long)(z1.started - z0.started), (unsigned long)(z1.overruns - z0.overruns),
+           (unsigned long)(z1.dones - z0.dones));
+    UCHECK(x1.cpu == 1 && x1.mask == 0xeeee && y1.mask == 0x1111);
+    UCHECK(tx > 0 && ty > 0 && 100 * tx >= 70 * (tx + ty) && 100 * tx <= 80 * (tx + ty));
+    UCHECK(wx > 0 && wy > 0 && 100 * wx >= 70 * (wx + wy) && 100 * wx <= 80 * (wx + wy));
+    UCHECK(x1.started - x0.started >= 4 * 12 - 2 && y1.started - y0.started >= 4 * 4 - 1);
+    UCHECK(x1.overruns > x0.overruns && y1.overruns > y0.overruns);     // they ignore the upcall
+    // Z heard its upcalls, gave its slots up in time, and never overran.
+    UCHECK(z1.started - z0.started >= 4 * 4 - 1 && z1.dones - z0.dones >= 4 * 4 - 2 && z1.overruns == z0.overruns);
+    UCHECK(polite_starts > 0 && polite_ends > 0);
+    // Deleting Slots frees them and the thread competes as before.
+    UCHECK(mf_cnode_delete(ROOT, SLOTS_Y) == 0);
+    uint64_t before = work[1];
+    mf_sleep(MF_SLOT_COUNT * MF_SLOT_TICKS);
+    UCHECK(work[1] > before);
+    return NULL;
+}
+
+static void slots_driver(uint64_t unused)
+{
+    slots_why = slots_body();
+    slots_stop = true;
+}
+
+UTEST(cpu_slots_share_a_cpu_three_to_one)
+{
+    struct mf_system_info si;
+    UCHECK(mf_system_info(&si) == 0);
+    if (si.cpus < 3)
+        return "SKIP fewer than 3 CPUs (the slots are on CPUs 1 and 2, the driver on 0)";
+    UCHECK(cleanup());
+    slots_stop = false;
+    slots_why = "the driver did not finish";
+    UCHECK(mf_untyped_retype(UT, MF_OBJ_THREAD, 0, 1, ROOT, SLOT_DRIVER) == 0 &&
+           mf_untyped_retype(UT, MF_OBJ_NOTIFICATION, 0, 1, ROOT, SLOT_DRIVER_EXIT) == 0);
+    UCHECK(mf_thread_set_sched(SLOT_DRIVER, MF_SCHED_FIXED, 0) == 0 && mf_thread_bind_exit(SLOT_DRIVER, SLOT_DRIVER_EXIT) == 0);
+    UCHECK(mf_thread_start(SLOT_DRIVER, slots_driver, slot_stacks[3], sizeof(slot_stacks[3]), 0) == 0);
+    mf_notification_wait(SLOT_DRIVER_EXIT);
+    const char *why = slots_why;
+    UCHECK(cleanup());          // the spinners and every Slots object go with the untyped
+    return why;
+}
