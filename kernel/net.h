@@ -59,6 +59,10 @@ unsigned virtio_net_receive(struct nic *n, void (*deliver)(struct nic *, const u
 // pci_init: a virtio-net function the kernel will drive; true when it does
 // (its device cap then refuses BAR mappings, the IRQ and command changes).
 bool net_attach(struct pci_device *d);
+// kbench (kernel/smp_bench.c): the cycles to find a frame's owner among
+// `count` bindings whose filters are tried in turn, the owner last; false
+// if the owner found was ever wrong.
+bool net_demux_bench(unsigned count, uint64_t *out, unsigned samples, unsigned warmup, uint64_t overhead);
 // The frame type's cap_deleted hook and the notification type's: a
 // binding's own ring or notification copy is going.
 void net_frame_deleted(const struct slot *s);
