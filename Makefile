@@ -140,8 +140,8 @@ $(BUILD)/user/fuzz.elf: $(BUILD)/user-objs/user/programs/fuzz.o $(FUZZ_OBJS) $(B
 # lwIP comes from Debian's source package (tools/fetch-source unpacks it in
 # build/src; it is never committed) and is compiled for each architecture
 # with the library OS's port (user/libos/include: lwipopts.h, arch/cc.h,
-# and the few C headers lwIP includes, on libmanifold). Programs named
-# libos_* link it with user/libos/*.c (docs/exokernel.md).
+# and the few C headers lwIP includes, on libmanifold). The programs in
+# LIBOS_PROGRAMS link it with user/libos/*.c (docs/exokernel.md).
 LWIP_VERSION := lwip-2.1.3
 LWIP_DIR := build/src/$(LWIP_VERSION)
 LWIP_SRCS := $(patsubst %,src/core/%.c,init def inet_chksum ip mem memp netif pbuf stats sys tcp tcp_in tcp_out \
@@ -149,7 +149,7 @@ LWIP_SRCS := $(patsubst %,src/core/%.c,init def inet_chksum ip mem memp netif pb
 LWIP_OBJS := $(patsubst %.c,$(BUILD)/lwip-objs/%.o,$(LWIP_SRCS))
 LIBOS_CFLAGS := $(USER_CFLAGS) -Iuser/libos -Iuser/libos/include -Iuser/libos/include/shim -I$(LWIP_DIR)/src/include
 LIBOS_OBJS := $(patsubst %,$(BUILD)/libos-objs/%.o,$(basename $(wildcard user/libos/*.c)))
-LIBOS_PROGRAMS := $(filter libos_%,$(PROGRAMS))
+LIBOS_PROGRAMS := $(filter libos_net,$(PROGRAMS))     # the programs that use the network stack
 
 $(LWIP_DIR)/.unpacked: tools/fetch-source
 	@tools/fetch-source lwip $(LWIP_VERSION) build/src

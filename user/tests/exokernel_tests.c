@@ -760,3 +760,67 @@ UTEST(cpu_slots_share_a_cpu_three_to_one)
     UCHECK(cleanup());          // the spinners and every Slots object go with the untyped
     return why;
 }
+
+// ------------------------------------------------ paging under revocation
+// Two library OSes page ten pages of their own through eight frames each,
+// lent through a Reclaim object: one evicts first-in first-out, the other
+// most-recently-loaded (user/programs/libos_pager.c). Midway the manager
+// asks four frames of each back; both give them back before the deadline
+// (released, nothing taken) and go on with four. Both keep every byte
+// (the program checks each page holds what it wrote); on a cyclic sweep
+// MRU faults less than FIFO, which faults on every access.
+
+#define LP_RECLAIM 680      // + k
+#define LP_PAGEF 682
+#define LP_NTFNS 684
+#define LP_FRAMES 690       // 8 per library OS
+#define LP_LENT 50          // in the child's CNode: 50..57
+
+UTEST(libos_paging_policies_under_revocation)
+{
+    UCHECK(libos_cleanup_untypeds() == NULL);
+    long handle[2];
+    for (unsigned k = 0; k < 2; k++) {
+        long ut = k ? LIBOS_UT_B : LIBOS_UT_A, cnode = LIBOS_CNODES + k;
+        UCHECK(mf_child_cspace(ut, cnode, 0) == 0);
+        UCHECK(mf_untyped_retype(LIBOS_UT_C, MF_OBJ_RECLAIM, 0, 1, ROOT, LP_RECLAIM + k) == 0 &&
+               mf_untyped_retype(LIBOS_UT_C, MF_OBJ_FRAME, 12, 1, ROOT, LP_PAGEF + k) == 0 &&
+               mf_untyped_retype(LIBOS_UT_C, MF_OBJ_NOTIFICATION, 0, 1, ROOT, LP_NTFNS + k) == 0 &&
+               mf_untyped_retype(LIBOS_UT_C, MF_OBJ_FRAME, 12, 8, ROOT, LP_FRAMES + 8 * k) == 0);
+        UCHECK(mf_reclaim_configure(LP_RECLAIM + k, LP_PAGEF + k, LP_NTFNS + k) == 0);
+        UCHECK(mf_cnode_copy_to(ROOT, LP_PAGEF + k, cnode, 40, MF_RIGHT_READ) == 0 &&
+               mf_cnode_copy_to(ROOT, LP_NTFNS + k, cnode, 41, MF_RIGHT_READ) == 0);
+        for (unsigned i = 0; i < 8; i++)
+            UCHECK(mf_reclaim_grant(LP_RECLAIM + k, LP_FRAMES + 8 * k + i, cnode, LP_LENT + i, i,
+                                    MF_RIGHT_READ | MF_RIGHT_WRITE, 0) == 0);
+        handle[k] = mf_spawn_from("libos_pager", k | 20 << 8, cnode, ut);
+        UCHECK(handle[k] > 0);
+    }
+    // Four frames of each back within five seconds.
+    for (unsigned k = 0; k < 2; k++)
+        UCHECK(mf_reclaim_request(LP_RECLAIM + k, 0xf0, 500) == 0);
+    unsigned released[2] = {0, 0}, taken[2] = {0, 0};
+    for (unsigned k = 0; k < 2; k++) {
+        long r = 0;
+        for (long end = mf_time() + 600; mf_time() < end; mf_sleep(5)) {
+            r = mf_reclaim_collect(LP_RECLAIM + k);
+            if (r < 0)
+                break;
+            released[k] += r & 0xff;
+            taken[k] += r >> 8 & 0xff;
+            if (!(r >> 16 & 0xff))
+                break;
+        }
+        UCHECK(r >= 0);
+    }
+    struct mf_exit_status st[2];
+    for (unsigned k = 0; k < 2; k++)
+        UCHECK(mf_wait(handle[k], &st[k]) == 0);
+    printf("# FIFO: %d faults, MRU: %d faults; released %u and %u, taken %u and %u\n", st[0].code, st[1].code,
+           released[0], released[1], taken[0], taken[1]);
+    UCHECK(libos_cleanup_untypeds() == NULL);
+    UCHECK(released[0] == 4 && released[1] == 4 && taken[0] == 0 && taken[1] == 0);
+    UCHECK(st[0].how == EXIT_NORMAL && st[1].how == EXIT_NORMAL && st[0].code > 0 && st[1].code > 0);
+    UCHECK(st[1].code < st[0].code);
+    return NULL;
+}
