@@ -117,8 +117,8 @@ static void unbind(struct irq_line *l)
     }
     bool others = false;
     for (unsigned i = 0; i < line_count; i++)
-        if (lines[i].line == l->line && lines[i].notification)
-            others = true;
+        if (lines[i].line == l->line && (lines[i].notification || lines[i].kernel_handler))
+            others = true;      // (a NIC the kernel drives may share an INTx line)
     if (others)
         maybe_unmask(l->line);
     else

@@ -10,9 +10,12 @@
 //               tables), the live-segment list, and which VAS a thread runs
 //               in (thread->vas).
 //
-// Lock order, outer first: cap_lock, space_lock, one endpoint/notification
+// Lock order, outer first: cap_lock, space_lock, irq_lock, a NIC's lock
+// (kernel/net.h), slots_lock (kernel/slots.c), one endpoint/notification
 // lock, threads_lock, one thread's ipc_lock, one run-queue lock, then the
-// leaves (tag pool, page allocator, console). Interrupts stay off while any
+// leaves (tag pool, page allocator, console). The device interrupt handler
+// takes irq_lock, a NIC's lock and notifications' locks; the tick
+// slots_lock, then a run-queue lock or a notification's (not nested). Interrupts stay off while any
 // is held (the kernel runs with them off), and no interrupt handler takes a
 // lock its CPU can hold: the tick and IPIs arrive only in user mode or the
 // idle loop, where no lock is held.

@@ -375,7 +375,7 @@ static int decode_transmit(const struct invocation *inv, struct decoded *d)
     struct nic *n = f->nic;
     if (memcmp(frame_out + 6, n->mac, 6) != 0 ||
         !filter_matches(f->program.tx, f->program.tx_count, frame_out, length)) {
-        f->refused++;
+        f->refused++;       // a statistic, the one thing this decode changes: the refusal is the binding's to count
         return refuse(inv, -E_PERM, "the frame's source is not the NIC's MAC, or the transmit filter refuses it");
     }
     a->f = f;

@@ -758,8 +758,10 @@ enum ipc_path sched_handoff_check(struct cpu *c, const struct thread *next)
     if (next->priority != self->priority)
         return IPC_SLOW_PRIORITY;
     if (c->run_head) {
+        // (pick() finds nobody when only threads outside their CPU slots wait.)
         uint64_t now = sched_ticks();
-        if (effective(pick(c, now), c, now) >= next->priority * PRIO_SCALE)
+        struct thread *queued = pick(c, now);
+        if (queued && (queued->slots || effective(queued, c, now) >= next->priority * PRIO_SCALE))
             return IPC_SLOW_QUEUED;
     }
     return IPC_FAST;

@@ -267,17 +267,17 @@ static int map_check(const struct invocation *inv, const struct slot *frame_slot
         return refuse(inv, -E_RANGE, "va unaligned or outside the segment");
     int leaf = size == PAGE_SIZE ? 0 : 1;
     if (leaf > seg->level)
-        return -E_INVAL;    // 2 MiB frames need a 1 GiB aligned segment
+        return refuse(inv, -E_INVAL, "a 2 MiB frame needs a 1 GiB aligned segment");
     if (frame->badge)
         return refuse(inv, -E_BUSY, "this frame cap maps already (copy it)");
     paddr_t table = seg->tables[(va - seg->base) / span(seg->level)];
     pte_t *upper = leaf < seg->level ? vm_entry(table, seg->level, va, seg->level, NULL, false) : NULL;
     if (upper && arch_pte_valid(*upper) && arch_pte_is_leaf(*upper, seg->level))
-        return -E_BUSY;     // a 2 MiB page already covers va
+        return refuse(inv, -E_BUSY, "a 2 MiB page already covers va");
     unsigned missing = vm_missing_tables(table, seg->level, va, leaf);
     pte_t *e = missing ? NULL : vm_entry(table, seg->level, va, leaf, NULL, false);
     if (e && arch_pte_valid(*e))
-        return -E_BUSY;
+        return refuse(inv, -E_BUSY, "something is mapped at va already");
     *leaf_out = leaf;
     return 0;
 }
@@ -614,7 +614,7 @@ static int decode_map_batch(const struct invocation *inv, struct decoded *d)
         bool large = batch[i].leaf == 1;
         if (!r && batch_seen(&seen_frames, (uintptr_t)frame))
             r = refuse(inv, -E_BUSY, "a frame cap appears twice in the batch");
-        if (!r && batch_seen(&seen_vas, in->va))
+        if (!r && batch_seen(&seen_vas, in->va + 1))     // (keys are never 0: a home segment starts at 0)
             r = refuse(inv, -E_BUSY, "two entries map the same va");
         if (!r && batch_has(large ? &seen_small : &seen_large, region))
             r = refuse(inv, -E_BUSY, "a 2 MiB entry covers another entry");

@@ -23,6 +23,8 @@
 // and never inside a run-queue lock. The tick takes slots_lock only on a
 // CPU where some slot is held.
 #include "kernel/slots.h"
+#include "kernel/arch.h"
+#include "kernel/smp.h"
 #include "kernel/invoke.h"
 #include "kernel/ipc.h"
 #include "kernel/lockdep.h"
@@ -195,8 +197,13 @@ static int64_t invoke_configure(const struct decoded *d)
         if (a->mask >> i & 1)
             c->slot_owner[i] = s;
     __atomic_store_n(&c->slotted, c->slotted + (uint32_t)__builtin_popcount(a->mask), __ATOMIC_RELAXED);
+    // Running now, outside its slots: it leaves the CPU at once.
+    bool kick = c->current == a->thread;
+    c->need_resched |= kick;
     mcs_unlock(&c->lock, &q);
     mcs_unlock(&slots_lock, &sq);
+    if (kick && c != this_cpu())
+        arch_send_ipi(c->id, IPI_RESCHEDULE);
     return 0;
 }
 

@@ -254,6 +254,8 @@ static int decode_set_sched(const struct invocation *inv, struct decoded *d)
     if (policy == MF_SCHED_FIXED && cpu >= cpu_count)
         return -E_RANGE;
     a->thread = target_thread(inv);
+    if (a->thread->slots)
+        return refuse(inv, -E_BUSY, "the thread holds CPU slots: it stays on their CPU");
     a->policy = (unsigned)policy;
     a->cpu = policy == MF_SCHED_FIXED ? (unsigned)cpu : 0;
     return 0;

@@ -122,7 +122,7 @@ static void avail_push(struct virtq *q, uint16_t desc)
 
 static void kick(struct virtq *q)
 {
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);        // the index before the doorbell
+    arch_dma_wmb();         // the ring and its index before the doorbell (dsb st on aarch64)
     *q->notify = q->index;
 }
 

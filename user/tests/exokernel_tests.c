@@ -650,10 +650,13 @@ UTEST(libos_http_reached_from_the_host)
 #define SLOT_DRIVER 669
 #define SLOT_DRIVER_EXIT 670
 #define TIME_RO 671
+#define PP_EP 672
+#define PP_SERVER 673
+#define PP_CLIENT 674
 
 static volatile uint64_t work[3];
 static volatile bool slots_stop;
-static uint8_t slot_stacks[4][8192] __attribute__((aligned(16)));
+static uint8_t slot_stacks[6][8192] __attribute__((aligned(16)));
 
 static void spinner(uint64_t i)
 {
@@ -678,6 +681,28 @@ static void polite(uint64_t unused)
 }
 
 static const char *slots_why;
+static volatile unsigned pp_calls;
+
+static void pp_server(uint64_t unused)
+{
+    struct mf_msg m = {.info = MF_INFO(0, 0)};
+    mf_recv(PP_EP, &m);
+    for (;;) {
+        m.info = MF_INFO(0, 1);
+        m.mr[0]++;
+        mf_reply_recv(PP_EP, &m);
+    }
+}
+
+static void pp_client(uint64_t unused)
+{
+    for (unsigned i = 0; i < 2000; i++) {
+        struct mf_msg m = {.info = MF_INFO(0, 1), .mr = {i}};
+        if (mf_call(PP_EP, &m) < 0 || m.mr[0] != i + 1)
+            return;
+        pp_calls = i + 1;
+    }
+}
 
 static const char *slots_body(void)
 {
@@ -728,6 +753,17 @@ static const char *slots_body(void)
     // Z heard its upcalls, gave its slots up in time, and never overran.
     UCHECK(z1.started - z0.started >= 4 * 4 - 1 && z1.dones - z0.dones >= 4 * 4 - 2 && z1.overruns == z0.overruns);
     UCHECK(polite_starts > 0 && polite_ends > 0);
+    // An IPC pair of equal priority on CPU 2, where Z waits queued outside
+    // its slots: the fast path must look past it (it once found nobody to
+    // compare with and read through NULL).
+    UCHECK(mf_untyped_retype(UT, MF_OBJ_ENDPOINT, 0, 1, ROOT, PP_EP) == 0 &&
+           mf_untyped_retype(UT, MF_OBJ_THREAD, 0, 2, ROOT, PP_SERVER) == 0);
+    UCHECK(mf_thread_set_sched(PP_SERVER, MF_SCHED_FIXED, 2) == 0 && mf_thread_set_sched(PP_CLIENT, MF_SCHED_FIXED, 2) == 0);
+    UCHECK(mf_thread_set_sched(TZ, MF_SCHED_FIXED, 1) == -E_BUSY);     // a slot holder stays on its CPU
+    UCHECK(mf_thread_start(PP_SERVER, pp_server, slot_stacks[4], sizeof(slot_stacks[4]), 0) == 0 &&
+           mf_thread_start(PP_CLIENT, pp_client, slot_stacks[5], sizeof(slot_stacks[5]), 0) == 0);
+    UWAIT(pp_calls == 2000, 3000);
+    UCHECK(pp_calls == 2000);
     // Deleting Slots frees them and the thread competes as before.
     UCHECK(mf_cnode_delete(ROOT, SLOTS_Y) == 0);
     uint64_t before = work[1];

@@ -12,3 +12,7 @@ static inline unsigned arch_cpu_id(void)
     __asm__ volatile("mrs %0, tpidr_el1" : "=r"(block));
     return *(const volatile unsigned *)(block + A64_CPU_INDEX);
 }
+
+// Stores to memory a device reads by DMA (a virtqueue) are seen by the
+// device before a following store to its registers (the doorbell).
+static inline void arch_dma_wmb(void) { __asm__ volatile("dsb st" ::: "memory"); }

@@ -12,3 +12,7 @@ static inline unsigned arch_cpu_id(void)
     __asm__ volatile("movl %%gs:%c1, %0" : "=r"(cpu) : "i"(X86_PERCPU_CPU));
     return cpu;
 }
+
+// Stores to memory a device reads by DMA (a virtqueue) are seen by the
+// device before a following store to its registers (the doorbell).
+static inline void arch_dma_wmb(void) { __asm__ volatile("sfence" ::: "memory"); }
