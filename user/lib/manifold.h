@@ -404,6 +404,15 @@ static inline long mf_slots_info(long slots, struct mf_slots_info *info)
     return mf_invoke(slots, MF_SLOTS_INFO, (long)info, 0, 0, 0);
 }
 
+// User-level threads (user/lib/uthread.c): contexts a library OS switches
+// between without the kernel. A context runs fn(arg) on [stack, stack +
+// size) from its first switch; fn must never return.
+struct mf_uctx {
+    void *sp;
+};
+void mf_uctx_init(struct mf_uctx *c, void *stack, size_t size, void (*fn)(uint64_t), uint64_t arg);
+void mf_uctx_switch(struct mf_uctx *from, const struct mf_uctx *to);
+
 // The program's entry point, called with the spawner's argument.
 int main(uint64_t arg);
 

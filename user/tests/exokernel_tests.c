@@ -860,3 +860,39 @@ UTEST(libos_paging_policies_under_revocation)
     UCHECK(st[1].code < st[0].code);
     return NULL;
 }
+
+// A library OS's own threads inside its CPU slots: user/programs/
+// libos_threads.c runs four user-level threads round robin in 12 of its
+// slots (8 of each vector on CPU 2), switching between them without the
+// kernel and giving each slot up at its end-of-slot upcall: every thread
+// gets at least half an equal share, and no slot overruns.
+#define LT_SLOTS_OBJ 675
+#define LT_NTFN_OBJ 676
+
+UTEST(libos_threads_scheduled_inside_cpu_slots)
+{
+    struct mf_system_info si;
+    UCHECK(mf_system_info(&si) == 0);
+    if (si.cpus < 3)
+        return "SKIP fewer than 3 CPUs (the slots are on CPU 2)";
+    UCHECK(libos_cleanup_untypeds() == NULL);
+    const long cnode = LIBOS_CNODES;
+    UCHECK(mf_child_cspace(LIBOS_UT_A, cnode, 0) == 0);
+    UCHECK(mf_untyped_retype(LIBOS_UT_C, MF_OBJ_SLOTS, 0, 1, ROOT, LT_SLOTS_OBJ) == 0 &&
+           mf_untyped_retype(LIBOS_UT_C, MF_OBJ_NOTIFICATION, 0, 1, ROOT, LT_NTFN_OBJ) == 0);
+    UCHECK(mf_cnode_copy_to(ROOT, LT_SLOTS_OBJ, cnode, 40, MF_RIGHTS_ALL) == 0 &&
+           mf_cnode_copy_to(ROOT, LT_NTFN_OBJ, cnode, 41, MF_RIGHT_READ) == 0);
+    long h = mf_spawn_from("libos_threads", 4 | 12 << 8, cnode, LIBOS_UT_A);
+    UCHECK(h > 0);
+    UCHECK(mf_slots_configure(LT_SLOTS_OBJ, MF_CAP_CPU_TIME, mf_spawned_thread(h), 2, 0x5555, LT_NTFN_OBJ) == 0);
+    struct mf_exit_status st;
+    UCHECK(mf_wait(h, &st) == 0);
+    struct mf_slots_info info;
+    UCHECK(mf_slots_info(LT_SLOTS_OBJ, &info) == 0);
+    printf("# libos_threads: %lu slots began, %lu dones, %lu overruns, %lu ticks run\n", (unsigned long)info.started,
+           (unsigned long)info.dones, (unsigned long)info.overruns, (unsigned long)info.ticks_run);
+    UCHECK(libos_cleanup_untypeds() == NULL);
+    UCHECK(st.how == EXIT_NORMAL && st.code == 0);
+    UCHECK(info.dones >= 12 && info.overruns == 0);
+    return NULL;
+}
