@@ -141,6 +141,23 @@ void fz_space_scenario(struct fz_ctx *c)
         start_in(c, toucher, base);
         fz_sys(c, SYS_VAS_SWITCH, 0, 0, 0, 0, 0, 0);
     }
+    // Batched bindings: the frames again (some mapped already), repeats,
+    // stray addresses and rights now and then; then unbound in a batch.
+    if (fz_chance(c, 300)) {
+        struct mf_map_entry e[6];
+        uint64_t unmap[6];
+        unsigned k = 0;
+        for (unsigned i = 0; i < n && k < 6; i++, k++) {
+            e[k] = (struct mf_map_entry){(uint64_t)frames[fz_chance(c, 900) ? i : fz_below(c, n)],
+                                         base + (fz_chance(c, 900) ? 16 + i : fz_below(c, 600)) * 4096ul,
+                                         fz_chance(c, 900) ? 3 : fz_rights(c)};
+            unmap[k] = e[k].frame;
+        }
+        fz_inv(c, seg, MF_SEGMENT_MAP_BATCH, fz_chance(c, 950) ? (long)(uintptr_t)e : (long)fz_value(c),
+               fz_chance(c, 950) ? (long)k : (long)fz_below(c, 70), 0, 0);
+        fz_inv(c, seg, MF_SEGMENT_UNMAP_BATCH, (long)(uintptr_t)unmap, fz_chance(c, 900) ? (long)k : (long)fz_below(c, 70),
+               0, 0);
+    }
     undo_some(c, vas, seg, frames, n);
     if (fz_chance(c, 700))
         fz_sys(c, SYS_VAS_SWITCH, 0, 0, 0, 0, 0, 0);
