@@ -62,6 +62,8 @@ NO_LINUX = [
     ("lock.*.cpus*", "lock throughput across CPUs; Linux runs on one CPU here"),
     ("barrier.*.cpus*", "barriers across CPUs; Linux runs on one CPU here"),
     ("dsm.*", "distributed shared memory has no Linux counterpart here"),
+    ("frame.map_unmap_32_*", "batched secure bindings against single ones, both Manifold's (docs/exokernel.md)"),
+    ("net.demux.*", "the kernel's packet-filter demultiplexer, measured inside the kernel (docs/exokernel.md)"),
 ]
 
 LINUX_FOR = {m: l for _, m, l, _ in PAIRS}
