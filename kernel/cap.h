@@ -31,12 +31,21 @@ struct cap {
 #define CAP_FILTER_NOTIFY 3     // a packet filter's notification
 #define CAP_SLOTS_NOTIFY 4      // a Slots object's notification (kernel/slots.c)
 
+
 struct slot {
     struct cap cap;
     struct slot *parent, *first_child, *next_sibling, *prev_sibling;
     uint64_t reserved;
 };
 _Static_assert(sizeof(struct slot) == 64, "a slot is one cache line");
+
+// The object a marked slot (cap.held) lies in: those objects are one page,
+// retyped page-aligned, so a slot inside one finds it by its address (as
+// seL4 finds a TCB from the slots inside it).
+static inline uintptr_t cap_holder_object(const struct slot *s)
+{
+    return (uintptr_t)s & ~(uintptr_t)(PAGE_SIZE - 1);
+}
 
 // Slot 0 of every CNode holds this header instead of a capability.
 struct cnode_header {

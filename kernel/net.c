@@ -228,7 +228,7 @@ static struct nic *nic_of(const struct pci_device *d)
 
 static struct packet_filter *filter_of(const struct slot *s)
 {
-    return (struct packet_filter *)((uintptr_t)s & ~(uintptr_t)(PAGE_SIZE - 1));
+    return (struct packet_filter *)cap_holder_object(s);
 }
 
 void net_frame_deleted(const struct slot *s)

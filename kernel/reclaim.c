@@ -52,7 +52,7 @@ _Static_assert(offsetof(struct reclaim, grant) == 0, "grant slots first (reclaim
 
 static struct reclaim *reclaim_of(const struct slot *grant)
 {
-    return (struct reclaim *)((uintptr_t)grant & ~(uintptr_t)(PAGE_SIZE - 1));
+    return (struct reclaim *)cap_holder_object(grant);
 }
 
 static bool granted(const struct reclaim *r, unsigned i) { return r->granted >> i & 1; }

@@ -123,7 +123,7 @@ static struct thread *pick(struct cpu *c, uint64_t now)
     unsigned best_e = 0;
     for (struct thread *t = c->run_head; t; t = t->next) {
         if (unlikely(t->slots)) {
-            if (slots_eligible(t, t->slots, c->slot_active))
+            if (slots_eligible(t, c))
                 return t;
             continue;
         }
@@ -194,8 +194,8 @@ static bool preempts(const struct cpu *c, const struct thread *t)
 {
     const struct thread *cur = __atomic_load_n(&c->current, __ATOMIC_ACQUIRE);
     if (unlikely(t->slots))         // in its own slot it comes first; outside, never
-        return slots_eligible(t, t->slots, c->slot_active);
-    if (cur && unlikely(cur->slots) && slots_eligible(cur, cur->slots, c->slot_active))
+        return slots_eligible(t, c);
+    if (cur && unlikely(cur->slots) && slots_eligible(cur, c))
         return false;
     return !cur || cur == c->idle || t->priority > cur->priority;     // none yet: still starting
 }
@@ -503,7 +503,7 @@ void schedule(void)
         prev_runs = false;
     }
     struct thread *next = pick(c, now);
-    if (prev_runs && unlikely(prev->slots) && !slots_eligible(prev, prev->slots, c->slot_active)) {
+    if (prev_runs && !slots_eligible(prev, c)) {
         runqueue_push(c, prev, now);    // runnable, but its slot is over: it waits for the next one
         prev_runs = false;
     }
@@ -753,7 +753,7 @@ enum ipc_path sched_handoff_check(struct cpu *c, const struct thread *next)
         c->need_resched || must_move(self, c))
         return IPC_SLOW_STATE;
     if (next->state != THREAD_BLOCKED || next->cpu != c->id || __atomic_load_n(&next->on_cpu, __ATOMIC_ACQUIRE) ||
-        must_move(next, c) || (next->slots && !slots_eligible(next, next->slots, c->slot_active)) || self->slots)
+        must_move(next, c) || !slots_eligible(next, c) || self->slots)
         return IPC_SLOW_CPU;        // (CPU slots: the scheduler decides)
     if (next->priority != self->priority)
         return IPC_SLOW_PRIORITY;

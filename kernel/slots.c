@@ -121,7 +121,7 @@ void slots_notification_deleted(const struct slot *s)
 {
     if (s->cap.held != CAP_SLOTS_NOTIFY)
         return;
-    struct cpu_slots *o = (struct cpu_slots *)((uintptr_t)s & ~(uintptr_t)(PAGE_SIZE - 1));
+    struct cpu_slots *o = (struct cpu_slots *)cap_holder_object(s);
     struct mcs_qnode sq;
     mcs_lock(&slots_lock, &sq);
     o->notification = NULL;

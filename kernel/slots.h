@@ -1,6 +1,7 @@
 // The CPU slot vector (include/manifold/slots.h, kernel/slots.c).
 #pragma once
 #include "kernel/cap.h"
+#include "kernel/thread.h"
 #include "include/manifold/slots.h"
 
 struct thread;
@@ -23,11 +24,10 @@ struct cpu_slots {
 
 // Whether t may run on c now (c's run-queue lock held): a thread bound to
 // Slots only in a slot of theirs it has not given up or lost.
-static inline bool slots_eligible(const struct thread *t, const struct cpu_slots *bound,
-                                  const struct cpu_slots *active)
+static inline bool slots_eligible(const struct thread *t, const struct cpu *c)
 {
-    (void)t;
-    return !bound || (bound == active && !bound->done && !bound->denied);
+    const struct cpu_slots *s = t->slots;
+    return !s || (s == c->slot_active && !s->done && !s->denied);
 }
 // The timer tick on c (user mode or idle: no lock held): slot boundaries,
 // upcalls, the accounting.

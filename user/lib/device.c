@@ -36,6 +36,23 @@ long mf_pci_get_irq(long dev, long dst_cnode, long dst_index)
     return mf_invoke(dev, MF_PCI_GET_IRQ, dst_cnode, dst_index, 0, 0);
 }
 
+bool mf_pci_is_virtio_net(long dev)
+{
+    long id = mf_pci_config_read(dev, MF_PCI_DEVICE_ID, 2);
+    return mf_pci_config_read(dev, MF_PCI_VENDOR_ID, 2) == 0x1af4 && (id == 0x1000 || id == 0x1041);
+}
+
+long mf_virtio_net_nic(unsigned n)
+{
+    struct mf_system_info si;
+    if (mf_system_info(&si) < 0)
+        return -E_NOENT;
+    for (unsigned i = 0; i < si.device_count; i++)
+        if (mf_pci_is_virtio_net(MF_CAP_DEVICE_BASE + i) && n-- == 0)
+            return MF_CAP_DEVICE_BASE + i;
+    return -E_NOENT;
+}
+
 long mf_irq_bind(long irq, long notification) { return mf_invoke(irq, MF_IRQ_BIND, notification, 0, 0, 0); }
 long mf_irq_ack(long irq) { return mf_invoke(irq, MF_IRQ_ACK, 0, 0, 0, 0); }
 long mf_irq_unbind(long irq) { return mf_invoke(irq, MF_IRQ_UNBIND, 0, 0, 0, 0); }

@@ -228,6 +228,12 @@ long mf_pci_bar_info(long dev, unsigned bar, struct mf_pci_bar *out);
 long mf_pci_map_bar(long dev, unsigned bar, unsigned flags, uint64_t offset, uint64_t size, uint64_t va);
 long mf_pci_unmap_bar(long dev, unsigned bar, uint64_t va, uint64_t size);
 long mf_pci_get_irq(long dev, long dst_cnode, long dst_index);
+// Whether dev is a virtio-net NIC, which the kernel drives itself (its
+// frames reach packet-filter bindings: docs/exokernel.md).
+bool mf_pci_is_virtio_net(long dev);
+// The n-th virtio-net NIC's device cap among ours (in MF_CAP_DEVICE_BASE
+// order), or -E_NOENT.
+long mf_virtio_net_nic(unsigned n);
 // IRQ caps: bind to a notification; after handling the cause at the
 // device, ack to unmask the line.
 long mf_irq_bind(long irq, long notification);

@@ -20,8 +20,6 @@ struct libos_net {
     uint64_t received, sent, send_refused;
 };
 
-// The n-th virtio-net NIC's device cap among ours, or -E_NOENT.
-long libos_find_nic(unsigned n);
 // Sets the stack up on `nic` with address `ip` (host order, /24): its
 // objects from libmanifold's allocator, the rings mapped in a new VAS (with
 // our home) at ring_base (1 GiB aligned), which we then run in. 0 or -E_*.

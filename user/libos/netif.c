@@ -14,19 +14,6 @@
 enum { ARP, IPV4 };
 #define TX_BUFFERS ((MF_NET_RING_SIZE - MF_NET_TX_OFFSET) / MF_NET_SLOT_SIZE)
 
-long libos_find_nic(unsigned n)
-{
-    struct mf_system_info si;
-    if (mf_system_info(&si) < 0)
-        return -E_NOENT;
-    for (unsigned i = 0; i < si.device_count; i++) {
-        long dev = MF_CAP_DEVICE_BASE + i, id = mf_pci_config_read(dev, MF_PCI_DEVICE_ID, 2);
-        if (mf_pci_config_read(dev, MF_PCI_VENDOR_ID, 2) == 0x1af4 && (id == 0x1000 || id == 0x1041) && n-- == 0)
-            return dev;
-    }
-    return -E_NOENT;
-}
-
 static struct mf_filter_atom atom(uint16_t offset, uint8_t size, uint32_t value)
 {
     uint32_t mask = size == 4 ? 0xffffffffu : (1u << (8 * size)) - 1;

@@ -231,7 +231,7 @@ int main(uint64_t arg)
     }
     unsigned subnet = nic_index == 2 ? 2 : 0;      // NIC 2 is QEMU's user network, 10.0.2.0/24
     snprintf(me, sizeof(me), "10.0.%u.%u", subnet, host);
-    long nic = libos_find_nic(nic_index);
+    long nic = mf_virtio_net_nic(nic_index);
     if (nic < 0) {
         printf("libos_net: no virtio-net NIC %u\n", nic_index);
         return 2;

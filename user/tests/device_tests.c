@@ -62,13 +62,6 @@ static int msix_table_bar(long dev)
     return -1;
 }
 
-// A virtio-net NIC: the kernel drives it (docs/exokernel.md).
-static bool kernel_nic(long dev)
-{
-    long id = mf_pci_config_read(dev, MF_PCI_DEVICE_ID, 2);
-    return mf_pci_config_read(dev, MF_PCI_VENDOR_ID, 2) == 0x1af4 && (id == 0x1000 || id == 0x1041);
-}
-
 // The first device cap with a memory BAR of at least a page that is not
 // its MSI-X BAR (any machine has one: VGA on x86_64, virtio on aarch64),
 // or -1; *bar gets its index. Not a NIC the kernel drives.
@@ -76,7 +69,7 @@ static long device_with_memory_bar(unsigned *bar, struct mf_pci_bar *info)
 {
     for (unsigned i = 0; i < device_count(); i++)
         for (unsigned b = 0; b < MF_PCI_BAR_COUNT; b++)
-            if (!kernel_nic(MF_CAP_DEVICE_BASE + i) && (int)b != msix_table_bar(MF_CAP_DEVICE_BASE + i) &&
+            if (!mf_pci_is_virtio_net(MF_CAP_DEVICE_BASE + i) && (int)b != msix_table_bar(MF_CAP_DEVICE_BASE + i) &&
                 mf_pci_bar_info(MF_CAP_DEVICE_BASE + i, b, info) == 0 && (info->flags & MF_PCI_BAR_MEM) &&
                 info->size >= 4096 && info->base && !(info->base & 4095)) {
                 *bar = b;
@@ -166,7 +159,7 @@ UTEST(pci_map_bar_errors)
     // BAR of a NIC the kernel drives (docs/exokernel.md).
     for (unsigned i = 0; i < device_count(); i++) {
         long dev = MF_CAP_DEVICE_BASE + i;
-        bool nic = kernel_nic(dev);
+        bool nic = mf_pci_is_virtio_net(dev);
         for (unsigned b = 0; b < MF_PCI_BAR_COUNT; b++)
             if (mf_pci_bar_info(dev, b, &info) == 0 && info.size && (nic || !(info.flags & MF_PCI_BAR_MEM)))
                 UCHECK(mf_pci_map_bar(dev, b, 0, 0, 4096, va) == (nic ? -E_BUSY : -E_INVAL));
@@ -193,7 +186,7 @@ UTEST(pci_map_bar_errors)
     // come from there (x86_64 QEMU: ivshmem-doorbell; aarch64: virtio too).
     for (unsigned i = 0; i < device_count(); i++) {
         int t = msix_table_bar(MF_CAP_DEVICE_BASE + i);
-        if (t >= 0 && !kernel_nic(MF_CAP_DEVICE_BASE + i))     // (a NIC's: -E_BUSY, above)
+        if (t >= 0 && !mf_pci_is_virtio_net(MF_CAP_DEVICE_BASE + i))     // (a NIC's: -E_BUSY, above)
             UCHECK(mf_pci_map_bar(MF_CAP_DEVICE_BASE + i, (unsigned)t, 0, 0, 4096, va) == -E_PERM);
     }
     // A real mapping, then the same place again: busy; unmapping only what

@@ -366,26 +366,11 @@ static long next_frame(unsigned k, char *letter, uint32_t *seq)
     return len;
 }
 
-// The n-th virtio-net NIC's device cap, or -1.
-static long libos_find_nic_cap(unsigned n)
-{
-    struct mf_system_info si;
-    if (mf_system_info(&si) < 0)
-        return -1;
-    for (unsigned i = 0; i < si.device_count; i++) {
-        long dev = MF_CAP_DEVICE_BASE + i;
-        long vendor = mf_invoke(dev, MF_PCI_CONFIG_READ, 0, 2, 0, 0), device = mf_invoke(dev, MF_PCI_CONFIG_READ, 2, 2, 0, 0);
-        if (vendor == 0x1af4 && (device == 0x1000 || device == 0x1041) && n-- == 0)
-            return dev;
-    }
-    return -1;
-}
-
 static const char *net_setup(void)
 {
     UCHECK(cleanup() && mf_cnode_revoke(ROOT, RING_UT) == 0);
-    nic_device[0] = libos_find_nic_cap(0);
-    nic_device[1] = libos_find_nic_cap(1);
+    nic_device[0] = mf_virtio_net_nic(0);
+    nic_device[1] = mf_virtio_net_nic(1);
     if (nic_device[1] < 0)
         return "SKIP this machine has no two virtio-net NICs (QEMU_NICS=0?)";
     UCHECK(mf_untyped_retype(RING_UT, MF_OBJ_FRAME, 21, 3, ROOT, RING_S) == 0);
@@ -577,7 +562,7 @@ static const char *libos_cleanup_untypeds(void)
     return NULL;
 }
 
-static bool two_nics(void) { return libos_find_nic_cap(1) >= 0; }
+static bool two_nics(void) { return mf_virtio_net_nic(1) >= 0; }
 
 UTEST(libos_lwip_udp_echo_and_http_between_library_oses)
 {
@@ -607,7 +592,7 @@ UTEST(libos_lwip_udp_echo_and_http_between_library_oses)
 
 UTEST(libos_http_reached_from_the_host)
 {
-    if (libos_find_nic_cap(2) < 0)
+    if (mf_virtio_net_nic(2) < 0)
         return "SKIP no third virtio-net NIC on QEMU's user network (tools/qemu gives one)";
     UCHECK(libos_cleanup_untypeds() == NULL);
     long server = spawn_with_resources("libos_net", 1 | 2 << 8 | 15 << 16 | 1ull << 32, LIBOS_UT_A, LIBOS_CNODES);
