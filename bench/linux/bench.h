@@ -57,5 +57,6 @@ void bench_ipc(void);         // ipc.c
 void bench_sync(void);        // sync.c
 void bench_vm(void);          // vm.c
 void bench_uffd(void);        // uffd.c
+void bench_segv(void);        // signal.c
 
 #endif

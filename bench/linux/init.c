@@ -116,6 +116,7 @@ int main(void)
     bench_sync();
     bench_vm();
     bench_uffd();
+    bench_segv();
     printf("linux-bench: done\n");
     power_off();
 }

@@ -1,7 +1,8 @@
 """Which Linux figure stands beside which Manifold figure.
 
 Each pair is (label, Manifold figure, Linux figure, what the Linux side
-does). Every Manifold figure named here must be printed by every complete
+does). A Manifold figure may stand beside several Linux figures (one row
+each); a Linux figure beside one Manifold figure. Every Manifold figure named here must be printed by every complete
 Manifold boot: one that is not makes `make bench` fail (report.problems),
 and the report lists its Linux figure as waiting for it. When a Manifold
 benchmark is renamed, change the name here.
@@ -32,6 +33,8 @@ PAIRS = [
      "the same with 200 bytes each way"),
     ("user pager fault", "pager.fault_resume", "uffd.fault_resume_4k",
      "userfaultfd: fault, handler thread's UFFDIO_COPY, resume"),
+    ("user fault, in-thread handler", "pager.fault_resume", "signal.segv_mprotect_4k",
+     "SIGSEGV on a PROT_NONE page, the handler mprotect()s it writable, sigreturn, the store resumes"),
     ("first-touch fault", "vm.fault_zero_fill", "vm.fault_first_touch_4k",
      "a store to an untouched anonymous page (kernel zero-fill)"),
     ("map+unmap 4 KiB", "frame.map_unmap_4k", "vm.mmap_munmap_4k",
@@ -66,16 +69,16 @@ NO_LINUX = [
     ("net.demux.*", "the kernel's packet-filter demultiplexer, measured inside the kernel (docs/exokernel.md)"),
 ]
 
-LINUX_FOR = {m: l for _, m, l, _ in PAIRS}
+# The Manifold figures that have a Linux counterpart, each once.
+PAIRED = list(dict.fromkeys(m for _, m, _, _ in PAIRS))
 MANIFOLD_FOR = {l: m for _, m, l, _ in PAIRS}
-LABEL = {m: label for label, m, _, _ in PAIRS}
 LINUX_WHAT = {l: what for _, _, l, what in PAIRS}
 # Every figure the Linux initramfs is expected to print.
 LINUX_EXPECTED = [l for _, _, l, _ in PAIRS]
 
 
 def why_no_linux(name):
-    if name in LINUX_FOR:
+    if name in PAIRED:
         return None
     for pattern, reason in NO_LINUX:
         if fnmatch.fnmatchcase(name, pattern):

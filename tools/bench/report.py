@@ -43,7 +43,8 @@ def problems(results):
             out.append(f"`{f['name']}` ({f['system']}, {f['mode']}) failed its own check (\"verified\":false)")
     printed = {(f["system"], f["mode"], f["name"]) for f in results["figures"]}
     complete = [run for run in results["runs"] if run["system"] == "manifold" and run["status"] == "complete"]
-    for _, m_name, l_name, _ in pairs.PAIRS:
+    for m_name in pairs.PAIRED:
+        l_name = " / ".join(l for _, m, l, _ in pairs.PAIRS if m == m_name)
         absent = [run for run in complete
                   if ("manifold", run["mode"], m_name) not in printed or m_name in run.get("missing", [])]
         if absent:
@@ -139,7 +140,7 @@ class Report:
         return lines + [""], waiting
 
     def manifold_only(self):
-        rows = [n for n in self.names["manifold"] if n not in pairs.LINUX_FOR]
+        rows = [n for n in self.names["manifold"] if n not in pairs.PAIRED]
         if not rows:
             return []
         lines = ["## Manifold figures without a Linux counterpart", "",
