@@ -58,5 +58,6 @@ void bench_sync(void);        // sync.c
 void bench_vm(void);          // vm.c
 void bench_uffd(void);        // uffd.c
 void bench_segv(void);        // signal.c
+void bench_http(void);        // http.c (the host's load; last)
 
 #endif

@@ -4,8 +4,9 @@
 #   make -f bench/linux/linux.mk ARCH=x86_64|aarch64
 #
 # builds build/linux/ARCH/initramfs.cpio (a static /init running every
-# benchmark; on aarch64 also pmu_el0.ko) and fetches Debian's kernel into
-# build/linux/ARCH/kernel/ (bench/linux/fetch-kernel).
+# benchmark, the virtio-net modules with /net-modules, their load order;
+# on aarch64 also pmu_el0.ko) and fetches Debian's kernel and those modules
+# into build/linux/ARCH/kernel/ (bench/linux/fetch-kernel).
 
 ARCH ?= x86_64
 LINUX_BUILD := build/linux/$(ARCH)
@@ -28,6 +29,8 @@ RAMFS_FILES := init=$(INIT)
 RAMFS_DEPS := $(INIT)
 endif
 
+NET_MODULES := $(KERNEL_DIR)/modules/order
+
 .PHONY: all
 all: $(INITRAMFS) $(KERNEL_DIR)/version
 
@@ -36,7 +39,7 @@ $(INIT): $(LINUX_SRCS) bench/linux/bench.h bench/linux/linux.mk
 	@echo "  CC      $@ (static, Linux)"
 	@$(LINUX_CC) $(LINUX_CFLAGS) -o $@ $(LINUX_SRCS)
 
-$(KERNEL_DIR)/version: bench/linux/fetch-kernel
+$(KERNEL_DIR)/version $(NET_MODULES) &: bench/linux/fetch-kernel
 	bench/linux/fetch-kernel $(ARCH) $(KERNEL_DIR)
 
 # kbuild writes its objects beside the sources: build a copy under build/.
@@ -51,5 +54,6 @@ $(MODULE): bench/linux/pmu/pmu_el0.c bench/linux/pmu/Kbuild $(KERNEL_DIR)/versio
 	@# wherever it is built (its size shifts Linux's memory layout a little).
 	@aarch64-linux-gnu-strip --strip-debug $@
 
-$(INITRAMFS): $(RAMFS_DEPS) bench/linux/mkinitramfs
-	bench/linux/mkinitramfs $@ $(RAMFS_FILES)
+$(INITRAMFS): $(RAMFS_DEPS) $(NET_MODULES) bench/linux/mkinitramfs
+	bench/linux/mkinitramfs $@ $(RAMFS_FILES) net-modules=$(NET_MODULES) \
+	    $$(sed 's|.*|&=$(KERNEL_DIR)/modules/&|' $(NET_MODULES))

@@ -11,6 +11,14 @@ QEMU_EXTRA) is the same by construction. Each run is made once per mode:
              idle CPU jumps to its next timer instead of waiting on the host
              clock: deterministic from run to run.
   wallclock  no icount: the counters follow the host's clock.
+
+One figure is measured by the host, not the guest: http.requests_per_s
+(HttpLoad). Both systems serve the same page at 10.0.2.15:80 on the NIC on
+QEMU's user network; when the guest prints `http-bench: serving N requests
+(W warm-up) ...`, the host sends N HTTP/1.0 requests through the hostfwd
+port, one connection at a time, and times each on its own clock. Only on
+the wall clock: under -icount an idle guest's clock jumps ahead, so the
+host sends nothing, and the guest gives up waiting and says so.
 """
 import importlib.machinery
 import importlib.util
@@ -18,7 +26,9 @@ import json
 import os
 import resource
 import select
+import socket
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -75,14 +85,14 @@ def _without_host_randomness(arch, cmd):
     return cmd + ["-rtc", "base=2000-01-01T00:00:00,clock=vm"]
 
 
-def manifold_command(arch, iso, mode):
+def manifold_command(arch, iso, mode, http_port=None):
     # One ISO for every mode: tools/qemu attaches the disk selecting mode=bench.
-    cmd = _qemu.qemu_command(arch, iso, True, "bench")
+    cmd = _qemu.qemu_command(arch, iso, True, "bench", http_port=http_port)
     return _without_host_randomness(arch, cmd) + MODES[mode]
 
 
-def linux_command(arch, kernel, initrd, mode):
-    base = _without_host_randomness(arch, _qemu.qemu_command(arch, "", False))
+def linux_command(arch, kernel, initrd, mode, http_port=None):
+    base = _without_host_randomness(arch, _qemu.qemu_command(arch, "", False, http_port=http_port))
     cmd = []
     skip_value = False
     for arg in base:
@@ -132,12 +142,97 @@ def parse_line(run, line, arch):
             fig["unit"] = UNITS[run.mode]
         run.figures.append(fig)
         return fig
-    if line.startswith("linux-bench: skip "):
-        name, _, reason = line[len("linux-bench: skip "):].partition(": ")
+    # A figure the guest could not measure says why: Linux's /init as
+    # `linux-bench: skip NAME: reason`, Manifold's root task as `bench: skip ...`.
+    skip = next((p for p in ("linux-bench: skip ", "bench: skip ") if line.startswith(p)), None)
+    if skip:
+        name, _, reason = line[len(skip):].partition(": ")
         run.skipped[name] = reason
     elif line.startswith("linux-bench: error: ") or line.startswith("PANIC:"):
         run.errors.append(line)
     return None
+
+
+class HttpLoad:
+    """The host's client for http.requests_per_s (see the top of this file).
+
+    Each request is timed from connect() to the server's close; the
+    figure's median is 1 / the median request time (so its "min" is
+    1 / the slowest), in requests per second of the host's clock. The
+    first request may be retried for a while (the library OS can print its
+    marker before it listens). A reply without the page makes the figure
+    "verified": false."""
+    MARKER = "http-bench: serving "
+    NAME = "http.requests_per_s"
+    EXPECT = b"Hello from 10.0.2.15"
+
+    def __init__(self, port, arch, system):
+        self.port, self.arch, self.system = port, arch, system
+        self.thread, self.figure, self.error = None, None, None
+
+    def line(self, line, mode):
+        if self.thread or mode != "wallclock" or not line.startswith(self.MARKER):
+            return
+        try:
+            words = line[len(self.MARKER):].replace("(", " ").split()
+            total, warmup = int(words[0]), int(words[2])
+        except (IndexError, ValueError):
+            self.error = f"unreadable marker: {line[:120]}"
+            return
+        self.thread = threading.Thread(target=self.load, args=(total, warmup), daemon=True)
+        self.thread.start()
+
+    def request(self):
+        with socket.create_connection(("127.0.0.1", self.port), timeout=30) as s:
+            s.sendall(b"GET / HTTP/1.0\r\nHost: manifold\r\n\r\n")
+            body = b""
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    return body
+                body += chunk
+
+    def load(self, total, warmup):
+        times, right = [], True
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if self.EXPECT in self.request():
+                        break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    self.error = "the guest's HTTP server never answered"
+                    return
+                time.sleep(0.2)
+            for i in range(1, total):
+                t0 = time.perf_counter()
+                body = self.request()
+                t1 = time.perf_counter()
+                right = right and body.startswith(b"HTTP/1.0 200 OK\r\n") and self.EXPECT in body
+                if i >= warmup:
+                    times.append(t1 - t0)
+        except OSError as e:
+            self.error = f"request {len(times) + 1}: {e}"
+            return
+        times.sort()
+        self.figure = {"name": self.NAME, "arch": self.arch, "system": self.system, "unit": "requests/s",
+                       "n": len(times), "min": round(1 / times[-1]), "median": round(1 / times[len(times) // 2]),
+                       "max": round(1 / times[0]), "clock": "host", "verified": right}
+
+    def finish(self, run, on_figure):
+        """After the boot: the figure into `run`, or why there is none."""
+        if self.thread:
+            self.thread.join(timeout=60)
+        if self.error:
+            run.errors.append(f"HTTP load: {self.error}")
+        elif self.thread and self.figure:
+            fig = dict(self.figure, mode=run.mode)
+            run.figures.append(fig)
+            on_figure(fig)
+        elif self.thread:
+            run.errors.append("HTTP load: did not finish")
 
 
 def _busy_seconds():
@@ -152,8 +247,9 @@ def _busy_seconds():
     return host, ours
 
 
-def boot(run, arch, cmd, log_path, timeout, on_figure):
-    """Runs `cmd` to power-off or `timeout` seconds, filling `run`.
+def boot(run, arch, cmd, log_path, timeout, on_figure, http_port=None):
+    """Runs `cmd` to power-off or `timeout` seconds, filling `run`; with
+    http_port (the hostfwd port in `cmd`), also the host's HTTP load.
 
     QEMU gets its own session, so a Ctrl-C reaches only this process, which
     kills QEMU on the way out (finally), whatever the exception."""
@@ -163,6 +259,7 @@ def boot(run, arch, cmd, log_path, timeout, on_figure):
     host0, ours0 = _busy_seconds()
     pending = b""
     timed_out = False
+    http = HttpLoad(http_port, arch, run.system) if http_port else None
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, start_new_session=True)
@@ -186,6 +283,8 @@ def boot(run, arch, cmd, log_path, timeout, on_figure):
                     fig = parse_line(run, line, arch)
                     if fig:
                         on_figure(fig)
+                    if http:
+                        http.line(line, run.mode)
             if not timed_out:
                 try:
                     proc.wait(timeout=10)   # the console closes just before QEMU exits
@@ -195,6 +294,8 @@ def boot(run, arch, cmd, log_path, timeout, on_figure):
             if proc.poll() is None:
                 proc.kill()
             proc.wait()
+    if http:
+        http.finish(run, on_figure)
     run.seconds = time.monotonic() - start
     # Wall-clock figures suffer when other processes want the host's CPUs:
     # how many CPUs they kept busy on average while this boot ran.

@@ -47,7 +47,13 @@ PAIRS = [
      "FUTEX_WAKE / FUTEX_WAIT round trip between two threads"),
     ("barrier, 2 threads", "barrier.episode_2threads", "sync.pthread_barrier_2threads",
      "one pthread_barrier_wait episode with two threads on one CPU"),
+    ("HTTP requests/s (more is better)", "http.requests_per_s", "http.requests_per_s",
+     "the same page from Linux's TCP/IP stack and virtio-net driver, the host's client timing both"),
 ]
+
+# Figures the host measures on its own clock (tools/bench/boot.py, HttpLoad):
+# only in wall-clock boots, never under -icount.
+WALLCLOCK_ONLY = {"http.requests_per_s"}
 
 # Why a Manifold figure has no Linux column (fnmatch patterns, first match).
 # Only figures not in PAIRS are looked up here: a pair always wins.

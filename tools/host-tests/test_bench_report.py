@@ -2,7 +2,7 @@
 """Host test of tools/bench's verdict (report.problems, `run --check`): a
 run fails for a figure that printed "verified":false and for a paired
 Manifold figure (tools/bench/pairs.py) that a complete Manifold boot did
-not print; an incomplete boot is not blamed for the figures it lacks (its
+not print (a figure the host times, only on the wall clock); an incomplete boot is not blamed for the figures it lacks (its
 status fails the run already). Synthetic results, no QEMU. Run by `make
 host-test`."""
 import json
@@ -62,6 +62,9 @@ def main():
     assert "wallclock #1" in found[0]
     check("a paired figure missing from one of several boots", results(missing=[pager]), 1, 1)
     check("absent only from an incomplete boot", results(drop={("icount", pager)}, incomplete=True), 0, 1)
+    host_timed = sorted(pairs.WALLCLOCK_ONLY)[0]
+    check("a host-timed figure absent under icount", results(drop={("icount", host_timed)}), 0, 0)
+    check("a host-timed figure absent on the wall clock", results(drop={("wallclock", host_timed)}), 1, 1)
     assert pairs.why_no_linux("barrier.episode_2threads") is None
     assert pairs.why_no_linux("barrier.counter.cpus2") != pairs.why_no_linux("no.such.figure")
 

@@ -35,7 +35,7 @@ static void echo_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_a
 
 static char page[128];
 static uint64_t requests_left;      // 0: serve forever
-static unsigned served, finished;   // requests answered; answers sent in full and closed
+static unsigned served, finished;   // requests answered; answers closed (the FIN queued)
 
 static err_t http_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 {
@@ -46,8 +46,8 @@ static err_t http_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
     return ERR_OK;
 }
 
-// A request is answered once its blank line has come; the connection is
-// closed when the answer is sent.
+// A request is answered once its blank line has come, and the connection
+// closed behind the answer.
 static err_t http_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 {
     if (!p) {
@@ -60,9 +60,16 @@ static err_t http_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err
     if (complete && !arg) {
         served++;
         tcp_arg(pcb, (void *)1);
-        tcp_sent(pcb, http_sent);
         tcp_write(pcb, page, (u16_t)strlen(page), TCP_WRITE_FLAG_COPY);
-        tcp_output(pcb);
+        // The FIN goes out with the page (as a close() after write() does);
+        // if lwIP has no memory for it now, we close once the page is
+        // acknowledged. After a close the pcb is lwIP's, not ours.
+        if (tcp_close(pcb) == ERR_OK) {
+            finished++;
+        } else {
+            tcp_sent(pcb, http_sent);
+            tcp_output(pcb);
+        }
     }
     return ERR_OK;
 }

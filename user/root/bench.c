@@ -218,6 +218,7 @@ void run_benchmarks(void)
     run_gups();
     run_pointer_sharing(true);
     run_dsm_benchmarks();
+    run_http_benchmark();
 }
 
 void run_lrpc_benchmarks(void)

@@ -15,6 +15,7 @@ void run_benchmarks(void);
 void run_base_benchmarks(void);   // only the figures with a Linux counterpart (tools/bench/pairs.py)
 void run_cluster(void);          // mode=cluster: one node of a DSM across instances (cluster.c)
 void run_lrpc_benchmarks(void);   // LRPC's four calls vs the same by IPC
+void run_http_benchmark(void);    // a library OS's HTTP server under the host's load (bench_http.c)
 void shell(void);
 
 // The name service (names.c): a thread of the root task on NS_ENDPOINT,
