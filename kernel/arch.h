@@ -207,6 +207,15 @@ extern const size_t arch_trap_frame_size;
 // pointer are 0 too; x86_64's direction flag is clear, as the ABI wants).
 void arch_trap_set_entry(struct trap_frame *tf, uint64_t pc, uint64_t sp, uint64_t a0, uint64_t a1);
 uint64_t arch_trap_sp(const struct trap_frame *tf);
+// A user frame into an exception record's pc, sp, flags and regs, and back:
+// the restore keeps the frame a user one (privilege, interrupt and trace
+// bits are the kernel's; only the status flags come from the record).
+struct mf_exception;
+void arch_exception_save(const struct trap_frame *tf, struct mf_exception *e);
+void arch_exception_restore(struct trap_frame *tf, const struct mf_exception *e);
+// Returns to user mode through the path that restores every register of
+// tf (the system-call return may not: x86_64's sysret takes rcx and r11).
+_Noreturn void arch_trap_frame_return(struct trap_frame *tf);
 void arch_trap_dump(const struct trap_frame *tf);   // registers to console
 
 // Copy to/from user memory with fault recovery: returns 0, or -1 when an

@@ -15,6 +15,7 @@
 #include "kernel/usercopy.h"
 #include "kernel/version.h"
 #include "include/manifold/errors.h"
+#include "include/manifold/ipc.h"
 #include "include/manifold/syscall.h"
 #include "lib/string.h"
 
@@ -88,6 +89,7 @@ static int64_t sys_lrpc_return(struct thread *self, struct trap_frame *tf)
 }
 
 static int64_t sys_unknown(struct thread *self, struct trap_frame *tf) { return -E_NOSYS; }
+static int64_t sys_exception_return(struct thread *self, struct trap_frame *tf);
 
 // Every entry is a function: sys_unknown unless named below (the first
 // initializer covers the whole table and the named ones override it), so
@@ -111,9 +113,10 @@ static const syscall_fn syscalls[SYSCALL_TABLE] = {
     [SYS_VAS_SWITCH] = sys_vas_switch,
     [SYS_LRPC_CALL] = sys_lrpc_call,
     [SYS_LRPC_RETURN] = sys_lrpc_return,
+    [SYS_EXCEPTION_RETURN] = sys_exception_return,
 };
 #pragma GCC diagnostic pop
-_Static_assert(SYS_LRPC_RETURN == SYS_COUNT - 1, "a handler above for every call (a new one: add it)");
+_Static_assert(SYS_EXCEPTION_RETURN == SYS_COUNT - 1, "a handler above for every call (a new one: add it)");
 
 void syscall_entry(struct trap_frame *tf)
 {
@@ -165,6 +168,59 @@ static const char *const fault_names[] = {
     [FAULT_OTHER] = "exception",
 };
 
+// Exceptions dispatched to the faulting thread (Aegis's model; struct
+// mf_exception, docs/exokernel.md "Exceptions"): its context goes into a
+// record at the top of its exception stack and it runs its handler there,
+// which ends with SYS_EXCEPTION_RETURN. Not while it runs its handler
+// already (a fault there is handled as if it had none: no recursion), nor
+// inside an LRPC call (it is in the server's address space). False, and
+// nothing changed, when the fault is not dispatched.
+static bool exception_dispatch(struct thread *t, struct trap_frame *tf, int kind, vaddr_t addr, unsigned access)
+{
+    uint64_t pc = __atomic_load_n(&t->exception_pc, __ATOMIC_RELAXED);
+    if (!pc || t->in_exception || t->lrpc_depth)
+        return false;
+    struct mf_exception e = {.kind = (uint64_t)kind};
+    if (kind == FAULT_PAGE || kind == FAULT_PROTECTION)
+        e.address = addr;
+    if (kind == FAULT_PAGE)
+        e.access = (access & VM_WRITE ? MF_ACCESS_WRITE : 0) | (access & VM_EXEC ? MF_ACCESS_EXEC : 0) |
+                   (access & (VM_WRITE | VM_EXEC) ? 0 : MF_ACCESS_READ);
+    arch_exception_save(tf, &e);
+    uint64_t top = __atomic_load_n(&t->exception_stack, __ATOMIC_RELAXED) & ~15ul;
+    uint64_t record = (top - sizeof(e)) & ~15ul;
+    if (top < USER_BASE + sizeof(e) + 16 || copy_to_user(record, &e, sizeof(e)) != 0) {
+        kprintf("manifold: thread %u (%s): no room for the exception record below %p\n", t->id, t->name,
+                (void *)top);
+        return false;
+    }
+    t->in_exception = true;
+    // The handler is entered as if called: handler(record, arg).
+    arch_trap_set_entry(tf, pc, record, record, __atomic_load_n(&t->exception_arg, __ATOMIC_RELAXED));
+    return true;
+}
+
+// SYS_EXCEPTION_RETURN(record): the handler is done; the context in the
+// record, as the handler left it, resumes. Returns only on an error (the
+// thread stays in its handler).
+static int64_t sys_exception_return(struct thread *self, struct trap_frame *tf)
+{
+    if (!self->in_exception)
+        return -E_INVAL;        // no exception to return from
+    uint64_t record = arch_syscall_arg(tf, 0);
+    struct mf_exception e;
+    if (record < USER_BASE || record > USER_TOP - sizeof(e))
+        return -E_RANGE;
+    if (copy_from_user(&e, record, sizeof(e)) != 0)
+        return -E_FAULT;
+    if (e.pc < USER_BASE || e.pc >= USER_TOP || e.sp < USER_BASE || e.sp > USER_TOP)
+        return -E_RANGE;
+    self->in_exception = false;
+    arch_exception_restore(tf, &e);
+    return_to_user(tf);
+    arch_trap_frame_return(tf);     // every register as the record has it
+}
+
 // A user thread faulted and nobody handles it: kill only that thread.
 void user_fault(struct trap_frame *tf, int kind, vaddr_t addr, unsigned access)
 {
@@ -192,11 +248,14 @@ void user_fault(struct trap_frame *tf, int kind, vaddr_t addr, unsigned access)
             schedule();     // stopped while its pager worked
         return;
     }
+    if (kind < FAULT_PAGE || kind > FAULT_OTHER)
+        kind = FAULT_OTHER;
     // A fault in an LRPC server ends the call, not the thread.
     if (t->lrpc_depth && lrpc_fault(t, tf))
         return;
-    if (kind < FAULT_PAGE || kind > FAULT_OTHER)
-        kind = FAULT_OTHER;
+    // Anything no pager resolved: the thread's own handler, if it has one.
+    if (exception_dispatch(t, tf, kind, addr, access))
+        return;
     kprintf("manifold: thread %u (%s) killed: %s at %p (pc %p, %s access)\n", t->id, t->name,
             fault_names[kind], (void *)addr, (void *)arch_trap_pc(tf),
             access & VM_WRITE ? "write" : access & VM_EXEC ? "exec" : "read");

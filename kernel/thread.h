@@ -99,6 +99,10 @@ struct thread {
     int64_t ipc_result;         // what a blocked IPC call returns when woken
     vaddr_t ipc_buffer;         // user address of its IPC buffer page, or 0
     bool in_fault;              // calling its pager: the message is fault_msg, not registers
+    // Its exception handler (MF_THREAD_SET_EXCEPTION; 0: none), and whether
+    // it is running one (a fault then is not dispatched again).
+    uint64_t exception_pc, exception_stack, exception_arg;
+    bool in_exception;
     uint64_t fault_msg[5];      // info, mr0..mr3
     uint8_t lrpc_abort_to;      // LRPC_NO_ABORT, or the depth its aborted calls unwind to
     bool wait_expired;          // woken by the tick from a timed notification wait, still queued

@@ -134,6 +134,7 @@ static int64_t invoke_write_regs(const struct decoded *d)
     // Discards any kernel context the thread had (it was inactive).
     arch_thread_init_user(a->thread, a->pc, a->sp, a->arg);
     a->thread->has_context = true;
+    a->thread->in_exception = false;
     a->thread->exit = (struct mf_exit_status){0};     // a new run: it has not ended
     return 0;
 }
@@ -328,6 +329,39 @@ static int64_t invoke_exit_status(const struct decoded *d)
     return copy_to_user(a->buffer, &st, sizeof(st));
 }
 
+// SET_EXCEPTION: where the thread's exceptions go (kernel/syscall.c,
+// exception_dispatch): handler pc (0: nowhere, as before), the top of the
+// stack the record and the handler use, and the handler's second argument.
+// Any time, the thread itself included: the next exception sees it.
+struct set_exception_args {
+    struct thread *thread;
+    uint64_t pc, stack, arg;
+};
+
+static int decode_set_exception(const struct invocation *inv, struct decoded *d)
+{
+    struct set_exception_args *a = DECODED(struct set_exception_args, d);
+    if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
+        return -E_PERM;
+    uint64_t pc = inv->arg[0], stack = inv->arg[1];
+    if (pc && (pc < USER_BASE || pc >= USER_TOP || stack <= USER_BASE || stack > USER_TOP))
+        return -E_RANGE;
+    a->thread = target_thread(inv);
+    a->pc = pc;
+    a->stack = pc ? stack : 0;
+    a->arg = pc ? inv->arg[2] : 0;
+    return 0;
+}
+
+static int64_t invoke_set_exception(const struct decoded *d)
+{
+    const struct set_exception_args *a = DECODED(struct set_exception_args, d);
+    __atomic_store_n(&a->thread->exception_stack, a->stack, __ATOMIC_RELAXED);
+    __atomic_store_n(&a->thread->exception_arg, a->arg, __ATOMIC_RELAXED);
+    __atomic_store_n(&a->thread->exception_pc, a->pc, __ATOMIC_RELAXED);
+    return 0;
+}
+
 const struct op_handler thread_ops[MAX_OPS] = {
     [MF_THREAD_CONFIGURE] = {decode_configure, invoke_configure},
     [MF_THREAD_WRITE_REGS] = {decode_write_regs, invoke_write_regs},
@@ -338,6 +372,7 @@ const struct op_handler thread_ops[MAX_OPS] = {
     [MF_THREAD_SET_SCHED] = {decode_set_sched, invoke_set_sched},
     [MF_THREAD_BIND_EXIT] = {decode_bind_exit, invoke_bind_exit},
     [MF_THREAD_EXIT_STATUS] = {decode_exit_status, invoke_exit_status},
+    [MF_THREAD_SET_EXCEPTION] = {decode_set_exception, invoke_set_exception},
 };
 _Static_assert(MF_THREAD_OP_COUNT <= MAX_OPS, "thread operation table");
 

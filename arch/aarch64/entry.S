@@ -147,6 +147,15 @@ a64_trap_return:
     eret
     .size a64_trap_return, . - a64_trap_return
 
+// _Noreturn void arch_trap_frame_return(struct trap_frame *tf): tf is the
+// user frame at the top of this thread's kernel stack.
+    .globl arch_trap_frame_return
+    .type arch_trap_frame_return, %function
+arch_trap_frame_return:
+    mov     sp, x0
+    b       a64_trap_return
+    .size arch_trap_frame_return, . - arch_trap_frame_return
+
 // void arch_context_switch(struct thread *from, struct thread *to)
 // Saves x19-x30 (x30: where `from` resumes) on from's stack and sp in
 // from->kernel_sp (offset 0), then clears from->on_cpu (offset 8); loads

@@ -4,6 +4,8 @@
 #include "arch/aarch64/trapframe.h"
 #include "kernel/arch.h"
 #include "kernel/console.h"
+#include "include/manifold/syscall.h"
+#include "lib/string.h"
 #include "kernel/thread.h"
 
 extern char usercopy_start[], usercopy_end[], usercopy_fault[];
@@ -211,3 +213,21 @@ void arch_trap_set_entry(struct trap_frame *tf, uint64_t pc, uint64_t sp, uint64
     tf->x[1] = a1;
 }
 uint64_t arch_trap_sp(const struct trap_frame *tf) { return tf->sp; }
+
+#define PSR_NZCV 0xf0000000ul   // the condition flags: all a restore takes from user space
+
+void arch_exception_save(const struct trap_frame *tf, struct mf_exception *e)
+{
+    memcpy(e->regs, tf->x, sizeof(tf->x));
+    e->pc = tf->pc;
+    e->sp = tf->sp;
+    e->flags = tf->pstate & PSR_NZCV;
+}
+
+void arch_exception_restore(struct trap_frame *tf, const struct mf_exception *e)
+{
+    memcpy(tf->x, e->regs, sizeof(tf->x));
+    tf->pc = e->pc;
+    tf->sp = e->sp;
+    tf->pstate = PSR_MODE_EL0T | PSR_D | PSR_F | (e->flags & PSR_NZCV);
+}

@@ -93,6 +93,14 @@ trap_return:
 .to_kernel:
     iretq
 
+; _Noreturn void arch_trap_frame_return(struct trap_frame *tf): tf is the
+; user frame at the top of this thread's kernel stack; iretq restores all of
+; it (sysret would take rcx and r11).
+global arch_trap_frame_return
+arch_trap_frame_return:
+    mov rsp, rdi
+    jmp trap_return
+
 ; syscall: rcx = user rip, r11 = user rflags, interrupts masked by FMASK.
 global syscall_entry_asm
 syscall_entry_asm:

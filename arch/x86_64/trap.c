@@ -3,6 +3,8 @@
 #include "arch/x86_64/x86.h"
 #include "kernel/arch.h"
 #include "kernel/console.h"
+#include "include/manifold/syscall.h"
+#include "lib/string.h"
 
 extern char usercopy_start[], usercopy_end[], usercopy_fault[];
 
@@ -119,3 +121,30 @@ void arch_trap_set_entry(struct trap_frame *tf, uint64_t pc, uint64_t sp, uint64
     tf->rsi = a1;
 }
 uint64_t arch_trap_sp(const struct trap_frame *tf) { return tf->rsp; }
+
+// RFLAGS' status bits: CF PF AF ZF SF DF OF. Everything else (IF, TF, IOPL,
+// AC, ...) stays the kernel's on a restore.
+#define RFLAGS_STATUS 0xcd5ul
+
+void arch_exception_save(const struct trap_frame *tf, struct mf_exception *e)
+{
+    const uint64_t regs[15] = {tf->rax, tf->rbx, tf->rcx, tf->rdx, tf->rsi, tf->rdi, tf->rbp, tf->r8,
+                               tf->r9, tf->r10, tf->r11, tf->r12, tf->r13, tf->r14, tf->r15};
+    memcpy(e->regs, regs, sizeof(regs));
+    e->pc = tf->rip;
+    e->sp = tf->rsp;
+    e->flags = tf->rflags & RFLAGS_STATUS;
+}
+
+void arch_exception_restore(struct trap_frame *tf, const struct mf_exception *e)
+{
+    const uint64_t *r = e->regs;
+    tf->rax = r[0], tf->rbx = r[1], tf->rcx = r[2], tf->rdx = r[3], tf->rsi = r[4], tf->rdi = r[5];
+    tf->rbp = r[6], tf->r8 = r[7], tf->r9 = r[8], tf->r10 = r[9], tf->r11 = r[10], tf->r12 = r[11];
+    tf->r13 = r[12], tf->r14 = r[13], tf->r15 = r[14];
+    tf->rip = e->pc;
+    tf->rsp = e->sp;
+    tf->rflags = 0x202 | (e->flags & RFLAGS_STATUS);
+    tf->cs = SEL_USER_CODE;
+    tf->ss = SEL_USER_DATA;
+}

@@ -67,6 +67,10 @@ enum mf_thread_op {
     MF_THREAD_SET_SCHED,   // (MF_SCHED_* policy, cpu for MF_SCHED_FIXED): where it runs
     MF_THREAD_BIND_EXIT,   // (notification cptr or 0): signalled (its badge, or 1) whenever the thread ends
     MF_THREAD_EXIT_STATUS, // (struct mf_exit_status *): how it ended; -E_BUSY until it has
+    // (handler pc or 0, exception stack top, arg): the thread's exceptions
+    // go to handler(struct mf_exception *, arg) on that stack (0: none;
+    // they go to a pager or kill it, as before); see struct mf_exception.
+    MF_THREAD_SET_EXCEPTION,
     MF_THREAD_OP_COUNT
 };
 #define MF_REG_PC 0

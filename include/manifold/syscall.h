@@ -24,6 +24,7 @@ enum mf_syscall {
     SYS_VAS_SWITCH,        // (vas cptr, 0 = home): the calling thread moves into that VAS
     SYS_LRPC_CALL,         // (binding cptr, procedure, A-stack) -> the procedure's result (lrpc.h)
     SYS_LRPC_RETURN,       // (value): back to the caller of the LRPC in progress
+    SYS_EXCEPTION_RETURN,  // (struct mf_exception *): resume the context an exception handler was given
     SYS_COUNT
 };
 
@@ -42,6 +43,25 @@ struct mf_exit_status {
 #define MF_FAULT_PROTECTION 3
 #define MF_FAULT_ARITHMETIC 4
 #define MF_FAULT_OTHER      5
+
+// An exception dispatched to the faulting thread itself (Aegis-style; a
+// thread's handler is set with MF_THREAD_SET_EXCEPTION, docs/exokernel.md
+// "Exceptions"): the kernel writes this record at the top of the
+// thread's exception stack and runs handler(record, arg) there; the
+// handler ends with SYS_EXCEPTION_RETURN(record), which resumes the
+// context the record holds, as the handler left it (pc, sp, flags and
+// regs may be changed; the kernel keeps the privileged bits).
+#define MF_EXCEPTION_REGS 31
+struct mf_exception {
+    uint64_t kind;         // MF_FAULT_*
+    uint64_t address;      // the faulting address (page and protection faults), else 0
+    uint64_t access;       // MF_ACCESS_* of the access (page faults), else 0
+    uint64_t pc, sp;       // where it happened: resumed there
+    uint64_t flags;        // x86_64: RFLAGS' status bits (CF PF AF ZF SF DF OF); aarch64: NZCV
+    // x86_64: rax rbx rcx rdx rsi rdi rbp r8 .. r15, then zero;
+    // aarch64: x0 .. x30. (No FP/SIMD state: user code is built without it.)
+    uint64_t regs[MF_EXCEPTION_REGS];
+};
 
 struct mf_thread_info {
     uint32_t id;

@@ -33,7 +33,7 @@ PAIRS = [
      "the same with 200 bytes each way"),
     ("user pager fault", "pager.fault_resume", "uffd.fault_resume_4k",
      "userfaultfd: fault, handler thread's UFFDIO_COPY, resume"),
-    ("user fault, in-thread handler", "pager.fault_resume", "signal.segv_mprotect_4k",
+    ("user fault, in-thread handler", "exception.fault_resume", "signal.segv_mprotect_4k",
      "SIGSEGV on a PROT_NONE page, the handler mprotect()s it writable, sigreturn, the store resumes"),
     ("first-touch fault", "vm.fault_zero_fill", "vm.fault_first_touch_4k",
      "a store to an untouched anonymous page (kernel zero-fill)"),

@@ -223,6 +223,9 @@ static void thread_invoke(struct fz_ctx *c, long t, long op)
     case MF_THREAD_READ_REG:
         a0 = (long)fz_below(c, 3);
         break;
+    case MF_THREAD_SET_EXCEPTION:
+        fz_exception_args(c, &a0, &a1, &a2);
+        break;
     case MF_THREAD_SET_PRIORITY:
         a0 = fz_chance(c, 700) ? (long)fz_below(c, 12) : a0;     // ours is 10: above it, -E_PERM
         if (mine)

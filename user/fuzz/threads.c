@@ -354,6 +354,41 @@ bool fz_thread_regs(struct fz_ctx *c, uint64_t *pc, uint64_t *sp, uint64_t *arg)
     return false;
 }
 
+// A sacrificial thread's exception handler: it sees the record, and then
+// ends the thread by one of three ways, each a path of the kernel's:
+// returning with a record it spoiled (every flag bit set, pc and sp those
+// of fz_exception_exit: the kernel must keep it a user context), with a
+// random record pointer (refused: then it exits), or exiting at once. It
+// never resumes the faulting instruction, so it cannot loop.
+static _Noreturn void fz_exception_exit(void) { mf_exit(0); }
+
+static void fz_exception_handler(struct mf_exception *e, uint64_t arg)
+{
+    switch (arg % 3) {
+    case 0:
+        e->flags = ~0ul;
+        e->pc = (uint64_t)(uintptr_t)fz_exception_exit;
+        e->sp = ((uint64_t)(uintptr_t)e - 64) & ~15ul;
+        mf_exception_return(e);
+        break;
+    case 1:
+        mf_exception_return((struct mf_exception *)(uintptr_t)(arg * 0x9e3779b97f4a7c15ul));
+        break;
+    default:
+        break;
+    }
+    mf_exit(0);
+}
+
+void fz_exception_args(struct fz_ctx *c, long *pc, long *stack, long *arg)
+{
+    static const uint64_t bad[] = {0, 0x7000000000, 0xffff800000000000, 0x800000000000, 1};
+    uint8_t *top = fz_chance(c, 600) ? fz_stack_alloc() : NULL;
+    *pc = fz_chance(c, 600) ? (long)(uintptr_t)fz_exception_handler : (long)bad[fz_below(c, 5)];
+    *stack = top ? (long)(uintptr_t)top : fz_chance(c, 500) ? (long)bad[fz_below(c, 5)] : (long)fz_value(c);
+    *arg = (long)fz_value(c);
+}
+
 // Make a thread from storm memory and start it, with a CSpace, IPC buffer,
 // priority and placement of any kind; now and then delete it at once.
 void fz_thread_scenario(struct fz_ctx *c)
@@ -375,6 +410,11 @@ void fz_thread_scenario(struct fz_ctx *c)
     uint64_t pc, sp, arg;
     bool mini = fz_thread_regs(c, &pc, &sp, &arg);
     fz_inv(c, slot, MF_THREAD_WRITE_REGS, (long)pc, (long)sp, (long)arg, 0);
+    if (fz_chance(c, 300)) {
+        long epc, estack, earg;
+        fz_exception_args(c, &epc, &estack, &earg);
+        fz_inv(c, slot, MF_THREAD_SET_EXCEPTION, epc, estack, earg, 0);
+    }
     if (fz_chance(c, 100))
         fz_inv(c, slot, MF_THREAD_SET_SCHED, (long)fz_below(c, MF_SCHED_POLICIES), (long)fz_below(c, 4), 0, 0);
     else if (mini && fz.cpu >= 0)     // another fuzzer at the same time, on the next CPU

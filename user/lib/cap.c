@@ -168,3 +168,14 @@ long mf_thread_exit_status(long thread, struct mf_exit_status *status)
 {
     return mf_invoke(thread, MF_THREAD_EXIT_STATUS, (long)status, 0, 0, 0);
 }
+
+long mf_thread_set_exception(long thread, mf_exception_handler handler, void *stack, size_t size, uint64_t arg)
+{
+    uint64_t top = handler ? ((uint64_t)(uintptr_t)stack + size) & ~15ul : 0;
+    return mf_invoke(thread, MF_THREAD_SET_EXCEPTION, (long)(uintptr_t)handler, (long)top, (long)arg, 0);
+}
+
+long mf_exception_return(struct mf_exception *record)
+{
+    return mf_syscall(SYS_EXCEPTION_RETURN, (long)(uintptr_t)record, 0, 0);
+}

@@ -174,6 +174,17 @@ long mf_thread_configure_in(long thread, long cspace, void *ipc_buffer, long vas
 long mf_thread_bind_exit(long thread, long notification);
 long mf_thread_exit_status(long thread, struct mf_exit_status *status);
 long mf_thread_write_regs(long thread, uint64_t pc, uint64_t sp, uint64_t arg);
+// Exceptions to the thread itself (docs/exokernel.md "Exceptions"): a fault
+// no pager resolves runs handler(record, arg) on [stack, stack + size) of
+// the same thread, which is not its normal stack; the handler may change
+// the record and ends with mf_exception_return(record) (it must not
+// return). handler NULL: none (faults kill, as before).
+typedef void (*mf_exception_handler)(struct mf_exception *record, uint64_t arg);
+long mf_thread_set_exception(long thread, mf_exception_handler handler, void *stack, size_t size, uint64_t arg);
+// Resumes the context in `record`; returns only on an error (not in a
+// handler: -E_INVAL; a record that is not ours or a pc/sp outside user
+// space: -E_FAULT / -E_RANGE).
+long mf_exception_return(struct mf_exception *record);
 long mf_thread_read_reg(long thread, unsigned reg);   // MF_REG_PC / MF_REG_SP
 long mf_thread_resume(long thread);
 long mf_thread_suspend(long thread);

@@ -1,5 +1,6 @@
 // Virtual-memory figures with a Linux counterpart (tools/bench/pairs.py,
-// docs/benchmarks.md): a user-level pager's fault round trip, the first
+// docs/benchmarks.md): a user-level pager's fault round trip, the same
+// fault handled by the faulting thread's own exception handler, the first
 // touch of a page served by the zero-fill pager, and mapping + unmapping a
 // 4 KiB and a 2 MiB frame. Each sets up a VAS with our home and one segment
 // at SEG_BASE, takes its objects from BENCH_UT and its frames from
@@ -125,6 +126,65 @@ static void bench_pager_fault(uint64_t overhead)
     touch_ok = false;
     bool ok = bench_run_pinned(pager_toucher, 0) && touch_ok;
     bench_report("pager.fault_resume", samples, overhead, bench_verified(ok));
+    cleanup();
+}
+
+// ------------------------------------------------- exception.fault_resume
+// The same fault handled by the faulting thread itself (Aegis's exception
+// dispatch, MF_THREAD_SET_EXCEPTION): the handler, on its own stack, maps
+// S_FRAME at the page and resumes with mf_exception_return. Linux's
+// counterpart is a SIGSEGV handler that mprotect()s the page. Checked as
+// pager.fault_resume: one exception per sample, the frame's pattern seen,
+// the store in the frame; and the record named the page and a write.
+
+static uint8_t handler_stack[4096] __attribute__((aligned(16)));
+static volatile uint64_t exceptions;
+static volatile bool exception_wrong;
+
+static void frame_handler(struct mf_exception *e, uint64_t unused)
+{
+    (void)unused;
+    exception_wrong |= e->kind != MF_FAULT_PAGE || e->access != MF_ACCESS_WRITE ||
+                       (e->address & ~(PAGE - 1)) != SEG_BASE ||
+                       mf_frame_map(S_FRAME, S_SEG, e->address & ~(PAGE - 1), RW) != 0;
+    exceptions++;
+    mf_exception_return(e);
+    exception_wrong = true;         // not reached
+}
+
+static void exception_toucher(uint64_t unused)
+{
+    (void)unused;
+    bool ok = mf_thread_set_exception(BENCH_DRIVER, frame_handler, handler_stack, sizeof(handler_stack), 0) == 0 &&
+              mf_vas_switch(S_VAS) == 0;
+    for (unsigned i = 0; ok && i < BENCH_ITERATIONS; i++) {
+        uint64_t t0 = mf_arch_cycles();
+        window[0] = i;                  // a write fault: our handler maps S_FRAME
+        uint64_t t1 = mf_arch_cycles();
+        uint64_t stored = 0;
+        ok = window[1] == PATTERN && mf_frame_unmap(S_FRAME) == 0 && exceptions == i + 1 && !exception_wrong &&
+             mf_frame_read(S_FRAME, 0, &stored, sizeof(stored)) == 0 && stored == i;
+        sample(i, t0, t1);
+    }
+    touch_ok = ok && mf_thread_set_exception(BENCH_DRIVER, NULL, NULL, 0, 0) == 0 && mf_vas_switch(0) == 0;
+}
+
+static void bench_exception_fault(uint64_t overhead)
+{
+    static uint64_t pattern[PAGE / 8];
+    for (unsigned i = 0; i < PAGE / 8; i++)
+        pattern[i] = PATTERN;
+    exceptions = 0;
+    exception_wrong = false;
+    if (!vas_with_segment(2 * MiB, 13) ||
+        mf_untyped_retype(BENCH_FRAMES_UT, MF_OBJ_FRAME, 12, 1, ROOT, S_FRAME) ||
+        mf_frame_write(S_FRAME, 0, pattern, PAGE)) {
+        setup_failed("the exception benchmark");
+        return;
+    }
+    touch_ok = false;
+    bool ok = bench_run_pinned(exception_toucher, 0) && touch_ok;
+    bench_report("exception.fault_resume", samples, overhead, bench_verified(ok));
     cleanup();
 }
 
@@ -288,6 +348,7 @@ static void bench_map_unmap_many(const char *name, bool batched, uint64_t overhe
 void run_vm_benchmarks(uint64_t overhead)
 {
     bench_pager_fault(overhead);
+    bench_exception_fault(overhead);
     bench_zero_fill(overhead);
     bench_map_unmap("frame.map_unmap_4k", 12, 2 * MiB, overhead);
     bench_map_unmap("frame.map_unmap_2m", 21, GiB, overhead);

@@ -1,0 +1,58 @@
+// long mf_test_fault_keeps_registers(volatile uint64_t *addr): every
+// general register but x30 (the return address) and sp gets its own
+// pattern, a store to *addr faults (the test's exception handler maps the
+// page and resumes), and each must still hold its pattern: 0 if so, else
+// 1 + the number of the first that did not (x0 = 1 .. x29 = 30). The
+// flags too: N and C set before must be set after (32). For
+// user/tests/exokernel_tests.c.
+    .text
+    .globl mf_test_fault_keeps_registers
+    .type mf_test_fault_keeps_registers, %function
+mf_test_fault_keeps_registers:
+    stp     x29, x30, [sp, #-96]!
+    stp     x19, x20, [sp, #16]
+    stp     x21, x22, [sp, #32]
+    stp     x23, x24, [sp, #48]
+    stp     x25, x26, [sp, #64]
+    stp     x27, x28, [sp, #80]
+    mov     x30, x0                 // the address (x30 is saved above)
+    .irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29
+    movz    x\n, #(0x1000 + \n)
+    movk    x\n, #0xa5a5, lsl #16
+    movk    x\n, #(0x5a00 + \n), lsl #32
+    movk    x\n, #0xc3c3, lsl #48
+    .endr
+    movz    x1, #0xa000, lsl #16    // N = 1, C = 1
+    msr     nzcv, x1
+    movz    x1, #(0x1000 + 1)
+    movk    x1, #0xa5a5, lsl #16
+    movk    x1, #(0x5a00 + 1), lsl #32
+    movk    x1, #0xc3c3, lsl #48
+    str     x30, [x30]              // the fault
+    b.cc    32f                     // C survived?
+    b.pl    32f                     // N survived?
+    // Compare x0..x29 with their patterns; x30 is the scratch register.
+    .irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29
+    movz    x30, #(0x1000 + \n)
+    movk    x30, #0xa5a5, lsl #16
+    movk    x30, #(0x5a00 + \n), lsl #32
+    movk    x30, #0xc3c3, lsl #48
+    cmp     x\n, x30
+    b.ne    .Lbad\n
+    .endr
+    mov     x0, #0
+    b       40f
+    .irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29
+.Lbad\n:
+    mov     x0, #(\n + 1)
+    b       40f
+    .endr
+32: mov     x0, #32
+40: ldp     x19, x20, [sp, #16]
+    ldp     x21, x22, [sp, #32]
+    ldp     x23, x24, [sp, #48]
+    ldp     x25, x26, [sp, #64]
+    ldp     x27, x28, [sp, #80]
+    ldp     x29, x30, [sp], #96
+    ret
+    .size mf_test_fault_keeps_registers, . - mf_test_fault_keeps_registers

@@ -1,0 +1,91 @@
+// long mf_test_fault_keeps_registers(volatile uint64_t *addr): every
+// general register gets its own pattern, a store to *addr faults (the
+// test's exception handler maps the page and resumes), and every register
+// must still hold its pattern: 0 if so, else 1 + the first that did not
+// (rax = 1, rbx, rcx, rdx, rsi, rdi, rbp, r8 .. r15 = 15; r11 holds the
+// address). The flags too: CF set before must be set after (16). For
+// user/tests/exokernel_tests.c.
+    .text
+    .globl mf_test_fault_keeps_registers
+mf_test_fault_keeps_registers:
+    pushq %rbx
+    pushq %rbp
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    movq %rdi, %r11                 // the address, while r11 is free
+    movabsq $0x1111111111111101, %rax
+    movabsq $0x2222222222222202, %rbx
+    movabsq $0x3333333333333303, %rcx
+    movabsq $0x4444444444444404, %rdx
+    movabsq $0x5555555555555505, %rsi
+    movabsq $0x6666666666666606, %rdi
+    movabsq $0x7777777777777707, %rbp
+    movabsq $0x8888888888888808, %r8
+    movabsq $0x9999999999999909, %r9
+    movabsq $0xaaaaaaaaaaaaaa0a, %r10
+    movabsq $0xcccccccccccccc0c, %r12
+    movabsq $0xdddddddddddddd0d, %r13
+    movabsq $0xeeeeeeeeeeeeee0e, %r14
+    movabsq $0xffffffffffffff0f, %r15
+    pushq %r11
+    stc                             // CF = 1
+    movq %r11, (%r11)               // the fault (the value: the address itself)
+    popq %r11
+    jnc 16f                         // CF survived?
+    pushq %r11
+    movabsq $0x1111111111111101, %r11
+    cmpq %r11, %rax; jne 1f
+    movabsq $0x2222222222222202, %r11
+    cmpq %r11, %rbx; jne 2f
+    movabsq $0x3333333333333303, %r11
+    cmpq %r11, %rcx; jne 3f
+    movabsq $0x4444444444444404, %r11
+    cmpq %r11, %rdx; jne 4f
+    movabsq $0x5555555555555505, %r11
+    cmpq %r11, %rsi; jne 5f
+    movabsq $0x6666666666666606, %r11
+    cmpq %r11, %rdi; jne 6f
+    movabsq $0x7777777777777707, %r11
+    cmpq %r11, %rbp; jne 7f
+    movabsq $0x8888888888888808, %r11
+    cmpq %r11, %r8; jne 8f
+    movabsq $0x9999999999999909, %r11
+    cmpq %r11, %r9; jne 9f
+    movabsq $0xaaaaaaaaaaaaaa0a, %r11
+    cmpq %r11, %r10; jne 10f
+    movabsq $0xcccccccccccccc0c, %r11
+    cmpq %r11, %r12; jne 12f
+    movabsq $0xdddddddddddddd0d, %r11
+    cmpq %r11, %r13; jne 13f
+    movabsq $0xeeeeeeeeeeeeee0e, %r11
+    cmpq %r11, %r14; jne 14f
+    movabsq $0xffffffffffffff0f, %r11
+    cmpq %r11, %r15; jne 15f
+    xorl %eax, %eax
+    jmp 20f
+1:  movl $1, %eax; jmp 20f
+2:  movl $2, %eax; jmp 20f
+3:  movl $3, %eax; jmp 20f
+4:  movl $4, %eax; jmp 20f
+5:  movl $5, %eax; jmp 20f
+6:  movl $6, %eax; jmp 20f
+7:  movl $7, %eax; jmp 20f
+8:  movl $8, %eax; jmp 20f
+9:  movl $9, %eax; jmp 20f
+10: movl $10, %eax; jmp 20f
+12: movl $12, %eax; jmp 20f
+13: movl $13, %eax; jmp 20f
+14: movl $14, %eax; jmp 20f
+15: movl $15, %eax; jmp 20f
+20: popq %r11
+    jmp 21f
+16: movl $16, %eax
+21: popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbp
+    popq %rbx
+    ret
