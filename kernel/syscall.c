@@ -173,12 +173,22 @@ static const char *const fault_names[] = {
 // record at the top of its exception stack and it runs its handler there,
 // which ends with SYS_EXCEPTION_RETURN. Not while it runs its handler
 // already (a fault there is handled as if it had none: no recursion), nor
-// inside an LRPC call (it is in the server's address space). False, and
-// nothing changed, when the fault is not dispatched.
+// inside an LRPC call (it is in the server's address space). Only the
+// exceptions an instruction causes (page, protection, undefined,
+// arithmetic), not FAULT_OTHER (on x86_64 also NMIs and machine checks
+// taken in user mode). False, and nothing changed, when the fault is not
+// dispatched.
 static bool exception_dispatch(struct thread *t, struct trap_frame *tf, int kind, vaddr_t addr, unsigned access)
 {
-    uint64_t pc = __atomic_load_n(&t->exception_pc, __ATOMIC_RELAXED);
-    if (!pc || t->in_exception || t->lrpc_depth)
+    if (!__atomic_load_n(&t->exception_pc, __ATOMIC_RELAXED) || t->in_exception || t->lrpc_depth ||
+        kind == FAULT_OTHER)
+        return false;
+    // The three together, as one SET_EXCEPTION left them (it runs under
+    // cap_lock, as every invocation does).
+    cap_lock();
+    uint64_t pc = t->exception_pc, stack = t->exception_stack, arg = t->exception_arg;
+    cap_unlock();
+    if (!pc)
         return false;
     struct mf_exception e = {.kind = (uint64_t)kind};
     if (kind == FAULT_PAGE || kind == FAULT_PROTECTION)
@@ -187,16 +197,20 @@ static bool exception_dispatch(struct thread *t, struct trap_frame *tf, int kind
         e.access = (access & VM_WRITE ? MF_ACCESS_WRITE : 0) | (access & VM_EXEC ? MF_ACCESS_EXEC : 0) |
                    (access & (VM_WRITE | VM_EXEC) ? 0 : MF_ACCESS_READ);
     arch_exception_save(tf, &e);
-    uint64_t top = __atomic_load_n(&t->exception_stack, __ATOMIC_RELAXED) & ~15ul;
+    uint64_t top = stack & ~15ul;
     uint64_t record = (top - sizeof(e)) & ~15ul;
     if (top < USER_BASE + sizeof(e) + 16 || copy_to_user(record, &e, sizeof(e)) != 0) {
         kprintf("manifold: thread %u (%s): no room for the exception record below %p\n", t->id, t->name,
                 (void *)top);
         return false;
     }
+    // The handler is entered as if called, handler(record, arg), with a zero
+    // return address (x86_64: the word below the record; aarch64: x30).
+    uint64_t zero = 0;
+    if (copy_to_user(record - 8, &zero, sizeof(zero)) != 0)
+        return false;
     t->in_exception = true;
-    // The handler is entered as if called: handler(record, arg).
-    arch_trap_set_entry(tf, pc, record, record, __atomic_load_n(&t->exception_arg, __ATOMIC_RELAXED));
+    arch_trap_set_entry(tf, pc, record, record, arg);
     return true;
 }
 
@@ -205,15 +219,17 @@ static bool exception_dispatch(struct thread *t, struct trap_frame *tf, int kind
 // thread stays in its handler).
 static int64_t sys_exception_return(struct thread *self, struct trap_frame *tf)
 {
-    if (!self->in_exception)
-        return -E_INVAL;        // no exception to return from
+    // No exception to return from; or a call made from the handler is in
+    // progress, and this is its server speaking (it runs on our thread).
+    if (!self->in_exception || self->lrpc_depth)
+        return -E_INVAL;
     uint64_t record = arch_syscall_arg(tf, 0);
     struct mf_exception e;
     if (record < USER_BASE || record > USER_TOP - sizeof(e))
         return -E_RANGE;
     if (copy_from_user(&e, record, sizeof(e)) != 0)
         return -E_FAULT;
-    if (e.pc < USER_BASE || e.pc >= USER_TOP || e.sp < USER_BASE || e.sp > USER_TOP)
+    if (e.pc < USER_BASE || e.pc >= USER_TOP || e.sp < USER_BASE || e.sp >= USER_TOP)
         return -E_RANGE;
     self->in_exception = false;
     arch_exception_restore(tf, &e);

@@ -356,8 +356,10 @@ static int decode_set_exception(const struct invocation *inv, struct decoded *d)
 static int64_t invoke_set_exception(const struct decoded *d)
 {
     const struct set_exception_args *a = DECODED(struct set_exception_args, d);
-    __atomic_store_n(&a->thread->exception_stack, a->stack, __ATOMIC_RELAXED);
-    __atomic_store_n(&a->thread->exception_arg, a->arg, __ATOMIC_RELAXED);
+    // Under cap_lock (every invocation): exception_dispatch reads the three
+    // under it too, so it never pairs a new handler with an old stack.
+    a->thread->exception_stack = a->stack;
+    a->thread->exception_arg = a->arg;
     __atomic_store_n(&a->thread->exception_pc, a->pc, __ATOMIC_RELAXED);
     return 0;
 }

@@ -224,7 +224,7 @@ static void thread_invoke(struct fz_ctx *c, long t, long op)
         a0 = (long)fz_below(c, 3);
         break;
     case MF_THREAD_SET_EXCEPTION:
-        fz_exception_args(c, &a0, &a1, &a2);
+        fz_exception_args(c, &a0, &a1, &a2, false);
         break;
     case MF_THREAD_SET_PRIORITY:
         a0 = fz_chance(c, 700) ? (long)fz_below(c, 12) : a0;     // ours is 10: above it, -E_PERM

@@ -380,12 +380,16 @@ static void fz_exception_handler(struct mf_exception *e, uint64_t arg)
     mf_exit(0);
 }
 
-void fz_exception_args(struct fz_ctx *c, long *pc, long *stack, long *arg)
+void fz_exception_args(struct fz_ctx *c, long *pc, long *stack, long *arg, bool fresh_stack)
 {
+    // Never a random stack: the kernel writes the record there and the
+    // handler runs on it, so it must be memory nobody else uses (a fresh
+    // sacrificial stack), or none the kernel can write (then the fault
+    // kills, as without a handler).
     static const uint64_t bad[] = {0, 0x7000000000, 0xffff800000000000, 0x800000000000, 1};
-    uint8_t *top = fz_chance(c, 600) ? fz_stack_alloc() : NULL;
+    uint8_t *top = fresh_stack && fz_chance(c, 700) ? fz_stack_alloc() : NULL;
     *pc = fz_chance(c, 600) ? (long)(uintptr_t)fz_exception_handler : (long)bad[fz_below(c, 5)];
-    *stack = top ? (long)(uintptr_t)top : fz_chance(c, 500) ? (long)bad[fz_below(c, 5)] : (long)fz_value(c);
+    *stack = top ? (long)(uintptr_t)top : (long)bad[fz_below(c, 5)];
     *arg = (long)fz_value(c);
 }
 
@@ -412,7 +416,7 @@ void fz_thread_scenario(struct fz_ctx *c)
     fz_inv(c, slot, MF_THREAD_WRITE_REGS, (long)pc, (long)sp, (long)arg, 0);
     if (fz_chance(c, 300)) {
         long epc, estack, earg;
-        fz_exception_args(c, &epc, &estack, &earg);
+        fz_exception_args(c, &epc, &estack, &earg, true);
         fz_inv(c, slot, MF_THREAD_SET_EXCEPTION, epc, estack, earg, 0);
     }
     if (fz_chance(c, 100))

@@ -139,17 +139,16 @@ static void bench_pager_fault(uint64_t overhead)
 
 static uint8_t handler_stack[4096] __attribute__((aligned(16)));
 static volatile uint64_t exceptions;
-static volatile bool exception_wrong;
 
 static void frame_handler(struct mf_exception *e, uint64_t unused)
 {
     (void)unused;
-    exception_wrong |= e->kind != MF_FAULT_PAGE || e->access != MF_ACCESS_WRITE ||
-                       (e->address & ~(PAGE - 1)) != SEG_BASE ||
-                       mf_frame_map(S_FRAME, S_SEG, e->address & ~(PAGE - 1), RW) != 0;
+    if (e->kind != MF_FAULT_PAGE || e->access != MF_ACCESS_WRITE || (e->address & ~(PAGE - 1)) != SEG_BASE ||
+        mf_frame_map(S_FRAME, S_SEG, e->address & ~(PAGE - 1), RW) != 0)
+        mf_exit(1);                 // resumed, it would fault again: the benchmark fails instead
     exceptions++;
     mf_exception_return(e);
-    exception_wrong = true;         // not reached
+    mf_exit(2);                     // not reached
 }
 
 static void exception_toucher(uint64_t unused)
@@ -162,11 +161,12 @@ static void exception_toucher(uint64_t unused)
         window[0] = i;                  // a write fault: our handler maps S_FRAME
         uint64_t t1 = mf_arch_cycles();
         uint64_t stored = 0;
-        ok = window[1] == PATTERN && mf_frame_unmap(S_FRAME) == 0 && exceptions == i + 1 && !exception_wrong &&
+        ok = window[1] == PATTERN && mf_frame_unmap(S_FRAME) == 0 && exceptions == i + 1 &&
              mf_frame_read(S_FRAME, 0, &stored, sizeof(stored)) == 0 && stored == i;
         sample(i, t0, t1);
     }
-    touch_ok = ok && mf_thread_set_exception(BENCH_DRIVER, NULL, NULL, 0, 0) == 0 && mf_vas_switch(0) == 0;
+    bool cleared = mf_thread_set_exception(BENCH_DRIVER, NULL, NULL, 0, 0) == 0;
+    touch_ok = ok && cleared && mf_vas_switch(0) == 0;
 }
 
 static void bench_exception_fault(uint64_t overhead)
@@ -175,7 +175,6 @@ static void bench_exception_fault(uint64_t overhead)
     for (unsigned i = 0; i < PAGE / 8; i++)
         pattern[i] = PATTERN;
     exceptions = 0;
-    exception_wrong = false;
     if (!vas_with_segment(2 * MiB, 13) ||
         mf_untyped_retype(BENCH_FRAMES_UT, MF_OBJ_FRAME, 12, 1, ROOT, S_FRAME) ||
         mf_frame_write(S_FRAME, 0, pattern, PAGE)) {

@@ -3,8 +3,8 @@
 // test's exception handler maps the page and resumes), and every register
 // must still hold its pattern: 0 if so, else 1 + the first that did not
 // (rax = 1, rbx, rcx, rdx, rsi, rdi, rbp, r8 .. r15 = 15; r11 holds the
-// address). The flags too: CF set before must be set after (16). For
-// user/tests/exokernel_tests.c.
+// address). The flags too: CF PF AF ZF SF DF OF set before must be set
+// after (16). For user/tests/exokernel_tests.c.
     .text
     .globl mf_test_fault_keeps_registers
 mf_test_fault_keeps_registers:
@@ -30,10 +30,16 @@ mf_test_fault_keeps_registers:
     movabsq $0xeeeeeeeeeeeeee0e, %r14
     movabsq $0xffffffffffffff0f, %r15
     pushq %r11
-    stc                             // CF = 1
+    pushq $0xcd7                    // CF PF AF ZF SF DF OF set (and bit 1)
+    popfq
     movq %r11, (%r11)               // the fault (the value: the address itself)
+    pushfq                          // the flags as resumed
+    cld
     popq %r11
-    jnc 16f                         // CF survived?
+    andq $0xcd5, %r11
+    cmpq $0xcd5, %r11               // every status flag survived?
+    popq %r11
+    jne 16f
     pushq %r11
     movabsq $0x1111111111111101, %r11
     cmpq %r11, %rax; jne 1f
@@ -88,4 +94,16 @@ mf_test_fault_keeps_registers:
     popq %r12
     popq %rbp
     popq %rbx
+    ret
+
+// long mf_test_spoiled_flags(void): an undefined instruction whose handler
+// resumes after it with a record of every flag bit set; returns RFLAGS as
+// resumed (the kernel must give 0x202 | the status bits: IF, no IOPL, TF,
+// AC, NT, ...), with DF cleared again before C code runs.
+    .globl mf_test_spoiled_flags
+mf_test_spoiled_flags:
+    ud2
+    pushfq
+    cld
+    popq %rax
     ret
