@@ -565,6 +565,35 @@ static int64_t invoke_get_irq(const struct decoded *d)
     return 0;
 }
 
+// DMA_ADDRESS: where the device reaches a frame the caller holds with
+// WRITE. Without an IOMMU a bus address is the physical one, and a device
+// its driver programs can reach any memory: holding a device cap that may
+// act (WRITE, not kernel-driven) is already that authority, so this tells
+// the driver nothing it could not misuse anyway; it only lets an honest
+// one point the device at its own frames. The kernel keeps no record: a
+// driver must stop the device before it lets the frame go.
+struct dma_address_args {
+    uint64_t address;
+};
+
+static int decode_dma_address(const struct invocation *inv, struct decoded *d)
+{
+    struct dma_address_args *a = DECODED(struct dma_address_args, d);
+    int r = need_to_act(inv);
+    if (r)
+        return r;
+    struct slot *frame;
+    if ((r = cap_lookup(inv->caller, inv->arg[0], MF_OBJ_FRAME, MF_RIGHT_WRITE, &frame)))
+        return r;
+    a->address = V2P(frame->cap.obj);
+    return 0;
+}
+
+static int64_t invoke_dma_address(const struct decoded *d)
+{
+    return (int64_t)DECODED(struct dma_address_args, d)->address;
+}
+
 const struct op_handler pci_device_ops[MAX_OPS] = {
     [MF_PCI_CONFIG_READ] = {decode_config_read, invoke_config_read},
     [MF_PCI_SET_COMMAND] = {decode_set_command, invoke_set_command},
@@ -572,6 +601,7 @@ const struct op_handler pci_device_ops[MAX_OPS] = {
     [MF_PCI_MAP_BAR] = {decode_map_bar, invoke_map_bar},
     [MF_PCI_UNMAP_BAR] = {decode_unmap_bar, invoke_unmap_bar},
     [MF_PCI_GET_IRQ] = {decode_get_irq, invoke_get_irq},
+    [MF_PCI_DMA_ADDRESS] = {decode_dma_address, invoke_dma_address},
 };
 _Static_assert(MF_PCI_OP_COUNT <= MAX_OPS, "PCI operations fit the table");
 

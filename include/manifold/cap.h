@@ -149,6 +149,10 @@ enum mf_pci_op {
     MF_PCI_MAP_BAR,            // (bar | MF_PCI_MAP_* flags, offset, size, va): map into the caller's home
     MF_PCI_UNMAP_BAR,          // (bar, va, size): undo MAP_BAR's pages in that range
     MF_PCI_GET_IRQ,            // (dst CNode cptr, dst index): an IRQ cap for the device's INTx line
+    // (frame cptr, with WRITE): the address the device reaches the frame at
+    // (docs/devices.md "DMA": no IOMMU, so a driver that programs a
+    // device may reach all memory; the device cap is that authority).
+    MF_PCI_DMA_ADDRESS,
     MF_PCI_OP_COUNT
 };
 

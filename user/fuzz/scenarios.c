@@ -278,7 +278,7 @@ void fz_device_ops(struct fz_ctx *c)
     long irq = fz_slot_of(c, MF_OBJ_IRQ);
     long a0 = (long)fz_value(c), a1 = (long)fz_value(c), a2 = (long)fz_value(c), a3 = (long)fz_value(c);
     unsigned m = (unsigned)fz_below(c, 8);
-    switch (fz_below(c, 11)) {
+    switch (fz_below(c, 12)) {
     case 0:
     case 1: {
         static const long sizes[] = {1, 2, 4, 3, 8, 0};
@@ -330,6 +330,9 @@ void fz_device_ops(struct fz_ctx *c)
         break;
     case 9:
         fz_inv(c, irq, MF_IRQ_INFO, a0, 0, 0, 0);
+        break;
+    case 10:    // a frame's bus address: only through a device cap that may act
+        fz_inv(c, dev, MF_PCI_DMA_ADDRESS, fz_chance(c, 800) ? fz_slot_of(c, MF_OBJ_FRAME) : a0, a1, 0, 0);
         break;
     default:
         fz_inv(c, fz_chance(c, 500) ? dev : irq, (long)fz_below(c, 10), a0, a1, a2, a3);

@@ -36,6 +36,11 @@ long mf_pci_get_irq(long dev, long dst_cnode, long dst_index)
     return mf_invoke(dev, MF_PCI_GET_IRQ, dst_cnode, dst_index, 0, 0);
 }
 
+long mf_pci_dma_address(long dev, long frame)
+{
+    return mf_invoke(dev, MF_PCI_DMA_ADDRESS, frame, 0, 0, 0);
+}
+
 bool mf_pci_is_virtio_net(long dev)
 {
     long id = mf_pci_config_read(dev, MF_PCI_DEVICE_ID, 2);

@@ -239,6 +239,8 @@ long mf_pci_bar_info(long dev, unsigned bar, struct mf_pci_bar *out);
 long mf_pci_map_bar(long dev, unsigned bar, unsigned flags, uint64_t offset, uint64_t size, uint64_t va);
 long mf_pci_unmap_bar(long dev, unsigned bar, uint64_t va, uint64_t size);
 long mf_pci_get_irq(long dev, long dst_cnode, long dst_index);
+// The bus address of `frame` (held with WRITE) for DMA by `dev`, or -E_*.
+long mf_pci_dma_address(long dev, long frame);
 // Whether dev is a virtio-net NIC, which the kernel drives itself (its
 // frames reach packet-filter bindings: docs/exokernel.md).
 bool mf_pci_is_virtio_net(long dev);

@@ -1,0 +1,303 @@
+// The user-level virtio-blk driver (virtio_blk.h). The layout of the queue
+// frame (4 KiB, the device reads and writes it by DMA):
+//
+//   0      descriptors          VIRTIO_BLK_QUEUE x 16 bytes
+//   128    available ring       flags, idx, ring[QUEUE], used_event
+//   256    used ring            flags, idx, ring[QUEUE] of {id, len}, avail_event
+//   1024   request header       type, reserved, sector
+//   1040   status byte          the device's answer
+//
+// and the data frame holds one request's sectors. A request is a chain of
+// three descriptors: header (device reads), data (device writes for a
+// read, reads for a write), status (device writes).
+#include "virtio_blk.h"
+#include "manifold.h"
+#include "lib/string.h"
+
+#define VIRTIO_VENDOR 0x1af4
+#define PAGE 4096ul
+
+// Configuration-space capability (vendor-specific, id 9) types.
+enum { CAP_COMMON = 1, CAP_NOTIFY = 2, CAP_DEVICE = 4 };
+
+struct virtio_common {
+    uint32_t device_feature_select, device_feature;
+    uint32_t driver_feature_select, driver_feature;
+    uint16_t msix_config, num_queues;
+    uint8_t device_status, config_generation;
+    uint16_t queue_select, queue_size, queue_msix_vector, queue_enable, queue_notify_off;
+    uint64_t queue_desc, queue_driver, queue_device;
+} __attribute__((packed));
+
+enum { STATUS_ACKNOWLEDGE = 1, STATUS_DRIVER = 2, STATUS_DRIVER_OK = 4, STATUS_FEATURES_OK = 8 };
+#define FEATURE_VERSION_1_HIGH 1u       // bit 32: bit 0 of the second feature word
+#define NO_VECTOR 0xffff
+
+struct vring_desc {
+    uint64_t addr;
+    uint32_t len;
+    uint16_t flags, next;
+};
+#define DESC_NEXT 1
+#define DESC_WRITE 2
+
+enum { T_IN = 0, T_OUT = 1, T_GET_ID = 8 };
+struct request_header {
+    uint32_t type, reserved;
+    uint64_t sector;
+};
+
+#define OFF_AVAIL 128
+#define OFF_USED 256
+#define OFF_HEADER 1024
+#define OFF_STATUS 1040
+
+bool mf_pci_is_virtio_blk(long dev)
+{
+    long id = mf_pci_config_read(dev, MF_PCI_DEVICE_ID, 2);
+    return mf_pci_config_read(dev, MF_PCI_VENDOR_ID, 2) == VIRTIO_VENDOR && (id == 0x1001 || id == 0x1042);
+}
+
+static void dma_barrier(void)
+{
+    // Our stores to the queue before the device may see the doorbell or
+    // index; its writes before our reads of what it wrote.
+#if defined(__aarch64__)
+    __asm__ volatile("dsb sy" ::: "memory");
+#else
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+#endif
+}
+
+// Maps the structure of `type` (the virtio capability naming BAR + offset)
+// at a fresh device-window address; *extra: the notify multiplier.
+static volatile void *map_structure(struct virtio_blk *b, unsigned type, uint32_t *extra)
+{
+    long dev = b->device;
+    if (!(mf_pci_config_read(dev, 0x06, 2) & 0x10))
+        return NULL;
+    long p = mf_pci_config_read(dev, 0x34, 1) & 0xfc;
+    for (unsigned n = 0; p >= 0x40 && n < 48; n++, p = mf_pci_config_read(dev, (unsigned)p + 1, 1) & 0xfc) {
+        if (mf_pci_config_read(dev, (unsigned)p, 1) != 0x09 || mf_pci_config_read(dev, (unsigned)p + 3, 1) != type)
+            continue;
+        unsigned bar = (unsigned)mf_pci_config_read(dev, (unsigned)p + 4, 1);
+        uint64_t offset = (uint64_t)mf_pci_config_read(dev, (unsigned)p + 8, 4);
+        uint64_t length = (uint64_t)mf_pci_config_read(dev, (unsigned)p + 12, 4);
+        if (extra)
+            *extra = (uint32_t)mf_pci_config_read(dev, (unsigned)p + 16, 4);
+        uint64_t first = offset & ~(PAGE - 1), bytes = ((offset + length + PAGE - 1) & ~(PAGE - 1)) - first;
+        uint64_t va = mf_device_va_alloc(bytes);
+        if (!va)
+            return NULL;
+        if (mf_pci_map_bar(dev, bar, 0, first, bytes, va) < 0) {
+            mf_device_va_free(va, bytes);
+            return NULL;
+        }
+        b->map[b->maps].va = va, b->map[b->maps].bytes = bytes, b->map[b->maps].bar = bar;
+        b->maps++;
+        return (volatile uint8_t *)va + (offset - first);
+    }
+    return NULL;
+}
+
+// One request: the header says what, `len` data bytes, then the status.
+static long request(struct virtio_blk *b, uint32_t type, uint64_t sector, uint32_t len, bool device_writes)
+{
+    volatile struct vring_desc *desc = (volatile struct vring_desc *)b->queue;
+    volatile uint16_t *avail = (volatile uint16_t *)(b->queue + OFF_AVAIL);
+    volatile uint16_t *used_idx = (volatile uint16_t *)(b->queue + OFF_USED + 2);
+    volatile struct request_header *h = (volatile struct request_header *)(b->queue + OFF_HEADER);
+    h->type = type;
+    h->reserved = 0;
+    h->sector = sector;
+    b->queue[OFF_STATUS] = 0xff;
+    desc[0] = (struct vring_desc){b->queue_bus + OFF_HEADER, sizeof(struct request_header), DESC_NEXT, 1};
+    desc[1] = (struct vring_desc){b->data_bus, len, (uint16_t)(DESC_NEXT | (device_writes ? DESC_WRITE : 0)), 2};
+    desc[2] = (struct vring_desc){b->queue_bus + OFF_STATUS, 1, DESC_WRITE, 0};
+    avail[2 + b->next_avail % VIRTIO_BLK_QUEUE] = 0;
+    b->next_avail++;
+    dma_barrier();
+    avail[1] = b->next_avail;
+    dma_barrier();
+    *b->notify = 0;
+    b->requests++;
+    for (long end = mf_time() + 200; *used_idx == b->last_used;) {
+        if (mf_time() > end) {
+            b->errors++;
+            return -E_DEAD;
+        }
+        mf_yield();
+    }
+    dma_barrier();
+    b->last_used++;
+    if (b->queue[OFF_STATUS] != 0) {
+        b->errors++;
+        return -E_DEAD;
+    }
+    return 0;
+}
+
+static void reset(struct virtio_blk *b)
+{
+    volatile struct virtio_common *c = b->common;
+    c->device_status = 0;
+    for (int i = 0; i < 1000 && c->device_status != 0; i++)
+        mf_yield();
+}
+
+static long setup(struct virtio_blk *b)
+{
+    uint32_t multiplier = 0;
+    volatile struct virtio_common *c = map_structure(b, CAP_COMMON, NULL);
+    volatile uint8_t *notify_base = c ? map_structure(b, CAP_NOTIFY, &multiplier) : NULL;
+    b->device_cfg = notify_base ? map_structure(b, CAP_DEVICE, NULL) : NULL;
+    if (!c || !notify_base || !b->device_cfg)
+        return -E_NOENT;        // not a virtio 1.0 device (or no room in the device window)
+    b->common = c;
+    long r = mf_pci_set_command(b->device, MF_PCI_COMMAND_MEMORY | MF_PCI_COMMAND_BUS_MASTER | MF_PCI_COMMAND_INTX_OFF);
+    if (r < 0)
+        return r;
+    reset(b);
+    c->device_status = STATUS_ACKNOWLEDGE;
+    c->device_status = STATUS_ACKNOWLEDGE | STATUS_DRIVER;
+    c->device_feature_select = 1;
+    if (!(c->device_feature & FEATURE_VERSION_1_HIGH))
+        return -E_NOENT;
+    c->driver_feature_select = 0;
+    c->driver_feature = 0;          // nothing optional: read-write, no flush, one queue
+    c->driver_feature_select = 1;
+    c->driver_feature = FEATURE_VERSION_1_HIGH;
+    c->device_status = STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK;
+    if (!(c->device_status & STATUS_FEATURES_OK))
+        return -E_NOENT;
+    c->queue_select = 0;
+    if (c->queue_size < VIRTIO_BLK_QUEUE)
+        return -E_NOENT;
+    c->queue_size = VIRTIO_BLK_QUEUE;
+    c->queue_msix_vector = NO_VECTOR;       // completion by polling
+    c->queue_desc = b->queue_bus;
+    c->queue_driver = b->queue_bus + OFF_AVAIL;
+    c->queue_device = b->queue_bus + OFF_USED;
+    b->notify = (volatile uint16_t *)(notify_base + (uint64_t)c->queue_notify_off * multiplier);
+    c->queue_enable = 1;
+    c->device_status = STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK;
+    volatile uint32_t *capacity = (volatile uint32_t *)b->device_cfg;
+    b->capacity = capacity[0] | (uint64_t)capacity[1] << 32;
+    // The serial number, as a first request (a device without one answers
+    // an error: then it has none).
+    memset(b->serial, 0, sizeof(b->serial));
+    if (request(b, T_GET_ID, 0, VIRTIO_BLK_SERIAL, true) == 0)
+        memcpy(b->serial, b->data, VIRTIO_BLK_SERIAL);
+    return 0;
+}
+
+long virtio_blk_open(struct virtio_blk *b, long device, uint64_t base)
+{
+    memset(b, 0, sizeof(*b));
+    b->device = device;
+    if (!mf_pci_is_virtio_blk(device))
+        return -E_TYPE;
+    b->queue_frame = mf_new(MF_OBJ_FRAME, 12);
+    b->data_frame = mf_new(MF_OBJ_FRAME, 12);
+    b->vas = mf_new(MF_OBJ_VAS, 14);
+    b->segment = mf_new(MF_OBJ_SEGMENT, 13);
+    long r = b->queue_frame < 0 || b->data_frame < 0 || b->vas < 0 || b->segment < 0 ? -E_NOMEM : 0;
+    if (!r)
+        r = mf_vas_attach(b->vas, 0);
+    if (!r)
+        r = mf_segment_configure(b->segment, base, 2ul << 20);
+    if (!r)
+        r = mf_vas_attach_segment(b->vas, b->segment, MF_RIGHT_READ | MF_RIGHT_WRITE);
+    if (!r)
+        r = mf_frame_map(b->queue_frame, b->segment, base, MF_RIGHT_READ | MF_RIGHT_WRITE);
+    if (!r)
+        r = mf_frame_map(b->data_frame, b->segment, base + PAGE, MF_RIGHT_READ | MF_RIGHT_WRITE);
+    long qbus = r ? r : mf_pci_dma_address(device, b->queue_frame);
+    long dbus = qbus < 0 ? qbus : mf_pci_dma_address(device, b->data_frame);
+    r = dbus < 0 ? dbus : mf_vas_switch(b->vas);
+    if (r) {
+        virtio_blk_close(b);
+        return r;
+    }
+    b->queue_bus = (uint64_t)qbus;
+    b->data_bus = (uint64_t)dbus;
+    b->queue = (volatile uint8_t *)base;
+    b->data = (uint8_t *)(base + PAGE);
+    memset((void *)b->queue, 0, PAGE);
+    r = setup(b);
+    if (r)
+        virtio_blk_close(b);
+    return r;
+}
+
+static long check(const struct virtio_blk *b, uint64_t sector, unsigned count)
+{
+    if (count == 0 || count > VIRTIO_BLK_MAX_SECTORS || sector >= b->capacity || count > b->capacity - sector)
+        return -E_RANGE;
+    return 0;
+}
+
+long virtio_blk_read(struct virtio_blk *b, uint64_t sector, void *buf, unsigned count)
+{
+    long r = check(b, sector, count);
+    if (!r)
+        r = request(b, T_IN, sector, count * VIRTIO_BLK_SECTOR, true);
+    if (!r)
+        memcpy(buf, b->data, count * VIRTIO_BLK_SECTOR);
+    return r;
+}
+
+long virtio_blk_write(struct virtio_blk *b, uint64_t sector, const void *buf, unsigned count)
+{
+    long r = check(b, sector, count);
+    if (r)
+        return r;
+    memcpy(b->data, buf, count * VIRTIO_BLK_SECTOR);
+    return request(b, T_OUT, sector, count * VIRTIO_BLK_SECTOR, false);
+}
+
+void virtio_blk_close(struct virtio_blk *b)
+{
+    if (b->common) {
+        reset(b);               // the device lets go of our frames
+        mf_pci_set_command(b->device, MF_PCI_COMMAND_MEMORY);
+    }
+    while (b->maps > 0) {
+        b->maps--;
+        mf_pci_unmap_bar(b->device, b->map[b->maps].bar, b->map[b->maps].va, b->map[b->maps].bytes);
+        mf_device_va_free(b->map[b->maps].va, b->map[b->maps].bytes);
+    }
+    mf_vas_switch(0);
+    long objects[] = {b->segment, b->vas, b->data_frame, b->queue_frame};
+    for (unsigned i = 0; i < 4; i++)
+        if (objects[i] > 0)
+            mf_slot_free(objects[i]);
+    b->segment = b->vas = b->data_frame = b->queue_frame = 0;
+    b->common = NULL;
+}
+
+long virtio_blk_find(const char *serial, unsigned index)
+{
+    struct mf_system_info si;
+    if (mf_system_info(&si) < 0)
+        return -E_NOENT;
+    for (unsigned i = 0; i < si.device_count; i++) {
+        long dev = MF_CAP_DEVICE_BASE + i;
+        if (!mf_pci_is_virtio_blk(dev))
+            continue;
+        if (!serial) {
+            if (index-- == 0)
+                return dev;
+            continue;
+        }
+        // Ask its serial: set it up at a scratch address, then let it go.
+        struct virtio_blk b;
+        if (virtio_blk_open(&b, dev, 0xa0000000ul) != 0)
+            continue;
+        bool match = strncmp(b.serial, serial, VIRTIO_BLK_SERIAL) == 0;
+        virtio_blk_close(&b);
+        if (match)
+            return dev;
+    }
+    return -E_NOENT;
+}
