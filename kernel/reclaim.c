@@ -1,5 +1,8 @@
-// Reclaim objects: visible revocation of lent frames (include/manifold/
-// reclaim.h, docs/exokernel.md), the exokernel's repossession protocol.
+// Reclaim objects: visible revocation of lent frames and CPU slots
+// (include/manifold/reclaim.h, docs/exokernel.md), the exokernel's
+// repossession protocol. A grant is a frame cap or a Slots cap; ending a
+// Slots grant (COLLECT, released or taken) also frees its slots
+// (slots_release): time comes back as memory does.
 //
 // Each grant is a capability slot inside the object (grant[i]), a copy of
 // the manager's frame cap, and the library OS's cap is derived from it.
@@ -9,8 +12,8 @@
 // its target.
 //
 // Who took a grant. A grant slot carries CAP_RECLAIM_GRANT in its cap
-// (never copied: cap_derive clears it), so the frame type's cap_deleted
-// hook (frame_cap_deleted) tells reclaim_frame_deleted when the slot, or
+// (never copied: cap_derive clears it), so the frame and Slots types'
+// cap_deleted hooks tell reclaim_cap_deleted when the slot, or
 // a cap derived directly from it, goes. A cap below a grant that goes
 // while a revocation is under way (cap_revoking()) was taken from the
 // library OS: by COLLECT past the deadline, or by the manager revoking
@@ -28,6 +31,7 @@
 // documented order (kernel/locks.h).
 #include "kernel/reclaim.h"
 #include "kernel/object.h"
+#include "kernel/slots.h"
 #include "kernel/invoke.h"
 #include "kernel/ipc.h"
 #include "kernel/thread.h"
@@ -108,10 +112,11 @@ static void record_taken(struct reclaim *r, unsigned i, bool forced)
 
 static struct reclaim *collecting;   // revoking a grant past its deadline (cap_lock)
 
-void reclaim_frame_deleted(const struct slot *s)
+void reclaim_cap_deleted(const struct slot *s)
 {
     const struct slot *grant = s->cap.held == CAP_RECLAIM_GRANT ? s : s->parent;
-    if (!grant || grant->cap.type != MF_OBJ_FRAME || grant->cap.held != CAP_RECLAIM_GRANT)
+    if (!grant || (grant->cap.type != MF_OBJ_FRAME && grant->cap.type != MF_OBJ_SLOTS) ||
+        grant->cap.held != CAP_RECLAIM_GRANT)
         return;
     struct reclaim *r = reclaim_of(grant);
     if (r->finalizing)
@@ -194,9 +199,14 @@ static int decode_grant(const struct invocation *inv, struct decoded *d)
     struct grant_args *a = DECODED(struct grant_args, d);
     if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
         return -E_PERM;
-    int r = cap_lookup(inv->caller, inv->arg[0], MF_OBJ_FRAME, 0, &a->frame);
+    // A frame, or a Slots object (then its thread is the library OS's).
+    const struct slot *lent = cspace_lookup(inv->caller, inv->arg[0]);
+    unsigned type = lent && !slot_empty(lent) && lent->cap.type == MF_OBJ_SLOTS ? MF_OBJ_SLOTS : MF_OBJ_FRAME;
+    int r = cap_lookup(inv->caller, inv->arg[0], type, 0, &a->frame);
     if (r)
         return r;
+    if (type == MF_OBJ_SLOTS && !((const struct cpu_slots *)a->frame->cap.obj)->configured)
+        return refuse(inv, -E_INVAL, "the Slots object holds no slots (CONFIGURE it first)");
     struct slot *cnode;
     r = cap_lookup(inv->caller, inv->arg[1], MF_OBJ_CNODE, MF_RIGHT_WRITE, &cnode);
     if (r)
@@ -325,7 +335,9 @@ static int64_t invoke_collect(const struct decoded *d)
             if (err)
                 return err;     // -E_AGAIN: the rest on the next call
         }
-        cap_delete_nested(grant);   // a frame: bounded (reclaim_frame_deleted clears the entry)
+        if (grant->cap.type == MF_OBJ_SLOTS)
+            slots_release((struct cpu_slots *)grant->cap.obj);     // the time comes back too
+        cap_delete_nested(grant);   // bounded (reclaim_cap_deleted clears the entry)
         if (forced)
             taken++;
         else

@@ -371,7 +371,7 @@ static void frame_unmap(struct slot *frame)
 
 void frame_cap_deleted(const struct slot *s)
 {
-    reclaim_frame_deleted(s);      // a grant, or a cap lent through one
+    reclaim_cap_deleted(s);        // a grant, or a cap lent through one
     net_frame_deleted(s);          // a packet filter's ring
     bool held = space_lock_held();
     if (!held)

@@ -28,6 +28,7 @@
 #include "kernel/invoke.h"
 #include "kernel/ipc.h"
 #include "kernel/lockdep.h"
+#include "kernel/reclaim.h"
 #include "kernel/object.h"
 #include "kernel/sched.h"
 #include "kernel/thread.h"
@@ -272,11 +273,12 @@ _Static_assert(MF_SLOTS_OP_COUNT <= MAX_OPS, "slots operation table");
 static int slots_bits(unsigned size_bits) { return size_bits == 0 ? PAGE_SHIFT : -1; }
 _Static_assert(sizeof(struct cpu_slots) <= PAGE_SIZE, "a Slots object is one page");
 
-// The final cap is gone: the slots are free again and the thread an
-// ordinary one (still fixed to the CPU); then the notification copy.
-static void slots_finalize(const struct cap *cap)
+// The slots are free again and the thread an ordinary one (still fixed to
+// the CPU); then the notification copy goes and the object is unconfigured
+// (CONFIGURE may bind it again). When the final cap goes, and when a
+// Reclaim grant of the object ends (kernel/reclaim.c). cap_lock held.
+void slots_release(struct cpu_slots *s)
 {
-    struct cpu_slots *s = (struct cpu_slots *)cap->obj;
     if (!s->configured)
         return;
     struct mcs_qnode sq, q;
@@ -291,15 +293,21 @@ static void slots_finalize(const struct cap *cap)
         c->slot_active = NULL;
     __atomic_store_n(&c->slotted, c->slotted - (uint32_t)__builtin_popcount(s->mask), __ATOMIC_RELAXED);
     c->need_resched = true;
+    s->done = s->denied = s->charge = false;
     mcs_unlock(&c->lock, &q);
+    s->configured = false;
+    s->mask = 0;
     mcs_unlock(&slots_lock, &sq);
     cap_delete_nested(&s->notify_slot);
 }
+
+static void slots_finalize(const struct cap *cap) { slots_release((struct cpu_slots *)cap->obj); }
 
 const struct object_type slots_object_type = {
     .name = "slots",
     .object_bits = slots_bits,
     .finalize = slots_finalize,
+    .cap_deleted = reclaim_cap_deleted,     // a Reclaim grant of it, or a cap lent through one
     .ops = slots_ops,
     .op_count = MF_SLOTS_OP_COUNT,
     .lock_class = LOCK_CAP,

@@ -32,6 +32,9 @@ static inline bool slots_eligible(const struct thread *t, const struct cpu *c)
 // The timer tick on c (user mode or idle: no lock held): slot boundaries,
 // upcalls, the accounting.
 void slots_tick(struct cpu *c);
+// The slots go back to nobody, the thread is an ordinary one again and the
+// object unconfigured (the finalizer; a Reclaim grant ended). cap_lock held.
+void slots_release(struct cpu_slots *s);
 // t is being destroyed: it leaves its Slots (which keep their slots).
 void slots_thread_gone(struct thread *t);
 // The notification type's cap_deleted hook: a Slots object's own copy is going.

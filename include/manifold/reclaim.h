@@ -15,6 +15,11 @@
 //             deadline; what it keeps past the deadline COLLECT revokes
 //             and lists in the repossession vector.
 //
+// A grant may also be a Slots object (CPU slots bound to the library OS's
+// thread, include/manifold/slots.h): the same entries, requests and
+// records, and when COLLECT ends such a grant (released or taken) its
+// slots are freed and the thread is an ordinary one again.
+//
 // A grant marked MF_RECLAIM_GUARANTEED is never asked for or taken through
 // the object (REQUEST refuses it). Any taking of a granted frame by
 // revocation from above (the manager revoking its own frame cap, or the
@@ -32,9 +37,10 @@ enum mf_reclaim_op {
     // current; the notification is signalled (its badge, or 1) at every
     // request and forced taking. The object keeps its own copies of both.
     MF_RECLAIM_CONFIGURE = 0,
-    // (frame cptr, dst CNode cptr, dst index, entry | rights << 8 | flags):
-    // lend the frame: a copy with `rights` goes into the empty slot dst
-    // index of the CNode (the library OS's), recorded as `entry`.
+    // (frame or Slots cptr, dst CNode cptr, dst index, entry | rights << 8 |
+    // flags): lend it: a copy with `rights` goes into the empty slot dst
+    // index of the CNode (the library OS's), recorded as `entry`. Slots
+    // must be configured (-E_INVAL).
     MF_RECLAIM_GRANT,
     // (entry mask, ticks > 0): ask for these granted, revocable entries
     // back within `ticks` timer ticks.

@@ -340,7 +340,9 @@ static void reclaim_invoke(struct fz_ctx *c, long r, long op)
         a1 = fz_slot_of(c, MF_OBJ_NOTIFICATION);
         break;
     case MF_RECLAIM_GRANT:
-        a0 = fz_slot_of(c, MF_OBJ_FRAME);
+        // A frame; now and then a Slots object (ours are never configured:
+        // the grant is refused).
+        a0 = fz_slot_of(c, fz_chance(c, 100) ? MF_OBJ_SLOTS : MF_OBJ_FRAME);
         a1 = dst_cnode(c);
         a2 = fz_chance(c, 800) ? fz_free_slot(c) : fz_cptr(c);
         if (fz_chance(c, 850))

@@ -18,7 +18,7 @@ long mf_blk_attach(struct mf_blk *c, long service, long frame, long session_slot
     if ((long)m.mr[0] < 0)
         return (long)m.mr[0];
     if (!(m.info & MF_INFO_CAP))
-        return -E_INVAL;        // no session cap came (no GRANT on the service cap?)
+        return -E_INVAL;        // no session cap came (session_slot not empty, or past our CSpace)
     c->session = session_slot;
     c->frame = frame;
     c->capacity = m.mr[0];

@@ -6,7 +6,13 @@
 // its own badge; requests name sectors and move their data through that
 // frame (the server reads and writes it with MF_FRAME_READ/WRITE, so a
 // client that revokes its frame only fails its own requests). Another
-// client cannot use a session it was not given: the badge is the kernel's.
+// client cannot use a session it was not given: the badge is the kernel's,
+// and it carries a generation, so a call still queued from an ended
+// session is refused. Limits: 16 sessions; a client that never detaches
+// holds one until its frame goes (a denial of service by design of the
+// limit, not a way into another's data). Every program the shell starts
+// holds the PCI device caps too: blkd's protection is against programs
+// without them.
 #pragma once
 #include <stdint.h>
 

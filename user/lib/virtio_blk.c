@@ -29,7 +29,7 @@ struct virtio_common {
     uint64_t queue_desc, queue_driver, queue_device;
 } __attribute__((packed));
 
-enum { STATUS_ACKNOWLEDGE = 1, STATUS_DRIVER = 2, STATUS_DRIVER_OK = 4, STATUS_FEATURES_OK = 8 };
+enum { STATUS_ACKNOWLEDGE = 1, STATUS_DRIVER = 2, STATUS_DRIVER_OK = 4, STATUS_FEATURES_OK = 8, STATUS_FAILED = 128 };
 #define FEATURE_VERSION_1_HIGH 1u       // bit 32: bit 0 of the second feature word
 #define NO_VECTOR 0xffff
 
@@ -101,8 +101,12 @@ static volatile void *map_structure(struct virtio_blk *b, unsigned type, uint32_
 }
 
 // One request: the header says what, `len` data bytes, then the status.
+static bool reset(struct virtio_blk *b);
+
 static long request(struct virtio_blk *b, uint32_t type, uint64_t sector, uint32_t len, bool device_writes)
 {
+    if (b->broken)
+        return -E_DEAD;
     volatile struct vring_desc *desc = (volatile struct vring_desc *)b->queue;
     volatile uint16_t *avail = (volatile uint16_t *)(b->queue + OFF_AVAIL);
     volatile uint16_t *used_idx = (volatile uint16_t *)(b->queue + OFF_USED + 2);
@@ -121,15 +125,20 @@ static long request(struct virtio_blk *b, uint32_t type, uint64_t sector, uint32
     dma_barrier();
     *b->notify = 0;
     b->requests++;
-    for (long end = mf_time() + 200; *used_idx == b->last_used;) {
+    for (long end = mf_time() + 200; *used_idx != b->next_avail;) {
         if (mf_time() > end) {
+            // The device may still finish it, into our pages, later: stop
+            // it (a reset is synchronous: QEMU waits for requests in
+            // flight) and refuse everything until the disk is opened again.
+            reset(b);
+            b->broken = true;
             b->errors++;
             return -E_DEAD;
         }
         mf_yield();
     }
     dma_barrier();
-    b->last_used++;
+    b->last_used = b->next_avail;
     if (b->queue[OFF_STATUS] != 0) {
         b->errors++;
         return -E_DEAD;
@@ -137,12 +146,17 @@ static long request(struct virtio_blk *b, uint32_t type, uint64_t sector, uint32
     return 0;
 }
 
-static void reset(struct virtio_blk *b)
+// True once the device reads back status 0: it no longer uses our memory.
+static bool reset(struct virtio_blk *b)
 {
     volatile struct virtio_common *c = b->common;
     c->device_status = 0;
-    for (int i = 0; i < 1000 && c->device_status != 0; i++)
+    for (int i = 0; i < 1000; i++) {
+        if (c->device_status == 0)
+            return true;
         mf_yield();
+    }
+    return false;
 }
 
 static long setup(struct virtio_blk *b)
@@ -154,10 +168,17 @@ static long setup(struct virtio_blk *b)
     if (!c || !notify_base || !b->device_cfg)
         return -E_NOENT;        // not a virtio 1.0 device (or no room in the device window)
     b->common = c;
-    long r = mf_pci_set_command(b->device, MF_PCI_COMMAND_MEMORY | MF_PCI_COMMAND_BUS_MASTER | MF_PCI_COMMAND_INTX_OFF);
+    // Reset before the device may master the bus: whatever a driver before
+    // us left running stops first.
+    long r = mf_pci_set_command(b->device, MF_PCI_COMMAND_MEMORY | MF_PCI_COMMAND_INTX_OFF);
     if (r < 0)
         return r;
-    reset(b);
+    if (!reset(b))
+        return -E_DEAD;
+    if ((r = mf_pci_set_command(b->device, MF_PCI_COMMAND_MEMORY | MF_PCI_COMMAND_BUS_MASTER |
+                                               MF_PCI_COMMAND_INTX_OFF)) < 0)
+        return r;
+    c->msix_config = NO_VECTOR;
     c->device_status = STATUS_ACKNOWLEDGE;
     c->device_status = STATUS_ACKNOWLEDGE | STATUS_DRIVER;
     c->device_feature_select = 1;
@@ -168,11 +189,15 @@ static long setup(struct virtio_blk *b)
     c->driver_feature_select = 1;
     c->driver_feature = FEATURE_VERSION_1_HIGH;
     c->device_status = STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK;
-    if (!(c->device_status & STATUS_FEATURES_OK))
+    if (!(c->device_status & STATUS_FEATURES_OK)) {
+        c->device_status = STATUS_FAILED;
         return -E_NOENT;
+    }
     c->queue_select = 0;
-    if (c->queue_size < VIRTIO_BLK_QUEUE)
+    if (c->queue_size < VIRTIO_BLK_QUEUE) {
+        c->device_status = STATUS_FAILED;
         return -E_NOENT;
+    }
     c->queue_size = VIRTIO_BLK_QUEUE;
     c->queue_msix_vector = NO_VECTOR;       // completion by polling
     c->queue_desc = b->queue_bus;
@@ -183,8 +208,8 @@ static long setup(struct virtio_blk *b)
     c->device_status = STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK;
     volatile uint32_t *capacity = (volatile uint32_t *)b->device_cfg;
     b->capacity = capacity[0] | (uint64_t)capacity[1] << 32;
-    // The serial number, as a first request (a device without one answers
-    // an error: then it has none).
+    // The serial number, as a first request (QEMU answers an empty string
+    // for a disk given none).
     memset(b->serial, 0, sizeof(b->serial));
     if (request(b, T_GET_ID, 0, VIRTIO_BLK_SERIAL, true) == 0)
         memcpy(b->serial, b->data, VIRTIO_BLK_SERIAL);
@@ -258,9 +283,14 @@ long virtio_blk_write(struct virtio_blk *b, uint64_t sector, const void *buf, un
 
 void virtio_blk_close(struct virtio_blk *b)
 {
+    // The device must let go of our frames before they may be reused: if
+    // neither the reset nor turning bus mastering off is confirmed, the
+    // frames are kept (a leak, not a device writing into freed memory).
+    bool stopped = true;
     if (b->common) {
-        reset(b);               // the device lets go of our frames
-        mf_pci_set_command(b->device, MF_PCI_COMMAND_MEMORY);
+        bool was_reset = reset(b);
+        long cmd = mf_pci_set_command(b->device, MF_PCI_COMMAND_MEMORY);
+        stopped = was_reset || (cmd >= 0 && !(cmd & MF_PCI_COMMAND_BUS_MASTER));
     }
     while (b->maps > 0) {
         b->maps--;
@@ -269,7 +299,7 @@ void virtio_blk_close(struct virtio_blk *b)
     }
     mf_vas_switch(0);
     long objects[] = {b->segment, b->vas, b->data_frame, b->queue_frame};
-    for (unsigned i = 0; i < 4; i++)
+    for (unsigned i = 0; i < (stopped ? 4u : 2u); i++)
         if (objects[i] > 0)
             mf_slot_free(objects[i]);
     b->segment = b->vas = b->data_frame = b->queue_frame = 0;

@@ -24,6 +24,7 @@ struct virtio_blk {
     uint64_t queue_bus, data_bus;       // what the device is told
     uint64_t capacity;                  // in sectors
     uint16_t next_avail, last_used;
+    bool broken;                        // a request timed out: the device was reset
     uint64_t requests, errors;
     struct { uint64_t va, bytes; unsigned bar; } map[3];     // BAR windows, undone by close
     unsigned maps;
@@ -40,9 +41,13 @@ long virtio_blk_find(const char *serial, unsigned index);
 // resets and sets up the device. 0 or -E_*.
 long virtio_blk_open(struct virtio_blk *b, long device, uint64_t base);
 // count sectors from `sector` (count 1..VIRTIO_BLK_MAX_SECTORS, within the
-// capacity, else -E_RANGE); -E_DEAD if the device reports an error or does
-// not answer within two seconds.
+// capacity, else -E_RANGE); -E_DEAD if the device reports an error, or
+// does not answer within two seconds (then it is reset and every later
+// request is -E_DEAD until the disk is opened again).
 long virtio_blk_read(struct virtio_blk *b, uint64_t sector, void *buf, unsigned count);
 long virtio_blk_write(struct virtio_blk *b, uint64_t sector, const void *buf, unsigned count);
-// Resets the device (it stops using our frames), back home, objects deleted.
+// Resets the device (it stops using our frames), back home, objects deleted
+// (the frames only if the device confirmed it stopped). A program that
+// drives a device and is killed leaves it running: whoever holds the
+// device cap next must open it (setup resets it first) or reset it.
 void virtio_blk_close(struct virtio_blk *b);

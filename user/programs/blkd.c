@@ -1,9 +1,11 @@
 // The block service (user/lib/blk.h, docs/devices.md "virtio-blk"): drives
-// the virtio-blk disk whose serial is "manifold-data" (or, with arg 1, the
-// first virtio-blk disk) with the user-level driver and serves it to
-// clients that attach through the name service's "blk". Up to BLK_SESSIONS
-// at once. Runs until killed; exits 1 if it finds no disk, 2 if it cannot
-// register.
+// the virtio-blk disk whose serial is "manifold-data" with the user-level
+// driver and serves it to clients that attach through the name service's
+// "blk". Up to BLK_SESSIONS at once; a session whose client revoked its
+// frame (or ended: its CSpace revoked) is taken for a new one. A session's
+// badge is its index and a generation, so a call queued with the badge of
+// an ended session never reaches the next one's frame. Runs until killed;
+// exits 1 if it finds no disk, 2 if it cannot register.
 #include "manifold.h"
 #include "blk.h"
 #include "virtio_blk.h"
@@ -14,7 +16,10 @@
 static struct virtio_blk disk;
 static struct {
     long frame, cap;        // the client's frame; our copy of its session cap
+    uint64_t generation;    // badge = generation << 8 | index + 1
 } sessions[BLK_SESSIONS];
+
+static uint64_t badge_of(unsigned i) { return sessions[i].generation << 8 | (i + 1); }
 static uint8_t data[MF_BLK_MAX_SECTORS * MF_BLK_SECTOR];
 
 static bool is_io_frame(long slot)
@@ -39,9 +44,14 @@ static long attach(long ep, struct mf_msg *m, long received, long *send)
     if (!(m->info & MF_INFO_CAP) || !is_io_frame(received))
         return -E_INVAL;
     for (unsigned i = 0; i < BLK_SESSIONS; i++) {
+        // A session whose frame is gone (revoked by its client, or its
+        // client's CSpace revoked) can serve nobody: it ends here.
+        if (sessions[i].frame && mf_cnode_identify(MF_CAP_SELF_CNODE, sessions[i].frame) == MF_OBJ_NULL)
+            end_session(i);
         if (sessions[i].frame)
             continue;
-        long cap = mf_mint(ep, MF_RIGHT_WRITE, i + 1);
+        sessions[i].generation++;
+        long cap = mf_mint(ep, MF_RIGHT_WRITE, badge_of(i));
         if (cap < 0)
             return cap;
         sessions[i].frame = received;
@@ -68,10 +78,11 @@ static long io(unsigned i, unsigned op, uint64_t sector, uint64_t count)
 
 int main(uint64_t arg)
 {
-    long dev = virtio_blk_find(arg & 1 ? NULL : "manifold-data", 0);
+    (void)arg;
+    long dev = virtio_blk_find("manifold-data", 0);
     long ep = mf_new(MF_OBJ_ENDPOINT, 0);
     if (dev < 0 || ep < 0 || virtio_blk_open(&disk, dev, DRIVER_BASE) != 0) {
-        printf("blkd: no virtio-blk disk%s\n", arg & 1 ? "" : " with serial manifold-data");
+        printf("blkd: no virtio-blk disk with serial manifold-data\n");
         return 1;
     }
     long public = mf_mint(ep, MF_RIGHT_WRITE | MF_RIGHT_GRANT, MF_BLK_PUBLIC_BADGE);
@@ -99,8 +110,9 @@ int main(uint64_t arg)
             } else if (m.info & MF_INFO_CAP) {
                 mf_cnode_delete(MF_CAP_SELF_CNODE, received);       // not a frame we take
             }
-        } else if (badge >= 1 && badge <= BLK_SESSIONS && sessions[badge - 1].frame) {
-            unsigned i = (unsigned)badge - 1;
+        } else if ((badge & 0xff) >= 1 && (badge & 0xff) <= BLK_SESSIONS &&
+                   sessions[(badge & 0xff) - 1].frame && (uint64_t)badge == badge_of((badge & 0xff) - 1)) {
+            unsigned i = (unsigned)(badge & 0xff) - 1;
             if (m.info & MF_INFO_CAP)
                 mf_cnode_delete(MF_CAP_SELF_CNODE, received);
             if (op == MF_BLK_READ || op == MF_BLK_WRITE)
@@ -110,7 +122,9 @@ int main(uint64_t arg)
                 result = 0;
             }
         } else {
-            result = -E_PERM;
+            if (m.info & MF_INFO_CAP)
+                mf_cnode_delete(MF_CAP_SELF_CNODE, received);
+            result = -E_PERM;       // an ended session's badge
         }
         m.info = MF_INFO(0, 1) | MF_INFO_RECV_SLOT(received) | (send ? MF_INFO_SEND_CAP(send) : 0);
         m.mr[0] = (uint64_t)result;

@@ -156,6 +156,75 @@ UTEST(reclaim_requests_collects_and_lists_what_it_took)
 // The Reclaim object's own end: the library OS keeps what it was lent
 // (now directly below the manager's frames, which can still revoke it);
 // the page and notification copies go; nothing refers to the old object.
+// CPU slots lent through the same protocol: a Slots object (its thread the
+// library OS's) granted as an entry, asked back, released by the library
+// OS or taken past the deadline; either way COLLECT frees the slots (the
+// same mask can be held again, the thread holds none) and a taking is
+// listed in the vector. On CPU 0 with an inactive thread: any machine.
+#define RS_SLOTS 583
+#define RS_THREAD 584
+#define RS_NTFN 585
+#define RS_LENT 586
+#define RS_OTHER 587
+#define RS_MASK 0x0f00u
+
+static const char *slots_free_again(void)
+{
+    struct mf_slots_info si;
+    UCHECK(mf_slots_info(RS_SLOTS, &si) == 0 && si.mask == 0);
+    // Both the mask and the thread are free: another object takes them.
+    UCHECK(mf_slots_configure(RS_OTHER, MF_CAP_CPU_TIME, RS_THREAD, 0, RS_MASK, RS_NTFN) == 0);
+    UCHECK(mf_cnode_delete(ROOT, RS_OTHER) == 0 && make(MF_OBJ_SLOTS, 0, RS_OTHER));
+    return NULL;
+}
+
+UTEST(reclaim_asks_cpu_slots_back)
+{
+    const char *why = setup();
+    if (why)
+        return why;
+    UCHECK(mf_reclaim_configure(RECLAIM, PAGE, NTFN) == 0);
+    UCHECK(mf_cnode_copy(ROOT, PAGE, PAGE_RO, MF_RIGHT_READ) == 0 &&
+           mf_frame_map(PAGE_RO, SEG, PAGE_VA, MF_RIGHT_READ) == 0);
+    UCHECK(make(MF_OBJ_SLOTS, 0, RS_SLOTS) && make(MF_OBJ_THREAD, 0, RS_THREAD) &&
+           make(MF_OBJ_NOTIFICATION, 0, RS_NTFN) && make(MF_OBJ_SLOTS, 0, RS_OTHER));
+    // Unconfigured Slots hold no time to lend.
+    UCHECK(mf_reclaim_grant(RECLAIM, RS_SLOTS, ROOT, RS_LENT, 5, 3, 0) == -E_INVAL);
+    for (int round = 0; round < 2; round++) {
+        UCHECK(mf_slots_configure(RS_SLOTS, MF_CAP_CPU_TIME, RS_THREAD, 0, RS_MASK, RS_NTFN) == 0);
+        UCHECK(mf_reclaim_grant(RECLAIM, RS_SLOTS, ROOT, RS_LENT, 5, 3, 0) == 0);
+        UCHECK((mf_cnode_identify(ROOT, RS_LENT) & 0xff) == MF_OBJ_SLOTS);
+        UCHECK(mf_slots_configure(RS_OTHER, MF_CAP_CPU_TIME, RS_THREAD, 0, RS_MASK, RS_NTFN) == -E_BUSY);
+        UCHECK(page_now()->entry[5].flags == MF_RECLAIM_GRANTED);
+        uint64_t taken0 = page_now()->taken;
+        if (round == 0) {
+            // Released: the library OS deletes its cap before the deadline.
+            UCHECK(mf_reclaim_request(RECLAIM, 1u << 5, 1000) == 0);
+            UCHECK(page_now()->entry[5].flags == (MF_RECLAIM_GRANTED | MF_RECLAIM_REQUESTED));
+            UCHECK(mf_cnode_delete(ROOT, RS_LENT) == 0);
+            UCHECK(mf_reclaim_collect(RECLAIM) == 1);              // one released
+            UCHECK(page_now()->taken == taken0);
+        } else {
+            // Kept past the deadline: taken, and listed.
+            UCHECK(mf_reclaim_request(RECLAIM, 1u << 5, 2) == 0);
+            UCHECK(mf_reclaim_collect(RECLAIM) == 1 << 16);        // pending
+            mf_sleep(4);
+            UCHECK(mf_reclaim_collect(RECLAIM) == 1 << 8);         // one taken
+            UCHECK(mf_cnode_identify(ROOT, RS_LENT) == MF_OBJ_NULL);
+            const struct mf_reclaim_page *p = page_now();
+            UCHECK(p->taken == taken0 + 1);
+            const struct mf_reclaim_record *rec = &p->vector[taken0 % MF_RECLAIM_VECTOR];
+            UCHECK(rec->entry == 5 && rec->forced == 1 && rec->cptr == RS_LENT);
+        }
+        UCHECK(page_now()->entry[5].flags == 0);
+        why = slots_free_again();
+        if (why)
+            return why;
+    }
+    UCHECK(cleanup());
+    return NULL;
+}
+
 UTEST(reclaim_object_destroyed_leaves_lent_caps_revocable)
 {
     const char *why = setup();
