@@ -207,12 +207,14 @@ extern const size_t arch_trap_frame_size;
 // pointer are 0 too; x86_64's direction flag is clear, as the ABI wants).
 void arch_trap_set_entry(struct trap_frame *tf, uint64_t pc, uint64_t sp, uint64_t a0, uint64_t a1);
 uint64_t arch_trap_sp(const struct trap_frame *tf);
-// A user frame into an exception record's pc, sp, flags and regs, and back:
-// the restore keeps the frame a user one (privilege, interrupt and trace
-// bits are the kernel's; only the status flags come from the record).
-struct mf_exception;
-void arch_exception_save(const struct trap_frame *tf, struct mf_exception *e);
-void arch_exception_restore(struct trap_frame *tf, const struct mf_exception *e);
+// A user frame into struct mf_regs (pc, sp, status flags, registers), and
+// back: the restore keeps the frame a user one (privilege, interrupt and
+// trace bits are the kernel's; only the status flags come from r).
+struct mf_regs;
+void arch_regs_save(const struct trap_frame *tf, struct mf_regs *r);
+void arch_regs_restore(struct trap_frame *tf, const struct mf_regs *r);
+// Whether tf was saved by a system call (the thread is inside one).
+bool arch_trap_is_syscall(const struct trap_frame *tf);
 // Returns to user mode through the path that restores every register of
 // tf (the system-call return may not: x86_64's sysret takes rcx and r11).
 _Noreturn void arch_trap_frame_return(struct trap_frame *tf);

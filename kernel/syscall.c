@@ -196,7 +196,7 @@ static bool exception_dispatch(struct thread *t, struct trap_frame *tf, int kind
     if (kind == FAULT_PAGE)
         e.access = (access & VM_WRITE ? MF_ACCESS_WRITE : 0) | (access & VM_EXEC ? MF_ACCESS_EXEC : 0) |
                    (access & (VM_WRITE | VM_EXEC) ? 0 : MF_ACCESS_READ);
-    arch_exception_save(tf, &e);
+    arch_regs_save(tf, &e.context);
     uint64_t top = stack & ~15ul;
     uint64_t record = (top - sizeof(e)) & ~15ul;
     if (top < USER_BASE + sizeof(e) + 16 || copy_to_user(record, &e, sizeof(e)) != 0) {
@@ -229,10 +229,10 @@ static int64_t sys_exception_return(struct thread *self, struct trap_frame *tf)
         return -E_RANGE;
     if (copy_from_user(&e, record, sizeof(e)) != 0)
         return -E_FAULT;
-    if (e.pc < USER_BASE || e.pc >= USER_TOP || e.sp < USER_BASE || e.sp >= USER_TOP)
+    if (e.context.pc < USER_BASE || e.context.pc >= USER_TOP || e.context.sp < USER_BASE || e.context.sp >= USER_TOP)
         return -E_RANGE;
     self->in_exception = false;
-    arch_exception_restore(tf, &e);
+    arch_regs_restore(tf, &e.context);
     return_to_user(tf);
     arch_trap_frame_return(tf);     // every register as the record has it
 }

@@ -364,6 +364,56 @@ static int64_t invoke_set_exception(const struct decoded *d)
     return 0;
 }
 
+// READ_CONTEXT / WRITE_CONTEXT: an inactive thread's whole user context
+// (struct mf_regs), as exception records hold it. The thread has a
+// context (its registers were written, or it ran) and has left its CPU.
+// A thread stopped inside a system call finishes that call when resumed:
+// its result register (and on x86_64 rcx and r11, which sysret takes) are
+// the call's then; READ says so (1), so a checkpointer knows.
+struct context_args {
+    struct thread *thread;
+    uint64_t buffer;
+};
+
+static int decode_context(const struct invocation *inv, struct decoded *d, bool write)
+{
+    struct context_args *a = DECODED(struct context_args, d);
+    struct thread *t = target_thread(inv);
+    if (!(inv->target->cap.rights & (write ? MF_RIGHT_WRITE : MF_RIGHT_READ)))
+        return -E_PERM;
+    if (t->state != THREAD_INACTIVE || !t->has_context || t == inv->caller ||
+        __atomic_load_n(&t->on_cpu, __ATOMIC_ACQUIRE))
+        return -E_BUSY;
+    a->thread = t;
+    a->buffer = inv->arg[0];
+    return 0;
+}
+
+static int decode_read_context(const struct invocation *inv, struct decoded *d) { return decode_context(inv, d, false); }
+static int decode_write_context(const struct invocation *inv, struct decoded *d) { return decode_context(inv, d, true); }
+
+static int64_t invoke_read_context(const struct decoded *d)
+{
+    const struct context_args *a = DECODED(struct context_args, d);
+    struct mf_regs regs = {0};
+    arch_regs_save(a->thread->user_frame, &regs);
+    int r = copy_to_user(a->buffer, &regs, sizeof(regs));
+    return r ? r : arch_trap_is_syscall(a->thread->user_frame);
+}
+
+static int64_t invoke_write_context(const struct decoded *d)
+{
+    const struct context_args *a = DECODED(struct context_args, d);
+    struct mf_regs regs;
+    int r = copy_from_user(&regs, a->buffer, sizeof(regs));
+    if (r)
+        return r;
+    if (regs.pc < USER_BASE || regs.pc >= USER_TOP || regs.sp < USER_BASE || regs.sp >= USER_TOP)
+        return -E_RANGE;
+    arch_regs_restore(a->thread->user_frame, &regs);
+    return 0;
+}
+
 const struct op_handler thread_ops[MAX_OPS] = {
     [MF_THREAD_CONFIGURE] = {decode_configure, invoke_configure},
     [MF_THREAD_WRITE_REGS] = {decode_write_regs, invoke_write_regs},
@@ -375,6 +425,8 @@ const struct op_handler thread_ops[MAX_OPS] = {
     [MF_THREAD_BIND_EXIT] = {decode_bind_exit, invoke_bind_exit},
     [MF_THREAD_EXIT_STATUS] = {decode_exit_status, invoke_exit_status},
     [MF_THREAD_SET_EXCEPTION] = {decode_set_exception, invoke_set_exception},
+    [MF_THREAD_READ_CONTEXT] = {decode_read_context, invoke_read_context},
+    [MF_THREAD_WRITE_CONTEXT] = {decode_write_context, invoke_write_context},
 };
 _Static_assert(MF_THREAD_OP_COUNT <= MAX_OPS, "thread operation table");
 

@@ -216,7 +216,7 @@ uint64_t arch_trap_sp(const struct trap_frame *tf) { return tf->sp; }
 
 #define PSR_NZCV 0xf0000000ul   // the condition flags: all a restore takes from user space
 
-void arch_exception_save(const struct trap_frame *tf, struct mf_exception *e)
+void arch_regs_save(const struct trap_frame *tf, struct mf_regs *e)
 {
     memcpy(e->regs, tf->x, sizeof(tf->x));
     e->pc = tf->pc;
@@ -224,10 +224,12 @@ void arch_exception_save(const struct trap_frame *tf, struct mf_exception *e)
     e->flags = tf->pstate & PSR_NZCV;
 }
 
-void arch_exception_restore(struct trap_frame *tf, const struct mf_exception *e)
+void arch_regs_restore(struct trap_frame *tf, const struct mf_regs *e)
 {
     memcpy(tf->x, e->regs, sizeof(tf->x));
     tf->pc = e->pc;
     tf->sp = e->sp;
     tf->pstate = PSR_MODE_EL0T | PSR_D | PSR_F | (e->flags & PSR_NZCV);
 }
+
+bool arch_trap_is_syscall(const struct trap_frame *tf) { return (tf->esr >> 26) == 0x15; }   // EC: SVC from AArch64

@@ -126,7 +126,7 @@ uint64_t arch_trap_sp(const struct trap_frame *tf) { return tf->rsp; }
 // AC, ...) stays the kernel's on a restore.
 #define RFLAGS_STATUS 0xcd5ul
 
-void arch_exception_save(const struct trap_frame *tf, struct mf_exception *e)
+void arch_regs_save(const struct trap_frame *tf, struct mf_regs *e)
 {
     const uint64_t regs[15] = {tf->rax, tf->rbx, tf->rcx, tf->rdx, tf->rsi, tf->rdi, tf->rbp, tf->r8,
                                tf->r9, tf->r10, tf->r11, tf->r12, tf->r13, tf->r14, tf->r15};
@@ -136,7 +136,7 @@ void arch_exception_save(const struct trap_frame *tf, struct mf_exception *e)
     e->flags = tf->rflags & RFLAGS_STATUS;
 }
 
-void arch_exception_restore(struct trap_frame *tf, const struct mf_exception *e)
+void arch_regs_restore(struct trap_frame *tf, const struct mf_regs *e)
 {
     const uint64_t *r = e->regs;
     tf->rax = r[0], tf->rbx = r[1], tf->rcx = r[2], tf->rdx = r[3], tf->rsi = r[4], tf->rdi = r[5];
@@ -148,3 +148,5 @@ void arch_exception_restore(struct trap_frame *tf, const struct mf_exception *e)
     tf->cs = SEL_USER_CODE;
     tf->ss = SEL_USER_DATA;
 }
+
+bool arch_trap_is_syscall(const struct trap_frame *tf) { return tf->vector == VECTOR_SYSCALL; }

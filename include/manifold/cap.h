@@ -71,6 +71,13 @@ enum mf_thread_op {
     // go to handler(struct mf_exception *, arg) on that stack (0: none;
     // they go to a pager or kill it, as before); see struct mf_exception.
     MF_THREAD_SET_EXCEPTION,
+    // (struct mf_regs *): an inactive thread's whole user context (read:
+    // READ right; -> 1 if it stopped inside a system call, which it then
+    // finishes when resumed, 0 if in user code). Write: WRITE right, not
+    // the caller; pc and sp in user space; only the status flags are
+    // taken. For checkpointers and debuggers (docs/api.md).
+    MF_THREAD_READ_CONTEXT,
+    MF_THREAD_WRITE_CONTEXT,
     MF_THREAD_OP_COUNT
 };
 #define MF_REG_PC 0

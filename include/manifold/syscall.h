@@ -51,16 +51,21 @@ struct mf_exit_status {
 // handler ends with SYS_EXCEPTION_RETURN(record), which resumes the
 // context the record holds, as the handler left it (pc, sp, flags and
 // regs may be changed; the kernel keeps the privileged bits).
-#define MF_EXCEPTION_REGS 31
+// A thread's user context: what an exception record holds, and what
+// MF_THREAD_READ_CONTEXT / WRITE_CONTEXT read and write.
+#define MF_CONTEXT_REGS 31
+struct mf_regs {
+    uint64_t pc, sp;       // where it runs (an exception: where it happened, resumed there)
+    uint64_t flags;        // x86_64: RFLAGS' status bits (CF PF AF ZF SF DF OF); aarch64: NZCV
+    // x86_64: rax rbx rcx rdx rsi rdi rbp r8 .. r15, then zero;
+    // aarch64: x0 .. x30. (No FP/SIMD state: user code is built without it.)
+    uint64_t regs[MF_CONTEXT_REGS];
+};
 struct mf_exception {
     uint64_t kind;         // MF_FAULT_*
     uint64_t address;      // the faulting address (page and protection faults), else 0
     uint64_t access;       // MF_ACCESS_* of the access (page faults), else 0
-    uint64_t pc, sp;       // where it happened: resumed there
-    uint64_t flags;        // x86_64: RFLAGS' status bits (CF PF AF ZF SF DF OF); aarch64: NZCV
-    // x86_64: rax rbx rcx rdx rsi rdi rbp r8 .. r15, then zero;
-    // aarch64: x0 .. x30. (No FP/SIMD state: user code is built without it.)
-    uint64_t regs[MF_EXCEPTION_REGS];
+    struct mf_regs context;
 };
 
 struct mf_thread_info {

@@ -207,6 +207,8 @@ bool fz_thread_regs(struct fz_ctx *c, uint64_t *pc, uint64_t *sp, uint64_t *arg)
 // Plausible and implausible arguments of MF_THREAD_SET_EXCEPTION: our
 // sacrificial handler or bad addresses, a stack of ours or not.
 void fz_exception_args(struct fz_ctx *c, long *pc, long *stack, long *arg, bool fresh_stack);
+// A struct mf_regs for MF_THREAD_WRITE_CONTEXT whose pc is refused or ends the thread.
+long fz_context_buffer(struct fz_ctx *c);
 void fz_lrpc_export(void);
 void fz_spawn_scenario(struct fz_ctx *c);
 extern uint8_t fz_partner_stack[];

@@ -226,6 +226,14 @@ static void thread_invoke(struct fz_ctx *c, long t, long op)
     case MF_THREAD_SET_EXCEPTION:
         fz_exception_args(c, &a0, &a1, &a2, false);
         break;
+    case MF_THREAD_READ_CONTEXT:
+        a0 = (long)fz_ptr_out(c);
+        break;
+    case MF_THREAD_WRITE_CONTEXT:
+        // Never a context read from random memory: its pc could be code of
+        // ours, run with random registers in our own address space.
+        a0 = fz_chance(c, 900) ? fz_context_buffer(c) : (long)0xffff800000000000ul;
+        break;
     case MF_THREAD_SET_PRIORITY:
         a0 = fz_chance(c, 700) ? (long)fz_below(c, 12) : a0;     // ours is 10: above it, -E_PERM
         if (mine)

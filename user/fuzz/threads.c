@@ -366,9 +366,9 @@ static void fz_exception_handler(struct mf_exception *e, uint64_t arg)
 {
     switch (arg % 3) {
     case 0:
-        e->flags = ~0ul;
-        e->pc = (uint64_t)(uintptr_t)fz_exception_exit;
-        e->sp = ((uint64_t)(uintptr_t)e - 64) & ~15ul;
+        e->context.flags = ~0ul;
+        e->context.pc = (uint64_t)(uintptr_t)fz_exception_exit;
+        e->context.sp = ((uint64_t)(uintptr_t)e - 64) & ~15ul;
         mf_exception_return(e);
         break;
     case 1:
@@ -391,6 +391,23 @@ void fz_exception_args(struct fz_ctx *c, long *pc, long *stack, long *arg, bool 
     *pc = fz_chance(c, 600) ? (long)(uintptr_t)fz_exception_handler : (long)bad[fz_below(c, 5)];
     *stack = top ? (long)(uintptr_t)top : (long)bad[fz_below(c, 5)];
     *arg = (long)fz_value(c);
+}
+
+// A context for MF_THREAD_WRITE_CONTEXT: random registers and flags (the
+// kernel must keep only the status bits), and a pc and sp that are either
+// refused or harmless: fz_exception_exit on a fresh stack ends the thread.
+// One buffer for every fuzzing thread: a race only mixes such values.
+long fz_context_buffer(struct fz_ctx *c)
+{
+    static struct mf_regs regs;
+    static const uint64_t bad[] = {0, 0x800000000000, 0xffff800000000000, 0x7000000000, 1};
+    uint8_t *top = fz_chance(c, 600) ? fz_stack_alloc() : NULL;
+    for (unsigned i = 0; i < MF_CONTEXT_REGS; i++)
+        regs.regs[i] = fz_value(c);
+    regs.flags = fz_chance(c, 500) ? ~0ul : fz_value(c);
+    regs.pc = fz_chance(c, 700) ? (uint64_t)(uintptr_t)fz_exception_exit : bad[fz_below(c, 5)];
+    regs.sp = top ? ((uint64_t)(uintptr_t)top & ~15ul) - 64 : bad[fz_below(c, 5)];
+    return (long)(uintptr_t)&regs;
 }
 
 // Make a thread from storm memory and start it, with a CSpace, IPC buffer,

@@ -179,3 +179,13 @@ long mf_exception_return(struct mf_exception *record)
 {
     return mf_syscall(SYS_EXCEPTION_RETURN, (long)(uintptr_t)record, 0, 0);
 }
+
+long mf_thread_read_context(long thread, struct mf_regs *regs)
+{
+    return mf_invoke(thread, MF_THREAD_READ_CONTEXT, (long)(uintptr_t)regs, 0, 0, 0);
+}
+
+long mf_thread_write_context(long thread, const struct mf_regs *regs)
+{
+    return mf_invoke(thread, MF_THREAD_WRITE_CONTEXT, (long)(uintptr_t)regs, 0, 0, 0);
+}

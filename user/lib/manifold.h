@@ -185,6 +185,12 @@ long mf_thread_set_exception(long thread, mf_exception_handler handler, void *st
 // handler: -E_INVAL; a record that is not ours or a pc/sp outside user
 // space: -E_FAULT / -E_RANGE).
 long mf_exception_return(struct mf_exception *record);
+// An inactive (suspended, or not yet resumed) thread's whole user context:
+// read -> 1 if it stopped inside a system call (it finishes the call when
+// resumed), 0 if in user code; write: pc and sp in user space, only the
+// status flags taken (docs/api.md).
+long mf_thread_read_context(long thread, struct mf_regs *regs);
+long mf_thread_write_context(long thread, const struct mf_regs *regs);
 long mf_thread_read_reg(long thread, unsigned reg);   // MF_REG_PC / MF_REG_SP
 long mf_thread_resume(long thread);
 long mf_thread_suspend(long thread);

@@ -1001,9 +1001,9 @@ static void exc_handler(struct mf_exception *e, uint64_t frame)
     if (e->kind == MF_FAULT_PAGE && mf_frame_map((long)frame, SEG, e->address & ~4095ul, 3) != 0)
         mf_exit(90);
     if (e->kind == MF_FAULT_UNDEFINED)
-        e->pc += UNDEFINED_LENGTH;
+        e->context.pc += UNDEFINED_LENGTH;
     if (exc_mode == 1)
-        e->flags = ~0ul;            // the kernel keeps only the status bits
+        e->context.flags = ~0ul;            // the kernel keeps only the status bits
     mf_exception_return(e);
     mf_exit(91);                    // not reached
 }
@@ -1036,7 +1036,7 @@ static void exc_driver(uint64_t unused)
     ECHECK(exc_handled == 1 && exc_seen.kind == MF_FAULT_PAGE && exc_seen.address == EXC_PAGE + 8 &&
            exc_seen.access == MF_ACCESS_WRITE);
     ECHECK(mf_frame_read(FRAME0, 8, &stored, 8) == 0 && stored == 0x5eed);
-    ECHECK(exc_seen.sp > (uint64_t)(uintptr_t)exc_stack && exc_seen.sp <= (uint64_t)(uintptr_t)exc_stack + sizeof(exc_stack));
+    ECHECK(exc_seen.context.sp > (uint64_t)(uintptr_t)exc_stack && exc_seen.context.sp <= (uint64_t)(uintptr_t)exc_stack + sizeof(exc_stack));
     // Every register and the flags across a fault.
     ECHECK(mf_frame_unmap(FRAME0) == 0);
     long bad = mf_test_fault_keeps_registers((volatile uint64_t *)(EXC_PAGE + 16));

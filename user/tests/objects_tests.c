@@ -363,3 +363,98 @@ UTEST(timed_out_waiters_keep_run_queues_whole)
     UCHECK(st.how == EXIT_NORMAL && st.code == 0);
     return NULL;
 }
+
+// ------------------------------------------- a thread's whole user context
+// MF_THREAD_READ_CONTEXT / WRITE_CONTEXT, what a checkpointer needs: a
+// thread made and given its registers reads back that pc and sp (in user
+// code: 0); every register and the status flags written arrive exactly in
+// the thread (mf_test_dump_registers stores them as its first
+// instructions); a thread suspended while blocked in a receive says it
+// is inside a system call (1); and the refusals.
+#define CX_THREAD 540
+#define CX_RO 541
+#define CX_EXIT 542
+#define CX_EP 543
+
+void mf_test_dump_registers(void);      // user/lib/arch/*/regcheck.S
+static volatile uint64_t cx_dump[32];
+static volatile bool cx_dumped;
+static uint8_t cx_stack[8192] __attribute__((aligned(16)));
+
+void mf_test_registers_dumped(const uint64_t *regs);
+void mf_test_registers_dumped(const uint64_t *regs)
+{
+    for (unsigned i = 0; i < 32; i++)
+        cx_dump[i] = regs[i];
+    cx_dumped = true;
+    mf_exit(0);
+}
+
+static void cx_receiver(uint64_t ep)
+{
+    struct mf_msg m = {0};
+    mf_recv((long)ep, &m);
+}
+
+#if defined(__x86_64__)
+#define CX_USED 15
+#define CX_STATUS 0xcd5ul
+#else
+#define CX_USED 31
+#define CX_STATUS 0xf0000000ul
+#endif
+
+UTEST(thread_context_is_read_and_written_whole)
+{
+    UCHECK(mf_cnode_revoke(ROOT, UT) == 0);
+    UCHECK(mf_untyped_retype(UT, MF_OBJ_THREAD, 0, 1, ROOT, CX_THREAD) == 0 &&
+           mf_untyped_retype(UT, MF_OBJ_NOTIFICATION, 0, 1, ROOT, CX_EXIT) == 0 &&
+           mf_untyped_retype(UT, MF_OBJ_ENDPOINT, 0, 1, ROOT, CX_EP) == 0 &&
+           mf_cnode_copy(ROOT, CX_THREAD, CX_RO, MF_RIGHT_READ) == 0);
+    struct mf_regs r;
+    UCHECK(mf_thread_read_context(CX_THREAD, &r) == -E_BUSY);          // no context yet
+    UCHECK(mf_thread_configure(CX_THREAD, ROOT, NULL) == 0 && mf_thread_bind_exit(CX_THREAD, CX_EXIT) == 0);
+    uint64_t top = (uint64_t)(uintptr_t)(cx_stack + sizeof(cx_stack));
+    UCHECK(mf_thread_write_regs(CX_THREAD, (uint64_t)(uintptr_t)mf_test_dump_registers, top - 64, 7) == 0);
+    UCHECK(mf_thread_read_context(CX_THREAD, &r) == 0);                 // in user code
+    UCHECK(r.pc == (uint64_t)(uintptr_t)mf_test_dump_registers);
+    // The refusals: rights, pc and sp outside user space, bad buffers, ourselves.
+    UCHECK(mf_thread_write_context(CX_RO, &r) == -E_PERM);
+    UCHECK(mf_thread_read_context(CX_THREAD, (struct mf_regs *)0xffff800000000000ul) == -E_FAULT);
+    UCHECK(mf_thread_write_context(CX_THREAD, (const struct mf_regs *)16) == -E_FAULT);
+    struct mf_regs bad = r;
+    bad.pc = 0x800000000000ul;
+    UCHECK(mf_thread_write_context(CX_THREAD, &bad) == -E_RANGE);
+    bad = r;
+    bad.sp = 0xffff800000000000ul;
+    UCHECK(mf_thread_write_context(CX_THREAD, &bad) == -E_RANGE);
+    // Every register a pattern, every flag bit set: the thread sees the
+    // patterns and only the status flags.
+    for (unsigned i = 0; i < MF_CONTEXT_REGS; i++)
+        r.regs[i] = 0x5a00000000000000ul | (uint64_t)i << 32 | (i * 0x01010101u);
+    r.flags = ~0ul;
+    r.sp = top - 512;
+    UCHECK(mf_thread_write_context(CX_THREAD, &r) == 0);
+    struct mf_regs back;
+    UCHECK(mf_thread_read_context(CX_THREAD, &back) == 0 && back.sp == r.sp && back.flags == CX_STATUS);
+    cx_dumped = false;
+    UCHECK(mf_thread_resume(CX_THREAD) == 0);
+    UCHECK(mf_notification_wait_timeout(CX_EXIT, 500) > 0 && cx_dumped);
+    for (unsigned i = 0; i < CX_USED; i++)
+        UCHECK(cx_dump[i] == r.regs[i]);
+    UCHECK((cx_dump[31] & CX_STATUS) == CX_STATUS);
+    // A thread stopped inside a system call: READ says so.
+    UCHECK(mf_thread_start(CX_THREAD, cx_receiver, cx_stack, sizeof(cx_stack), CX_EP) == 0);
+    long in_call = 0;
+    for (int tries = 0; tries < 50 && in_call != 1; tries++) {
+        mf_sleep(2);                    // until it has reached its receive
+        UCHECK(mf_thread_suspend(CX_THREAD) == 0);
+        in_call = mf_thread_read_context(CX_THREAD, &back);
+        UCHECK(in_call == 0 || in_call == 1);
+        if (in_call != 1)
+            UCHECK(mf_thread_resume(CX_THREAD) == 0);
+    }
+    UCHECK(in_call == 1);
+    UCHECK(mf_cnode_revoke(ROOT, UT) == 0);
+    return NULL;
+}

@@ -69,3 +69,34 @@ mf_test_spoiled_flags:
     mrs     x0, nzcv
     ret
     .size mf_test_spoiled_flags, . - mf_test_spoiled_flags
+
+// mf_test_dump_registers: a thread's first instruction after
+// MF_THREAD_WRITE_CONTEXT (user/tests/objects_tests.c): x0 .. x30 as the
+// context left them, then NZCV, go below the stack pointer, and
+// mf_test_registers_dumped(that array) ends the thread.
+    .globl mf_test_dump_registers
+    .type mf_test_dump_registers, %function
+mf_test_dump_registers:
+    sub     sp, sp, #256
+    stp     x0, x1, [sp, #0]
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+    stp     x18, x19, [sp, #144]
+    stp     x20, x21, [sp, #160]
+    stp     x22, x23, [sp, #176]
+    stp     x24, x25, [sp, #192]
+    stp     x26, x27, [sp, #208]
+    stp     x28, x29, [sp, #224]
+    str     x30, [sp, #240]
+    mrs     x0, nzcv
+    str     x0, [sp, #248]
+    mov     x0, sp
+    bl      mf_test_registers_dumped
+    udf     #0
+    .size mf_test_dump_registers, . - mf_test_dump_registers

@@ -107,3 +107,35 @@ mf_test_spoiled_flags:
     cld
     popq %rax
     ret
+
+// mf_test_dump_registers: a thread's first instruction after
+// MF_THREAD_WRITE_CONTEXT (user/tests/objects_tests.c): every general
+// register and RFLAGS, as the context left them, go below the stack
+// pointer (rax .. r15 in struct mf_regs order, then RFLAGS), and
+// mf_test_registers_dumped(that array) ends the thread.
+    .globl mf_test_dump_registers
+mf_test_dump_registers:
+    leaq -256(%rsp), %rsp           // (lea: the flags stay as they are)
+    movq %rax, 0(%rsp)
+    movq %rbx, 8(%rsp)
+    movq %rcx, 16(%rsp)
+    movq %rdx, 24(%rsp)
+    movq %rsi, 32(%rsp)
+    movq %rdi, 40(%rsp)
+    movq %rbp, 48(%rsp)
+    movq %r8, 56(%rsp)
+    movq %r9, 64(%rsp)
+    movq %r10, 72(%rsp)
+    movq %r11, 80(%rsp)
+    movq %r12, 88(%rsp)
+    movq %r13, 96(%rsp)
+    movq %r14, 104(%rsp)
+    movq %r15, 112(%rsp)
+    pushfq
+    popq %rax
+    cld
+    movq %rax, 248(%rsp)
+    movq %rsp, %rdi
+    andq $-16, %rsp
+    call mf_test_registers_dumped
+    ud2
