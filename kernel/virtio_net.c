@@ -15,36 +15,9 @@
 #include "kernel/pmm.h"
 #include "kernel/vm.h"
 #include "lib/string.h"
+#include "lib/virtio.h"
 
-// Configuration-space capability (vendor-specific, id 9): where each
-// structure is, as BAR + offset.
-enum { CAP_COMMON = 1, CAP_NOTIFY = 2, CAP_ISR = 3, CAP_DEVICE = 4 };
-
-// The common configuration structure.
-struct virtio_common {
-    uint32_t device_feature_select, device_feature;
-    uint32_t driver_feature_select, driver_feature;
-    uint16_t msix_config, num_queues;
-    uint8_t device_status, config_generation;
-    uint16_t queue_select, queue_size, queue_msix_vector, queue_enable, queue_notify_off;
-    uint64_t queue_desc, queue_driver, queue_device;
-} __attribute__((packed));
-
-enum { STATUS_ACKNOWLEDGE = 1, STATUS_DRIVER = 2, STATUS_DRIVER_OK = 4, STATUS_FEATURES_OK = 8, STATUS_FAILED = 128 };
 #define FEATURE_MAC (1ull << 5)
-#define FEATURE_VERSION_1 (1ull << 32)
-#define NO_VECTOR 0xffff
-
-struct vring_desc {
-    uint64_t addr;
-    uint32_t len;
-    uint16_t flags, next;
-};
-#define DESC_WRITE 2        // the device writes the buffer (receive)
-
-struct vring_used_elem {
-    uint32_t id, len;
-};
 
 // The virtio-net header in front of every frame (12 bytes with VERSION_1).
 #define NET_HDR 12
@@ -129,10 +102,10 @@ static void kick(struct virtq *q)
 bool virtio_net_init(struct nic *n, struct pci_device *d)
 {
     uint32_t multiplier = 0;
-    n->common = (volatile struct virtio_common *)find_structure(d, CAP_COMMON, NULL);
-    n->notify_base = find_structure(d, CAP_NOTIFY, &multiplier);
-    n->isr = (volatile uint8_t *)find_structure(d, CAP_ISR, NULL);
-    volatile uint8_t *config = (volatile uint8_t *)find_structure(d, CAP_DEVICE, NULL);
+    n->common = (volatile struct virtio_common *)find_structure(d, VIRTIO_CAP_COMMON, NULL);
+    n->notify_base = find_structure(d, VIRTIO_CAP_NOTIFY, &multiplier);
+    n->isr = (volatile uint8_t *)find_structure(d, VIRTIO_CAP_ISR, NULL);
+    volatile uint8_t *config = (volatile uint8_t *)find_structure(d, VIRTIO_CAP_DEVICE, NULL);
     n->notify_multiplier = multiplier;
     if (!n->common || !n->notify_base || !n->isr || !config)
         return false;
@@ -142,23 +115,23 @@ bool virtio_net_init(struct nic *n, struct pci_device *d)
     c->device_status = 0;
     while (c->device_status != 0)
         cpu_relax();
-    c->device_status = STATUS_ACKNOWLEDGE;
-    c->device_status = STATUS_ACKNOWLEDGE | STATUS_DRIVER;
+    c->device_status = VIRTIO_STATUS_ACKNOWLEDGE;
+    c->device_status = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER;
     c->device_feature_select = 0;
     uint64_t offered = c->device_feature;
     c->device_feature_select = 1;
     offered |= (uint64_t)c->device_feature << 32;
-    uint64_t wanted = FEATURE_VERSION_1 | FEATURE_MAC;
+    uint64_t wanted = VIRTIO_F_VERSION_1 | FEATURE_MAC;
     if ((offered & wanted) != wanted)
         goto failed;
     c->driver_feature_select = 0;
     c->driver_feature = (uint32_t)wanted;
     c->driver_feature_select = 1;
     c->driver_feature = (uint32_t)(wanted >> 32);
-    c->device_status = STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK;
-    if (!(c->device_status & STATUS_FEATURES_OK))
+    c->device_status = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK;
+    if (!(c->device_status & VIRTIO_STATUS_FEATURES_OK))
         goto failed;
-    c->msix_config = NO_VECTOR;
+    c->msix_config = VIRTIO_NO_VECTOR;
     n->rx.index = 0;
     n->tx.index = 1;
     if (!queue_setup(n, &n->rx, 0) || !queue_setup(n, &n->tx, 1))
@@ -166,17 +139,17 @@ bool virtio_net_init(struct nic *n, struct pci_device *d)
     for (unsigned i = 0; i < 6; i++)
         n->mac[i] = config[i];
     for (unsigned i = 0; i < NIC_QUEUE_SIZE; i++) {
-        n->rx.desc[i].flags = DESC_WRITE;
+        n->rx.desc[i].flags = VRING_DESC_WRITE;
         avail_push(&n->rx, (uint16_t)i);
     }
     n->tx_free = NIC_QUEUE_SIZE;
     for (unsigned i = 0; i < NIC_QUEUE_SIZE; i++)
         n->tx_free_list[i] = (uint16_t)i;
-    c->device_status = STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK;
+    c->device_status = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK;
     kick(&n->rx);
     return true;
 failed:
-    c->device_status = STATUS_FAILED;
+    c->device_status = VIRTIO_STATUS_FAILED;
     return false;
 }
 

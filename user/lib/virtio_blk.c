@@ -13,33 +13,10 @@
 #include "virtio_blk.h"
 #include "manifold.h"
 #include "lib/string.h"
+#include "lib/virtio.h"
 
 #define VIRTIO_VENDOR 0x1af4
 #define PAGE 4096ul
-
-// Configuration-space capability (vendor-specific, id 9) types.
-enum { CAP_COMMON = 1, CAP_NOTIFY = 2, CAP_DEVICE = 4 };
-
-struct virtio_common {
-    uint32_t device_feature_select, device_feature;
-    uint32_t driver_feature_select, driver_feature;
-    uint16_t msix_config, num_queues;
-    uint8_t device_status, config_generation;
-    uint16_t queue_select, queue_size, queue_msix_vector, queue_enable, queue_notify_off;
-    uint64_t queue_desc, queue_driver, queue_device;
-} __attribute__((packed));
-
-enum { STATUS_ACKNOWLEDGE = 1, STATUS_DRIVER = 2, STATUS_DRIVER_OK = 4, STATUS_FEATURES_OK = 8, STATUS_FAILED = 128 };
-#define FEATURE_VERSION_1_HIGH 1u       // bit 32: bit 0 of the second feature word
-#define NO_VECTOR 0xffff
-
-struct vring_desc {
-    uint64_t addr;
-    uint32_t len;
-    uint16_t flags, next;
-};
-#define DESC_NEXT 1
-#define DESC_WRITE 2
 
 enum { T_IN = 0, T_OUT = 1, T_GET_ID = 8 };
 struct request_header {
@@ -115,9 +92,9 @@ static long request(struct virtio_blk *b, uint32_t type, uint64_t sector, uint32
     h->reserved = 0;
     h->sector = sector;
     b->queue[OFF_STATUS] = 0xff;
-    desc[0] = (struct vring_desc){b->queue_bus + OFF_HEADER, sizeof(struct request_header), DESC_NEXT, 1};
-    desc[1] = (struct vring_desc){b->data_bus, len, (uint16_t)(DESC_NEXT | (device_writes ? DESC_WRITE : 0)), 2};
-    desc[2] = (struct vring_desc){b->queue_bus + OFF_STATUS, 1, DESC_WRITE, 0};
+    desc[0] = (struct vring_desc){b->queue_bus + OFF_HEADER, sizeof(struct request_header), VRING_DESC_NEXT, 1};
+    desc[1] = (struct vring_desc){b->data_bus, len, (uint16_t)(VRING_DESC_NEXT | (device_writes ? VRING_DESC_WRITE : 0)), 2};
+    desc[2] = (struct vring_desc){b->queue_bus + OFF_STATUS, 1, VRING_DESC_WRITE, 0};
     avail[2 + b->next_avail % VIRTIO_BLK_QUEUE] = 0;
     b->next_avail++;
     dma_barrier();
@@ -162,9 +139,9 @@ static bool reset(struct virtio_blk *b)
 static long setup(struct virtio_blk *b)
 {
     uint32_t multiplier = 0;
-    volatile struct virtio_common *c = map_structure(b, CAP_COMMON, NULL);
-    volatile uint8_t *notify_base = c ? map_structure(b, CAP_NOTIFY, &multiplier) : NULL;
-    b->device_cfg = notify_base ? map_structure(b, CAP_DEVICE, NULL) : NULL;
+    volatile struct virtio_common *c = map_structure(b, VIRTIO_CAP_COMMON, NULL);
+    volatile uint8_t *notify_base = c ? map_structure(b, VIRTIO_CAP_NOTIFY, &multiplier) : NULL;
+    b->device_cfg = notify_base ? map_structure(b, VIRTIO_CAP_DEVICE, NULL) : NULL;
     if (!c || !notify_base || !b->device_cfg)
         return -E_NOENT;        // not a virtio 1.0 device (or no room in the device window)
     b->common = c;
@@ -178,34 +155,34 @@ static long setup(struct virtio_blk *b)
     if ((r = mf_pci_set_command(b->device, MF_PCI_COMMAND_MEMORY | MF_PCI_COMMAND_BUS_MASTER |
                                                MF_PCI_COMMAND_INTX_OFF)) < 0)
         return r;
-    c->msix_config = NO_VECTOR;
-    c->device_status = STATUS_ACKNOWLEDGE;
-    c->device_status = STATUS_ACKNOWLEDGE | STATUS_DRIVER;
+    c->msix_config = VIRTIO_NO_VECTOR;
+    c->device_status = VIRTIO_STATUS_ACKNOWLEDGE;
+    c->device_status = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER;
     c->device_feature_select = 1;
-    if (!(c->device_feature & FEATURE_VERSION_1_HIGH))
+    if (!(c->device_feature & (uint32_t)(VIRTIO_F_VERSION_1 >> 32)))
         return -E_NOENT;
     c->driver_feature_select = 0;
     c->driver_feature = 0;          // nothing optional: read-write, no flush, one queue
     c->driver_feature_select = 1;
-    c->driver_feature = FEATURE_VERSION_1_HIGH;
-    c->device_status = STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK;
-    if (!(c->device_status & STATUS_FEATURES_OK)) {
-        c->device_status = STATUS_FAILED;
+    c->driver_feature = (uint32_t)(VIRTIO_F_VERSION_1 >> 32);
+    c->device_status = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK;
+    if (!(c->device_status & VIRTIO_STATUS_FEATURES_OK)) {
+        c->device_status = VIRTIO_STATUS_FAILED;
         return -E_NOENT;
     }
     c->queue_select = 0;
     if (c->queue_size < VIRTIO_BLK_QUEUE) {
-        c->device_status = STATUS_FAILED;
+        c->device_status = VIRTIO_STATUS_FAILED;
         return -E_NOENT;
     }
     c->queue_size = VIRTIO_BLK_QUEUE;
-    c->queue_msix_vector = NO_VECTOR;       // completion by polling
+    c->queue_msix_vector = VIRTIO_NO_VECTOR;       // completion by polling
     c->queue_desc = b->queue_bus;
     c->queue_driver = b->queue_bus + OFF_AVAIL;
     c->queue_device = b->queue_bus + OFF_USED;
     b->notify = (volatile uint16_t *)(notify_base + (uint64_t)c->queue_notify_off * multiplier);
     c->queue_enable = 1;
-    c->device_status = STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK;
+    c->device_status = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK;
     volatile uint32_t *capacity = (volatile uint32_t *)b->device_cfg;
     b->capacity = capacity[0] | (uint64_t)capacity[1] << 32;
     // The serial number, as a first request (QEMU answers an empty string

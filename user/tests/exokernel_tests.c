@@ -54,6 +54,19 @@ static const char *setup(void)
     return NULL;
 }
 
+// setup(), the Reclaim object configured, the page mapped read-only where
+// the library OS reads it.
+static const char *setup_configured(void)
+{
+    const char *why = setup();
+    if (why)
+        return why;
+    UCHECK(mf_reclaim_configure(RECLAIM, PAGE, NTFN) == 0);
+    UCHECK(mf_cnode_copy(ROOT, PAGE, PAGE_RO, MF_RIGHT_READ) == 0 &&
+           mf_frame_map(PAGE_RO, SEG, PAGE_VA, MF_RIGHT_READ) == 0);
+    return NULL;
+}
+
 UTEST(reclaim_requests_collects_and_lists_what_it_took)
 {
     const char *why = setup();
@@ -180,12 +193,9 @@ static const char *slots_free_again(void)
 
 UTEST(reclaim_asks_cpu_slots_back)
 {
-    const char *why = setup();
+    const char *why = setup_configured();
     if (why)
         return why;
-    UCHECK(mf_reclaim_configure(RECLAIM, PAGE, NTFN) == 0);
-    UCHECK(mf_cnode_copy(ROOT, PAGE, PAGE_RO, MF_RIGHT_READ) == 0 &&
-           mf_frame_map(PAGE_RO, SEG, PAGE_VA, MF_RIGHT_READ) == 0);
     UCHECK(make(MF_OBJ_SLOTS, 0, RS_SLOTS) && make(MF_OBJ_THREAD, 0, RS_THREAD) &&
            make(MF_OBJ_NOTIFICATION, 0, RS_NTFN) && make(MF_OBJ_SLOTS, 0, RS_OTHER));
     // Unconfigured Slots hold no time to lend.
@@ -227,12 +237,9 @@ UTEST(reclaim_asks_cpu_slots_back)
 
 UTEST(reclaim_object_destroyed_leaves_lent_caps_revocable)
 {
-    const char *why = setup();
+    const char *why = setup_configured();
     if (why)
         return why;
-    UCHECK(mf_reclaim_configure(RECLAIM, PAGE, NTFN) == 0);
-    UCHECK(mf_cnode_copy(ROOT, PAGE, PAGE_RO, MF_RIGHT_READ) == 0 &&
-           mf_frame_map(PAGE_RO, SEG, PAGE_VA, MF_RIGHT_READ) == 0);
     UCHECK(mf_reclaim_grant(RECLAIM, FRAME0, ROOT, LENT0, 0, 3, 0) == 0);
     UCHECK(mf_reclaim_grant(RECLAIM, FRAME0 + 1, ROOT, LENT0 + 1, 1, 3, MF_RECLAIM_GUARANTEED) == 0);
     UCHECK(mf_reclaim_request(RECLAIM, 1, 1) == 0);
