@@ -103,7 +103,8 @@ static long request(struct virtio_blk *b, uint32_t type, uint64_t sector, uint32
     *b->notify = 0;
     b->requests++;
     for (long end = mf_time() + 200; *used_idx != b->next_avail;) {
-        if (mf_time() > end) {
+        long left = end - mf_time();
+        if (left <= 0) {
             // The device may still finish it, into our pages, later: stop
             // it (a reset is synchronous: QEMU waits for requests in
             // flight) and refuse everything until the disk is opened again.
@@ -112,7 +113,14 @@ static long request(struct virtio_blk *b, uint32_t type, uint64_t sector, uint32
             b->errors++;
             return -E_DEAD;
         }
-        mf_yield();
+        if (b->notification) {
+            // An interrupt that came before we wait has left its bit set:
+            // the wait returns at once. The ack unmasks the vector.
+            mf_notification_wait_timeout(b->notification, (uint64_t)left);
+            mf_irq_ack(b->irq);
+        } else {
+            mf_yield();
+        }
     }
     dma_barrier();
     b->last_used = b->next_avail;
@@ -176,7 +184,23 @@ static long setup(struct virtio_blk *b)
         return -E_NOENT;
     }
     c->queue_size = VIRTIO_BLK_QUEUE;
-    c->queue_msix_vector = VIRTIO_NO_VECTOR;       // completion by polling
+    c->queue_msix_vector = VIRTIO_NO_VECTOR;
+    // MSI-X vector 0 for the queue, if the device has MSI-X: binding the
+    // IRQ cap has the kernel program and enable it. Otherwise polling.
+    b->irq = mf_slot_alloc();
+    if (b->irq > 0 && mf_pci_get_irq(b->device, MF_CAP_SELF_CNODE, b->irq) == 0 &&
+        (mf_irq_info(b->irq) & MF_IRQ_INFO_MSI) && (b->notification = mf_new(MF_OBJ_NOTIFICATION, 0)) > 0 &&
+        mf_irq_bind(b->irq, b->notification) == 0) {
+        c->queue_msix_vector = 0;
+        if (c->queue_msix_vector != 0)
+            c->queue_msix_vector = VIRTIO_NO_VECTOR;    // the device refused it: poll
+    }
+    if (c->queue_msix_vector == VIRTIO_NO_VECTOR && b->irq > 0) {
+        if (b->notification > 0)
+            mf_slot_free(b->notification);          // unbinds the IRQ
+        mf_slot_free(b->irq);
+        b->irq = b->notification = 0;
+    }
     c->queue_desc = b->queue_bus;
     c->queue_driver = b->queue_bus + OFF_AVAIL;
     c->queue_device = b->queue_bus + OFF_USED;
@@ -263,9 +287,18 @@ void virtio_blk_close(struct virtio_blk *b)
     // The device must let go of our frames before they may be reused: if
     // neither the reset nor turning bus mastering off is confirmed, the
     // frames are kept (a leak, not a device writing into freed memory).
+    // The MSI-X line is unbound first: the kernel refuses to turn bus
+    // mastering off under a bound one.
+    bool was_reset = b->common ? reset(b) : true;
+    if (b->irq > 0) {
+        mf_irq_unbind(b->irq);
+        mf_slot_free(b->irq);
+    }
+    if (b->notification > 0)
+        mf_slot_free(b->notification);
+    b->irq = b->notification = 0;
     bool stopped = true;
     if (b->common) {
-        bool was_reset = reset(b);
         long cmd = mf_pci_set_command(b->device, MF_PCI_COMMAND_MEMORY);
         stopped = was_reset || (cmd >= 0 && !(cmd & MF_PCI_COMMAND_BUS_MASTER));
     }

@@ -2,8 +2,9 @@
 // the PCI device cap for configuration space, BARs and bus mastering, two
 // frames of the caller's for the queue and the data, whose bus addresses
 // MF_PCI_DMA_ADDRESS gives. virtio 1.0 PCI transport, one request queue of
-// VIRTIO_BLK_QUEUE entries, one request at a time, completion by polling
-// the used ring (yielding between looks). Any device QEMU calls
+// VIRTIO_BLK_QUEUE entries, one request at a time. Completion by the
+// queue's MSI-X interrupt (the device's IRQ cap bound to a notification),
+// or, where the device has no MSI-X, by polling the used ring. Any device QEMU calls
 // virtio-blk-pci; tools/qemu gives tests one with serial "manifold-data".
 #pragma once
 #include <stdbool.h>
@@ -25,6 +26,7 @@ struct virtio_blk {
     uint64_t capacity;                  // in sectors
     uint16_t next_avail, last_used;
     bool broken;                        // a request timed out: the device was reset
+    long irq, notification;             // MSI-X: the IRQ cap and what it signals (0: polling)
     uint64_t requests, errors;
     struct { uint64_t va, bytes; unsigned bar; } map[3];     // BAR windows, undone by close
     unsigned maps;
