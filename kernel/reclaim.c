@@ -119,6 +119,8 @@ void reclaim_cap_deleted(const struct slot *s)
         grant->cap.held != CAP_RECLAIM_GRANT)
         return;
     struct reclaim *r = reclaim_of(grant);
+    if (grant == s && grant->cap.type == MF_OBJ_SLOTS)
+        ((struct cpu_slots *)grant->cap.obj)->lent = false;     // may be lent again (also as the object goes)
     if (r->finalizing)
         return;
     unsigned i = (unsigned)(grant - r->grant);
@@ -202,11 +204,15 @@ static int decode_grant(const struct invocation *inv, struct decoded *d)
     // A frame, or a Slots object (then its thread is the library OS's).
     const struct slot *lent = cspace_lookup(inv->caller, inv->arg[0]);
     unsigned type = lent && !slot_empty(lent) && lent->cap.type == MF_OBJ_SLOTS ? MF_OBJ_SLOTS : MF_OBJ_FRAME;
-    int r = cap_lookup(inv->caller, inv->arg[0], type, 0, &a->frame);
+    // Lending Slots lends the power to end them (COLLECT frees them): WRITE,
+    // as CONFIGURE needs. One grant per Slots object at a time.
+    int r = cap_lookup(inv->caller, inv->arg[0], type, type == MF_OBJ_SLOTS ? MF_RIGHT_WRITE : 0, &a->frame);
     if (r)
         return r;
     if (type == MF_OBJ_SLOTS && !((const struct cpu_slots *)a->frame->cap.obj)->configured)
         return refuse(inv, -E_INVAL, "the Slots object holds no slots (CONFIGURE it first)");
+    if (type == MF_OBJ_SLOTS && ((const struct cpu_slots *)a->frame->cap.obj)->lent)
+        return refuse(inv, -E_BUSY, "the Slots object is lent through a grant already");
     struct slot *cnode;
     r = cap_lookup(inv->caller, inv->arg[1], MF_OBJ_CNODE, MF_RIGHT_WRITE, &cnode);
     if (r)
@@ -247,6 +253,8 @@ static int64_t invoke_grant(const struct decoded *d)
         return -E_INVAL;    // not reached: a frame always derives
     held.held = CAP_RECLAIM_GRANT;
     cap_insert(grant, &held, a->frame);
+    if (held.type == MF_OBJ_SLOTS)
+        ((struct cpu_slots *)held.obj)->lent = true;
     cap_derive(&held, a->rights, 0, &lent);     // clears CAP_RECLAIM_GRANT
     cap_insert(a->dst, &lent, grant);
     uint32_t bit = 1u << a->entry;

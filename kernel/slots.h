@@ -15,6 +15,7 @@ struct cpu_slots {
     struct notification *notification;  // NULL once it went (slots_lock)
     uint32_t cpu, mask;
     bool configured;
+    bool lent;              // held by a Reclaim grant (kernel/reclaim.c; cap_lock)
     // The CPU's run-queue lock guards these three.
     bool done;              // gave up the rest of the current slot (MF_SLOTS_DONE)
     bool denied;            // loses the current slot's first tick (an overrun charged)

@@ -5,6 +5,7 @@
 #include "kernel/arch.h"
 #include "kernel/invoke.h"
 #include "kernel/locks.h"
+#include "kernel/lrpc.h"
 #include "kernel/thread.h"
 #include "kernel/segment.h"
 #include "kernel/usercopy.h"
@@ -102,6 +103,14 @@ static int64_t invoke_configure(const struct decoded *d)
     return 0;
 }
 
+// Inside an LRPC call (or one being unwound) a thread's user registers are
+// the server's, in the server's address space: its client, who holds the
+// Thread cap, may neither read nor set them.
+static bool in_lrpc(const struct thread *t)
+{
+    return t->lrpc_depth || __atomic_load_n(&t->lrpc_abort_to, __ATOMIC_ACQUIRE) != LRPC_NO_ABORT;
+}
+
 // WRITE_REGS: the thread's user entry point, stack and first argument.
 struct write_regs_args {
     struct thread *thread;
@@ -119,7 +128,8 @@ static int decode_write_regs(const struct invocation *inv, struct decoded *d)
         return -E_RANGE;
     // Still on a CPU: a thread just suspended there has not switched away
     // yet, and its kernel stack, rebuilt below, is in use.
-    if (t->state != THREAD_INACTIVE || t == inv->caller || __atomic_load_n(&t->on_cpu, __ATOMIC_ACQUIRE))
+    if (t->state != THREAD_INACTIVE || t == inv->caller || __atomic_load_n(&t->on_cpu, __ATOMIC_ACQUIRE) ||
+        in_lrpc(t))
         return -E_BUSY;
     a->thread = t;
     a->pc = pc;
@@ -382,7 +392,7 @@ static int decode_context(const struct invocation *inv, struct decoded *d, bool 
     if (!(inv->target->cap.rights & (write ? MF_RIGHT_WRITE : MF_RIGHT_READ)))
         return -E_PERM;
     if (t->state != THREAD_INACTIVE || !t->has_context || t == inv->caller ||
-        __atomic_load_n(&t->on_cpu, __ATOMIC_ACQUIRE))
+        __atomic_load_n(&t->on_cpu, __ATOMIC_ACQUIRE) || in_lrpc(t))
         return -E_BUSY;
     a->thread = t;
     a->buffer = inv->arg[0];
@@ -411,6 +421,7 @@ static int64_t invoke_write_context(const struct decoded *d)
     if (regs.pc < USER_BASE || regs.pc >= USER_TOP || regs.sp < USER_BASE || regs.sp >= USER_TOP)
         return -E_RANGE;
     arch_regs_restore(a->thread->user_frame, &regs);
+    a->thread->in_exception = false;    // wherever it was, it is not in its handler now
     return 0;
 }
 

@@ -102,6 +102,7 @@ el1h_sync:
 
 el1h_irq:
     trap_entry 1
+    str     xzr, [sp, #TF_ESR]      // an interrupt has no syndrome: ESR_EL1 is an older exception's
     bl      a64_irq
     b       a64_trap_return
 
@@ -112,6 +113,7 @@ el0_sync:
 
 el0_irq:
     trap_entry 0
+    str     xzr, [sp, #TF_ESR]      // (so arch_trap_is_syscall cannot take it for a system call)
     bl      a64_irq
     // fall through
 

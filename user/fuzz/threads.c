@@ -401,7 +401,7 @@ long fz_context_buffer(struct fz_ctx *c)
 {
     static struct mf_regs regs;
     static const uint64_t bad[] = {0, 0x800000000000, 0xffff800000000000, 0x7000000000, 1};
-    uint8_t *top = fz_chance(c, 600) ? fz_stack_alloc() : NULL;
+    uint8_t *top = fz_chance(c, 150) ? fz_stack_alloc() : NULL;    // (stacks are few per epoch)
     for (unsigned i = 0; i < MF_CONTEXT_REGS; i++)
         regs.regs[i] = fz_value(c);
     regs.flags = fz_chance(c, 500) ? ~0ul : fz_value(c);

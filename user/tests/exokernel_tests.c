@@ -179,6 +179,7 @@ UTEST(reclaim_requests_collects_and_lists_what_it_took)
 #define RS_NTFN 585
 #define RS_LENT 586
 #define RS_OTHER 587
+#define RS_RO 588
 #define RS_MASK 0x0f00u
 
 static const char *slots_free_again(void)
@@ -198,8 +199,16 @@ UTEST(reclaim_asks_cpu_slots_back)
         return why;
     UCHECK(make(MF_OBJ_SLOTS, 0, RS_SLOTS) && make(MF_OBJ_THREAD, 0, RS_THREAD) &&
            make(MF_OBJ_NOTIFICATION, 0, RS_NTFN) && make(MF_OBJ_SLOTS, 0, RS_OTHER));
-    // Unconfigured Slots hold no time to lend.
+    // Unconfigured Slots hold no time to lend; lending needs WRITE (COLLECT
+    // ends them); one grant of an object at a time.
     UCHECK(mf_reclaim_grant(RECLAIM, RS_SLOTS, ROOT, RS_LENT, 5, 3, 0) == -E_INVAL);
+    UCHECK(mf_slots_configure(RS_SLOTS, MF_CAP_CPU_TIME, RS_THREAD, 0, RS_MASK, RS_NTFN) == 0);
+    UCHECK(mf_cnode_copy(ROOT, RS_SLOTS, RS_RO, MF_RIGHT_READ) == 0);
+    UCHECK(mf_reclaim_grant(RECLAIM, RS_RO, ROOT, RS_LENT, 5, 1, 0) == -E_PERM);
+    UCHECK(mf_reclaim_grant(RECLAIM, RS_SLOTS, ROOT, RS_LENT, 5, 3, 0) == 0);
+    UCHECK(mf_reclaim_grant(RECLAIM, RS_SLOTS, ROOT, RS_LENT + 10, 6, 3, 0) == -E_BUSY);
+    UCHECK(mf_cnode_delete(ROOT, RS_LENT) == 0 && mf_reclaim_request(RECLAIM, 1u << 5, 1000) == 0 &&
+           mf_reclaim_collect(RECLAIM) == 1);      // released: the slots are free, the object unconfigured
     for (int round = 0; round < 2; round++) {
         UCHECK(mf_slots_configure(RS_SLOTS, MF_CAP_CPU_TIME, RS_THREAD, 0, RS_MASK, RS_NTFN) == 0);
         UCHECK(mf_reclaim_grant(RECLAIM, RS_SLOTS, ROOT, RS_LENT, 5, 3, 0) == 0);
@@ -216,9 +225,9 @@ UTEST(reclaim_asks_cpu_slots_back)
             UCHECK(page_now()->taken == taken0);
         } else {
             // Kept past the deadline: taken, and listed.
-            UCHECK(mf_reclaim_request(RECLAIM, 1u << 5, 2) == 0);
+            UCHECK(mf_reclaim_request(RECLAIM, 1u << 5, 30) == 0);
             UCHECK(mf_reclaim_collect(RECLAIM) == 1 << 16);        // pending
-            mf_sleep(4);
+            mf_sleep(35);
             UCHECK(mf_reclaim_collect(RECLAIM) == 1 << 8);         // one taken
             UCHECK(mf_cnode_identify(ROOT, RS_LENT) == MF_OBJ_NULL);
             const struct mf_reclaim_page *p = page_now();

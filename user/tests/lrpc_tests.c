@@ -530,3 +530,73 @@ UTEST(lrpc_client_vas_keeps_its_home_while_a_call_is_out)
     UCHECK(after == 0);
     return NULL;
 }
+
+// A thread inside an LRPC call runs the server's code on the server's
+// registers: its client, who holds the Thread cap, may neither read nor
+// set them (it once could: suspend the caller mid-call, read the server's
+// registers, write a pc of its choice and run it with the server's
+// authority). The server stub blocks in a notification wait; the client
+// thread making the call is suspended there; every register operation on
+// it is refused; resumed and the notification signalled, the call returns.
+#define LC_THREAD 3835
+#define LC_NTFN 3836
+static uint8_t lc_stack[8192] __attribute__((aligned(16)));
+#define LC_PENDING (-1000)
+static volatile long lc_result = LC_PENDING;
+
+static void lc_caller(uint64_t unused)
+{
+    (void)unused;
+    volatile uint64_t *astack = (volatile uint64_t *)RS_BASE;
+    if (mf_vas_switch(RS_CLIENT) != 0)
+        return;
+    astack[0] = 1;
+    astack[3] = SYS_LRPC_RETURN;
+    astack[4] = SYS_INVOKE;
+    astack[5] = LC_NTFN;
+    astack[6] = MF_NOTIFICATION_WAIT;
+    long r = call_with_secret(SYS_LRPC_CALL, RS_BINDING, 0, 0, 0);
+    lc_result = r == 0 ? (long)astack[0] : r;
+    mf_vas_switch(0);
+}
+
+UTEST(lrpc_callers_registers_are_not_the_clients_to_touch)
+{
+    const long self = MF_CAP_SELF_CNODE, ut = LRPC_CLIENT_UT;
+    const char *why = stub_binding(detach_stub);
+    if (why)
+        return why;
+    UCHECK(mf_untyped_retype(ut, MF_OBJ_THREAD, 0, 1, self, LC_THREAD) == 0 &&
+           mf_untyped_retype(ut, MF_OBJ_NOTIFICATION, 0, 1, self, LC_NTFN) == 0);
+    lc_result = LC_PENDING;
+    UCHECK(mf_thread_start(LC_THREAD, lc_caller, lc_stack, sizeof(lc_stack), 0) == 0);
+    struct mf_regs r;
+    long read = 0, write = 0, regs = 0;
+    // Until the caller is in the call (its wait blocks there), then stopped.
+    for (int tries = 0; tries < 100; tries++) {
+        mf_sleep(1);
+        UCHECK(mf_thread_suspend(LC_THREAD) == 0);
+        read = mf_thread_read_context(LC_THREAD, &r);
+        if (read == -E_BUSY)
+            break;
+        UCHECK(mf_thread_resume(LC_THREAD) == 0);
+    }
+    if (read == -E_BUSY) {
+        memset(&r, 0, sizeof(r));
+        r.pc = r.sp = RS_BASE;
+        write = mf_thread_write_context(LC_THREAD, &r);
+        regs = mf_thread_write_regs(LC_THREAD, RS_BASE, RS_BASE + 4096, 0);
+        mf_thread_resume(LC_THREAD);
+    }
+    mf_notification_signal(LC_NTFN);
+    for (long end = mf_time() + 300; lc_result == LC_PENDING && mf_time() < end;)
+        mf_sleep(1);
+    long result = lc_result;
+    long revoked = mf_cnode_revoke(self, ut);
+    UCHECK(read == -E_BUSY && write == -E_BUSY && regs == -E_BUSY);
+    // The call returned: the server's wait was interrupted by the suspension
+    // (-E_AGAIN, as any blocked call is) or, had it waited again, saw the signal.
+    UCHECK(result == -E_AGAIN || result == 1);
+    UCHECK(revoked == 0);
+    return NULL;
+}
