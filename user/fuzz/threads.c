@@ -362,6 +362,11 @@ bool fz_thread_regs(struct fz_ctx *c, uint64_t *pc, uint64_t *sp, uint64_t *arg)
 // never resumes the faulting instruction, so it cannot loop.
 static _Noreturn void fz_exception_exit(void) { mf_exit(0); }
 
+// Addresses no thread can run at or keep a stack at: none, unmapped,
+// non-canonical, the kernel's, misaligned.
+static const uint64_t bad_address[] = {0, 0x7000000000, 0xffff800000000000, 0x800000000000, 1};
+#define BAD_ADDRESS(c) bad_address[fz_below(c, sizeof(bad_address) / sizeof(bad_address[0]))]
+
 static void fz_exception_handler(struct mf_exception *e, uint64_t arg)
 {
     switch (arg % 3) {
@@ -386,10 +391,9 @@ void fz_exception_args(struct fz_ctx *c, long *pc, long *stack, long *arg, bool 
     // handler runs on it, so it must be memory nobody else uses (a fresh
     // sacrificial stack), or none the kernel can write (then the fault
     // kills, as without a handler).
-    static const uint64_t bad[] = {0, 0x7000000000, 0xffff800000000000, 0x800000000000, 1};
     uint8_t *top = fresh_stack && fz_chance(c, 700) ? fz_stack_alloc() : NULL;
-    *pc = fz_chance(c, 600) ? (long)(uintptr_t)fz_exception_handler : (long)bad[fz_below(c, 5)];
-    *stack = top ? (long)(uintptr_t)top : (long)bad[fz_below(c, 5)];
+    *pc = fz_chance(c, 600) ? (long)(uintptr_t)fz_exception_handler : (long)BAD_ADDRESS(c);
+    *stack = top ? (long)(uintptr_t)top : (long)BAD_ADDRESS(c);
     *arg = (long)fz_value(c);
 }
 
@@ -400,13 +404,12 @@ void fz_exception_args(struct fz_ctx *c, long *pc, long *stack, long *arg, bool 
 long fz_context_buffer(struct fz_ctx *c)
 {
     static struct mf_regs regs;
-    static const uint64_t bad[] = {0, 0x800000000000, 0xffff800000000000, 0x7000000000, 1};
     uint8_t *top = fz_chance(c, 150) ? fz_stack_alloc() : NULL;    // (stacks are few per epoch)
     for (unsigned i = 0; i < MF_CONTEXT_REGS; i++)
         regs.regs[i] = fz_value(c);
     regs.flags = fz_chance(c, 500) ? ~0ul : fz_value(c);
-    regs.pc = fz_chance(c, 700) ? (uint64_t)(uintptr_t)fz_exception_exit : bad[fz_below(c, 5)];
-    regs.sp = top ? ((uint64_t)(uintptr_t)top & ~15ul) - 64 : bad[fz_below(c, 5)];
+    regs.pc = fz_chance(c, 700) ? (uint64_t)(uintptr_t)fz_exception_exit : BAD_ADDRESS(c);
+    regs.sp = top ? ((uint64_t)(uintptr_t)top & ~15ul) - 64 : BAD_ADDRESS(c);
     return (long)(uintptr_t)&regs;
 }
 

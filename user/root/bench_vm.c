@@ -87,39 +87,55 @@ static void frame_pager(uint64_t unused)
 
 static volatile bool touch_ok;
 
-// The touching thread (the driver, fixed to one CPU with the pager): the
-// sample is from its store to the store's completion, after the pager's
-// round trip. Checked: every sample faulted once, the page it then sees is
-// the pager's frame (its pattern), and its store reached that frame.
+// The timed loop of both fault benchmarks, run by the touching thread in
+// S_VAS: the sample is from its store to the store's completion, after
+// whoever resolves the fault (a pager thread, or its own exception
+// handler) has mapped S_FRAME. Checked: every sample faulted once (*served
+// counts the faults resolved), the page it then sees is S_FRAME (its
+// pattern), and its store reached that frame; S_FRAME is unmapped after
+// each sample, so every sample faults.
+static bool time_faults(volatile uint64_t *served)
+{
+    bool ok = true;
+    for (unsigned i = 0; ok && i < BENCH_ITERATIONS; i++) {
+        uint64_t t0 = mf_arch_cycles();
+        window[0] = i;                  // a write fault: S_FRAME gets mapped
+        uint64_t t1 = mf_arch_cycles();
+        uint64_t stored = 0;
+        ok = window[1] == PATTERN && mf_frame_unmap(S_FRAME) == 0 && *served == i + 1 &&
+             mf_frame_read(S_FRAME, 0, &stored, sizeof(stored)) == 0 && stored == i;
+        sample(i, t0, t1);
+    }
+    return ok;
+}
+
+// S_FRAME, made and filled with PATTERN before the loop.
+static bool patterned_frame(void)
+{
+    static uint64_t pattern[PAGE / 8];
+    for (unsigned i = 0; i < PAGE / 8; i++)
+        pattern[i] = PATTERN;
+    return mf_untyped_retype(BENCH_FRAMES_UT, MF_OBJ_FRAME, 12, 1, ROOT, S_FRAME) == 0 &&
+           mf_frame_write(S_FRAME, 0, pattern, PAGE) == 0;
+}
+
+// The touching thread (the driver, fixed to one CPU with the pager).
 static void pager_toucher(uint64_t unused)
 {
     (void)unused;
     bool ok = bench_start_pinned(S_PAGER, 0, (unsigned)mf_cpu_id(), frame_pager, pager_stack,
                                  sizeof(pager_stack), 0) &&
-              mf_vas_switch(S_VAS) == 0;
-    for (unsigned i = 0; ok && i < BENCH_ITERATIONS; i++) {
-        uint64_t t0 = mf_arch_cycles();
-        window[0] = i;                  // a write fault: the pager maps S_FRAME
-        uint64_t t1 = mf_arch_cycles();
-        uint64_t stored = 0;
-        ok = window[1] == PATTERN && mf_frame_unmap(S_FRAME) == 0 && pager_served == i + 1 &&
-             mf_frame_read(S_FRAME, 0, &stored, sizeof(stored)) == 0 && stored == i;
-        sample(i, t0, t1);
-    }
+              mf_vas_switch(S_VAS) == 0 && time_faults(&pager_served);
     touch_ok = ok && mf_vas_switch(0) == 0;
 }
 
 static void bench_pager_fault(uint64_t overhead)
 {
-    static uint64_t pattern[PAGE / 8];
-    for (unsigned i = 0; i < PAGE / 8; i++)
-        pattern[i] = PATTERN;
     pager_served = 0;
     if (!vas_with_segment(2 * MiB, 13) ||
         mf_untyped_retype(BENCH_UT, MF_OBJ_ENDPOINT, 0, 1, ROOT, S_EP) ||
         mf_untyped_retype(BENCH_UT, MF_OBJ_THREAD, 0, 1, ROOT, S_PAGER) ||
-        mf_untyped_retype(BENCH_FRAMES_UT, MF_OBJ_FRAME, 12, 1, ROOT, S_FRAME) ||
-        mf_frame_write(S_FRAME, 0, pattern, PAGE) || mf_segment_set_pager(S_SEG, S_EP)) {
+        !patterned_frame() || mf_segment_set_pager(S_SEG, S_EP)) {
         setup_failed("the pager benchmark");
         return;
     }
@@ -155,29 +171,15 @@ static void exception_toucher(uint64_t unused)
 {
     (void)unused;
     bool ok = mf_thread_set_exception(BENCH_DRIVER, frame_handler, handler_stack, sizeof(handler_stack), 0) == 0 &&
-              mf_vas_switch(S_VAS) == 0;
-    for (unsigned i = 0; ok && i < BENCH_ITERATIONS; i++) {
-        uint64_t t0 = mf_arch_cycles();
-        window[0] = i;                  // a write fault: our handler maps S_FRAME
-        uint64_t t1 = mf_arch_cycles();
-        uint64_t stored = 0;
-        ok = window[1] == PATTERN && mf_frame_unmap(S_FRAME) == 0 && exceptions == i + 1 &&
-             mf_frame_read(S_FRAME, 0, &stored, sizeof(stored)) == 0 && stored == i;
-        sample(i, t0, t1);
-    }
+              mf_vas_switch(S_VAS) == 0 && time_faults(&exceptions);
     bool cleared = mf_thread_set_exception(BENCH_DRIVER, NULL, NULL, 0, 0) == 0;
     touch_ok = ok && cleared && mf_vas_switch(0) == 0;
 }
 
 static void bench_exception_fault(uint64_t overhead)
 {
-    static uint64_t pattern[PAGE / 8];
-    for (unsigned i = 0; i < PAGE / 8; i++)
-        pattern[i] = PATTERN;
     exceptions = 0;
-    if (!vas_with_segment(2 * MiB, 13) ||
-        mf_untyped_retype(BENCH_FRAMES_UT, MF_OBJ_FRAME, 12, 1, ROOT, S_FRAME) ||
-        mf_frame_write(S_FRAME, 0, pattern, PAGE)) {
+    if (!vas_with_segment(2 * MiB, 13) || !patterned_frame()) {
         setup_failed("the exception benchmark");
         return;
     }
