@@ -23,24 +23,22 @@
 #define NET_HDR 12
 
 // A mapping of structure `type`, or NULL.
+static long config_read(void *device, unsigned offset, unsigned size)
+{
+    return (long)arch_pci_config_read(((const struct pci_device *)device)->bdf, offset, size);
+}
+
 static volatile void *find_structure(const struct pci_device *d, unsigned type, uint32_t *extra)
 {
-    if (!(arch_pci_config_read(d->bdf, 0x06, 2) & 0x10))
+    struct virtio_cap cap;
+    if (!virtio_find_cap(config_read, (void *)d, type, &cap))
         return NULL;
-    unsigned p = arch_pci_config_read(d->bdf, 0x34, 1) & 0xfc;
-    for (unsigned n = 0; p >= 0x40 && n < 48; n++, p = arch_pci_config_read(d->bdf, p + 1, 1) & 0xfc) {
-        if (arch_pci_config_read(d->bdf, p, 1) != 0x09 || arch_pci_config_read(d->bdf, p + 3, 1) != type)
-            continue;
-        unsigned bar = arch_pci_config_read(d->bdf, p + 4, 1);
-        uint32_t offset = arch_pci_config_read(d->bdf, p + 8, 4), length = arch_pci_config_read(d->bdf, p + 12, 4);
-        if (bar >= MF_PCI_BAR_COUNT || !(d->bar[bar].flags & MF_PCI_BAR_MEM) || !d->bar[bar].base ||
-            (uint64_t)offset + length > d->bar[bar].size)
-            return NULL;
-        if (extra)
-            *extra = arch_pci_config_read(d->bdf, p + 16, 4);     // notify: the offset multiplier
-        return vm_map_device(d->bar[bar].base + offset, length);
-    }
-    return NULL;
+    if (cap.bar >= MF_PCI_BAR_COUNT || !(d->bar[cap.bar].flags & MF_PCI_BAR_MEM) || !d->bar[cap.bar].base ||
+        (uint64_t)cap.offset + cap.length > d->bar[cap.bar].size)
+        return NULL;
+    if (extra)
+        *extra = cap.extra;
+    return vm_map_device(d->bar[cap.bar].base + cap.offset, cap.length);
 }
 
 // A queue's memory: descriptors, available ring, used ring, in one page.

@@ -3,6 +3,7 @@
 // virtio-net (kernel/virtio_net.c) and the user-level virtio-blk
 // (user/lib/virtio_blk.c).
 #pragma once
+#include <stdbool.h>
 #include <stdint.h>
 
 // Configuration-space capability (vendor-specific, id 9): which structure
@@ -38,3 +39,17 @@ struct vring_desc {
 struct vring_used_elem {
     uint32_t id, len;
 };
+
+// Where a structure of `type` (VIRTIO_CAP_*) is: the vendor-specific
+// capability (id 9) naming it in configuration space.
+struct virtio_cap {
+    unsigned bar;
+    uint32_t offset, length;
+    uint32_t extra;         // VIRTIO_CAP_NOTIFY: the notify offset multiplier
+};
+// Reads `size` bytes (1, 2, 4) at `offset` of the device's configuration
+// space: the kernel through the arch's accessors, a driver through its
+// device cap.
+typedef long (*virtio_config_read)(void *ctx, unsigned offset, unsigned size);
+// The first capability of `type` (lib/virtio.c): true and *out, or false.
+bool virtio_find_cap(virtio_config_read read, void *ctx, unsigned type, struct virtio_cap *out);

@@ -48,33 +48,30 @@ static void dma_barrier(void)
 
 // Maps the structure of `type` (the virtio capability naming BAR + offset)
 // at a fresh device-window address; *extra: the notify multiplier.
+static long config_read(void *device, unsigned offset, unsigned size)
+{
+    return mf_pci_config_read((long)(uintptr_t)device, offset, size);
+}
+
 static volatile void *map_structure(struct virtio_blk *b, unsigned type, uint32_t *extra)
 {
-    long dev = b->device;
-    if (!(mf_pci_config_read(dev, 0x06, 2) & 0x10))
+    struct virtio_cap cap;
+    if (!virtio_find_cap(config_read, (void *)(uintptr_t)b->device, type, &cap))
         return NULL;
-    long p = mf_pci_config_read(dev, 0x34, 1) & 0xfc;
-    for (unsigned n = 0; p >= 0x40 && n < 48; n++, p = mf_pci_config_read(dev, (unsigned)p + 1, 1) & 0xfc) {
-        if (mf_pci_config_read(dev, (unsigned)p, 1) != 0x09 || mf_pci_config_read(dev, (unsigned)p + 3, 1) != type)
-            continue;
-        unsigned bar = (unsigned)mf_pci_config_read(dev, (unsigned)p + 4, 1);
-        uint64_t offset = (uint64_t)mf_pci_config_read(dev, (unsigned)p + 8, 4);
-        uint64_t length = (uint64_t)mf_pci_config_read(dev, (unsigned)p + 12, 4);
-        if (extra)
-            *extra = (uint32_t)mf_pci_config_read(dev, (unsigned)p + 16, 4);
-        uint64_t first = offset & ~(PAGE - 1), bytes = ((offset + length + PAGE - 1) & ~(PAGE - 1)) - first;
-        uint64_t va = mf_device_va_alloc(bytes);
-        if (!va)
-            return NULL;
-        if (mf_pci_map_bar(dev, bar, 0, first, bytes, va) < 0) {
-            mf_device_va_free(va, bytes);
-            return NULL;
-        }
-        b->map[b->maps].va = va, b->map[b->maps].bytes = bytes, b->map[b->maps].bar = bar;
-        b->maps++;
-        return (volatile uint8_t *)va + (offset - first);
+    if (extra)
+        *extra = cap.extra;
+    uint64_t offset = cap.offset, length = cap.length;
+    uint64_t first = offset & ~(PAGE - 1), bytes = ((offset + length + PAGE - 1) & ~(PAGE - 1)) - first;
+    uint64_t va = mf_device_va_alloc(bytes);
+    if (!va)
+        return NULL;
+    if (mf_pci_map_bar(b->device, cap.bar, 0, first, bytes, va) < 0) {
+        mf_device_va_free(va, bytes);
+        return NULL;
     }
-    return NULL;
+    b->map[b->maps].va = va, b->map[b->maps].bytes = bytes, b->map[b->maps].bar = cap.bar;
+    b->maps++;
+    return (volatile uint8_t *)va + (offset - first);
 }
 
 // One request: the header says what, `len` data bytes, then the status.
