@@ -189,6 +189,7 @@ void arch_thread_activate(struct thread *t);
 //   // call returns: IPC delivers message registers this way. Register 0 is
 //   // left alone (on aarch64 it is also the return register).
 //   void arch_syscall_set_arg(struct trap_frame *tf, int i, uint64_t value);
+//   void arch_syscall_rewind(struct trap_frame *tf);   // pc back on the call instruction
 //   // What an LRPC call keeps of its client's registers (ARCH_LRPC_SAVED
 //   // words): those a C function call preserves, the stack and program
 //   // counter and the flags; restoring them zeroes the others, which the
@@ -213,8 +214,6 @@ uint64_t arch_trap_sp(const struct trap_frame *tf);
 struct mf_regs;
 void arch_regs_save(const struct trap_frame *tf, struct mf_regs *r);
 void arch_regs_restore(struct trap_frame *tf, const struct mf_regs *r);
-// Whether tf was saved by a system call (the thread is inside one).
-bool arch_trap_is_syscall(const struct trap_frame *tf);
 // Returns to user mode through the path that restores every register of
 // tf (the system-call return may not: x86_64's sysret takes rcx and r11).
 _Noreturn void arch_trap_frame_return(struct trap_frame *tf);

@@ -354,6 +354,11 @@ bool thread_block_prepare(enum block_reason why)
     // exit and unwind (thread_kick may have looked before we blocked).
     bool ok = t->state == THREAD_RUNNABLE &&
               __atomic_load_n(&t->lrpc_abort_to, __ATOMIC_ACQUIRE) == LRPC_NO_ABORT;
+    // Stopped before it blocked: nothing was done, the call is made again
+    // (kernel/syscall.c, "Restart"); a fault's call to its pager is not a
+    // system call (SC_IN is clear then).
+    if (!ok && t->state == THREAD_INACTIVE && (t->syscall_flags & SC_IN) && !t->in_fault)
+        t->syscall_flags |= SC_RESTART;
     if (ok) {
         t->state = THREAD_BLOCKED;
         t->blocked_on = why;
@@ -441,6 +446,11 @@ void thread_deactivate(struct thread *t)
     enum thread_state was = stop_keeping(t, THREAD_INACTIVE, true);
     if (was == THREAD_BLOCKED)
         t->block_interrupted = true;    // its thread_block returns false once resumed
+    // A call blocked in any wait but the one for its reply is made again
+    // once resumed (kernel/syscall.c, "Restart"). t is off its CPU or
+    // about to be (waited for below): it does not touch the flags meanwhile.
+    if (was == THREAD_BLOCKED && (t->syscall_flags & SC_IN) && t->blocked_on != BLOCK_REPLY && !t->in_fault)
+        t->syscall_flags |= SC_RESTART;
     if (was == THREAD_BLOCKED && t != current_thread())
         while (__atomic_load_n(&t->on_cpu, __ATOMIC_ACQUIRE))
             cpu_relax();

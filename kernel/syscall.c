@@ -118,13 +118,29 @@ static const syscall_fn syscalls[SYSCALL_TABLE] = {
 #pragma GCC diagnostic pop
 _Static_assert(SYS_EXCEPTION_RETURN == SYS_COUNT - 1, "a handler above for every call (a new one: add it)");
 
+// Restart. A thread suspended while blocked in a call (a receive, a send
+// not yet taken, a notification wait, a sleep, a console read) makes the
+// call again when resumed: its pc goes back on the call instruction, with
+// the arguments it had, and no result is written. So what a suspended
+// thread shows (MF_THREAD_READ_CONTEXT) is a context that is complete in
+// itself, and a checkpointer can copy it into another thread. The wait in
+// a call for its reply is the exception (the message was taken: doing it
+// again would send it twice): it returns -E_AGAIN, as before. thread.c
+// (thread_deactivate, thread_block_prepare) sets SC_RESTART.
 void syscall_entry(struct trap_frame *tf)
 {
     uint64_t n = arch_syscall_number(tf);
     struct thread *self = current_thread();
     self->user_frame = tf;
+    self->syscall_flags = SC_IN;
     syscall_fn fn = likely(n < SYSCALL_TABLE) ? syscalls[n] : sys_unknown;
-    arch_syscall_return(tf, fn(self, tf));
+    int64_t result = fn(self, tf);
+    uint8_t flags = self->syscall_flags;
+    self->syscall_flags = 0;
+    if (likely(flags == SC_IN))
+        arch_syscall_return(tf, result);
+    else if (!(flags & SC_WRITTEN))
+        arch_syscall_rewind(tf);
     // The common case in one test: runnable, no reschedule due, no LRPC
     // abort, an address space (return_to_user has each case).
     if (unlikely(self->state != THREAD_RUNNABLE || this_cpu()->need_resched ||

@@ -199,6 +199,7 @@ _Noreturn void thread_exit(int how, int code, uint64_t address)
         // with new registers or deletes it; the holder learns of the end
         // through the exit notification (MF_THREAD_BIND_EXIT).
         t->has_context = false;
+        t->syscall_flags = 0;
         // Inactive first, then the signal: whoever the signal wakes finds
         // the exit status readable (MF_THREAD_EXIT_STATUS wants INACTIVE).
         stop(t, THREAD_INACTIVE);

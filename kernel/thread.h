@@ -35,6 +35,10 @@ struct endpoint;
 #define MAX_PRIORITY 255
 #define VAS_REF_HOME (1 + LRPC_MAX_DEPTH)     // thread->vas_ref[] index of home_vas
 
+#define SC_IN 1
+#define SC_RESTART 2
+#define SC_WRITTEN 4
+
 enum thread_state {
     THREAD_INACTIVE = 0,    // created or suspended: never scheduled
     THREAD_RUNNABLE,
@@ -107,6 +111,11 @@ struct thread {
     uint8_t lrpc_abort_to;      // LRPC_NO_ABORT, or the depth its aborted calls unwind to
     bool wait_expired;          // woken by the tick from a timed notification wait, still queued
     bool block_interrupted;     // suspended while blocked: thread_block returns false once resumed
+    // The system call in progress (kernel/syscall.c, "Restart"): SC_IN
+    // while its handler runs; SC_RESTART: suspended while blocked in it, so
+    // it is made again when resumed; SC_WRITTEN: WRITE_CONTEXT replaced the
+    // context meanwhile, which then takes neither a result nor a restart.
+    uint8_t syscall_flags;
     uint8_t lrpc_depth;         // LRPC calls in progress (kernel/lrpc.c)
     struct lrpc_link lrpc[LRPC_MAX_DEPTH];
     char name[THREAD_NAME_MAX];

@@ -144,6 +144,7 @@ static int64_t invoke_write_regs(const struct decoded *d)
     // Discards any kernel context the thread had (it was inactive).
     arch_thread_init_user(a->thread, a->pc, a->sp, a->arg);
     a->thread->has_context = true;
+    a->thread->syscall_flags = 0;       // no call in progress in the new context
     a->thread->in_exception = false;
     a->thread->exit = (struct mf_exit_status){0};     // a new run: it has not ended
     return 0;
@@ -377,9 +378,14 @@ static int64_t invoke_set_exception(const struct decoded *d)
 // READ_CONTEXT / WRITE_CONTEXT: an inactive thread's whole user context
 // (struct mf_regs), as exception records hold it. The thread has a
 // context (its registers were written, or it ran) and has left its CPU.
-// A thread stopped inside a system call finishes that call when resumed:
-// its result register (and on x86_64 rcx and r11, which sysret takes) are
-// the call's then; READ says so (1), so a checkpointer knows.
+// A thread stopped inside a system call that it makes again when resumed
+// (kernel/syscall.c, "Restart": suspended while blocked) reads as the
+// context that makes it: pc on the call instruction, its arguments in
+// their registers (0, as for user code). One stopped inside a call that
+// finishes when resumed (a call's wait for its reply) reads 1: its result
+// register (and on x86_64 rcx and r11, which sysret takes) are the call's
+// then, so a checkpointer knows. A written context replaces all that: the
+// call neither returns into it nor restarts.
 struct context_args {
     struct thread *thread;
     uint64_t buffer;
@@ -406,9 +412,13 @@ static int64_t invoke_read_context(const struct decoded *d)
 {
     const struct context_args *a = DECODED(struct context_args, d);
     struct mf_regs regs = {0};
-    arch_regs_save(a->thread->user_frame, &regs);
+    uint8_t flags = a->thread->syscall_flags;
+    struct trap_frame tf = *a->thread->user_frame;
+    if (flags == (SC_IN | SC_RESTART))
+        arch_syscall_rewind(&tf);
+    arch_regs_save(&tf, &regs);
     int r = copy_to_user(a->buffer, &regs, sizeof(regs));
-    return r ? r : arch_trap_is_syscall(a->thread->user_frame);
+    return r ? r : flags == SC_IN;
 }
 
 static int64_t invoke_write_context(const struct decoded *d)
@@ -421,6 +431,8 @@ static int64_t invoke_write_context(const struct decoded *d)
     if (regs.pc < USER_BASE || regs.pc >= USER_TOP || regs.sp < USER_BASE || regs.sp >= USER_TOP)
         return -E_RANGE;
     arch_regs_restore(a->thread->user_frame, &regs);
+    if (a->thread->syscall_flags & SC_IN)
+        a->thread->syscall_flags |= SC_WRITTEN;
     a->thread->in_exception = false;    // wherever it was, it is not in its handler now
     return 0;
 }

@@ -232,4 +232,3 @@ void arch_regs_restore(struct trap_frame *tf, const struct mf_regs *e)
     tf->pstate = PSR_MODE_EL0T | PSR_D | PSR_F | (e->flags & PSR_NZCV);
 }
 
-bool arch_trap_is_syscall(const struct trap_frame *tf) { return (tf->esr >> 26) == 0x15; }   // EC: SVC from AArch64

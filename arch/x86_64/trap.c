@@ -149,4 +149,3 @@ void arch_regs_restore(struct trap_frame *tf, const struct mf_regs *e)
     tf->ss = SEL_USER_DATA;
 }
 
-bool arch_trap_is_syscall(const struct trap_frame *tf) { return tf->vector == VECTOR_SYSCALL; }

@@ -62,7 +62,7 @@ enum mf_thread_op {
     MF_THREAD_WRITE_REGS,  // (pc, sp, arg): initial user registers; only while inactive
     MF_THREAD_READ_REG,    // (MF_REG_*): a register of an inactive thread
     MF_THREAD_RESUME,      // (): run it (configured, registers set)
-    MF_THREAD_SUSPEND,     // (): stop it; a blocked IPC returns -E_AGAIN when resumed
+    MF_THREAD_SUSPEND,     // (): stop it; a blocking call it was in is made again when resumed (a call's wait for its reply: -E_AGAIN)
     MF_THREAD_SET_PRIORITY,// (priority 0..255, at most the caller's own)
     MF_THREAD_SET_SCHED,   // (MF_SCHED_* policy, cpu for MF_SCHED_FIXED): where it runs
     MF_THREAD_BIND_EXIT,   // (notification cptr or 0): signalled (its badge, or 1) whenever the thread ends

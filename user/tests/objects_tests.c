@@ -390,17 +390,35 @@ void mf_test_registers_dumped(const uint64_t *regs)
     mf_exit(0);
 }
 
+static volatile long cx_received = 1;
+static volatile uint64_t cx_word;
+
 static void cx_receiver(uint64_t ep)
 {
     struct mf_msg m = {0};
-    mf_recv((long)ep, &m);
+    cx_received = mf_recv((long)ep, &m);
+    cx_word = m.mr[0];
+}
+
+static void cx_caller(uint64_t ep)
+{
+    struct mf_msg m = {.info = MF_INFO(1, 1), .mr = {5}};
+    cx_received = mf_call((long)ep, &m);
 }
 
 #if defined(__x86_64__)
+#define CX_NUMBER 0                 // rax
+#define CX_ARG0 5                   // rdi
+#define CX_INSN_SIZE 2
+#define CX_IS_CALL(p) ((p)[0] == 0x0f && (p)[1] == 0x05)      // syscall
 #define CX_USED 15
 #define CX_STATUS 0xcd5ul
 #define CX_RESUMED 0xed7ul          // IF, bit 1 and the status flags
 #else
+#define CX_NUMBER 8                 // x8
+#define CX_ARG0 0                   // x0
+#define CX_INSN_SIZE 4
+#define CX_IS_CALL(p) (*(const uint32_t *)(p) == 0xd4000001u)  // svc #0
 #define CX_USED 31
 #define CX_STATUS 0xf0000000ul
 #define CX_RESUMED 0xf0000000ul     // NZCV
@@ -467,18 +485,44 @@ UTEST(thread_context_is_read_and_written_whole)
         UCHECK(mf_thread_resume(CX_THREAD) == 0);
     }
     UCHECK(mf_thread_suspend(CX_THREAD) == 0);
-    // A thread stopped inside a system call: READ says so.
+    // A thread stopped while blocked in a receive makes it again when
+    // resumed (kernel/syscall.c, "Restart"): READ shows the context that
+    // makes the call (0; pc on the instruction, number and endpoint in
+    // their registers), and once resumed it receives what is sent next.
+    cx_received = 1;
     UCHECK(mf_thread_start(CX_THREAD, cx_receiver, cx_stack, sizeof(cx_stack), CX_EP) == 0);
-    long in_call = 0;
-    for (int tries = 0; tries < 50 && in_call != 1; tries++) {
+    bool at_call = false;
+    for (int tries = 0; tries < 50 && !at_call; tries++) {
         mf_sleep(2);                    // until it has reached its receive
         UCHECK(mf_thread_suspend(CX_THREAD) == 0);
-        in_call = mf_thread_read_context(CX_THREAD, &back);
-        UCHECK(in_call == 0 || in_call == 1);
-        if (in_call != 1)
+        UCHECK(mf_thread_read_context(CX_THREAD, &back) == 0);
+        at_call = CX_IS_CALL((const uint8_t *)(uintptr_t)back.pc) && back.regs[CX_NUMBER] == SYS_RECV &&
+                  back.regs[CX_ARG0] == CX_EP;
+        if (!at_call)
             UCHECK(mf_thread_resume(CX_THREAD) == 0);
     }
-    UCHECK(in_call == 1);
+    UCHECK(at_call);
+    UCHECK(mf_thread_resume(CX_THREAD) == 0);
+    mf_sleep(2);
+    UCHECK(cx_received == 1);           // not -E_AGAIN: it waits again
+    struct mf_msg m = {.info = MF_INFO(1, 1), .mr = {0x5eed}};
+    UCHECK(mf_send(CX_EP, &m) == 0);
+    for (long end = mf_time() + 100; cx_received == 1 && mf_time() < end;)
+        mf_yield();
+    UCHECK(cx_received == 0 && cx_word == 0x5eed);
+    // A call waiting for its reply is not made again (its message was
+    // taken): READ says it is inside the call (1), and it returns -E_AGAIN.
+    UCHECK(mf_thread_suspend(CX_THREAD) == 0);
+    cx_received = 1;
+    UCHECK(mf_thread_start(CX_THREAD, cx_caller, cx_stack, sizeof(cx_stack), CX_EP) == 0);
+    UCHECK(mf_recv(CX_EP, &m) == 0 && m.mr[0] == 5);
+    mf_sleep(2);
+    UCHECK(mf_thread_suspend(CX_THREAD) == 0);
+    UCHECK(mf_thread_read_context(CX_THREAD, &back) == 1);
+    UCHECK(mf_thread_resume(CX_THREAD) == 0);
+    for (long end = mf_time() + 100; cx_received == 1 && mf_time() < end;)
+        mf_yield();
+    UCHECK(cx_received == -E_AGAIN);
     UCHECK(mf_cnode_revoke(ROOT, UT) == 0);
     return NULL;
 }

@@ -27,6 +27,10 @@ static inline void arch_syscall_return_pair(struct trap_frame *tf, int64_t value
     tf->rdx = second;
 }
 
+// A system call made again: rip back on the 2-byte syscall; rax still
+// holds the number and the arguments are untouched (no result was written).
+static inline void arch_syscall_rewind(struct trap_frame *tf) { tf->rip -= 2; }
+
 static inline void arch_syscall_set_arg(struct trap_frame *tf, int i, uint64_t value)
 {
     switch (i) {
