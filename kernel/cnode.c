@@ -5,6 +5,7 @@
 // after every step, and calling again finishes the job).
 #include "kernel/object.h"
 #include "kernel/invoke.h"
+#include "kernel/usercopy.h"
 #include "include/manifold/errors.h"
 
 // COPY, MINT, COPY_TO: src's cap, derived, goes into the empty dst.
@@ -165,6 +166,51 @@ static int decode_move_to(const struct invocation *inv, struct decoded *d)
     return decode_other(inv, MF_RIGHT_WRITE, &a->src, &a->dst);
 }
 
+// DESCRIBE: a slot of the invoked CNode (READ on it), written out as
+// struct mf_cap_info for checkpointers (include/manifold/cap.h). Badges
+// are shown for endpoints and notifications only: other types keep kernel
+// state in that field (a frame's segment, an untyped's watermark).
+struct describe_args {
+    struct slot *slot;
+    uint64_t buffer;
+};
+
+static int decode_describe(const struct invocation *inv, struct decoded *d)
+{
+    struct describe_args *a = DECODED(struct describe_args, d);
+    if (!(inv->target->cap.rights & MF_RIGHT_READ))
+        return refuse(inv, -E_PERM, "describing a slot needs READ on the CNode");
+    a->slot = cnode_lookup(&inv->target->cap, inv->arg[0]);
+    if (!a->slot)
+        return refuse(inv, -E_RANGE, "a slot index is 0 or past the CNode");
+    a->buffer = inv->arg[1];
+    return 0;
+}
+
+static int64_t invoke_describe(const struct decoded *d)
+{
+    const struct describe_args *a = DECODED(struct describe_args, d);
+    const struct cap *c = &a->slot->cap;
+    struct mf_cap_info info = {0};
+    if (!slot_empty(a->slot)) {
+        info.type = c->type;
+        info.rights = c->rights;
+        info.size_bits = c->size_bits;
+        info.object = object_name(c->obj);
+        if (c->type == MF_OBJ_ENDPOINT || c->type == MF_OBJ_NOTIFICATION)
+            info.badge = c->badge;
+        switch (c->type) {
+        case MF_OBJ_FRAME: frame_describe(a->slot, &info); break;
+        case MF_OBJ_SEGMENT: segment_describe(c->obj, &info); break;
+        case MF_OBJ_VAS: vas_object_describe(c->obj, &info); break;
+        case MF_OBJ_THREAD: thread_describe(c->obj, &info); break;
+        case MF_OBJ_NOTIFICATION: notification_describe(c->obj, &info); break;
+        default: break;
+        }
+    }
+    return copy_to_user(a->buffer, &info, sizeof(info));
+}
+
 const struct op_handler cnode_ops[MAX_OPS] = {
     [MF_CNODE_COPY] = {decode_copy, invoke_derive},
     [MF_CNODE_MINT] = {decode_mint, invoke_derive},
@@ -174,6 +220,7 @@ const struct op_handler cnode_ops[MAX_OPS] = {
     [MF_CNODE_IDENTIFY] = {decode_identify, invoke_identify},
     [MF_CNODE_COPY_TO] = {decode_copy_to, invoke_derive},
     [MF_CNODE_MOVE_TO] = {decode_move_to, invoke_move},
+    [MF_CNODE_DESCRIBE] = {decode_describe, invoke_describe},
 };
 _Static_assert(MF_CNODE_OP_COUNT <= MAX_OPS, "cnode operation table");
 

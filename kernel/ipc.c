@@ -923,3 +923,10 @@ const struct object_type notification_object_type = {
     .ops = notification_ops,
     .op_count = MF_NOTIFICATION_OP_COUNT,
 };
+
+// MF_CNODE_DESCRIBE's part for a notification (kernel/cnode.c): its word,
+// not taken.
+void notification_describe(uintptr_t obj, struct mf_cap_info *out)
+{
+    out->notification.word = __atomic_load_n(&((const struct notification *)obj)->word, __ATOMIC_RELAXED);
+}

@@ -54,6 +54,18 @@ extern const struct object_type untyped_object_type, cnode_object_type, frame_ob
     system_object_type, console_object_type, reclaim_object_type, packet_filter_object_type,
     cpu_time_object_type, slots_object_type;
 
+// MF_CNODE_DESCRIBE (kernel/cnode.c): the name of the object at obj, as
+// include/manifold/cap.h's struct mf_cap_info gives it; 0 for obj 0.
+uint64_t object_name(uintptr_t obj);
+// The parts of a description only a type's own file can read; each takes
+// the locks it needs (cap_lock held).
+struct mf_cap_info;
+void frame_describe(const struct slot *frame, struct mf_cap_info *out);
+void segment_describe(uintptr_t segment, struct mf_cap_info *out);
+void vas_object_describe(uintptr_t vas_object, struct mf_cap_info *out);
+void thread_describe(uintptr_t thread, struct mf_cap_info *out);
+void notification_describe(uintptr_t notification, struct mf_cap_info *out);
+
 // Boot: the root task's caps to the System and Console objects, into two
 // empty slots of its CSpace (kernel/system.c).
 void system_grant_root(struct slot *system_slot, struct slot *console_slot);

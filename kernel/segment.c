@@ -1237,3 +1237,56 @@ const struct object_type segment_object_type = {
     .op_count = MF_SEGMENT_OP_COUNT,
     .lock_class = LOCK_SPACE,
 };
+
+// ------------------------------------------------- MF_CNODE_DESCRIBE parts
+// (kernel/cnode.c): a frame cap's mapping, a segment, a VAS object; names
+// as object_name gives them. space_lock: the mapping and the lists stay
+// put meanwhile.
+
+void frame_describe(const struct slot *frame, struct mf_cap_info *out)
+{
+    space_lock();
+    const struct segment *seg = (const struct segment *)frame->cap.badge;
+    vaddr_t va = frame->reserved;
+    if (seg && segment_live(seg, frame->cap.reserved1)) {
+        int leaf = frame->cap.size_bits == PAGE_SHIFT ? 0 : 1;
+        pte_t *e = vm_entry(seg->tables[(va - seg->base) / span(seg->level)], seg->level, va, leaf, NULL, false);
+        if (e && arch_pte_valid(*e) && arch_pte_addr(*e) == V2P(frame->cap.obj)) {
+            unsigned flags = arch_pte_flags(*e, leaf);
+            out->frame.segment = object_name((uintptr_t)seg);
+            out->frame.va = va;
+            out->frame.rights = MF_RIGHT_READ | (flags & VM_WRITE ? MF_RIGHT_WRITE : 0) |
+                                (flags & VM_EXEC ? MF_MAP_EXEC : 0);
+        }
+    }
+    space_unlock();
+}
+
+void segment_describe(uintptr_t obj, struct mf_cap_info *out)
+{
+    const struct segment *seg = (const struct segment *)obj;
+    space_lock();
+    if (seg->configured) {
+        out->segment.base = seg->base;
+        out->segment.size = seg->size;
+        out->segment.home = seg->home;
+        if (seg->pager) {
+            out->segment.pager = object_name((uintptr_t)seg->pager);
+            out->segment.pager_badge = seg->pager_badge;
+        }
+    }
+    space_unlock();
+}
+
+void vas_object_describe(uintptr_t obj, struct mf_cap_info *out)
+{
+    const struct vas_object *vo = (const struct vas_object *)obj;
+    space_lock();
+    out->vas.home = object_name((uintptr_t)vo->home);
+    out->vas.count = vo->segment_count;
+    for (unsigned i = 0; i < vo->segment_count && i < MF_DESCRIBE_SEGMENTS; i++) {
+        out->vas.segment[i] = object_name((uintptr_t)vo->segments[i]);
+        out->vas.rights[i] = vo->segment_rights[i];
+    }
+    space_unlock();
+}

@@ -467,3 +467,32 @@ const struct object_type thread_object_type = {
     .ops = thread_ops,
     .op_count = MF_THREAD_OP_COUNT,
 };
+
+// MF_CNODE_DESCRIBE's part for a thread (kernel/cnode.c). A snapshot: a
+// checkpointer suspends the thread first.
+void thread_describe(uintptr_t obj, struct mf_cap_info *out)
+{
+    const struct thread *t = (const struct thread *)obj;
+    static const uint32_t states[] = {
+        [THREAD_INACTIVE] = MF_THREAD_STATE_INACTIVE, [THREAD_RUNNABLE] = MF_THREAD_STATE_RUNNABLE,
+        [THREAD_BLOCKED] = MF_THREAD_STATE_BLOCKED, [THREAD_DEAD] = MF_THREAD_STATE_DEAD,
+    };
+    enum thread_state s = __atomic_load_n(&t->state, __ATOMIC_RELAXED);
+    out->thread.state = s < ARRAY_SIZE(states) ? states[s] : MF_THREAD_STATE_DEAD;
+    out->thread.cspace = object_name(t->cspace.cap.obj);
+    out->thread.home = object_name((uintptr_t)__atomic_load_n(&t->home_vas, __ATOMIC_RELAXED));
+    out->thread.vas = object_name((uintptr_t)__atomic_load_n(&t->vas, __ATOMIC_RELAXED));
+    out->thread.ipc_buffer = t->ipc_buffer;
+    out->thread.exit = object_name(t->exit_notify.cap.obj);
+    out->thread.exit_badge = t->exit_notify.cap.badge;
+    out->thread.exception_pc = __atomic_load_n(&t->exception_pc, __ATOMIC_RELAXED);
+    out->thread.exception_stack = t->exception_stack;
+    out->thread.exception_arg = t->exception_arg;
+    out->thread.priority = t->priority;
+    out->thread.policy = t->policy;
+    out->thread.fixed_cpu = t->fixed_cpu;
+    out->thread.has_context = t->has_context;
+    out->thread.in_lrpc = t->lrpc_depth != 0;
+    memcpy(out->thread.name, t->name, sizeof(out->thread.name));
+    out->thread.name[sizeof(out->thread.name) - 1] = 0;
+}

@@ -43,8 +43,58 @@ enum mf_cnode_op {
     MF_CNODE_IDENTIFY,     // (slot): -> type | rights << 8 | size_bits << 16; 0 for an empty slot
     MF_CNODE_COPY_TO,      // (src, dst CNode cptr, dst index, rights): copy into another CNode (READ on this one)
     MF_CNODE_MOVE_TO,      // (src, dst CNode cptr, dst index): move into another CNode (a mapped frame stays mapped)
+    MF_CNODE_DESCRIBE,     // (slot, struct mf_cap_info *): what the cap and its object hold; needs READ
     MF_CNODE_OP_COUNT
 };
+
+// MF_CNODE_DESCRIBE: one slot, as a checkpointer needs it (docs/checkpoint.md).
+// `object` names the object: the same for every cap to it while it lives,
+// another for every other live object, never 0; it is opaque (a keyed
+// bijection of the object's place, not a secret), and other objects'
+// fields name objects the same way. The state is a snapshot: stop the
+// threads that could change it first. An empty slot: type 0, nothing else.
+#define MF_DESCRIBE_SEGMENTS 16
+struct mf_cap_info {
+    uint32_t type, rights, size_bits, reserved;
+    uint64_t badge;                 // endpoints and notifications (0: none)
+    uint64_t object;
+    union {
+        struct {                    // MF_OBJ_FRAME: this cap's mapping
+            uint64_t segment;       // the segment's object, 0 when unmapped
+            uint64_t va, rights;    // rights: MF_RIGHT_READ [| WRITE | MF_MAP_EXEC]
+        } frame;
+        struct {                    // MF_OBJ_SEGMENT (size 0: not configured)
+            uint64_t base, size;
+            uint64_t pager, pager_badge;    // the pager endpoint's object, 0: none
+            uint64_t home;          // 1: a home segment (at 0, MF_HOME_SIZE)
+        } segment;
+        struct {                    // MF_OBJ_VAS
+            uint64_t home;          // the address space whose home it shares (MF_VAS_ATTACH), 0: none
+            uint64_t count;         // segments attached
+            uint64_t segment[MF_DESCRIBE_SEGMENTS];
+            uint8_t rights[MF_DESCRIBE_SEGMENTS];
+        } vas;
+        struct {                    // MF_OBJ_NOTIFICATION
+            uint64_t word;          // bits signalled and not yet taken
+        } notification;
+        struct {                    // MF_OBJ_THREAD
+            uint64_t cspace;        // its CNode's object, 0: none
+            uint64_t home, vas;     // the VAS it was configured in / runs in now (0: none)
+            uint64_t ipc_buffer;
+            uint64_t exit, exit_badge;      // the exit notification's object and badge
+            uint64_t exception_pc, exception_stack, exception_arg;
+            uint32_t state;         // MF_THREAD_STATE_*
+            uint32_t priority, policy, fixed_cpu;
+            uint32_t has_context, in_lrpc;
+            char name[32];
+        } thread;
+        uint64_t raw[30];
+    };
+};
+#define MF_THREAD_STATE_INACTIVE 0  // never started, suspended or ended
+#define MF_THREAD_STATE_RUNNABLE 1
+#define MF_THREAD_STATE_BLOCKED  2
+#define MF_THREAD_STATE_DEAD     3
 
 enum mf_untyped_op {
     // (type | size_bits << 8 | count << 16, dst_cnode, dst_index):

@@ -116,27 +116,3 @@ bool shm_channel_init(struct shm_channel *c, volatile void *region, uint64_t byt
     __atomic_store_n(&h->node[self].epoch, epoch, __ATOMIC_RELEASE);
     return true;
 }
-
-// ------------------------------------------------------------------ CRC-32
-
-static uint32_t crc_table[256];
-
-void crc32_init(void)
-{
-    if (crc_table[1])
-        return;
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++)
-            c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-        crc_table[i] = c;
-    }
-}
-
-uint32_t crc32_update(uint32_t crc, const void *data, size_t bytes)
-{
-    const uint8_t *p = data;
-    for (size_t i = 0; i < bytes; i++)
-        crc = crc_table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
-    return crc;
-}

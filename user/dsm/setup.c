@@ -191,11 +191,8 @@ bool dsm_start(const struct dsm_config *c)
     dsm.local = local;
     dsm.running = true;
     dsm_transport_lrpc_export();
-    if (link) {
-        crc32_init();
-        if (!c->link.region)
-            memset(dsm_standin_region, 0, sizeof(dsm_standin_region));
-    }
+    if (link && !c->link.region)
+        memset(dsm_standin_region, 0, sizeof(dsm_standin_region));
     uint32_t all = local;
     if (!retype(DSM_UT_OBJECTS, MF_OBJ_NOTIFICATION, 0, DSM_SLOT_DONE))
         return false;

@@ -24,6 +24,7 @@
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
+#include "lib/crc32.h"
 #include "lib/string.h"
 
 #define WIRE_MAGIC 0x4d46444cu          // "LDFM": a Manifold DSM link region
@@ -103,15 +104,12 @@ _Static_assert(sizeof(struct frame) == 32, "fixed frame header");
 // Sequence numbers compare modulo 2^32 (RFC 1982).
 static inline int32_t seq_diff(uint32_t a, uint32_t b) { return (int32_t)(a - b); }
 
-// CRC-32, table driven; crc32_init fills the table once (idempotent).
-void crc32_init(void);
-uint32_t crc32_update(uint32_t crc, const void *data, size_t bytes);
+// CRC-32 (lib/crc32.h) over the header, its crc zero, then the payload.
 static inline uint32_t frame_crc(const struct frame *f, const void *payload, size_t bytes)
 {
     struct frame h = *f;
     h.crc = 0;
-    uint32_t c = crc32_update(0xffffffffu, &h, sizeof(h));
-    return ~crc32_update(c, payload, bytes);
+    return crc32_update(crc32_update(0, &h, sizeof(h)), payload, bytes);
 }
 
 // ------------------------------------------------------- ring operations

@@ -93,6 +93,8 @@ static void cnode_invoke(struct fz_ctx *c, long cnode, long op)
     long a0 = fz_chance(c, 800) ? fz_cptr(c) : (long)fz_value(c);
     long a1 = fz_chance(c, 700) ? fz_free_slot(c) : fz_cptr(c);
     long a2 = (long)fz_rights(c), a3 = fz_chance(c, 500) ? (long)fz_below(c, 1000) : (long)fz_value(c);
+    if (op == MF_CNODE_DESCRIBE)
+        a1 = (long)fz_ptr_out(c);          // a struct mf_cap_info (272 bytes), or a bad address
     if (op == MF_CNODE_COPY_TO || op == MF_CNODE_MOVE_TO) {
         a1 = dst_cnode(c);
         a2 = fz_chance(c, 700) ? fz_free_slot(c) : fz_cptr(c);
@@ -181,8 +183,10 @@ void fz_cap_storm(struct fz_ctx *c)
         } else if (r < 9) {
             fz_cnode_op(c, cnode, MF_CNODE_COPY_TO, src, dst_cnode(c), fz_chance(c, 800) ? fz_free_slot(c) : fz_cptr(c),
                         (long)fz_rights(c));
-        } else {
+        } else if (fz_chance(c, 500)) {
             fz_identify(c, src);
+        } else {
+            fz_inv(c, cnode, MF_CNODE_DESCRIBE, src, (long)fz_ptr_out(c), 0, 0);
         }
     }
 }

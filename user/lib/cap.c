@@ -44,6 +44,11 @@ long mf_cnode_identify(long cnode, long slot)
     return mf_invoke(cnode, MF_CNODE_IDENTIFY, slot, 0, 0, 0);
 }
 
+long mf_cnode_describe(long cnode, long slot, struct mf_cap_info *info)
+{
+    return mf_invoke(cnode, MF_CNODE_DESCRIBE, slot, (long)info, 0, 0);
+}
+
 long mf_cnode_copy_to(long cnode, long src, long dst_cnode, long dst, unsigned rights)
 {
     return mf_invoke(cnode, MF_CNODE_COPY_TO, src, dst_cnode, dst, rights);

@@ -1,0 +1,133 @@
+// A process to checkpoint mid-run (user/tests/ckpt_tests.c,
+// docs/checkpoint.md): it holds one of each thing the checkpointer saves,
+// works for a while, then checks that everything is as an uninterrupted
+// run leaves it and exits 0, or with the number of the check that failed.
+//
+//   - three worker threads step a random sequence each, XOR-ing it into
+//     their part of a 96 KiB array (RW pages), and end through exit
+//     notifications with a badge each: main waits for them (blocked in a
+//     notification wait when the checkpoint comes, most likely);
+//   - a receiver thread blocked in a receive on our endpoint all along;
+//   - a notification with bits 0x5 pending from the start;
+//   - two VASes sharing our home, with one segment attached to both: a word
+//     written through one is read through the other;
+//   - our code (RX) and read-only data (R) checksummed at the start.
+//
+// Slot 6 of our CSpace holds a notification of the test's: we signal it
+// once set up, and the test checkpoints after that.
+#include "manifold.h"
+#include "lib/crc32.h"
+
+#define WORKERS 3
+#define STEPS 4000000
+#define WORDS 4096
+#define READY_CAP 6
+#define SHARED_BASE 0x80000000ul
+
+static uint64_t data[WORKERS][WORDS];
+static uint64_t result[WORKERS];
+static const char motto[] = "a process is what its capabilities name";
+static uint8_t stacks[WORKERS + 1][8192] __attribute__((aligned(16)));
+static volatile uint64_t received = 0;
+static long endpoint;
+
+static uint64_t step(uint64_t x) { return x * 6364136223846793005ull + 1442695040888963407ull; }
+
+static void worker(uint64_t i)
+{
+    uint64_t x = 0x1234 + i;
+    for (uint64_t s = 0; s < STEPS; s++) {
+        x = step(x);
+        data[i][s % WORDS] ^= x;
+    }
+    result[i] = x;
+}
+
+static void receiver(uint64_t unused)
+{
+    (void)unused;
+    struct mf_msg m = {0};
+    long r = mf_recv(endpoint, &m);
+    printf("victim receiver: %ld label %lu mr0 %lx\n", r, (unsigned long)MF_INFO_LABEL(m.info), (unsigned long)m.mr[0]);
+    if (r >= 0 && MF_INFO_LABEL(m.info) == 7)
+        received = m.mr[0];
+}
+
+static uint32_t code_crc(void) { return crc32_update(0, (const void *)(uintptr_t)step, 64); }
+
+int main(uint64_t arg)
+{
+    (void)arg;
+    uint32_t code = code_crc(), ro = crc32_update(0, motto, sizeof(motto));
+    long done = mf_new(MF_OBJ_NOTIFICATION, 0), pending = mf_new(MF_OBJ_NOTIFICATION, 0);
+    endpoint = mf_new(MF_OBJ_ENDPOINT, 0);
+    long vas_a = mf_new(MF_OBJ_VAS, 14), vas_b = mf_new(MF_OBJ_VAS, 14);
+    long seg = mf_new(MF_OBJ_SEGMENT, 13), frame = mf_new(MF_OBJ_FRAME, 12);
+    if (done < 0 || pending < 0 || endpoint < 0 || vas_a < 0 || vas_b < 0 || seg < 0 || frame < 0)
+        return 90;
+    long five = mf_mint(pending, MF_RIGHT_WRITE, 0x5);
+    if (five < 0 || mf_notification_signal(five) < 0)
+        return 91;
+    if (mf_segment_configure(seg, SHARED_BASE, 2ul << 20) || mf_vas_attach(vas_a, 0) || mf_vas_attach(vas_b, 0) ||
+        mf_vas_attach_segment(vas_a, seg, MF_RIGHT_READ | MF_RIGHT_WRITE) ||
+        mf_vas_attach_segment(vas_b, seg, MF_RIGHT_READ) ||
+        mf_frame_map(frame, seg, SHARED_BASE, MF_RIGHT_READ | MF_RIGHT_WRITE))
+        return 92;
+    if (mf_vas_switch(vas_a) < 0)
+        return 93;
+    *(volatile uint64_t *)SHARED_BASE = 0xabcdef;
+    mf_vas_switch(0);
+    for (unsigned i = 0; i <= WORKERS; i++) {
+        long t = mf_new(MF_OBJ_THREAD, 0);
+        long exit = i < WORKERS ? mf_mint(done, MF_RIGHT_WRITE, 1ul << i) : 0;
+        if (t < 0 || exit < 0 || (exit && mf_thread_bind_exit(t, exit) < 0))
+            return 94;
+        if (mf_thread_start_named(t, i < WORKERS ? "worker" : "receiver", i < WORKERS ? worker : receiver,
+                                  stacks[i], sizeof(stacks[i]), i) < 0)
+            return 95;
+    }
+    mf_notification_signal(READY_CAP);
+    uint64_t bits = 0;
+    while (bits != (1ul << WORKERS) - 1) {
+        long w = mf_notification_wait(done);
+        if (w < 0) {
+            printf("victim: wait %ld (%s)\n", w, mf_strerror(w));
+            return 96;
+        }
+        bits |= (uint64_t)w;
+    }
+    // The checks, against what an uninterrupted run computes.
+    for (unsigned i = 0; i < WORKERS; i++) {
+        static uint64_t expect[WORDS];
+        for (unsigned k = 0; k < WORDS; k++)
+            expect[k] = 0;
+        uint64_t x = 0x1234 + i;
+        for (uint64_t s = 0; s < STEPS; s++) {
+            x = step(x);
+            expect[s % WORDS] ^= x;
+        }
+        if (x != result[i])
+            return 1;
+        for (unsigned k = 0; k < WORDS; k++)
+            if (data[i][k] != expect[k])
+                return 2;
+    }
+    if (code_crc() != code || crc32_update(0, motto, sizeof(motto)) != ro)
+        return 3;
+    if (mf_notification_poll(pending) != 0x5)
+        return 4;
+    if (mf_vas_switch(vas_b) < 0)
+        return 5;
+    uint64_t shared = *(volatile uint64_t *)SHARED_BASE;
+    mf_vas_switch(0);
+    if (shared != 0xabcdef)
+        return 6;
+    struct mf_msg m = {.info = MF_INFO(7, 1), .mr = {0x600d}};
+    if (mf_send(endpoint, &m) < 0)
+        return 7;
+    for (long end = mf_time() + 200; received != 0x600d && mf_time() < end;)
+        mf_yield();
+    if (received != 0x600d)
+        return 8;
+    return 0;
+}

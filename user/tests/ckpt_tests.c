@@ -1,0 +1,203 @@
+// Checkpoint/restart (user/lib/ckpt.c, docs/checkpoint.md): ckpt_victim
+// is loaded from one untyped, checkpointed mid-run into an image in our
+// memory, killed and its untyped revoked (its frames are gone), then
+// restored from the image out of another untyped; the restored process
+// must finish its run and pass its own checks, three times in a row. A
+// corrupted image is refused with the error that says where, nothing made.
+#include "utest.h"
+#include "ckpt.h"
+#include "lib/string.h"
+
+#define ROOT MF_CAP_SELF_CNODE
+#define UT_RUN (MF_CAP_UNTYPED_BASE + 3)        // the original
+#define UT_BACK (MF_CAP_UNTYPED_BASE + 2)       // the restored process
+#define CK_CSPACE 2800
+#define CK_LOADER 2801                          // MF_PROGRAM_SLOTS of them
+#define CK_READY 2810                           // from UT_BACK: it outlives the original
+#define CK_OUT_CNODES 2811                      // 2
+#define CK_OUT_LOOSE 2813                       // 2
+#define CK_FRESH_UT 2815
+#define CK_SCRATCH_SAVE 2820                    // MF_CKPT_SCRATCH_SLOTS
+#define CK_SCRATCH_BACK 2950                    // MF_CKPT_SCRATCH_SLOTS
+#define CK_CSPACE_BITS 8
+#define CK_UT_BITS 20                           // the program's own untyped (slot 16)
+
+#define MAX_OBJECTS 512
+#define MAX_CAPS 512
+static struct mf_ckpt_object objects[MAX_OBJECTS];
+static struct mf_ckpt_cap caps[MAX_CAPS];
+static uint32_t hash[2 * MAX_OBJECTS], next[MAX_CAPS];
+static long held[MAX_OBJECTS];
+static struct mf_ckpt_work work = {objects, caps, hash, next, held, MAX_OBJECTS, MAX_CAPS};
+static uint8_t image[2u << 20] __attribute__((aligned(4096)));
+
+// The victim's CSpace: itself (1), the console (3), the System cap read
+// only (4), the test's ready notification (6), an untyped (16).
+static long make_cspace(void)
+{
+    long r = mf_untyped_retype(UT_RUN, MF_OBJ_CNODE, CK_CSPACE_BITS, 1, ROOT, CK_CSPACE);
+    if (!r)
+        r = mf_cnode_copy_to(ROOT, CK_CSPACE, CK_CSPACE, 1, MF_RIGHTS_ALL);
+    if (!r)
+        r = mf_cnode_copy_to(ROOT, MF_CAP_CONSOLE, CK_CSPACE, 3, MF_RIGHT_WRITE);
+    if (!r)
+        r = mf_cnode_copy_to(ROOT, MF_CAP_SYSTEM, CK_CSPACE, 4, MF_RIGHT_READ);
+    if (!r)
+        r = mf_cnode_copy_to(ROOT, CK_READY, CK_CSPACE, 6, MF_RIGHT_WRITE);
+    if (!r)
+        r = mf_untyped_retype(UT_RUN, MF_OBJ_UNTYPED, CK_UT_BITS, 1, CK_CSPACE, 16);
+    return r;
+}
+
+static void clean(void)
+{
+    mf_cnode_revoke(ROOT, UT_RUN);
+    mf_cnode_revoke(ROOT, UT_BACK);
+    mf_cnode_delete(ROOT, CK_READY);
+    for (long s = CK_CSPACE; s < CK_SCRATCH_BACK + MF_CKPT_SCRATCH_SLOTS; s++)
+        mf_cnode_delete(ROOT, s);
+}
+
+// Loads and starts the victim; waits until it is set up.
+static const char *start_victim(struct mf_program *p)
+{
+    if (mf_untyped_retype(UT_BACK, MF_OBJ_NOTIFICATION, 0, 1, ROOT, CK_READY) || make_cspace())
+        return "could not make the victim's CSpace";
+    struct mf_load_args a = {.name = "ckpt_victim", .cspace = CK_CSPACE, .untyped = UT_RUN, .slots = CK_LOADER};
+    if (mf_program_load(p, &a) != 0 || mf_program_start(p) != 0)
+        return "could not start ckpt_victim";
+    if (mf_notification_wait_timeout(CK_READY, 500) <= 0)
+        return "ckpt_victim did not get ready";
+    return NULL;
+}
+
+static void victim_process(const struct mf_program *p, struct mf_ckpt_process *proc)
+{
+    *proc = (struct mf_ckpt_process){.cnode = {CK_CSPACE, p->objects}, .cnodes = 2,
+                                     .loose = {p->thread, p->exit}, .looses = 2,
+                                     .external = {{0, 6}}, .externals = 1};
+}
+
+static long restore(struct mf_ckpt_store *st, struct mf_ckpt_stats *stats)
+{
+    if (mf_untyped_retype(UT_BACK, MF_OBJ_UNTYPED, CK_UT_BITS, 1, ROOT, CK_FRESH_UT) != 0)
+        return -E_NOMEM;
+    struct mf_ckpt_env env = {.untyped = UT_BACK, .scratch = CK_SCRATCH_BACK,
+                              .external = {{0, 6, CK_READY}}, .externals = 1,
+                              .cnode_out = {CK_OUT_CNODES, CK_OUT_CNODES + 1},
+                              .loose_out = {CK_OUT_LOOSE, CK_OUT_LOOSE + 1}};
+    env.by_type[MF_OBJ_CONSOLE] = MF_CAP_CONSOLE;
+    env.by_type[MF_OBJ_SYSTEM] = MF_CAP_SYSTEM;
+    env.by_type[MF_OBJ_UNTYPED] = CK_FRESH_UT;
+    return mf_ckpt_restore(st, &work, &env, stats);
+}
+
+// The cases, each three times: checkpoint at once after set-up (main about
+// to wait, workers starting), and later, with the workers midway.
+static const struct {
+    const char *name;
+    long delay;          // ticks between ready and the checkpoint
+} cases[] = {{"midway", 3}, {"just set up", 0}};
+
+UTEST(checkpoint_kill_restart_finishes_the_run)
+{
+    clean();
+    static struct mf_ckpt_memory mem = {image, sizeof(image)};
+    struct mf_ckpt_store st;
+    mf_ckpt_memory_store(&st, &mem);
+    for (unsigned c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        for (int round = 0; round < 3; round++) {
+            struct mf_program p;
+            const char *why = start_victim(&p);
+            if (why) {
+                clean();
+                return why;
+            }
+            if (cases[c].delay)
+                mf_sleep(cases[c].delay);
+            struct mf_ckpt_process proc;
+            victim_process(&p, &proc);
+            struct mf_ckpt_stats ss, rs;
+            long r = mf_ckpt_save(&proc, &st, &work, CK_SCRATCH_SAVE, &ss);
+            if (r != 0) {
+                printf("# %s, round %d: save: %s\n", cases[c].name, round, mf_strerror_detail(r));
+                clean();
+                return "the checkpoint failed";
+            }
+            // The original ends before it could finish: its untyped, every
+            // frame it had included, is revoked.
+            bool finished = mf_notification_poll(p.exit) != 0;
+            mf_program_destroy(&p);
+            UCHECK(mf_cnode_revoke(ROOT, UT_RUN) == 0);
+            for (long s = CK_CSPACE; s < CK_CSPACE + 8; s++)
+                mf_cnode_delete(ROOT, s);
+            if (finished) {
+                clean();
+                return "the victim finished before its checkpoint (make STEPS larger)";
+            }
+            r = restore(&st, &rs);
+            if (r != 0) {
+                printf("# %s, round %d: restore: %s\n", cases[c].name, round, mf_strerror_detail(r));
+                clean();
+                return "the restore failed";
+            }
+            long exited = mf_notification_wait_timeout(CK_OUT_LOOSE + 1, 3000);
+            struct mf_exit_status es = {0};
+            long sr = mf_thread_exit_status(CK_OUT_LOOSE, &es);
+            printf("# %s, round %d: %lu objects, %lu caps, %lu threads, %lu pages; exit %ld/%ld how %u code %d\n",
+                   cases[c].name, round, (unsigned long)ss.objects, (unsigned long)ss.caps,
+                   (unsigned long)ss.threads, (unsigned long)ss.pages, exited, sr, es.how, es.code);
+            clean();
+            UCHECK(exited > 0 && sr == 0);
+            UCHECK(es.how == EXIT_NORMAL && es.code == 0);
+            UCHECK(ss.threads >= 2 && ss.pages > 30);
+        }
+    }
+    return NULL;
+}
+
+// A bad image makes nothing: a flipped byte in a page, in the tables, in
+// the header, a wrong magic each give their error, and the untyped given
+// for the restore is untouched (one more retype of all of it succeeds).
+UTEST(corrupted_checkpoint_image_is_refused)
+{
+    clean();
+    static struct mf_ckpt_memory mem = {image, sizeof(image)};
+    struct mf_ckpt_store st;
+    mf_ckpt_memory_store(&st, &mem);
+    struct mf_program p;
+    const char *why = start_victim(&p);
+    if (why) {
+        clean();
+        return why;
+    }
+    struct mf_ckpt_process proc;
+    victim_process(&p, &proc);
+    long r = mf_ckpt_save(&proc, &st, &work, CK_SCRATCH_SAVE, NULL);
+    mf_program_destroy(&p);
+    clean();
+    UCHECK(r == 0);
+    struct mf_ckpt_header h;
+    UCHECK(mf_ckpt_check(&st, &work, &h) == 0);
+    // The magic, the header, the tables, a page.
+    const uint64_t where[4] = {0, offsetof(struct mf_ckpt_header, image_bytes), h.object_offset + 20,
+                               h.page_offset + 5 * 4096 + 123};
+    const long error[4] = {-E_NOEXEC, -E_INVAL, -E_INVAL, -E_INVAL};
+    for (unsigned i = 0; i < 4; i++) {
+        image[where[i]] ^= 0x40;
+        printf("# flip %u at %lu\n", i, (unsigned long)where[i]);
+        r = restore(&st, NULL);
+        image[where[i]] ^= 0x40;
+        for (long s = CK_OUT_CNODES; s < CK_OUT_LOOSE + 2; s++)
+            UCHECK(mf_cnode_identify(ROOT, s) == 0);
+        mf_cnode_delete(ROOT, CK_FRESH_UT);
+        UCHECK(r == error[i]);
+        // Nothing of it is left but memory the untyped takes back.
+        UCHECK(mf_cnode_revoke(ROOT, UT_BACK) == 0);
+        UCHECK(mf_untyped_retype(UT_BACK, MF_OBJ_UNTYPED, 23, 1, ROOT, CK_FRESH_UT) == 0);
+        mf_cnode_delete(ROOT, CK_FRESH_UT);
+        UCHECK(mf_cnode_revoke(ROOT, UT_BACK) == 0);
+    }
+    clean();
+    return NULL;
+}
