@@ -383,7 +383,19 @@ static long read_contexts(struct saver *s)
             o->flags |= MF_CKPT_OBJECT_FLAG_WAS_ACTIVE;
         if (o->flags & MF_CKPT_OBJECT_FLAG_NO_CONTEXT)
             continue;
+        // A thread stopped inside a call that finishes when resumed (one
+        // woken with its message but not yet back in user mode, one whose
+        // reply wait the stop cancelled) is let finish it: resumed, it
+        // returns to user mode at once (with its result, or -E_AGAIN,
+        // as it would anyway), and is stopped again. Memory is copied
+        // only once every thread is stopped for the last time.
         r = mf_thread_read_context(s->thread_cap[i], &o->thread.regs);
+        for (int tries = 0; r == 1 && tries < 20; tries++) {
+            mf_thread_resume(s->thread_cap[i]);
+            mf_yield();
+            mf_thread_suspend(s->thread_cap[i]);
+            r = mf_thread_read_context(s->thread_cap[i], &o->thread.regs);
+        }
         if (r < 0)
             return r;
         if (r == 1)

@@ -4,7 +4,8 @@
 // run leaves it and exits 0, or with the number of the check that failed.
 //
 //   - three worker threads step a random sequence each, XOR-ing it into
-//     their part of a 96 KiB array (RW pages), and end through exit
+//     their part of a 96 KiB array (RW pages), napping a tick now and then
+//     (so a checkpoint finds them running or asleep), and end through exit
 //     notifications with a badge each: main waits for them (blocked in a
 //     notification wait when the checkpoint comes, most likely);
 //   - a receiver thread blocked in a receive on our endpoint all along;
@@ -19,7 +20,8 @@
 #include "lib/crc32.h"
 
 #define WORKERS 3
-#define STEPS 4000000
+#define STEPS 1000000
+#define NAP 50000                   // steps between naps of a tick: the run lasts 20 ticks at least
 #define WORDS 4096
 #define READY_CAP 6
 #define SHARED_BASE 0x80000000ul
@@ -39,6 +41,8 @@ static void worker(uint64_t i)
     for (uint64_t s = 0; s < STEPS; s++) {
         x = step(x);
         data[i][s % WORDS] ^= x;
+        if (s % NAP == NAP - 1)
+            mf_sleep(1);
     }
     result[i] = x;
 }
@@ -48,7 +52,6 @@ static void receiver(uint64_t unused)
     (void)unused;
     struct mf_msg m = {0};
     long r = mf_recv(endpoint, &m);
-    printf("victim receiver: %ld label %lu mr0 %lx\n", r, (unsigned long)MF_INFO_LABEL(m.info), (unsigned long)m.mr[0]);
     if (r >= 0 && MF_INFO_LABEL(m.info) == 7)
         received = m.mr[0];
 }
@@ -90,10 +93,8 @@ int main(uint64_t arg)
     uint64_t bits = 0;
     while (bits != (1ul << WORKERS) - 1) {
         long w = mf_notification_wait(done);
-        if (w < 0) {
-            printf("victim: wait %ld (%s)\n", w, mf_strerror(w));
+        if (w < 0)
             return 96;
-        }
         bits |= (uint64_t)w;
     }
     // The checks, against what an uninterrupted run computes.
