@@ -6,7 +6,10 @@
 // corrupted image is refused with the error that says where, nothing made.
 #include "utest.h"
 #include "ckpt.h"
+#include "blk.h"
+#include "virtio_blk.h"
 #include "lib/string.h"
+#include "user/root/root.h"
 
 #define ROOT MF_CAP_SELF_CNODE
 #define UT_RUN (MF_CAP_UNTYPED_BASE + 3)        // the original
@@ -200,4 +203,137 @@ UTEST(corrupted_checkpoint_image_is_refused)
     }
     clean();
     return NULL;
+}
+
+// ---------------------------------------------------------------- on disk
+// The image goes to the data disk through the block service (blkd), from
+// sector CK_DISK_SECTOR; tools/qemu then checks it with tools/ckpt-inspect
+// and boots the machine again on the same disk with `ckpt-reboot` on the
+// command line, where the second test restores it: the victim finishes
+// its run in a machine that never ran it.
+#define CK_DISK_SECTOR 1024
+#define CK_BLKD_UT (MF_CAP_UNTYPED_BASE + 1)
+#define CK_BLKD_CNODE 3902
+#define CK_BLK_SERVICE 3966
+#define CK_BLK_SESSION 3967
+#define CK_BLK_BASE 0xa0000000ul
+
+static struct mf_blk blk;
+static long blk_server, blk_frame;
+
+static const char *blk_open(struct mf_ckpt_store *st)
+{
+    static struct mf_ckpt_blk where;
+    if (virtio_blk_find("manifold-data", 0) < 0)
+        return "SKIP no virtio-blk disk with serial manifold-data (tools/qemu gives one)";
+    blk_server = spawn_with_resources("blkd", 0, CK_BLKD_UT, CK_BLKD_CNODE);
+    if (blk_server <= 0)
+        return "could not start blkd";
+    long found = -E_NOENT;
+    for (long end = mf_time() + 500; found == -E_NOENT && mf_time() < end; mf_sleep(1))
+        found = mf_ns_lookup(NS_ENDPOINT, MF_BLK_NAME, CK_BLK_SERVICE);
+    blk_frame = mf_new(MF_OBJ_FRAME, 12);
+    if (found != 0 || blk_frame < 0 || mf_blk_attach(&blk, CK_BLK_SERVICE, blk_frame, CK_BLK_SESSION) != 0)
+        return "could not attach to blkd";
+    where = (struct mf_ckpt_blk){&blk, CK_DISK_SECTOR};
+    mf_ckpt_blk_store(st, &where);
+    return NULL;
+}
+
+// blkd killed leaves the disk running: stop it (opening resets it).
+static void blk_close(void)
+{
+    mf_blk_detach(&blk);
+    if (blk_server > 0) {
+        struct mf_exit_status es;
+        mf_kill(blk_server);
+        mf_wait(blk_server, &es);
+    }
+    static struct virtio_blk stop;
+    long dev = virtio_blk_find("manifold-data", 0);
+    if (dev >= 0 && virtio_blk_open(&stop, dev, CK_BLK_BASE) == 0)
+        virtio_blk_close(&stop);
+    mf_cnode_delete(ROOT, CK_BLK_SERVICE);
+    mf_cnode_delete(ROOT, CK_BLK_SESSION);
+    if (blk_frame > 0)
+        mf_slot_free(blk_frame);
+    blk_server = blk_frame = 0;
+    mf_cnode_revoke(ROOT, CK_BLKD_UT);
+}
+
+static const char *run_restored(struct mf_ckpt_store *st)
+{
+    struct mf_ckpt_stats rs;
+    long r = restore(st, &rs);
+    if (r != 0) {
+        printf("# restore: %s\n", mf_strerror_detail(r));
+        return "the restore failed";
+    }
+    long exited = mf_notification_wait_timeout(CK_OUT_LOOSE + 1, 3000);
+    struct mf_exit_status es = {0};
+    long sr = mf_thread_exit_status(CK_OUT_LOOSE, &es);
+    printf("# restored from the disk: %lu pages; exit %ld/%ld how %u code %d\n", (unsigned long)rs.pages, exited, sr,
+           es.how, es.code);
+    if (exited <= 0 || sr != 0 || es.how != EXIT_NORMAL || es.code != 0)
+        return "the restored process did not finish its run";
+    return NULL;
+}
+
+UTEST(checkpoint_image_goes_to_disk_and_back)
+{
+    clean();
+    struct mf_ckpt_store st;
+    const char *why = blk_open(&st);
+    struct mf_program p;
+    if (!why)
+        why = start_victim(&p);
+    if (!why) {
+        mf_sleep(3);
+        struct mf_ckpt_process proc;
+        victim_process(&p, &proc);
+        struct mf_ckpt_stats ss;
+        long r = mf_ckpt_save(&proc, &st, &work, CK_SCRATCH_SAVE, &ss);
+        mf_program_destroy(&p);
+        UCHECK(mf_cnode_revoke(ROOT, UT_RUN) == 0);
+        for (long s = CK_CSPACE; s < CK_CSPACE + 8; s++)
+            mf_cnode_delete(ROOT, s);
+        if (r != 0)
+            why = "the checkpoint to disk failed";
+        else
+            printf("# ckpt image on the data disk: sector %u, %lu bytes, %lu threads\n", CK_DISK_SECTOR,
+                   (unsigned long)ss.image_bytes, (unsigned long)ss.threads);
+    }
+    if (!why)
+        why = run_restored(&st);
+    if (blk_server)
+        blk_close();
+    clean();
+    return why;
+}
+
+static bool has_word(const char *line, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = line; *p; p++)
+        if ((p == line || p[-1] == ' ') && strncmp(p, word, n) == 0 && (p[n] == ' ' || !p[n]))
+            return true;
+    return false;
+}
+
+UTEST(checkpoint_restart_after_reboot)
+{
+    struct mf_system_info si;
+    UCHECK(mf_system_info(&si) == 0);
+    if (!has_word(si.cmdline, "ckpt-reboot"))
+        return "SKIP runs in the second boot tools/qemu makes on the same disk (ckpt-reboot)";
+    clean();
+    UCHECK(mf_untyped_retype(UT_BACK, MF_OBJ_NOTIFICATION, 0, 1, ROOT, CK_READY) == 0);
+    struct mf_ckpt_store st;
+    const char *why = blk_open(&st);
+    if (!why)
+        why = run_restored(&st);
+    if (blk_server)
+        blk_close();
+    clean();
+    return why;
 }
