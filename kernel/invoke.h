@@ -57,7 +57,7 @@ struct op_handler {
 
 // Operation tables are arrays of MAX_OPS; an object type's descriptor
 // (kernel/object.h) bounds them by its op_count.
-#define MAX_OPS 12
+#define MAX_OPS 16
 
 // The slot holding the CNode cap t's cptrs are looked up in: its own
 // (t->cspace) or, inside an LRPC call, the server's (the binding's); NULL

@@ -1101,6 +1101,25 @@ static int64_t vas_switch_locked(struct thread *self, uint64_t cptr)
     return 0;
 }
 
+int vas_switch_other(struct thread *t, struct vas_object *to)
+{
+    space_lock();
+    struct vas *target = t->home_vas;
+    int r = 0;
+    if (to && (!t->home_vas || home_table(&to->vas) != home_table(t->home_vas)))
+        r = -E_PERM;        // its home is not attached there
+    else if (to)
+        target = &to->vas;
+    if (!r && !target)
+        r = -E_INVAL;
+    if (!r && target != t->vas && !vas_can_enter(t, target))
+        r = -E_BUSY;
+    if (!r && target != t->vas)
+        vas_move_thread(t, target);
+    space_unlock();
+    return r;
+}
+
 bool vas_can_enter(const struct thread *t, struct vas *target)
 {
     struct vas_object *to = vas_object_of(target);

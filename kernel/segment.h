@@ -100,6 +100,9 @@ int home_segment_map_check(struct segment *seg, vaddr_t va, size_t size);
 void home_segment_map(struct segment *seg, vaddr_t va, paddr_t pa, size_t size, unsigned flags);
 // SYS_VAS_SWITCH.
 int64_t vas_switch(struct thread *self, uint64_t cptr);
+// MF_THREAD_SET_VAS: inactive t moved into `to` (NULL: its home) with
+// SYS_VAS_SWITCH's checks; cap_lock held, takes space_lock.
+int vas_switch_other(struct thread *t, struct vas_object *to);
 // A user page fault: if a segment with a pager covers addr, send the fault
 // to the pager and wait for its reply. True when the thread may retry the
 // access, false when it must die.

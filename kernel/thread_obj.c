@@ -381,7 +381,8 @@ static int64_t invoke_set_exception(const struct decoded *d)
 // A thread stopped inside a system call that it makes again when resumed
 // (kernel/syscall.c, "Restart": suspended while blocked) reads as the
 // context that makes it: pc on the call instruction, its arguments in
-// their registers (0, as for user code). One stopped inside a call that
+// their registers; READ says 2, so a debugger may instead move it past the
+// call with a result of its choosing (mf_thread_abort_call). One stopped inside a call that
 // finishes when resumed (a call's wait for its reply) reads 1: its result
 // register (and on x86_64 rcx and r11, which sysret takes) are the call's
 // then, so a checkpointer knows. A written context replaces all that: the
@@ -418,7 +419,7 @@ static int64_t invoke_read_context(const struct decoded *d)
         arch_syscall_rewind(&tf);
     arch_regs_save(&tf, &regs);
     int r = copy_to_user(a->buffer, &regs, sizeof(regs));
-    return r ? r : flags == SC_IN;
+    return r ? r : flags == SC_IN ? 1 : flags == (SC_IN | SC_RESTART) ? 2 : 0;
 }
 
 static int64_t invoke_write_context(const struct decoded *d)
@@ -437,6 +438,40 @@ static int64_t invoke_write_context(const struct decoded *d)
     return 0;
 }
 
+// SET_VAS: where an inactive thread runs (a restored thread that had
+// switched into a VAS of its own; kernel/segment.c has the checks).
+struct set_vas_args {
+    struct thread *thread;
+    struct vas_object *to;
+};
+
+static int decode_set_vas(const struct invocation *inv, struct decoded *d)
+{
+    struct set_vas_args *a = DECODED(struct set_vas_args, d);
+    struct thread *t = target_thread(inv);
+    if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
+        return -E_PERM;
+    a->to = NULL;
+    if (inv->arg[0]) {
+        struct slot *vs;
+        int r = cap_lookup(inv->caller, inv->arg[0], MF_OBJ_VAS, MF_RIGHT_READ, &vs);
+        if (r)
+            return r;
+        a->to = (struct vas_object *)vs->cap.obj;
+    }
+    if (t->state != THREAD_INACTIVE || t == inv->caller || __atomic_load_n(&t->on_cpu, __ATOMIC_ACQUIRE) ||
+        in_lrpc(t) || !t->vas)
+        return -E_BUSY;
+    a->thread = t;
+    return 0;
+}
+
+static int64_t invoke_set_vas(const struct decoded *d)
+{
+    const struct set_vas_args *a = DECODED(struct set_vas_args, d);
+    return vas_switch_other(a->thread, a->to);
+}
+
 const struct op_handler thread_ops[MAX_OPS] = {
     [MF_THREAD_CONFIGURE] = {decode_configure, invoke_configure},
     [MF_THREAD_WRITE_REGS] = {decode_write_regs, invoke_write_regs},
@@ -450,6 +485,7 @@ const struct op_handler thread_ops[MAX_OPS] = {
     [MF_THREAD_SET_EXCEPTION] = {decode_set_exception, invoke_set_exception},
     [MF_THREAD_READ_CONTEXT] = {decode_read_context, invoke_read_context},
     [MF_THREAD_WRITE_CONTEXT] = {decode_write_context, invoke_write_context},
+    [MF_THREAD_SET_VAS] = {decode_set_vas, invoke_set_vas},
 };
 _Static_assert(MF_THREAD_OP_COUNT <= MAX_OPS, "thread operation table");
 

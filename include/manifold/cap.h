@@ -122,12 +122,19 @@ enum mf_thread_op {
     // they go to a pager or kill it, as before); see struct mf_exception.
     MF_THREAD_SET_EXCEPTION,
     // (struct mf_regs *): an inactive thread's whole user context (read:
-    // READ right; -> 1 if it stopped inside a system call, which it then
-    // finishes when resumed, 0 if in user code). Write: WRITE right, not
+    // READ right; -> 0 if in user code; 1 if inside a system call it
+    // finishes when resumed; 2 if at a blocking call it makes again when
+    // resumed: pc on the call instruction, MF_SYSCALL_INSN_BYTES long). Write: WRITE right, not
     // the caller; pc and sp in user space; only the status flags are
     // taken. For checkpointers and debuggers (docs/api.md).
     MF_THREAD_READ_CONTEXT,
     MF_THREAD_WRITE_CONTEXT,
+    // (VAS cptr or 0): an inactive thread is moved into that VAS (0: back
+    // to its home), as its own SYS_VAS_SWITCH would move it, with the same
+    // checks (its home attached there, the SpaceJMP locks free). WRITE on
+    // the thread, READ on the VAS. For a checkpointer restoring a thread
+    // that was switched into another VAS.
+    MF_THREAD_SET_VAS,
     MF_THREAD_OP_COUNT
 };
 #define MF_REG_PC 0

@@ -69,6 +69,7 @@ struct mf_ckpt_object {
         struct {
             uint32_t cspace, home, exit;    // index + 1
             uint32_t priority, policy, fixed_cpu;
+            uint32_t vas, reserved;         // the VAS it was switched into (index + 1; 0: its home)
             uint64_t exit_badge, ipc_buffer;
             uint64_t exception_pc, exception_stack, exception_arg;
             char name[32];

@@ -54,6 +54,14 @@ struct mf_exit_status {
 // A thread's user context: what an exception record holds, and what
 // MF_THREAD_READ_CONTEXT / WRITE_CONTEXT read and write.
 #define MF_CONTEXT_REGS 31
+// The system-call instruction's length and the register of a call's
+// result, in struct mf_regs (x86_64: syscall, rax; aarch64: svc, x0).
+#if defined(__x86_64__)
+#define MF_SYSCALL_INSN_BYTES 2
+#else
+#define MF_SYSCALL_INSN_BYTES 4
+#endif
+#define MF_REG_RESULT 0
 struct mf_regs {
     uint64_t pc, sp;       // where it runs (an exception: where it happened, resumed there)
     uint64_t flags;        // x86_64: RFLAGS' status bits (CF PF AF ZF SF DF OF); aarch64: NZCV

@@ -233,6 +233,9 @@ static void thread_invoke(struct fz_ctx *c, long t, long op)
     case MF_THREAD_READ_CONTEXT:
         a0 = (long)fz_ptr_out(c);
         break;
+    case MF_THREAD_SET_VAS:
+        a0 = fz_chance(c, 300) ? 0 : fz_chance(c, 800) ? fz_slot_of(c, MF_OBJ_VAS) : fz_cptr(c);
+        break;
     case MF_THREAD_WRITE_CONTEXT:
         // Never a context read from random memory: its pc could be code of
         // ours, run with random registers in our own address space.

@@ -194,3 +194,20 @@ long mf_thread_write_context(long thread, const struct mf_regs *regs)
 {
     return mf_invoke(thread, MF_THREAD_WRITE_CONTEXT, (long)(uintptr_t)regs, 0, 0, 0);
 }
+
+long mf_thread_abort_call(long thread, long result)
+{
+    struct mf_regs regs;
+    long r = mf_thread_read_context(thread, &regs);
+    if (r != 2)
+        return r < 0 ? r : 0;
+    regs.pc += MF_SYSCALL_INSN_BYTES;
+    regs.regs[MF_REG_RESULT] = (uint64_t)result;
+    r = mf_thread_write_context(thread, &regs);
+    return r < 0 ? r : 1;
+}
+
+long mf_thread_set_vas(long thread, long vas)
+{
+    return mf_invoke(thread, MF_THREAD_SET_VAS, vas, 0, 0, 0);
+}

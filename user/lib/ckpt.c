@@ -43,6 +43,38 @@ void mf_ckpt_memory_store(struct mf_ckpt_store *s, struct mf_ckpt_memory *m)
     *s = (struct mf_ckpt_store){.ctx = m, .write = memory_write, .read = memory_read, .capacity = m->size};
 }
 
+static long frames_move(struct mf_ckpt_frames *f, uint64_t offset, uint8_t *buf, uint64_t len, bool write)
+{
+    uint64_t size = 1ul << f->bits;
+    if (offset > (uint64_t)f->count * size || len > (uint64_t)f->count * size - offset)
+        return write ? -E_NOMEM : -E_RANGE;
+    while (len) {
+        uint64_t in = offset % size, n = size - in < len ? size - in : len;
+        long frame = f->first + (long)(offset / size);
+        long r = write ? mf_frame_write(frame, in, buf, n) : mf_frame_read(frame, in, buf, n);
+        if (r < 0)
+            return r;
+        offset += n, buf += n, len -= n;
+    }
+    return 0;
+}
+
+static long frames_write(void *ctx, uint64_t offset, const void *buf, uint64_t len)
+{
+    return frames_move(ctx, offset, (uint8_t *)(uintptr_t)buf, len, true);
+}
+
+static long frames_read(void *ctx, uint64_t offset, void *buf, uint64_t len)
+{
+    return frames_move(ctx, offset, buf, len, false);
+}
+
+void mf_ckpt_frames_store(struct mf_ckpt_store *s, struct mf_ckpt_frames *f)
+{
+    *s = (struct mf_ckpt_store){.ctx = f, .write = frames_write, .read = frames_read,
+                                .capacity = (uint64_t)f->count << f->bits};
+}
+
 // The block store moves 4 KiB chunks that start on 4 KiB boundaries (every
 // region of an image does); a short last chunk is padded with zeros.
 static uint8_t bounce[PAGE] __attribute__((aligned(16)));
@@ -244,6 +276,7 @@ static long add_cap(struct saver *s, uint32_t cnode, uint32_t slot, const struct
         o->raw[45] = info->thread.cspace;
         o->raw[46] = info->thread.home;
         o->raw[47] = info->thread.exit;
+        o->page = info->thread.vas != info->thread.home ? info->thread.vas : 0;
         if (!info->thread.has_context)
             o->flags |= MF_CKPT_OBJECT_FLAG_NO_CONTEXT;
         break;
@@ -343,8 +376,9 @@ static long resolve_all(struct saver *s)
             break;
         }
         case MF_OBJ_THREAD: {
-            uint64_t cspace = o->raw[45], home = o->raw[46], exit = o->raw[47];
+            uint64_t cspace = o->raw[45], home = o->raw[46], exit = o->raw[47], vas = o->page;
             o->raw[45] = o->raw[46] = o->raw[47] = 0;
+            o->page = 0;
             if (o->flags & MF_CKPT_OBJECT_FLAG_NO_CONTEXT)
                 break;
             r = resolve(s, cspace, &o->thread.cspace, "a thread's CSpace");
@@ -352,6 +386,8 @@ static long resolve_all(struct saver *s)
                 r = resolve(s, home, &o->thread.home, "a thread's home VAS");
             if (!r && exit && resolve(s, exit, &o->thread.exit, "a thread's exit notification") < 0)
                 r = -E_NOENT;
+            if (!r)
+                r = resolve(s, vas, &o->thread.vas, "the VAS a thread switched into");
             break;
         }
         default:
@@ -577,6 +613,7 @@ struct restorer {
     struct mf_ckpt_work *w;
     const struct mf_ckpt_header *h;
     long next_scratch;
+    unsigned untyped;               // env->untyped[] in use
     long *held;                     // per object: our slot, or 0 (frames)
 };
 
@@ -604,7 +641,8 @@ static long external(struct restorer *r, const struct mf_ckpt_cap *c, long tmp)
     const struct mf_ckpt_env *e = r->env;
     for (unsigned i = 0; i < e->externals; i++)
         if (e->external[i].cnode == c->cnode && e->external[i].slot == c->slot)
-            return mf_cnode_copy(SELF, e->external[i].cap, tmp, c->rights);
+            return c->type == MF_OBJ_UNTYPED ? mf_cnode_move(SELF, e->external[i].cap, tmp)
+                                             : mf_cnode_copy(SELF, e->external[i].cap, tmp, c->rights);
     long cap = c->type < MF_OBJ_TYPE_COUNT ? e->by_type[c->type] : 0;
     if (!cap) {
         printf("ckpt: no %s cap was given for slot %u of CNode %u\n", mf_type_name(c->type), c->slot, c->cnode);
@@ -615,9 +653,16 @@ static long external(struct restorer *r, const struct mf_ckpt_cap *c, long tmp)
     return mf_cnode_copy(SELF, cap, tmp, c->rights);
 }
 
+// From the first untyped of the list with room (the ones before it are
+// full and stay skipped).
 static long make(struct restorer *r, const struct mf_ckpt_object *o, long slot)
 {
-    return mf_untyped_retype(r->env->untyped, o->type, o->size_bits, 1, SELF, slot);
+    for (; r->untyped < MF_CKPT_MAX_UNTYPED && r->env->untyped[r->untyped]; r->untyped++) {
+        long e = mf_untyped_retype(r->env->untyped[r->untyped], o->type, o->size_bits, 1, SELF, slot);
+        if (e != -E_NOMEM)
+            return e;
+    }
+    return -E_NOMEM;
 }
 
 // Phase 1: the objects kept in scratch, configured and linked.
@@ -762,6 +807,12 @@ static long build_threads(struct restorer *r)
             return -E_NOENT;
         }
         e = mf_vas_attach(r->held[k], through);
+    }
+    // Threads that were switched into another VAS go back there.
+    for (unsigned k = 0; k < h->object_count && !e; k++) {
+        const struct mf_ckpt_object *o = &r->w->objects[k];
+        if (o->type == MF_OBJ_THREAD && !(o->flags & MF_CKPT_OBJECT_FLAG_NO_CONTEXT) && o->thread.vas)
+            e = mf_thread_set_vas(r->held[k], held_of(r, o->thread.vas));
     }
     // Bits pending in notifications.
     for (unsigned k = 0; k < h->object_count && !e; k++) {

@@ -49,6 +49,14 @@ struct mf_ckpt_memory {
     uint64_t size;
 };
 void mf_ckpt_memory_store(struct mf_ckpt_store *s, struct mf_ckpt_memory *m);
+// A store in frames of ours (2 MiB ones hold an image in few slots):
+// `count` frames of 2^bits bytes at cptrs first, first + 1, ..., read and
+// written with MF_FRAME_READ/WRITE, never mapped.
+struct mf_ckpt_frames {
+    long first;
+    unsigned count, bits;
+};
+void mf_ckpt_frames_store(struct mf_ckpt_store *s, struct mf_ckpt_frames *f);
 // A store on the block service (user/lib/blk.h) from sector `first`.
 struct mf_ckpt_blk {
     struct mf_blk *blk;
@@ -89,12 +97,16 @@ struct mf_ckpt_stats {
 long mf_ckpt_save(const struct mf_ckpt_process *p, const struct mf_ckpt_store *s, struct mf_ckpt_work *w,
                   long scratch, struct mf_ckpt_stats *stats);
 
+#define MF_CKPT_MAX_UNTYPED 8
 struct mf_ckpt_env {
-    long untyped;                   // every object is made from here
+    // Every object is made from these, in order (the next when one is
+    // full); 0 ends the list.
+    long untyped[MF_CKPT_MAX_UNTYPED];
     long scratch;                   // MF_CKPT_SCRATCH_SLOTS empty slots of ours
     // External caps: by position first, then by type (cptrs of ours; an
-    // untyped is moved, so give one per untyped cap; anything else is
-    // copied with the rights the process had).
+    // untyped is moved, so give one per untyped cap, by position when
+    // there are several; anything else is copied with the rights the
+    // process had).
     struct { uint32_t cnode, slot; long cap; } external[MF_CKPT_MAX_EXTERNAL];
     unsigned externals;
     long by_type[MF_OBJ_TYPE_COUNT];
@@ -106,8 +118,8 @@ struct mf_ckpt_env {
 // checksums: -E_NOEXEC / -E_INVAL, with a line on the console saying
 // which), then builds the process and resumes the threads that were
 // running. A frame whose contents do not match their checksum ends it
-// with -E_INVAL. On any failure the caller revokes env->untyped and every
-// trace is gone; the slots are empty again.
+// with -E_INVAL. On any failure the caller revokes env->untyped[] and
+// every trace is gone; the slots are empty again.
 long mf_ckpt_restore(const struct mf_ckpt_store *s, struct mf_ckpt_work *w, const struct mf_ckpt_env *env,
                      struct mf_ckpt_stats *stats);
 // Reads and checks only the header and tables (tools and tests).

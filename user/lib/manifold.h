@@ -189,11 +189,20 @@ long mf_thread_set_exception(long thread, mf_exception_handler handler, void *st
 // space: -E_FAULT / -E_RANGE).
 long mf_exception_return(struct mf_exception *record);
 // An inactive (suspended, or not yet resumed) thread's whole user context:
-// read -> 1 if it stopped inside a system call (it finishes the call when
-// resumed), 0 if in user code; write: pc and sp in user space, only the
+// read -> 0 if in user code, 1 if it stopped inside a system call (it
+// finishes the call when resumed), 2 if at a blocking call it makes again
+// when resumed (pc on the call); write: pc and sp in user space, only the
 // status flags taken (docs/api.md).
 long mf_thread_read_context(long thread, struct mf_regs *regs);
 long mf_thread_write_context(long thread, const struct mf_regs *regs);
+// An inactive thread stopped at a blocking call it would make again when
+// resumed (READ_CONTEXT says 2) returns `result` from that call instead:
+// 1 when it was at one, 0 when not (nothing changed), or -E_*. What a
+// supervisor uses to break a thread out of a wait nobody will end.
+long mf_thread_abort_call(long thread, long result);
+// Moves an inactive thread into `vas` (0: its home), as its own
+// mf_vas_switch would (a checkpointer restoring a switched thread).
+long mf_thread_set_vas(long thread, long vas);
 long mf_thread_read_reg(long thread, unsigned reg);   // MF_REG_PC / MF_REG_SP
 long mf_thread_resume(long thread);
 long mf_thread_suspend(long thread);

@@ -16,6 +16,12 @@
 //
 // Slot 6 of our CSpace holds a notification of the test's: we signal it
 // once set up, and the test checkpoints after that.
+//
+// With an argument (MiB, for make bench: user/root/bench_ckpt.c) it is
+// only memory: that many MiB of 4 KiB frames, made from the untypeds in
+// slots 16.. into a CNode of ours at slot 8, mapped in a segment at 4 GiB
+// of a VAS sharing our home, each page marked; once set up it waits on
+// slot 7 and then checks every mark (exit 0, or 10 + the kind of failure).
 #include "manifold.h"
 #include "lib/crc32.h"
 
@@ -56,11 +62,56 @@ static void receiver(uint64_t unused)
         received = m.mr[0];
 }
 
+#define BIG_BASE 0x100000000ul
+#define BIG_CNODE 8
+#define BIG_TMP 9
+#define GO_CAP 7
+
+static uint64_t mark(uint64_t page) { return step(page ^ 0x6d616e69666f6c64ull); }
+
+// Frames from the first of our untypeds (16..23) with room.
+static long big_frame(long slot)
+{
+    for (long ut = 16; ut < 24; ut++)
+        if (mf_untyped_retype(ut, MF_OBJ_FRAME, 12, 1, MF_CAP_SELF_CNODE, slot) == 0)
+            return 0;
+    return -E_NOMEM;
+}
+
+static int big(uint64_t mib)
+{
+    uint64_t pages = mib << 8;
+    long vas = mf_new(MF_OBJ_VAS, 14), seg = mf_new(MF_OBJ_SEGMENT, 16);
+    if (vas < 0 || seg < 0 || mib > 16 ||     // the segment's 64 KiB hold 15 tables: 30 MiB
+        
+        mf_untyped_retype(16, MF_OBJ_CNODE, 13, 1, MF_CAP_SELF_CNODE, BIG_CNODE) ||
+        mf_segment_configure(seg, BIG_BASE, (mib + 1) / 2 * (2ul << 20)) || mf_vas_attach(vas, 0) ||
+        mf_vas_attach_segment(vas, seg, MF_RIGHT_READ | MF_RIGHT_WRITE))
+        return 11;
+    for (uint64_t i = 0; i < pages; i++)
+        if (big_frame(BIG_TMP) || mf_frame_map(BIG_TMP, seg, BIG_BASE + i * 4096, MF_RIGHT_READ | MF_RIGHT_WRITE) ||
+            mf_cnode_move_to(MF_CAP_SELF_CNODE, BIG_TMP, BIG_CNODE, (long)i + 1))
+            return 12;
+    if (mf_vas_switch(vas) < 0)
+        return 13;
+    for (uint64_t i = 0; i < pages; i++)
+        *(volatile uint64_t *)(BIG_BASE + i * 4096 + (i % 512) * 8) = mark(i);
+    mf_notification_signal(READY_CAP);
+    if (mf_notification_wait(GO_CAP) < 0)
+        return 14;
+    for (uint64_t i = 0; i < pages; i++)
+        if (*(volatile uint64_t *)(BIG_BASE + i * 4096 + (i % 512) * 8) != mark(i))
+            return 15;
+    mf_vas_switch(0);
+    return 0;
+}
+
 static uint32_t code_crc(void) { return crc32_update(0, (const void *)(uintptr_t)step, 64); }
 
 int main(uint64_t arg)
 {
-    (void)arg;
+    if (arg)
+        return big(arg);
     uint32_t code = code_crc(), ro = crc32_update(0, motto, sizeof(motto));
     long done = mf_new(MF_OBJ_NOTIFICATION, 0), pending = mf_new(MF_OBJ_NOTIFICATION, 0);
     endpoint = mf_new(MF_OBJ_ENDPOINT, 0);

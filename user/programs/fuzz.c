@@ -132,6 +132,13 @@ static int supervise(void)
             printf("fuzz: seed %u: the worker made no call in %d ticks, after %lu calls (state %u, blocked on %u, "
                    "cpu %u, priority %u, switches %lu)\n", fz.seed, STUCK_TICKS, (unsigned long)fz.worker_calls,
                    ti.state, ti.blocked_on, ti.cpu, ti.priority, (unsigned long)ti.switches_in);
+            // Where it is (addr2line on fuzz.elf), and in which call.
+            struct mf_regs regs = {0};
+            mf_thread_suspend(FZ_WORKER);
+            long in = mf_thread_read_context(FZ_WORKER, &regs);
+            printf("fuzz: seed %u: the worker's context: %ld, pc %#lx, sp %#lx, r0 %#lx, r5/x8 %#lx\n", fz.seed, in,
+                   (unsigned long)regs.pc, (unsigned long)regs.sp, (unsigned long)regs.regs[0],
+                   (unsigned long)regs.regs[sizeof(void *) == 8 && MF_SYSCALL_INSN_BYTES == 4 ? 8 : 5]);
             return 5;
         }
         if (state >= 0 && ti.priority != 10)
@@ -143,7 +150,10 @@ static int supervise(void)
         if (state != MF_THREAD_RUNNABLE) {
             if (fz.cpu >= 0)
                 mf_thread_set_sched(FZ_WORKER, MF_SCHED_FIXED, (unsigned)fz.cpu);
+            // Stopped in a wait, it would make the call again once resumed
+            // (the kernel's "Restart"): make that call return -E_AGAIN.
             mf_thread_suspend(FZ_WORKER);
+            mf_thread_abort_call(FZ_WORKER, -E_AGAIN);
             mf_thread_resume(FZ_WORKER);
         }
         fz.stalls++;

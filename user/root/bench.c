@@ -219,6 +219,7 @@ void run_benchmarks(void)
     run_pointer_sharing(true);
     run_dsm_benchmarks();
     run_http_benchmark();
+    run_ckpt_benchmarks();      // last: it takes untypeds the others used
 }
 
 void run_lrpc_benchmarks(void)

@@ -4,6 +4,8 @@
 // restored from the image out of another untyped; the restored process
 // must finish its run and pass its own checks, three times in a row. A
 // corrupted image is refused with the error that says where, nothing made.
+// (Killing the original by revoking its memory kills its other threads
+// with fault lines: UTEST_FAULTS.)
 #include "utest.h"
 #include "ckpt.h"
 #include "blk.h"
@@ -85,7 +87,7 @@ static long restore(struct mf_ckpt_store *st, struct mf_ckpt_stats *stats)
 {
     if (mf_untyped_retype(UT_BACK, MF_OBJ_UNTYPED, CK_UT_BITS, 1, ROOT, CK_FRESH_UT) != 0)
         return -E_NOMEM;
-    struct mf_ckpt_env env = {.untyped = UT_BACK, .scratch = CK_SCRATCH_BACK,
+    struct mf_ckpt_env env = {.untyped = {UT_BACK}, .scratch = CK_SCRATCH_BACK,
                               .external = {{0, 6, CK_READY}}, .externals = 1,
                               .cnode_out = {CK_OUT_CNODES, CK_OUT_CNODES + 1},
                               .loose_out = {CK_OUT_LOOSE, CK_OUT_LOOSE + 1}};
@@ -102,7 +104,7 @@ static const struct {
     long delay;          // ticks between ready and the checkpoint
 } cases[] = {{"just set up", 0}, {"midway", 5}};
 
-UTEST(checkpoint_kill_restart_finishes_the_run)
+UTEST_FAULTS(checkpoint_kill_restart_finishes_the_run)
 {
     clean();
     static struct mf_ckpt_memory mem = {image, sizeof(image)};
@@ -162,7 +164,7 @@ UTEST(checkpoint_kill_restart_finishes_the_run)
 // A bad image makes nothing: a flipped byte in a page, in the tables, in
 // the header, a wrong magic each give their error, and the untyped given
 // for the restore is untouched (one more retype of all of it succeeds).
-UTEST(corrupted_checkpoint_image_is_refused)
+UTEST_FAULTS(corrupted_checkpoint_image_is_refused)
 {
     clean();
     static struct mf_ckpt_memory mem = {image, sizeof(image)};
@@ -188,7 +190,6 @@ UTEST(corrupted_checkpoint_image_is_refused)
     const long error[4] = {-E_NOEXEC, -E_INVAL, -E_INVAL, -E_INVAL};
     for (unsigned i = 0; i < 4; i++) {
         image[where[i]] ^= 0x40;
-        printf("# flip %u at %lu\n", i, (unsigned long)where[i]);
         r = restore(&st, NULL);
         image[where[i]] ^= 0x40;
         for (long s = CK_OUT_CNODES; s < CK_OUT_LOOSE + 2; s++)
@@ -279,7 +280,7 @@ static const char *run_restored(struct mf_ckpt_store *st)
     return NULL;
 }
 
-UTEST(checkpoint_image_goes_to_disk_and_back)
+UTEST_FAULTS(checkpoint_image_goes_to_disk_and_back)
 {
     clean();
     struct mf_ckpt_store st;
