@@ -169,7 +169,10 @@ static int decode_move_to(const struct invocation *inv, struct decoded *d)
 // DESCRIBE: a slot of the invoked CNode (READ on it), written out as
 // struct mf_cap_info for checkpointers (include/manifold/cap.h). Badges
 // are shown for endpoints and notifications only: other types keep kernel
-// state in that field (a frame's segment, an untyped's watermark).
+// state in that field (a frame's segment, an untyped's watermark). The
+// object's state only when the described cap has READ: without it, its
+// holder could not read that state through the cap either (a
+// notification's word, a thread's registers).
 struct describe_args {
     struct slot *slot;
     uint64_t buffer;
@@ -199,7 +202,7 @@ static int64_t invoke_describe(const struct decoded *d)
         info.object = object_name(c->obj);
         if (c->type == MF_OBJ_ENDPOINT || c->type == MF_OBJ_NOTIFICATION)
             info.badge = c->badge;
-        switch (c->type) {
+        switch (c->rights & MF_RIGHT_READ ? c->type : MF_OBJ_NULL) {
         case MF_OBJ_FRAME: frame_describe(a->slot, &info); break;
         case MF_OBJ_SEGMENT: segment_describe(c->obj, &info); break;
         case MF_OBJ_VAS: vas_object_describe(c->obj, &info); break;

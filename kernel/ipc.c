@@ -630,17 +630,17 @@ static void cancel_reply(struct thread *t)
 
 // Called with cap_lock held (suspend, delete): the endpoint or notification
 // t waits on cannot be destroyed meanwhile.
-void ipc_cancel(struct thread *t)
+bool ipc_cancel(struct thread *t)
 {
     struct mcs_qnode q;
-    bool cancelled = false;
+    bool cancelled = false, dequeued = false, replied = false;
     for (;;) {
         struct ipc_queue *obj = __atomic_load_n((struct ipc_queue **)&t->waiting_on, __ATOMIC_ACQUIRE);
         if (!obj)
             break;
         mcs_lock(&obj->lock, &q);
         if (t->waiting_on == obj) {
-            cancelled = queue_remove(obj, t);
+            cancelled = dequeued = queue_remove(obj, t);
             t->waiting_on = NULL;
             // An endpoint with no one left queued is idle (notifications
             // keep no state of that kind: ipc_queue is their first member too).
@@ -656,10 +656,11 @@ void ipc_cancel(struct thread *t)
     }
     if (__atomic_load_n(&t->replier, __ATOMIC_RELAXED)) {
         cancel_reply(t);
-        cancelled = true;
+        cancelled = replied = true;
     }
     if (cancelled)
         t->ipc_result = -E_AGAIN;
+    return dequeued && !replied;
 }
 
 void ipc_forget(struct thread *t)

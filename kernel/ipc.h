@@ -42,8 +42,10 @@ int64_t ipc_fault_call(struct thread *self, struct endpoint *ep, struct mcs_qnod
                        const uint64_t msg[5]);
 
 // t leaves any endpoint or notification queue; a later resume makes its
-// pending call return -E_AGAIN.
-void ipc_cancel(struct thread *t);
+// pending call return -E_AGAIN. True when t was still queued (under the
+// queue's lock: nothing was taken from it or given to it yet), and had no
+// reply to wait for.
+bool ipc_cancel(struct thread *t);
 // t is stopping: its pending caller gets -E_DEAD, servers forget it.
 void ipc_forget(struct thread *t);
 // ORs `bits` into n's word and wakes one waiter (interrupt context too).

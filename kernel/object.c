@@ -26,21 +26,44 @@ _Static_assert(ARRAY_SIZE(object_types) == MF_OBJ_TYPE_COUNT, "every object type
 
 // A row missing in the middle: the self-test object_types_complete.
 
-// A bijection of the address (xor with a key taken at first use, then a
-// 64-bit finalizer whose steps are each invertible): distinct objects get
-// distinct names, and a name does not show the kernel's layout as it is.
-// Not a secret: a holder of many names could work the key out. cap_lock
-// held (the key is set once under it).
+// A keyed permutation of the address: a four-round Feistel network on its
+// two 32-bit halves, each round a nonlinear mix of one half with a round
+// key. Distinct objects get distinct names (it is a bijection), and
+// without the keys the names neither show the kernel's addresses nor
+// cancel out when XORed (an XOR mask would: names of objects at known
+// distances gave the mask away). The keys come from the cycle counter at
+// the first call and the address of the first object named, after boot's
+// variable timing: not cryptographic, for a research kernel's opacity.
+// cap_lock held (the keys are set once under it).
+static uint32_t round_mix(uint32_t half, uint64_t key)
+{
+    uint64_t x = (half ^ key) * 0x9e3779b97f4a7c15ull;
+    x ^= x >> 29;
+    x *= 0xbf58476d1ce4e5b9ull;
+    return (uint32_t)(x >> 32);
+}
+
 uint64_t object_name(uintptr_t obj)
 {
-    static uint64_t key;
+    static uint64_t keys[4];
+    static bool keyed;
     if (!obj)
         return 0;
-    if (!key)
-        key = (arch_cycles() | 1) * 0x9e3779b97f4a7c15ull;
-    uint64_t x = (uint64_t)obj ^ key;
-    x = (x ^ x >> 30) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ x >> 27) * 0x94d049bb133111ebull;
-    x ^= x >> 31;
-    return x ? x : 1;
+    if (!keyed) {
+        uint64_t seed = arch_cycles() ^ (uint64_t)obj << 17;
+        for (unsigned i = 0; i < 4; i++) {
+            seed += 0x9e3779b97f4a7c15ull + arch_cycles();
+            uint64_t z = (seed ^ seed >> 30) * 0xbf58476d1ce4e5b9ull;
+            keys[i] = (z ^ z >> 27) * 0x94d049bb133111ebull;
+        }
+        keyed = true;
+    }
+    uint32_t left = (uint32_t)((uint64_t)obj >> 32), right = (uint32_t)obj;
+    for (unsigned i = 0; i < 4; i++) {
+        uint32_t next = left ^ round_mix(right, keys[i]);
+        left = right;
+        right = next;
+    }
+    uint64_t x = (uint64_t)left << 32 | right;
+    return x ? x : 1;       // 0 means none: one name in 2^64 is shared with the object that maps to 1
 }

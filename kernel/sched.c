@@ -357,7 +357,7 @@ bool thread_block_prepare(enum block_reason why)
     // Stopped before it blocked: nothing was done, the call is made again
     // (kernel/syscall.c, "Restart"); a fault's call to its pager is not a
     // system call (SC_IN is clear then).
-    if (!ok && t->state == THREAD_INACTIVE && (t->syscall_flags & SC_IN) && !t->in_fault)
+    if (!ok && t->state == THREAD_INACTIVE && (t->syscall_flags & SC_IN) && !t->in_fault && !t->lrpc_depth)
         t->syscall_flags |= SC_RESTART;
     if (ok) {
         t->state = THREAD_BLOCKED;
@@ -441,25 +441,30 @@ void sched_wait_stopped(void)
 // (cap_lock), and it is off its CPU within a bounded number of steps.
 // Then ipc_cancel finds it queued or linked. An earlier stop makes
 // thread_block_prepare fail instead.
-void thread_deactivate(struct thread *t)
+enum thread_state thread_deactivate(struct thread *t)
 {
     enum thread_state was = stop_keeping(t, THREAD_INACTIVE, true);
     if (was == THREAD_BLOCKED)
         t->block_interrupted = true;    // its thread_block returns false once resumed
-    // A call blocked in any wait but the one for its reply is made again
-    // once resumed (kernel/syscall.c, "Restart"). t is off its CPU or
-    // about to be (waited for below): it does not touch the flags meanwhile.
-    if (was == THREAD_BLOCKED && (t->syscall_flags & SC_IN) && t->blocked_on != BLOCK_REPLY && !t->in_fault)
-        t->syscall_flags |= SC_RESTART;
     if (was == THREAD_BLOCKED && t != current_thread())
         while (__atomic_load_n(&t->on_cpu, __ATOMIC_ACQUIRE))
             cpu_relax();
-    ipc_cancel(t);
+    bool untouched = ipc_cancel(t);
+    // A call is made again once resumed (kernel/syscall.c, "Restart") when
+    // nothing happened to it: ipc_cancel took it off its queue under the
+    // queue's lock before any sender, receiver or signal reached it; or it
+    // slept or polled the console (the tick wakes those, with no result).
+    // A waker that got there first gave it its result: it returns that.
+    // t is off its CPU: it does not touch the flags meanwhile.
+    bool restartable = untouched || t->blocked_on == BLOCK_SLEEP || t->blocked_on == BLOCK_CONSOLE;
+    if (was == THREAD_BLOCKED && restartable && (t->syscall_flags & SC_IN) && !t->in_fault && !t->lrpc_depth)
+        t->syscall_flags |= SC_RESTART;
     struct mcs_qnode q;
     struct cpu *c = lock_cpu_of(t, &q);
     if (t->state == THREAD_INACTIVE)
         t->blocked_on = BLOCK_NONE;
     mcs_unlock(&c->lock, &q);
+    return was;
 }
 
 void thread_set_priority(struct thread *t, unsigned priority)

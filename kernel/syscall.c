@@ -125,7 +125,10 @@ _Static_assert(SYS_EXCEPTION_RETURN == SYS_COUNT - 1, "a handler above for every
 // thread shows (MF_THREAD_READ_CONTEXT) is a context that is complete in
 // itself, and a checkpointer can copy it into another thread. The wait in
 // a call for its reply is the exception (the message was taken: doing it
-// again would send it twice): it returns -E_AGAIN, as before. thread.c
+// again would send it twice): it returns -E_AGAIN, as before. So is a call
+// made inside an LRPC call (server code on the client's thread): nobody
+// may read or write that context (READ_CONTEXT refuses it), so only
+// -E_AGAIN can end a wait there that nobody else will. sched.c
 // (thread_deactivate, thread_block_prepare) sets SC_RESTART.
 void syscall_entry(struct trap_frame *tf)
 {
@@ -249,6 +252,7 @@ static int64_t sys_exception_return(struct thread *self, struct trap_frame *tf)
         return -E_RANGE;
     self->in_exception = false;
     arch_regs_restore(tf, &e.context);
+    self->syscall_flags = 0;        // it leaves here, not through syscall_entry's end
     return_to_user(tf);
     arch_trap_frame_return(tf);     // every register as the record has it
 }

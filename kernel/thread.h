@@ -216,7 +216,7 @@ void thread_kick(struct thread *t);
 void thread_wake_sync(struct thread *t);
 // Takes t off every queue and makes it inactive (suspend). If t is the
 // current thread it stops running when the kernel next returns to user mode.
-void thread_deactivate(struct thread *t);
+enum thread_state thread_deactivate(struct thread *t);     // -> the state it had
 // Changes t's priority, moving it in the run queue if it is queued.
 void thread_set_priority(struct thread *t, unsigned priority);
 // Changes t's scheduling policy (MF_SCHED_*; cpu for MF_SCHED_FIXED, valid).

@@ -203,24 +203,34 @@ static int64_t invoke_resume(const struct decoded *d)
     return 0;
 }
 
+// SUSPEND (report): with report 1, says whether it stopped the thread (1)
+// or found it inactive already (0): a checkpointer resumes afterwards only
+// the threads it stopped.
+struct suspend_args {
+    struct thread *thread;
+    bool report;
+};
+
 static int decode_suspend(const struct invocation *inv, struct decoded *d)
 {
-    struct thread_args *a = DECODED(struct thread_args, d);
+    struct suspend_args *a = DECODED(struct suspend_args, d);
     if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
         return -E_PERM;
     a->thread = target_thread(inv);
+    a->report = inv->arg[0] == 1;
     return 0;
 }
 
 static int64_t invoke_suspend(const struct decoded *d)
 {
-    struct thread *t = DECODED(struct thread_args, d)->thread;
+    const struct suspend_args *a = DECODED(struct suspend_args, d);
+    struct thread *t = a->thread;
     if (t->state != THREAD_RUNNABLE && t->state != THREAD_BLOCKED)
         return 0;
     // The current thread stops on its way out; one running on another CPU
     // is told to, and invoke_dispatch waits until it has.
-    thread_deactivate(t);
-    return 0;
+    enum thread_state was = thread_deactivate(t);
+    return a->report && (was == THREAD_RUNNABLE || was == THREAD_BLOCKED);
 }
 
 struct set_priority_args {

@@ -50,9 +50,10 @@ enum mf_cnode_op {
 // MF_CNODE_DESCRIBE: one slot, as a checkpointer needs it (docs/checkpoint.md).
 // `object` names the object: the same for every cap to it while it lives,
 // another for every other live object, never 0; it is opaque (a keyed
-// bijection of the object's place, not a secret), and other objects'
-// fields name objects the same way. The state is a snapshot: stop the
-// threads that could change it first. An empty slot: type 0, nothing else.
+// permutation of the object's place), and other objects' fields name
+// objects the same way. The state (the union) is given only when the
+// described cap has READ; it is a snapshot: stop the threads that could
+// change it first. An empty slot: type 0, nothing else.
 #define MF_DESCRIBE_SEGMENTS 16
 struct mf_cap_info {
     uint32_t type, rights, size_bits, reserved;
@@ -112,7 +113,10 @@ enum mf_thread_op {
     MF_THREAD_WRITE_REGS,  // (pc, sp, arg): initial user registers; only while inactive
     MF_THREAD_READ_REG,    // (MF_REG_*): a register of an inactive thread
     MF_THREAD_RESUME,      // (): run it (configured, registers set)
-    MF_THREAD_SUSPEND,     // (): stop it; a blocking call it was in is made again when resumed (a call's wait for its reply: -E_AGAIN)
+    // (report): stop it; a blocking call it was in is made again when
+    // resumed (a call's wait for its reply: -E_AGAIN). report 1: -> 1 if it
+    // was running or waiting, 0 if inactive already (else always 0).
+    MF_THREAD_SUSPEND,
     MF_THREAD_SET_PRIORITY,// (priority 0..255, at most the caller's own)
     MF_THREAD_SET_SCHED,   // (MF_SCHED_* policy, cpu for MF_SCHED_FIXED): where it runs
     MF_THREAD_BIND_EXIT,   // (notification cptr or 0): signalled (its badge, or 1) whenever the thread ends

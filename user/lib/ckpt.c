@@ -167,6 +167,9 @@ static uint32_t add_object(struct saver *s, const struct mf_cap_info *info)
     return k;
 }
 
+// While saving: an object whose state is recorded (cleared before writing).
+#define DESCRIBED 0x80000000u
+
 static bool saved_type(uint32_t type)
 {
     return type == MF_OBJ_FRAME || type == MF_OBJ_SEGMENT || type == MF_OBJ_VAS || type == MF_OBJ_THREAD ||
@@ -222,7 +225,6 @@ static long add_cap(struct saver *s, uint32_t cnode, uint32_t slot, const struct
         s->h->cap_count++;
         return 0;
     }
-    bool fresh = find(w, s->h->object_count, info->object) == NONE;
     uint32_t k = add_object(s, info);
     if (k == NONE)
         return -E_NOMEM;
@@ -237,8 +239,11 @@ static long add_cap(struct saver *s, uint32_t cnode, uint32_t slot, const struct
         c->badge = info->frame.segment;
     }
     s->h->cap_count++;
-    if (!fresh)
+    // The object's state, from the first of its caps with READ (DESCRIBE
+    // gives it through those only).
+    if ((o->flags & DESCRIBED) || !(info->rights & MF_RIGHT_READ))
         return 0;
+    o->flags |= DESCRIBED;
     switch (info->type) {
     case MF_OBJ_SEGMENT:
         o->segment.base = info->segment.base;
@@ -337,10 +342,35 @@ static long stop_thread(struct saver *s, uint32_t cnode, uint32_t slot, const st
         return r;
     seen[s->threads] = info->object;
     s->thread_cap[s->threads] = cap;
-    s->thread_active[s->threads] = info->thread.state == MF_THREAD_STATE_RUNNABLE ||
-                                   info->thread.state == MF_THREAD_STATE_BLOCKED;
-    s->threads++;
-    return mf_thread_suspend(cap);
+    // Whether we stopped it, from the kernel (SUSPEND's report): only
+    // those are resumed afterwards.
+    r = mf_invoke(cap, MF_THREAD_SUSPEND, 1, 0, 0, 0);
+    s->thread_active[s->threads++] = r == 1;
+    return r < 0 ? r : 0;
+}
+
+// A thread we stopped inside a call that finishes when resumed (one woken
+// with its message but not yet back in user mode, one whose reply wait
+// the stop cancelled) is let finish it, alone, before anything is
+// recorded: resumed, it returns to user mode at once (with its result, or
+// -E_AGAIN, as it would anyway), and is stopped again.
+static void finish_calls(struct saver *s)
+{
+    static struct mf_regs regs;
+    for (unsigned i = 0; i < s->threads; i++) {
+        if (!s->thread_active[i])
+            continue;
+        long r = mf_thread_read_context(s->thread_cap[i], &regs);
+        for (int tries = 0; r == 1 && tries < 20; tries++) {
+            mf_thread_resume(s->thread_cap[i]);
+            if (tries < 10)
+                mf_yield();
+            else
+                mf_sleep(1);        // a thread below our priority gets the CPU
+            mf_thread_suspend(s->thread_cap[i]);
+            r = mf_thread_read_context(s->thread_cap[i], &regs);
+        }
+    }
 }
 
 static void resume_threads(struct saver *s)
@@ -360,6 +390,13 @@ static long resolve_all(struct saver *s)
     for (unsigned k = 0; k < s->h->object_count && !r; k++) {
         struct mf_ckpt_object *o = &w->objects[k];
         uint64_t names[16];
+        bool described = o->flags & DESCRIBED;
+        o->flags &= ~DESCRIBED;
+        if (!described && o->type != MF_OBJ_ENDPOINT && o->type != MF_OBJ_CNODE) {
+            printf("ckpt: object %u (a %s): no cap of the process's to it has READ\n", k, mf_type_name(o->type));
+            r = -E_PERM;
+            break;
+        }
         switch (o->type) {
         case MF_OBJ_SEGMENT:
             r = resolve(s, o->raw[40], &o->segment.pager, "a segment's pager endpoint");
@@ -419,19 +456,9 @@ static long read_contexts(struct saver *s)
             o->flags |= MF_CKPT_OBJECT_FLAG_WAS_ACTIVE;
         if (o->flags & MF_CKPT_OBJECT_FLAG_NO_CONTEXT)
             continue;
-        // A thread stopped inside a call that finishes when resumed (one
-        // woken with its message but not yet back in user mode, one whose
-        // reply wait the stop cancelled) is let finish it: resumed, it
-        // returns to user mode at once (with its result, or -E_AGAIN,
-        // as it would anyway), and is stopped again. Memory is copied
-        // only once every thread is stopped for the last time.
+        // 2: at a call it makes again, a context complete in itself; 1:
+        // still inside a call (finish_calls gave up, or we did not stop it).
         r = mf_thread_read_context(s->thread_cap[i], &o->thread.regs);
-        for (int tries = 0; r == 1 && tries < 20; tries++) {
-            mf_thread_resume(s->thread_cap[i]);
-            mf_yield();
-            mf_thread_suspend(s->thread_cap[i]);
-            r = mf_thread_read_context(s->thread_cap[i], &o->thread.regs);
-        }
         if (r < 0)
             return r;
         if (r == 1)
@@ -447,9 +474,9 @@ static long save_pages(struct saver *s, const struct mf_ckpt_store *st)
     struct mf_ckpt_work *w = s->w;
     long tmp = s->scratch + MF_CKPT_MAX_THREADS;
     uint32_t page = 0;
-    // hash[] (lookups are over) becomes each object's first cap.
+    // hash[] (lookups are over) becomes each object's first cap with READ.
     for (unsigned i = s->h->cap_count; i-- > 0;)
-        if (w->caps[i].object != MF_CKPT_EXTERNAL)
+        if (w->caps[i].object != MF_CKPT_EXTERNAL && (w->caps[i].rights & MF_RIGHT_READ))
             w->hash[w->caps[i].object - 1] = i;
     for (unsigned k = 0; k < s->h->object_count; k++) {
         struct mf_ckpt_object *o = &w->objects[k];
@@ -508,6 +535,8 @@ long mf_ckpt_save(const struct mf_ckpt_process *p, const struct mf_ckpt_store *s
     uint64_t frozen = mf_arch_cycles();
     long r = walk(&s, stop_thread);
     if (!r)
+        finish_calls(&s);
+    if (!r)
         r = walk(&s, add_cap);
     if (!r)
         r = resolve_all(&s);
@@ -552,6 +581,63 @@ long mf_ckpt_save(const struct mf_ckpt_process *p, const struct mf_ckpt_store *s
 
 // ---------------------------------------------------------------- check
 
+// A reference (index + 1) to an object of `type`; 0 allowed when `none_ok`.
+static bool ref_ok(const struct mf_ckpt_header *h, const struct mf_ckpt_work *w, uint32_t ref, uint32_t type,
+                   bool none_ok)
+{
+    if (!ref)
+        return none_ok;
+    return ref <= h->object_count && w->objects[ref - 1].type == type;
+}
+
+// Every object and its references are of the kinds restore makes: a
+// checksum is no authentication, and restore turns each reference into a
+// capability it holds. The reason, or NULL.
+static const char *objects_bad(const struct mf_ckpt_header *h, const struct mf_ckpt_work *w, unsigned *which)
+{
+    for (unsigned k = 0; k < h->object_count; k++) {
+        const struct mf_ckpt_object *o = &w->objects[k];
+        *which = k;
+        if ((k < h->cnode_count) != (o->type == MF_OBJ_CNODE))
+            return "the listed CNodes and only they are the first objects";
+        switch (o->type) {
+        case MF_OBJ_CNODE:
+        case MF_OBJ_ENDPOINT:
+        case MF_OBJ_NOTIFICATION:
+            break;
+        case MF_OBJ_FRAME:
+            if (o->size_bits != 12 && o->size_bits != 21)
+                return "a frame is neither 4 KiB nor 2 MiB";
+            if (o->page > h->page_count || (1ull << (o->size_bits - 12)) > h->page_count - o->page)
+                return "a frame's pages lie past the page area";
+            break;
+        case MF_OBJ_SEGMENT:
+            if (!ref_ok(h, w, o->segment.pager, MF_OBJ_ENDPOINT, true))
+                return "a segment's pager is not an endpoint of the image";
+            break;
+        case MF_OBJ_VAS:
+            if (o->vas.count > 16 || !ref_ok(h, w, o->vas.home, MF_OBJ_VAS, true))
+                return "a VAS has more than 16 segments, or a home that is no VAS of the image";
+            for (unsigned i = 0; i < o->vas.count; i++)
+                if (!ref_ok(h, w, o->vas.segment[i], MF_OBJ_SEGMENT, false))
+                    return "a VAS's segment is not a segment of the image";
+            break;
+        case MF_OBJ_THREAD:
+            if (o->flags & MF_CKPT_OBJECT_FLAG_NO_CONTEXT)
+                break;
+            if (!ref_ok(h, w, o->thread.cspace, MF_OBJ_CNODE, false) ||
+                !ref_ok(h, w, o->thread.home, MF_OBJ_VAS, false) ||
+                !ref_ok(h, w, o->thread.exit, MF_OBJ_NOTIFICATION, true) ||
+                !ref_ok(h, w, o->thread.vas, MF_OBJ_VAS, true))
+                return "a thread's CSpace, home VAS, VAS or exit notification is not one of the image";
+            break;
+        default:
+            return "an object of a type images do not hold";
+        }
+    }
+    return NULL;
+}
+
 long mf_ckpt_check(const struct mf_ckpt_store *st, struct mf_ckpt_work *w, struct mf_ckpt_header *h)
 {
     long r = st->read(st->ctx, 0, h, sizeof(*h));
@@ -574,6 +660,15 @@ long mf_ckpt_check(const struct mf_ckpt_store *st, struct mf_ckpt_work *w, struc
         printf("ckpt: header checksum %#x, the image says %#x: corrupted\n", got, want);
         return -E_INVAL;
     }
+    uint64_t objects_end = h->object_offset + (uint64_t)h->object_count * sizeof(struct mf_ckpt_object);
+    uint64_t caps_end = h->cap_offset + (uint64_t)h->cap_count * sizeof(struct mf_ckpt_cap);
+    if (h->object_offset < PAGE || (h->object_offset | h->cap_offset | h->page_offset) % PAGE ||
+        h->page_offset > (1ull << 48) ||
+        h->cap_offset < objects_end || h->page_offset < caps_end ||
+        h->image_bytes != h->page_offset + (uint64_t)h->page_count * PAGE) {
+        printf("ckpt: the header's offsets and sizes do not describe an image\n");
+        return -E_INVAL;
+    }
     if (h->object_count > w->max_objects || h->cap_count > w->max_caps || h->cnode_count > MF_CKPT_MAX_CNODES ||
         h->loose_count > MF_CKPT_MAX_LOOSE || h->cnode_count > h->object_count) {
         printf("ckpt: %u objects and %u caps: more than the work tables hold\n", h->object_count, h->cap_count);
@@ -589,13 +684,18 @@ long mf_ckpt_check(const struct mf_ckpt_store *st, struct mf_ckpt_work *w, struc
         printf("ckpt: table checksum %#x, the image says %#x: corrupted\n", got, h->table_crc);
         return -E_INVAL;
     }
-    // References stay inside the tables (a valid checksum over a bad
-    // table is a bug of the writer, still no reason to crash).
+    unsigned which = 0;
+    const char *bad = objects_bad(h, w, &which);
+    if (bad) {
+        printf("ckpt: object %u: %s\n", which, bad);
+        return -E_INVAL;
+    }
     for (unsigned i = 0; i < h->cap_count; i++) {
         const struct mf_ckpt_cap *c = &w->caps[i];
-        if (c->object > h->object_count || c->map_segment > h->object_count ||
-            (c->cnode == MF_CKPT_LOOSE ? c->slot >= h->loose_count : c->cnode >= h->cnode_count)) {
-            printf("ckpt: cap %u refers outside the image\n", i);
+        if (c->object > h->object_count || (c->object && w->objects[c->object - 1].type != c->type) ||
+            (c->cnode == MF_CKPT_LOOSE ? c->slot >= h->loose_count : c->cnode >= h->cnode_count) ||
+            !ref_ok(h, w, c->map_segment, MF_OBJ_SEGMENT, true) || (c->map_segment && c->type != MF_OBJ_FRAME)) {
+            printf("ckpt: cap %u refers outside the image, or to an object of another type\n", i);
             return -E_INVAL;
         }
     }

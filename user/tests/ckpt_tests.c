@@ -10,6 +10,7 @@
 #include "ckpt.h"
 #include "blk.h"
 #include "virtio_blk.h"
+#include "lib/crc32.h"
 #include "lib/string.h"
 #include "user/root/root.h"
 
@@ -202,6 +203,58 @@ UTEST_FAULTS(corrupted_checkpoint_image_is_refused)
         mf_cnode_delete(ROOT, CK_FRESH_UT);
         UCHECK(mf_cnode_revoke(ROOT, UT_BACK) == 0);
     }
+    // A forged image: a thread's home VAS taken away, both checksums made
+    // right again. The checksum is no authentication: the check of every
+    // reference refuses it (restore would otherwise configure the thread
+    // in our own address space).
+    for (unsigned k = 0; k < h.object_count; k++) {
+        struct mf_ckpt_object *o = (struct mf_ckpt_object *)(image + h.object_offset) + k;
+        if (o->type != MF_OBJ_THREAD || (o->flags & MF_CKPT_OBJECT_FLAG_NO_CONTEXT))
+            continue;
+        o->thread.home = 0;
+        struct mf_ckpt_header *ih = (struct mf_ckpt_header *)image;
+        uint32_t crc = crc32_update(0, image + h.object_offset, h.object_count * sizeof(struct mf_ckpt_object));
+        ih->table_crc = crc32_update(crc, image + h.cap_offset, h.cap_count * sizeof(struct mf_ckpt_cap));
+        ih->header_crc = 0;
+        ih->header_crc = crc32_update(0, ih, sizeof(*ih));
+        UCHECK(restore(&st, NULL) == -E_INVAL);
+        mf_cnode_delete(ROOT, CK_FRESH_UT);
+        for (long sl = CK_OUT_CNODES; sl < CK_OUT_LOOSE + 2; sl++)
+            UCHECK(mf_cnode_identify(ROOT, sl) == 0);
+        UCHECK(mf_cnode_revoke(ROOT, UT_BACK) == 0);
+        break;
+    }
+    clean();
+    return NULL;
+}
+
+// MF_CNODE_DESCRIBE: one name per object whatever the cap; the object's
+// state only through a cap with READ; READ on the CNode needed; an empty
+// slot is type 0.
+#define CK_NTFN 2816
+#define CK_NTFN_W 2817
+#define CK_CNODE_W 2818
+#define CK_EMPTY 2819
+UTEST(describe_names_objects_and_shows_state_through_read)
+{
+    clean();
+    UCHECK(mf_untyped_retype(UT_BACK, MF_OBJ_NOTIFICATION, 0, 1, ROOT, CK_NTFN) == 0);
+    UCHECK(mf_cnode_mint(ROOT, CK_NTFN, CK_NTFN_W, MF_RIGHT_WRITE, 0x30) == 0);
+    UCHECK(mf_notification_signal(CK_NTFN_W) == 0);
+    UCHECK(mf_cnode_copy(ROOT, ROOT, CK_CNODE_W, MF_RIGHT_WRITE) == 0);
+    static struct mf_cap_info full, writer, none;
+    UCHECK(mf_cnode_describe(ROOT, CK_NTFN, &full) == 0 && mf_cnode_describe(ROOT, CK_NTFN_W, &writer) == 0);
+    UCHECK(full.type == MF_OBJ_NOTIFICATION && full.rights == MF_RIGHTS_ALL && full.notification.word == 0x30);
+    UCHECK(writer.object == full.object && full.object != 0);
+    UCHECK(writer.badge == 0x30 && writer.notification.word == 0);     // no READ: no state
+    UCHECK(mf_notification_poll(CK_NTFN) == 0x30);                       // describing took nothing
+    UCHECK(mf_cnode_describe(ROOT, CK_EMPTY, &none) == 0 && none.type == 0 && none.object == 0);
+    UCHECK(mf_cnode_describe(CK_CNODE_W, CK_NTFN, &none) == -E_PERM);
+    UCHECK(mf_cnode_describe(ROOT, 1 << MF_ROOT_CNODE_BITS, &none) == -E_RANGE);
+    UCHECK(mf_cnode_describe(ROOT, CK_NTFN, (struct mf_cap_info *)0xffff800000000000ul) == -E_FAULT);
+    // Another object, another name.
+    UCHECK(mf_untyped_retype(UT_BACK, MF_OBJ_NOTIFICATION, 0, 1, ROOT, CK_EMPTY) == 0);
+    UCHECK(mf_cnode_describe(ROOT, CK_EMPTY, &none) == 0 && none.object != full.object);
     clean();
     return NULL;
 }
