@@ -175,7 +175,8 @@ static int decode_move_to(const struct invocation *inv, struct decoded *d)
 // notification's word, a thread's registers).
 struct describe_args {
     struct slot *slot;
-    uint64_t buffer;
+    const struct cap *cnode;
+    uint64_t index, buffer;
 };
 
 static int decode_describe(const struct invocation *inv, struct decoded *d)
@@ -186,6 +187,8 @@ static int decode_describe(const struct invocation *inv, struct decoded *d)
     a->slot = cnode_lookup(&inv->target->cap, inv->arg[0]);
     if (!a->slot)
         return refuse(inv, -E_RANGE, "a slot index is 0 or past the CNode");
+    a->cnode = &inv->target->cap;
+    a->index = inv->arg[0];
     a->buffer = inv->arg[1];
     return 0;
 }
@@ -211,6 +214,12 @@ static int64_t invoke_describe(const struct decoded *d)
         default: break;
         }
     }
+    // A walk over a sparse CNode (a checkpointer's) visits occupied slots
+    // only: at most 2^16 slots scanned here, far cheaper than a call each.
+    const struct slot *slots = cnode_slots(a->cnode->obj);
+    for (uint64_t i = a->index + 1; i < 1ul << a->cnode->size_bits && !info.next; i++)
+        if (!slot_empty(&slots[i]))
+            info.next = (uint32_t)i;
     return copy_to_user(a->buffer, &info, sizeof(info));
 }
 

@@ -56,7 +56,9 @@ enum mf_cnode_op {
 // change it first. An empty slot: type 0, nothing else.
 #define MF_DESCRIBE_SEGMENTS 16
 struct mf_cap_info {
-    uint32_t type, rights, size_bits, reserved;
+    uint32_t type, rights, size_bits;
+    uint32_t next;                  // the next occupied slot of the CNode after this one, 0: none
+
     uint64_t badge;                 // endpoints and notifications (0: none)
     uint64_t object;
     union {

@@ -113,7 +113,15 @@ static long start(long thread, long cspace, void (*fn)(uint64_t), void *stack, s
     uintptr_t top = ((uintptr_t)stack + size) & ~(uintptr_t)15;
     top -= 16;
     *(void (**)(uint64_t))top = fn;
+    // A thread that just ended (its exit notification came) may still be
+    // leaving its CPU for a moment: its registers cannot be set until it
+    // has (-E_BUSY). The kernel must not wait for it there: the ending
+    // thread takes the capability lock to signal its exit.
     r = mf_thread_write_regs(thread, (uint64_t)(uintptr_t)mf_thread_trampoline, top, arg);
+    for (int tries = 0; r == -E_BUSY && tries < 100; tries++) {
+        mf_yield();
+        r = mf_thread_write_regs(thread, (uint64_t)(uintptr_t)mf_thread_trampoline, top, arg);
+    }
     return r < 0 ? r : mf_thread_resume(thread);
 }
 

@@ -298,13 +298,15 @@ static long walk(struct saver *s, long (*fn)(struct saver *, uint32_t, uint32_t,
     for (unsigned c = 0; c < s->p->cnodes; c++) {
         if (mf_cnode_describe(SELF, s->p->cnode[c], &info) < 0 || info.type != MF_OBJ_CNODE)
             return -E_BADCAP;
-        uint32_t slots = 1u << info.size_bits;
-        for (uint32_t i = 1; i < slots; i++) {
+        // Slot 1, then each next occupied one DESCRIBE names.
+        for (uint32_t i = 1; i;) {
             long r = mf_cnode_describe(s->p->cnode[c], i, &info);
             if (r < 0)
                 return r;
+            uint32_t next = info.next;
             if (info.type && (r = fn(s, c, i, &info)) < 0)
                 return r;
+            i = next;
         }
     }
     for (unsigned l = 0; l < s->p->looses; l++) {

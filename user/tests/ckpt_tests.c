@@ -229,8 +229,8 @@ UTEST_FAULTS(corrupted_checkpoint_image_is_refused)
 }
 
 // MF_CNODE_DESCRIBE: one name per object whatever the cap; the object's
-// state only through a cap with READ; READ on the CNode needed; an empty
-// slot is type 0.
+// state only through a cap with READ; the next occupied slot; READ on the
+// CNode needed; an empty slot is type 0.
 #define CK_NTFN 2816
 #define CK_NTFN_W 2817
 #define CK_CNODE_W 2818
@@ -246,6 +246,7 @@ UTEST(describe_names_objects_and_shows_state_through_read)
     UCHECK(mf_cnode_describe(ROOT, CK_NTFN, &full) == 0 && mf_cnode_describe(ROOT, CK_NTFN_W, &writer) == 0);
     UCHECK(full.type == MF_OBJ_NOTIFICATION && full.rights == MF_RIGHTS_ALL && full.notification.word == 0x30);
     UCHECK(writer.object == full.object && full.object != 0);
+    UCHECK(full.next == CK_NTFN_W && writer.next == CK_CNODE_W);       // the next occupied slots
     UCHECK(writer.badge == 0x30 && writer.notification.word == 0);     // no READ: no state
     UCHECK(mf_notification_poll(CK_NTFN) == 0x30);                       // describing took nothing
     UCHECK(mf_cnode_describe(ROOT, CK_EMPTY, &none) == 0 && none.type == 0 && none.object == 0);

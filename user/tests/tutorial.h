@@ -17,6 +17,8 @@ static inline long tutorial_run(const char *name, uint64_t arg, struct mf_exit_s
 {
     long h = spawn_with_resources(name, arg, TUT_UT, TUT_CNODE);
     long r = h < 0 ? h : mf_wait(h, st);
+    if (r < 0)
+        printf("# %s: %s: %s\n", name, h < 0 ? "spawn" : "wait", mf_strerror_detail(r));
     long v = mf_cnode_revoke(TUT_ROOT, TUT_UT);
     mf_cnode_delete(TUT_ROOT, TUT_CNODE);
     return r < 0 ? r : v;
