@@ -512,6 +512,18 @@ static uint32_t tables_crc(const struct mf_ckpt_work *w, const struct mf_ckpt_he
     return crc32_update(crc, w->caps, (uint64_t)h->cap_count * sizeof(struct mf_ckpt_cap));
 }
 
+// What a save or restore did, from the header (stats may be NULL).
+static void fill_stats(struct mf_ckpt_stats *stats, uint64_t start, uint64_t frozen)
+{
+    if (!stats)
+        return;
+    *stats = (struct mf_ckpt_stats){
+        .frozen_cycles = frozen, .total_cycles = mf_arch_cycles() - start, .pages = header.page_count,
+        .image_bytes = header.image_bytes, .objects = header.object_count, .caps = header.cap_count,
+        .threads = header.thread_count,
+    };
+}
+
 long mf_ckpt_save(const struct mf_ckpt_process *p, const struct mf_ckpt_store *st, struct mf_ckpt_work *w,
                   long scratch, struct mf_ckpt_stats *stats)
 {
@@ -569,15 +581,7 @@ long mf_ckpt_save(const struct mf_ckpt_process *p, const struct mf_ckpt_store *s
         r = st->write(st->ctx, 0, &header, sizeof(header));    // last: an image without it is no image
     if (r < 0)
         return r;
-    if (stats) {
-        stats->frozen_cycles = header.frozen_cycles;
-        stats->total_cycles = mf_arch_cycles() - start;
-        stats->pages = header.page_count;
-        stats->image_bytes = header.image_bytes;
-        stats->objects = header.object_count;
-        stats->caps = header.cap_count;
-        stats->threads = header.thread_count;
-    }
+    fill_stats(stats, start, header.frozen_cycles);
     return 0;
 }
 
@@ -1004,14 +1008,6 @@ long mf_ckpt_restore(const struct mf_ckpt_store *st, struct mf_ckpt_work *w, con
     drop_held(&r);
     if (e)
         return e;
-    if (stats) {
-        *stats = (struct mf_ckpt_stats){0};
-        stats->total_cycles = mf_arch_cycles() - start;
-        stats->pages = header.page_count;
-        stats->image_bytes = header.image_bytes;
-        stats->objects = header.object_count;
-        stats->caps = header.cap_count;
-        stats->threads = header.thread_count;
-    }
+    fill_stats(stats, start, 0);
     return 0;
 }

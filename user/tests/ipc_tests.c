@@ -543,7 +543,16 @@ static void nrace_churner(uint64_t arg)
     (void)arg;
     while (!race_stop) {
         mf_untyped_retype(NRACE_UT, MF_OBJ_NOTIFICATION, 0, 1, ROOT, RACE_SLOT);
+        // On one CPU the client sees the notification only if the tick
+        // lands between these two calls; the loop's period can lock to
+        // the tick's so that it never does (Bochs is deterministic: one
+        // test more before this one once made it 0 signals in 3,000
+        // ticks). So there the client gets the CPU after each call.
+        if (race_want == RACE_WANT_ONE_CPU)
+            mf_yield();
         mf_cnode_revoke(ROOT, NRACE_UT);
+        if (race_want == RACE_WANT_ONE_CPU)
+            mf_yield();
         race_churns++;
     }
 }
