@@ -228,6 +228,74 @@ UTEST_FAULTS(corrupted_checkpoint_image_is_refused)
     return NULL;
 }
 
+// Images with good checksums and random bytes changed in their tables (a
+// buggy checkpointer, a forger): every restore either refuses with an
+// error or builds a process out of its own untyped, whose threads may
+// fault or spin in their own address space; revoking the untyped ends
+// all of it, and the restorer's slots stay as they were. The kernel and
+// the restorer see nothing worse than errors and fault lines.
+static uint8_t mutant[sizeof(image)] __attribute__((aligned(4096)));
+
+UTEST_FAULTS(mutated_checkpoint_images_fail_cleanly)
+{
+    clean();
+    static struct mf_ckpt_memory mem = {image, sizeof(image)}, mmem = {mutant, sizeof(mutant)};
+    struct mf_ckpt_store st, mst;
+    mf_ckpt_memory_store(&st, &mem);
+    mf_ckpt_memory_store(&mst, &mmem);
+    struct mf_program p;
+    const char *why = start_victim(&p);
+    if (why) {
+        clean();
+        return why;
+    }
+    struct mf_ckpt_process proc;
+    victim_process(&p, &proc);
+    long r = mf_ckpt_save(&proc, &st, &work, CK_SCRATCH_SAVE, NULL);
+    mf_program_destroy(&p);
+    clean();
+    UCHECK(r == 0);
+    struct mf_ckpt_header h;
+    UCHECK(mf_ckpt_check(&st, &work, &h) == 0);
+    uint64_t objects = h.object_count * sizeof(struct mf_ckpt_object), caps = h.cap_count * sizeof(struct mf_ckpt_cap);
+    uint64_t seed = 0x5eed0f1a;
+    unsigned refused = 0, built = 0;
+    for (unsigned round = 0; round < 40; round++) {
+        memcpy(mutant, image, h.image_bytes);
+        for (unsigned k = 0; k < 1 + round % 4; k++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            uint64_t at = (seed >> 33) % (objects + caps);
+            uint64_t off = at < objects ? h.object_offset + at : h.cap_offset + (at - objects);
+            mutant[off] ^= (uint8_t)(seed >> 17 | 1);
+        }
+        struct mf_ckpt_header *mh = (struct mf_ckpt_header *)mutant;
+        mh->table_crc = crc32_update(crc32_update(0, mutant + h.object_offset, objects), mutant + h.cap_offset, caps);
+        mh->header_crc = 0;
+        mh->header_crc = crc32_update(0, mh, sizeof(*mh));
+        UCHECK(mf_untyped_retype(UT_RUN, MF_OBJ_NOTIFICATION, 0, 1, ROOT, CK_READY) == 0);
+        r = restore(&mst, NULL);
+        if (r == 0) {
+            built++;
+            mf_notification_wait_timeout(CK_OUT_LOOSE + 1, 20);    // let it run (or fault) a little
+        } else {
+            UCHECK(r < 0 && r > -E_ERROR_COUNT);
+            refused++;
+        }
+        // Everything it made goes with the untypeds; our slots are ours.
+        UCHECK(mf_cnode_revoke(ROOT, UT_BACK) == 0 && mf_cnode_revoke(ROOT, UT_RUN) == 0);
+        for (long sl = CK_READY; sl < CK_OUT_LOOSE + 2; sl++)
+            mf_cnode_delete(ROOT, sl);
+        mf_cnode_delete(ROOT, CK_FRESH_UT);
+        UCHECK((mf_cnode_identify(ROOT, MF_CAP_CONSOLE) & 0xff) == MF_OBJ_CONSOLE);
+        UCHECK((mf_cnode_identify(ROOT, MF_CAP_SYSTEM) & 0xff) == MF_OBJ_SYSTEM);
+    }
+    printf("# 40 mutated images: %u refused, %u built and taken back\n", refused, built);
+    UCHECK(refused > 0);
+    UCHECK(mf_untyped_retype(UT_BACK, MF_OBJ_UNTYPED, 23, 1, ROOT, CK_FRESH_UT) == 0);   // all of it free again
+    clean();
+    return NULL;
+}
+
 // MF_CNODE_DESCRIBE: one name per object whatever the cap; the object's
 // state only through a cap with READ; the next occupied slot; READ on the
 // CNode needed; an empty slot is type 0.
