@@ -177,7 +177,9 @@ struct describe_args {
     struct slot *slot;
     const struct cap *cnode;
     uint64_t index, buffer;
+    bool want_next;
 };
+#define DESCRIBE_SCAN 1024
 
 static int decode_describe(const struct invocation *inv, struct decoded *d)
 {
@@ -190,6 +192,7 @@ static int decode_describe(const struct invocation *inv, struct decoded *d)
     a->cnode = &inv->target->cap;
     a->index = inv->arg[0];
     a->buffer = inv->arg[1];
+    a->want_next = inv->arg[2] == 1;
     return 0;
 }
 
@@ -214,12 +217,17 @@ static int64_t invoke_describe(const struct decoded *d)
         default: break;
         }
     }
-    // A walk over a sparse CNode (a checkpointer's) visits occupied slots
-    // only: at most 2^16 slots scanned here, far cheaper than a call each.
-    const struct slot *slots = cnode_slots(a->cnode->obj);
-    for (uint64_t i = a->index + 1; i < 1ul << a->cnode->size_bits && !info.next; i++)
-        if (!slot_empty(&slots[i]))
-            info.next = (uint32_t)i;
+    // Asked for (arg 2 = 1): a walk over a sparse CNode (a checkpointer's)
+    // visits occupied slots only. At most DESCRIBE_SCAN slots are looked
+    // at under cap_lock: past them `next` is the first slot not looked at
+    // (perhaps empty: the walk describes it and goes on).
+    if (a->want_next) {
+        const struct slot *slots = cnode_slots(a->cnode->obj);
+        uint64_t end = 1ul << a->cnode->size_bits, stop = a->index + 1 + DESCRIBE_SCAN;
+        for (uint64_t i = a->index + 1; i < end && !info.next; i++)
+            if (i == stop || !slot_empty(&slots[i]))
+                info.next = (uint32_t)i;
+    }
     return copy_to_user(a->buffer, &info, sizeof(info));
 }
 

@@ -581,11 +581,15 @@ int64_t ipc_recv(struct thread *self, struct trap_frame *tf, bool reply_first)
         }
         struct message m = message_of(sender, sender->user_frame);
         transfer(sender, &m, sender->ipc_can_grant, self, sender->ipc_badge);
-        sender->waiting_on = NULL;
+        // A caller is linked for its reply before it leaves the queue's
+        // reach: ipc_cancel (a suspend from another CPU, without this
+        // lock once waiting_on is clear) must find it queued or linked.
         if (sender->ipc_is_call) {
             link_reply(self, sender);
             sender->blocked_on = BLOCK_REPLY;   // still blocked, now for the reply
-        } else {
+        }
+        __atomic_store_n(&sender->waiting_on, NULL, __ATOMIC_RELEASE);
+        if (!sender->ipc_is_call) {
             sender->ipc_result = 0;
             thread_wake(sender);
         }
@@ -654,7 +658,7 @@ bool ipc_cancel(struct thread *t)
         }
         mcs_unlock(&obj->lock, &q);
     }
-    if (__atomic_load_n(&t->replier, __ATOMIC_RELAXED)) {
+    if (__atomic_load_n(&t->replier, __ATOMIC_ACQUIRE)) {    // set before waiting_on was cleared
         cancel_reply(t);
         cancelled = replied = true;
     }

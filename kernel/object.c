@@ -43,6 +43,17 @@ static uint32_t round_mix(uint32_t half, uint64_t key)
     return (uint32_t)(x >> 32);
 }
 
+static uint64_t feistel(uint64_t v, const uint64_t keys[4])
+{
+    uint32_t left = (uint32_t)(v >> 32), right = (uint32_t)v;
+    for (unsigned i = 0; i < 4; i++) {
+        uint32_t next = left ^ round_mix(right, keys[i]);
+        left = right;
+        right = next;
+    }
+    return (uint64_t)left << 32 | right;
+}
+
 uint64_t object_name(uintptr_t obj)
 {
     static uint64_t keys[4];
@@ -58,12 +69,8 @@ uint64_t object_name(uintptr_t obj)
         }
         keyed = true;
     }
-    uint32_t left = (uint32_t)((uint64_t)obj >> 32), right = (uint32_t)obj;
-    for (unsigned i = 0; i < 4; i++) {
-        uint32_t next = left ^ round_mix(right, keys[i]);
-        left = right;
-        right = next;
-    }
-    uint64_t x = (uint64_t)left << 32 | right;
-    return x ? x : 1;       // 0 means none: one name in 2^64 is shared with the object that maps to 1
+    uint64_t x = feistel(obj, keys);
+    // 0 means none: the one address that maps to 0 gets the image of
+    // address 0, which is never an object's (and is not 0 itself).
+    return x ? x : feistel(0, keys);
 }

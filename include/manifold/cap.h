@@ -43,7 +43,7 @@ enum mf_cnode_op {
     MF_CNODE_IDENTIFY,     // (slot): -> type | rights << 8 | size_bits << 16; 0 for an empty slot
     MF_CNODE_COPY_TO,      // (src, dst CNode cptr, dst index, rights): copy into another CNode (READ on this one)
     MF_CNODE_MOVE_TO,      // (src, dst CNode cptr, dst index): move into another CNode (a mapped frame stays mapped)
-    MF_CNODE_DESCRIBE,     // (slot, struct mf_cap_info *): what the cap and its object hold; needs READ
+    MF_CNODE_DESCRIBE,     // (slot, struct mf_cap_info *, next): what the cap and its object hold; needs READ
     MF_CNODE_OP_COUNT
 };
 
@@ -57,7 +57,10 @@ enum mf_cnode_op {
 #define MF_DESCRIBE_SEGMENTS 16
 struct mf_cap_info {
     uint32_t type, rights, size_bits;
-    uint32_t next;                  // the next occupied slot of the CNode after this one, 0: none
+    // Asked for with next = 1: the next occupied slot of the CNode after
+    // this one (0: none), or after 1,024 empty ones the first slot not
+    // looked at; else 0.
+    uint32_t next;
 
     uint64_t badge;                 // endpoints and notifications (0: none)
     uint64_t object;

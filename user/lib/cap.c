@@ -46,7 +46,7 @@ long mf_cnode_identify(long cnode, long slot)
 
 long mf_cnode_describe(long cnode, long slot, struct mf_cap_info *info)
 {
-    return mf_invoke(cnode, MF_CNODE_DESCRIBE, slot, (long)info, 0, 0);
+    return mf_invoke(cnode, MF_CNODE_DESCRIBE, slot, (long)info, 1, 0);
 }
 
 long mf_cnode_copy_to(long cnode, long src, long dst_cnode, long dst, unsigned rights)
@@ -118,8 +118,11 @@ static long start(long thread, long cspace, void (*fn)(uint64_t), void *stack, s
     // has (-E_BUSY). The kernel must not wait for it there: the ending
     // thread takes the capability lock to signal its exit.
     r = mf_thread_write_regs(thread, (uint64_t)(uintptr_t)mf_thread_trampoline, top, arg);
-    for (int tries = 0; r == -E_BUSY && tries < 100; tries++) {
-        mf_yield();
+    for (int tries = 0; r == -E_BUSY && tries < 60; tries++) {
+        if (tries < 10)
+            mf_yield();
+        else
+            mf_sleep(1);        // its CPU may be a vCPU the host runs later
         r = mf_thread_write_regs(thread, (uint64_t)(uintptr_t)mf_thread_trampoline, top, arg);
     }
     return r < 0 ? r : mf_thread_resume(thread);

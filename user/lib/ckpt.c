@@ -167,8 +167,10 @@ static uint32_t add_object(struct saver *s, const struct mf_cap_info *info)
     return k;
 }
 
-// While saving: an object whose state is recorded (cleared before writing).
+// While saving: an object whose state is recorded, a thread whose context
+// was read (both cleared before writing).
 #define DESCRIBED 0x80000000u
+#define CONTEXT_READ 0x40000000u
 
 static bool saved_type(uint32_t type)
 {
@@ -330,7 +332,11 @@ static long copy_out(const struct mf_ckpt_process *p, uint32_t cnode, uint32_t s
 // First pass: stop every thread (once each), keeping a copy of its cap.
 static long stop_thread(struct saver *s, uint32_t cnode, uint32_t slot, const struct mf_cap_info *info)
 {
-    if (info->type != MF_OBJ_THREAD)
+    // Stopping and reading a thread takes WRITE and READ: a weaker cap is
+    // passed over (another of the process's may do; read_contexts says
+    // when none did).
+    const unsigned need = MF_RIGHT_READ | MF_RIGHT_WRITE;
+    if (info->type != MF_OBJ_THREAD || (info->rights & need) != need)
         return 0;
     static uint64_t seen[MF_CKPT_MAX_THREADS];
     for (unsigned i = 0; i < s->threads; i++)
@@ -465,7 +471,18 @@ static long read_contexts(struct saver *s)
             return r;
         if (r == 1)
             o->flags |= MF_CKPT_OBJECT_FLAG_IN_CALL;
+        o->flags |= CONTEXT_READ;
         s->h->thread_count++;
+    }
+    for (unsigned k = 0; k < s->h->object_count; k++) {
+        struct mf_ckpt_object *o = &s->w->objects[k];
+        if (o->type != MF_OBJ_THREAD || (o->flags & MF_CKPT_OBJECT_FLAG_NO_CONTEXT))
+            continue;
+        if (!(o->flags & CONTEXT_READ)) {
+            printf("ckpt: thread %u ('%.31s'): no cap of the process's to it has READ and WRITE\n", k, o->thread.name);
+            return -E_PERM;
+        }
+        o->flags &= ~CONTEXT_READ;
     }
     return 0;
 }
@@ -669,7 +686,7 @@ long mf_ckpt_check(const struct mf_ckpt_store *st, struct mf_ckpt_work *w, struc
     uint64_t objects_end = h->object_offset + (uint64_t)h->object_count * sizeof(struct mf_ckpt_object);
     uint64_t caps_end = h->cap_offset + (uint64_t)h->cap_count * sizeof(struct mf_ckpt_cap);
     if (h->object_offset < PAGE || (h->object_offset | h->cap_offset | h->page_offset) % PAGE ||
-        h->page_offset > (1ull << 48) ||
+        h->page_offset > (1ull << 48) || h->object_offset >= h->cap_offset || h->cap_offset >= h->page_offset ||
         h->cap_offset < objects_end || h->page_offset < caps_end ||
         h->image_bytes != h->page_offset + (uint64_t)h->page_count * PAGE) {
         printf("ckpt: the header's offsets and sizes do not describe an image\n");

@@ -132,7 +132,8 @@ long mf_cnode_revoke(long cnode, long slot);     // repeats while -E_AGAIN
 // type | rights << 8 | size_bits << 16 of the cap in slot; 0 if empty.
 long mf_cnode_identify(long cnode, long slot);
 // What slot holds, for checkpointers and debuggers: the cap, its object's
-// name and state (struct mf_cap_info in cap.h); needs READ on the CNode.
+// name and state (struct mf_cap_info in cap.h), and the next occupied
+// slot (info->next); needs READ on the CNode.
 long mf_cnode_describe(long cnode, long slot, struct mf_cap_info *info);
 // Copies src of `cnode` into slot dst of another CNode we hold.
 long mf_cnode_copy_to(long cnode, long src, long dst_cnode, long dst, unsigned rights);
