@@ -162,6 +162,37 @@ UTEST_FAULTS(checkpoint_kill_restart_finishes_the_run)
     return NULL;
 }
 
+// Starts ckpt_victim, checkpoints it into `st` and ends it (everything but
+// the image cleaned up); the image's header, checked, in *h.
+static const char *saved_victim(const struct mf_ckpt_store *st, struct mf_ckpt_header *h)
+{
+    struct mf_program p;
+    const char *why = start_victim(&p);
+    if (why) {
+        clean();
+        return why;
+    }
+    struct mf_ckpt_process proc;
+    victim_process(&p, &proc);
+    long r = mf_ckpt_save(&proc, st, &work, CK_SCRATCH_SAVE, NULL);
+    mf_program_destroy(&p);
+    clean();
+    UCHECK(r == 0);
+    UCHECK(mf_ckpt_check(st, &work, h) == 0);
+    return NULL;
+}
+
+// Makes both checksums of the image at img right again after a change to
+// its tables (a forger's work).
+static void reseal(uint8_t *img, const struct mf_ckpt_header *h)
+{
+    struct mf_ckpt_header *ih = (struct mf_ckpt_header *)img;
+    uint32_t crc = crc32_update(0, img + h->object_offset, h->object_count * sizeof(struct mf_ckpt_object));
+    ih->table_crc = crc32_update(crc, img + h->cap_offset, h->cap_count * sizeof(struct mf_ckpt_cap));
+    ih->header_crc = 0;
+    ih->header_crc = crc32_update(0, ih, sizeof(*ih));
+}
+
 // A bad image makes nothing: a flipped byte in a page, in the tables, in
 // the header, a wrong magic each give their error, and the untyped given
 // for the restore is untouched (one more retype of all of it succeeds).
@@ -171,27 +202,17 @@ UTEST_FAULTS(corrupted_checkpoint_image_is_refused)
     static struct mf_ckpt_memory mem = {image, sizeof(image)};
     struct mf_ckpt_store st;
     mf_ckpt_memory_store(&st, &mem);
-    struct mf_program p;
-    const char *why = start_victim(&p);
-    if (why) {
-        clean();
-        return why;
-    }
-    struct mf_ckpt_process proc;
-    victim_process(&p, &proc);
-    long r = mf_ckpt_save(&proc, &st, &work, CK_SCRATCH_SAVE, NULL);
-    mf_program_destroy(&p);
-    clean();
-    UCHECK(r == 0);
     struct mf_ckpt_header h;
-    UCHECK(mf_ckpt_check(&st, &work, &h) == 0);
+    const char *why = saved_victim(&st, &h);
+    if (why)
+        return why;
     // The magic, the header, the tables, a page.
     const uint64_t where[4] = {0, offsetof(struct mf_ckpt_header, image_bytes), h.object_offset + 20,
                                h.page_offset + 5 * 4096 + 123};
     const long error[4] = {-E_NOEXEC, -E_INVAL, -E_INVAL, -E_INVAL};
     for (unsigned i = 0; i < 4; i++) {
         image[where[i]] ^= 0x40;
-        r = restore(&st, NULL);
+        long r = restore(&st, NULL);
         image[where[i]] ^= 0x40;
         for (long s = CK_OUT_CNODES; s < CK_OUT_LOOSE + 2; s++)
             UCHECK(mf_cnode_identify(ROOT, s) == 0);
@@ -212,11 +233,7 @@ UTEST_FAULTS(corrupted_checkpoint_image_is_refused)
         if (o->type != MF_OBJ_THREAD || (o->flags & MF_CKPT_OBJECT_FLAG_NO_CONTEXT))
             continue;
         o->thread.home = 0;
-        struct mf_ckpt_header *ih = (struct mf_ckpt_header *)image;
-        uint32_t crc = crc32_update(0, image + h.object_offset, h.object_count * sizeof(struct mf_ckpt_object));
-        ih->table_crc = crc32_update(crc, image + h.cap_offset, h.cap_count * sizeof(struct mf_ckpt_cap));
-        ih->header_crc = 0;
-        ih->header_crc = crc32_update(0, ih, sizeof(*ih));
+        reseal(image, &h);
         UCHECK(restore(&st, NULL) == -E_INVAL);
         mf_cnode_delete(ROOT, CK_FRESH_UT);
         for (long sl = CK_OUT_CNODES; sl < CK_OUT_LOOSE + 2; sl++)
@@ -243,20 +260,10 @@ UTEST_FAULTS(mutated_checkpoint_images_fail_cleanly)
     struct mf_ckpt_store st, mst;
     mf_ckpt_memory_store(&st, &mem);
     mf_ckpt_memory_store(&mst, &mmem);
-    struct mf_program p;
-    const char *why = start_victim(&p);
-    if (why) {
-        clean();
-        return why;
-    }
-    struct mf_ckpt_process proc;
-    victim_process(&p, &proc);
-    long r = mf_ckpt_save(&proc, &st, &work, CK_SCRATCH_SAVE, NULL);
-    mf_program_destroy(&p);
-    clean();
-    UCHECK(r == 0);
     struct mf_ckpt_header h;
-    UCHECK(mf_ckpt_check(&st, &work, &h) == 0);
+    const char *why = saved_victim(&st, &h);
+    if (why)
+        return why;
     uint64_t objects = h.object_count * sizeof(struct mf_ckpt_object), caps = h.cap_count * sizeof(struct mf_ckpt_cap);
     uint64_t seed = 0x5eed0f1a;
     unsigned refused = 0, built = 0;
@@ -268,12 +275,9 @@ UTEST_FAULTS(mutated_checkpoint_images_fail_cleanly)
             uint64_t off = at < objects ? h.object_offset + at : h.cap_offset + (at - objects);
             mutant[off] ^= (uint8_t)(seed >> 17 | 1);
         }
-        struct mf_ckpt_header *mh = (struct mf_ckpt_header *)mutant;
-        mh->table_crc = crc32_update(crc32_update(0, mutant + h.object_offset, objects), mutant + h.cap_offset, caps);
-        mh->header_crc = 0;
-        mh->header_crc = crc32_update(0, mh, sizeof(*mh));
+        reseal(mutant, &h);
         UCHECK(mf_untyped_retype(UT_RUN, MF_OBJ_NOTIFICATION, 0, 1, ROOT, CK_READY) == 0);
-        r = restore(&mst, NULL);
+        long r = restore(&mst, NULL);
         if (r == 0) {
             built++;
             mf_notification_wait_timeout(CK_OUT_LOOSE + 1, 20);    // let it run (or fault) a little
