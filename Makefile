@@ -124,10 +124,14 @@ $(shell mkdir -p $(BUILD); echo '$(sort $(PROGRAMS))' | cmp -s - $(PROGRAM_LIST)
 PROGRAM_BASE = $(shell n=0; for p in $(sort $(PROGRAMS)); do n=$$((n + 1)); \
     [ $$p = $(1) ] && printf '0x%x' $$(((n + 1) * 0x800000)); done)
 
+# Lower halves of split processes (docs/split.md) start at the function
+# that publishes their entry table, not at _start.
+LOWER_HALVES := split_lower
 $(BUILD)/user/%.elf: $(BUILD)/user-objs/user/programs/%.o $(BUILD)/libmanifold.a linker/$(ARCH)-user.ld \
     $(PROGRAM_LIST)
 	@mkdir -p $(dir $@)
-	$(LD) $(USER_LDFLAGS) --defsym=USER_BASE=$(call PROGRAM_BASE,$*) -o $@ $< $(BUILD)/libmanifold.a $(LIBGCC)
+	$(LD) $(USER_LDFLAGS) --defsym=USER_BASE=$(call PROGRAM_BASE,$*) $(if $(filter $*,$(LOWER_HALVES)),-e mf_lower_entry) \
+	    -o $@ $< $(BUILD)/libmanifold.a $(LIBGCC)
 
 # The fuzzer (user/programs/fuzz.c) links its parts in user/fuzz/ too.
 FUZZ_OBJS := $(patsubst %,$(BUILD)/user-objs/%.o,$(basename $(wildcard user/fuzz/*.c)))
@@ -233,12 +237,14 @@ test: deps host-test model-check
 	$(MAKE) --no-print-directory test-cluster || status=1; exit $$status
 
 # The suite, the interactive shell driven over the serial line
-# (tools/shell-test: jobs, kill, Ctrl-C, line editing), then a deliberate
-# kernel fault whose panic report is checked.
+# (tools/shell-test: jobs, kill, Ctrl-C, line editing), one gdb session
+# breaking in both halves of a split process (tools/gdb-split), then a
+# deliberate kernel fault whose panic report is checked.
 test-arch:
 	@$(MAKE) --no-print-directory $(ISO)
 	tools/qemu test $(ARCH) $(TEST_ISO)
 	tools/shell-test $(ARCH) $(ISO)
+	tools/gdb-split --check $(ARCH)
 	$(ARCH_TEST_EXTRA)
 	tools/qemu panic-check $(ARCH) $(CRASH_ISO)
 

@@ -40,6 +40,7 @@ void arch_cpu_features(char *buf, size_t len);
 uint64_t arch_feature_bits(void);
 #define ARCH_FEAT_TAGGED_TLB (1u << 0)      // PCID or ASID available and used
 #define ARCH_FEAT_HUGE_1G    (1u << 1)
+#define ARCH_FEAT_USER_TLS   (1u << 2)      // user code writes its thread pointer itself
 
 // ------------------------------------------------------------------ timer
 // Starts the periodic tick on the boot CPU (calibrating it where needed);
@@ -175,6 +176,14 @@ void arch_thread_init_kernel(struct thread *t, void (*fn)(void *), void *arg);
 void arch_context_switch(struct thread *from, struct thread *to);
 // Called when `t` becomes current: kernel stack for traps (TSS.rsp0 / SP_EL1).
 void arch_thread_activate(struct thread *t);
+// User thread pointers (MF_TLS_*: x86_64 FS and GS bases, aarch64
+// TPIDR_EL0 and TPIDRRO_EL0). arch_tls_switch saves prev's live ones
+// into prev->user_tls and loads next's (writing only what differs);
+// arch_tls_save / arch_tls_load do one half for the current thread (an
+// exception record; MF_THREAD_SET_TLS on itself). Values below USER_TOP.
+void arch_tls_switch(struct thread *prev, struct thread *next);
+void arch_tls_save(struct thread *t);
+void arch_tls_load(const struct thread *t);
 
 // ------------------------------------------------------- trap frame access
 // System-call registers, inline from each architecture's

@@ -116,11 +116,14 @@ int cap_derive(const struct cap *src, uint64_t rights, uint64_t badge_arg, struc
     if (rights & ~(uint64_t)MF_RIGHTS_ALL)
         return -E_INVAL;
     if (badge_arg) {
-        // Only endpoints and notifications carry badges, set once, below
-        // 2^63 so that a received badge never looks like an error.
-        if (src->type != MF_OBJ_ENDPOINT && src->type != MF_OBJ_NOTIFICATION)
+        // Endpoints and notifications carry badges, set once, below 2^63
+        // so that a received badge never looks like an error. VAS and
+        // segment caps carry a half of a split process (MF_HALF_*), set
+        // once: what they may map and attach (kernel/segment.c, "Halves").
+        bool half = src->type == MF_OBJ_VAS || src->type == MF_OBJ_SEGMENT;
+        if (src->type != MF_OBJ_ENDPOINT && src->type != MF_OBJ_NOTIFICATION && !half)
             return -E_INVAL;
-        if (src->badge || badge_arg >> 63)
+        if (src->badge || badge_arg >> 63 || (half && badge_arg != MF_HALF_LOWER && badge_arg != MF_HALF_UPPER))
             return -E_INVAL;
     }
     *out = *src;

@@ -206,8 +206,9 @@ static int64_t invoke_describe(const struct decoded *d)
         info.rights = c->rights;
         info.size_bits = c->size_bits;
         info.object = object_name(c->obj);
-        if (c->type == MF_OBJ_ENDPOINT || c->type == MF_OBJ_NOTIFICATION)
-            info.badge = c->badge;
+        if (c->type == MF_OBJ_ENDPOINT || c->type == MF_OBJ_NOTIFICATION || c->type == MF_OBJ_VAS ||
+            c->type == MF_OBJ_SEGMENT)
+            info.badge = c->badge;      // VAS and segment caps: the half (segment.c, "Halves")
         switch (c->rights & MF_RIGHT_READ ? c->type : MF_OBJ_NULL) {
         case MF_OBJ_FRAME: frame_describe(a->slot, &info); break;
         case MF_OBJ_SEGMENT: segment_describe(c->obj, &info); break;

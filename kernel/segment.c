@@ -170,6 +170,9 @@ static int decode_set_pager(const struct invocation *inv, struct decoded *d)
     struct set_pager_args *a = DECODED(struct set_pager_args, d);
     if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
         return -E_PERM;
+    const struct segment *target = (const struct segment *)inv->target->cap.obj;
+    if (inv->target->cap.badge && (target->home || target->half != inv->target->cap.badge))
+        return refuse(inv, -E_HALF, "a half's cap sets the pager of its own segments only");
     struct slot *ep = NULL;
     if (inv->arg[0]) {
         int r = cap_lookup(inv->caller, inv->arg[0], MF_OBJ_ENDPOINT, MF_RIGHT_WRITE, &ep);
@@ -211,6 +214,124 @@ void endpoint_cap_deleted(const struct slot *s)
         space_unlock();
 }
 
+// ----------------------------------------------------------------- halves
+// A split process (docs/split.md) is two programs in one home: a lower
+// half (a library, MANA's MPI) and an upper half (the application). Its
+// home segment lists the address ranges of each half: in the home itself
+// (each half's image and thread-local storage) and above it (where each
+// half attaches segments of its own). A VAS or segment cap minted with a
+// half as its badge maps frames and attaches segments only inside that
+// half's ranges; a segment attached inside a range belongs to that half
+// from then on, so not even a cap of no half attaches it in the other's.
+// The point is MANA's recurring accident: one half's allocator placing
+// memory where the other half lives, which here is refused with -E_HALF.
+
+// The half whose range holds [base, base + size) in home's ranges: 0 when
+// it meets none; -E_HALF when it reaches out of the range it starts in.
+static int half_of(const struct segment *home, vaddr_t base, uint64_t size)
+{
+    for (unsigned i = 0; home && i < home->range_count; i++) {
+        const struct half_range *r = &home->ranges[i];
+        if (base < r->base + r->size && r->base < base + size)
+            return base >= r->base && base + size <= r->base + r->size ? (int)r->half : -E_HALF;
+    }
+    return 0;
+}
+
+// The home segment of vo when it is split, else NULL.
+static struct segment *split_home(struct vas_object *vo)
+{
+    struct segment *home = segment_at(&vo->vas, 0);
+    return home && home->home && home->range_count ? home : NULL;
+}
+
+// Whether seg may be attached to vo through a VAS cap of half `cap_half`
+// (0: none); the half it will belong to in *half.
+static int half_attach_check(const struct invocation *inv, struct vas_object *vo, const struct segment *seg,
+                             uint64_t cap_half, int *half)
+{
+    int h = half_of(split_home(vo), seg->base, seg->size);
+    if (h < 0)
+        return refuse(inv, -E_HALF, "the segment reaches out of a half's range");
+    if (cap_half && (uint64_t)h != cap_half)
+        return refuse(inv, -E_HALF, "the segment lies outside this half's ranges");
+    if (h && seg->half && seg->half != h)
+        return refuse(inv, -E_HALF, "the segment belongs to the other half");
+    *half = h;
+    return 0;
+}
+
+// Whether a cap of half `cap_half` may map [va, va + size) in seg.
+static int half_map_check(const struct invocation *inv, const struct segment *seg, uint64_t cap_half,
+                          vaddr_t va, uint64_t size)
+{
+    if (!cap_half)
+        return 0;
+    if (seg->home ? half_of(seg, va, size) != (int)cap_half : seg->half != cap_half)
+        return refuse(inv, -E_HALF, "va lies outside this half's ranges");
+    return 0;
+}
+
+// A split home joining vo: the segments there already must lie in its
+// ranges as they would be checked attaching after it; once it is attached
+// they belong to the halves whose ranges hold them.
+static int split_home_attach_check(const struct invocation *inv, struct vas_object *vo, const struct segment *home)
+{
+    for (unsigned i = 0; home->range_count && i < vo->segment_count; i++) {
+        const struct segment *seg = vo->segments[i];
+        int h = half_of(home, seg->base, seg->size);
+        if (h < 0 || (h && seg->half && seg->half != h))
+            return refuse(inv, -E_HALF, "a segment attached there lies across the halves' ranges");
+    }
+    return 0;
+}
+
+static void split_home_attached(struct vas_object *vo, const struct segment *home)
+{
+    for (unsigned i = 0; home->range_count && i < vo->segment_count; i++) {
+        int h = half_of(home, vo->segments[i]->base, vo->segments[i]->size);
+        if (h > 0)
+            vo->segments[i]->half = (uint8_t)h;
+    }
+}
+
+struct set_half_args {
+    struct segment *segment;
+    struct half_range range;
+};
+
+static int decode_set_half(const struct invocation *inv, struct decoded *d)
+{
+    struct set_half_args *a = DECODED(struct set_half_args, d);
+    struct segment *seg = (struct segment *)inv->target->cap.obj;
+    uint64_t half = inv->arg[0], base = inv->arg[1], size = inv->arg[2];
+    if (!(inv->target->cap.rights & MF_RIGHT_WRITE) || inv->target->cap.badge)
+        return refuse(inv, -E_PERM, "needs WRITE on a cap of no half");
+    if (!seg->configured || !seg->home)
+        return refuse(inv, -E_INVAL, "only a configured home segment has halves");
+    if (half != MF_HALF_LOWER && half != MF_HALF_UPPER)
+        return refuse(inv, -E_INVAL, "half: MF_HALF_LOWER or MF_HALF_UPPER");
+    if ((base | size) & (PAGE_SIZE - 1) || !size || base >= USER_TOP || USER_TOP - base < size)
+        return refuse(inv, -E_RANGE, "base and size page aligned, inside user space");
+    for (unsigned i = 0; i < SEGMENT_MAX_ATTACH; i++)
+        if (seg->attached[i])
+            return refuse(inv, -E_BUSY, "the home is attached already");
+    if (half_of(seg, base, size) != 0)
+        return refuse(inv, -E_BUSY, "overlaps a range set before");
+    if (seg->range_count == MF_HALF_RANGES_MAX)
+        return refuse(inv, -E_NOMEM, "MF_HALF_RANGES_MAX ranges already");
+    a->segment = seg;
+    a->range = (struct half_range){base, size, half};
+    return 0;
+}
+
+static int64_t invoke_set_half(const struct decoded *d)
+{
+    const struct set_half_args *a = DECODED(struct set_half_args, d);
+    a->segment->ranges[a->segment->range_count++] = a->range;
+    return 0;
+}
+
 static int decode_map_batch(const struct invocation *inv, struct decoded *d);
 static int64_t invoke_map_batch(const struct decoded *d);
 static int decode_unmap_batch(const struct invocation *inv, struct decoded *d);
@@ -221,6 +342,7 @@ const struct op_handler segment_ops[MAX_OPS] = {
     [MF_SEGMENT_SET_PAGER] = {decode_set_pager, invoke_set_pager},
     [MF_SEGMENT_MAP_BATCH] = {decode_map_batch, invoke_map_batch},
     [MF_SEGMENT_UNMAP_BATCH] = {decode_unmap_batch, invoke_unmap_batch},
+    [MF_SEGMENT_SET_HALF] = {decode_set_half, invoke_set_half},
 };
 
 // ---------------------------------------------------------------- frames
@@ -253,7 +375,7 @@ static unsigned map_flags(uint64_t rights)
 // checked in the documented order; 0 and the leaf level in *leaf. The page
 // tables it would add are not counted here (map_tables_missing).
 static int map_check(const struct invocation *inv, const struct slot *frame_slot, const struct segment *seg,
-                     uint64_t va, uint64_t rights, int *leaf_out)
+                     uint64_t cap_half, uint64_t va, uint64_t rights, int *leaf_out)
 {
     const struct cap *frame = &frame_slot->cap;
     if (!seg->configured)
@@ -265,6 +387,9 @@ static int map_check(const struct invocation *inv, const struct slot *frame_slot
     size_t size = 1ul << frame->size_bits;
     if (va & (size - 1) || va < seg->base || va - seg->base >= seg->size)
         return refuse(inv, -E_RANGE, "va unaligned or outside the segment");
+    int r = half_map_check(inv, seg, cap_half, va, size);
+    if (r)
+        return r;
     int leaf = size == PAGE_SIZE ? 0 : 1;
     if (leaf > seg->level)
         return refuse(inv, -E_INVAL, "a 2 MiB frame needs a 1 GiB aligned segment");
@@ -298,7 +423,7 @@ static int decode_map(const struct invocation *inv, struct decoded *d)
     struct segment *seg = (struct segment *)s->cap.obj;
     uint64_t va = inv->arg[1], rights = inv->arg[2];
     int leaf;
-    r = map_check(inv, inv->target, seg, va, rights, &leaf);
+    r = map_check(inv, inv->target, seg, s->cap.badge, va, rights, &leaf);
     if (r)
         return r;
     if (map_tables_missing(seg, va, leaf) > seg->pool.pages - seg->pool.used)
@@ -606,7 +731,7 @@ static int decode_map_batch(const struct invocation *inv, struct decoded *d)
         struct slot *frame;
         r = cap_lookup(inv->caller, in->frame, MF_OBJ_FRAME, 0, &frame);
         if (!r)
-            r = map_check(inv, frame, a->segment, in->va, in->rights, &batch[i].leaf);
+            r = map_check(inv, frame, a->segment, inv->target->cap.badge, in->va, in->rights, &batch[i].leaf);
         // Repeats: frames' sizes align them, so two 4 KiB entries clash
         // when their va is equal, and a 2 MiB one with anything in its
         // 2 MiB region (regions counted from 1: keys are never 0).
@@ -653,6 +778,8 @@ static int decode_unmap_batch(const struct invocation *inv, struct decoded *d)
         r = cap_lookup(inv->caller, batch_in.frame[i], MF_OBJ_FRAME, 0, &frame);
         if (!r && (frame->cap.badge != (uintptr_t)a->segment || !segment_live(a->segment, frame->cap.reserved1)))
             r = refuse(inv, -E_NOENT, "a frame cap maps nothing in this segment");
+        if (!r)
+            r = half_map_check(inv, a->segment, inv->target->cap.badge, frame->reserved, 1ul << frame->cap.size_bits);
         if (!r && batch_seen(&seen_frames, (uintptr_t)frame))
             r = refuse(inv, -E_BUSY, "a frame cap appears twice in the batch");
         if (r) {
@@ -786,6 +913,8 @@ static int decode_attach_home(const struct invocation *inv, struct decoded *d)
     struct vas_object *vo = (struct vas_object *)inv->target->cap.obj;
     if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
         return -E_PERM;
+    if (inv->target->cap.badge)
+        return refuse(inv, -E_PERM, "a half's VAS cap does not attach homes");
     struct thread *t;
     int r = thread_or_caller(inv, inv->arg[0], &t);
     if (r)
@@ -799,7 +928,8 @@ static int decode_attach_home(const struct invocation *inv, struct decoded *d)
         // A loaded program's home: attach its home segment like any other.
         if (segment_at(&vo->vas, 0) == a->segment)
             return 0;
-        return segment_attach_check(vo, a->segment, MF_RIGHT_READ | MF_RIGHT_WRITE, &a->slots);
+        int r = split_home_attach_check(inv, vo, a->segment);
+        return r ? r : segment_attach_check(vo, a->segment, MF_RIGHT_READ | MF_RIGHT_WRITE, &a->slots);
     }
     if (segment_at(&vo->vas, 0))
         return -E_BUSY;     // a home segment is there
@@ -816,8 +946,10 @@ static int64_t invoke_attach_home(const struct decoded *d)
     struct vas_object *vo = a->vas;
     struct vas *home = a->home;
     if (a->segment) {
-        if (segment_at(&vo->vas, 0) != a->segment)
+        if (segment_at(&vo->vas, 0) != a->segment) {
             segment_attach(vo, a->segment, MF_RIGHT_READ | MF_RIGHT_WRITE, a->slots);
+            split_home_attached(vo, a->segment);
+        }
         return 0;
     }
     if (vo->home)
@@ -877,6 +1009,7 @@ struct vas_segment_args {
     struct vas_object *vas;
     struct segment *segment;
     uint64_t rights, slots;
+    int half;                   // the half it belongs to once attached (0: none)
 };
 
 static int decode_attach_segment(const struct invocation *inv, struct decoded *d)
@@ -893,6 +1026,12 @@ static int decode_attach_segment(const struct invocation *inv, struct decoded *d
         return r;
     struct segment *seg = (struct segment *)s->cap.obj;
     r = segment_attach_check(vo, seg, rights, &a->slots);
+    if (r)
+        return r;
+    if (seg->home && inv->target->cap.badge)
+        return refuse(inv, -E_PERM, "a half's VAS cap does not attach homes");
+    r = seg->home ? split_home_attach_check(inv, vo, seg)
+                  : half_attach_check(inv, vo, seg, inv->target->cap.badge, &a->half);
     if (r)
         return r;
     a->vas = vo;
@@ -922,6 +1061,10 @@ static int64_t invoke_attach_segment(const struct decoded *d)
 {
     const struct vas_segment_args *a = DECODED(struct vas_segment_args, d);
     segment_attach(a->vas, a->segment, a->rights, a->slots);
+    if (a->half)
+        a->segment->half = (uint8_t)a->half;
+    if (a->segment->home)
+        split_home_attached(a->vas, a->segment);
     return 0;
 }
 
@@ -966,6 +1109,8 @@ static int decode_detach_segment(const struct invocation *inv, struct decoded *d
     struct segment *seg = (struct segment *)s->cap.obj;
     if (!segment_at(&vo->vas, seg->base) || segment_at(&vo->vas, seg->base) != seg)
         return -E_NOENT;
+    if (inv->target->cap.badge && (seg->home || seg->half != inv->target->cap.badge))
+        return refuse(inv, -E_HALF, "a half's VAS cap detaches its own segments only");
     a->vas = vo;
     a->segment = seg;
     return 0;
@@ -984,6 +1129,8 @@ static int decode_detach_home(const struct invocation *inv, struct decoded *d)
     struct vas_object *vo = (struct vas_object *)inv->target->cap.obj;
     if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
         return -E_PERM;
+    if (inv->target->cap.badge)
+        return refuse(inv, -E_PERM, "a half's VAS cap does not detach homes");
     struct thread *t;
     int r = thread_or_caller(inv, inv->arg[0], &t);
     if (r)
@@ -1289,6 +1436,13 @@ void segment_describe(uintptr_t obj, struct mf_cap_info *out)
         out->segment.base = seg->base;
         out->segment.size = seg->size;
         out->segment.home = seg->home;
+        out->segment.half = seg->half;
+        out->segment.ranges = seg->range_count;
+        for (unsigned i = 0; i < seg->range_count; i++) {
+            out->segment.range_base[i] = seg->ranges[i].base;
+            out->segment.range_size[i] = seg->ranges[i].size;
+            out->segment.range_half[i] = (uint8_t)seg->ranges[i].half;
+        }
         if (seg->pager) {
             out->segment.pager = object_name((uintptr_t)seg->pager);
             out->segment.pager_badge = seg->pager_badge;

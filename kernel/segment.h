@@ -49,6 +49,15 @@ struct segment {
     bool home;                  // [0, MF_HOME_SIZE): a program's home region (no lock)
     bool unlocked;              // shared without the lock (LRPC A-stacks: the
                                 //   binding's per-A-stack busy flags order use)
+    // Halves of a split process (segment.c, "Halves"): the half whose
+    // range it was attached in (0: none yet); a home segment's ranges.
+    uint8_t half;
+    uint8_t range_count;
+    struct half_range {
+        vaddr_t base;
+        uint64_t size;
+        uint64_t half;          // MF_HALF_*
+    } ranges[MF_HALF_RANGES_MAX];
     paddr_t tables[];           // table_count tables, from the pool
 };
 

@@ -216,6 +216,9 @@ static bool exception_dispatch(struct thread *t, struct trap_frame *tf, int kind
         e.access = (access & VM_WRITE ? MF_ACCESS_WRITE : 0) | (access & VM_EXEC ? MF_ACCESS_EXEC : 0) |
                    (access & (VM_WRITE | VM_EXEC) ? 0 : MF_ACCESS_READ);
     arch_regs_save(tf, &e.context);
+    arch_tls_save(t);
+    e.context.tls[0] = t->user_tls[0];
+    e.context.tls[1] = t->user_tls[1];
     uint64_t top = stack & ~15ul;
     uint64_t record = (top - sizeof(e)) & ~15ul;
     if (top < USER_BASE + sizeof(e) + 16 || copy_to_user(record, &e, sizeof(e)) != 0) {
@@ -248,10 +251,14 @@ static int64_t sys_exception_return(struct thread *self, struct trap_frame *tf)
         return -E_RANGE;
     if (copy_from_user(&e, record, sizeof(e)) != 0)
         return -E_FAULT;
-    if (e.context.pc < USER_BASE || e.context.pc >= USER_TOP || e.context.sp < USER_BASE || e.context.sp >= USER_TOP)
+    if (e.context.pc < USER_BASE || e.context.pc >= USER_TOP || e.context.sp < USER_BASE ||
+        e.context.sp >= USER_TOP || e.context.tls[0] >= USER_TOP || e.context.tls[1] >= USER_TOP)
         return -E_RANGE;
     self->in_exception = false;
     arch_regs_restore(tf, &e.context);
+    self->user_tls[0] = e.context.tls[0];
+    self->user_tls[1] = e.context.tls[1];
+    arch_tls_load(self);
     self->syscall_flags = 0;        // it leaves here, not through syscall_entry's end
     return_to_user(tf);
     arch_trap_frame_return(tf);     // every register as the record has it

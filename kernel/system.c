@@ -135,6 +135,7 @@ static int64_t invoke_info(const struct decoded *d)
     info.counter_hz = arch_user_counter_hz();
     root_untyped_info(&info.untyped_count, &info.untyped_size_bits);
     info.device_count = pci_device_count;
+    info.flags = arch_feature_bits() & ARCH_FEAT_USER_TLS ? MF_SYSTEM_USER_TLS : 0;
     return copy_to_user(a->buffer, &info, sizeof(info));
 }
 

@@ -71,6 +71,9 @@ struct thread {
     bool has_context;           // registers set: may be resumed
     uintptr_t kstack;           // base of the 16 KiB block (== the thread itself)
     struct trap_frame *user_frame;  // user registers on the kernel stack
+    // Its thread pointers (MF_TLS_*), while it is off its CPU: saved and
+    // loaded as it leaves and enters one (arch_tls_switch).
+    uint64_t user_tls[2];
     struct vas *vas;            // the address space it runs in; NULL for kernel threads
     struct vas *home_vas;       // where its code, data and stack live (retained)
     // kernel/vas_ref.h: vas, then each LRPC call's client_vas, then home_vas

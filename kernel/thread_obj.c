@@ -428,6 +428,8 @@ static int64_t invoke_read_context(const struct decoded *d)
     if (flags == (SC_IN | SC_RESTART))
         arch_syscall_rewind(&tf);
     arch_regs_save(&tf, &regs);
+    regs.tls[0] = a->thread->user_tls[0];      // saved as it left its CPU
+    regs.tls[1] = a->thread->user_tls[1];
     int r = copy_to_user(a->buffer, &regs, sizeof(regs));
     return r ? r : flags == SC_IN ? 1 : flags == (SC_IN | SC_RESTART) ? 2 : 0;
 }
@@ -439,9 +441,12 @@ static int64_t invoke_write_context(const struct decoded *d)
     int r = copy_from_user(&regs, a->buffer, sizeof(regs));
     if (r)
         return r;
-    if (regs.pc < USER_BASE || regs.pc >= USER_TOP || regs.sp < USER_BASE || regs.sp >= USER_TOP)
+    if (regs.pc < USER_BASE || regs.pc >= USER_TOP || regs.sp < USER_BASE || regs.sp >= USER_TOP ||
+        regs.tls[0] >= USER_TOP || regs.tls[1] >= USER_TOP)
         return -E_RANGE;
     arch_regs_restore(a->thread->user_frame, &regs);
+    a->thread->user_tls[0] = regs.tls[0];       // loaded as it next enters a CPU
+    a->thread->user_tls[1] = regs.tls[1];
     if (a->thread->syscall_flags & SC_IN)
         a->thread->syscall_flags |= SC_WRITTEN;
     a->thread->in_exception = false;    // wherever it was, it is not in its handler now
@@ -482,6 +487,49 @@ static int64_t invoke_set_vas(const struct decoded *d)
     return vas_switch_other(a->thread, a->to);
 }
 
+// SET_TLS(index, value): one of a thread's thread pointers (MF_TLS_*). On
+// itself it takes effect at once; another thread must be inactive and off
+// its CPU (its saved pointers are the ones it will load). Where user code
+// cannot write its own (no FSGSBASE: mf_system_info.flags), this is how it
+// switches; the loader uses it to set a new thread's.
+struct set_tls_args {
+    struct thread *thread;
+    unsigned index;
+    uint64_t value;
+};
+
+static int decode_set_tls(const struct invocation *inv, struct decoded *d)
+{
+    struct set_tls_args *a = DECODED(struct set_tls_args, d);
+    struct thread *t = target_thread(inv);
+    if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
+        return -E_PERM;
+    if (inv->arg[0] > MF_TLS_OTHER)
+        return -E_INVAL;
+    if (inv->arg[1] >= USER_TOP)
+        return -E_RANGE;
+    if (t != inv->caller &&
+        (t->state != THREAD_INACTIVE || __atomic_load_n(&t->on_cpu, __ATOMIC_ACQUIRE)))
+        return -E_BUSY;
+    a->thread = t;
+    a->index = (unsigned)inv->arg[0];
+    a->value = inv->arg[1];
+    return 0;
+}
+
+static int64_t invoke_set_tls(const struct decoded *d)
+{
+    const struct set_tls_args *a = DECODED(struct set_tls_args, d);
+    if (a->thread == current_thread()) {
+        arch_tls_save(a->thread);       // the other one may have changed in user mode
+        a->thread->user_tls[a->index] = a->value;
+        arch_tls_load(a->thread);
+    } else {
+        a->thread->user_tls[a->index] = a->value;
+    }
+    return 0;
+}
+
 const struct op_handler thread_ops[MAX_OPS] = {
     [MF_THREAD_CONFIGURE] = {decode_configure, invoke_configure},
     [MF_THREAD_WRITE_REGS] = {decode_write_regs, invoke_write_regs},
@@ -496,6 +544,7 @@ const struct op_handler thread_ops[MAX_OPS] = {
     [MF_THREAD_READ_CONTEXT] = {decode_read_context, invoke_read_context},
     [MF_THREAD_WRITE_CONTEXT] = {decode_write_context, invoke_write_context},
     [MF_THREAD_SET_VAS] = {decode_set_vas, invoke_set_vas},
+    [MF_THREAD_SET_TLS] = {decode_set_tls, invoke_set_tls},
 };
 _Static_assert(MF_THREAD_OP_COUNT <= MAX_OPS, "thread operation table");
 

@@ -2,6 +2,7 @@
 #include "include/manifold/errors.h"
 
 #define PT_LOAD 1
+#define PT_TLS 7
 #define PAGE_MASK 0xfffull
 
 struct ehdr {
@@ -84,6 +85,28 @@ int elf_parse(struct elf_image *img, const void *data, size_t size,
     }
     if (img->segment_count == 0 || !entry_ok)
         return -E_NOEXEC;
+    img->tls = (struct elf_segment){0};
+    img->tls_align = 1;
+    for (unsigned i = 0; i < eh->phnum; i++) {
+        const struct phdr *ph = phdr_at(img, i);
+        if (ph->type != PT_TLS || (ph->memsz == 0 && ph->filesz == 0))
+            continue;       // (an empty one: a linker script names it, nothing uses it)
+        if (img->tls.memsz || ph->filesz > ph->memsz || ph->memsz == 0 || ph->memsz > (1u << 20) ||
+            ph->offset > size || size - ph->offset < ph->filesz || ph->align > 4096 ||
+            (ph->align & (ph->align - 1)))
+            return -E_NOEXEC;
+        // The template's bytes are part of a loaded segment's file bytes.
+        int inside = 0;
+        for (unsigned j = 0; j < img->segment_count; j++) {
+            const struct phdr *o = load_phdr(img, j);
+            if (ph->vaddr >= o->vaddr && ph->vaddr - o->vaddr <= o->memsz && o->memsz - (ph->vaddr - o->vaddr) >= ph->filesz)
+                inside = 1;
+        }
+        if (!inside)
+            return -E_NOEXEC;
+        img->tls = (struct elf_segment){ph->vaddr, ph->memsz, ph->offset, ph->filesz, ph->flags & 7};
+        img->tls_align = ph->align ? ph->align : 1;
+    }
     return 0;
 }
 

@@ -23,12 +23,19 @@ struct elf_image {
     size_t size;
     uint64_t entry;
     unsigned segment_count;   // PT_LOAD segments
+    // The PT_TLS template, if any (tls.memsz 0: none): .tdata's bytes at
+    // tls.offset (tls.filesz of them), then zeros to tls.memsz; the block
+    // is aligned to tls_align (a power of two, at most 4096).
+    struct elf_segment tls;
+    uint64_t tls_align;
 };
 
 // Validates the header, program headers and every PT_LOAD segment: each must
 // lie in the file, have filesz <= memsz, and fit in [lo, hi) without overflow;
 // segments must not overlap at page granularity; the entry point must lie in
-// an executable segment. Returns 0 or -E_NOEXEC.
+// an executable segment. At most one PT_TLS, lying in the file, filesz <=
+// memsz <= 1 MiB, inside a PT_LOAD, its alignment a power of two up to
+// 4096. Returns 0 or -E_NOEXEC.
 int elf_parse(struct elf_image *img, const void *data, size_t size,
               uint16_t machine, uint64_t lo, uint64_t hi);
 // The idx-th PT_LOAD segment of a parsed image (idx < segment_count).

@@ -100,7 +100,8 @@ uint64_t arch_feature_bits(void)
 {
     // 1 GiB blocks at level 2 always exist with the 4 KiB granule. ASIDs
     // are used once arch_tlb_tag_count() hands them out (mmu.c).
-    return ARCH_FEAT_HUGE_1G | (arch_tlb_tag_count() ? ARCH_FEAT_TAGGED_TLB : 0);
+    // EL0 always writes TPIDR_EL0 (its thread pointer).
+    return ARCH_FEAT_HUGE_1G | ARCH_FEAT_USER_TLS | (arch_tlb_tag_count() ? ARCH_FEAT_TAGGED_TLB : 0);
 }
 
 void a64_cpu_setup(unsigned cpu, uint64_t mpidr)
@@ -110,6 +111,8 @@ void a64_cpu_setup(unsigned cpu, uint64_t mpidr)
     c->index = cpu;
     c->mpidr = mpidr;
     write_sysreg(tpidr_el1, c);
+    write_sysreg(tpidr_el0, 0);         // user thread pointers: those of the thread running
+    write_sysreg(tpidrro_el0, 0);
     write_sysreg(vbar_el1, a64_vectors);
     write_sysreg(cpacr_el1, CPACR_FPEN_EL1_ONLY);
     write_sysreg(cntkctl_el1, CNTKCTL_EL0VCTEN);

@@ -51,3 +51,27 @@ void arch_thread_activate(struct thread *t)
 {
     a64_this_cpu()->kernel_stack_top = stack_top(t);
 }
+
+// Thread pointers: TPIDR_EL0, which EL0 writes at will (read back as a
+// thread leaves its CPU), and TPIDRRO_EL0, which only MF_THREAD_SET_TLS
+// writes (the saved value is the live one).
+void arch_tls_save(struct thread *t) { t->user_tls[0] = read_sysreg(tpidr_el0); }
+
+static void tls_write(uint64_t tp, uint64_t ro, uint64_t old_tp, uint64_t old_ro)
+{
+    if (tp != old_tp)
+        write_sysreg(tpidr_el0, tp);
+    if (ro != old_ro)
+        write_sysreg(tpidrro_el0, ro);
+}
+
+void arch_tls_load(const struct thread *t)
+{
+    tls_write(t->user_tls[0], t->user_tls[1], ~t->user_tls[0], ~t->user_tls[1]);
+}
+
+void arch_tls_switch(struct thread *prev, struct thread *next)
+{
+    arch_tls_save(prev);
+    tls_write(next->user_tls[0], next->user_tls[1], prev->user_tls[0], prev->user_tls[1]);
+}

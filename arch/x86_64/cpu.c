@@ -53,6 +53,7 @@ static void detect_features(void)
     cpuid(0, 0, r);
     if (r[0] >= 7) {
         cpuid(7, 0, r);
+        x86_cpu.fsgsbase = r[1] & 1;
         x86_cpu.smep = r[1] >> 7 & 1;
         x86_cpu.invpcid = r[1] >> 10 & 1;
         x86_cpu.smap = r[1] >> 20 & 1;
@@ -72,14 +73,14 @@ static void detect_features(void)
 
 void arch_cpu_features(char *buf, size_t len)
 {
-    snprintf(buf, len, "pcid=%d invpcid=%d smep=%d smap=%d nx=%d 1g=%d x2apic=%d",
+    snprintf(buf, len, "pcid=%d invpcid=%d smep=%d smap=%d nx=%d 1g=%d x2apic=%d fsgsbase=%d",
              x86_cpu.pcid, x86_cpu.invpcid, x86_cpu.smep, x86_cpu.smap, x86_cpu.nx,
-             x86_cpu.huge_1g, x86_cpu.x2apic);
+             x86_cpu.huge_1g, x86_cpu.x2apic, x86_cpu.fsgsbase);
 }
 
 uint64_t arch_feature_bits(void)
 {
-    return (x86_cpu.huge_1g ? ARCH_FEAT_HUGE_1G : 0) |
+    return (x86_cpu.huge_1g ? ARCH_FEAT_HUGE_1G : 0) | (x86_cpu.fsgsbase ? ARCH_FEAT_USER_TLS : 0) |
            (x86_pcid_enabled ? ARCH_FEAT_TAGGED_TLB : 0);   // set by mmu.c
 }
 
@@ -165,6 +166,8 @@ void x86_cpu_setup(unsigned cpu, uint32_t apic_id)
     wrmsr(MSR_FMASK, 0x47700);                       // clear IF, TF, DF, AC, NT
 
     uint64_t cr4 = read_cr4();
+    if (x86_cpu.fsgsbase)
+        cr4 |= 1 << 16;                              // FSGSBASE: user code sets its thread pointer
     if (x86_cpu.smep)
         cr4 |= 1 << 20;
     if (x86_cpu.smap) {

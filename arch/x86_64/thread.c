@@ -45,3 +45,41 @@ void arch_thread_activate(struct thread *t)
 {
     x86_tss_set_rsp0(stack_top(t));
 }
+
+// Thread pointers: FS base and the user's GS base. In the kernel the user's
+// GS base sits in MSR_KERNEL_GS (the entry paths swapgs). With FSGSBASE on,
+// user code may change either at any time, so both are read back as a
+// thread leaves its CPU; without it only MF_THREAD_SET_TLS changes them and
+// the saved values are the live ones.
+void arch_tls_save(struct thread *t)
+{
+    if (!x86_cpu.fsgsbase)
+        return;
+    uint64_t fs;
+    __asm__ volatile("rdfsbase %0" : "=r"(fs));
+    t->user_tls[0] = fs;
+    t->user_tls[1] = rdmsr(MSR_KERNEL_GS);
+}
+
+static void tls_write(uint64_t fs, uint64_t gs, uint64_t old_fs, uint64_t old_gs)
+{
+    if (fs != old_fs) {
+        if (x86_cpu.fsgsbase)
+            __asm__ volatile("wrfsbase %0" ::"r"(fs));
+        else
+            wrmsr(MSR_FS_BASE, fs);
+    }
+    if (gs != old_gs)
+        wrmsr(MSR_KERNEL_GS, gs);
+}
+
+void arch_tls_load(const struct thread *t)
+{
+    tls_write(t->user_tls[0], t->user_tls[1], ~t->user_tls[0], ~t->user_tls[1]);
+}
+
+void arch_tls_switch(struct thread *prev, struct thread *next)
+{
+    arch_tls_save(prev);
+    tls_write(next->user_tls[0], next->user_tls[1], prev->user_tls[0], prev->user_tls[1]);
+}

@@ -12,6 +12,7 @@
 #define MSR_STAR        0xc0000081
 #define MSR_LSTAR       0xc0000082
 #define MSR_FMASK       0xc0000084
+#define MSR_FS_BASE     0xc0000100
 #define MSR_GS_BASE     0xc0000101
 #define MSR_KERNEL_GS   0xc0000102
 #define MSR_APIC_BASE   0x1b
@@ -68,7 +69,7 @@ static inline void write_cr4(uint64_t v) { __asm__ volatile("mov %0, %%cr4" ::"r
 
 // CPU features detected at boot (cpu.c).
 struct x86_features {
-    bool pcid, invpcid, smep, smap, nx, huge_1g, x2apic, tsc_invariant;
+    bool pcid, invpcid, smep, smap, nx, huge_1g, x2apic, tsc_invariant, fsgsbase;
 };
 extern struct x86_features x86_cpu;
 // CR4.PCIDE is set and address spaces run tagged (mmu.c; off with tlbtags=off).

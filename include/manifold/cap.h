@@ -33,6 +33,15 @@ enum mf_object_type {
 #define MF_RIGHT_GRANT 4u  // may be passed on through IPC
 #define MF_RIGHTS_ALL  7u
 
+// Halves of a split process (docs/split.md). A home segment's ranges say
+// which addresses belong to which half; a VAS or segment cap minted with a
+// half as its badge (mf_cnode_mint) maps and attaches only inside that
+// half's ranges (else -E_HALF), and a segment attached inside a half's range
+// belongs to that half from then on: no VAS takes it in the other's.
+#define MF_HALF_LOWER 1
+#define MF_HALF_UPPER 2
+#define MF_HALF_RANGES_MAX 8
+
 // Operations, by the type of the invoked capability.
 enum mf_cnode_op {
     MF_CNODE_COPY = 0,     // (src, dst, rights): dst = src with rights masked, derived from src
@@ -62,7 +71,7 @@ struct mf_cap_info {
     // looked at; else 0.
     uint32_t next;
 
-    uint64_t badge;                 // endpoints and notifications (0: none)
+    uint64_t badge;                 // endpoints and notifications (0: none); VAS and segment caps: MF_HALF_*
     uint64_t object;
     union {
         struct {                    // MF_OBJ_FRAME: this cap's mapping
@@ -73,6 +82,10 @@ struct mf_cap_info {
             uint64_t base, size;
             uint64_t pager, pager_badge;    // the pager endpoint's object, 0: none
             uint64_t home;          // 1: a home segment (at 0, MF_HOME_SIZE)
+            uint64_t half;          // MF_HALF_* it was attached in, 0: none
+            uint64_t ranges;        // a home segment: how many half ranges
+            uint64_t range_base[MF_HALF_RANGES_MAX], range_size[MF_HALF_RANGES_MAX];
+            uint8_t range_half[MF_HALF_RANGES_MAX];
         } segment;
         struct {                    // MF_OBJ_VAS
             uint64_t home;          // the address space whose home it shares (MF_VAS_ATTACH), 0: none
@@ -144,8 +157,15 @@ enum mf_thread_op {
     // the thread, READ on the VAS. For a checkpointer restoring a thread
     // that was switched into another VAS.
     MF_THREAD_SET_VAS,
+    // (MF_TLS_*, value below 2^47): a thread pointer. WRITE on the thread;
+    // on itself at once, else only while it is inactive (-E_BUSY). User
+    // code that may write its own (mf_system_info.flags & MF_SYSTEM_USER_TLS)
+    // needs no call to switch it.
+    MF_THREAD_SET_TLS,
     MF_THREAD_OP_COUNT
 };
+#define MF_TLS_THREAD 0     // x86_64: FS base; aarch64: TPIDR_EL0 (C's __thread variables)
+#define MF_TLS_OTHER  1     // x86_64: GS base; aarch64: TPIDRRO_EL0 (read-only to the thread)
 #define MF_REG_PC 0
 #define MF_REG_SP 1
 
@@ -189,6 +209,11 @@ enum mf_segment_op {
     // Secure bindings in batches (docs/exokernel.md): all entries or none.
     MF_SEGMENT_MAP_BATCH,      // (const struct mf_map_entry *, count 1..MF_MAP_BATCH_MAX) -> count
     MF_SEGMENT_UNMAP_BATCH,    // (const uint64_t *frame cptrs, count): frames mapped in this segment -> count
+    // (MF_HALF_*, base, size): a home segment's range [base, base + size)
+    // belongs to that half of a split process (docs/split.md); page aligned,
+    // below 2^47, overlapping no other range; at most MF_HALF_RANGES_MAX;
+    // WRITE on a cap of no half, before the home is attached anywhere.
+    MF_SEGMENT_SET_HALF,
     MF_SEGMENT_OP_COUNT
 };
 // One mapping of MF_SEGMENT_MAP_BATCH: as MF_FRAME_MAP(frame, segment, va, rights).

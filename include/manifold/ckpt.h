@@ -19,7 +19,7 @@
 #include "include/manifold/syscall.h"
 
 #define MF_CKPT_MAGIC "MFCKPT1\n"
-#define MF_CKPT_VERSION 1
+#define MF_CKPT_VERSION 2
 #define MF_CKPT_ARCH_X86_64 1
 #define MF_CKPT_ARCH_AARCH64 2
 #define MF_CKPT_PAGE 4096u
@@ -75,10 +75,10 @@ struct mf_ckpt_object {
             char name[32];
             struct mf_regs regs;
         } thread;
-        uint64_t raw[48];
+        uint64_t raw[50];
     };
 };
-_Static_assert(sizeof(struct mf_ckpt_object) == 416, "image records have fixed sizes");
+_Static_assert(sizeof(struct mf_ckpt_object) == 432, "image records have fixed sizes");
 
 // A capability of the process: where it is, what it names, its mapping.
 #define MF_CKPT_LOOSE 0xffffffffu   // cnode: a loose cap; slot: its index

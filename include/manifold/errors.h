@@ -20,6 +20,7 @@ enum mf_error {
     E_AGAIN = 11,   // nothing available now; try again
     E_NOEXEC = 12,  // malformed or unsupported executable image
     E_DEAD = 13,    // the peer or object went away
+    E_HALF = 14,    // in the other half's range of a split process (docs/split.md)
     E_ERROR_COUNT
 };
 
@@ -32,6 +33,7 @@ static inline const char *mf_strerror(long e)
         [E_FAULT] = "bad address", [E_NOMEM] = "out of memory",
         [E_NOENT] = "not found", [E_BUSY] = "busy", [E_AGAIN] = "try again",
         [E_NOEXEC] = "bad executable", [E_DEAD] = "peer died",
+        [E_HALF] = "other half's range",
     };
     if (e < 0)
         e = -e;

@@ -68,6 +68,9 @@ struct mf_regs {
     // x86_64: rax rbx rcx rdx rsi rdi rbp r8 .. r15, then zero;
     // aarch64: x0 .. x30. (No FP/SIMD state: user code is built without it.)
     uint64_t regs[MF_CONTEXT_REGS];
+    // The thread pointers (MF_TLS_*): x86_64 the FS and GS bases, aarch64
+    // TPIDR_EL0 and TPIDRRO_EL0. Below USER_TOP (-E_RANGE) when written.
+    uint64_t tls[2];
 };
 struct mf_exception {
     uint64_t kind;         // MF_FAULT_*
@@ -180,5 +183,9 @@ struct mf_system_info {
     uint32_t untyped_count;      // root task: untyped caps from MF_CAP_UNTYPED_BASE on
     uint32_t untyped_size_bits;  // each of 2^untyped_size_bits bytes
     uint32_t device_count;       // root task: PCI device caps from MF_CAP_DEVICE_BASE on
-    uint32_t reserved;
+    uint32_t flags;              // MF_SYSTEM_*
 };
+// mf_system_info.flags: user code writes its thread pointer (MF_TLS_THREAD)
+// itself, without a system call (x86_64: wrfsbase, CR4.FSGSBASE on where
+// the CPU has it; aarch64: msr tpidr_el0, always). Else MF_THREAD_SET_TLS.
+#define MF_SYSTEM_USER_TLS 1u

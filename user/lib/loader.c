@@ -17,12 +17,15 @@
 // Nothing the program holds comes from the kernel's own memory: revoking
 // the untyped takes all of it back, whatever the program did meanwhile.
 #include "user/lib/manifold.h"
+#include "user/lib/split.h"
 #include "lib/elf.h"
 #include "lib/string.h"
 
 #define PAGE 4096ul
 #define OBJECTS_BITS 10           // 1024 slots: up to about 4 MiB of program
 #define VAS_BITS 14               // header, root, two tables for links
+#define SPLIT_VAS_BITS 16         // also the tables for each half's segments above the home
+#define TLS_MAX (64ul << 10)      // a PT_TLS template's size the loader accepts
 #define HOME_BITS 16              // header + 15 tables: 14 regions of 2 MiB in use
 enum { SLOT_VAS = 1, SLOT_HOME, SLOT_FIRST_FRAME };
 
@@ -41,6 +44,7 @@ struct load {
     long next_slot;                             // in the objects CNode
     long cached_page;                           // image page now in `page`, or -1
     const struct mf_boot_image *image;
+    const char *upper_name;                     // a split process: the upper half's image
 };
 
 long mf_boot_dir_read(long images, long scratch, struct mf_boot_dir *dir)
@@ -117,6 +121,23 @@ static long add_page(struct load *l, uint64_t va, unsigned rights, uint64_t at, 
     return r;
 }
 
+// One page of the program at va with the given contents (PAGE bytes).
+static long add_page_data(struct load *l, uint64_t va, unsigned rights, const void *data)
+{
+    if (l->next_slot >= (1l << OBJECTS_BITS))
+        return -E_NOMEM;
+    long r = mf_untyped_retype(l->untyped, MF_OBJ_FRAME, 12, 1, l->self, l->frame);
+    if (r == 0)
+        r = mf_frame_write(l->frame, 0, data, PAGE);
+    if (r == 0)
+        r = mf_frame_map(l->frame, l->home, va, rights);
+    if (r == 0)
+        r = mf_cnode_move_to(l->self, l->frame, l->objects, l->next_slot++);
+    if (r < 0)
+        mf_cnode_delete(l->self, l->frame);
+    return r;
+}
+
 static unsigned segment_rights(unsigned flags)
 {
     if (flags & ELF_SEG_W)
@@ -142,24 +163,210 @@ static long load_segment(struct load *l, const struct elf_segment *s)
     return 0;
 }
 
-static long build(struct load *l, struct mf_program *p, const char *name, uint64_t arg, long cspace)
+// Reads and checks the headers of l->image (from its first page).
+static long parse_image(struct load *l, struct elf_image *img)
 {
-    // 1. The headers, from the image's first page.
     static uint8_t head[PAGE] __attribute__((aligned(16)));
     memset(head, 0, sizeof(head));
+    l->cached_page = -1;
     uint64_t size = l->image->size;
     long r = read_image(l, 0, head, size < PAGE ? size : PAGE);
     if (r < 0)
         return r;
-    struct elf_image img;
     // The program headers must lie in the first page: elf_parse reads
     // only the headers, and they are all we have in `head`.
     const uint64_t phoff = *(const uint64_t *)(head + 32);
     const uint16_t phnum = *(const uint16_t *)(head + 56);
     if (size < 64 || phoff > PAGE || (PAGE - phoff) / 56 < phnum)
         return -E_NOEXEC;
-    if (elf_parse(&img, head, size, MACHINE, MF_PROGRAM_BASE, MF_STACK_TOP - MF_STACK_SIZE))
+    if (elf_parse(img, head, size, MACHINE, MF_PROGRAM_BASE, MF_STACK_TOP - MF_STACK_SIZE))
         return -E_NOEXEC;
+    if (img->tls.memsz > TLS_MAX)
+        return -E_NOEXEC;
+    return 0;
+}
+
+// [lo, hi): the pages an image's loaded segments cover.
+static void image_extent(const struct elf_image *img, uint64_t *lo, uint64_t *hi)
+{
+    *lo = ~0ul;
+    *hi = 0;
+    for (unsigned i = 0; i < img->segment_count; i++) {
+        struct elf_segment s;
+        elf_segment_get(img, i, &s);
+        uint64_t a = s.vaddr & ~(PAGE - 1), b = (s.vaddr + s.memsz + PAGE - 1) & ~(PAGE - 1);
+        *lo = a < *lo ? a : *lo;
+        *hi = b > *hi ? b : *hi;
+    }
+}
+
+// The TLS block for an image's first thread: [va, va + tls_bytes(img)),
+// laid out as the architecture's ABI has it. x86_64 (variant II): the
+// template ends at the thread pointer, rounded to its alignment, and the
+// thread pointer's word holds its own address; aarch64 (variant I): the
+// thread pointer has 16 reserved bytes above it, then the template.
+static uint64_t tls_offset(const struct elf_image *img)
+{
+#if defined(__x86_64__)
+    (void)img;
+    return 0;                                      // the template starts the block
+#else
+    uint64_t a = img->tls_align;
+    return (16 + a - 1) & ~(a - 1);
+#endif
+}
+
+static uint64_t tls_pointer(const struct elf_image *img, uint64_t va)
+{
+#if defined(__x86_64__)
+    uint64_t a = img->tls_align;
+    return va + ((img->tls.memsz + a - 1) & ~(a - 1));
+#else
+    (void)img;
+    return va;
+#endif
+}
+
+static uint64_t tls_bytes(const struct elf_image *img)
+{
+    return tls_pointer(img, 0) + tls_offset(img) + img->tls.memsz + 16;
+}
+
+// Fills and maps the TLS block of l->image at va; its thread pointer in *tp.
+static long add_tls(struct load *l, const struct elf_image *img, uint64_t va, uint64_t *tp)
+{
+    static uint8_t page[PAGE] __attribute__((aligned(16)));
+    uint64_t end = (va + tls_bytes(img) + PAGE - 1) & ~(PAGE - 1);
+    uint64_t data = va + tls_offset(img), data_end = data + img->tls.filesz;
+    *tp = tls_pointer(img, va);
+    for (uint64_t p = va; p < end; p += PAGE) {
+        memset(page, 0, sizeof(page));
+        // The template's file bytes that land in this page.
+        uint64_t lo = data > p ? data : p, hi = data_end < p + PAGE ? data_end : p + PAGE;
+        if (lo < hi) {
+            long r = read_image(l, img->tls.offset + (lo - data), page + (lo - p), hi - lo);
+            if (r < 0)
+                return r;
+        }
+#if defined(__x86_64__)
+        if (*tp >= p && *tp < p + PAGE)
+            memcpy(page + (*tp - p), tp, sizeof(*tp));
+#endif
+        long r = add_page_data(l, p, MF_RIGHT_READ | MF_RIGHT_WRITE, page);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+// Loads l->image's segments and, if it has a PT_TLS, its TLS block from
+// the page after its image (a guard page between); [*lo, *hi) covers both,
+// *tp is the block's thread pointer (0: none).
+static long load_image(struct load *l, const struct elf_image *img, uint64_t *lo, uint64_t *hi, uint64_t *tp)
+{
+    image_extent(img, lo, hi);
+    *tp = 0;
+    for (unsigned i = 0; i < img->segment_count; i++) {
+        struct elf_segment s;
+        elf_segment_get(img, i, &s);
+        long r = load_segment(l, &s);
+        if (r < 0)
+            return r;
+    }
+    if (!img->tls.memsz)
+        return 0;
+    uint64_t va = *hi + PAGE;
+    *hi = (va + tls_bytes(img) + PAGE - 1) & ~(PAGE - 1);
+    if (*hi > MF_STACK_TOP - MF_STACK_SIZE)
+        return -E_NOEXEC;
+    return add_tls(l, img, va, tp);
+}
+
+// A split process: the lower half in the same home, the halves' ranges,
+// the info page the upper half starts with and the caps it needs.
+static long add_lower_half(struct load *l, const struct mf_boot_image *lower, long cspace, uint64_t arg,
+                           uint64_t upper_lo, uint64_t upper_hi, uint64_t upper_tp, uint64_t *info_va)
+{
+    struct elf_image img;
+    l->image = lower;
+    long r = parse_image(l, &img);
+    if (r < 0)
+        return r;
+    uint64_t lo, hi, tp;
+    image_extent(&img, &lo, &hi);
+    uint64_t info_at = upper_hi, lower_hi_max = hi + PAGE + (img.tls.memsz ? tls_bytes(&img) + PAGE : 0);
+    if (lo < upper_hi + PAGE && upper_lo < lower_hi_max)
+        return -E_HALF;     // the images (or the upper's info page) overlap: link them apart
+    if ((r = load_image(l, &img, &lo, &hi, &tp)) < 0)
+        return r;
+    if (!tp)
+        return -E_NOEXEC;   // a lower half without thread-local storage has nothing to switch
+    // The halves' ranges: the lower half's image and TLS block; the rest
+    // of the home is the upper half's; above it, each half's segments.
+    r = mf_segment_set_half(l->home, MF_HALF_LOWER, lo, hi - lo);
+    if (r == 0 && lo > 0)
+        r = mf_segment_set_half(l->home, MF_HALF_UPPER, 0, lo);
+    if (r == 0)
+        r = mf_segment_set_half(l->home, MF_HALF_UPPER, hi, MF_HOME_SIZE - hi);
+    if (r == 0)
+        r = mf_segment_set_half(l->home, MF_HALF_LOWER, MF_SPLIT_LOWER_SEGMENTS, MF_SPLIT_LOWER_SEGMENTS_SIZE);
+    if (r == 0)
+        r = mf_segment_set_half(l->home, MF_HALF_UPPER, MF_SPLIT_UPPER_SEGMENTS, MF_SPLIT_UPPER_SEGMENTS_SIZE);
+    if (r < 0)
+        return r;
+    struct mf_system_info si;
+    r = mf_system_info(&si);
+    if (r < 0)
+        return r;
+    static union {
+        struct mf_split_info info;
+        uint8_t page[PAGE];
+    } u __attribute__((aligned(16)));
+    memset(&u, 0, sizeof(u));
+    u.info = (struct mf_split_info){
+        .magic = MF_SPLIT_MAGIC, .arg = arg, .lower_entry = img.entry,
+        .user_tls = !!(si.flags & MF_SYSTEM_USER_TLS),
+        .tp = {0, tp, upper_tp},
+        .image_base = {0, lo, upper_lo}, .image_end = {0, hi, upper_hi + PAGE},
+        .segments_base = {0, MF_SPLIT_LOWER_SEGMENTS, MF_SPLIT_UPPER_SEGMENTS},
+        .segments_end = {0, MF_SPLIT_LOWER_SEGMENTS + MF_SPLIT_LOWER_SEGMENTS_SIZE,
+                         MF_SPLIT_UPPER_SEGMENTS + MF_SPLIT_UPPER_SEGMENTS_SIZE},
+    };
+    if ((r = add_page_data(l, info_at, MF_RIGHT_READ, &u)) < 0)
+        return r;
+    *info_va = info_at;
+    // Its caps: the thread, each half's VAS and home (minted with the half).
+    for (long s = MF_CAP_SPLIT_FIRST; s < MF_CAP_SPLIT_FIRST + MF_SPLIT_CAPS; s++)
+        if (mf_cnode_identify(cspace, s) != 0)
+            return -E_BUSY;
+    r = mf_cnode_copy_to(l->self, l->thread, cspace, MF_CAP_SPLIT_THREAD, MF_RIGHT_READ | MF_RIGHT_WRITE);
+    for (unsigned half = MF_HALF_LOWER; r == 0 && half <= MF_HALF_UPPER; half++) {
+        r = mf_cnode_mint(l->self, l->vas, l->frame, MF_RIGHT_READ | MF_RIGHT_WRITE, half);
+        if (r == 0)
+            r = mf_cnode_move_to(l->self, l->frame, cspace, MF_CAP_SPLIT_VAS(half));
+        if (r == 0)
+            r = mf_cnode_mint(l->self, l->home, l->frame, MF_RIGHT_READ | MF_RIGHT_WRITE, half);
+        if (r == 0)
+            r = mf_cnode_move_to(l->self, l->frame, cspace, MF_CAP_SPLIT_HOME(half));
+    }
+    // What a debugger needs (tools/gdb-split reads these lines).
+    if (r == 0) {
+        printf("split: half=lower image=%s base=%#lx end=%#lx entry=%#lx tp=%#lx\n", lower->name, lo, hi,
+               img.entry, tp);
+        printf("split: half=upper image=%s base=%#lx end=%#lx tp=%#lx info=%#lx\n", l->upper_name, upper_lo,
+               upper_hi + PAGE, upper_tp, info_at);
+    }
+    return r;
+}
+
+static long build(struct load *l, struct mf_program *p, const struct mf_load_args *a,
+                  const struct mf_boot_image *lower)
+{
+    // 1. The headers.
+    struct elf_image img;
+    long r = parse_image(l, &img);
+    if (r < 0)
+        return r;
     // 2. Its objects.
     const long self = l->self;
     r = mf_untyped_retype(l->untyped, MF_OBJ_CNODE, OBJECTS_BITS, 1, self, l->objects);
@@ -168,7 +375,7 @@ static long build(struct load *l, struct mf_program *p, const char *name, uint64
     if (r == 0)
         r = mf_segment_configure(l->home, 0, MF_HOME_SIZE);
     if (r == 0)
-        r = mf_untyped_retype(l->untyped, MF_OBJ_VAS, VAS_BITS, 1, self, l->vas);
+        r = mf_untyped_retype(l->untyped, MF_OBJ_VAS, lower ? SPLIT_VAS_BITS : VAS_BITS, 1, self, l->vas);
     if (r == 0)
         r = mf_untyped_retype(l->untyped, MF_OBJ_THREAD, 0, 1, self, l->thread);
     if (r == 0)
@@ -176,25 +383,26 @@ static long build(struct load *l, struct mf_program *p, const char *name, uint64
     if (r < 0)
         return r;
     // 3. Its pages.
-    for (unsigned i = 0; i < img.segment_count; i++) {
-        struct elf_segment s;
-        elf_segment_get(&img, i, &s);
-        if ((r = load_segment(l, &s)) < 0)
-            return r;
-    }
+    uint64_t lo, hi, tp, arg = a->arg;
+    if ((r = load_image(l, &img, &lo, &hi, &tp)) < 0)
+        return r;
     for (uint64_t va = MF_STACK_TOP - MF_STACK_SIZE; va < MF_STACK_TOP; va += PAGE)
         if ((r = add_page(l, va, MF_RIGHT_READ | MF_RIGHT_WRITE, 0, 0, 0)) < 0)
             return r;
     if ((r = add_page(l, MF_IPC_BUFFER_VA, MF_RIGHT_READ | MF_RIGHT_WRITE, 0, 0, 0)) < 0)
         return r;
+    if (lower && (r = add_lower_half(l, lower, a->cspace, a->arg, lo, hi, tp, &arg)) < 0)
+        return r;
     // 4. Its thread, in a VAS with the home attached.
     char tname[32] = {0};
-    strlcpy(tname, name, sizeof(tname));
+    strlcpy(tname, a->name, sizeof(tname));
     r = mf_vas_attach_segment(l->vas, l->home, MF_RIGHT_READ | MF_RIGHT_WRITE);
     if (r == 0)
-        r = mf_thread_configure_in(l->thread, cspace, (void *)MF_IPC_BUFFER_VA, l->vas, tname);
+        r = mf_thread_configure_in(l->thread, a->cspace, (void *)MF_IPC_BUFFER_VA, l->vas, tname);
     if (r == 0)
         r = mf_thread_write_regs(l->thread, img.entry, MF_STACK_TOP - 16, arg);
+    if (r == 0 && tp)
+        r = mf_thread_set_tls(l->thread, MF_TLS_THREAD, tp);
     if (r == 0)
         r = mf_thread_bind_exit(l->thread, l->exit);
     // The VAS and home live on in the objects CNode (the thread refers to them).
@@ -230,8 +438,18 @@ long mf_program_load(struct mf_program *p, const struct mf_load_args *a)
     if (index < 0)
         return index;
     l.image = &dir->image[index];
+    l.upper_name = l.image->name;
+    const struct mf_boot_image *lower = NULL;
+    if (a->lower) {
+        if (!a->cspace)
+            return -E_INVAL;    // a split process's caps go in its CSpace
+        long li = find_image(l.images, a->lower, dir, l.frame);
+        if (li < 0)
+            return li;
+        lower = &dir->image[li];
+    }
     *p = (struct mf_program){0};
-    long r = build(&l, p, a->name, a->arg, a->cspace);
+    long r = build(&l, p, a, lower);
     mf_cnode_delete(l.self, l.page);
     mf_cnode_delete(l.self, l.frame);
     if (r < 0) {
@@ -269,8 +487,11 @@ long mf_program_destroy(struct mf_program *p)
     if (!p->thread)
         return -E_INVAL;
     const long self = MF_CAP_SELF_CNODE;
-    // The thread first (it stops), then what it ran in.
-    long r = mf_cnode_delete(self, p->thread);
+    // The thread first (it stops; a copy we gave away, as a split
+    // process's CSpace has, goes with it), then what it ran in.
+    long r = mf_cnode_revoke(self, p->thread);
+    if (r == 0)
+        r = mf_cnode_delete(self, p->thread);
     if (r == 0)
         r = mf_cnode_delete(self, p->exit);
     if (r == 0)

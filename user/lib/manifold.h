@@ -52,6 +52,12 @@ struct mf_load_args {
     long untyped;          // every object comes from here; revoke it to take all back
     long slots;            // the first of MF_PROGRAM_SLOTS empty slots of our CSpace
     long images;           // the boot images CNode (0: MF_CAP_BOOT_IMAGES)
+    // A split process (docs/split.md): this image is loaded too, as the
+    // lower half, into the same home; `name` is the upper half, which
+    // starts with a struct mf_split_info * as its argument (user/lib/split.h).
+    // The process's CSpace (cspace, required) gets the thread and each
+    // half's VAS and home caps at MF_CAP_SPLIT_FIRST on.
+    const char *lower;
 };
 #define MF_PROGRAM_SLOTS 7
 struct mf_program {
@@ -61,7 +67,11 @@ struct mf_program {
     uint32_t pages;        // frames it was given
 };
 // Loads; -E_NOENT: no such image; -E_NOEXEC: not an ELF for this machine
-// (or a writable and executable segment); -E_NOMEM: the untyped is full.
+// (or a writable and executable segment); -E_NOMEM: the untyped is full;
+// a split process: -E_HALF when the halves' images overlap, -E_BUSY when
+// its CSpace's split slots are taken. A program with thread-local storage
+// (__thread, PT_TLS) starts with its thread pointer on a block made from
+// the template, after its image (docs/split.md).
 // On failure nothing is left in the slots. Not reentrant: one load at a
 // time per program.
 long mf_program_load(struct mf_program *p, const struct mf_load_args *args);
@@ -204,6 +214,14 @@ long mf_thread_abort_call(long thread, long result);
 // Moves an inactive thread into `vas` (0: its home), as its own
 // mf_vas_switch would (a checkpointer restoring a switched thread).
 long mf_thread_set_vas(long thread, long vas);
+// A thread pointer (MF_TLS_THREAD: C's __thread variables; MF_TLS_OTHER):
+// on the caller at once, on another thread while it is inactive. Where
+// mf_system_info.flags has MF_SYSTEM_USER_TLS, user code writes its own
+// without a call (mf_tp_write, user/lib/split.h).
+static inline long mf_thread_set_tls(long thread, unsigned which, uint64_t value)
+{
+    return mf_invoke(thread, MF_THREAD_SET_TLS, which, (long)value, 0, 0);
+}
 long mf_thread_read_reg(long thread, unsigned reg);   // MF_REG_PC / MF_REG_SP
 long mf_thread_resume(long thread);
 long mf_thread_suspend(long thread);
@@ -287,6 +305,12 @@ long mf_vas_detach(long vas, long thread);          // unlink the home; nobody m
 long mf_vas_switch(long vas);                       // 0 = back home
 long mf_segment_configure(long segment, uint64_t base, uint64_t size);
 long mf_segment_set_pager(long segment, long endpoint);   // 0 = none
+// A home segment's [base, base + size) belongs to half MF_HALF_LOWER or
+// MF_HALF_UPPER of a split process (docs/split.md); before it is attached.
+static inline long mf_segment_set_half(long segment, unsigned half, uint64_t base, uint64_t size)
+{
+    return mf_invoke(segment, MF_SEGMENT_SET_HALF, half, (long)base, (long)size, 0);
+}
 long mf_frame_map(long frame, long segment, uint64_t va, unsigned rights);
 long mf_frame_unmap(long frame);
 // Many mappings in one invocation of the segment (docs/exokernel.md), all

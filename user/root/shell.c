@@ -131,7 +131,8 @@ static void reap_background(bool newline)
         }
 }
 
-static int job_start(const char *name, uint64_t arg, bool background)
+// `lower`: a split process, with that image as the lower half (docs/split.md).
+static int job_start(const char *name, uint64_t arg, bool background, const char *lower)
 {
     int j = 0;
     while (j < JOBS && jobs[j].used)
@@ -143,7 +144,7 @@ static int job_start(const char *name, uint64_t arg, bool background)
     const long self = MF_CAP_SELF_CNODE;
     long r = mf_child_cspace(job_untyped[j], job_cnode(j), NS_ENDPOINT);
     struct mf_load_args a = {.name = name, .arg = arg, .cspace = job_cnode(j), .untyped = job_untyped[j],
-                             .slots = job_slots(j)};
+                             .slots = job_slots(j), .lower = lower};
     if (r == 0)
         r = mf_program_load(&jobs[j].program, &a);
     // Its end is one bit of our event word.
@@ -422,7 +423,24 @@ static void cmd_run(int argc, char **argv)
     uint64_t arg = 0;
     if (argc > 2 && !parse_number(argv[2], &arg))
         return;
-    int j = job_start(argv[1], arg, background);
+    int j = job_start(argv[1], arg, background, NULL);
+    if (j >= 0 && !background)
+        job_wait(j);
+}
+
+static void cmd_split(int argc, char **argv)
+{
+    bool background = argc > 1 && strcmp(argv[argc - 1], "&") == 0;
+    if (background)
+        argc--;
+    if (argc < 3 || argc > 4) {
+        printf("usage: split UPPER LOWER [NUMBER] [&]\n");
+        return;
+    }
+    uint64_t arg = 0;
+    if (argc > 3 && !parse_number(argv[3], &arg))
+        return;
+    int j = job_start(argv[1], arg, background, argv[2]);
     if (j >= 0 && !background)
         job_wait(j);
 }
@@ -537,6 +555,8 @@ static const struct command commands[] = {
     {"devices", "devices", "list the PCI devices (device caps from slot 224)", cmd_devices},
     {"programs", "programs", "list programs carried as boot modules", cmd_programs},
     {"run", "run NAME [NUMBER] [&]", "start a program; wait for it (Ctrl-C ends it) unless &", cmd_run},
+    {"split", "split UPPER LOWER [NUMBER] [&]", "run a split process: LOWER as UPPER's lower half (docs/split.md)",
+     cmd_split},
     {"jobs", "jobs", "list the programs started with &", cmd_jobs},
     {"kill", "kill N", "end job N and take back all it had", cmd_kill},
     {"test", "test", "run the kernel and user test suite", cmd_test},

@@ -1,0 +1,60 @@
+// Split processes, the upper half's side (user/lib/split.h, docs/split.md):
+// calls into the lower half through its entry table, each on the lower
+// half's thread pointer. Each half links its own copy of this library, so
+// these globals are the upper half's own.
+#include "user/lib/split.h"
+
+static const struct mf_split_info *split_info;
+static const struct mf_split_table *split_table;
+static uint64_t lower_tp;       // the lower half's thread pointer for this thread
+
+void mf_split_tp_write(uint64_t tp)
+{
+    if (split_info && !split_info->user_tls) {
+        mf_thread_set_tls(MF_CAP_SPLIT_THREAD, MF_TLS_THREAD, tp);
+        return;
+    }
+#if defined(__x86_64__)
+    __asm__ volatile("wrfsbase %0" ::"r"(tp) : "memory");
+#else
+    __asm__ volatile("msr tpidr_el0, %0" ::"r"(tp) : "memory");
+#endif
+}
+
+// Runs fn(a0..a3) on the lower half's thread pointer. The compiler must
+// not keep a __thread address computed before the switch: the barriers
+// ("memory") make it recompute.
+static uint64_t on_lower(mf_split_fn fn, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
+{
+    uint64_t mine = mf_tp_read();
+    mf_split_tp_write(lower_tp);
+    uint64_t r = fn(a0, a1, a2, a3);
+    mf_split_tp_write(mine);
+    return r;
+}
+
+long mf_split_init(const struct mf_split_info *info)
+{
+    if (!info || info->magic != MF_SPLIT_MAGIC || !info->lower_entry || !info->tp[MF_HALF_LOWER])
+        return -E_INVAL;
+    if (split_table)
+        return 0;
+    split_info = info;
+    lower_tp = info->tp[MF_HALF_LOWER];
+    const struct mf_split_table *t =
+        (const struct mf_split_table *)(uintptr_t)on_lower((mf_split_fn)(uintptr_t)info->lower_entry,
+                                                           (uint64_t)(uintptr_t)info, 0, 0, 0);
+    if (!t || t->magic != MF_SPLIT_TABLE_MAGIC || t->count > MF_SPLIT_TABLE_MAX)
+        return -E_NOEXEC;
+    split_table = t;
+    return 0;
+}
+
+const struct mf_split_table *mf_split_table(void) { return split_table; }
+
+uint64_t mf_split_call(unsigned index, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
+{
+    if (!split_table || index >= split_table->count || !split_table->fn[index])
+        return (uint64_t)-E_NOENT;
+    return on_lower(split_table->fn[index], a0, a1, a2, a3);
+}

@@ -1,0 +1,92 @@
+// The upper half of the split process the tests and docs/split.md use:
+// the application. It starts with the loader's struct mf_split_info, calls
+// the lower half (split_lower) through its entry table, and checks what a
+// split process promises: each half's thread-local storage is its own and
+// switched in user mode; each half maps and attaches only in its own
+// ranges. Exit status 0: every check held; else the number of the first
+// that failed (its line is printed).
+#include "user/lib/manifold.h"
+#include "user/lib/split.h"
+#include "user/programs/split_abi.h"
+
+#define PAGE 4096ul
+static __thread uint64_t word = SPLIT_UPPER_TAG;   // .tdata
+static __thread uint64_t count;                    // .tbss
+
+static int checks;
+#define CHECK(c)                                                                          \
+    do {                                                                                  \
+        checks++;                                                                         \
+        if (!(c)) {                                                                       \
+            printf("split_upper: check %d failed (line %d): %s\n", checks, __LINE__, #c); \
+            return checks;                                                                \
+        }                                                                                 \
+    } while (0)
+
+static long call(unsigned fn, uint64_t a0) { return (long)mf_split_call(fn, a0, 0, 0, 0); }
+
+// A fresh 2 MiB segment at base: its cptr, or -E_*.
+static long segment_at(uint64_t base)
+{
+    long seg = mf_new(MF_OBJ_SEGMENT, 13);
+    long r = seg < 0 ? seg : mf_segment_configure(seg, base, 2ul << 20);
+    return r < 0 ? r : seg;
+}
+
+int main(uint64_t arg)
+{
+    const struct mf_split_info *info = (const struct mf_split_info *)arg;
+    const unsigned L = MF_HALF_LOWER, U = MF_HALF_UPPER;
+    CHECK(info && info->magic == MF_SPLIT_MAGIC);
+    // Our thread-local storage, from our template, on the loader's block.
+    CHECK(mf_tp_read() == info->tp[U]);
+    CHECK(word == SPLIT_UPPER_TAG && count == 0);
+    CHECK((uint64_t)&word >= info->image_base[U] && (uint64_t)&word < info->image_end[U]);
+    CHECK(mf_split_init(info) == 0);
+    CHECK(mf_split_table()->count == SPLIT_LOWER_COUNT);
+    // Calls into the lower half run on its thread pointer, with its own
+    // __thread variables, and come back to ours.
+    CHECK(call(SPLIT_LOWER_COUNT_CALLS, 5) == 5);
+    count += 1;
+    CHECK(call(SPLIT_LOWER_COUNT_CALLS, 2) == 7);
+    CHECK(count == 1 && word == SPLIT_UPPER_TAG);
+    CHECK((uint64_t)call(SPLIT_LOWER_TAG_FN, 0) == SPLIT_LOWER_TAG);
+    CHECK((uint64_t)call(SPLIT_LOWER_TP, 0) == info->tp[L]);
+    CHECK(mf_tp_read() == info->tp[U]);
+    CHECK(call(SPLIT_LOWER_HELLO, 1) == 7);
+    // The lower half allocates in its own range; the memory is plain
+    // memory of the process (one address space).
+    long va = call(SPLIT_LOWER_ALLOC, 2);
+    CHECK(va > 0 && (uint64_t)va >= info->segments_base[L] && (uint64_t)va < info->segments_end[L]);
+    volatile uint64_t *p = (volatile uint64_t *)va;
+    p[0] = 42;
+    p[PAGE / 8] = 43;
+    CHECK(p[0] == 42 && p[PAGE / 8] == 43);
+    // Neither half places memory in the other's range.
+    CHECK(call(SPLIT_LOWER_TRESPASS, 0) == -E_HALF);
+    long seg = segment_at(info->segments_base[L] + (32ul << 20));
+    CHECK(seg > 0);
+    CHECK(mf_vas_attach_segment(MF_CAP_SPLIT_VAS(U), seg, MF_RIGHT_READ | MF_RIGHT_WRITE) == -E_HALF);
+    long mine = segment_at(info->segments_base[U]);
+    CHECK(mine > 0);
+    long f = mf_new(MF_OBJ_FRAME, 12);
+    CHECK(f > 0 && mf_frame_map(f, mine, info->segments_base[U], MF_RIGHT_READ | MF_RIGHT_WRITE) == 0);
+    CHECK(mf_vas_attach_segment(MF_CAP_SPLIT_VAS(U), mine, MF_RIGHT_READ | MF_RIGHT_WRITE) == 0);
+    *(volatile uint64_t *)info->segments_base[U] = 44;
+    CHECK(*(volatile uint64_t *)info->segments_base[U] == 44);
+    // ... nor maps a page of the home in the other half's range.
+    long g = mf_new(MF_OBJ_FRAME, 12);
+    CHECK(g > 0);
+    CHECK(mf_frame_map(g, MF_CAP_SPLIT_HOME(U), info->image_base[L], MF_RIGHT_READ | MF_RIGHT_WRITE) == -E_HALF);
+    uint64_t spare = MF_STACK_TOP - MF_STACK_SIZE - 4 * PAGE;       // ours, and unmapped
+    CHECK(mf_frame_map(g, MF_CAP_SPLIT_HOME(U), spare, MF_RIGHT_READ | MF_RIGHT_WRITE) == 0);
+    *(volatile uint64_t *)spare = 45;
+    CHECK(*(volatile uint64_t *)spare == 45);
+    // A half's caps do not redraw the lines, nor move the home.
+    CHECK(mf_segment_set_half(MF_CAP_SPLIT_HOME(U), U, 0x300000000ul, PAGE) == -E_PERM);
+    CHECK(mf_vas_detach(MF_CAP_SPLIT_VAS(U), 0) == -E_PERM);
+    CHECK(mf_vas_detach_segment(MF_CAP_SPLIT_VAS(U), seg) == -E_NOENT);
+    printf("split_upper: %d checks passed (thread pointers switched %s)\n", checks,
+           info->user_tls ? "in user mode" : "by MF_THREAD_SET_TLS");
+    return 0;
+}
