@@ -56,6 +56,10 @@ struct mf_ckpt_object {
             uint64_t pager_badge;
             uint32_t pager;         // the pager endpoint (object index + 1)
             uint32_t home;          // a home segment
+            uint32_t ranges, reserved;      // a split process's home: its halves' ranges
+            struct {
+                uint64_t base, size, half;  // MF_HALF_*
+            } range[MF_HALF_RANGES_MAX];
         } segment;
         struct {
             uint32_t home;          // the VAS whose home it shares (index + 1), 0: none

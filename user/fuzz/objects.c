@@ -95,6 +95,8 @@ static void cnode_invoke(struct fz_ctx *c, long cnode, long op)
     long a2 = (long)fz_rights(c), a3 = fz_chance(c, 500) ? (long)fz_below(c, 1000) : (long)fz_value(c);
     if (op == MF_CNODE_DESCRIBE)
         a1 = (long)fz_ptr_out(c);          // a struct mf_cap_info (272 bytes), or a bad address
+    if (op == MF_CNODE_MINT && fz_chance(c, 300))
+        a3 = (long)fz_below(c, 4);         // a half (VAS and segment caps) or not
     if (op == MF_CNODE_COPY_TO || op == MF_CNODE_MOVE_TO) {
         a1 = dst_cnode(c);
         a2 = fz_chance(c, 700) ? fz_free_slot(c) : fz_cptr(c);
@@ -236,6 +238,12 @@ static void thread_invoke(struct fz_ctx *c, long t, long op)
     case MF_THREAD_SET_VAS:
         a0 = fz_chance(c, 300) ? 0 : fz_chance(c, 800) ? fz_slot_of(c, MF_OBJ_VAS) : fz_cptr(c);
         break;
+    case MF_THREAD_SET_TLS:
+        // Which one (2 and up: -E_INVAL), and a value: an address of ours,
+        // or anything (2^47 and up: -E_RANGE).
+        a0 = fz_chance(c, 900) ? (long)fz_below(c, 3) : a0;
+        a1 = fz_chance(c, 700) ? (long)fz_ptr_out(c) : a1;
+        break;
     case MF_THREAD_WRITE_CONTEXT:
         // Never a context read from random memory: its pc could be code of
         // ours, run with random registers in our own address space.
@@ -288,10 +296,15 @@ static void space_invoke(struct fz_ctx *c, unsigned type, long s, long op)
             a0 = fz_slot_of(c, MF_OBJ_SEGMENT);
         a1 = fz_chance(c, 800) ? (long)fz_below(c, 8) : a1;
     } else if (type == MF_OBJ_SEGMENT) {
+        static const long sizes[] = {2l << 20, 4l << 20, 1l << 30, 0, 4096, (2l << 20) + 4096, 1l << 40};
         if (op == MF_SEGMENT_CONFIGURE) {
             a0 = (long)fz_user_va(c);
-            static const long sizes[] = {2l << 20, 4l << 20, 1l << 30, 0, 4096, (2l << 20) + 4096, 1l << 40};
             a1 = fz_chance(c, 900) ? sizes[fz_below(c, 7)] : a1;
+        } else if (op == MF_SEGMENT_SET_HALF) {
+            // (half, base, size): mostly a half, ranges in and above the home.
+            a0 = fz_chance(c, 900) ? (long)fz_below(c, 4) : a0;
+            a1 = fz_chance(c, 300) ? (long)(fz_below(c, 256) << 22) : (long)fz_user_va(c);
+            a2 = fz_chance(c, 900) ? sizes[fz_below(c, 7)] : a2;
         } else {
             a0 = fz_chance(c, 300) ? 0 : fz_slot_of(c, MF_OBJ_ENDPOINT);
         }

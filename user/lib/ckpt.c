@@ -252,6 +252,12 @@ static long add_cap(struct saver *s, uint32_t cnode, uint32_t slot, const struct
         o->segment.size = info->segment.size;
         o->segment.pager_badge = info->segment.pager_badge;
         o->segment.home = (uint32_t)info->segment.home;
+        o->segment.ranges = (uint32_t)info->segment.ranges;
+        for (unsigned i = 0; i < info->segment.ranges && i < MF_HALF_RANGES_MAX; i++) {
+            o->segment.range[i].base = info->segment.range_base[i];
+            o->segment.range[i].size = info->segment.range_size[i];
+            o->segment.range[i].half = info->segment.range_half[i];
+        }
         o->raw[40] = info->segment.pager;
         break;
     case MF_OBJ_VAS:
@@ -637,6 +643,8 @@ static const char *objects_bad(const struct mf_ckpt_header *h, const struct mf_c
         case MF_OBJ_SEGMENT:
             if (!ref_ok(h, w, o->segment.pager, MF_OBJ_ENDPOINT, true))
                 return "a segment's pager is not an endpoint of the image";
+            if (o->segment.ranges > MF_HALF_RANGES_MAX || (o->segment.ranges && !o->segment.home))
+                return "a segment's half ranges are more than MF_HALF_RANGES_MAX, or not a home's";
             break;
         case MF_OBJ_VAS:
             if (o->vas.count > 16 || !ref_ok(h, w, o->vas.home, MF_OBJ_VAS, true))
@@ -811,6 +819,10 @@ static long build_objects(struct restorer *r)
             r->held[k] = slot;
         if (!e && o->type == MF_OBJ_SEGMENT && o->segment.size)
             e = mf_segment_configure(slot, o->segment.base, o->segment.size);
+        // A split process's home: its halves' ranges, before it is attached.
+        for (unsigned i = 0; !e && o->type == MF_OBJ_SEGMENT && i < o->segment.ranges; i++)
+            e = mf_segment_set_half(slot, (unsigned)o->segment.range[i].half, o->segment.range[i].base,
+                                    o->segment.range[i].size);
     }
     for (unsigned k = 0; k < h->object_count && !e; k++) {
         const struct mf_ckpt_object *o = &obj[k];

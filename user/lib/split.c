@@ -7,10 +7,13 @@
 static const struct mf_split_info *split_info;
 static const struct mf_split_table *split_table;
 static uint64_t lower_tp;       // the lower half's thread pointer for this thread
+static bool by_call;            // switch with MF_THREAD_SET_TLS even where user mode could
+
+void mf_split_switch_by_call(bool on) { by_call = on; }
 
 void mf_split_tp_write(uint64_t tp)
 {
-    if (split_info && !split_info->user_tls) {
+    if (by_call || (split_info && !split_info->user_tls)) {
         mf_thread_set_tls(MF_CAP_SPLIT_THREAD, MF_TLS_THREAD, tp);
         return;
     }

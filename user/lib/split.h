@@ -83,3 +83,6 @@ const struct mf_split_table *mf_split_table(void);
 // CPU allows it (info->user_tls), else MF_THREAD_SET_TLS on the thread cap
 // at MF_CAP_SPLIT_THREAD.
 void mf_split_tp_write(uint64_t tp);
+// Switches by MF_THREAD_SET_TLS from now on even where the CPU allows the
+// user-mode switch (on = false: back to it). For tests and benchmarks.
+void mf_split_switch_by_call(bool on);

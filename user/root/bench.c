@@ -201,6 +201,36 @@ static void run_paired(uint64_t overhead)
     run_vm_benchmarks(overhead);
 }
 
+// A split process (docs/split.md): split_upper, in its bench mode, times a
+// call into its lower half and back (thread pointer switched in user mode,
+// then by MF_THREAD_SET_TLS) beside a null system call, and prints them
+// (split.*); its exit status says whether every call reached the lower half.
+#define SPLIT_CNODE 3640
+#define SPLIT_SLOTS 3641            // MF_PROGRAM_SLOTS of them
+void run_split_benchmark(void)
+{
+    const long self = MF_CAP_SELF_CNODE;
+    struct mf_program p = {0};
+    struct mf_load_args a = {.name = "split_upper", .lower = "split_lower", .arg = 1, .cspace = SPLIT_CNODE,
+                             .untyped = BENCH_UT, .slots = SPLIT_SLOTS};
+    struct mf_exit_status st = {0};
+    long r = mf_child_cspace(BENCH_UT, SPLIT_CNODE, 0);
+    if (r == 0)
+        r = mf_program_load(&p, &a);
+    if (r == 0)
+        r = mf_thread_set_sched(p.thread, MF_SCHED_FIXED, (unsigned)mf_cpu_id());
+    if (r == 0)
+        r = mf_program_start(&p);
+    if (r == 0)
+        r = mf_program_wait(&p, &st);
+    if (r < 0 || st.how != EXIT_NORMAL || st.code != 0)
+        printf("bench: the split process failed: %s\n", r < 0 ? mf_strerror(r) : "a call missed the lower half");
+    if (p.thread)
+        mf_program_destroy(&p);
+    mf_cnode_delete(self, SPLIT_CNODE);
+    mf_cnode_revoke(self, BENCH_UT);
+}
+
 void run_base_benchmarks(void)
 {
     run_paired(counter_overhead());
@@ -214,6 +244,7 @@ void run_benchmarks(void)
     if (mf_kbench(MF_CAP_SYSTEM) < 0)
         printf("bench: the kernel's SMP benchmarks did not finish\n");
     run_paired(overhead);
+    run_split_benchmark();
     run_affinity_benchmark();
     run_gups();
     run_pointer_sharing(true);

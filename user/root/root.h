@@ -16,6 +16,7 @@ void run_base_benchmarks(void);   // only the figures with a Linux counterpart (
 void run_cluster(void);          // mode=cluster: one node of a DSM across instances (cluster.c)
 void run_lrpc_benchmarks(void);   // LRPC's four calls vs the same by IPC
 void run_http_benchmark(void);    // a library OS's HTTP server under the host's load (bench_http.c)
+void run_split_benchmark(void);   // a call between the halves of a split process (split_upper)
 void run_ckpt_benchmarks(void);   // checkpoint/restart of 1 and 16 MiB processes (bench_ckpt.c)
 void shell(void);
 

@@ -505,13 +505,15 @@ static void cmd_bench(int argc, char **argv)
     else if (argc > 1 && strcmp(argv[1], "base") == 0)
         run_base_benchmarks();
     else if (argc > 1 && strcmp(argv[1], "ckpt") == 0)
-        run_ckpt_benchmarks();      // takes untypeds jobs use: with no job running
+        run_ckpt_benchmarks();
+    else if (argc > 1 && strcmp(argv[1], "split") == 0)
+        run_split_benchmark();      // takes untypeds jobs use: with no job running
     else if (argc > 1 && strcmp(argv[1], "kernel") == 0) {
         if (mf_kbench(MF_CAP_SYSTEM) < 0)
             printf("bench: the kernel's SMP benchmarks did not finish\n");
         return;                 // their lines are the kernel's, not in the table
     } else if (argc > 1) {
-        printf("usage: bench [gups|share|lrpc|dsm|affinity|vm|sync|base|ckpt|kernel]\n");
+        printf("usage: bench [gups|share|lrpc|dsm|affinity|vm|sync|base|ckpt|split|kernel]\n");
         return;
     } else {
         run_benchmarks();
@@ -560,7 +562,7 @@ static const struct command commands[] = {
     {"jobs", "jobs", "list the programs started with &", cmd_jobs},
     {"kill", "kill N", "end job N and take back all it had", cmd_kill},
     {"test", "test", "run the kernel and user test suite", cmd_test},
-    {"bench", "bench [gups|share|lrpc|dsm|affinity|vm|sync|base|ckpt|kernel]",
+    {"bench", "bench [gups|share|lrpc|dsm|affinity|vm|sync|base|ckpt|split|kernel]",
      "run the benchmarks (BENCH lines, then a table); base: those with a Linux counterpart; kernel: locks, "
      "barriers, clustered objects on 1..N CPUs", cmd_bench},
     {"halt", "halt", "power off", cmd_halt},
