@@ -73,6 +73,8 @@ NO_LINUX = [
     ("dsm.*", "distributed shared memory has no Linux counterpart here"),
     ("frame.map_unmap_32_*", "batched secure bindings against single ones, both Manifold's (docs/exokernel.md)"),
     ("net.demux.*", "the kernel's packet-filter demultiplexer, measured inside the kernel (docs/exokernel.md)"),
+    ("split.*", "a call between the halves of one split process; MANA's Linux version switches FS with a "
+     "system call (arch_prctl), which split.call_tls_by_syscall stands for"),
     ("ckpt.*", "Debian's criu is not run on this QEMU; CRIU's published figures are cited in docs/checkpoint.md "
      "as external ones"),
 ]
