@@ -180,8 +180,11 @@ void arch_thread_activate(struct thread *t);
 // TPIDR_EL0 and TPIDRRO_EL0). arch_tls_switch saves prev's live ones
 // into prev->user_tls and loads next's (writing only what differs);
 // arch_tls_save / arch_tls_load do one half for the current thread (an
-// exception record; MF_THREAD_SET_TLS on itself). Values below USER_TOP.
+// exception record; MF_THREAD_SET_TLS on itself). arch_tls_valid: a value
+// user code could have put there itself (x86_64: canonical; aarch64: any),
+// the only ones the kernel writes on its behalf.
 void arch_tls_switch(struct thread *prev, struct thread *next);
+bool arch_tls_valid(uint64_t value);
 void arch_tls_save(struct thread *t);
 void arch_tls_load(const struct thread *t);
 

@@ -314,6 +314,13 @@ static int64_t call_locked(struct thread *self, struct trap_frame *tf, uint64_t 
     vas_ref_set(&self->vas_ref[self->lrpc_depth], self->vas);     // depth already counts this call
     vas_retain(self->vas);
     arch_lrpc_save(link->regs, tf);
+    // The server neither sees nor changes the client's thread pointers:
+    // its procedure starts on 0 (it sets its own), the client's come back.
+    arch_tls_save(self);
+    link->tls[0] = self->user_tls[0];
+    link->tls[1] = self->user_tls[1];
+    self->user_tls[0] = self->user_tls[1] = 0;
+    arch_tls_load(self);
     b->astack[astack].busy = true;
     b->astack[astack].caller = self;
     vas_move_thread(self, &b->server->vas);
@@ -332,6 +339,9 @@ static void unwind(struct thread *t, int64_t result, bool ran)
         release_astack(link);
     arch_lrpc_restore(t->user_frame, link->regs);
     arch_syscall_return_pair(t->user_frame, result, ran);
+    t->user_tls[0] = link->tls[0];
+    t->user_tls[1] = link->tls[1];
+    arch_tls_load(t);
     vas_move_thread(t, link->client_vas);
     vas_ref_set(&t->vas_ref[t->lrpc_depth + 1], NULL);
     vas_release(link->client_vas);

@@ -44,6 +44,7 @@ struct lrpc_link {
     unsigned astack;
     struct vas *client_vas;     // retained
     uint64_t regs[LRPC_SAVED_MAX];        // the client's registers a call keeps
+    uint64_t tls[2];                      // and its thread pointers (the server starts on 0)
 };
 
 void binding_init(uintptr_t obj);

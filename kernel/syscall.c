@@ -252,7 +252,7 @@ static int64_t sys_exception_return(struct thread *self, struct trap_frame *tf)
     if (copy_from_user(&e, record, sizeof(e)) != 0)
         return -E_FAULT;
     if (e.context.pc < USER_BASE || e.context.pc >= USER_TOP || e.context.sp < USER_BASE ||
-        e.context.sp >= USER_TOP || e.context.tls[0] >= USER_TOP || e.context.tls[1] >= USER_TOP)
+        e.context.sp >= USER_TOP || !arch_tls_valid(e.context.tls[0]) || !arch_tls_valid(e.context.tls[1]))
         return -E_RANGE;
     self->in_exception = false;
     arch_regs_restore(tf, &e.context);

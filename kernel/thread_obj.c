@@ -442,7 +442,7 @@ static int64_t invoke_write_context(const struct decoded *d)
     if (r)
         return r;
     if (regs.pc < USER_BASE || regs.pc >= USER_TOP || regs.sp < USER_BASE || regs.sp >= USER_TOP ||
-        regs.tls[0] >= USER_TOP || regs.tls[1] >= USER_TOP)
+        !arch_tls_valid(regs.tls[0]) || !arch_tls_valid(regs.tls[1]))
         return -E_RANGE;
     arch_regs_restore(a->thread->user_frame, &regs);
     a->thread->user_tls[0] = regs.tls[0];       // loaded as it next enters a CPU
@@ -506,10 +506,10 @@ static int decode_set_tls(const struct invocation *inv, struct decoded *d)
         return -E_PERM;
     if (inv->arg[0] > MF_TLS_OTHER)
         return -E_INVAL;
-    if (inv->arg[1] >= USER_TOP)
+    if (!arch_tls_valid(inv->arg[1]))
         return -E_RANGE;
     if (t != inv->caller &&
-        (t->state != THREAD_INACTIVE || __atomic_load_n(&t->on_cpu, __ATOMIC_ACQUIRE)))
+        (t->state != THREAD_INACTIVE || __atomic_load_n(&t->on_cpu, __ATOMIC_ACQUIRE) || in_lrpc(t)))
         return -E_BUSY;
     a->thread = t;
     a->index = (unsigned)inv->arg[0];

@@ -47,18 +47,25 @@ void arch_thread_activate(struct thread *t)
 }
 
 // Thread pointers: FS base and the user's GS base. In the kernel the user's
-// GS base sits in MSR_KERNEL_GS (the entry paths swapgs). With FSGSBASE on,
-// user code may change either at any time, so both are read back as a
-// thread leaves its CPU; without it only MF_THREAD_SET_TLS changes them and
-// the saved values are the live ones.
+// GS base sits in MSR_KERNEL_GS (the entry paths swapgs). User code may
+// change either at any time: with FSGSBASE by wrfsbase / wrgsbase, and
+// without it too, by loading a selector into FS or GS (the base becomes 0).
+// So both are read back as a thread leaves its CPU: the live values are the
+// truth, and the next thread's are written wherever they differ from them.
 void arch_tls_save(struct thread *t)
 {
-    if (!x86_cpu.fsgsbase)
-        return;
     uint64_t fs;
-    __asm__ volatile("rdfsbase %0" : "=r"(fs));
+    if (x86_cpu.fsgsbase)
+        __asm__ volatile("rdfsbase %0" : "=r"(fs));
+    else
+        fs = rdmsr(MSR_FS_BASE);
     t->user_tls[0] = fs;
     t->user_tls[1] = rdmsr(MSR_KERNEL_GS);
+}
+
+bool arch_tls_valid(uint64_t value)
+{
+    return value < 0x0000800000000000ul || value >= 0xffff800000000000ul;     // canonical
 }
 
 static void tls_write(uint64_t fs, uint64_t gs, uint64_t old_fs, uint64_t old_gs)

@@ -157,8 +157,10 @@ enum mf_thread_op {
     // the thread, READ on the VAS. For a checkpointer restoring a thread
     // that was switched into another VAS.
     MF_THREAD_SET_VAS,
-    // (MF_TLS_*, value below 2^47): a thread pointer. WRITE on the thread;
-    // on itself at once, else only while it is inactive (-E_BUSY). User
+    // (MF_TLS_*, value): a thread pointer, any value user code could set
+    // itself (x86_64: canonical, else -E_RANGE; aarch64: any). WRITE on the
+    // thread; on itself at once, else only while it is inactive and not in
+    // an LRPC call (-E_BUSY). An LRPC procedure starts on 0s. User
     // code that may write its own (mf_system_info.flags & MF_SYSTEM_USER_TLS)
     // needs no call to switch it.
     MF_THREAD_SET_TLS,

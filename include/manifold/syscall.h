@@ -69,7 +69,7 @@ struct mf_regs {
     // aarch64: x0 .. x30. (No FP/SIMD state: user code is built without it.)
     uint64_t regs[MF_CONTEXT_REGS];
     // The thread pointers (MF_TLS_*): x86_64 the FS and GS bases, aarch64
-    // TPIDR_EL0 and TPIDRRO_EL0. Below USER_TOP (-E_RANGE) when written.
+    // TPIDR_EL0 and TPIDRRO_EL0. Written: x86_64 canonical (-E_RANGE), aarch64 any.
     uint64_t tls[2];
 };
 struct mf_exception {

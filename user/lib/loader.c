@@ -45,6 +45,7 @@ struct load {
     long cached_page;                           // image page now in `page`, or -1
     const struct mf_boot_image *image;
     const char *upper_name;                     // a split process: the upper half's image
+    bool split_caps;                            // its caps are (being) placed in its CSpace
 };
 
 long mf_boot_dir_read(long images, long scratch, struct mf_boot_dir *dir)
@@ -200,57 +201,53 @@ static void image_extent(const struct elf_image *img, uint64_t *lo, uint64_t *hi
     }
 }
 
-// The TLS block for an image's first thread: [va, va + tls_bytes(img)),
-// laid out as the architecture's ABI has it. x86_64 (variant II): the
-// template ends at the thread pointer, rounded to its alignment, and the
-// thread pointer's word holds its own address; aarch64 (variant I): the
-// thread pointer has 16 reserved bytes above it, then the template.
-static uint64_t tls_offset(const struct elf_image *img)
-{
-#if defined(__x86_64__)
-    (void)img;
-    return 0;                                      // the template starts the block
-#else
-    uint64_t a = img->tls_align;
-    return (16 + a - 1) & ~(a - 1);
-#endif
-}
+// The TLS block for an image's first thread, from the page-aligned va on,
+// laid out as the architecture's ABI has it for the local-exec model:
+// x86_64 (variant II): the template ends at the thread pointer (its size
+// rounded to its alignment, the pointer aligned to 16 or more), and the
+// pointer's word holds its own address; aarch64 (variant I): the thread
+// pointer has 16 reserved bytes above it, then the template.
+struct tls_layout {
+    uint64_t tp, data, end;     // the thread pointer, the template's copy, the block's end
+};
 
-static uint64_t tls_pointer(const struct elf_image *img, uint64_t va)
+static struct tls_layout tls_layout(const struct elf_image *img, uint64_t va)
 {
+    uint64_t a = img->tls_align, size = (img->tls.memsz + a - 1) & ~(a - 1);
+    struct tls_layout t;
 #if defined(__x86_64__)
-    uint64_t a = img->tls_align;
-    return va + ((img->tls.memsz + a - 1) & ~(a - 1));
+    uint64_t align = a > 16 ? a : 16;
+    t.tp = (va + size + align - 1) & ~(align - 1);
+    t.data = t.tp - size;
+    t.end = t.tp + 16;
 #else
-    (void)img;
-    return va;
+    (void)size;
+    t.tp = va;
+    t.data = va + ((16 + a - 1) & ~(a - 1));
+    t.end = t.data + img->tls.memsz;
 #endif
-}
-
-static uint64_t tls_bytes(const struct elf_image *img)
-{
-    return tls_pointer(img, 0) + tls_offset(img) + img->tls.memsz + 16;
+    return t;
 }
 
 // Fills and maps the TLS block of l->image at va; its thread pointer in *tp.
 static long add_tls(struct load *l, const struct elf_image *img, uint64_t va, uint64_t *tp)
 {
     static uint8_t page[PAGE] __attribute__((aligned(16)));
-    uint64_t end = (va + tls_bytes(img) + PAGE - 1) & ~(PAGE - 1);
-    uint64_t data = va + tls_offset(img), data_end = data + img->tls.filesz;
-    *tp = tls_pointer(img, va);
+    struct tls_layout t = tls_layout(img, va);
+    uint64_t end = (t.end + PAGE - 1) & ~(PAGE - 1), data_end = t.data + img->tls.filesz;
+    *tp = t.tp;
     for (uint64_t p = va; p < end; p += PAGE) {
         memset(page, 0, sizeof(page));
         // The template's file bytes that land in this page.
-        uint64_t lo = data > p ? data : p, hi = data_end < p + PAGE ? data_end : p + PAGE;
+        uint64_t lo = t.data > p ? t.data : p, hi = data_end < p + PAGE ? data_end : p + PAGE;
         if (lo < hi) {
-            long r = read_image(l, img->tls.offset + (lo - data), page + (lo - p), hi - lo);
+            long r = read_image(l, img->tls.offset + (lo - t.data), page + (lo - p), hi - lo);
             if (r < 0)
                 return r;
         }
 #if defined(__x86_64__)
-        if (*tp >= p && *tp < p + PAGE)
-            memcpy(page + (*tp - p), tp, sizeof(*tp));
+        if (t.tp >= p && t.tp < p + PAGE)      // (16-byte aligned: the word lies in this page)
+            memcpy(page + (t.tp - p), &t.tp, sizeof(t.tp));
 #endif
         long r = add_page_data(l, p, MF_RIGHT_READ | MF_RIGHT_WRITE, page);
         if (r < 0)
@@ -259,10 +256,18 @@ static long add_tls(struct load *l, const struct elf_image *img, uint64_t va, ui
     return 0;
 }
 
-// Loads l->image's segments and, if it has a PT_TLS, its TLS block from
-// the page after its image (a guard page between); [*lo, *hi) covers both,
-// *tp is the block's thread pointer (0: none).
-static long load_image(struct load *l, const struct elf_image *img, uint64_t *lo, uint64_t *hi, uint64_t *tp)
+// Where an image's TLS block ends when it starts a guard page after hi.
+static uint64_t tls_end(const struct elf_image *img, uint64_t hi)
+{
+    return (tls_layout(img, hi + PAGE).end + PAGE - 1) & ~(PAGE - 1);
+}
+
+// Loads l->image's segments and, if it has a PT_TLS (or `always`: an
+// empty block, so a split process's upper half has a thread pointer too),
+// its TLS block from the page after its image (a guard page between);
+// [*lo, *hi) covers both, *tp is the block's thread pointer (0: none).
+static long load_image(struct load *l, const struct elf_image *img, uint64_t *lo, uint64_t *hi, uint64_t *tp,
+                       bool always)
 {
     image_extent(img, lo, hi);
     *tp = 0;
@@ -273,10 +278,10 @@ static long load_image(struct load *l, const struct elf_image *img, uint64_t *lo
         if (r < 0)
             return r;
     }
-    if (!img->tls.memsz)
+    if (!img->tls.memsz && !always)
         return 0;
     uint64_t va = *hi + PAGE;
-    *hi = (va + tls_bytes(img) + PAGE - 1) & ~(PAGE - 1);
+    *hi = tls_end(img, *hi);
     if (*hi > MF_STACK_TOP - MF_STACK_SIZE)
         return -E_NOEXEC;
     return add_tls(l, img, va, tp);
@@ -294,10 +299,10 @@ static long add_lower_half(struct load *l, const struct mf_boot_image *lower, lo
         return r;
     uint64_t lo, hi, tp;
     image_extent(&img, &lo, &hi);
-    uint64_t info_at = upper_hi, lower_hi_max = hi + PAGE + (img.tls.memsz ? tls_bytes(&img) + PAGE : 0);
-    if (lo < upper_hi + PAGE && upper_lo < lower_hi_max)
+    uint64_t info_at = upper_hi;
+    if (lo < upper_hi + PAGE && upper_lo < tls_end(&img, hi))
         return -E_HALF;     // the images (or the upper's info page) overlap: link them apart
-    if ((r = load_image(l, &img, &lo, &hi, &tp)) < 0)
+    if ((r = load_image(l, &img, &lo, &hi, &tp, false)) < 0)
         return r;
     if (!tp)
         return -E_NOEXEC;   // a lower half without thread-local storage has nothing to switch
@@ -339,6 +344,7 @@ static long add_lower_half(struct load *l, const struct mf_boot_image *lower, lo
     for (long s = MF_CAP_SPLIT_FIRST; s < MF_CAP_SPLIT_FIRST + MF_SPLIT_CAPS; s++)
         if (mf_cnode_identify(cspace, s) != 0)
             return -E_BUSY;
+    l->split_caps = true;       // from here on, a failure empties those slots
     r = mf_cnode_copy_to(l->self, l->thread, cspace, MF_CAP_SPLIT_THREAD, MF_RIGHT_READ | MF_RIGHT_WRITE);
     for (unsigned half = MF_HALF_LOWER; r == 0 && half <= MF_HALF_UPPER; half++) {
         r = mf_cnode_mint(l->self, l->vas, l->frame, MF_RIGHT_READ | MF_RIGHT_WRITE, half);
@@ -384,7 +390,7 @@ static long build(struct load *l, struct mf_program *p, const struct mf_load_arg
         return r;
     // 3. Its pages.
     uint64_t lo, hi, tp, arg = a->arg;
-    if ((r = load_image(l, &img, &lo, &hi, &tp)) < 0)
+    if ((r = load_image(l, &img, &lo, &hi, &tp, lower != NULL)) < 0)
         return r;
     for (uint64_t va = MF_STACK_TOP - MF_STACK_SIZE; va < MF_STACK_TOP; va += PAGE)
         if ((r = add_page(l, va, MF_RIGHT_READ | MF_RIGHT_WRITE, 0, 0, 0)) < 0)
@@ -457,6 +463,8 @@ long mf_program_load(struct mf_program *p, const struct mf_load_args *a)
         // get the memory back).
         for (long s = 0; s < MF_PROGRAM_SLOTS; s++)
             mf_cnode_delete(l.self, a->slots + s);
+        for (long s = MF_CAP_SPLIT_FIRST; l.split_caps && s < MF_CAP_SPLIT_FIRST + MF_SPLIT_CAPS; s++)
+            mf_cnode_delete(a->cspace, s);
         *p = (struct mf_program){0};
     }
     return r;
@@ -494,6 +502,12 @@ long mf_program_destroy(struct mf_program *p)
         r = mf_cnode_delete(self, p->thread);
     if (r == 0)
         r = mf_cnode_delete(self, p->exit);
+    // Its VAS and home, with the copies made of them (a split process's
+    // halves' caps), then the rest.
+    if (r == 0)
+        r = mf_cnode_revoke(p->objects, SLOT_VAS);
+    if (r == 0)
+        r = mf_cnode_revoke(p->objects, SLOT_HOME);
     if (r == 0)
         r = mf_cnode_delete(self, p->objects);
     *p = (struct mf_program){0};

@@ -16,10 +16,13 @@ enum demo_procedure {
     DEMO_FAULT,          // faults in the server
     DEMO_DESTROY,        // the server revokes everything it has, itself included
     DEMO_SPIN,           // (a) sets b = 1, then spins until a != 0 (at most ~2^32 turns) -> a
+    DEMO_TLS,            // (a: 1 = may write its thread pointer in user mode) -> the thread pointer it
+                         // started on (0 if a = 0); then sets it to DEMO_TLS_SERVER (if a = 1)
     DEMO_PROCEDURES
 };
 
 #define DEMO_BIG 200
+#define DEMO_TLS_SERVER 0x5e0000ul
 struct demo_astack {
     int64_t a, b;
     uint8_t in[DEMO_BIG];

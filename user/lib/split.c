@@ -6,22 +6,21 @@
 
 static const struct mf_split_info *split_info;
 static const struct mf_split_table *split_table;
-static uint64_t lower_tp;       // the lower half's thread pointer for this thread
+static uint64_t lower_tp;       // the lower half's thread pointer, for the first thread (the only one)
 static bool by_call;            // switch with MF_THREAD_SET_TLS even where user mode could
 
 void mf_split_switch_by_call(bool on) { by_call = on; }
 
-void mf_split_tp_write(uint64_t tp)
+long mf_split_tp_write(uint64_t tp)
 {
-    if (by_call || (split_info && !split_info->user_tls)) {
-        mf_thread_set_tls(MF_CAP_SPLIT_THREAD, MF_TLS_THREAD, tp);
-        return;
-    }
+    if (by_call || (split_info && !split_info->user_tls))
+        return mf_thread_set_tls(MF_CAP_SPLIT_THREAD, MF_TLS_THREAD, tp);
 #if defined(__x86_64__)
     __asm__ volatile("wrfsbase %0" ::"r"(tp) : "memory");
 #else
     __asm__ volatile("msr tpidr_el0, %0" ::"r"(tp) : "memory");
 #endif
+    return 0;
 }
 
 // Runs fn(a0..a3) on the lower half's thread pointer. The compiler must
@@ -30,9 +29,11 @@ void mf_split_tp_write(uint64_t tp)
 static uint64_t on_lower(mf_split_fn fn, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
 {
     uint64_t mine = mf_tp_read();
-    mf_split_tp_write(lower_tp);
+    long e = mf_split_tp_write(lower_tp);
+    if (e < 0)
+        return (uint64_t)e;     // the lower half is not entered on our thread pointer
     uint64_t r = fn(a0, a1, a2, a3);
-    mf_split_tp_write(mine);
+    mf_split_tp_write(mine);    // (if this one failed, so would have the first)
     return r;
 }
 

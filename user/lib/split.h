@@ -75,14 +75,18 @@ static inline uint64_t mf_tp_read(void)
 // malformed one, -E_INVAL when info is not the loader's). Once per process.
 long mf_split_init(const struct mf_split_info *info);
 // Upper half: lower-half function `index` of the table, called with the
-// lower half's thread pointer in place and ours back after it returns.
+// lower half's thread pointer in place and ours back after it returns
+// (-E_NOENT: no such entry; the error of MF_THREAD_SET_TLS if the pointer
+// could not be switched). From the process's first thread only: the
+// loader makes thread-local blocks for it alone, and the by-call switch
+// names it (MF_CAP_SPLIT_THREAD).
 uint64_t mf_split_call(unsigned index, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3);
 // The table mf_split_init keeps (NULL before it).
 const struct mf_split_table *mf_split_table(void);
-// Writes the calling thread's thread pointer: one instruction where the
-// CPU allows it (info->user_tls), else MF_THREAD_SET_TLS on the thread cap
-// at MF_CAP_SPLIT_THREAD.
-void mf_split_tp_write(uint64_t tp);
+// Writes the first thread's thread pointer: one instruction where the CPU
+// allows it (info->user_tls), else MF_THREAD_SET_TLS on the thread cap at
+// MF_CAP_SPLIT_THREAD (its error, if it fails).
+long mf_split_tp_write(uint64_t tp);
 // Switches by MF_THREAD_SET_TLS from now on even where the CPU allows the
 // user-mode switch (on = false: back to it). For tests and benchmarks.
 void mf_split_switch_by_call(bool on);

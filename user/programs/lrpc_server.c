@@ -64,8 +64,24 @@ static int64_t proc_spin(void *a)
     return s->a;
 }
 
+// The thread pointer a procedure starts on (the kernel gives it 0s, not
+// the client's), then one of its own, which the client must not get back.
+static int64_t proc_tls(void *a)
+{
+    struct demo_astack *s = a;
+    if (!s->a)
+        return 0;
+    uint64_t tp, mine = DEMO_TLS_SERVER;
+#if defined(__x86_64__)
+    __asm__ volatile("rdfsbase %0; wrfsbase %1" : "=&r"(tp) : "r"(mine) : "memory");
+#else
+    __asm__ volatile("mrs %0, tpidr_el0; msr tpidr_el0, %1" : "=&r"(tp) : "r"(mine) : "memory");
+#endif
+    return (int64_t)tp;
+}
+
 static const mf_lrpc_procedure procedures[DEMO_PROCEDURES] = {
-    proc_null, proc_add, proc_bigin, proc_biginout, proc_fault, proc_destroy, proc_spin,
+    proc_null, proc_add, proc_bigin, proc_biginout, proc_fault, proc_destroy, proc_spin, proc_tls,
 };
 
 // The same procedures over endpoint IPC: arguments copied in the message

@@ -437,6 +437,48 @@ static const char *stub_binding(void (*entry)(void))
     return why;
 }
 
+// Thread pointers: the procedure starts on 0s, not the client's (which
+// could point it at the client's data), and the one it sets is not the
+// client's after the return. Where user code cannot write its thread
+// pointer (no FSGSBASE), the client's pointer is still checked.
+UTEST(lrpc_server_runs_on_thread_pointers_of_its_own)
+{
+    struct mf_system_info si;
+    UCHECK(mf_system_info(&si) == 0);
+    const bool user_tls = si.flags & MF_SYSTEM_USER_TLS;
+    static uint64_t tcb[4] __attribute__((aligned(16)));
+    tcb[0] = (uint64_t)tcb;                    // the x86_64 TCB's self pointer
+    UCHECK(lrpc_demo_setup(&demo));
+    UCHECK(mf_vas_switch(LRPC_CLIENT_VAS) == 0);
+    uint64_t mine = (uint64_t)tcb, after = 0;
+    long seen = -1;
+    if (user_tls) {
+#if defined(__x86_64__)
+        __asm__ volatile("wrfsbase %0" ::"r"(mine) : "memory");
+#else
+        __asm__ volatile("msr tpidr_el0, %0" ::"r"(mine) : "memory");
+#endif
+    }
+    unsigned i;
+    struct demo_astack *s = mf_lrpc_acquire(&demo.client, &i);
+    if (s) {
+        s->a = user_tls;
+        seen = mf_lrpc_call(demo.client.binding, DEMO_TLS, i);
+        mf_lrpc_release(&demo.client, i);
+    }
+#if defined(__x86_64__)
+    if (user_tls)
+        __asm__ volatile("rdfsbase %0; wrfsbase %1" : "=&r"(after) : "r"(0ul) : "memory");
+#else
+    __asm__ volatile("mrs %0, tpidr_el0; msr tpidr_el0, xzr" : "=r"(after) : : "memory");
+#endif
+    UCHECK(mf_vas_switch(0) == 0);
+    lrpc_demo_teardown(&demo);
+    UCHECK(seen == 0);
+    UCHECK(!user_tls || after == mine);
+    return NULL;
+}
+
 UTEST(lrpc_server_sees_none_of_the_clients_registers)
 {
     const long self = MF_CAP_SELF_CNODE, ut = LRPC_CLIENT_UT;
