@@ -45,6 +45,8 @@ _Static_assert(sizeof(struct mf_ckpt_header) == 4096, "the header is one page");
 #define MF_CKPT_OBJECT_FLAG_WAS_ACTIVE 1u   // a thread that ran (or waited) when stopped: resumed afterwards
 #define MF_CKPT_OBJECT_FLAG_IN_CALL    2u   // a thread inside a call that finishes when resumed (its reply wait)
 #define MF_CKPT_OBJECT_FLAG_NO_CONTEXT 4u   // a thread never given registers: only the object
+#define MF_CKPT_OBJECT_FLAG_FRESH      8u   // a frame or segment of a split process's half left out:
+                                            // not made again (the restorer loads that half afresh)
 struct mf_ckpt_object {
     uint64_t name;                  // the object's name at the checkpoint (struct mf_cap_info)
     uint32_t type, size_bits;       // MF_OBJ_*

@@ -456,6 +456,52 @@ static long resolve_all(struct saver *s)
     return r;
 }
 
+// A split process restarted on a fresh half: the segments inside that
+// half's ranges of a split home, and the frames mapped there (in such a
+// segment, or in the home at an address of that half), are marked FRESH:
+// no pages, not made again. A frame is left out whole, whatever other
+// mappings its caps have.
+static bool in_half(const struct mf_ckpt_object *home, unsigned half, uint64_t base, uint64_t size)
+{
+    for (unsigned i = 0; i < home->segment.ranges && i < MF_HALF_RANGES_MAX; i++)
+        if (home->segment.range[i].half == half && base >= home->segment.range[i].base &&
+            base + size <= home->segment.range[i].base + home->segment.range[i].size)
+            return true;
+    return false;
+}
+
+static long leave_out_half(struct saver *s, unsigned half)
+{
+    struct mf_ckpt_work *w = s->w;
+    const struct mf_ckpt_object *home = NULL;
+    for (unsigned k = 0; k < s->h->object_count; k++)
+        if (w->objects[k].type == MF_OBJ_SEGMENT && w->objects[k].segment.home && w->objects[k].segment.ranges) {
+            if (home)
+                return -E_INVAL;        // two split homes: which one's ranges?
+            home = &w->objects[k];
+        }
+    if (!home) {
+        printf("ckpt: a fresh half was asked for, but the process has no split home\n");
+        return -E_INVAL;
+    }
+    for (unsigned k = 0; k < s->h->object_count; k++) {
+        struct mf_ckpt_object *o = &w->objects[k];
+        if (o->type == MF_OBJ_SEGMENT && !o->segment.home && in_half(home, half, o->segment.base, o->segment.size))
+            o->flags |= MF_CKPT_OBJECT_FLAG_FRESH;
+    }
+    for (unsigned i = 0; i < s->h->cap_count; i++) {
+        const struct mf_ckpt_cap *c = &w->caps[i];
+        if (c->type != MF_OBJ_FRAME || c->object == MF_CKPT_EXTERNAL || !c->map_segment)
+            continue;
+        const struct mf_ckpt_object *seg = &w->objects[c->map_segment - 1];
+        struct mf_ckpt_object *f = &w->objects[c->object - 1];
+        if ((seg->flags & MF_CKPT_OBJECT_FLAG_FRESH) ||
+            (seg == home && in_half(home, half, c->map_va, 1ul << f->size_bits)))
+            f->flags |= MF_CKPT_OBJECT_FLAG_FRESH;
+    }
+    return 0;
+}
+
 // Contexts of the stopped threads, into their records.
 static long read_contexts(struct saver *s)
 {
@@ -505,7 +551,7 @@ static long save_pages(struct saver *s, const struct mf_ckpt_store *st)
             w->hash[w->caps[i].object - 1] = i;
     for (unsigned k = 0; k < s->h->object_count; k++) {
         struct mf_ckpt_object *o = &w->objects[k];
-        if (o->type != MF_OBJ_FRAME)
+        if (o->type != MF_OBJ_FRAME || (o->flags & MF_CKPT_OBJECT_FLAG_FRESH))
             continue;
         const struct mf_ckpt_cap *c = &w->caps[w->hash[k]];
         long r = copy_out(s->p, c->cnode, c->slot, tmp, MF_RIGHT_READ);
@@ -577,6 +623,8 @@ long mf_ckpt_save(const struct mf_ckpt_process *p, const struct mf_ckpt_store *s
         r = walk(&s, add_cap);
     if (!r)
         r = resolve_all(&s);
+    if (!r && p->fresh_half)
+        r = leave_out_half(&s, p->fresh_half);
     if (!r)
         r = read_contexts(&s);
     header.object_offset = PAGE;
@@ -629,6 +677,9 @@ static const char *objects_bad(const struct mf_ckpt_header *h, const struct mf_c
         *which = k;
         if ((k < h->cnode_count) != (o->type == MF_OBJ_CNODE))
             return "the listed CNodes and only they are the first objects";
+        bool fresh = o->flags & MF_CKPT_OBJECT_FLAG_FRESH;
+        if (fresh && o->type != MF_OBJ_FRAME && (o->type != MF_OBJ_SEGMENT || o->segment.home))
+            return "only frames and segments of a half are left out (fresh), never a home";
         switch (o->type) {
         case MF_OBJ_CNODE:
         case MF_OBJ_ENDPOINT:
@@ -637,7 +688,7 @@ static const char *objects_bad(const struct mf_ckpt_header *h, const struct mf_c
         case MF_OBJ_FRAME:
             if (o->size_bits != 12 && o->size_bits != 21)
                 return "a frame is neither 4 KiB nor 2 MiB";
-            if (o->page > h->page_count || (1ull << (o->size_bits - 12)) > h->page_count - o->page)
+            if (!fresh && (o->page > h->page_count || (1ull << (o->size_bits - 12)) > h->page_count - o->page))
                 return "a frame's pages lie past the page area";
             break;
         case MF_OBJ_SEGMENT:
@@ -805,7 +856,7 @@ static long build_objects(struct restorer *r)
     for (unsigned k = 0; k < h->object_count && !e; k++) {
         const struct mf_ckpt_object *o = &obj[k];
         r->held[k] = 0;
-        if (o->type == MF_OBJ_FRAME)
+        if (o->type == MF_OBJ_FRAME || (o->flags & MF_CKPT_OBJECT_FLAG_FRESH))
             continue;
         if (o->type != MF_OBJ_CNODE && !saved_type(o->type)) {
             printf("ckpt: object %u is a %s, which images do not hold\n", k, mf_type_name(o->type));
@@ -828,7 +879,8 @@ static long build_objects(struct restorer *r)
         const struct mf_ckpt_object *o = &obj[k];
         if (o->type == MF_OBJ_VAS)
             for (unsigned i = 0; i < o->vas.count && i < 16 && !e; i++)
-                e = mf_vas_attach_segment(r->held[k], held_of(r, o->vas.segment[i]), o->vas.rights[i]);
+                if (!(obj[o->vas.segment[i] - 1].flags & MF_CKPT_OBJECT_FLAG_FRESH))
+                    e = mf_vas_attach_segment(r->held[k], held_of(r, o->vas.segment[i]), o->vas.rights[i]);
         if (o->type == MF_OBJ_SEGMENT && o->segment.pager && !e) {
             long tmp = r->env->scratch + MF_CKPT_SCRATCH_SLOTS - 1;
             e = mf_cnode_mint(SELF, held_of(r, o->segment.pager), tmp, MF_RIGHT_WRITE, o->segment.pager_badge);
@@ -849,7 +901,7 @@ static long build_frames(struct restorer *r, const struct mf_ckpt_store *st)
     long orig = r->env->scratch + MF_CKPT_SCRATCH_SLOTS - 2, tmp = orig + 1;
     for (unsigned k = 0; k < h->object_count; k++) {
         const struct mf_ckpt_object *o = &w->objects[k];
-        if (o->type != MF_OBJ_FRAME)
+        if (o->type != MF_OBJ_FRAME || (o->flags & MF_CKPT_OBJECT_FLAG_FRESH))
             continue;
         long e = make(r, o, orig);
         uint32_t crc = 0;
@@ -973,8 +1025,9 @@ static long place_caps(struct restorer *r)
         long e;
         if (c->object == MF_CKPT_EXTERNAL)
             e = external(r, c, tmp);
-        else if (r->w->objects[c->object - 1].type == MF_OBJ_FRAME)
-            continue;
+        else if (r->w->objects[c->object - 1].type == MF_OBJ_FRAME ||
+                 (r->w->objects[c->object - 1].flags & MF_CKPT_OBJECT_FLAG_FRESH))
+            continue;       // frames are placed with their mappings; a fresh half's are left out
         else if (c->badge)
             e = mf_cnode_mint(SELF, held_of(r, c->object), tmp, c->rights, c->badge);
         else

@@ -81,6 +81,11 @@ struct mf_ckpt_process {
     unsigned looses;
     struct { uint32_t cnode, slot; } external[MF_CKPT_MAX_EXTERNAL];
     unsigned externals;
+    // A split process (docs/split.md) to restart on a fresh half: that
+    // half's memory (frames mapped in its ranges of the home, segments in
+    // its ranges, and every cap to them) is left out of the image, to be
+    // loaded afresh after the restore (mf_split_reload_lower); 0: none.
+    unsigned fresh_half;
 };
 
 struct mf_ckpt_stats {

@@ -46,7 +46,16 @@ struct load {
     const struct mf_boot_image *image;
     const char *upper_name;                     // a split process: the upper half's image
     bool split_caps;                            // its caps are (being) placed in its CSpace
+    bool gaps;                                  // the objects CNode has caps already: skip them
 };
+
+// The next slot of the objects CNode a frame goes in (-E_NOMEM: none).
+static long next_free(struct load *l)
+{
+    while (l->gaps && l->next_slot < (1l << OBJECTS_BITS) && mf_cnode_identify(l->objects, l->next_slot) != 0)
+        l->next_slot++;
+    return l->next_slot < (1l << OBJECTS_BITS) ? l->next_slot : -E_NOMEM;
+}
 
 long mf_boot_dir_read(long images, long scratch, struct mf_boot_dir *dir)
 {
@@ -102,7 +111,7 @@ static long read_image(struct load *l, uint64_t offset, void *buf, uint64_t len)
 // image from file_offset at page offset `at`, mapped with `rights`.
 static long add_page(struct load *l, uint64_t va, unsigned rights, uint64_t at, uint64_t file_offset, uint64_t fill)
 {
-    if (l->next_slot >= (1l << OBJECTS_BITS))
+    if (next_free(l) < 0)
         return -E_NOMEM;    // more pages than the objects CNode holds
     long r = mf_untyped_retype(l->untyped, MF_OBJ_FRAME, 12, 1, l->self, l->frame);
     if (r < 0)
@@ -125,7 +134,7 @@ static long add_page(struct load *l, uint64_t va, unsigned rights, uint64_t at, 
 // One page of the program at va with the given contents (PAGE bytes).
 static long add_page_data(struct load *l, uint64_t va, unsigned rights, const void *data)
 {
-    if (l->next_slot >= (1l << OBJECTS_BITS))
+    if (next_free(l) < 0)
         return -E_NOMEM;
     long r = mf_untyped_retype(l->untyped, MF_OBJ_FRAME, 12, 1, l->self, l->frame);
     if (r == 0)
@@ -336,6 +345,7 @@ static long add_lower_half(struct load *l, const struct mf_boot_image *lower, lo
         .segments_base = {0, MF_SPLIT_LOWER_SEGMENTS, MF_SPLIT_UPPER_SEGMENTS},
         .segments_end = {0, MF_SPLIT_LOWER_SEGMENTS + MF_SPLIT_LOWER_SEGMENTS_SIZE,
                          MF_SPLIT_UPPER_SEGMENTS + MF_SPLIT_UPPER_SEGMENTS_SIZE},
+        .generation = 1,
     };
     if ((r = add_page_data(l, info_at, MF_RIGHT_READ, &u)) < 0)
         return r;
@@ -422,7 +432,90 @@ static long build(struct load *l, struct mf_program *p, const struct mf_load_arg
     p->thread = l->thread;
     p->exit = l->exit;
     p->pages = (uint32_t)(l->next_slot - SLOT_FIRST_FRAME);
+    p->split_info = lower ? arg : 0;
     return 0;
+}
+
+static long reload(const struct mf_split_reload *a, long info_frame, long home);
+
+long mf_split_reload_lower(const struct mf_split_reload *a)
+{
+    if (!a->image || !a->objects || !a->untyped || !a->scratch)
+        return -E_INVAL;
+    // The home, and the frame cap mapped at info_va in it.
+    static struct mf_cap_info ci;
+    long r = mf_cnode_describe(a->objects, SLOT_HOME, &ci);
+    if (r < 0)
+        return r;
+    if (ci.type != MF_OBJ_SEGMENT || !ci.segment.home)
+        return -E_INVAL;
+    uint64_t home_name = ci.object;
+    long info_slot = 0;
+    for (uint32_t s = 1; s && !info_slot;) {
+        if ((r = mf_cnode_describe(a->objects, s, &ci)) < 0)
+            return r;
+        if (ci.type == MF_OBJ_FRAME && ci.frame.segment == home_name && ci.frame.va == a->info_va)
+            info_slot = s;
+        s = ci.next;
+    }
+    if (!info_slot)
+        return -E_NOENT;
+    const long info_frame = a->scratch;
+    r = mf_cnode_copy_to(a->objects, info_slot, MF_CAP_SELF_CNODE, info_frame, MF_RIGHT_READ | MF_RIGHT_WRITE);
+    if (r == 0)
+        r = mf_cnode_copy_to(a->objects, SLOT_HOME, MF_CAP_SELF_CNODE, a->scratch + 1, MF_RIGHT_READ | MF_RIGHT_WRITE);
+    if (r == 0)
+        r = reload(a, info_frame, a->scratch + 1);
+    mf_cnode_delete(MF_CAP_SELF_CNODE, info_frame);
+    mf_cnode_delete(MF_CAP_SELF_CNODE, a->scratch + 1);
+    return r;
+}
+
+static long reload(const struct mf_split_reload *a, long info_frame, long home)
+{
+    static union {
+        struct mf_split_info info;
+        uint8_t page[PAGE];
+    } u __attribute__((aligned(16)));
+    long r = mf_frame_read(info_frame, 0, &u, PAGE);
+    if (r < 0)
+        return r;
+    struct mf_split_info *info = &u.info;
+    if (info->magic != MF_SPLIT_MAGIC)
+        return -E_INVAL;
+    struct load l = {
+        .self = MF_CAP_SELF_CNODE, .untyped = a->untyped, .images = a->images ? a->images : MF_CAP_BOOT_IMAGES,
+        .objects = a->objects, .frame = a->scratch + 2, .page = a->scratch + 3, .home = home,
+        .next_slot = SLOT_FIRST_FRAME, .cached_page = -1,
+    };
+    struct mf_boot_dir *dir = (struct mf_boot_dir *)(uint8_t[PAGE]){0};
+    long index = find_image(l.images, a->image, dir, l.frame);
+    if (index < 0)
+        return index;
+    l.image = &dir->image[index];
+    struct elf_image img;
+    uint64_t lo, hi, tp;
+    r = parse_image(&l, &img);
+    if (r < 0)
+        return r;
+    if (!img.tls.memsz)
+        return -E_NOEXEC;
+    // It must fit where the lower half was (the home's ranges are fixed).
+    image_extent(&img, &lo, &hi);
+    if (lo < info->image_base[MF_HALF_LOWER] || tls_end(&img, hi) > info->image_end[MF_HALF_LOWER])
+        return -E_HALF;
+    // Frames into the CNode's empty slots (mf_ckpt_restore left the old
+    // lower half's slots empty).
+    l.gaps = true;
+    r = load_image(&l, &img, &lo, &hi, &tp, false);
+    mf_cnode_delete(l.self, l.page);
+    mf_cnode_delete(l.self, l.frame);
+    if (r < 0)
+        return r;
+    info->lower_entry = img.entry;
+    info->tp[MF_HALF_LOWER] = tp;
+    info->generation++;
+    return mf_frame_write(info_frame, 0, &u, PAGE);
 }
 
 long mf_program_load(struct mf_program *p, const struct mf_load_args *a)

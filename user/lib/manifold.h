@@ -65,6 +65,7 @@ struct mf_program {
     long thread;           // its thread (inactive until mf_program_start)
     long exit;             // a notification its thread signals when it ends
     uint32_t pages;        // frames it was given
+    uint64_t split_info;   // a split process: where its struct mf_split_info is (else 0)
 };
 // Loads; -E_NOENT: no such image; -E_NOEXEC: not an ELF for this machine
 // (or a writable and executable segment); -E_NOMEM: the untyped is full;

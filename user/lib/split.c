@@ -8,6 +8,7 @@ static const struct mf_split_info *split_info;
 static const struct mf_split_table *split_table;
 static uint64_t lower_tp;       // the lower half's thread pointer, for the first thread (the only one)
 static bool by_call;            // switch with MF_THREAD_SET_TLS even where user mode could
+static uint64_t generation;     // of the lower half whose entry we called
 
 void mf_split_switch_by_call(bool on) { by_call = on; }
 
@@ -37,27 +38,45 @@ static uint64_t on_lower(mf_split_fn fn, uint64_t a0, uint64_t a1, uint64_t a2, 
     return r;
 }
 
+// Calls the lower half's entry (again, after a fresh lower half was loaded).
+static long enter_lower(const struct mf_split_info *info)
+{
+    split_info = info;
+    generation = info->generation;
+    lower_tp = info->tp[MF_HALF_LOWER];
+    uint64_t v = on_lower((mf_split_fn)(uintptr_t)info->lower_entry, (uint64_t)(uintptr_t)info, 0, 0, 0);
+    if ((int64_t)v < 0 && (int64_t)v > -E_ERROR_COUNT) {
+        split_table = NULL;
+        return (long)v;         // the thread pointer could not be switched
+    }
+    const struct mf_split_table *t = (const struct mf_split_table *)(uintptr_t)v;
+    if (!t || t->magic != MF_SPLIT_TABLE_MAGIC || t->count > MF_SPLIT_TABLE_MAX) {
+        split_table = NULL;
+        return -E_NOEXEC;
+    }
+    split_table = t;
+    return 0;
+}
+
 long mf_split_init(const struct mf_split_info *info)
 {
     if (!info || info->magic != MF_SPLIT_MAGIC || !info->lower_entry || !info->tp[MF_HALF_LOWER])
         return -E_INVAL;
     if (split_table)
         return 0;
-    split_info = info;
-    lower_tp = info->tp[MF_HALF_LOWER];
-    const struct mf_split_table *t =
-        (const struct mf_split_table *)(uintptr_t)on_lower((mf_split_fn)(uintptr_t)info->lower_entry,
-                                                           (uint64_t)(uintptr_t)info, 0, 0, 0);
-    if (!t || t->magic != MF_SPLIT_TABLE_MAGIC || t->count > MF_SPLIT_TABLE_MAX)
-        return -E_NOEXEC;
-    split_table = t;
-    return 0;
+    return enter_lower(info);
 }
 
 const struct mf_split_table *mf_split_table(void) { return split_table; }
 
 uint64_t mf_split_call(unsigned index, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
 {
+    // A lower half loaded afresh since (a restart): its entry first.
+    if (split_info && split_info->generation != generation) {
+        long e = enter_lower(split_info);
+        if (e < 0)
+            return (uint64_t)e;
+    }
     if (!split_table || index >= split_table->count || !split_table->fn[index])
         return (uint64_t)-E_NOENT;
     return on_lower(split_table->fn[index], a0, a1, a2, a3);

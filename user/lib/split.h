@@ -44,6 +44,11 @@ struct mf_split_info {
     uint64_t tp[3];                 // each half's thread pointer for the first thread
     uint64_t image_base[3], image_end[3];   // each half's image and TLS block in the home
     uint64_t segments_base[3], segments_end[3];  // where each half attaches its own segments
+    // 1 from the loader; one more each time the lower half is loaded
+    // afresh (mf_split_reload_lower, after a restart): mf_split_call then
+    // calls the new lower half's entry again before its call, as MANA
+    // re-initializes MPI after a restart.
+    uint64_t generation;
 };
 
 // What the lower half publishes: functions the upper half calls.
@@ -83,6 +88,25 @@ long mf_split_init(const struct mf_split_info *info);
 uint64_t mf_split_call(unsigned index, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3);
 // The table mf_split_init keeps (NULL before it).
 const struct mf_split_table *mf_split_table(void);
+// After a checkpoint that left the lower half out (struct mf_ckpt_process
+// .fresh_half) and its restore: loads the lower half's image again into
+// the restored home, inside the lower half's range, with a fresh TLS
+// block, and advances the info page's generation. `objects`: the restored
+// loader's objects CNode (the home in slot 2, the frames; the new frames
+// go in its empty slots); info_va: where the info page is (struct
+// mf_program.split_info); frames come from `untyped`; scratch: two empty
+// slots of ours (four). -E_HALF: the image does not fit the lower half's range;
+// -E_NOEXEC: not a lower half (no thread-local storage); -E_NOENT: no
+// frame mapped at info_va; -E_INVAL: that page is no split info.
+struct mf_split_reload {
+    const char *image;
+    long images;                    // 0: MF_CAP_BOOT_IMAGES
+    long objects;
+    uint64_t info_va;
+    long untyped, scratch;
+};
+long mf_split_reload_lower(const struct mf_split_reload *a);
+
 // Writes the first thread's thread pointer: one instruction where the CPU
 // allows it (info->user_tls), else MF_THREAD_SET_TLS on the thread cap at
 // MF_CAP_SPLIT_THREAD (its error, if it fails).

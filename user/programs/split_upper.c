@@ -70,11 +70,31 @@ static int bench(const struct mf_split_info *info)
     return expect == ~0ul;
 }
 
+// Checkpoint mode (user/tests/ckpt_tests.c): a call into the lower half,
+// then "ready" (the notification in slot 6) and a wait for "go" (slot 7),
+// during which the test may checkpoint the process, end it, and restore it
+// on a fresh lower half; then one more call. The exit code is the lower
+// half's counter after that call plus 16 times our own __thread counter:
+// 6 + 16 = 22 when nothing happened in between, 1 + 16 = 17 after a
+// restart on a fresh lower half (its counter starts again; ours is kept).
+static int ckpt_mode(const struct mf_split_info *info)
+{
+    if (mf_split_init(info) != 0 || call(SPLIT_LOWER_COUNT_CALLS, 5) != 5)
+        return 100;
+    count = 1;
+    if (mf_notification_signal(6) < 0 || mf_notification_wait(7) < 0)
+        return 101;
+    long n = call(SPLIT_LOWER_COUNT_CALLS, 1);
+    return n < 0 || n > 15 ? 102 : (int)(n + 16 * count);
+}
+
 int main(uint64_t arg)
 {
     const struct mf_split_info *info = (const struct mf_split_info *)arg;
     if (info && info->magic == MF_SPLIT_MAGIC && info->arg == 1)
         return bench(info);
+    if (info && info->magic == MF_SPLIT_MAGIC && info->arg == 2)
+        return ckpt_mode(info);
     const unsigned L = MF_HALF_LOWER, U = MF_HALF_UPPER;
     CHECK(info && info->magic == MF_SPLIT_MAGIC);
     // Our thread-local storage, from our template, on the loader's block.

@@ -8,6 +8,7 @@
 // with fault lines: UTEST_FAULTS.)
 #include "utest.h"
 #include "ckpt.h"
+#include "user/lib/split.h"
 #include "blk.h"
 #include "virtio_blk.h"
 #include "lib/crc32.h"
@@ -158,6 +159,95 @@ UTEST_FAULTS(checkpoint_kill_restart_finishes_the_run)
             UCHECK(es.how == EXIT_NORMAL && es.code == 0);
             UCHECK(ss.threads >= 3 && ss.pages > 30);     // main, the receiver, a worker at least: mid-run
         }
+    }
+    return NULL;
+}
+
+// ------------------------------------------------- a split process
+// Restart on a fresh lower half, as MANA re-initializes MPI: split_upper
+// in its checkpoint mode (user/programs/split_upper.c) calls its lower
+// half, then waits; the checkpoint leaves the lower half's memory out; the
+// original is ended and its memory revoked; the restore builds the upper
+// half, the lower half is loaded again from its image, and the upper half
+// calls it once more. Its exit code says what it found: the lower half's
+// counter started again (1) while its own was kept (16 x 1) = 17; run
+// without a restart, the same program exits 22.
+#define CK_SPLIT_GO 2816                // a copy of its "go" notification (slot 7)
+
+static const char *start_split(struct mf_program *p)
+{
+    if (mf_untyped_retype(UT_BACK, MF_OBJ_NOTIFICATION, 0, 1, ROOT, CK_READY) || make_cspace() ||
+        mf_untyped_retype(UT_RUN, MF_OBJ_NOTIFICATION, 0, 1, CK_CSPACE, 7))
+        return "could not make the split process's CSpace";
+    struct mf_load_args a = {.name = "split_upper", .lower = "split_lower", .arg = 2, .cspace = CK_CSPACE,
+                             .untyped = UT_RUN, .slots = CK_LOADER};
+    if (mf_program_load(p, &a) != 0 || mf_program_start(p) != 0)
+        return "could not start the split process";
+    if (mf_notification_wait_timeout(CK_READY, 500) <= 0)
+        return "the split process did not get ready";
+    return NULL;
+}
+
+static long signal_go(long cspace)
+{
+    long r = mf_cnode_copy_to(cspace, 7, ROOT, CK_SPLIT_GO, MF_RIGHT_WRITE);
+    if (r == 0)
+        r = mf_notification_signal(CK_SPLIT_GO);
+    mf_cnode_delete(ROOT, CK_SPLIT_GO);
+    return r;
+}
+
+UTEST_FAULTS(checkpoint_restarts_a_split_process_on_a_fresh_lower_half)
+{
+    clean();
+    static struct mf_ckpt_memory mem = {image, sizeof(image)};
+    struct mf_ckpt_store st;
+    mf_ckpt_memory_store(&st, &mem);
+    // Uninterrupted, for comparison: 22.
+    struct mf_program p;
+    const char *why = start_split(&p);
+    struct mf_exit_status es = {0};
+    if (!why && (signal_go(CK_CSPACE) != 0 || mf_program_wait(&p, &es) != 0))
+        why = "the split process did not run to its end";
+    if (p.thread)
+        mf_program_destroy(&p);
+    clean();
+    if (why)
+        return why;
+    UCHECK(es.how == EXIT_NORMAL && es.code == 22);
+    for (int round = 0; round < 3; round++) {
+        if ((why = start_split(&p)) != NULL) {
+            clean();
+            return why;
+        }
+        uint64_t info_va = p.split_info;
+        struct mf_ckpt_process proc;
+        victim_process(&p, &proc);
+        struct mf_ckpt_stats whole, fresh, rs;
+        long r = mf_ckpt_save(&proc, &st, &work, CK_SCRATCH_SAVE, &whole);
+        proc.fresh_half = MF_HALF_LOWER;
+        if (r == 0)
+            r = mf_ckpt_save(&proc, &st, &work, CK_SCRATCH_SAVE, &fresh);
+        mf_program_destroy(&p);
+        mf_cnode_revoke(ROOT, UT_RUN);
+        for (long s = CK_CSPACE; s < CK_CSPACE + 8; s++)
+            mf_cnode_delete(ROOT, s);
+        if (r == 0)
+            r = restore(&st, &rs);
+        struct mf_split_reload rl = {.image = "split_lower", .objects = CK_OUT_CNODES + 1, .info_va = info_va,
+                                     .untyped = UT_BACK, .scratch = CK_SCRATCH_BACK};
+        long reloaded = r == 0 ? mf_split_reload_lower(&rl) : r;
+        long go = reloaded == 0 ? signal_go(CK_OUT_CNODES) : reloaded;
+        long exited = go == 0 ? mf_notification_wait_timeout(CK_OUT_LOOSE + 1, 3000) : go;
+        es = (struct mf_exit_status){0};
+        long sr = mf_thread_exit_status(CK_OUT_LOOSE, &es);
+        printf("# round %d: whole image %lu pages, without the lower half %lu; restore %ld, reload %ld, "
+               "exit %ld/%ld how %u code %d\n", round, (unsigned long)whole.pages, (unsigned long)fresh.pages, r,
+               reloaded, exited, sr, es.how, es.code);
+        clean();
+        UCHECK(r == 0 && reloaded == 0 && exited > 0 && sr == 0);
+        UCHECK(fresh.pages < whole.pages);
+        UCHECK(es.how == EXIT_NORMAL && es.code == 17);
     }
     return NULL;
 }
