@@ -12,6 +12,7 @@
 // node[n].crc is the CRC-32 (lib/crc32.h) of the record and its frames;
 // header_crc that of the header with header_crc zero.
 #pragma once
+#include <stddef.h>
 #include "node.h"
 
 #define DSM_REPO_MAGIC "MFDSMR1\n"
@@ -59,6 +60,10 @@ struct dsm_repo_node {
     struct barrier_state barrier;       // node 0: no arrival (a checkpoint follows a barrier)
 };
 #define DSM_REPO_RECORD_SPAN ((sizeof(struct dsm_repo_node) + DSM_PAGE - 1) & ~(DSM_PAGE - 1))
+_Static_assert(sizeof(struct dsm_repo_node) == 67960 && offsetof(struct dsm_repo_node, progress) == 40 &&
+               offsetof(struct dsm_repo_node, frame_index) == 1088 && offsetof(struct dsm_repo_node, page) == 4224 &&
+               offsetof(struct dsm_repo_node, dir) == 16512 && offsetof(struct dsm_repo_header, node) == 80 &&
+               offsetof(struct dsm_repo_header, header_crc) == 208, "what tools/dsm-inspect reads");
 _Static_assert(sizeof(struct page) == 48 && sizeof(struct directory) == 128 &&
                sizeof(struct lock_state) == 2072 && sizeof(struct barrier_state) == 2104,
                "the protocol structures' layout is part of the format");
