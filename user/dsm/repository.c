@@ -88,10 +88,11 @@ static bool node_idle(uint64_t *wakeups)
     return true;
 }
 
-// Every engine idle in two passes a tick apart, none woken in between:
-// each was asleep with nothing to do over an interval all the intervals
-// share, and only a running engine (or an application, all parked) sends
-// or posts anything. -E_BUSY after `ticks`.
+// Every engine idle in two passes in a row, none woken in between: each
+// was asleep with nothing to do over an interval all the intervals share,
+// and only a running engine (or an application, all parked) sends or posts
+// anything. The confirming pass follows at once; a pass that finds work
+// gives the engines a tick. -E_BUSY after `ticks` passes.
 static long quiesce(unsigned nodes, long ticks)
 {
     uint64_t before[DSM_MAX_NODES], now[DSM_MAX_NODES];
@@ -110,9 +111,10 @@ static long quiesce(unsigned nodes, long ticks)
         }
         if (idle && was_idle && memcmp(before, now, nodes * sizeof(now[0])) == 0)
             return 0;
+        if (!idle || was_idle)
+            mf_sleep(1);
         was_idle = idle;
         memcpy(before, now, sizeof(before));
-        mf_sleep(1);
     }
     printf("dsm: repository: node %u did not become idle in %ld ticks\n", busy, ticks);
     return -E_BUSY;

@@ -78,8 +78,8 @@ static void jacobi(struct dsm_thread *t, uint64_t unused)
     dsm_barrier(t);
 }
 
-static const struct dsm_config config = {.nodes = NODES, .pages = PAGES, .model = DSM_RELEASE,
-                                         .transport = DSM_TRANSPORT_LRPC};
+static struct dsm_config config = {.nodes = NODES, .pages = PAGES, .model = DSM_RELEASE,
+                                   .transport = DSM_TRANSPORT_LRPC};
 
 // Runs the Jacobi on the instance there is; its checksum, or 0 if it did
 // not finish or the instance broke an invariant.
@@ -160,7 +160,7 @@ static uint64_t restarted_run(const struct mf_ckpt_store *st, long *error)
     if (*error)
         return 0;
     uint64_t h = 0;
-    if (c.nodes != NODES || c.pages != PAGES || c.model != DSM_RELEASE)
+    if (c.nodes != NODES || c.pages != PAGES || c.model != DSM_RELEASE || c.transport != config.transport)
         printf("# the restart has another configuration: %u nodes, %u pages\n", c.nodes, c.pages);
     else
         h = run_jacobi(NO_CHECKPOINT);
@@ -185,25 +185,33 @@ static uint8_t saved[REPO_BYTES] __attribute__((aligned(4096)));
 static uint8_t work[REPO_BYTES] __attribute__((aligned(4096)));
 static struct mf_ckpt_memory saved_memory = {saved, sizeof(saved)}, work_memory = {work, sizeof(work)};
 
+// Over each transport whose state a repository can hold: LRPC (inbox
+// rings in node memory) and shared rings (in the bindings' segments).
 UTEST(dsm_repository_restart_finishes_the_jacobi_in_the_same_boot)
 {
+    static const enum dsm_transport_kind transports[] = {DSM_TRANSPORT_LRPC, DSM_TRANSPORT_RINGS};
     struct mf_ckpt_store st;
     mf_ckpt_memory_store(&st, &saved_memory);
-    uint64_t reference = reference_run();
-    UCHECK(reference != 0);
-    uint64_t checkpointed = checkpointed_run(&st);
-    printf("# uninterrupted %016lx, checkpointed at step %u %016lx\n", (unsigned long)reference, CHECKPOINT_AT,
-           (unsigned long)checkpointed);
-    UCHECK(checkpointed == reference);
-    long error;
-    uint64_t restarted = restarted_run(&st, &error);
-    if (error)
-        printf("# restart: %s\n", mf_strerror(error));
-    printf("# restarted from step %u: %016lx\n", CHECKPOINT_AT, (unsigned long)restarted);
-    UCHECK(error == 0 && restarted == reference);
-    // A repository is not used up: the same one restarts again.
-    UCHECK(restarted_run(&st, &error) == reference);
-    return NULL;
+    const char *why = NULL;
+    for (unsigned i = 0; i < sizeof(transports) / sizeof(transports[0]) && !why; i++) {
+        config.transport = transports[i];
+        uint64_t reference = reference_run();
+        uint64_t checkpointed = reference ? checkpointed_run(&st) : 0;
+        long error = -E_INVAL;
+        uint64_t restarted = checkpointed ? restarted_run(&st, &error) : 0;
+        if (error)
+            printf("# restart: %s\n", mf_strerror(error));
+        printf("# transport %u: uninterrupted %016lx, checkpointed at step %u %016lx, restarted %016lx\n",
+               transports[i], (unsigned long)reference, CHECKPOINT_AT, (unsigned long)checkpointed,
+               (unsigned long)restarted);
+        if (!reference || checkpointed != reference || restarted != reference)
+            why = "a checksum differs from the uninterrupted run's";
+        // A repository is not used up: the same one restarts again.
+        else if (restarted_run(&st, &error) != reference)
+            why = "the second restart from the repository differs";
+    }
+    config.transport = DSM_TRANSPORT_LRPC;
+    return why;
 }
 
 // Changes to a copy of the repository (`work`), with checksums made right
@@ -324,6 +332,50 @@ UTEST(dsm_repository_damaged_is_refused_and_a_changed_page_shows)
     uint64_t h = restarted_run(&st, &error);
     printf("# a grid word changed in %u copies: %016lx\n", changed, (unsigned long)h);
     UCHECK(error == 0 && h != 0 && h != reference);
+    return NULL;
+}
+
+// dsm_checkpoint without a target, and at a barrier some node passed
+// without it: every application that called it gets the error and goes on.
+static volatile long park_result[DSM_MAX_NODES];
+
+static void park_all(struct dsm_thread *t, uint64_t progress)
+{
+    park_result[dsm_self(t)] = dsm_checkpoint(t, progress);
+}
+
+static void park_one(struct dsm_thread *t, uint64_t progress)
+{
+    if (dsm_self(t) == 0)
+        park_result[0] = dsm_checkpoint(t, progress);
+    else
+        dsm_barrier(t);         // the same barrier, and gone
+}
+
+UTEST(dsm_repository_checkpoint_needs_a_target_and_every_node)
+{
+    struct mf_ckpt_store st;
+    mf_ckpt_memory_store(&st, &work_memory);
+    const struct dsm_config two = {.nodes = 2, .pages = 4, .model = DSM_RELEASE, .transport = DSM_TRANSPORT_LRPC};
+    UCHECK(dsm_start(&two));
+    park_result[0] = park_result[1] = 1;
+    long r1 = dsm_run(park_all, 7);
+    long no_target[2] = {park_result[0], park_result[1]};
+    dsm_repository_target(&st);
+    park_result[0] = park_result[1] = 1;
+    long r2 = dsm_run(park_one, 7);
+    long one = park_result[0];
+    park_result[0] = park_result[1] = 1;
+    long r3 = dsm_run(park_all, 7);         // and with every node, it is written
+    dsm_repository_target(NULL);
+    dsm_stop();
+    printf("# no target: %ld %ld; one node of two: %ld; both: %ld %ld\n", no_target[0], no_target[1], one,
+           (long)park_result[0], (long)park_result[1]);
+    UCHECK(r1 == 0 && no_target[0] == -E_NOENT && no_target[1] == -E_NOENT);
+    UCHECK(r2 == 0 && one == -E_INVAL);
+    UCHECK(r3 == 0 && park_result[0] == 0 && park_result[1] == 0);
+    const struct dsm_repo_header *h = (const struct dsm_repo_header *)work;
+    UCHECK(h->nodes == 2 && ((const struct dsm_repo_node *)(work + h->node[1].offset))->progress == 7);
     return NULL;
 }
 
