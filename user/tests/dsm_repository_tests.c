@@ -78,6 +78,8 @@ static void jacobi(struct dsm_thread *t, uint64_t unused)
     dsm_barrier(t);
 }
 
+static void print_ms(const char *what, uint64_t cycles);
+
 static struct dsm_config config = {.nodes = NODES, .pages = PAGES, .model = DSM_RELEASE,
                                    .transport = DSM_TRANSPORT_LRPC};
 
@@ -106,10 +108,14 @@ static uint64_t run_jacobi(unsigned checkpoint_at)
 }
 
 // The checksum of a run nobody interrupted, on a fresh instance.
+static uint64_t fresh_start_cycles;     // dsm_start's time, to compare with a restart's
+
 static uint64_t reference_run(void)
 {
+    uint64_t start = mf_arch_cycles();
     if (!dsm_start(&config))
         return 0;
+    fresh_start_cycles = mf_arch_cycles() - start;
     uint64_t h = run_jacobi(NO_CHECKPOINT);
     dsm_stop();
     return h;
@@ -201,9 +207,11 @@ UTEST(dsm_repository_restart_finishes_the_jacobi_in_the_same_boot)
         uint64_t restarted = checkpointed ? restarted_run(&st, &error) : 0;
         if (error)
             printf("# restart: %s\n", mf_strerror(error));
-        printf("# transport %u: uninterrupted %016lx, checkpointed at step %u %016lx, restarted %016lx\n",
+        printf("# transport %u: uninterrupted %016lx, checkpointed at step %u %016lx, restarted %016lx;",
                transports[i], (unsigned long)reference, CHECKPOINT_AT, (unsigned long)checkpointed,
                (unsigned long)restarted);
+        print_ms("a fresh instance booted in", fresh_start_cycles);
+        printf("\n");
         if (!reference || checkpointed != reference || restarted != reference)
             why = "a checksum differs from the uninterrupted run's";
         // A repository is not used up: the same one restarts again.
