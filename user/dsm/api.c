@@ -27,6 +27,30 @@ void dsm_lock(struct dsm_thread *t, unsigned lock) { (void)t; port_call(PORT_APP
 void dsm_unlock(struct dsm_thread *t, unsigned lock) { (void)t; port_call(PORT_APP, OP_UNLOCK, lock, 0, 0); }
 uint64_t dsm_barrier(struct dsm_thread *t) { (void)t; return (uint64_t)port_call(PORT_APP, OP_BARRIER, 0, 0, 0); }
 
+// A coordinated checkpoint (repository.c): after the barrier every node's
+// writes are released and acquired; the thread leaves its progress word
+// in its handle (root task memory) and parks until the root task, seeing
+// every node parked, has waited for the engines to be idle and written the
+// repository.
+long dsm_checkpoint(struct dsm_thread *t, uint64_t progress)
+{
+    dsm_barrier(t);
+    t->progress = progress;
+    t->checkpoint_result = -E_AGAIN;
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    mf_notification_signal(CAP_PARKED);
+    mf_notification_wait(CAP_PARK_WAKE);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    return t->checkpoint_result;
+}
+
+bool dsm_resumed(struct dsm_thread *t, uint64_t *progress)
+{
+    if (t->resumed && progress)
+        *progress = t->resume_progress;
+    return t->resumed;
+}
+
 void dsm_sync(struct dsm_thread *t, const volatile void *addr, size_t len, uint64_t date)
 {
     (void)t;

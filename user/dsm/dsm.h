@@ -189,6 +189,47 @@ long dsm_write(struct dsm_thread *t, volatile void *addr, const void *in, size_t
 // Whether node n is alive as far as this node knows.
 bool dsm_peer_alive(struct dsm_thread *t, unsigned n);
 
+// ------------------------------------------------------------- repository
+// A coordinated checkpoint of the whole instance at a barrier, and a
+// restart from it, in this boot or a later one (repository.c; docs/dsm.md
+// "Repository"). Not with the link transport.
+struct mf_ckpt_store;                   // user/lib/ckpt.h
+struct dsm_repository_stats {
+    uint64_t bytes;                     // the repository's size
+    uint32_t nodes, frames;             // pool frames saved (copies, twins), all nodes
+    uint64_t date;                      // the highest Lamport clock recorded
+    uint64_t quiesce_cycles;            // save: waiting for every engine to be idle
+    uint64_t record_cycles;             //   copying every node's state and frames
+    uint64_t write_cycles;              //   writing the store
+    uint64_t frozen_cycles;             //   every application parked, until let go
+    uint64_t read_cycles;               // restart: reading and checking the store
+    uint64_t start_cycles;              //   booting the nodes, which take their records
+    uint64_t check_cycles;              //   dsm_check on the restored instance
+};
+// Root side: where the next checkpoint goes (a copy of *s is kept; NULL:
+// nowhere, and dsm_checkpoint gives -E_NOENT).
+void dsm_repository_target(const struct mf_ckpt_store *s);
+// The figures of the last checkpoint written.
+void dsm_repository_stats(struct dsm_repository_stats *out);
+// Root side: starts an instance from the repository in `s`, with the
+// configuration it records (out, if not NULL), every node's protocol state,
+// copies and mappings as they were; its applications see dsm_resumed. The
+// restored instance must pass dsm_check. 0; -E_NOEXEC: not a repository
+// (magic, version, architecture, layout); -E_INVAL: a checksum, a record
+// or the restored instance is wrong (a console line says which); -E_NOMEM:
+// larger than the staging buffer; or the store's error. Nothing is left
+// running on failure.
+long dsm_restart(const struct mf_ckpt_store *s, struct dsm_config *out, struct dsm_repository_stats *stats);
+// Application side, on every node at the same point of the program: a
+// barrier, then the whole instance is recorded to the target with `progress`
+// (this node's word, e.g. the next iteration); returns once it is written:
+// 0, or the save's -E_* (-E_NOENT: no target; -E_INVAL: not every node's
+// application took part; -E_BUSY: the engines did not become idle).
+long dsm_checkpoint(struct dsm_thread *t, uint64_t progress);
+// Whether this instance was restarted from a repository; then *progress
+// is what this node's application passed to dsm_checkpoint.
+bool dsm_resumed(struct dsm_thread *t, uint64_t *progress);
+
 // Benchmarks (bench.c, apps.c): BENCH lines for fault latencies, Xfetch,
 // message counts per model, Jacobi and matrix multiply on 1, 2 and 4 nodes.
 void run_dsm_benchmarks(void);

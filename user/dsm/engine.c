@@ -467,7 +467,7 @@ void engine_main(uint64_t boot)
     bool ok = map_fixed(b) && map_pool(b->pool_frames);
     if (ok) {
         node_init(b);
-        ok = make_bells(b->nodes) && transport()->serve() &&
+        ok = (!b->restore || repository_apply(b->restore)) && make_bells(b->nodes) && transport()->serve() &&
              mf_untyped_retype(CAP_UNTYPED, MF_OBJ_THREAD, 0, 1, CAP_SELF, CAP_FAULT_THREAD) == 0 &&
              mf_thread_set_sched(CAP_FAULT_THREAD, MF_SCHED_FIXED, b->cpu) == 0 &&
              mf_thread_start(CAP_FAULT_THREAD, fault_thread, b->fault_stack, b->fault_stack_size, 0) == 0;
@@ -498,7 +498,12 @@ void engine_main(uint64_t boot)
             mf_yield();         // a receiver's ring is full: let its engine drain it
         else if (holding)
             mf_sleep(1);        // a hold ends at the next tick; the faulting thread runs meanwhile
-        else
+        else {
+            // Idle: what the root task's repository waits for (repository.c).
+            __atomic_store_n(&NODE->asleep, 1, __ATOMIC_RELEASE);
             mf_notification_wait(CAP_DOORBELL);
+            __atomic_fetch_add(&NODE->wakeups, 1, __ATOMIC_ACQ_REL);
+            __atomic_store_n(&NODE->asleep, 0, __ATOMIC_RELEASE);
+        }
     }
 }

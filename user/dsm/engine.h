@@ -3,6 +3,8 @@
 #pragma once
 #include "link.h"
 
+struct dsm_repo_node;     // repository.h
+
 // Written by the engine while it boots, read by the root task.
 struct engine_status {
     volatile uint32_t failed;
@@ -20,17 +22,30 @@ struct engine_boot {
     size_t fault_stack_size, link_stack_size, tick_stack_size;
     struct dsm_link_config link;
     struct engine_status *status;
+    // Restart (repository.c): the node's record in a checked repository,
+    // in the root task's memory, applied before the node is reachable; NULL
+    // for a fresh node.
+    const struct dsm_repo_node *restore;
 };
 
 void engine_main(uint64_t boot);
+// Engine side of a restart: makes this fresh node the recorded one (its
+// protocol state, its copies, its mappings). False if a mapping failed.
+bool repository_apply(const struct dsm_repo_node *r);
 
 // Local threads' side of a port: post an operation, ring the doorbell and
 // wait for the engine's result.
 int64_t port_call(unsigned port, unsigned op, uint64_t a0, uint64_t a1, uint64_t a2);
 
-// An application thread's handle: which node it runs in.
+// An application thread's handle: which node it runs in. It lives in the
+// root task's memory (setup.c), so the root task reads what the thread
+// leaves there at a checkpoint and writes the result back.
 struct dsm_thread {
     unsigned node, nodes;
+    bool resumed;                   // the instance was restarted from a repository
+    uint64_t resume_progress;       // what this node's application saved then
+    volatile uint64_t progress;     // dsm_checkpoint's word, for the repository
+    volatile long checkpoint_result;
 };
 
 // Node memory outside the pool, in pages, for `nodes` nodes (what
@@ -50,5 +65,14 @@ static inline unsigned node_fixed_pages(unsigned nodes, bool link)
 // Root side (setup.c): enter node n's VAS to look at its state, as a
 // debugger would (switch back with mf_vas_switch(0)); the nodes' count.
 bool dsm_enter(unsigned n);
+// Starts an instance whose nodes take their state from `records` (node n
+// from records[n], checked by the caller) while they boot; progress[n] is
+// what dsm_resumed gives node n's applications.
+bool dsm_start_restored(const struct dsm_config *c, const struct dsm_repo_node *const *records,
+                        const uint64_t *progress);
+// Root side, from dsm_run: every node's application is parked in
+// dsm_checkpoint; progress[n] is what node n's passed. Writes the
+// repository to the target store; 0 or -E_*.
+long repository_checkpoint(const struct dsm_config *c, const uint64_t *progress);
 unsigned dsm_node_count(void);
 uint32_t dsm_local_nodes(void);     // the nodes built in this instance (bit n)

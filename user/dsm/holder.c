@@ -30,12 +30,13 @@ void frame_free(int f)
     self->frames_used--;
 }
 
-// Makes our segment map page p with `access` (the copy must exist).
-void map_app(unsigned p, unsigned access)
+// Makes our segment map page p with `access` (the copy must exist); false
+// if the kernel refused (printed).
+bool map_app(unsigned p, unsigned access)
 {
     struct page *pg = &NODE->page[p];
     if (access == pg->access)
-        return;
+        return true;
     long cap = CAP_POOL_APP + pg->frame, r;
     unsigned rights = MF_RIGHT_READ | (access == ACC_WRITE ? MF_RIGHT_WRITE : 0);
     if (access == ACC_NONE)
@@ -48,6 +49,7 @@ void map_app(unsigned p, unsigned access)
         printf("dsm: node %u: page %u: mapping %u -> %u failed: %s\n", NODE->id, p, pg->access, access,
                mf_strerror(r));
     pg->access = (uint8_t)access;
+    return r == 0;
 }
 
 // Forgets our copy of p (not the reference, if we are its manager).

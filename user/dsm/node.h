@@ -65,6 +65,8 @@ enum node_slot {           // CAP_*: slots of a node's CNode
     CAP_PEER_BELL = 40,                   // + n: node n's doorbell, badged for us
     CAP_RING_BELL = 48,                   // + n: our doorbell, badged for sender n
     CAP_PORT_BELL = 56,                   // + port: our doorbell, badged for a port
+    CAP_PARKED = 58,                      // the root task's: our application parked at a checkpoint
+    CAP_PARK_WAKE = 59,                   //   and waits on this until the repository is written
     CAP_PORT_WAKE = 60,                   // + port: the port's thread waits on it
     CAP_LINK_EVENT = 62,                  // our doorbell, badged BELL_LINK
     CAP_FIXED_FRAMES = 64,                // node memory outside the pool
@@ -221,6 +223,7 @@ enum port_op { OP_NONE, OP_FAULT, OP_LOCK, OP_UNLOCK, OP_BARRIER, OP_SYNC, OP_SE
 #define PORT_FAULT 0
 #define PORT_APP 1
 #define PORTS 2
+_Static_assert(CAP_PORT_BELL + PORTS <= CAP_PARKED && CAP_PARK_WAKE < CAP_PORT_WAKE, "park slots fit");
 
 // A step of a port's operation that a reply answers: a page's diff to
 // flush (and with WORK_FLUSH_DROP the copy given up), or a request for
@@ -317,6 +320,11 @@ struct node {
     struct dsm_link_config link;    // DSM_TRANSPORT_LINK
     void *link_stack, *tick_stack;  // the link thread's and its ticker's (root task memory)
     size_t link_stack_size, tick_stack_size;
+    // For the root task's repository (repository.c): the engine is blocked
+    // on its doorbell with nothing left to do (set just before the wait),
+    // and how many times it has woken from it.
+    volatile uint32_t asleep;
+    volatile uint64_t wakeups;
 };
 _Static_assert(sizeof(struct node) <= OFF_RINGS - OFF_CONTROL, "struct node fits its area");
 
@@ -361,7 +369,7 @@ void holder_drop_copy(unsigned p);
 size_t holder_take_diff(unsigned p, uint8_t *out, bool stop);
 int frame_alloc(void);
 void frame_free(int f);
-void map_app(unsigned p, unsigned access);
+bool map_app(unsigned p, unsigned access);
 
 // release.c: release, acquire, sync, model changes.
 void port_pump(unsigned port);          // sends work up to the window; continues when all is answered

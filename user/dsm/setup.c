@@ -18,13 +18,19 @@
 #define ROOT MF_CAP_SELF_CNODE
 #define SLOT(n, k) (DSM_SLOTS_NODE + 16 * (long)(n) + (k))
 enum { R_CNODE, R_VAS, R_SEGMENT, R_MEMORY, R_ASTACKS, R_BINDING, R_DOORBELL, R_DOORBELL_ROOT, R_FAULT_EP,
-       R_FAULT_EP_BADGED, R_ENGINE, R_APP, R_DONE_BADGED, R_STOPPING };
+       R_FAULT_EP_BADGED, R_ENGINE, R_APP, R_DONE_BADGED, R_STOPPING, R_PARKED_BADGED, R_PARK_WAKE, R_SLOTS };
+_Static_assert(R_SLOTS <= 16, "a node's root-side slots fit their 16");
+// DSM_SLOT_DONE's bits: node n's engine booted or application returned
+// (1 << n), node n's application parked in dsm_checkpoint (1 << (PARKED + n)).
+#define PARKED 16
 #define NODE_UNTYPED_BITS 21
 
 static struct {
     struct dsm_config config;
     uint32_t local;             // the nodes built here (bit n)
     bool running;
+    bool resumed;                       // restarted from a repository (dsm_start_restored)
+    uint64_t resume_progress[DSM_MAX_NODES];
     struct engine_boot boot[DSM_MAX_NODES];
     struct engine_status status[DSM_MAX_NODES];
 } dsm;
@@ -101,6 +107,9 @@ static bool build_node(unsigned n)
                              retype(DSM_UT_OBJECTS, MF_OBJ_THREAD, 0, SLOT(n, R_APP)));
     STEP("hand it its capabilities",
          mf_cnode_mint(ROOT, DSM_SLOT_DONE, SLOT(n, R_DONE_BADGED), MF_RIGHT_WRITE, 1ul << n) == 0 &&
+         mf_cnode_mint(ROOT, DSM_SLOT_DONE, SLOT(n, R_PARKED_BADGED), MF_RIGHT_WRITE, 1ul << (PARKED + n)) == 0 &&
+         retype(DSM_UT_OBJECTS, MF_OBJ_NOTIFICATION, 0, SLOT(n, R_PARK_WAKE)) &&
+         give(n, SLOT(n, R_PARKED_BADGED), CAP_PARKED) && give(n, SLOT(n, R_PARK_WAKE), CAP_PARK_WAKE) &&
          give(n, vas, CAP_VAS) && give(n, SLOT(n, R_SEGMENT), CAP_SEGMENT) &&
          give(n, SLOT(n, R_MEMORY), CAP_MEMORY) && give(n, SLOT(n, R_ASTACKS), CAP_ASTACKS) &&
          give(n, SLOT(n, R_BINDING), CAP_BINDING) && give(n, SLOT(n, R_DOORBELL), CAP_DOORBELL) &&
@@ -166,7 +175,25 @@ static bool boot_phase(uint32_t all, const char *what)
     return true;
 }
 
+static bool start_instance(const struct dsm_config *c, const struct dsm_repo_node *const *restore);
+
 bool dsm_start(const struct dsm_config *c)
+{
+    return start_instance(c, NULL);
+}
+
+bool dsm_start_restored(const struct dsm_config *c, const struct dsm_repo_node *const *records,
+                        const uint64_t *progress)
+{
+    if (!start_instance(c, records))
+        return false;
+    dsm.resumed = true;
+    for (unsigned n = 0; n < c->nodes; n++)
+        dsm.resume_progress[n] = progress[n];
+    return true;
+}
+
+static bool start_instance(const struct dsm_config *c, const struct dsm_repo_node *const *restore)
 {
     struct mf_system_info si;
     if (c->nodes < 1 || c->nodes > DSM_MAX_NODES || c->pages < 1 || c->pages > DSM_MAX_PAGES ||
@@ -190,6 +217,7 @@ bool dsm_start(const struct dsm_config *c)
     dsm.config = *c;
     dsm.local = local;
     dsm.running = true;
+    dsm.resumed = false;
     dsm_transport_lrpc_export();
     if (link && !c->link.region)
         memset(dsm_standin_region, 0, sizeof(dsm_standin_region));
@@ -211,7 +239,8 @@ bool dsm_start(const struct dsm_config *c)
                                            .fault_stack = fault_stacks[n], .fault_stack_size = sizeof(fault_stacks[n]),
                                            .link_stack = link_stacks[n], .link_stack_size = sizeof(link_stacks[n]),
                                            .tick_stack = tick_stacks[n], .tick_stack_size = sizeof(tick_stacks[n]),
-                                           .link = c->link, .status = &dsm.status[n]};
+                                           .link = c->link, .status = &dsm.status[n],
+                                           .restore = restore ? restore[n] : NULL};
         dsm.boot[n].cpu = node_cpu(n);
         if (!build_node(n) || !pin(n, dsm.boot[n].cpu))
             return false;
@@ -244,6 +273,37 @@ bool dsm_start(const struct dsm_config *c)
     return boot_phase(all, "connect");
 }
 
+// Waits for the applications of `mask` to return, as wait_done_missing
+// does; meanwhile, once every one of them has parked in dsm_checkpoint,
+// writes the repository and lets them go on (each gets the result). A
+// checkpoint must have every node of the instance: one of a run on fewer
+// nodes gets -E_INVAL. Ticks without news count towards `ticks`.
+static uint32_t wait_apps(uint32_t mask, long ticks)
+{
+    uint32_t seen = 0, parked = 0;
+    for (long t = 0;; t++) {
+        uint64_t bits = (uint64_t)mf_notification_poll(DSM_SLOT_DONE);
+        seen |= (uint32_t)bits & 0xff;
+        parked |= (uint32_t)(bits >> PARKED) & 0xff;
+        if (parked && ((parked | seen) & mask) == mask) {
+            uint64_t progress[DSM_MAX_NODES] = {0};
+            for (unsigned n = 0; n < dsm.config.nodes; n++)
+                progress[n] = starts[n].thread.progress;
+            long r = parked == dsm.local ? repository_checkpoint(&dsm.config, progress) : -E_INVAL;
+            for (unsigned n = 0; n < dsm.config.nodes; n++)
+                if (parked >> n & 1) {
+                    starts[n].thread.checkpoint_result = r;
+                    mf_notification_signal(SLOT(n, R_PARK_WAKE));
+                }
+            parked = 0;
+            t = 0;
+        }
+        if ((seen & mask) == mask || t >= ticks)
+            return mask & ~seen;
+        mf_sleep(1);
+    }
+}
+
 long dsm_run_on(uint32_t mask, dsm_app app, uint64_t arg)
 {
     if (!dsm.running)
@@ -252,15 +312,16 @@ long dsm_run_on(uint32_t mask, dsm_app app, uint64_t arg)
     for (unsigned n = 0; n < dsm.config.nodes; n++) {
         if (!(mask & 1u << n))
             continue;
-        starts[n] = (struct app_start){.app = app, .arg = arg, .thread = {.node = n, .nodes = dsm.config.nodes},
-                                       .cpu = -2};
+        starts[n] = (struct app_start){.app = app, .arg = arg, .cpu = -2,
+                                       .thread = {.node = n, .nodes = dsm.config.nodes, .resumed = dsm.resumed,
+                                                  .resume_progress = dsm.resume_progress[n]}};
         // Below the engines and fault threads: protocol work never waits
         // behind a computing application thread.
         if (!start_in_node(n, SLOT(n, R_APP), app_main, app_stacks[n], sizeof(app_stacks[n]),
                            (uint64_t)(uintptr_t)&starts[n], 9))
             return -E_INVAL;
     }
-    uint32_t missing = wait_done_missing(mask, 6000);   // 60 s
+    uint32_t missing = wait_apps(mask, 6000);   // 60 s without progress
     if (missing)
         printf("dsm: the application has not ended after 60 s on nodes %#x\n", missing);
     return missing ? -E_AGAIN : 0;

@@ -9,8 +9,7 @@
 #include "utest.h"
 #include "ckpt.h"
 #include "user/lib/split.h"
-#include "blk.h"
-#include "virtio_blk.h"
+#include "test_disk.h"
 #include "lib/crc32.h"
 #include "lib/string.h"
 #include "user/root/root.h"
@@ -424,58 +423,15 @@ UTEST(describe_names_objects_and_shows_state_through_read)
 
 // ---------------------------------------------------------------- on disk
 // The image goes to the data disk through the block service (blkd), from
-// sector CK_DISK_SECTOR; tools/qemu then checks it with tools/ckpt-inspect
-// and boots the machine again on the same disk with `ckpt-reboot` on the
-// command line, where the second test restores it: the victim finishes
-// its run in a machine that never ran it.
-#define CK_DISK_SECTOR 1024
-#define CK_BLKD_UT (MF_CAP_UNTYPED_BASE + 1)
-#define CK_BLKD_CNODE 3902
-#define CK_BLK_SERVICE 3966
-#define CK_BLK_SESSION 3967
-#define CK_BLK_BASE 0xa0000000ul
-
-static struct mf_blk blk;
-static long blk_server, blk_frame;
+// sector TEST_DISK_CKPT_SECTOR (test_disk.h); tools/qemu then checks it
+// with tools/ckpt-inspect and boots the machine again on the same disk with
+// `ckpt-reboot` on the command line, where the second test restores it:
+// the victim finishes its run in a machine that never ran it.
+#define CK_DISK_SECTOR TEST_DISK_CKPT_SECTOR
 
 static const char *blk_open(struct mf_ckpt_store *st)
 {
-    static struct mf_ckpt_blk where;
-    if (virtio_blk_find("manifold-data", 0) < 0)
-        return "SKIP no virtio-blk disk with serial manifold-data (tools/qemu gives one)";
-    blk_server = spawn_with_resources("blkd", 0, CK_BLKD_UT, CK_BLKD_CNODE);
-    if (blk_server <= 0)
-        return "could not start blkd";
-    long found = -E_NOENT;
-    for (long end = mf_time() + 500; found == -E_NOENT && mf_time() < end; mf_sleep(1))
-        found = mf_ns_lookup(NS_ENDPOINT, MF_BLK_NAME, CK_BLK_SERVICE);
-    blk_frame = mf_new(MF_OBJ_FRAME, 12);
-    if (found != 0 || blk_frame < 0 || mf_blk_attach(&blk, CK_BLK_SERVICE, blk_frame, CK_BLK_SESSION) != 0)
-        return "could not attach to blkd";
-    where = (struct mf_ckpt_blk){&blk, CK_DISK_SECTOR};
-    mf_ckpt_blk_store(st, &where);
-    return NULL;
-}
-
-// blkd killed leaves the disk running: stop it (opening resets it).
-static void blk_close(void)
-{
-    mf_blk_detach(&blk);
-    if (blk_server > 0) {
-        struct mf_exit_status es;
-        mf_kill(blk_server);
-        mf_wait(blk_server, &es);
-    }
-    static struct virtio_blk stop;
-    long dev = virtio_blk_find("manifold-data", 0);
-    if (dev >= 0 && virtio_blk_open(&stop, dev, CK_BLK_BASE) == 0)
-        virtio_blk_close(&stop);
-    mf_cnode_delete(ROOT, CK_BLK_SERVICE);
-    mf_cnode_delete(ROOT, CK_BLK_SESSION);
-    if (blk_frame > 0)
-        mf_slot_free(blk_frame);
-    blk_server = blk_frame = 0;
-    mf_cnode_revoke(ROOT, CK_BLKD_UT);
+    return test_disk_open(TEST_DISK_CKPT_SECTOR, TEST_DISK_DSM_SECTOR, st);
 }
 
 static const char *run_restored(struct mf_ckpt_store *st)
@@ -522,26 +478,14 @@ UTEST_FAULTS(checkpoint_image_goes_to_disk_and_back)
     }
     if (!why)
         why = run_restored(&st);
-    if (blk_server)
-        blk_close();
+    test_disk_close();
     clean();
     return why;
 }
 
-static bool has_word(const char *line, const char *word)
-{
-    size_t n = strlen(word);
-    for (const char *p = line; *p; p++)
-        if ((p == line || p[-1] == ' ') && strncmp(p, word, n) == 0 && (p[n] == ' ' || !p[n]))
-            return true;
-    return false;
-}
-
 UTEST(checkpoint_restart_after_reboot)
 {
-    struct mf_system_info si;
-    UCHECK(mf_system_info(&si) == 0);
-    if (!has_word(si.cmdline, "ckpt-reboot"))
+    if (!test_disk_second_boot())
         return "SKIP runs in the second boot tools/qemu makes on the same disk (ckpt-reboot)";
     clean();
     UCHECK(mf_untyped_retype(UT_BACK, MF_OBJ_NOTIFICATION, 0, 1, ROOT, CK_READY) == 0);
@@ -549,8 +493,7 @@ UTEST(checkpoint_restart_after_reboot)
     const char *why = blk_open(&st);
     if (!why)
         why = run_restored(&st);
-    if (blk_server)
-        blk_close();
+    test_disk_close();
     clean();
     return why;
 }
