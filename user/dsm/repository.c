@@ -68,11 +68,23 @@ void dsm_repository_stats(struct dsm_repository_stats *out)
 
 // ------------------------------------------------------------- quiescence
 
-// Whether the node we are in is idle, and its wake-up count.
+static bool idle_state(const struct node *s);
+
+// Whether the node we are in is idle, and its wake-up count. Read as a
+// sequence lock: the count before and after every other check must agree,
+// so an engine that woke (and drained a ring) while we looked is seen.
 static bool node_idle(uint64_t *wakeups)
 {
     const struct node *s = NODE;
     *wakeups = __atomic_load_n(&s->wakeups, __ATOMIC_ACQUIRE);
+    if (!idle_state(s))
+        return false;
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    return __atomic_load_n(&s->wakeups, __ATOMIC_ACQUIRE) == *wakeups;
+}
+
+static bool idle_state(const struct node *s)
+{
     if (!__atomic_load_n(&s->asleep, __ATOMIC_ACQUIRE) || s->deferred_count || s->tx_open ||
         !ring_empty(s->outbox))
         return false;
@@ -93,7 +105,7 @@ static bool node_idle(uint64_t *wakeups)
 // and only a running engine (or an application, all parked) sends or posts
 // anything. The confirming pass follows at once; a pass that finds work
 // gives the engines a tick. -E_BUSY after `ticks` passes.
-static long quiesce(unsigned nodes, long ticks)
+static long quiesce(unsigned nodes, long ticks, uint64_t *counts)
 {
     uint64_t before[DSM_MAX_NODES], now[DSM_MAX_NODES];
     bool was_idle = false;
@@ -109,8 +121,10 @@ static long quiesce(unsigned nodes, long ticks)
             }
             mf_vas_switch(0);
         }
-        if (idle && was_idle && memcmp(before, now, nodes * sizeof(now[0])) == 0)
+        if (idle && was_idle && memcmp(before, now, nodes * sizeof(now[0])) == 0) {
+            memcpy(counts, now, nodes * sizeof(now[0]));
             return 0;
+        }
         if (!idle || was_idle)
             mf_sleep(1);
         was_idle = idle;
@@ -176,19 +190,19 @@ static uint32_t header_crc(struct dsm_repo_header *h)
     return crc;
 }
 
-long repository_checkpoint(const struct dsm_config *c, const uint64_t *progress)
+// Every node's record into staging once all are quiet; *total: the bytes.
+// -E_BUSY: an engine woke while we recorded (a message could have slipped
+// between two records), so the records are not one consistent state.
+static long record_all(const struct dsm_config *c, const uint64_t *progress, struct dsm_repository_stats *st,
+                       uint64_t start, uint64_t *total)
 {
-    uint64_t start = mf_arch_cycles();
-    struct dsm_repository_stats st = {.nodes = c->nodes};
-    if (!repo.has_target)
-        return -E_NOENT;
-    if (c->transport == DSM_TRANSPORT_LINK)
-        return -E_NOSYS;       // the link's sequence numbers and queues are not recorded
-    long r = quiesce(c->nodes, 500);
+    uint64_t counts[DSM_MAX_NODES];
+    long r = quiesce(c->nodes, 500, counts);
     if (r)
         return r;
     uint64_t recorded = mf_arch_cycles();
-    st.quiesce_cycles = recorded - start;
+    st->quiesce_cycles = recorded - start;
+    st->frames = 0;
     struct dsm_repo_header *h = (struct dsm_repo_header *)staging;
     memset(h, 0, sizeof(*h));
     uint64_t at = sizeof(*h), limit = repo.store.capacity < REPO_MAX ? repo.store.capacity : REPO_MAX;
@@ -196,7 +210,10 @@ long repository_checkpoint(const struct dsm_config *c, const uint64_t *progress)
         if (!dsm_enter(n))
             return -E_INVAL;
         struct dsm_repo_node *rec = (struct dsm_repo_node *)(staging + at);
-        uint64_t bytes = at < limit ? record_node(rec, progress[n], limit - at) : 0;
+        // record_node fills a whole record before it counts the frames:
+        // there must be room for that much at least.
+        uint64_t bytes = at < limit && limit - at >= DSM_REPO_RECORD_SPAN ? record_node(rec, progress[n], limit - at)
+                                                                          : 0;
         h->date = max_u64(h->date, NODE->clock);
         mf_vas_switch(0);
         if (!bytes) {
@@ -207,11 +224,43 @@ long repository_checkpoint(const struct dsm_config *c, const uint64_t *progress)
         h->node[n].offset = at;
         h->node[n].frames = rec->frames;
         h->node[n].crc = crc32_update(0, rec, bytes);
-        st.frames += rec->frames;
+        st->frames += rec->frames;
         at += bytes;
     }
+    for (unsigned n = 0; n < c->nodes; n++) {
+        uint64_t w;
+        if (!dsm_enter(n))
+            return -E_INVAL;
+        bool idle = node_idle(&w);
+        mf_vas_switch(0);
+        if (!idle || w != counts[n])
+            return -E_BUSY;
+    }
+    st->record_cycles = mf_arch_cycles() - recorded;
+    *total = at;
+    return 0;
+}
+
+long repository_checkpoint(const struct dsm_config *c, const uint64_t *progress)
+{
+    uint64_t start = mf_arch_cycles();
+    struct dsm_repository_stats st = {.nodes = c->nodes};
+    if (!repo.has_target)
+        return -E_NOENT;
+    if (c->transport == DSM_TRANSPORT_LINK)
+        return -E_NOSYS;       // the link's sequence numbers and queues are not recorded
+    // Recorded again (a few times) if an engine woke meanwhile.
+    uint64_t at = 0;
+    long r = -E_BUSY;
+    for (int attempt = 0; attempt < 4 && r == -E_BUSY; attempt++)
+        r = record_all(c, progress, &st, start, &at);
+    if (r) {
+        if (r == -E_BUSY)
+            printf("dsm: repository: the engines did not stay quiet while they were recorded\n");
+        return r;
+    }
+    struct dsm_repo_header *h = (struct dsm_repo_header *)staging;
     uint64_t written = mf_arch_cycles();
-    st.record_cycles = written - recorded;
     memcpy(h->magic, DSM_REPO_MAGIC, sizeof(h->magic));
     h->version = DSM_REPO_VERSION;
     h->arch = arch_code();
@@ -231,13 +280,15 @@ long repository_checkpoint(const struct dsm_config *c, const uint64_t *progress)
     r = repo.store.write(repo.store.ctx, sizeof(*h), staging + sizeof(*h), at - sizeof(*h));
     if (!r)
         r = repo.store.write(repo.store.ctx, 0, h, sizeof(*h));
+    uint64_t date = h->date;
+    memset(staging, 0, at);     // the nodes' pages do not linger in our memory (every node's VAS maps it)
     if (r)
         return r;
     uint64_t end = mf_arch_cycles();
     st.write_cycles = end - written;
     st.frozen_cycles = end - start;
     st.bytes = at;
-    st.date = h->date;
+    st.date = date;
     repo.stats = st;
     return 0;
 }
@@ -352,6 +403,9 @@ long dsm_restart(const struct mf_ckpt_store *s, struct dsm_config *out, struct d
     uint64_t start = mf_arch_cycles();
     struct dsm_repository_stats st = {0};
     dsm_stop();
+    // Nothing of an earlier checkpoint stays in the buffer: what is
+    // restored is what the store gives back.
+    memset(staging, 0, sizeof(staging));
     struct dsm_repo_header *h = (struct dsm_repo_header *)staging;
     if (s->capacity < sizeof(*h))
         return -E_NOMEM;

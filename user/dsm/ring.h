@@ -81,5 +81,7 @@ static inline void ring_take(struct ring *r, void *dst, size_t bytes)
 
 static inline bool ring_empty(const struct ring *r)
 {
-    return __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE) == r->head;
+    // (head with acquire too: another thread than the consumer may ask,
+    // the repository's quiescence check, and must see what preceded it)
+    return __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE) == __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
 }

@@ -597,10 +597,10 @@ long mf_program_destroy(struct mf_program *p)
         r = mf_cnode_delete(self, p->exit);
     // Its VAS and home, with the copies made of them (a split process's
     // halves' caps), then the rest.
-    if (r == 0)
-        r = mf_cnode_revoke(p->objects, SLOT_VAS);
-    if (r == 0)
-        r = mf_cnode_revoke(p->objects, SLOT_HOME);
+    // (Either may be gone already: its owner deleted it.)
+    for (long s = SLOT_VAS; r == 0 && s <= SLOT_HOME; s++)
+        if (mf_cnode_identify(p->objects, s) > 0)
+            r = mf_cnode_revoke(p->objects, s);
     if (r == 0)
         r = mf_cnode_delete(self, p->objects);
     *p = (struct mf_program){0};
