@@ -107,21 +107,18 @@ static long read_image(struct load *l, uint64_t offset, void *buf, uint64_t len)
     return 0;
 }
 
-// One page of the program at va: a fresh frame with `fill` bytes of the
-// image from file_offset at page offset `at`, mapped with `rights`.
-static long add_page(struct load *l, uint64_t va, unsigned rights, uint64_t at, uint64_t file_offset, uint64_t fill)
+// One page of the program at va: a fresh frame with `len` bytes of data
+// at page offset `at` (none: zeros), mapped with `rights`, its cap filed
+// in the objects CNode.
+static long new_page(struct load *l, uint64_t va, unsigned rights, const void *data, uint64_t at, uint64_t len)
 {
     if (next_free(l) < 0)
         return -E_NOMEM;    // more pages than the objects CNode holds
     long r = mf_untyped_retype(l->untyped, MF_OBJ_FRAME, 12, 1, l->self, l->frame);
     if (r < 0)
         return r;
-    if (fill) {
-        static uint8_t bounce[PAGE] __attribute__((aligned(16)));
-        r = read_image(l, file_offset, bounce, fill);
-        if (r == 0)
-            r = mf_frame_write(l->frame, at, bounce, fill);
-    }
+    if (len)
+        r = mf_frame_write(l->frame, at, data, len);
     if (r == 0)
         r = mf_frame_map(l->frame, l->home, va, rights);
     if (r == 0)
@@ -131,21 +128,18 @@ static long add_page(struct load *l, uint64_t va, unsigned rights, uint64_t at, 
     return r;
 }
 
-// One page of the program at va with the given contents (PAGE bytes).
+// A page of the image: `fill` bytes of it from file_offset at page offset `at`.
+static long add_page(struct load *l, uint64_t va, unsigned rights, uint64_t at, uint64_t file_offset, uint64_t fill)
+{
+    static uint8_t bounce[PAGE] __attribute__((aligned(16)));
+    long r = fill ? read_image(l, file_offset, bounce, fill) : 0;
+    return r < 0 ? r : new_page(l, va, rights, bounce, at, fill);
+}
+
+// A page with the given contents (PAGE bytes).
 static long add_page_data(struct load *l, uint64_t va, unsigned rights, const void *data)
 {
-    if (next_free(l) < 0)
-        return -E_NOMEM;
-    long r = mf_untyped_retype(l->untyped, MF_OBJ_FRAME, 12, 1, l->self, l->frame);
-    if (r == 0)
-        r = mf_frame_write(l->frame, 0, data, PAGE);
-    if (r == 0)
-        r = mf_frame_map(l->frame, l->home, va, rights);
-    if (r == 0)
-        r = mf_cnode_move_to(l->self, l->frame, l->objects, l->next_slot++);
-    if (r < 0)
-        mf_cnode_delete(l->self, l->frame);
-    return r;
+    return new_page(l, va, rights, data, 0, PAGE);
 }
 
 static unsigned segment_rights(unsigned flags)

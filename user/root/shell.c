@@ -411,39 +411,28 @@ static void cmd_programs(int argc, char **argv)
         printf("  %-16s %6lu bytes\n", dir->image[i].name, (unsigned long)dir->image[i].size);
 }
 
-static void cmd_run(int argc, char **argv)
+// run NAME [NUMBER] [&], split UPPER LOWER [NUMBER] [&]: `names` image
+// names first (a split process's lower half second), then the rest.
+static void start_job(int argc, char **argv, int names, const char *usage)
 {
     bool background = argc > 1 && strcmp(argv[argc - 1], "&") == 0;
     if (background)
         argc--;
-    if (argc < 2 || argc > 3) {
-        printf("usage: run NAME [NUMBER] [&]\n");
+    if (argc < 1 + names || argc > 2 + names) {
+        printf("usage: %s\n", usage);
         return;
     }
     uint64_t arg = 0;
-    if (argc > 2 && !parse_number(argv[2], &arg))
+    if (argc > 1 + names && !parse_number(argv[1 + names], &arg))
         return;
-    int j = job_start(argv[1], arg, background, NULL);
+    int j = job_start(argv[1], arg, background, names == 2 ? argv[2] : NULL);
     if (j >= 0 && !background)
         job_wait(j);
 }
 
-static void cmd_split(int argc, char **argv)
-{
-    bool background = argc > 1 && strcmp(argv[argc - 1], "&") == 0;
-    if (background)
-        argc--;
-    if (argc < 3 || argc > 4) {
-        printf("usage: split UPPER LOWER [NUMBER] [&]\n");
-        return;
-    }
-    uint64_t arg = 0;
-    if (argc > 3 && !parse_number(argv[3], &arg))
-        return;
-    int j = job_start(argv[1], arg, background, argv[2]);
-    if (j >= 0 && !background)
-        job_wait(j);
-}
+static void cmd_run(int argc, char **argv) { start_job(argc, argv, 1, "run NAME [NUMBER] [&]"); }
+
+static void cmd_split(int argc, char **argv) { start_job(argc, argv, 2, "split UPPER LOWER [NUMBER] [&]"); }
 
 static void cmd_jobs(int argc, char **argv)
 {
