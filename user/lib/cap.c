@@ -1,5 +1,6 @@
 // Capability invocations: thin wrappers over SYS_INVOKE.
 #include "manifold.h"
+#include "lib/tls.h"
 #include "lib/string.h"
 
 long mf_invoke(long cptr, long op, long a0, long a1, long a2, long a3)
@@ -100,6 +101,31 @@ long mf_thread_start_buffer(long thread, void (*fn)(uint64_t), void *stack, size
     return mf_thread_start_cspace(thread, MF_CAP_SELF_CNODE, fn, stack, size, arg, ipc_buffer);
 }
 
+// The program's thread-local template (linker/ARCH-user.ld): a thread we
+// start gets a block of its own, carved from the top of its stack, and
+// its thread pointer set on it (docs/split.md, "Thread pointers").
+extern const char __tdata_start[], __tdata_size[], __tls_memsz[], __tls_align[];
+
+static long give_tls(long thread, uintptr_t *top, uintptr_t bottom)
+{
+    uint64_t memsz = (uintptr_t)__tls_memsz, align = (uintptr_t)__tls_align ? (uintptr_t)__tls_align : 1;
+    if (!memsz)
+        return 0;
+    uint64_t a = align > 16 ? align : 16;
+    uint64_t need = tls_layout(memsz, align, 0).end + a;
+    if (*top - bottom < need + 256)
+        return -E_NOMEM;        // the stack cannot hold the block and a little more
+    uintptr_t va = (*top - need) & ~(uintptr_t)(a - 1);
+    struct tls_layout t = tls_layout(memsz, align, va);
+    memset((void *)va, 0, t.end - va);
+    memcpy((void *)t.data, __tdata_start, (uintptr_t)__tdata_size);
+#if defined(__x86_64__)
+    *(uint64_t *)t.tp = t.tp;
+#endif
+    *top = va & ~(uintptr_t)15;
+    return mf_thread_set_tls(thread, MF_TLS_THREAD, t.tp);
+}
+
 static long start(long thread, long cspace, void (*fn)(uint64_t), void *stack, size_t size, uint64_t arg,
                   void *ipc_buffer, const char *name)
 {
@@ -109,8 +135,11 @@ static long start(long thread, long cspace, void (*fn)(uint64_t), void *stack, s
     long r = mf_thread_configure_in(thread, cspace, ipc_buffer, 0, name ? padded : NULL);
     if (r < 0)
         return r;
-    // The trampoline finds fn on top of a 16-byte aligned stack.
+    // Its thread-local block at the stack's top; the trampoline finds fn
+    // on top of the 16-byte aligned stack below it.
     uintptr_t top = ((uintptr_t)stack + size) & ~(uintptr_t)15;
+    if ((r = give_tls(thread, &top, (uintptr_t)stack)) < 0)
+        return r;
     top -= 16;
     *(void (**)(uint64_t))top = fn;
     // A thread that just ended (its exit notification came) may still be

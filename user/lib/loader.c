@@ -19,6 +19,7 @@
 #include "user/lib/manifold.h"
 #include "user/lib/split.h"
 #include "lib/elf.h"
+#include "lib/tls.h"
 #include "lib/string.h"
 
 #define PAGE 4096ul
@@ -204,39 +205,18 @@ static void image_extent(const struct elf_image *img, uint64_t *lo, uint64_t *hi
     }
 }
 
-// The TLS block for an image's first thread, from the page-aligned va on,
-// laid out as the architecture's ABI has it for the local-exec model:
-// x86_64 (variant II): the template ends at the thread pointer (its size
-// rounded to its alignment, the pointer aligned to 16 or more), and the
-// pointer's word holds its own address; aarch64 (variant I): the thread
-// pointer has 16 reserved bytes above it, then the template.
-struct tls_layout {
-    uint64_t tp, data, end;     // the thread pointer, the template's copy, the block's end
-};
-
-static struct tls_layout tls_layout(const struct elf_image *img, uint64_t va)
+// The TLS block for an image's first thread, from the page-aligned va on
+// (lib/tls.h has the layout).
+static struct tls_layout tls_of(const struct elf_image *img, uint64_t va)
 {
-    uint64_t a = img->tls_align, size = (img->tls.memsz + a - 1) & ~(a - 1);
-    struct tls_layout t;
-#if defined(__x86_64__)
-    uint64_t align = a > 16 ? a : 16;
-    t.tp = (va + size + align - 1) & ~(align - 1);
-    t.data = t.tp - size;
-    t.end = t.tp + 16;
-#else
-    (void)size;
-    t.tp = va;
-    t.data = va + ((16 + a - 1) & ~(a - 1));
-    t.end = t.data + img->tls.memsz;
-#endif
-    return t;
+    return tls_layout(img->tls.memsz, img->tls_align, va);
 }
 
 // Fills and maps the TLS block of l->image at va; its thread pointer in *tp.
 static long add_tls(struct load *l, const struct elf_image *img, uint64_t va, uint64_t *tp)
 {
     static uint8_t page[PAGE] __attribute__((aligned(16)));
-    struct tls_layout t = tls_layout(img, va);
+    struct tls_layout t = tls_of(img, va);
     uint64_t end = (t.end + PAGE - 1) & ~(PAGE - 1), data_end = t.data + img->tls.filesz;
     *tp = t.tp;
     for (uint64_t p = va; p < end; p += PAGE) {
@@ -262,7 +242,7 @@ static long add_tls(struct load *l, const struct elf_image *img, uint64_t va, ui
 // Where an image's TLS block ends when it starts a guard page after hi.
 static uint64_t tls_end(const struct elf_image *img, uint64_t hi)
 {
-    return (tls_layout(img, hi + PAGE).end + PAGE - 1) & ~(PAGE - 1);
+    return (tls_of(img, hi + PAGE).end + PAGE - 1) & ~(PAGE - 1);
 }
 
 // Loads l->image's segments and, if it has a PT_TLS (or `always`: an

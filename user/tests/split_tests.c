@@ -77,6 +77,27 @@ UTEST(split_process_halves_call_each_other_with_their_own_tls)
     return NULL;
 }
 
+// Any program's __thread variables: its first thread's block from the
+// loader, its other threads' from mf_thread_start (tls_threads checks its
+// three workers' counters, template word and thread pointers from inside;
+// without their blocks they would fault on their first __thread access).
+UTEST(threads_a_program_starts_have_their_own_tls)
+{
+    clean();
+    UCHECK(mf_child_cspace(UT, SP_CSPACE, 0) == 0);
+    struct mf_program p;
+    struct mf_load_args a = {.name = "tls_threads", .cspace = SP_CSPACE, .untyped = UT, .slots = SP_LOADER};
+    UCHECK(mf_program_load(&p, &a) == 0);
+    UCHECK(mf_program_start(&p) == 0);
+    struct mf_exit_status st;
+    UCHECK(mf_program_wait(&p, &st) == 0);
+    UCHECK(mf_program_destroy(&p) == 0);
+    clean();
+    UCHECK(st.how == EXIT_NORMAL);
+    UCHECK(st.code == 0);       // else: which of tls_threads' checks failed
+    return NULL;
+}
+
 // What the loader refuses, each leaving its slots empty.
 UTEST(split_loader_refuses_halves_that_cannot_be_split)
 {
