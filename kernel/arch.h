@@ -177,16 +177,15 @@ void arch_context_switch(struct thread *from, struct thread *to);
 // Called when `t` becomes current: kernel stack for traps (TSS.rsp0 / SP_EL1).
 void arch_thread_activate(struct thread *t);
 // User thread pointers (MF_TLS_*: x86_64 FS and GS bases, aarch64
-// TPIDR_EL0 and TPIDRRO_EL0). arch_tls_switch saves prev's live ones
-// into prev->user_tls and loads next's (writing only what differs);
-// arch_tls_save / arch_tls_load do one half for the current thread (an
-// exception record; MF_THREAD_SET_TLS on itself). arch_tls_valid: a value
-// user code could have put there itself (x86_64: canonical; aarch64: any),
-// the only ones the kernel writes on its behalf.
-void arch_tls_switch(struct thread *prev, struct thread *next);
-bool arch_tls_valid(uint64_t value);
+// TPIDR_EL0 and TPIDRRO_EL0), switched by kernel/thread.c (tls_switch,
+// tls_load). arch_tls_save: the current thread's live ones into
+// t->user_tls. arch_tls_write: makes `tls` live, writing only those that
+// differ from `live` (what is live now). arch_tls_valid: a value user code
+// could have put there itself (x86_64: canonical; aarch64: any), the only
+// ones the kernel writes on its behalf.
 void arch_tls_save(struct thread *t);
-void arch_tls_load(const struct thread *t);
+void arch_tls_write(const uint64_t tls[2], const uint64_t live[2]);
+bool arch_tls_valid(uint64_t value);
 
 // ------------------------------------------------------- trap frame access
 // System-call registers, inline from each architecture's

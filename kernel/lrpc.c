@@ -320,7 +320,7 @@ static int64_t call_locked(struct thread *self, struct trap_frame *tf, uint64_t 
     link->tls[0] = self->user_tls[0];
     link->tls[1] = self->user_tls[1];
     self->user_tls[0] = self->user_tls[1] = 0;
-    arch_tls_load(self);
+    tls_load(self);
     b->astack[astack].busy = true;
     b->astack[astack].caller = self;
     vas_move_thread(self, &b->server->vas);
@@ -341,7 +341,7 @@ static void unwind(struct thread *t, int64_t result, bool ran)
     arch_syscall_return_pair(t->user_frame, result, ran);
     t->user_tls[0] = link->tls[0];
     t->user_tls[1] = link->tls[1];
-    arch_tls_load(t);
+    tls_load(t);
     vas_move_thread(t, link->client_vas);
     vas_ref_set(&t->vas_ref[t->lrpc_depth + 1], NULL);
     vas_release(link->client_vas);

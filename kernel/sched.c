@@ -575,7 +575,7 @@ static void switch_locked(struct cpu *c, struct thread *prev, struct thread *nex
     // makes every CPU that has next's old space loaded leave it (vas.c).
     vas_enter(next);
     arch_thread_activate(next);
-    arch_tls_switch(prev, next);
+    tls_switch(prev, next);
     arch_context_switch(prev, next);
 }
 

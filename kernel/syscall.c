@@ -258,7 +258,7 @@ static int64_t sys_exception_return(struct thread *self, struct trap_frame *tf)
     arch_regs_restore(tf, &e.context);
     self->user_tls[0] = e.context.tls[0];
     self->user_tls[1] = e.context.tls[1];
-    arch_tls_load(self);
+    tls_load(self);
     self->syscall_flags = 0;        // it leaves here, not through syscall_entry's end
     return_to_user(tf);
     arch_trap_frame_return(tf);     // every register as the record has it

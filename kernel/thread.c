@@ -241,3 +241,15 @@ void thread_reap(struct thread *t)
     mcs_unlock(&threads_lock, &q);
     pmm_free_contig(V2P(t->kstack), KSTACK_PAGES);
 }
+
+void tls_switch(struct thread *prev, struct thread *next)
+{
+    arch_tls_save(prev);
+    arch_tls_write(next->user_tls, prev->user_tls);
+}
+
+void tls_load(const struct thread *t)
+{
+    const uint64_t unknown[2] = {~t->user_tls[0], ~t->user_tls[1]};     // differs from each: both written
+    arch_tls_write(t->user_tls, unknown);
+}

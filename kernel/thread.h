@@ -72,7 +72,7 @@ struct thread {
     uintptr_t kstack;           // base of the 16 KiB block (== the thread itself)
     struct trap_frame *user_frame;  // user registers on the kernel stack
     // Its thread pointers (MF_TLS_*), while it is off its CPU: saved and
-    // loaded as it leaves and enters one (arch_tls_switch).
+    // loaded as it leaves and enters one (tls_switch, kernel/thread.c).
     uint64_t user_tls[2];
     struct vas *vas;            // the address space it runs in; NULL for kernel threads
     struct vas *home_vas;       // where its code, data and stack live (retained)
@@ -192,6 +192,11 @@ bool sched_init_cpu(unsigned cpu);
 void sched_reschedule_ipi(void);
 // A thread in a fresh 16 KiB block from the page allocator; NULL when out of memory.
 struct thread *thread_alloc(const char *name);
+// User thread pointers (t->user_tls): tls_switch saves prev's live ones
+// and makes next's live (writing only what differs); tls_load makes the
+// current thread's saved ones live (after a change to them).
+void tls_switch(struct thread *prev, struct thread *next);
+void tls_load(const struct thread *t);
 // Formats a Thread object at obj (zeroed memory, 2^THREAD_OBJECT_BITS bytes).
 void thread_object_init(uintptr_t obj);
 // Makes t runnable on this CPU.

@@ -111,6 +111,16 @@ static bool in_lrpc(const struct thread *t)
     return t->lrpc_depth || __atomic_load_n(&t->lrpc_abort_to, __ATOMIC_ACQUIRE) != LRPC_NO_ABORT;
 }
 
+// Another thread than the caller, inactive, off its CPU (a thread just
+// suspended there may not have switched away yet: its kernel stack and
+// saved state are still in use) and not inside an LRPC call: its saved
+// user state is the caller's to read and write.
+static bool stopped_other(const struct invocation *inv, const struct thread *t)
+{
+    return t->state == THREAD_INACTIVE && t != inv->caller && !__atomic_load_n(&t->on_cpu, __ATOMIC_ACQUIRE) &&
+           !in_lrpc(t);
+}
+
 // WRITE_REGS: the thread's user entry point, stack and first argument.
 struct write_regs_args {
     struct thread *thread;
@@ -126,10 +136,7 @@ static int decode_write_regs(const struct invocation *inv, struct decoded *d)
     uint64_t pc = inv->arg[0], sp = inv->arg[1];
     if (pc < USER_BASE || pc >= USER_TOP || sp < USER_BASE || sp > USER_TOP)
         return -E_RANGE;
-    // Still on a CPU: a thread just suspended there has not switched away
-    // yet, and its kernel stack, rebuilt below, is in use.
-    if (t->state != THREAD_INACTIVE || t == inv->caller || __atomic_load_n(&t->on_cpu, __ATOMIC_ACQUIRE) ||
-        in_lrpc(t))
+    if (!stopped_other(inv, t))      // (its kernel stack is rebuilt below)
         return -E_BUSY;
     a->thread = t;
     a->pc = pc;
@@ -408,8 +415,7 @@ static int decode_context(const struct invocation *inv, struct decoded *d, bool 
     struct thread *t = target_thread(inv);
     if (!(inv->target->cap.rights & (write ? MF_RIGHT_WRITE : MF_RIGHT_READ)))
         return -E_PERM;
-    if (t->state != THREAD_INACTIVE || !t->has_context || t == inv->caller ||
-        __atomic_load_n(&t->on_cpu, __ATOMIC_ACQUIRE) || in_lrpc(t))
+    if (!stopped_other(inv, t) || !t->has_context)
         return -E_BUSY;
     a->thread = t;
     a->buffer = inv->arg[0];
@@ -474,8 +480,7 @@ static int decode_set_vas(const struct invocation *inv, struct decoded *d)
             return r;
         a->to = (struct vas_object *)vs->cap.obj;
     }
-    if (t->state != THREAD_INACTIVE || t == inv->caller || __atomic_load_n(&t->on_cpu, __ATOMIC_ACQUIRE) ||
-        in_lrpc(t) || !t->vas)
+    if (!stopped_other(inv, t) || !t->vas)
         return -E_BUSY;
     a->thread = t;
     return 0;
@@ -508,8 +513,7 @@ static int decode_set_tls(const struct invocation *inv, struct decoded *d)
         return -E_INVAL;
     if (!arch_tls_valid(inv->arg[1]))
         return -E_RANGE;
-    if (t != inv->caller &&
-        (t->state != THREAD_INACTIVE || __atomic_load_n(&t->on_cpu, __ATOMIC_ACQUIRE) || in_lrpc(t)))
+    if (t != inv->caller && !stopped_other(inv, t))
         return -E_BUSY;
     a->thread = t;
     a->index = (unsigned)inv->arg[0];
@@ -523,7 +527,7 @@ static int64_t invoke_set_tls(const struct decoded *d)
     if (a->thread == current_thread()) {
         arch_tls_save(a->thread);       // the other one may have changed in user mode
         a->thread->user_tls[a->index] = a->value;
-        arch_tls_load(a->thread);
+        tls_load(a->thread);
     } else {
         a->thread->user_tls[a->index] = a->value;
     }

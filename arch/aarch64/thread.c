@@ -59,21 +59,10 @@ void arch_tls_save(struct thread *t) { t->user_tls[0] = read_sysreg(tpidr_el0); 
 
 bool arch_tls_valid(uint64_t value) { (void)value; return true; }   // any value: EL0 writes any itself
 
-static void tls_write(uint64_t tp, uint64_t ro, uint64_t old_tp, uint64_t old_ro)
+void arch_tls_write(const uint64_t tls[2], const uint64_t live[2])
 {
-    if (tp != old_tp)
-        write_sysreg(tpidr_el0, tp);
-    if (ro != old_ro)
-        write_sysreg(tpidrro_el0, ro);
-}
-
-void arch_tls_load(const struct thread *t)
-{
-    tls_write(t->user_tls[0], t->user_tls[1], ~t->user_tls[0], ~t->user_tls[1]);
-}
-
-void arch_tls_switch(struct thread *prev, struct thread *next)
-{
-    arch_tls_save(prev);
-    tls_write(next->user_tls[0], next->user_tls[1], prev->user_tls[0], prev->user_tls[1]);
+    if (tls[0] != live[0])
+        write_sysreg(tpidr_el0, tls[0]);
+    if (tls[1] != live[1])
+        write_sysreg(tpidrro_el0, tls[1]);
 }

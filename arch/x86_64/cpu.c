@@ -155,7 +155,7 @@ void x86_cpu_setup(unsigned cpu, uint32_t apic_id)
     ct->percpu.tss = &ct->tss;
     wrmsr(MSR_GS_BASE, (uint64_t)&ct->percpu);
     wrmsr(MSR_KERNEL_GS, 0);
-    wrmsr(MSR_FS_BASE, 0);          // thread pointers start 0 (arch_tls_switch writes only changes)
+    wrmsr(MSR_FS_BASE, 0);          // thread pointers start 0 (tls_switch writes only changes)
 
     uint64_t efer = rdmsr(MSR_EFER) | 1;            // SCE: syscall/sysret
     if (x86_cpu.nx)

@@ -68,25 +68,14 @@ bool arch_tls_valid(uint64_t value)
     return value < 0x0000800000000000ul || value >= 0xffff800000000000ul;     // canonical
 }
 
-static void tls_write(uint64_t fs, uint64_t gs, uint64_t old_fs, uint64_t old_gs)
+void arch_tls_write(const uint64_t tls[2], const uint64_t live[2])
 {
-    if (fs != old_fs) {
+    if (tls[0] != live[0]) {
         if (x86_cpu.fsgsbase)
-            __asm__ volatile("wrfsbase %0" ::"r"(fs));
+            __asm__ volatile("wrfsbase %0" ::"r"(tls[0]));
         else
-            wrmsr(MSR_FS_BASE, fs);
+            wrmsr(MSR_FS_BASE, tls[0]);
     }
-    if (gs != old_gs)
-        wrmsr(MSR_KERNEL_GS, gs);
-}
-
-void arch_tls_load(const struct thread *t)
-{
-    tls_write(t->user_tls[0], t->user_tls[1], ~t->user_tls[0], ~t->user_tls[1]);
-}
-
-void arch_tls_switch(struct thread *prev, struct thread *next)
-{
-    arch_tls_save(prev);
-    tls_write(next->user_tls[0], next->user_tls[1], prev->user_tls[0], prev->user_tls[1]);
+    if (tls[1] != live[1])
+        wrmsr(MSR_KERNEL_GS, tls[1]);
 }

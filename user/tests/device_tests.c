@@ -11,6 +11,7 @@
 #include "virtio_blk.h"
 #include "blk.h"
 #include "utest.h"
+#include "test_disk.h"
 #include "lib/fmt.h"
 #include "lib/string.h"
 #include "user/root/root.h"
@@ -613,12 +614,8 @@ UTEST(block_service_serves_sessions_by_capability)
     mf_kill(server);
     struct mf_exit_status st;
     mf_wait(server, &st);
-    // Killed, blkd left the disk running: stop it before the memory it
-    // pointed the device at is reused (opening resets it first).
-    static struct virtio_blk stop;
-    long dev = virtio_blk_find("manifold-data", 0);
-    if (dev >= 0 && virtio_blk_open(&stop, dev, BLK_BASE) == 0)
-        virtio_blk_close(&stop);
+    // Killed, blkd left the disk running: stopped before its memory is reused.
+    test_disk_stop_device(BLK_BASE);
     mf_cnode_delete(ROOT, BLK_SERVICE);
     mf_cnode_delete(ROOT, BLK_SESSION_A);
     mf_cnode_delete(ROOT, BLK_SESSION_B);

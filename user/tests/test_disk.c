@@ -48,10 +48,7 @@ void test_disk_close(void)
         mf_kill(blk_server);
         mf_wait(blk_server, &es);
     }
-    static struct virtio_blk stop;
-    long dev = virtio_blk_find("manifold-data", 0);
-    if (dev >= 0 && virtio_blk_open(&stop, dev, DISK_BLK_BASE) == 0)
-        virtio_blk_close(&stop);
+    test_disk_stop_device(DISK_BLK_BASE);
     mf_cnode_delete(ROOT, DISK_BLK_SERVICE);
     mf_cnode_delete(ROOT, DISK_BLK_SESSION);
     if (blk_frame > 0)
@@ -71,4 +68,12 @@ bool test_disk_second_boot(void)
         if ((p == si.cmdline || p[-1] == ' ') && strncmp(p, word, n) == 0 && (p[n] == ' ' || !p[n]))
             return true;
     return false;
+}
+
+void test_disk_stop_device(uint64_t base)
+{
+    static struct virtio_blk stop;
+    long dev = virtio_blk_find("manifold-data", 0);
+    if (dev >= 0 && virtio_blk_open(&stop, dev, base) == 0)
+        virtio_blk_close(&stop);
 }

@@ -26,5 +26,9 @@
 const char *test_disk_open(uint64_t first, uint64_t end, struct mf_ckpt_store *st);
 // Detaches, ends blkd and stops the disk (opening resets it).
 void test_disk_close(void);
+// Stops the data disk's device, which a killed blkd leaves running, before
+// the memory it pointed the device at (from `base`) is reused: opening it
+// resets it first.
+void test_disk_stop_device(uint64_t base);
 // Whether this is the second boot tools/qemu makes on the same disk.
 bool test_disk_second_boot(void);
