@@ -86,6 +86,10 @@ typedef uint64_t pte_t;
 #define VM_USER   (1u << 3)
 #define VM_DEVICE (1u << 4)     // uncached device memory
 #define VM_GLOBAL (1u << 5)     // not tagged: kernel mappings
+// Writable but write-protected for a snapshot (kernel/snapshot.c): the
+// entry has no write permission and a software bit that says so. Never
+// with VM_WRITE.
+#define VM_COW    (1u << 6)
 
 pte_t arch_pte_table(paddr_t next_table);          // entry pointing to a table
 // A table entry through which nothing below can be written (a read-only

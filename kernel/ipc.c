@@ -34,6 +34,7 @@
 #include "kernel/pmm.h"
 #include "kernel/sched.h"
 #include "kernel/segment.h"
+#include "kernel/snapshot.h"
 #include "kernel/thread.h"
 #include "kernel/vas.h"
 #include "kernel/vm.h"
@@ -143,6 +144,10 @@ static uint64_t *ipc_buffer(const struct thread *t, bool write)
     unsigned flags;
     if (!t->ipc_buffer || !t->vas || vm_lookup(t->vas->root, t->ipc_buffer, &pa, &flags))
         return NULL;
+    // Copy-on-write for a snapshot: it copies the page first, as for a
+    // write of the thread's own.
+    if (write && (flags & VM_COW) && snapshot_write_fault(t->vas, t->ipc_buffer))
+        flags = (flags & ~VM_COW) | VM_WRITE;
     if (!(flags & VM_USER) || (write && !(flags & VM_WRITE)) || !pmm_is_ram(pa))
         return NULL;
     return P2V(pa);

@@ -20,6 +20,7 @@ const struct object_type *const object_types[] = {
     [MF_OBJ_PACKET_FILTER] = &packet_filter_object_type,
     [MF_OBJ_CPU_TIME] = &cpu_time_object_type,
     [MF_OBJ_SLOTS] = &slots_object_type,
+    [MF_OBJ_SNAPSHOT] = &snapshot_object_type,
 };
 // A new last MF_OBJ_* without a row is a build error here, not a NULL at run time.
 _Static_assert(ARRAY_SIZE(object_types) == MF_OBJ_TYPE_COUNT, "every object type has a row in object_types");

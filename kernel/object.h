@@ -52,7 +52,7 @@ extern const struct object_type untyped_object_type, cnode_object_type, frame_ob
     thread_object_type, endpoint_object_type, notification_object_type, vas_object_type,
     segment_object_type, binding_object_type, pci_device_object_type, irq_object_type,
     system_object_type, console_object_type, reclaim_object_type, packet_filter_object_type,
-    cpu_time_object_type, slots_object_type;
+    cpu_time_object_type, slots_object_type, snapshot_object_type;
 
 // MF_CNODE_DESCRIBE (kernel/cnode.c): the name of the object at obj, as
 // include/manifold/cap.h's struct mf_cap_info gives it; 0 for obj 0.

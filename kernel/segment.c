@@ -9,6 +9,7 @@
 #include "kernel/clustered.h"
 #include "kernel/object.h"
 #include "kernel/segment.h"
+#include "kernel/snapshot.h"
 #include "kernel/arch.h"
 #include "kernel/console.h"
 #include "kernel/invoke.h"
@@ -79,6 +80,27 @@ static bool segment_live(const struct segment *seg, uint32_t id)
     return live_segments[id & (LIVE_SEGMENTS - 1)] == seg && seg->id == id;
 }
 
+pte_t *segment_leaf(struct segment *seg, vaddr_t va)
+{
+    if (!seg->configured || va < seg->base || va - seg->base >= seg->size)
+        return NULL;
+    return vm_entry(seg->tables[(va - seg->base) / span(seg->level)], seg->level, va, 0, NULL, false);
+}
+
+pte_t *frame_mapping(const struct slot *frame, struct segment **seg_out, vaddr_t *va_out)
+{
+    struct segment *seg = (struct segment *)frame->cap.badge;
+    vaddr_t va = frame->reserved;
+    if (frame->cap.size_bits != PAGE_SHIFT || !seg || !segment_live(seg, frame->cap.reserved1))
+        return NULL;
+    pte_t *e = segment_leaf(seg, va);
+    if (!e || !arch_pte_valid(*e) || arch_pte_addr(*e) != V2P(frame->cap.obj))
+        return NULL;
+    *seg_out = seg;
+    *va_out = va;
+    return e;
+}
+
 static int free_live_index(void)
 {
     for (unsigned i = 0; i < LIVE_SEGMENTS; i++)
@@ -89,7 +111,7 @@ static int free_live_index(void)
 
 // TLB entries for [va, va + len) in every VAS the segment is attached to,
 // on every CPU: one batch, one IPI per CPU at most.
-static void flush_attached(struct segment *seg, vaddr_t va, size_t len)
+void segment_flush(struct segment *seg, vaddr_t va, size_t len)
 {
     struct tlb_batch b = {0};
     for (unsigned i = 0; i < SEGMENT_MAX_ATTACH; i++)
@@ -441,6 +463,8 @@ static int decode_map(const struct invocation *inv, struct decoded *d)
 static void map_frame(struct slot *frame, struct segment *seg, vaddr_t va, uint64_t rights, int leaf)
 {
     unsigned flags = map_flags(rights);
+    if (leaf == 0)
+        flags = snapshot_leaf_flags(V2P(frame->cap.obj), flags);    // copy-on-write while armed
     if (rights & MF_MAP_EXEC)    // its code was written through the data side (MF_FRAME_WRITE)
         arch_sync_icache((const void *)frame->cap.obj, 1ul << frame->cap.size_bits);
     paddr_t table = seg->tables[(va - seg->base) / span(seg->level)];
@@ -571,11 +595,13 @@ static int64_t invoke_protect(const struct decoded *d)
 {
     const struct protect_args *a = DECODED(struct protect_args, d);
     unsigned flags = map_flags(a->rights);
+    if (a->leaf == 0)
+        flags = snapshot_leaf_flags(a->frame_pa, flags);     // copy-on-write while armed
     size_t size = a->leaf ? LARGE_PAGE_SIZE : PAGE_SIZE;
     if (a->rights & MF_MAP_EXEC)
         arch_sync_icache(P2V(a->frame_pa), size);
     *a->entry = arch_pte_leaf(a->frame_pa, flags, a->leaf);
-    flush_attached(a->segment, a->va, size);
+    segment_flush(a->segment, a->va, size);
     return 0;
 }
 
@@ -614,6 +640,8 @@ static int64_t invoke_read(const struct decoded *d)
 static int64_t invoke_write(const struct decoded *d)
 {
     const struct frame_copy_args *a = DECODED(struct frame_copy_args, d);
+    if (a->len)     // a snapshot that armed the frame keeps it as it was
+        snapshot_frame_written(ALIGN_DOWN(V2P(a->frame), PAGE_SIZE));
     return copy_from_user(a->frame, a->buffer, a->len);
 }
 
@@ -1375,9 +1403,17 @@ static int space_bits(unsigned size_bits) { return size_bits >= 13 && size_bits 
 static void vas_finalize(const struct cap *cap) { vas_object_destroy((struct vas_object *)cap->obj); }
 static void segment_finalize(const struct cap *cap) { segment_destroy((struct segment *)cap->obj); }
 
+// No snapshot keeps the address of a frame that is gone.
+static void frame_finalize(const struct cap *cap)
+{
+    if (cap->size_bits == PAGE_SHIFT)
+        snapshot_frame_gone(V2P(cap->obj));
+}
+
 const struct object_type frame_object_type = {
     .name = "frame",
     .object_bits = frame_bits,
+    .finalize = frame_finalize,
     .cap_deleted = frame_cap_deleted,   // each frame cap holds at most one mapping
     .ops = frame_ops,
     .op_count = MF_FRAME_OP_COUNT,
@@ -1421,7 +1457,7 @@ void frame_describe(const struct slot *frame, struct mf_cap_info *out)
             unsigned flags = arch_pte_flags(*e, leaf);
             out->frame.segment = object_name((uintptr_t)seg);
             out->frame.va = va;
-            out->frame.rights = MF_RIGHT_READ | (flags & VM_WRITE ? MF_RIGHT_WRITE : 0) |
+            out->frame.rights = MF_RIGHT_READ | (flags & (VM_WRITE | VM_COW) ? MF_RIGHT_WRITE : 0) |
                                 (flags & VM_EXEC ? MF_MAP_EXEC : 0);
         }
     }

@@ -82,6 +82,14 @@ void segment_init(uintptr_t obj, unsigned size_bits);
 void endpoint_cap_deleted(const struct slot *s);
 // The segment of v (if v is a VAS object) that covers va, or NULL.
 struct segment *segment_at(struct vas *v, vaddr_t va);
+// The 4 KiB leaf entry for va in seg's tables, or NULL (outside, none, or a
+// 2 MiB leaf covers va). space_lock.
+pte_t *segment_leaf(struct segment *seg, vaddr_t va);
+// The leaf entry of the mapping a 4 KiB frame cap records, if it still
+// maps that frame; its segment and va. space_lock.
+pte_t *frame_mapping(const struct slot *frame, struct segment **seg, vaddr_t *va);
+// TLB entries for [va, va + len) in every VAS seg is attached to.
+void segment_flush(struct segment *seg, vaddr_t va, size_t len);
 // A frame cap recording a mapping is being deleted: undo the mapping.
 void frame_cap_deleted(const struct slot *s);
 // Final capability gone.

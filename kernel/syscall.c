@@ -6,6 +6,7 @@
 #include "kernel/invoke.h"
 #include "kernel/ipc.h"
 #include "kernel/segment.h"
+#include "kernel/snapshot.h"
 #include "kernel/lrpc.h"
 #include "kernel/locks.h"
 #include "kernel/loader.h"
@@ -285,6 +286,9 @@ void user_fault(struct trap_frame *tf, int kind, vaddr_t addr, unsigned access)
         return;
     if (!t->vas)
         return_to_user(tf);     // none left at all: it dies there
+    // A write to a page a snapshot keeps: copied, and written.
+    if (kind == FAULT_PAGE && (access & VM_WRITE) && snapshot_write_fault(t->vas, addr))
+        return;
     // A page fault in a segment with a pager is the pager's to resolve.
     if (kind == FAULT_PAGE && pager_fault(t, addr, access, arch_trap_pc(tf))) {
         if (unlikely(t->state != THREAD_RUNNABLE))

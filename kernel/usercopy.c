@@ -2,6 +2,7 @@
 #include "kernel/arch.h"
 #include "kernel/thread.h"
 #include "kernel/vas.h"
+#include "kernel/snapshot.h"
 #include "include/manifold/errors.h"
 
 // A thread whose address space was destroyed under it (segment.c) has no
@@ -22,11 +23,16 @@ int copy_from_user(void *dst, uint64_t usrc, size_t n)
     return vas_reload(current_thread()) && !arch_copy_from_user(dst, (const void *)usrc, n) ? 0 : -E_FAULT;
 }
 
+// A copy to a page that is copy-on-write for a snapshot (kernel/snapshot.c)
+// is retried once the snapshot has its copy and the write right is back:
+// the thread's call sees no difference.
 int copy_to_user(uint64_t udst, const void *src, size_t n)
 {
     if (!user_range_ok(udst, n))
         return -E_FAULT;
     if (!arch_copy_to_user((void *)udst, src, n))
+        return 0;
+    if (snapshot_write_range(current_thread()->vas, udst, n) && !arch_copy_to_user((void *)udst, src, n))
         return 0;
     return vas_reload(current_thread()) && !arch_copy_to_user((void *)udst, src, n) ? 0 : -E_FAULT;
 }

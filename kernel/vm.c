@@ -149,8 +149,11 @@ int vm_lookup(paddr_t root, vaddr_t va, paddr_t *pa, unsigned *flags)
         if (l == 0 || arch_pte_is_leaf(e, l)) {
             if (pa)
                 *pa = arch_pte_addr(e) + (va & (level_size(l) - 1));
+            // Copy-on-write means "writable but for a snapshot": not
+            // where a table above takes writing away anyway.
+            unsigned cow = allowed & VM_WRITE ? VM_COW : 0;
             if (flags)
-                *flags = arch_pte_flags(e, l) & (allowed | ~(unsigned)(VM_WRITE | VM_USER | VM_EXEC));
+                *flags = arch_pte_flags(e, l) & (allowed | cow | ~(unsigned)(VM_WRITE | VM_USER | VM_EXEC | VM_COW));
             return 0;
         }
         // A table entry may take rights away from its whole subtree (a

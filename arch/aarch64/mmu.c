@@ -40,7 +40,7 @@ pte_t arch_pte_leaf(paddr_t pa, unsigned flags, int level)
     else
         e |= PTE_ATTR(MAIR_NORMAL) | PTE_SH_INNER;
     if (!(flags & VM_WRITE))
-        e |= PTE_AP_RO;
+        e |= PTE_AP_RO | (flags & VM_COW ? PTE_COW : 0);
     if (flags & VM_USER) {
         e |= PTE_AP_EL0 | PTE_PXN;                          // the kernel never runs user code
         if (!(flags & VM_EXEC))
@@ -78,6 +78,8 @@ unsigned arch_pte_flags(pte_t pte, int level)
     unsigned f = VM_READ;
     if (!(pte & PTE_AP_RO))
         f |= VM_WRITE;
+    else if (pte & PTE_COW)
+        f |= VM_COW;
     if (pte & PTE_AP_EL0) {
         f |= VM_USER;
         if (!(pte & PTE_UXN))

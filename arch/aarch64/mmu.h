@@ -14,6 +14,7 @@
 #define PTE_NG        (1ul << 11)     // not global: tagged with the ASID
 #define PTE_PXN       (1ul << 53)     // no execute at EL1
 #define PTE_UXN       (1ul << 54)     // no execute at EL0
+#define PTE_COW       (1ul << 55)     // reserved for software: VM_COW
 #define PTE_ADDR_MASK 0x0000fffffffff000ul
 
 // MAIR_EL1: one byte per attribute index.

@@ -16,6 +16,7 @@
 #define PTE_PCD (1ull << 4)
 #define PTE_PS  (1ull << 7)
 #define PTE_G   (1ull << 8)
+#define PTE_COW (1ull << 9)     // available to software: VM_COW
 #define PTE_NX  (1ull << 63)
 #define PTE_ADDR 0x000ffffffffff000ull
 
@@ -37,6 +38,8 @@ pte_t arch_pte_leaf(paddr_t pa, unsigned flags, int level)
     pte_t e = (pa & PTE_ADDR) | PTE_P;
     if (flags & VM_WRITE)
         e |= PTE_W;
+    else if (flags & VM_COW)
+        e |= PTE_COW;
     if (flags & VM_USER)
         e |= PTE_U;
     if (!(flags & VM_EXEC) && x86_cpu.nx)
@@ -60,6 +63,8 @@ unsigned arch_pte_flags(pte_t pte, int level)
     unsigned f = VM_READ;
     if (pte & PTE_W)
         f |= VM_WRITE;
+    else if (pte & PTE_COW)
+        f |= VM_COW;
     if (pte & PTE_U)
         f |= VM_USER;
     if (!(pte & PTE_NX))

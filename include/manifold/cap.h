@@ -25,6 +25,7 @@ enum mf_object_type {
     MF_OBJ_PACKET_FILTER,  // a packet-filter binding to a NIC (size_bits 0); see net.h
     MF_OBJ_CPU_TIME,       // the authority to hold CPU slots (one; the root task's; not retypable)
     MF_OBJ_SLOTS,          // CPU slots held for a thread (size_bits 0); see slots.h
+    MF_OBJ_SNAPSHOT,       // copy-on-write copies of armed frames (size_bits 14..26); see snapshot.h
     MF_OBJ_TYPE_COUNT
 };
 

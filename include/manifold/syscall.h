@@ -159,6 +159,7 @@ enum mf_kstat {
     MF_KSTAT_TIMER_TICKS,           // timer interrupts, all CPUs (likewise)
     MF_KSTAT_PAGE_CACHE_REFILLS,    // a CPU's free-page cache refilled from the bitmap
     MF_KSTAT_PAGE_CACHE_FLUSHES,    // ... or gave pages back to it
+    MF_KSTAT_COW_FAULTS,            // writes that met a copy-on-write mapping (include/manifold/snapshot.h)
     MF_KSTAT_COUNT
 };
 #define MF_KSTAT_MAX 16

@@ -171,6 +171,7 @@ static uint32_t add_object(struct saver *s, const struct mf_cap_info *info)
 // was read (both cleared before writing).
 #define DESCRIBED 0x80000000u
 #define CONTEXT_READ 0x40000000u
+#define MAPPED 0x20000000u      // arm_snapshot: a frame some cap maps in a segment
 
 static bool saved_type(uint32_t type)
 {
@@ -539,40 +540,96 @@ static long read_contexts(struct saver *s)
     return 0;
 }
 
-// Frames' contents, page by page, through a READ copy of one of its caps.
-static long save_pages(struct saver *s, const struct mf_ckpt_store *st)
+// hash[] (lookups are over) becomes each object's first cap with READ,
+// and every saved frame gets its place in the page area, in object order.
+static void number_pages(struct saver *s)
 {
     struct mf_ckpt_work *w = s->w;
-    long tmp = s->scratch + MF_CKPT_MAX_THREADS;
-    uint32_t page = 0;
-    // hash[] (lookups are over) becomes each object's first cap with READ.
     for (unsigned i = s->h->cap_count; i-- > 0;)
         if (w->caps[i].object != MF_CKPT_EXTERNAL && (w->caps[i].rights & MF_RIGHT_READ))
             w->hash[w->caps[i].object - 1] = i;
+    uint32_t page = 0;
     for (unsigned k = 0; k < s->h->object_count; k++) {
         struct mf_ckpt_object *o = &w->objects[k];
         if (o->type != MF_OBJ_FRAME || (o->flags & MF_CKPT_OBJECT_FLAG_FRESH))
+            continue;
+        o->page = page;
+        page += (uint32_t)(1ul << o->size_bits) / PAGE;
+    }
+    s->h->page_count = page;
+}
+
+static bool small_frame(const struct mf_ckpt_object *o) { return o->size_bits == 12; }
+
+// Frames' contents, page by page, through a READ copy of one of its caps:
+// `cow` false, the frames that are not armed in the snapshot (all of them
+// when there is none), while the process is stopped; true, the armed ones
+// as the snapshot kept them, each released once copied.
+static long save_pages(struct saver *s, const struct mf_ckpt_store *st, bool cow)
+{
+    struct mf_ckpt_work *w = s->w;
+    long tmp = s->scratch + MF_CKPT_MAX_THREADS, snap = s->p->snapshot;
+    for (unsigned k = 0; k < s->h->object_count; k++) {
+        struct mf_ckpt_object *o = &w->objects[k];
+        if (o->type != MF_OBJ_FRAME || (o->flags & MF_CKPT_OBJECT_FLAG_FRESH) ||
+            cow != (snap && small_frame(o)))
             continue;
         const struct mf_ckpt_cap *c = &w->caps[w->hash[k]];
         long r = copy_out(s->p, c->cnode, c->slot, tmp, MF_RIGHT_READ);
         if (r < 0)
             return r;
-        o->page = page;
-        uint32_t crc = 0;
+        uint32_t crc = 0, page = o->page;
         for (uint64_t off = 0; off < 1ul << o->size_bits && !r; off += PAGE, page++) {
-            r = mf_frame_read(tmp, off, page_buf, PAGE);
+            r = cow ? mf_snapshot_read(snap, tmp, off, page_buf, PAGE) : mf_frame_read(tmp, off, page_buf, PAGE);
             if (!r) {
                 crc = crc32_update(crc, page_buf, PAGE);
                 r = st->write(st->ctx, s->h->page_offset + (uint64_t)page * PAGE, page_buf, PAGE);
             }
         }
+        if (cow && !r)
+            r = mf_snapshot_release(snap, tmp);
         mf_cnode_delete(SELF, tmp);
         if (r < 0)
             return r;
         o->crc = crc;
     }
-    s->h->page_count = page;
     return 0;
+}
+
+// Copy-on-write (include/manifold/snapshot.h): arms every 4 KiB frame in
+// the snapshot while the process is stopped. A frame mapped in one of the
+// process's segments is armed with the segment (one call for all of its
+// frames); one mapped nowhere, on its own.
+static long arm_snapshot(struct saver *s)
+{
+    struct mf_ckpt_work *w = s->w;
+    long tmp = s->scratch + MF_CKPT_MAX_THREADS, snap = s->p->snapshot;
+    uint64_t frames = 0;
+    for (unsigned k = 0; k < s->h->object_count; k++)     // a fresh half's too: its segments' walks find them
+        if (w->objects[k].type == MF_OBJ_FRAME && small_frame(&w->objects[k]))
+            frames++;
+    long r = mf_snapshot_configure(snap, frames ? frames : 1);
+    for (unsigned i = 0; i < s->h->cap_count; i++) {
+        const struct mf_ckpt_cap *c = &w->caps[i];
+        if (c->object != MF_CKPT_EXTERNAL && c->type == MF_OBJ_FRAME && c->map_segment)
+            w->objects[c->object - 1].flags |= MAPPED;
+    }
+    for (unsigned k = 0; k < s->h->object_count; k++) {
+        struct mf_ckpt_object *o = &w->objects[k];
+        bool segment = o->type == MF_OBJ_SEGMENT,
+             lone_frame = o->type == MF_OBJ_FRAME && small_frame(o) && !(o->flags & MAPPED);
+        o->flags &= ~MAPPED;
+        if (r || (!segment && !lone_frame) || (o->flags & MF_CKPT_OBJECT_FLAG_FRESH))
+            continue;
+        const struct mf_ckpt_cap *c = &w->caps[w->hash[k]];
+        r = copy_out(s->p, c->cnode, c->slot, tmp, MF_RIGHT_READ);
+        if (r < 0)
+            continue;
+        r = segment ? mf_snapshot_add_segment(snap, tmp) : mf_snapshot_add_frame(snap, tmp);
+        mf_cnode_delete(SELF, tmp);
+        r = r < 0 ? r : 0;
+    }
+    return r;
 }
 
 static uint32_t tables_crc(const struct mf_ckpt_work *w, const struct mf_ckpt_header *h)
@@ -630,10 +687,18 @@ long mf_ckpt_save(const struct mf_ckpt_process *p, const struct mf_ckpt_store *s
     header.object_offset = PAGE;
     header.cap_offset = header.object_offset + round_page((uint64_t)header.object_count * sizeof(struct mf_ckpt_object));
     header.page_offset = header.cap_offset + round_page((uint64_t)header.cap_count * sizeof(struct mf_ckpt_cap));
+    if (!r) {
+        number_pages(&s);
+        r = p->snapshot ? arm_snapshot(&s) : 0;
+    }
     if (!r)
-        r = save_pages(&s, st);
+        r = save_pages(&s, st, false);
     resume_threads(&s);
     header.frozen_cycles = mf_arch_cycles() - frozen;
+    // With a snapshot, the 4 KiB frames are copied now, while the process
+    // runs: each as it was when it stopped.
+    if (!r && p->snapshot)
+        r = save_pages(&s, st, true);
     if (r < 0)
         return r;
     struct mf_system_info si;

@@ -86,6 +86,15 @@ struct mf_ckpt_process {
     // its ranges, and every cap to them) is left out of the image, to be
     // loaded afresh after the restore (mf_split_reload_lower); 0: none.
     unsigned fresh_half;
+    // Copy-on-write (include/manifold/snapshot.h): a Snapshot object of
+    // ours, not configured yet. The process is stopped only to arm its
+    // 4 KiB frames in it (and to copy its 2 MiB frames); they are copied
+    // after it runs again, each as it was when stopped. The snapshot needs
+    // a copy page for every frame the process may write meanwhile (one per
+    // frame: none can be lost); a frame written when none is left makes the
+    // save fail with -E_NOMEM, the process unharmed. Delete it afterwards.
+    // 0: every frame is copied while the process is stopped.
+    long snapshot;
 };
 
 struct mf_ckpt_stats {

@@ -103,7 +103,7 @@ static const char *const type_names[MF_OBJ_TYPE_COUNT] = {
     [MF_OBJ_BINDING] = "binding", [MF_OBJ_PCI_DEVICE] = "pci device", [MF_OBJ_IRQ] = "irq",
     [MF_OBJ_SYSTEM] = "system", [MF_OBJ_CONSOLE] = "console", [MF_OBJ_RECLAIM] = "reclaim",
     [MF_OBJ_PACKET_FILTER] = "packet filter",
-    [MF_OBJ_CPU_TIME] = "cpu time", [MF_OBJ_SLOTS] = "slots",
+    [MF_OBJ_CPU_TIME] = "cpu time", [MF_OBJ_SLOTS] = "slots", [MF_OBJ_SNAPSHOT] = "snapshot",
 };
 
 const char *mf_type_name(unsigned type) { return type < MF_OBJ_TYPE_COUNT ? type_names[type] : "?"; }

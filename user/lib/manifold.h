@@ -12,6 +12,7 @@
 #include "include/manifold/device.h"
 #include "include/manifold/errors.h"
 #include "include/manifold/reclaim.h"
+#include "include/manifold/snapshot.h"
 #include "include/manifold/net.h"
 #include "include/manifold/slots.h"
 #include "include/manifold/syscall.h"
@@ -409,6 +410,32 @@ static inline long mf_lrpc_invoke(long binding, unsigned procedure, unsigned ast
         return r.value < 0 ? r.value : -E_INVAL;
     *result = r.value;
     return 0;
+}
+
+// Copy-on-write snapshots (include/manifold/snapshot.h, docs/checkpoint.md).
+static inline long mf_snapshot_configure(long snapshot, uint64_t frames)
+{
+    return mf_invoke(snapshot, MF_SNAPSHOT_CONFIGURE, (long)frames, 0, 0, 0);
+}
+static inline long mf_snapshot_add_segment(long snapshot, long segment)
+{
+    return mf_invoke(snapshot, MF_SNAPSHOT_ADD_SEGMENT, segment, 0, 0, 0);
+}
+static inline long mf_snapshot_add_frame(long snapshot, long frame)
+{
+    return mf_invoke(snapshot, MF_SNAPSHOT_ADD_FRAME, frame, 0, 0, 0);
+}
+static inline long mf_snapshot_read(long snapshot, long frame, uint64_t offset, void *buf, uint64_t len)
+{
+    return mf_invoke(snapshot, MF_SNAPSHOT_READ, frame, (long)offset, (long)buf, (long)len);
+}
+static inline long mf_snapshot_release(long snapshot, long frame)
+{
+    return mf_invoke(snapshot, MF_SNAPSHOT_RELEASE, frame, 0, 0, 0);
+}
+static inline long mf_snapshot_info(long snapshot, struct mf_snapshot_info *info)
+{
+    return mf_invoke(snapshot, MF_SNAPSHOT_INFO, (long)info, 0, 0, 0);
 }
 
 // Visible revocation (include/manifold/reclaim.h, docs/exokernel.md).
