@@ -4,7 +4,10 @@
 // the image out of other untyped memory; then the restored process checks
 // every page's mark, which makes the figures "verified". Per size:
 //   ckpt.frozen_<n>mib    how long its threads were stopped (the memory is
-//                         copied meanwhile: no copy-on-write yet)
+//                         copied meanwhile)
+//   ckpt.frozen_cow_<n>mib  the same with a copy-on-write snapshot: stopped
+//                         only to arm its frames, copied after it resumed
+//   ckpt.save_cow_<n>mib  that whole save, copying included
 //   ckpt.restore_<n>mib   mf_ckpt_restore, from the check of the image to
 //                         the threads resumed
 //   ckpt.save_pages_per_s, ckpt.restore_pages_per_s (16 MiB)
@@ -29,6 +32,8 @@
 #define CB_BIG_CNODE 2812
 #define CB_OUT_CNODES 2813                          // 3
 #define CB_OUT_LOOSE 2816                           // 2
+#define CB_SNAP 2818                                // copy-on-write: a Snapshot object
+#define CB_SNAP_BITS 20                             // 1 MiB: the table for 4,200 frames and 191 copy pages
 #define CB_IMAGE 2820                               // up to 12 frames of 2 MiB
 #define CB_FRESH_UT 2835                            // 5
 #define CB_SCRATCH_SAVE 2840
@@ -104,9 +109,9 @@ static void report(const char *name, const char *unit, uint64_t *v, bool verifie
     mf_bench_report(name, unit, v, ROUNDS, verified ? "\"verified\":true" : "\"verified\":false");
 }
 
-static void one_size(uint64_t mib, const struct mf_ckpt_store *st, uint64_t hz)
+static void one_size(uint64_t mib, const struct mf_ckpt_store *st, uint64_t hz, bool cow)
 {
-    uint64_t frozen[ROUNDS], restore[ROUNDS], save_rate[ROUNDS], restore_rate[ROUNDS];
+    uint64_t frozen[ROUNDS], restore[ROUNDS], save_rate[ROUNDS], restore_rate[ROUNDS], save[ROUNDS];
     bool verified = true;
     for (unsigned round = 0; round < ROUNDS; round++) {
         clean();
@@ -116,8 +121,16 @@ static void one_size(uint64_t mib, const struct mf_ckpt_store *st, uint64_t hz)
         struct mf_ckpt_process proc = {.cnode = {CB_CSPACE, p.objects, CB_BIG_CNODE}, .cnodes = 3,
                                        .loose = {p.thread, p.exit}, .looses = 2,
                                        .external = {{0, 6}, {0, 7}}, .externals = 2};
+        if (!r && cow) {
+            r = mf_untyped_retype(back_ut[3], MF_OBJ_SNAPSHOT, CB_SNAP_BITS, 1, MF_CAP_SELF_CNODE, CB_SNAP);
+            proc.snapshot = CB_SNAP;
+        }
         if (!r)
             r = mf_ckpt_save(&proc, st, &work, CB_SCRATCH_SAVE, &ss);
+        struct mf_snapshot_info si = {0};
+        if (!r && cow && (mf_snapshot_info(CB_SNAP, &si) != 0 || si.lost || si.armed))
+            r = -E_INVAL;       // every frame copied and released, none lost
+        mf_cnode_delete(MF_CAP_SELF_CNODE, CB_SNAP);
         if (r == 0) {
             mf_program_destroy(&p);
             for (unsigned i = 0; i < RUN_UTS; i++)
@@ -155,13 +168,21 @@ static void one_size(uint64_t mib, const struct mf_ckpt_store *st, uint64_t hz)
         restore[round] = rs.total_cycles;
         save_rate[round] = ss.frozen_cycles ? ss.pages * hz / ss.frozen_cycles : 0;
         restore_rate[round] = rs.total_cycles ? rs.pages * hz / rs.total_cycles : 0;
+        save[round] = ss.total_cycles;
         if (round == 0)
-            printf("bench ckpt %lu MiB: %lu pages, %lu objects, %lu caps, image %lu KiB\n", (unsigned long)mib,
-                   (unsigned long)ss.pages, (unsigned long)ss.objects, (unsigned long)ss.caps,
-                   (unsigned long)(ss.image_bytes >> 10));
+            printf("bench ckpt %lu MiB%s: %lu pages, %lu objects, %lu caps, image %lu KiB\n", (unsigned long)mib,
+                   cow ? " (copy-on-write)" : "", (unsigned long)ss.pages, (unsigned long)ss.objects,
+                   (unsigned long)ss.caps, (unsigned long)(ss.image_bytes >> 10));
     }
     clean();
     char name[48];
+    if (cow) {
+        snprintf(name, sizeof(name), "ckpt.frozen_cow_%lumib", (unsigned long)mib);
+        report(name, "cycles", frozen, verified);
+        snprintf(name, sizeof(name), "ckpt.save_cow_%lumib", (unsigned long)mib);
+        report(name, "cycles", save, verified);
+        return;
+    }
     snprintf(name, sizeof(name), "ckpt.frozen_%lumib", (unsigned long)mib);
     report(name, "cycles", frozen, verified);
     snprintf(name, sizeof(name), "ckpt.restore_%lumib", (unsigned long)mib);
@@ -189,8 +210,10 @@ void run_ckpt_benchmarks(void)
     frames.count = made;
     struct mf_ckpt_store st;
     mf_ckpt_frames_store(&st, &frames);
-    one_size(1, &st, si.counter_hz);
-    one_size(16, &st, si.counter_hz);
+    for (int cow = 0; cow < 2; cow++) {
+        one_size(1, &st, si.counter_hz, cow);
+        one_size(16, &st, si.counter_hz, cow);
+    }
     for (unsigned i = 0; i < made; i++)
         mf_cnode_delete(MF_CAP_SELF_CNODE, CB_IMAGE + i);
     for (long ut = GUPS_UT_FIRST; ut < GUPS_UT_FIRST + 3; ut++)

@@ -23,6 +23,7 @@
 #define CK_OUT_CNODES 2811                      // 2
 #define CK_OUT_LOOSE 2813                       // 2
 #define CK_FRESH_UT 2815
+#define CK_SNAP 3090                            // copy-on-write: a Snapshot object
 #define CK_SCRATCH_SAVE 2820                    // MF_CKPT_SCRATCH_SLOTS
 #define CK_SCRATCH_BACK 2950                    // MF_CKPT_SCRATCH_SLOTS
 #define CK_CSPACE_BITS 8
@@ -60,6 +61,7 @@ static void clean(void)
     mf_cnode_revoke(ROOT, UT_RUN);
     mf_cnode_revoke(ROOT, UT_BACK);
     mf_cnode_delete(ROOT, CK_READY);
+    mf_cnode_delete(ROOT, CK_SNAP);
     for (long s = CK_CSPACE; s < CK_SCRATCH_BACK + MF_CKPT_SCRATCH_SLOTS; s++)
         mf_cnode_delete(ROOT, s);
 }
@@ -105,60 +107,129 @@ static const struct {
     long delay;          // ticks between ready and the checkpoint
 } cases[] = {{"just set up", 0}, {"midway", 5}};
 
+// A store that takes its time: its first write waits 3 ticks, so that a
+// copy-on-write save copies while the process has run for a while.
+struct slow_store {
+    struct mf_ckpt_store inner;
+    bool slept;
+};
+
+static long slow_write(void *ctx, uint64_t offset, const void *buf, uint64_t len)
+{
+    struct slow_store *s = ctx;
+    if (!s->slept) {
+        s->slept = true;
+        mf_sleep(3);
+    }
+    return s->inner.write(s->inner.ctx, offset, buf, len);
+}
+
+static long slow_read(void *ctx, uint64_t offset, void *buf, uint64_t len)
+{
+    struct slow_store *s = ctx;
+    return s->inner.read(s->inner.ctx, offset, buf, len);
+}
+
+// One round: start the victim, wait `delay` ticks, checkpoint it (with a
+// copy-on-write snapshot when `cow`; *copied counts the pages it copied),
+// kill it, restore it; it must finish its run with its own checks passed.
+static const char *kill_restart_round(const char *name, int round, long delay, bool cow, uint64_t *copied)
+{
+    static struct mf_ckpt_memory mem = {image, sizeof(image)};
+    static struct slow_store slow;
+    struct mf_ckpt_store st;
+    mf_ckpt_memory_store(&slow.inner, &mem);
+    slow.slept = false;
+    if (cow)
+        st = (struct mf_ckpt_store){&slow, slow_write, slow_read, slow.inner.capacity};
+    else
+        st = slow.inner;
+    struct mf_program p;
+    const char *why = start_victim(&p);
+    if (why)
+        return why;
+    if (delay)
+        mf_sleep(delay);
+    struct mf_ckpt_process proc;
+    victim_process(&p, &proc);
+    // The snapshot comes from the original's untyped and goes with it.
+    if (cow && mf_untyped_retype(UT_RUN, MF_OBJ_SNAPSHOT, 20, 1, ROOT, CK_SNAP) != 0)
+        return "could not make the snapshot";
+    proc.snapshot = cow ? CK_SNAP : 0;
+    struct mf_ckpt_stats ss, rs;
+    long r = mf_ckpt_save(&proc, &st, &work, CK_SCRATCH_SAVE, &ss);
+    if (r != 0) {
+        printf("# %s, round %d: save: %s\n", name, round, mf_strerror_detail(r));
+        return "the checkpoint failed";
+    }
+    struct mf_snapshot_info info = {0};
+    if (cow) {
+        if (mf_snapshot_info(CK_SNAP, &info) != 0 || info.lost || info.armed)
+            return "the snapshot lost a page or kept one armed";
+        *copied += info.copied;
+    }
+    // The original ends before it could finish: its untyped, every
+    // frame it had included, is revoked.
+    bool finished = mf_notification_poll(p.exit) != 0;
+    mf_program_destroy(&p);
+    UCHECK(mf_cnode_revoke(ROOT, UT_RUN) == 0);
+    for (long s = CK_CSPACE; s < CK_CSPACE + 8; s++)
+        mf_cnode_delete(ROOT, s);
+    mf_cnode_delete(ROOT, CK_SNAP);
+    if (finished)
+        return "the victim finished before its checkpoint (make STEPS larger)";
+    r = restore(&slow.inner, &rs);
+    if (r != 0) {
+        printf("# %s, round %d: restore: %s\n", name, round, mf_strerror_detail(r));
+        return "the restore failed";
+    }
+    long exited = mf_notification_wait_timeout(CK_OUT_LOOSE + 1, 3000);
+    struct mf_exit_status es = {0};
+    long sr = mf_thread_exit_status(CK_OUT_LOOSE, &es);
+    printf("# %s, round %d: %lu objects, %lu caps, %lu threads, %lu pages; frozen %lu of %lu cycles",
+           name, round, (unsigned long)ss.objects, (unsigned long)ss.caps, (unsigned long)ss.threads,
+           (unsigned long)ss.pages, (unsigned long)ss.frozen_cycles, (unsigned long)ss.total_cycles);
+    if (cow)
+        printf(", %lu pages written meanwhile", (unsigned long)info.copied);
+    printf("; exit %ld/%ld how %u code %d\n", exited, sr, es.how, es.code);
+    UCHECK(exited > 0 && sr == 0);
+    UCHECK(es.how == EXIT_NORMAL && es.code == 0);
+    UCHECK(ss.threads >= 3 && ss.pages > 30);     // main, the receiver, a worker at least: mid-run
+    return NULL;
+}
+
 UTEST_FAULTS(checkpoint_kill_restart_finishes_the_run)
 {
     clean();
-    static struct mf_ckpt_memory mem = {image, sizeof(image)};
-    struct mf_ckpt_store st;
-    mf_ckpt_memory_store(&st, &mem);
+    uint64_t copied = 0;
     for (unsigned c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
         for (int round = 0; round < 3; round++) {
-            struct mf_program p;
-            const char *why = start_victim(&p);
-            if (why) {
-                clean();
-                return why;
-            }
-            if (cases[c].delay)
-                mf_sleep(cases[c].delay);
-            struct mf_ckpt_process proc;
-            victim_process(&p, &proc);
-            struct mf_ckpt_stats ss, rs;
-            long r = mf_ckpt_save(&proc, &st, &work, CK_SCRATCH_SAVE, &ss);
-            if (r != 0) {
-                printf("# %s, round %d: save: %s\n", cases[c].name, round, mf_strerror_detail(r));
-                clean();
-                return "the checkpoint failed";
-            }
-            // The original ends before it could finish: its untyped, every
-            // frame it had included, is revoked.
-            bool finished = mf_notification_poll(p.exit) != 0;
-            mf_program_destroy(&p);
-            UCHECK(mf_cnode_revoke(ROOT, UT_RUN) == 0);
-            for (long s = CK_CSPACE; s < CK_CSPACE + 8; s++)
-                mf_cnode_delete(ROOT, s);
-            if (finished) {
-                clean();
-                return "the victim finished before its checkpoint (make STEPS larger)";
-            }
-            r = restore(&st, &rs);
-            if (r != 0) {
-                printf("# %s, round %d: restore: %s\n", cases[c].name, round, mf_strerror_detail(r));
-                clean();
-                return "the restore failed";
-            }
-            long exited = mf_notification_wait_timeout(CK_OUT_LOOSE + 1, 3000);
-            struct mf_exit_status es = {0};
-            long sr = mf_thread_exit_status(CK_OUT_LOOSE, &es);
-            printf("# %s, round %d: %lu objects, %lu caps, %lu threads, %lu pages; exit %ld/%ld how %u code %d\n",
-                   cases[c].name, round, (unsigned long)ss.objects, (unsigned long)ss.caps,
-                   (unsigned long)ss.threads, (unsigned long)ss.pages, exited, sr, es.how, es.code);
+            const char *why = kill_restart_round(cases[c].name, round, cases[c].delay, false, &copied);
             clean();
-            UCHECK(exited > 0 && sr == 0);
-            UCHECK(es.how == EXIT_NORMAL && es.code == 0);
-            UCHECK(ss.threads >= 3 && ss.pages > 30);     // main, the receiver, a worker at least: mid-run
+            if (why)
+                return why;
         }
     }
+    return NULL;
+}
+
+// Copy-on-write (docs/checkpoint.md): the workers go on stepping their
+// sequences into their arrays while the save copies them. The restored
+// run can only end with every check passed if each page was saved as it
+// was at the instant the threads stopped, not as they left it later; and
+// the snapshot must have copied pages they wrote meanwhile (else this
+// would not test it).
+UTEST_FAULTS(checkpoint_copy_on_write_saves_the_instant_it_stopped)
+{
+    clean();
+    uint64_t copied = 0;
+    for (int round = 0; round < 3; round++) {
+        const char *why = kill_restart_round("copy-on-write, midway", round, 5, true, &copied);
+        clean();
+        if (why)
+            return why;
+    }
+    UCHECK(copied > 0);
     return NULL;
 }
 
