@@ -14,7 +14,10 @@ static const uint32_t op_counts[MF_OBJ_TYPE_COUNT] = {
     [MF_OBJ_IRQ] = MF_IRQ_OP_COUNT,         [MF_OBJ_SYSTEM] = MF_SYSTEM_OP_COUNT,
     [MF_OBJ_CONSOLE] = MF_CONSOLE_OP_COUNT, [MF_OBJ_RECLAIM] = MF_RECLAIM_OP_COUNT,
     [MF_OBJ_PACKET_FILTER] = MF_FILTER_OP_COUNT, [MF_OBJ_SLOTS] = MF_SLOTS_OP_COUNT,
+    [MF_OBJ_SNAPSHOT] = MF_SNAPSHOT_OP_COUNT,
 };
+
+static void snapshot_invoke(struct fz_ctx *c, long s, long op);
 
 static long random_op(struct fz_ctx *c, unsigned type)
 {
@@ -111,7 +114,7 @@ static void retype_one(struct fz_ctx *c, long ut)
 {
     static const unsigned types[] = {MF_OBJ_UNTYPED, MF_OBJ_CNODE, MF_OBJ_FRAME, MF_OBJ_THREAD, MF_OBJ_ENDPOINT,
                                      MF_OBJ_NOTIFICATION, MF_OBJ_VAS, MF_OBJ_SEGMENT, MF_OBJ_BINDING,
-                                     MF_OBJ_PCI_DEVICE, MF_OBJ_IRQ, MF_OBJ_RECLAIM, MF_OBJ_PACKET_FILTER, MF_OBJ_SLOTS, MF_OBJ_CPU_TIME, MF_OBJ_NULL, 12, 255};
+                                     MF_OBJ_PCI_DEVICE, MF_OBJ_IRQ, MF_OBJ_RECLAIM, MF_OBJ_PACKET_FILTER, MF_OBJ_SLOTS, MF_OBJ_CPU_TIME, MF_OBJ_SNAPSHOT, MF_OBJ_NULL, 12, 255};
     unsigned type = types[fz_below(c, sizeof(types) / sizeof(types[0]))], bits;
     switch (type) {
     case MF_OBJ_UNTYPED:
@@ -126,6 +129,9 @@ static void retype_one(struct fz_ctx *c, long ut)
     case MF_OBJ_VAS:
     case MF_OBJ_SEGMENT:
         bits = 13 + (unsigned)fz_below(c, 4);
+        break;
+    case MF_OBJ_SNAPSHOT:
+        bits = 13 + (unsigned)fz_below(c, 5);     // 13: too small
         break;
     default:
         bits = 0;
@@ -149,6 +155,13 @@ static void retype_one(struct fz_ctx *c, long ut)
         if (cnode == FZ_SELF && c->self == FZ_SELF)
             for (unsigned i = 0; i < (packed >> 16) && index + i < FZ_SLOTS; i++)
                 fz.shadow[index + i] = (uint8_t)(packed & 0xff);
+        // A snapshot is worth little unconfigured: arm a segment and a
+        // frame of ours in it now and then (our writes then copy).
+        if ((packed & 0xff) == MF_OBJ_SNAPSHOT && cnode == c->self && fz_chance(c, 600)) {
+            fz_inv(c, index, MF_SNAPSHOT_CONFIGURE, (long)fz_below(c, 64), 0, 0, 0);
+            snapshot_invoke(c, index, MF_SNAPSHOT_ADD_SEGMENT);
+            snapshot_invoke(c, index, MF_SNAPSHOT_ADD_FRAME);
+        }
     }
 }
 
@@ -443,6 +456,45 @@ static void slots_invoke(struct fz_ctx *c, long s, long op)
     fz_inv(c, s, op, a0, a1, a2, a3);
 }
 
+// Snapshots: tables of every size, our segments and frames armed (our own
+// writes then copy, or find no copy page left: lost, never refused),
+// reads into our memory or anywhere, releases, infos.
+static void snapshot_invoke(struct fz_ctx *c, long s, long op)
+{
+    long a0 = (long)fz_value(c), a1 = (long)fz_value(c), a2 = (long)fz_value(c), a3 = (long)fz_value(c);
+    switch (op) {
+    case MF_SNAPSHOT_CONFIGURE:
+        a0 = fz_chance(c, 800) ? (long)fz_below(c, 600) : a0;
+        break;
+    case MF_SNAPSHOT_ADD_SEGMENT:
+        a0 = fz_slot_of(c, MF_OBJ_SEGMENT);
+        break;
+    case MF_SNAPSHOT_ADD_FRAME:
+    case MF_SNAPSHOT_RELEASE:
+        a0 = fz_slot_of(c, MF_OBJ_FRAME);
+        break;
+    case MF_SNAPSHOT_READ:
+        a0 = fz_slot_of(c, MF_OBJ_FRAME);
+        // Into a buffer of ours (at most half of FZ_LOCAL_SIZE), as
+        // MF_FRAME_READ; a longer read lands nowhere of ours.
+        a1 = fz_chance(c, 800) ? (long)fz_below(c, 4200) : a1;
+        a2 = (long)fz_ptr_out(c);
+        a3 = fz_chance(c, 900) ? (long)fz_below(c, FZ_LOCAL_SIZE / 2) : a3;
+        if ((uint64_t)a3 > FZ_LOCAL_SIZE / 2)
+            a2 = (long)fz_value(c) | (1l << 47);
+        break;
+    case MF_SNAPSHOT_INFO:
+        a0 = fz_chance(c, 800) ? (long)fz_ptr_out(c) : a0;
+        break;
+    default:
+        break;
+    }
+    fz_inv(c, s, op, a0, a1, a2, a3);
+    // A frame just armed, written: a copy, or a copy lost.
+    if (op == MF_SNAPSHOT_ADD_FRAME && fz_chance(c, 500))
+        fz_inv(c, a0, MF_FRAME_WRITE, (long)fz_below(c, 4000), (long)fz_ptr_in(c), 8, 0);
+}
+
 // An invocation of the object in `slot` (of the type we believe it is).
 static void invoke_as(struct fz_ctx *c, unsigned type, long slot, long op)
 {
@@ -480,6 +532,9 @@ static void invoke_as(struct fz_ctx *c, unsigned type, long slot, long op)
         return;
     case MF_OBJ_SLOTS:
         slots_invoke(c, slot, op);
+        return;
+    case MF_OBJ_SNAPSHOT:
+        snapshot_invoke(c, slot, op);
         return;
     case MF_OBJ_PCI_DEVICE:
     case MF_OBJ_IRQ:
