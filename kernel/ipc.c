@@ -146,7 +146,7 @@ static uint64_t *ipc_buffer(const struct thread *t, bool write)
         return NULL;
     // Copy-on-write for a snapshot: it copies the page first, as for a
     // write of the thread's own.
-    if (write && (flags & VM_COW) && snapshot_write_fault(t->vas, t->ipc_buffer))
+    if (write && (flags & VM_COW) && snapshot_write_fault(t, t->ipc_buffer))
         flags = (flags & ~VM_COW) | VM_WRITE;
     if (!(flags & VM_USER) || (write && !(flags & VM_WRITE)) || !pmm_is_ram(pa))
         return NULL;

@@ -30,6 +30,7 @@
 #include "kernel/object.h"
 #include "kernel/pmm.h"
 #include "kernel/segment.h"
+#include "kernel/thread.h"
 #include "kernel/usercopy.h"
 #include "include/manifold/errors.h"
 #include "include/manifold/snapshot.h"
@@ -37,6 +38,7 @@
 
 #define SNAPSHOT_MIN_BITS 14
 #define SNAPSHOT_MAX_BITS 26
+#define SNAPSHOT_MAX_FRAMES (1ul << 20)   // a 32 MiB table: fits the largest object
 #define ENTRY_LOST 1ul          // in entry.copy: the first write found no copy page
 
 struct entry {
@@ -46,6 +48,7 @@ struct entry {
 
 struct snapshot {
     bool configured;
+    bool linked;                // on armed_snapshots: while it has armed frames
     struct snapshot *prev, *next;   // the armed snapshots (space_lock)
     struct entry *table;        // `slots` entries, a power of two, linear probing
     uint64_t slots, capacity, armed;
@@ -55,7 +58,31 @@ struct snapshot {
 };
 _Static_assert(sizeof(struct snapshot) <= PAGE_SIZE, "the header fits its page");
 
+// Snapshots with frames armed: only these cost the kernel's write paths a
+// lookup (space_lock).
 static struct snapshot *armed_snapshots;
+
+static void armed_add(struct snapshot *s)
+{
+    s->prev = NULL;
+    s->next = armed_snapshots;
+    if (s->next)
+        s->next->prev = s;
+    armed_snapshots = s;
+    s->linked = true;
+}
+
+static void armed_remove(struct snapshot *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        armed_snapshots = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->prev = s->next = NULL;
+    s->linked = false;
+}
 
 // ------------------------------------------------------------------ table
 
@@ -82,7 +109,8 @@ static struct entry *insert(struct snapshot *s, paddr_t frame)
         i = (i + 1) & (s->slots - 1);
     if (!s->table[i].frame) {
         s->table[i] = (struct entry){.frame = frame};
-        s->armed++;
+        if (!s->armed++)
+            armed_add(s);
     }
     return &s->table[i];
 }
@@ -123,7 +151,8 @@ static void erase(struct snapshot *s, struct entry *e)
         }
     }
     s->table[hole] = (struct entry){0};
-    s->armed--;
+    if (!--s->armed)
+        armed_remove(s);
 }
 
 // ------------------------------------------------- the kernel's write paths
@@ -173,36 +202,42 @@ void snapshot_frame_written(paddr_t frame)
         copy_before_write(frame);
 }
 
+// True when the write may be retried: the page was copy-on-write and is
+// writable now, or another CPU made it writable while we waited for the
+// lock (two threads writing one page at once: both retry).
 static bool write_fault_locked(struct vas *v, vaddr_t va)
 {
     paddr_t pa;
     unsigned flags;
     va = ALIGN_DOWN(va, PAGE_SIZE);
-    if (!v || va < USER_BASE || va >= USER_TOP || vm_lookup(v->root, va, &pa, &flags) || !(flags & VM_COW))
+    if (!v || va < USER_BASE || va >= USER_TOP || vm_lookup(v->root, va, &pa, &flags) ||
+        !(flags & (VM_COW | VM_WRITE)))
         return false;
     struct segment *seg = segment_at(v, va);
     pte_t *e = seg ? segment_leaf(seg, va) : NULL;
     if (!e || !arch_pte_valid(*e) || arch_pte_addr(*e) != pa)
         return false;   // VM_COW only ever marks 4 KiB leaves of segments
-    copy_before_write(pa);
-    *e = arch_pte_leaf(pa, (arch_pte_flags(*e, 0) & ~VM_COW) | VM_WRITE, 0);
+    if (flags & VM_COW) {
+        copy_before_write(pa);
+        *e = arch_pte_leaf(pa, (arch_pte_flags(*e, 0) & ~VM_COW) | VM_WRITE, 0);
+        kstat_inc(MF_KSTAT_COW_FAULTS);
+    }
     segment_flush(seg, va, PAGE_SIZE);
-    kstat_inc(MF_KSTAT_COW_FAULTS);
     return true;
 }
 
-bool snapshot_write_fault(struct vas *v, vaddr_t va)
+bool snapshot_write_fault(const struct thread *t, vaddr_t va)
 {
     bool held = space_lock_held();
     if (!held)
         space_lock();
-    bool done = write_fault_locked(v, va);
+    bool done = write_fault_locked(t->vas, va);     // t's VAS moves under space_lock only
     if (!held)
         space_unlock();
     return done;
 }
 
-bool snapshot_write_range(struct vas *v, vaddr_t va, size_t len)
+bool snapshot_write_range(const struct thread *t, vaddr_t va, size_t len)
 {
     if (!len || va < USER_BASE || va >= USER_TOP || len > USER_TOP - va)
         return false;
@@ -211,7 +246,7 @@ bool snapshot_write_range(struct vas *v, vaddr_t va, size_t len)
     if (!held)
         space_lock();
     for (vaddr_t a = ALIGN_DOWN(va, PAGE_SIZE); a < va + len; a += PAGE_SIZE)
-        any |= write_fault_locked(v, a);
+        any |= write_fault_locked(t->vas, a);
     if (!held)
         space_unlock();
     return any;
@@ -222,7 +257,8 @@ void snapshot_frame_gone(paddr_t frame)
     bool held = space_lock_held();
     if (!held)
         space_lock();
-    for (struct snapshot *s = armed_snapshots; s; s = s->next) {
+    for (struct snapshot *s = armed_snapshots, *next; s; s = next) {
+        next = s->next;     // erasing its last frame unlinks s
         struct entry *e = lookup(s, frame);
         if (e)
             erase(s, e);
@@ -262,8 +298,8 @@ static int decode_configure(const struct invocation *inv, struct decoded *d)
     if (s->configured)
         return -E_BUSY;
     uint64_t frames = inv->arg[0];
-    if (!frames || frames > 1ul << (SNAPSHOT_MAX_BITS - PAGE_SHIFT))
-        return refuse(inv, -E_RANGE, "frames: 1 up to 2^14");
+    if (!frames || frames > SNAPSHOT_MAX_FRAMES)
+        return refuse(inv, -E_RANGE, "frames: 1 up to 2^20");
     uint64_t slots = 2;
     while (slots < 2 * frames)
         slots *= 2;
@@ -292,11 +328,6 @@ static int64_t invoke_configure(const struct decoded *d)
     s->end = a->end;
     s->copy_pages = (a->end - a->pool) / PAGE_SIZE;
     s->configured = true;
-    s->prev = NULL;
-    s->next = armed_snapshots;
-    if (s->next)
-        s->next->prev = s;
-    armed_snapshots = s;
     return 0;
 }
 
@@ -407,19 +438,18 @@ static int decode_add_frame(const struct invocation *inv, struct decoded *d)
 static int64_t invoke_add_frame(const struct decoded *d)
 {
     const struct frame_args *a = DECODED(struct frame_args, d);
-    if (a->entry)
-        return 1;
     paddr_t pa = V2P(a->frame->cap.obj);
-    insert(a->s, pa);
-    // The cap's own mapping, when it has one and it is writable.
+    const struct entry *en = a->entry ? a->entry : insert(a->s, pa);
+    // The cap's own mapping, when it has one and it is writable (armed
+    // through another segment, this one may not be protected yet).
     struct segment *seg;
     vaddr_t va;
     pte_t *e = frame_mapping(a->frame, &seg, &va);
-    if (e && (arch_pte_flags(*e, 0) & VM_WRITE)) {
+    if (e && !en->copy && (arch_pte_flags(*e, 0) & VM_WRITE)) {
         *e = arch_pte_leaf(pa, (arch_pte_flags(*e, 0) & ~VM_WRITE) | VM_COW, 0);
         segment_flush(seg, va, PAGE_SIZE);
     }
-    return 0;
+    return a->entry ? 1 : 0;
 }
 
 static int decode_armed_frame(const struct invocation *inv, struct frame_args *a)
@@ -460,8 +490,9 @@ static int64_t invoke_read(const struct decoded *d)
 {
     const struct frame_args *a = DECODED(struct frame_args, d);
     paddr_t from = a->entry->copy ? a->entry->copy : V2P(a->frame->cap.obj);
-    // Our buffer may be copy-on-write for some snapshot (even this one):
-    // that copies another page, never this entry's.
+    // Our buffer may be copy-on-write for some snapshot: copy_to_user
+    // copies that page first. (A buffer on this very frame, not copied
+    // yet, is read and written at once: the caller gets what it asked for.)
     return copy_to_user(a->buffer, (const uint8_t *)P2V(from) + a->offset, a->len);
 }
 
@@ -528,15 +559,9 @@ static void snapshot_finalize(const struct cap *cap)
     bool held = space_lock_held();
     if (!held)
         space_lock();
-    if (s->configured) {
-        if (s->prev)
-            s->prev->next = s->next;
-        else
-            armed_snapshots = s->next;
-        if (s->next)
-            s->next->prev = s->prev;
-        s->configured = false;
-    }
+    if (s->linked)
+        armed_remove(s);
+    s->configured = false;
     if (!held)
         space_unlock();
 }

@@ -287,7 +287,7 @@ void user_fault(struct trap_frame *tf, int kind, vaddr_t addr, unsigned access)
     if (!t->vas)
         return_to_user(tf);     // none left at all: it dies there
     // A write to a page a snapshot keeps: copied, and written.
-    if (kind == FAULT_PAGE && (access & VM_WRITE) && snapshot_write_fault(t->vas, addr))
+    if (kind == FAULT_PAGE && (access & VM_WRITE) && snapshot_write_fault(t, addr))
         return;
     // A page fault in a segment with a pager is the pager's to resolve.
     if (kind == FAULT_PAGE && pager_fault(t, addr, access, arch_trap_pc(tf))) {

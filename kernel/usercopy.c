@@ -32,7 +32,7 @@ int copy_to_user(uint64_t udst, const void *src, size_t n)
         return -E_FAULT;
     if (!arch_copy_to_user((void *)udst, src, n))
         return 0;
-    if (snapshot_write_range(current_thread()->vas, udst, n) && !arch_copy_to_user((void *)udst, src, n))
+    if (snapshot_write_range(current_thread(), udst, n) && !arch_copy_to_user((void *)udst, src, n))
         return 0;
     return vas_reload(current_thread()) && !arch_copy_to_user((void *)udst, src, n) ? 0 : -E_FAULT;
 }

@@ -35,7 +35,7 @@
 #include <stdint.h>
 
 enum mf_snapshot_op {
-    MF_SNAPSHOT_CONFIGURE = 0,  // (frames): -E_NOMEM when table + one copy page do not fit
+    MF_SNAPSHOT_CONFIGURE = 0,  // (frames, 1..2^20): -E_NOMEM when table + one copy page do not fit
     MF_SNAPSHOT_ADD_SEGMENT,    // (segment cptr, READ): -> frames added; all or none (-E_NOMEM)
     MF_SNAPSHOT_ADD_FRAME,      // (frame cptr, READ): 0, or 1 when armed already
     MF_SNAPSHOT_READ,           // (frame cptr, offset, buffer, len): -E_NOENT not armed, -E_NOMEM lost

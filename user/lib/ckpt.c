@@ -577,7 +577,15 @@ static long save_pages(struct saver *s, const struct mf_ckpt_store *st, bool cow
         const struct mf_ckpt_cap *c = &w->caps[w->hash[k]];
         long r = copy_out(s->p, c->cnode, c->slot, tmp, MF_RIGHT_READ);
         if (r < 0)
-            return r;
+            return cow ? -E_AGAIN : r;
+        // Running again, the process may have moved or deleted the cap
+        // since it was recorded: the slot must still name this frame.
+        static struct mf_cap_info now;
+        if (cow && (mf_cnode_describe(SELF, tmp, &now) < 0 || now.object != o->name)) {
+            mf_cnode_delete(SELF, tmp);
+            printf("ckpt: frame %u: its cap changed while the process ran; save again\n", k);
+            return -E_AGAIN;
+        }
         uint32_t crc = 0, page = o->page;
         for (uint64_t off = 0; off < 1ul << o->size_bits && !r; off += PAGE, page++) {
             r = cow ? mf_snapshot_read(snap, tmp, off, page_buf, PAGE) : mf_frame_read(tmp, off, page_buf, PAGE);
@@ -604,11 +612,18 @@ static long arm_snapshot(struct saver *s)
 {
     struct mf_ckpt_work *w = s->w;
     long tmp = s->scratch + MF_CKPT_MAX_THREADS, snap = s->p->snapshot;
-    uint64_t frames = 0;
-    for (unsigned k = 0; k < s->h->object_count; k++)     // a fresh half's too: its segments' walks find them
+    // Room for every 4 KiB frame (a fresh half's too: its segments' walks
+    // find them), and once more for each of its mappings: the kernel's
+    // room check counts a frame once per mapping in the segment it walks.
+    uint64_t frames = 1;
+    for (unsigned k = 0; k < s->h->object_count; k++)
         if (w->objects[k].type == MF_OBJ_FRAME && small_frame(&w->objects[k]))
             frames++;
-    long r = mf_snapshot_configure(snap, frames ? frames : 1);
+    for (unsigned i = 0; i < s->h->cap_count; i++)
+        if (w->caps[i].object != MF_CKPT_EXTERNAL && w->caps[i].type == MF_OBJ_FRAME && w->caps[i].map_segment &&
+            small_frame(&w->objects[w->caps[i].object - 1]))
+            frames++;
+    long r = mf_snapshot_configure(snap, frames);
     for (unsigned i = 0; i < s->h->cap_count; i++) {
         const struct mf_ckpt_cap *c = &w->caps[i];
         if (c->object != MF_CKPT_EXTERNAL && c->type == MF_OBJ_FRAME && c->map_segment)

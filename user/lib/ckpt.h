@@ -92,7 +92,9 @@ struct mf_ckpt_process {
     // after it runs again, each as it was when stopped. The snapshot needs
     // a copy page for every frame the process may write meanwhile (one per
     // frame: none can be lost); a frame written when none is left makes the
-    // save fail with -E_NOMEM, the process unharmed. Delete it afterwards.
+    // save fail with -E_NOMEM, the process unharmed; so does a process
+    // that moves or deletes frame caps while its frames are copied
+    // (-E_AGAIN: save again). Delete the snapshot afterwards.
     // 0: every frame is copied while the process is stopped.
     long snapshot;
 };

@@ -33,7 +33,7 @@
 #define CB_OUT_CNODES 2813                          // 3
 #define CB_OUT_LOOSE 2816                           // 2
 #define CB_SNAP 2818                                // copy-on-write: a Snapshot object
-#define CB_SNAP_BITS 20                             // 1 MiB: the table for 4,200 frames and 191 copy pages
+#define CB_SNAP_BITS 20                             // 1 MiB: a 512 KiB table (frames and mappings), 127 copy pages
 #define CB_IMAGE 2820                               // up to 12 frames of 2 MiB
 #define CB_FRESH_UT 2835                            // 5
 #define CB_SCRATCH_SAVE 2840
