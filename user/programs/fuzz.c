@@ -204,9 +204,10 @@ int main(uint64_t arg)
         status = status ? status : 4;
     }
     printf("fuzz: seed %u done %lu calls (%lu epochs, %lu stalls, %lu repairs, %lu threads, %lu retypes, %lu ipc, "
-           "%lu lrpc, %lu spawns)\n",
+           "%lu lrpc, %lu bindings with a CSpace named, %lu described, %lu spawns)\n",
            fz.seed, (unsigned long)fz.calls, (unsigned long)fz.epochs, (unsigned long)fz.stalls,
            (unsigned long)fz.repairs, (unsigned long)fz.threads_made, (unsigned long)fz.retypes_ok,
-           (unsigned long)fz.ipc_ok, (unsigned long)fz.lrpc_ok, (unsigned long)fz.spawns);
+           (unsigned long)fz.ipc_ok, (unsigned long)fz.lrpc_ok, (unsigned long)fz.binding_cspaces,
+           (unsigned long)fz.bindings_described, (unsigned long)fz.spawns);
     return status;
 }
