@@ -96,6 +96,7 @@ struct mf_ckpt_object {
     };
 };
 _Static_assert(sizeof(struct mf_ckpt_object) == 448, "image records have fixed sizes");
+_Static_assert(MF_LRPC_MAX_ASTACKS == 16, "a binding's record holds every A-stack");
 
 // A capability of the process: where it is, what it names, its mapping.
 #define MF_CKPT_LOOSE 0xffffffffu   // cnode: a loose cap; slot: its index

@@ -11,7 +11,8 @@
 // holds no System cap: power-off and the kernel tests must fail), every operation on every object it can make, storms of
 // retypes and of copy/mint/move/delete/revoke, IPC with capability
 // transfer to a partner thread in another CSpace, address spaces,
-// segments, frames and pagers, LRPC bindings, threads made, started,
+// segments, frames and pagers, LRPC bindings (configured with any server
+// CSpace, described), threads made, started,
 // suspended and deleted while they run (some of which fuzz too), programs
 // spawned and reaped, and PCI devices and IRQs. Each run of the same seed
 // makes the same choices; threads on other CPUs make the interleaving
