@@ -269,6 +269,7 @@ host-test: host-test-sync
 	build/host/test_string
 	tools/host-tests/test_ivshmem_server.py
 	tools/host-tests/test_bench_report.py
+	tools/host-tests/test_ckpt_inspect.py
 
 # lib/spinlock.c and lib/barrier.c on host threads (docs/sync.md): with
 # ThreadSanitizer, plain -O2, and -O2 with the real cpu_relax of the host

@@ -215,6 +215,7 @@ static int64_t invoke_describe(const struct decoded *d)
         case MF_OBJ_VAS: vas_object_describe(c->obj, &info); break;
         case MF_OBJ_THREAD: thread_describe(c->obj, &info); break;
         case MF_OBJ_NOTIFICATION: notification_describe(c->obj, &info); break;
+        case MF_OBJ_BINDING: binding_describe(c->obj, &info); break;
         default: break;
         }
     }

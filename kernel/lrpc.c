@@ -24,8 +24,10 @@ void binding_init(uintptr_t obj)
 // ------------------------------------------------------------ the binding
 
 // CONFIGURE: the server VAS, its A-stack segment, the number of procedures,
-// the entry point, and the slot of the configuring thread's CSpace cap
-// (NULL inside an aborted call), which the binding keeps a copy of.
+// the entry point, and the slot of the server's CSpace cap, which the
+// binding keeps a copy of: the CNode the third argument's high half names,
+// or (0 there) the configuring thread's own CSpace (NULL inside an aborted
+// call).
 struct binding_configure_args {
     struct binding *binding;
     struct vas_object *server;
@@ -41,17 +43,20 @@ static int decode_configure(const struct invocation *inv, struct decoded *d)
     struct binding *b = (struct binding *)inv->target->cap.obj;
     if (!(inv->target->cap.rights & MF_RIGHT_WRITE))
         return -E_PERM;
-    struct slot *vs, *ss;
+    struct slot *vs, *ss, *cs = NULL;
+    uint64_t procedures = inv->arg[2] & 0xffffffff, cspace = inv->arg[2] >> 32;
     int r = cap_lookup(inv->caller, inv->arg[0], MF_OBJ_VAS, MF_RIGHT_WRITE, &vs);
     if (!r)
         r = cap_lookup(inv->caller, inv->arg[1], MF_OBJ_SEGMENT, MF_RIGHT_WRITE, &ss);
+    if (!r && cspace)
+        r = cap_lookup(inv->caller, cspace, MF_OBJ_CNODE, MF_RIGHT_WRITE, &cs);
     if (r)
         return r;
     struct vas_object *vo = (struct vas_object *)vs->cap.obj;
     struct segment *seg = (struct segment *)ss->cap.obj;
     if (b->configured)
         return -E_BUSY;
-    if (inv->arg[2] == 0 || inv->arg[2] > MF_LRPC_MAX_PROCEDURES)
+    if (procedures == 0 || procedures > MF_LRPC_MAX_PROCEDURES)
         return -E_RANGE;
     if (inv->arg[3] < USER_BASE || inv->arg[3] >= USER_TOP)
         return -E_RANGE;
@@ -60,9 +65,9 @@ static int decode_configure(const struct invocation *inv, struct decoded *d)
     a->binding = b;
     a->server = vo;
     a->astacks = seg;
-    a->procedures = (uint32_t)inv->arg[2];
+    a->procedures = (uint32_t)procedures;
     a->entry = inv->arg[3];
-    a->server_cspace = thread_cspace_slot(inv->caller);
+    a->server_cspace = cs ? cs : thread_cspace_slot(inv->caller);
     return 0;
 }
 
@@ -74,7 +79,7 @@ static int64_t invoke_configure(const struct decoded *d)
     b->astacks = a->astacks;
     b->procedures = a->procedures;
     b->entry = a->entry;
-    // A copy of the configuring thread's CSpace cap, held in the binding.
+    // A copy of the server's CSpace cap, held in the binding.
     if (a->server_cspace && !slot_empty(a->server_cspace))
         cap_insert(&b->server_cspace, &a->server_cspace->cap, a->server_cspace);
     // Clients and the server use the A-stacks at once: the binding's busy
@@ -206,6 +211,34 @@ static int decode_astack(const struct invocation *inv, struct decoded *d)
 static int64_t invoke_astack(const struct decoded *d)
 {
     return (int64_t)DECODED(struct astack_args, d)->va;
+}
+
+// MF_CNODE_DESCRIBE's part for a binding (kernel/cnode.c; cap_lock held):
+// what CONFIGURE and SET_ASTACK gave it, objects by name, and which
+// A-stacks calls hold now. space_lock: calls and configuring wait.
+_Static_assert(MF_DESCRIBE_ASTACKS == MF_LRPC_MAX_ASTACKS, "a description holds every A-stack");
+
+void binding_describe(uintptr_t obj, struct mf_cap_info *out)
+{
+    const struct binding *b = (const struct binding *)obj;
+    space_lock();
+    if (b->configured) {
+        out->binding.server = object_name((uintptr_t)b->server);
+        out->binding.astacks = object_name((uintptr_t)b->astacks);
+        out->binding.cspace = slot_empty(&b->server_cspace) ? 0 : object_name(b->server_cspace.cap.obj);
+        out->binding.entry = b->entry;
+        out->binding.procedures = b->procedures;
+        for (unsigned i = 0; i < MF_LRPC_MAX_ASTACKS; i++) {
+            if (!b->astack[i].set)
+                continue;
+            out->binding.set |= 1u << i;
+            out->binding.busy |= b->astack[i].busy ? 1u << i : 0;
+            out->binding.astack[i].va = b->astack[i].va;
+            out->binding.astack[i].size = b->astack[i].size;
+            out->binding.astack[i].estack_top = b->astack[i].estack_top;
+        }
+    }
+    space_unlock();
 }
 
 const struct op_handler binding_ops[MAX_OPS] = {

@@ -65,6 +65,7 @@ void segment_describe(uintptr_t segment, struct mf_cap_info *out);
 void vas_object_describe(uintptr_t vas_object, struct mf_cap_info *out);
 void thread_describe(uintptr_t thread, struct mf_cap_info *out);
 void notification_describe(uintptr_t notification, struct mf_cap_info *out);
+void binding_describe(uintptr_t binding, struct mf_cap_info *out);
 
 // Boot: the root task's caps to the System and Console objects, into two
 // empty slots of its CSpace (kernel/system.c).

@@ -65,6 +65,7 @@ enum mf_cnode_op {
 // described cap has READ; it is a snapshot: stop the threads that could
 // change it first. An empty slot: type 0, nothing else.
 #define MF_DESCRIBE_SEGMENTS 16
+#define MF_DESCRIBE_ASTACKS 16      // MF_LRPC_MAX_ASTACKS (lrpc.h)
 struct mf_cap_info {
     uint32_t type, rights, size_bits;
     // Asked for with next = 1: the next occupied slot of the CNode after
@@ -108,9 +109,23 @@ struct mf_cap_info {
             uint32_t has_context, in_lrpc;
             char name[32];
         } thread;
-        uint64_t raw[30];
+        struct {                    // MF_OBJ_BINDING (procedures 0: not configured)
+            uint64_t server;        // the server VAS's object
+            uint64_t astacks;       // the A-stack segment's object
+            uint64_t cspace;        // the CNode threads use inside the server, 0: none
+            uint64_t entry;
+            uint32_t procedures;
+            uint32_t set;           // bit i: A-stack i was given its place (SET_ASTACK)
+            uint32_t busy;          // bit i: a call in progress holds A-stack i
+            uint32_t reserved;
+            struct {
+                uint64_t va, size, estack_top;
+            } astack[MF_DESCRIBE_ASTACKS];
+        } binding;
+        uint64_t raw[54];
     };
 };
+_Static_assert(sizeof(struct mf_cap_info) == 464, "MF_CNODE_DESCRIBE writes this many bytes");
 #define MF_THREAD_STATE_INACTIVE 0  // never started, suspended or ended
 #define MF_THREAD_STATE_RUNNABLE 1
 #define MF_THREAD_STATE_BLOCKED  2

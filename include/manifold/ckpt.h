@@ -16,10 +16,11 @@
 // anything (lib/crc32.h).
 #pragma once
 #include <stdint.h>
+#include "include/manifold/cap.h"
 #include "include/manifold/syscall.h"
 
 #define MF_CKPT_MAGIC "MFCKPT1\n"
-#define MF_CKPT_VERSION 2
+#define MF_CKPT_VERSION 3
 #define MF_CKPT_ARCH_X86_64 1
 #define MF_CKPT_ARCH_AARCH64 2
 #define MF_CKPT_PAGE 4096u
@@ -81,10 +82,21 @@ struct mf_ckpt_object {
             char name[32];
             struct mf_regs regs;
         } thread;
-        uint64_t raw[50];
+        struct {                    // an LRPC binding (procedures 0: not configured)
+            uint32_t server;        // the server VAS (index + 1)
+            uint32_t astacks;       // the A-stack segment (index + 1), attached to the server VAS
+            uint32_t cspace;        // the CNode threads use inside the server (index + 1): a listed one
+            uint32_t procedures;
+            uint64_t entry;
+            struct {
+                uint64_t va, size, estack_top;  // size 0: not set
+            } astack[16];
+        } binding;
+        uint64_t raw[52];
     };
 };
-_Static_assert(sizeof(struct mf_ckpt_object) == 432, "image records have fixed sizes");
+_Static_assert(sizeof(struct mf_ckpt_object) == 448, "image records have fixed sizes");
+_Static_assert(MF_LRPC_MAX_ASTACKS == 16, "a binding's record holds every A-stack");
 
 // A capability of the process: where it is, what it names, its mapping.
 #define MF_CKPT_LOOSE 0xffffffffu   // cnode: a loose cap; slot: its index

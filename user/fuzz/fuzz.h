@@ -143,6 +143,7 @@ struct fz_world {
     long worker_tid;
     // counters for the closing line
     uint64_t epochs, stalls, spawns, ipc_ok, lrpc_ok, threads_made, retypes_ok, repairs;
+    uint64_t binding_cspaces, bindings_described;  // configured with a CSpace named; described configured
 };
 extern struct fz_world fz;
 extern uint8_t fz_scratch[FZ_SCRATCH_PAGES * 4096];
@@ -177,6 +178,7 @@ uint64_t fz_foreign(struct fz_ctx *c);             // an address not ours: unmap
 long fz_cptr(struct fz_ctx *c);                    // a slot number, any
 long fz_slot_of(struct fz_ctx *c, unsigned type);  // a slot believed to hold `type`, or any
 long fz_free_slot(struct fz_ctx *c);               // an arena slot believed empty
+long fz_binding_cspace(struct fz_ctx *c);          // MF_BINDING_CONFIGURE's server CSpace cptr (objects.c)
 unsigned fz_rights(struct fz_ctx *c);
 uint64_t fz_estack(struct fz_ctx *c);              // an LRPC E-stack top
 uint8_t *fz_stack_alloc(void);                     // a fresh sacrificial stack (its top), or NULL

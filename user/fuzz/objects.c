@@ -96,8 +96,11 @@ static void cnode_invoke(struct fz_ctx *c, long cnode, long op)
     long a0 = fz_chance(c, 800) ? fz_cptr(c) : (long)fz_value(c);
     long a1 = fz_chance(c, 700) ? fz_free_slot(c) : fz_cptr(c);
     long a2 = (long)fz_rights(c), a3 = fz_chance(c, 500) ? (long)fz_below(c, 1000) : (long)fz_value(c);
-    if (op == MF_CNODE_DESCRIBE)
-        a1 = (long)fz_ptr_out(c);          // a struct mf_cap_info (272 bytes), or a bad address
+    if (op == MF_CNODE_DESCRIBE) {
+        a1 = (long)fz_ptr_out(c);          // a struct mf_cap_info (464 bytes), or a bad address
+        if (fz_chance(c, 100))
+            a0 = fz_slot_of(c, MF_OBJ_BINDING);
+    }
     if (op == MF_CNODE_MINT && fz_chance(c, 300))
         a3 = (long)fz_below(c, 4);         // a half (VAS and segment caps) or not
     if (op == MF_CNODE_COPY_TO || op == MF_CNODE_MOVE_TO) {
@@ -152,8 +155,10 @@ static void retype_one(struct fz_ctx *c, long ut)
     long r = fz_inv(c, ut, MF_UNTYPED_RETYPE, (long)packed, cnode, index, (long)fz_value(c));
     if (r == 0) {
         fz.retypes_ok++;
-        if (cnode == FZ_SELF && c->self == FZ_SELF)
-            for (unsigned i = 0; i < (packed >> 16) && index + i < FZ_SLOTS; i++)
+        // r is 0 for other operations 0 too (a notification's signal,
+        // when `ut` holds one): index may be anything, negative included.
+        if (cnode == FZ_SELF && c->self == FZ_SELF && index > 0)
+            for (unsigned i = 0; i < (packed >> 16) && (uint64_t)index + i < FZ_SLOTS; i++)
                 fz.shadow[index + i] = (uint8_t)(packed & 0xff);
         // A snapshot is worth little unconfigured: arm a segment and a
         // frame of ours in it now and then (our writes then copy).
@@ -341,6 +346,23 @@ static void space_invoke(struct fz_ctx *c, unsigned type, long s, long op)
     fz_inv(c, s, op, a0, a1, a2, (long)fz_value(c));
 }
 
+// The server's CSpace for MF_BINDING_CONFIGURE (the third argument's high
+// half): none (the caller's), ours, the partner's, a storm CNode, a cap of
+// another type or an empty slot, a cptr past the CSpace.
+long fz_binding_cspace(struct fz_ctx *c)
+{
+    switch (fz_below(c, 8)) {
+    case 0:
+    case 1:
+    case 2: return 0;
+    case 3: return FZ_SELF;
+    case 4: return FZ_CHILD;
+    case 5: return fz_slot_of(c, MF_OBJ_CNODE);
+    case 6: return fz_cptr(c);
+    default: return (long)(fz_value(c) & 0xffffffff);
+    }
+}
+
 static void binding_invoke(struct fz_ctx *c, long b, long op)
 {
     extern void mf_lrpc_entry(void);
@@ -349,7 +371,8 @@ static void binding_invoke(struct fz_ctx *c, long b, long op)
     case MF_BINDING_CONFIGURE:
         a0 = fz_slot_of(c, MF_OBJ_VAS);
         a1 = fz_slot_of(c, MF_OBJ_SEGMENT);
-        a2 = fz_chance(c, 800) ? (long)fz_below(c, 12) : a2;
+        if (fz_chance(c, 800))
+            a2 = (long)MF_BINDING_PROCEDURES(fz_below(c, 12), (uint64_t)fz_binding_cspace(c));
         a3 = fz_chance(c, 800) ? (long)(uintptr_t)mf_lrpc_entry : (long)(fz_ptr_out(c) | 1);
         break;
     case MF_BINDING_SET_ASTACK:

@@ -165,6 +165,21 @@ void fz_space_scenario(struct fz_ctx *c)
 
 // ------------------------------------------------------------------ LRPC
 
+// MF_CNODE_DESCRIBE of a binding: mostly into our scratch, where its state
+// (configured or not, A-stacks set and busy) is counted; sometimes into a
+// bad buffer, or through a copy without READ.
+static void describe_binding(struct fz_ctx *c, long binding)
+{
+    struct mf_cap_info *info = (struct mf_cap_info *)(uintptr_t)&fz_scratch[fz_below(c, 8) * 4096];
+    if (fz_chance(c, 150)) {
+        fz_inv(c, FZ_SELF, MF_CNODE_DESCRIBE, binding, (long)fz_ptr_out(c), fz_below(c, 2), 0);
+        return;
+    }
+    if (fz_inv(c, FZ_SELF, MF_CNODE_DESCRIBE, binding, (long)(uintptr_t)info, fz_below(c, 2), 0) == 0 &&
+        info->type == MF_OBJ_BINDING && info->binding.procedures)
+        fz.bindings_described++;
+}
+
 void fz_lrpc_scenario(struct fz_ctx *c)
 {
     extern void mf_lrpc_entry(void);
@@ -193,7 +208,11 @@ void fz_lrpc_scenario(struct fz_ctx *c)
     long entry = (long)(uintptr_t)mf_lrpc_entry;
     if (!fz_chance(c, 950))
         entry = fz_chance(c, 300) ? (long)(uintptr_t)&fz_scratch[fz_below(c, 12 * 4096)] : (long)fz_foreign(c);
-    fz_inv(c, binding, MF_BINDING_CONFIGURE, server, seg, procs, entry);
+    // The server's CSpace: the caller's, or one named (fz_binding_cspace).
+    long cspace = fz_chance(c, 500) ? 0 : fz_binding_cspace(c);
+    if (fz_inv(c, binding, MF_BINDING_CONFIGURE, server, seg, (long)MF_BINDING_PROCEDURES(procs, (uint64_t)cspace),
+               entry) == 0 && cspace)
+        fz.binding_cspaces++;
     unsigned astacks = 1 + (unsigned)fz_below(c, 4);
     for (unsigned i = 0; i < astacks; i++)
         fz_inv(c, binding, MF_BINDING_SET_ASTACK, i, (long)(base + i * 1024), fz_chance(c, 900) ? 1024 : (long)fz_value(c),
@@ -202,6 +221,7 @@ void fz_lrpc_scenario(struct fz_ctx *c)
     fz_inv(c, binding, MF_BINDING_ATTACH_CLIENT, client, 0, 0, 0);
     for (unsigned i = 0; i < 3; i++)
         fz_inv(c, binding, MF_BINDING_ASTACK, (long)fz_below(c, 18), 0, 0, 0);
+    describe_binding(c, binding);
     if (fz_sys(c, SYS_VAS_SWITCH, client, 0, 0, 0, 0, 0) == 0) {
         if (fz_chance(c, 150)) {
             extern void fz_sac_lrpc(uint64_t);
@@ -211,6 +231,8 @@ void fz_lrpc_scenario(struct fz_ctx *c)
             long r = fz_sys(c, SYS_LRPC_CALL, binding, (long)fz_below(c, 9), (long)fz_below(c, astacks + 1), 0, 0, 0);
             if (r >= 0)
                 fz.lrpc_ok++;
+            if (fz_chance(c, 200))
+                describe_binding(c, binding);      // a sacrificial caller may be inside
             if (fz_chance(c, 100))
                 undo_some(c, server, seg, frames, n);
         }

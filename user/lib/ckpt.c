@@ -128,6 +128,7 @@ struct saver {
     unsigned threads;
     long thread_cap[MF_CKPT_MAX_THREADS];       // our copies, in scratch
     bool thread_active[MF_CKPT_MAX_THREADS];
+    unsigned lrpc_waited;                       // threads found inside an LRPC call
 };
 
 static struct mf_ckpt_header header;
@@ -176,7 +177,7 @@ static uint32_t add_object(struct saver *s, const struct mf_cap_info *info)
 static bool saved_type(uint32_t type)
 {
     return type == MF_OBJ_FRAME || type == MF_OBJ_SEGMENT || type == MF_OBJ_VAS || type == MF_OBJ_THREAD ||
-           type == MF_OBJ_ENDPOINT || type == MF_OBJ_NOTIFICATION;
+           type == MF_OBJ_ENDPOINT || type == MF_OBJ_NOTIFICATION || type == MF_OBJ_BINDING;
 }
 
 static bool external_slot(const struct mf_ckpt_process *p, uint32_t cnode, uint32_t slot)
@@ -275,8 +276,10 @@ static long add_cap(struct saver *s, uint32_t cnode, uint32_t slot, const struct
         o->notification.word = info->notification.word;
         break;
     case MF_OBJ_THREAD:
-        if (info->thread.in_lrpc)
+        if (info->thread.in_lrpc) {
+            printf("ckpt: thread '%s' is still inside an LRPC call\n", info->thread.name);
             return -E_BUSY;
+        }
         o->thread.priority = info->thread.priority;
         o->thread.policy = info->thread.policy;
         o->thread.fixed_cpu = info->thread.fixed_cpu;
@@ -368,22 +371,30 @@ static long stop_thread(struct saver *s, uint32_t cnode, uint32_t slot, const st
 // with its message but not yet back in user mode, one whose reply wait
 // the stop cancelled) is let finish it, alone, before anything is
 // recorded: resumed, it returns to user mode at once (with its result, or
-// -E_AGAIN, as it would anyway), and is stopped again.
+// -E_AGAIN, as it would anyway), and is stopped again. So is a thread
+// inside an LRPC call (lrpc_call_state). Each is tried 20 times, and
+// again until FINISH_TICKS have passed since the first.
+#define FINISH_TICKS 50
+static long lrpc_call_state(long thread, bool *in_lrpc);
+
 static void finish_calls(struct saver *s)
 {
-    static struct mf_regs regs;
+    long deadline = mf_time() + FINISH_TICKS;
     for (unsigned i = 0; i < s->threads; i++) {
         if (!s->thread_active[i])
             continue;
-        long r = mf_thread_read_context(s->thread_cap[i], &regs);
-        for (int tries = 0; r == 1 && tries < 20; tries++) {
+        bool in_lrpc;
+        long r = lrpc_call_state(s->thread_cap[i], &in_lrpc);
+        s->lrpc_waited += in_lrpc;
+        for (int tries = 0; r == 1 && (tries < 20 || mf_time() < deadline); tries++) {
             mf_thread_resume(s->thread_cap[i]);
             if (tries < 10)
                 mf_yield();
             else
                 mf_sleep(1);        // a thread below our priority gets the CPU
-            mf_thread_suspend(s->thread_cap[i]);
-            r = mf_thread_read_context(s->thread_cap[i], &regs);
+            // It may have ended meanwhile: then it is not resumed after.
+            s->thread_active[i] = mf_invoke(s->thread_cap[i], MF_THREAD_SUSPEND, 1, 0, 0, 0) == 1;
+            r = lrpc_call_state(s->thread_cap[i], &in_lrpc);
         }
     }
 }
@@ -396,6 +407,114 @@ static void resume_threads(struct saver *s)
         mf_cnode_delete(SELF, s->thread_cap[i]);
     }
     s->threads = 0;
+}
+
+// ------------------------------------------------------- LRPC bindings
+// A binding is saved with the objects it names (its server VAS, the
+// A-stack segment attached there, the server's CSpace: a listed CNode),
+// its procedures, entry and A-stacks with their E-stacks. The client VASes
+// it mapped the A-stacks into (ATTACH_CLIENT) need nothing of their own:
+// that is an attachment like any other, in the VAS's list. No thread may
+// be inside it: the process's threads are let out first (finish_calls),
+// so an A-stack still busy is held by a thread of another process.
+
+// 1 when a stopped thread is inside an LRPC call (its registers are the
+// server's, and READ_CONTEXT refuses them) or in a call that finishes
+// when resumed; else what READ_CONTEXT says.
+static long lrpc_call_state(long thread, bool *in_lrpc)
+{
+    static struct mf_cap_info info;
+    static struct mf_regs regs;
+    *in_lrpc = mf_cnode_describe(SELF, thread, &info) == 0 && info.type == MF_OBJ_THREAD && info.thread.in_lrpc;
+    return *in_lrpc ? 1 : mf_thread_read_context(thread, &regs);
+}
+
+static long describe_cap(const struct mf_ckpt_process *p, const struct mf_ckpt_cap *c, struct mf_cap_info *info)
+{
+    if (c->cnode == MF_CKPT_LOOSE)
+        return mf_cnode_describe(SELF, p->loose[c->slot], info);
+    return mf_cnode_describe(p->cnode[c->cnode], c->slot, info);
+}
+
+// Binding k's record, once every object is known: described again through
+// its first cap with READ (the process is stopped), names resolved.
+static long save_binding(struct saver *s, uint32_t k)
+{
+    static struct mf_cap_info info;
+    struct mf_ckpt_object *o = &s->w->objects[k];
+    const struct mf_ckpt_cap *c = NULL;
+    for (unsigned i = 0; i < s->h->cap_count && !c; i++)
+        if (s->w->caps[i].object == k + 1 && (s->w->caps[i].rights & MF_RIGHT_READ))
+            c = &s->w->caps[i];
+    long r = c ? describe_cap(s->p, c, &info) : -E_PERM;
+    if (r < 0)
+        return r;
+    if (info.type != MF_OBJ_BINDING || info.object != o->name)
+        return -E_NOENT;        // the slot changed under us: the process was not stopped
+    memset(&o->binding, 0, sizeof(o->binding));
+    if (!info.binding.procedures)
+        return 0;               // not configured: made again as it is
+    if (info.binding.busy) {
+        printf("ckpt: binding %u: a thread of another process is inside it (A-stacks %#x)\n", k, info.binding.busy);
+        return -E_BUSY;
+    }
+    if (!info.binding.cspace) {
+        printf("ckpt: binding %u has no server CSpace (its CNode is gone)\n", k);
+        return -E_NOENT;
+    }
+    o->binding.procedures = info.binding.procedures;
+    o->binding.entry = info.binding.entry;
+    for (unsigned i = 0; i < MF_DESCRIBE_ASTACKS; i++)
+        if (info.binding.set & 1u << i) {
+            o->binding.astack[i].va = info.binding.astack[i].va;
+            o->binding.astack[i].size = info.binding.astack[i].size;
+            o->binding.astack[i].estack_top = info.binding.astack[i].estack_top;
+        }
+    r = resolve(s, info.binding.server, &o->binding.server, "a binding's server VAS");
+    if (!r)
+        r = resolve(s, info.binding.astacks, &o->binding.astacks, "a binding's A-stack segment");
+    if (!r)
+        r = resolve(s, info.binding.cspace, &o->binding.cspace, "a binding's server CSpace (a CNode not listed?)");
+    return r;
+}
+
+// The image's binding record: what restore needs of its references.
+static bool ref_ok(const struct mf_ckpt_header *h, const struct mf_ckpt_work *w, uint32_t ref, uint32_t type,
+                   bool none_ok);
+
+static const char *binding_bad(const struct mf_ckpt_header *h, const struct mf_ckpt_work *w,
+                               const struct mf_ckpt_object *o)
+{
+    if (!o->binding.procedures)
+        return o->binding.server || o->binding.astacks || o->binding.cspace
+                   ? "a binding that is not configured names objects" : NULL;
+    if (!ref_ok(h, w, o->binding.server, MF_OBJ_VAS, false) ||
+        !ref_ok(h, w, o->binding.astacks, MF_OBJ_SEGMENT, false) ||
+        !ref_ok(h, w, o->binding.cspace, MF_OBJ_CNODE, false))
+        return "a binding's server VAS, A-stack segment or server CSpace is not one of the image";
+    if (w->objects[o->binding.astacks - 1].flags & MF_CKPT_OBJECT_FLAG_FRESH)
+        return "a binding's A-stack segment is left out (fresh)";
+    return NULL;
+}
+
+// Restore: configured once its VASes have their segments, with the
+// server's CSpace named (never ours: 0 there would give the server our
+// own), then each A-stack that was set.
+static long build_binding(const struct mf_ckpt_object *o, uint32_t k, long binding, long server, long astacks,
+                          long cspace)
+{
+    if (!o->binding.procedures)
+        return 0;
+    long e = cspace ? mf_binding_configure_cspace(binding, server, astacks, o->binding.procedures,
+                                                  (void (*)(void))(uintptr_t)o->binding.entry, cspace)
+                    : -E_INVAL;
+    for (unsigned i = 0; i < 16 && !e; i++)
+        if (o->binding.astack[i].size)
+            e = mf_binding_set_astack(binding, i, o->binding.astack[i].va, o->binding.astack[i].size,
+                                      (void *)(uintptr_t)o->binding.astack[i].estack_top);
+    if (e)
+        printf("ckpt: binding %u: %s\n", k, mf_strerror(e));
+    return e;
 }
 
 static long resolve_all(struct saver *s)
@@ -427,6 +546,9 @@ static long resolve_all(struct saver *s)
                 r = resolve(s, names[i], &o->vas.segment[i], "a segment attached to a VAS");
             break;
         }
+        case MF_OBJ_BINDING:
+            r = save_binding(s, k);
+            break;
         case MF_OBJ_THREAD: {
             uint64_t cspace = o->raw[45], home = o->raw[46], exit = o->raw[47], vas = o->page;
             o->raw[45] = o->raw[46] = o->raw[47] = 0;
@@ -733,6 +855,8 @@ long mf_ckpt_save(const struct mf_ckpt_process *p, const struct mf_ckpt_store *s
     if (r < 0)
         return r;
     fill_stats(stats, start, header.frozen_cycles);
+    if (stats)
+        stats->lrpc_waited = s.lrpc_waited;
     return 0;
 }
 
@@ -784,6 +908,12 @@ static const char *objects_bad(const struct mf_ckpt_header *h, const struct mf_c
                 if (!ref_ok(h, w, o->vas.segment[i], MF_OBJ_SEGMENT, false))
                     return "a VAS's segment is not a segment of the image";
             break;
+        case MF_OBJ_BINDING: {
+            const char *why = binding_bad(h, w, o);
+            if (why)
+                return why;
+            break;
+        }
         case MF_OBJ_THREAD:
             if (o->flags & MF_CKPT_OBJECT_FLAG_NO_CONTEXT)
                 break;
@@ -968,6 +1098,13 @@ static long build_objects(struct restorer *r)
                 e = mf_segment_set_pager(r->held[k], tmp);
             mf_cnode_delete(SELF, tmp);
         }
+    }
+    // LRPC bindings, once their VASes have their segments.
+    for (unsigned k = 0; k < h->object_count && !e; k++) {
+        const struct mf_ckpt_object *o = &obj[k];
+        if (o->type == MF_OBJ_BINDING)
+            e = build_binding(o, k, r->held[k], held_of(r, o->binding.server), held_of(r, o->binding.astacks),
+                              held_of(r, o->binding.cspace));
     }
     return e;
 }

@@ -15,14 +15,17 @@
 // VAS objects (segments attached, the home they share), threads (whole
 // context, CSpace, home VAS, IPC buffer, name, priority, placement,
 // exception handler, exit notification), endpoints, notifications (bits
-// pending). Every other cap is external: the console, the System cap,
-// untyped memory, devices, CNodes not listed, and slots the caller names
-// (a name server's endpoint); the restorer supplies them. A thread blocked
-// in a receive, a send, a wait or a sleep makes that call again once
-// restored (kernel "Restart"); one waiting for the reply to a call gets
-// -E_AGAIN. Not supported (refused with -E_TYPE): LRPC bindings, Reclaim
-// objects, packet filters, CPU slots; a thread inside an LRPC call
-// (-E_BUSY).
+// pending), LRPC bindings (server VAS, A-stack segment, server CSpace,
+// procedures, entry, A-stacks and E-stacks; configured again with the
+// server's CSpace named). Every other cap is external: the console, the
+// System cap, untyped memory, devices, CNodes not listed, and slots the
+// caller names (a name server's endpoint); the restorer supplies them. A
+// thread blocked in a receive, a send, a wait or a sleep makes that call
+// again once restored (kernel "Restart"); one waiting for the reply to a
+// call gets -E_AGAIN. A thread inside an LRPC call is let finish it
+// (resumed alone, stopped again, for up to 50 ticks) before anything is
+// recorded. Not supported (refused with -E_TYPE): Reclaim objects, packet
+// filters, CPU slots.
 #pragma once
 #include "manifold.h"
 #include "include/manifold/ckpt.h"
@@ -103,13 +106,16 @@ struct mf_ckpt_stats {
     uint64_t frozen_cycles;         // from the first suspend to the last resume
     uint64_t total_cycles;          // the whole call
     uint64_t pages, image_bytes, objects, caps, threads;
+    uint64_t lrpc_waited;           // threads found inside an LRPC call, let out before the save
 };
 
 // Checkpoints p into s; `scratch`: MF_CKPT_SCRATCH_SLOTS empty slots of
 // ours. -E_TYPE: an object it cannot save; -E_NOENT: an object one of the
-// process's refers to (a thread's CSpace or VAS, a segment) is not among
-// its caps; -E_NOMEM: the work tables or the store are too small; -E_BUSY:
-// a thread inside an LRPC call. The process runs on either way.
+// process's refers to (a thread's CSpace or VAS, a segment, a binding's
+// server CSpace) is not among its caps; -E_NOMEM: the work tables or the
+// store are too small; -E_BUSY: a thread still inside an LRPC call after
+// 50 ticks, or a thread of another process inside one of its bindings.
+// The process runs on either way.
 long mf_ckpt_save(const struct mf_ckpt_process *p, const struct mf_ckpt_store *s, struct mf_ckpt_work *w,
                   long scratch, struct mf_ckpt_stats *stats);
 

@@ -117,7 +117,14 @@ long mf_ns_lookup(long nameserver, const char *name, long recv_slot)
 long mf_binding_configure(long binding, long server_vas, long astack_segment, unsigned procedures,
                           void (*entry)(void))
 {
-    return mf_invoke(binding, MF_BINDING_CONFIGURE, server_vas, astack_segment, procedures, (long)entry);
+    return mf_binding_configure_cspace(binding, server_vas, astack_segment, procedures, entry, 0);
+}
+
+long mf_binding_configure_cspace(long binding, long server_vas, long astack_segment, unsigned procedures,
+                                 void (*entry)(void), long server_cspace)
+{
+    return mf_invoke(binding, MF_BINDING_CONFIGURE, server_vas, astack_segment,
+                     (long)MF_BINDING_PROCEDURES(procedures, (uint32_t)server_cspace), (long)entry);
 }
 
 long mf_binding_set_astack(long binding, unsigned index, uint64_t va, uint64_t size, void *estack_top)

@@ -372,10 +372,14 @@ void mf_lrpc_export(const mf_lrpc_procedure *procedures, unsigned count);
 void mf_lrpc_entry(void);      // the binding's entry point (assembly)
 // The Binding's operations: configure it once (the server VAS, the A-stack
 // segment attached there, the number of procedures, the entry point; the
-// caller's CSpace is what threads use inside the server), give each
-// A-stack its address, size and E-stack; map the A-stacks into a client VAS.
+// caller's CSpace is what threads use inside the server, or with
+// _cspace the CNode server_cspace names, W needed: a checkpointer
+// restoring a server), give each A-stack its address, size and E-stack;
+// map the A-stacks into a client VAS.
 long mf_binding_configure(long binding, long server_vas, long astack_segment, unsigned procedures,
                           void (*entry)(void));
+long mf_binding_configure_cspace(long binding, long server_vas, long astack_segment, unsigned procedures,
+                                 void (*entry)(void), long server_cspace);
 long mf_binding_set_astack(long binding, unsigned index, uint64_t va, uint64_t size, void *estack_top);
 long mf_binding_attach_client(long binding, long client_vas);
 long mf_binding_astack(long binding, unsigned index);     // the A-stack's address

@@ -11,7 +11,8 @@
 // holds no System cap: power-off and the kernel tests must fail), every operation on every object it can make, storms of
 // retypes and of copy/mint/move/delete/revoke, IPC with capability
 // transfer to a partner thread in another CSpace, address spaces,
-// segments, frames and pagers, LRPC bindings, threads made, started,
+// segments, frames and pagers, LRPC bindings (configured with any server
+// CSpace, described), threads made, started,
 // suspended and deleted while they run (some of which fuzz too), programs
 // spawned and reaped, and PCI devices and IRQs. Each run of the same seed
 // makes the same choices; threads on other CPUs make the interleaving
@@ -204,9 +205,10 @@ int main(uint64_t arg)
         status = status ? status : 4;
     }
     printf("fuzz: seed %u done %lu calls (%lu epochs, %lu stalls, %lu repairs, %lu threads, %lu retypes, %lu ipc, "
-           "%lu lrpc, %lu spawns)\n",
+           "%lu lrpc, %lu bindings with a CSpace named, %lu described, %lu spawns)\n",
            fz.seed, (unsigned long)fz.calls, (unsigned long)fz.epochs, (unsigned long)fz.stalls,
            (unsigned long)fz.repairs, (unsigned long)fz.threads_made, (unsigned long)fz.retypes_ok,
-           (unsigned long)fz.ipc_ok, (unsigned long)fz.lrpc_ok, (unsigned long)fz.spawns);
+           (unsigned long)fz.ipc_ok, (unsigned long)fz.lrpc_ok, (unsigned long)fz.binding_cspaces,
+           (unsigned long)fz.bindings_described, (unsigned long)fz.spawns);
     return status;
 }

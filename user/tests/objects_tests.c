@@ -190,6 +190,146 @@ UTEST(binding_holds_its_server_cspace_by_capability)
     return NULL;
 }
 
+// MF_BINDING_CONFIGURE names the server's CSpace by argument (the high
+// half of the third): a checkpointer restoring a server configures its
+// binding without running a thread in the server's CSpace, and without
+// giving its own. The CNode cap is checked as every argument cap is.
+static uint64_t probe_wanted(void) { return (uint64_t)mf_ktest_count(MF_CAP_SYSTEM); }
+
+UTEST(binding_takes_its_server_cspace_by_argument)
+{
+    UCHECK(cleanup());
+    UCHECK(make(MF_OBJ_VAS, 14, SVAS) && mf_vas_attach(SVAS, 0) == 0);
+    UCHECK(make(MF_OBJ_SEGMENT, 14, SEG) && mf_segment_configure(SEG, SEG_BASE, 2 * MiB) == 0);
+    UCHECK(make(MF_OBJ_FRAME, 12, FRAME) && mf_frame_map(FRAME, SEG, SEG_BASE, MF_RIGHT_READ | MF_RIGHT_WRITE) == 0);
+    UCHECK(mf_vas_attach_segment(SVAS, SEG, MF_RIGHT_READ | MF_RIGHT_WRITE) == 0);
+    UCHECK(make(MF_OBJ_BINDING, 0, BIND));
+    // The server's CSpace: a read-only System cap in slot 5, where ours
+    // holds the boot images' CNode (the probe's System call fails there).
+    UCHECK(make(MF_OBJ_UNTYPED, 16, SUB));
+    UCHECK(mf_untyped_retype(SUB, MF_OBJ_CNODE, 4, 1, ROOT, CS) == 0);
+    UCHECK(mf_cnode_copy_to(ROOT, MF_CAP_SYSTEM, CS, SYSTEM_IN_CS, MF_RIGHT_READ) == 0);
+    mf_lrpc_export(probe_procedures, 1);
+    void (*entry)(void) = mf_lrpc_entry;
+    // Refused, in the order of the checks, and nothing configured: not a
+    // CNode, an empty slot, a CNode cap without WRITE; then the argument
+    // caps before it (VAS, segment) come first.
+    UCHECK(mf_binding_configure_cspace(BIND, SVAS, SEG, 1, entry, SVAS) == -E_TYPE);
+    UCHECK(mf_binding_configure_cspace(BIND, SVAS, SEG, 1, entry, FORGED) == -E_BADCAP);
+    UCHECK(mf_cnode_copy(ROOT, CS, FORGED, MF_RIGHT_READ) == 0);
+    UCHECK(mf_binding_configure_cspace(BIND, SVAS, SEG, 1, entry, FORGED) == -E_PERM);
+    UCHECK(mf_binding_configure_cspace(BIND, FORGED, SEG, 1, entry, CS) == -E_TYPE);
+    UCHECK(mf_binding_configure_cspace(BIND, SVAS, SEG, 0, entry, CS) == -E_RANGE);
+    UCHECK(mf_invoke(BIND, MF_BINDING_CONFIGURE, SVAS, SEG, (long)MF_BINDING_PROCEDURES(1, 1ul << 20),
+                     (long)entry) == -E_BADCAP);       // past our CSpace
+    UCHECK(mf_binding_astack(BIND, 0) == -E_INVAL);     // still not configured
+    // Configured by us, for a CSpace we do not run in.
+    UCHECK(mf_binding_configure_cspace(BIND, SVAS, SEG, 1, entry, CS) == 0);
+    UCHECK(mf_binding_configure_cspace(BIND, SVAS, SEG, 1, entry, CS) == -E_BUSY);
+    UCHECK(mf_binding_set_astack(BIND, 0, SEG_BASE, 4096, estack + sizeof(estack)) == 0);
+    struct mf_lrpc_client client;
+    UCHECK(make(MF_OBJ_VAS, 14, CVAS) && mf_vas_attach(CVAS, 0) == 0);
+    UCHECK(mf_lrpc_bind(&client, BIND, CVAS) == 0);
+    UCHECK(mf_vas_switch(CVAS) == 0);
+    long in_cs = mf_lrpc_call(BIND, 0, 0);
+    UCHECK(mf_vas_switch(0) == 0);
+    UCHECK(in_cs > 0 && (uint64_t)in_cs == probe_wanted());
+    // The binding holds its own cap: ours can go (the read-only copy
+    // too), and calls still run in that CSpace.
+    UCHECK(mf_cnode_delete(ROOT, CS) == 0 && mf_cnode_delete(ROOT, FORGED) == 0);
+    UCHECK(mf_vas_switch(CVAS) == 0);
+    in_cs = mf_lrpc_call(BIND, 0, 0);
+    UCHECK(mf_vas_switch(0) == 0);
+    UCHECK((uint64_t)in_cs == probe_wanted());
+    // The old way (0: our own CSpace) is unchanged: slot 5 is no System cap here.
+    UCHECK(mf_cnode_delete(ROOT, BIND) == 0 && make(MF_OBJ_BINDING, 0, BIND));
+    UCHECK(mf_binding_configure(BIND, SVAS, SEG, 1, entry) == 0);
+    UCHECK(mf_binding_set_astack(BIND, 0, SEG_BASE, 4096, estack + sizeof(estack)) == 0);
+    UCHECK(mf_vas_switch(CVAS) == 0);
+    long in_ours = mf_lrpc_call(BIND, 0, 0);
+    UCHECK(mf_vas_switch(0) == 0);
+    UCHECK(in_ours < 0);
+    UCHECK(cleanup());
+    return NULL;
+}
+
+// MF_CNODE_DESCRIBE of a binding (checkpointers, docs/checkpoint.md): the
+// objects by name, what CONFIGURE and SET_ASTACK gave it, the A-stacks a
+// call holds; only through a cap with READ; nothing before CONFIGURE.
+static volatile int spin_inside, spin_release;
+static volatile long spin_result;
+static uint8_t spin_stack[8192] __attribute__((aligned(16)));
+static uint8_t estack2[4096] __attribute__((aligned(16)));
+
+static int64_t spin_procedure(void *astack)
+{
+    (void)astack;
+    spin_inside = 1;
+    while (!spin_release)
+        __asm__ volatile("" ::: "memory");
+    return 7;
+}
+static const mf_lrpc_procedure describe_procedures[] = {probe_procedure, spin_procedure};
+
+static void spin_caller(uint64_t unused)
+{
+    (void)unused;
+    spin_result = mf_vas_switch(CVAS) == 0 ? mf_lrpc_call(BIND, 1, 2) : -1;
+    mf_vas_switch(0);
+}
+
+UTEST(describe_shows_a_binding_through_read)
+{
+    UCHECK(cleanup());
+    UCHECK(make(MF_OBJ_VAS, 14, SVAS) && mf_vas_attach(SVAS, 0) == 0);
+    UCHECK(make(MF_OBJ_SEGMENT, 14, SEG) && mf_segment_configure(SEG, SEG_BASE, 2 * MiB) == 0);
+    UCHECK(make(MF_OBJ_FRAME, 12, FRAME) && mf_frame_map(FRAME, SEG, SEG_BASE, MF_RIGHT_READ | MF_RIGHT_WRITE) == 0);
+    UCHECK(mf_vas_attach_segment(SVAS, SEG, MF_RIGHT_READ | MF_RIGHT_WRITE) == 0);
+    UCHECK(make(MF_OBJ_BINDING, 0, BIND) && make(MF_OBJ_UNTYPED, 16, SUB));
+    UCHECK(mf_untyped_retype(SUB, MF_OBJ_CNODE, 4, 1, ROOT, CS) == 0);
+    static struct mf_cap_info b, other;
+    UCHECK(mf_cnode_describe(ROOT, BIND, &b) == 0);
+    UCHECK(b.type == MF_OBJ_BINDING && b.object && b.binding.procedures == 0 && b.binding.server == 0);
+    mf_lrpc_export(describe_procedures, 2);
+    void (*entry)(void) = mf_lrpc_entry;
+    UCHECK(mf_binding_configure_cspace(BIND, SVAS, SEG, 2, entry, CS) == 0);
+    UCHECK(mf_binding_set_astack(BIND, 0, SEG_BASE, 1024, estack + sizeof(estack)) == 0);
+    UCHECK(mf_binding_set_astack(BIND, 2, SEG_BASE + 2048, 512, estack2 + sizeof(estack2)) == 0);
+    UCHECK(mf_cnode_describe(ROOT, BIND, &b) == 0);
+    UCHECK(b.binding.procedures == 2 && b.binding.entry == (uint64_t)(uintptr_t)entry);
+    UCHECK(mf_cnode_describe(ROOT, SVAS, &other) == 0 && b.binding.server == other.object);
+    UCHECK(mf_cnode_describe(ROOT, SEG, &other) == 0 && b.binding.astacks == other.object);
+    UCHECK(mf_cnode_describe(ROOT, CS, &other) == 0 && b.binding.cspace == other.object);
+    UCHECK(b.binding.set == 0x5 && b.binding.busy == 0);
+    UCHECK(b.binding.astack[0].va == SEG_BASE && b.binding.astack[0].size == 1024 &&
+           b.binding.astack[0].estack_top == (uint64_t)(uintptr_t)(estack + sizeof(estack)));
+    UCHECK(b.binding.astack[2].va == SEG_BASE + 2048 && b.binding.astack[2].size == 512 &&
+           b.binding.astack[2].estack_top == (uint64_t)(uintptr_t)(estack2 + sizeof(estack2)));
+    UCHECK(b.binding.astack[1].va == 0 && b.binding.astack[1].size == 0);
+    // Without READ: the cap and the name, no state.
+    UCHECK(mf_cnode_copy(ROOT, BIND, FORGED, MF_RIGHT_WRITE) == 0);
+    UCHECK(mf_cnode_describe(ROOT, FORGED, &other) == 0);
+    UCHECK(other.object == b.object && other.rights == MF_RIGHT_WRITE && other.binding.procedures == 0 &&
+           other.binding.server == 0 && other.binding.set == 0);
+    // A call in progress holds its A-stack (2): busy while inside, free after.
+    struct mf_lrpc_client client;
+    UCHECK(make(MF_OBJ_VAS, 14, CVAS) && mf_vas_attach(CVAS, 0) == 0);
+    UCHECK(mf_lrpc_bind(&client, BIND, CVAS) == 0);
+    spin_inside = spin_release = 0;
+    spin_result = -1;
+    UCHECK(make(MF_OBJ_THREAD, 0, T1));
+    UCHECK(mf_thread_start(T1, spin_caller, spin_stack, sizeof(spin_stack), 0) == 0);
+    UWAIT(spin_inside, 200);
+    UCHECK(mf_cnode_describe(ROOT, BIND, &b) == 0);
+    spin_release = 1;
+    UWAIT(spin_result != -1, 200);
+    UCHECK(spin_inside && b.binding.busy == 0x4);
+    UCHECK(spin_result == 7);
+    UCHECK(mf_cnode_describe(ROOT, BIND, &b) == 0 && b.binding.busy == 0);
+    UCHECK(cleanup());
+    return NULL;
+}
+
 static unsigned thread_count(void)
 {
     struct mf_thread_info ti;
