@@ -386,7 +386,8 @@ static void finish_calls(struct saver *s)
         bool in_lrpc;
         long r = lrpc_call_state(s->thread_cap[i], &in_lrpc);
         s->lrpc_waited += in_lrpc;
-        for (int tries = 0; r == 1 && (tries < 20 || mf_time() < deadline); tries++) {
+        // 20 tries; one inside an LRPC call gets until the deadline too.
+        for (int tries = 0; r == 1 && (tries < 20 || (in_lrpc && mf_time() < deadline)); tries++) {
             mf_thread_resume(s->thread_cap[i]);
             if (tries < 10)
                 mf_yield();
