@@ -24,8 +24,8 @@
 // again once restored (kernel "Restart"); one waiting for the reply to a
 // call gets -E_AGAIN. A thread inside an LRPC call is let finish it
 // (resumed alone, stopped again, for up to 50 ticks) before anything is
-// recorded. Not supported (refused with -E_TYPE): Reclaim objects, packet
-// filters, CPU slots.
+// recorded. Not saved: Reclaim objects, packet filters, CPU slots (their
+// caps count as external: the restorer supplies them by type).
 #pragma once
 #include "manifold.h"
 #include "include/manifold/ckpt.h"

@@ -28,7 +28,7 @@
 #define CLIENTS 3
 #define CALLS 3000
 #define NAP 100
-#define HOLDS 6
+#define HOLDS 3
 #define HOLD_TICKS 10
 #define READY_CAP 6
 #define ASTACK_BASE 0x100000000ul

@@ -219,7 +219,7 @@ UTEST_FAULTS(checkpoint_lrpc_server_and_clients_restart_three_times)
     return NULL;
 }
 
-// A call that stays in the server longer than a save waits (150 ticks
+// A call that stays in the server longer than a save waits (200 ticks
 // against 50): the save refuses with -E_BUSY and the process runs on to
 // its end, every check passed.
 UTEST_FAULTS(checkpoint_lrpc_call_that_does_not_end_is_refused)
@@ -229,7 +229,7 @@ UTEST_FAULTS(checkpoint_lrpc_call_that_does_not_end_is_refused)
     struct mf_ckpt_store st;
     mf_ckpt_memory_store(&st, &mem);
     struct mf_program p;
-    const char *why = start(&p, 150);
+    const char *why = start(&p, 200);
     if (why) {
         clean();
         return why;
