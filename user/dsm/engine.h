@@ -10,7 +10,22 @@ struct engine_status {
     volatile uint32_t failed;
     uint32_t fixed_frames;
     volatile int32_t engine_cpu;    // where the engine booted
+    volatile int32_t error;         // -E_*: the node cannot go on (its pool is full, the disk failed)
 };
+
+// Page-out (pageout.c): a node's engine asks the root task's disk thread
+// to move its pages through the instance's page-out store. One request at
+// a time per node: the engine fills it, sets `state` to POSTED, signals the
+// thread and waits for DONE. In the root task's memory, which every node's
+// VAS maps: `data` is cleared as soon as the engine has its pages back.
+enum { PAGEOUT_IDLE, PAGEOUT_POSTED, PAGEOUT_DONE };
+struct pageout_mailbox {
+    uint8_t data[2 * DSM_PAGE];     // a copy, then its twin
+    volatile uint32_t state;
+    uint32_t write;                 // 1: data to the store, 0: from it
+    uint64_t offset, bytes;         // in the page-out area
+    volatile long result;
+} __attribute__((aligned(4096)));
 
 // What an engine is started with: in the root task's memory (the home
 // region every node shares), written before the engine starts and only
@@ -26,6 +41,7 @@ struct engine_boot {
     // in the root task's memory, applied before the node is reachable; NULL
     // for a fresh node.
     const struct dsm_repo_node *restore;
+    struct pageout_mailbox *pageout;    // NULL: no page-out area
 };
 
 void engine_main(uint64_t boot);
@@ -75,4 +91,14 @@ bool dsm_start_restored(const struct dsm_config *c, const struct dsm_repo_node *
 // repository to the target store; 0 or -E_*.
 long repository_checkpoint(const struct dsm_config *c, const uint64_t *progress);
 unsigned dsm_node_count(void);
+// Root side of page-out (pageout.c). Whether c's page-out area is in its
+// store; starts the disk thread (bells[n]: our cap to node n's doorbell),
+// true at once without an area; node n's mailbox (NULL without the
+// thread); stops the thread once it is out of the store; reads node n's
+// saved copy (which 0) or twin (1) of page p from the area (dsm_check).
+bool pageout_fits(const struct dsm_config *c);
+bool pageout_start(const struct dsm_config *c, const long *bells);
+struct pageout_mailbox *pageout_mailbox(unsigned n);
+void pageout_stop(void);
+bool pageout_read(unsigned n, unsigned pages, unsigned p, unsigned which, void *out);
 uint32_t dsm_local_nodes(void);     // the nodes built in this instance (bit n)

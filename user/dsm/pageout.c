@@ -1,0 +1,328 @@
+// Distant page-out (docs/dsm.md "Page-out"): a node whose pool of frames
+// is full evicts a page to make room, and takes it back when it is needed.
+//
+// Engine side. frame_take is the engine's allocator: with a page-out area
+// and no free frame, it chooses a victim (victim(), the policy below) and
+// evicts it. A read copy that is not ours to keep is dropped: its frame
+// goes back to the pool and nothing is written, since its manager has the
+// page; the directory still lists us, so a later access simply asks the
+// manager again (and a demand for it is answered as for any copy). Any
+// other page in the pool, a reference copy we manage or a writer's copy
+// with its twin, goes to the page-out area first: the node's slot for the
+// page, copy then twin, with a CRC-32 of each kept in node memory. Its
+// protocol state does not change: it is still held, as it was; only its
+// frames are elsewhere. Every place that uses a page's frames calls
+// page_ready first, which reads the page back (checking its CRCs) and pins
+// it for the rest of the engine's current message or operation, so that
+// making room for one page never evicts another still in use.
+//
+// The disk is the root task's: its disk thread (root side, below) moves a
+// node's pages through the instance's page-out store (user/lib/ckpt.h: in
+// memory, or through blkd on a disk) and answers on the node's doorbell.
+// The engine waits for it: a page-out or a page-in is synchronous, and
+// messages for the node wait in its inbox rings meanwhile.
+#include "engine.h"
+#include "ckpt.h"
+#include "lib/crc32.h"
+#include "lib/string.h"
+#include "user/root/root.h"
+
+// --------------------------------------------------------------- engine side
+
+void node_fail(long error)
+{
+    struct node *self = NODE;
+    if (self->status && !self->status->error)
+        self->status->error = (int32_t)error;
+}
+
+void pageout_event(void)
+{
+    NODE->pageout.event++;
+}
+
+void pageout_used(unsigned p)
+{
+    struct pageout_state *po = &NODE->pageout;
+    po->last_use[p] = ++po->clock;
+}
+
+void pageout_init_page(unsigned p)
+{
+    NODE->page[p].evicted = EVICT_ZERO;
+}
+
+// Our slot for page p in the page-out area (its copy; the twin follows).
+static uint64_t slot_offset(unsigned p)
+{
+    const struct node *self = NODE;
+    return ((uint64_t)self->id * self->pages + p) * 2 * DSM_PAGE;
+}
+
+// Moves `bytes` between the mailbox and our slot for page p through the
+// root task's disk thread and waits for it; adds the time to *cycles. 0 or
+// the store's -E_*.
+static long disk(unsigned p, bool write, uint64_t bytes, uint64_t *cycles)
+{
+    struct pageout_mailbox *mb = NODE->pageout.mailbox;
+    uint64_t start = mf_arch_cycles();
+    mb->write = write;
+    mb->offset = slot_offset(p);
+    mb->bytes = bytes;
+    mb->result = -E_AGAIN;
+    __atomic_store_n(&mb->state, PAGEOUT_POSTED, __ATOMIC_RELEASE);
+    mf_notification_signal(CAP_PAGEOUT_BELL);
+    // The answer rings our doorbell; whatever else rang it meanwhile (a
+    // message, a port) the engine's next pass finds: it scans its rings
+    // and ports whatever the bits say.
+    while (__atomic_load_n(&mb->state, __ATOMIC_ACQUIRE) != PAGEOUT_DONE)
+        mf_notification_wait(CAP_DOORBELL);
+    mb->state = PAGEOUT_IDLE;
+    *cycles += mf_arch_cycles() - start;
+    return mb->result;
+}
+
+// A read copy we neither manage nor write: dropped, not written.
+static bool droppable(const struct page *pg)
+{
+    return !pg->manager && pg->twin < 0 && pg->allowed != ACC_WRITE;
+}
+
+// Whether page p may leave the pool at all now: it is in it, no frame of
+// it is in use in this event, and (a read copy) no request of ours for it
+// is in flight (an upgrade may be granted without the data, as we have
+// it) and its manager can give it back (not dead).
+static bool evictable(unsigned p)
+{
+    const struct node *self = NODE;
+    const struct page *pg = &self->page[p];
+    if (pg->frame < 0 || self->pageout.pin[p] == self->pageout.event)
+        return false;
+    if (droppable(pg) && (pg->waiting || pg->orphan || node_dead(pg->hint)))
+        return false;
+    return true;
+}
+
+// The policy: among the pages that may leave, a read copy to drop before a
+// page to write, the least recently faulted (or fetched, or read back)
+// first; the pages of the last PAGEOUT_RECENT faults only when nothing
+// else can go (the faulting thread needs them to get on). -1: none.
+static int victim(void)
+{
+    const struct node *self = NODE;
+    const struct pageout_state *po = &self->pageout;
+    int best[2][2] = {{-1, -1}, {-1, -1}};          // [recent][written]
+    for (unsigned p = 0; p < self->pages; p++) {
+        if (!evictable(p))
+            continue;
+        bool recent = po->clock - po->last_use[p] < PAGEOUT_RECENT;
+        int *b = &best[recent][!droppable(&self->page[p])];
+        if (*b < 0 || (int32_t)(po->last_use[p] - po->last_use[*b]) < 0)
+            *b = (int)p;
+    }
+    for (unsigned i = 0; i < 4; i++)
+        if (best[i / 2][i % 2] >= 0)
+            return best[i / 2][i % 2];
+    return -1;
+}
+
+// Takes page p out of the pool (unmapped first: the application faults on
+// it from now on). False if the disk refused (the page stays).
+static bool evict(unsigned p)
+{
+    struct node *self = NODE;
+    struct pageout_state *po = &self->pageout;
+    struct page *pg = &self->page[p];
+    if (!map_app(p, ACC_NONE))
+        return false;
+    if (droppable(pg)) {
+        frame_free(pg->frame);
+        pg->frame = -1;
+        pg->evicted = EVICT_DROPPED;
+        self->stats.evictions++;
+        self->stats.drops++;
+        return true;
+    }
+    struct pageout_mailbox *mb = po->mailbox;
+    unsigned blocks = pg->twin >= 0 ? 2 : 1;
+    memcpy(mb->data, pool_page(pg->frame), DSM_PAGE);
+    po->crc[p][0] = crc32_update(0, mb->data, DSM_PAGE);
+    if (pg->twin >= 0) {
+        memcpy(mb->data + DSM_PAGE, pool_page(pg->twin), DSM_PAGE);
+        po->crc[p][1] = crc32_update(0, mb->data + DSM_PAGE, DSM_PAGE);
+    }
+    long r = disk(p, true, blocks * DSM_PAGE, &self->stats.pageout_cycles);
+    memset(mb->data, 0, sizeof(mb->data));
+    if (r) {
+        printf("dsm: node %u: page %u: page-out failed: %s\n", self->id, p, mf_strerror(r));
+        node_fail(r);
+        return false;
+    }
+    frame_free(pg->frame);
+    pg->frame = -1;
+    if (pg->twin >= 0)
+        frame_free(pg->twin);
+    pg->twin = -1;
+    pg->evicted = (uint8_t)(EVICT_DISK | (blocks == 2 ? EVICT_TWIN : 0));
+    self->stats.evictions++;
+    self->stats.page_outs++;
+    self->stats.disk_writes += blocks;
+    return true;
+}
+
+int frame_take(void)
+{
+    struct node *self = NODE;
+    if (self->frame_free < 0 && self->pageout.mailbox) {
+        int v = victim();
+        if (v < 0)
+            printf("dsm: node %u: the pool is full (%u frames) and every page in it is in use\n", self->id,
+                   self->pool_frames);
+        else
+            evict((unsigned)v);
+    }
+    int f = frame_alloc();
+    if (f < 0)
+        node_fail(-E_NOMEM);
+    return f;
+}
+
+bool page_ready(unsigned p)
+{
+    struct node *self = NODE;
+    struct pageout_state *po = &self->pageout;
+    struct page *pg = &self->page[p];
+    po->pin[p] = po->event;
+    if (!(pg->evicted & (EVICT_DISK | EVICT_ZERO)))
+        return true;        // in the pool, or nothing of it here to read back
+    bool twin = pg->evicted & EVICT_TWIN;
+    int f = frame_take(), t = f >= 0 && twin ? frame_take() : -1;
+    if (f < 0 || (twin && t < 0)) {
+        if (f >= 0)
+            frame_free(f);
+        return false;
+    }
+    if (pg->evicted & EVICT_ZERO) {
+        memset(pool_page(f), 0, DSM_PAGE);
+        self->stats.zero_fills++;
+    } else {
+        struct pageout_mailbox *mb = po->mailbox;
+        long r = disk(p, false, (twin ? 2 : 1) * DSM_PAGE, &self->stats.pagein_cycles);
+        if (!r && (crc32_update(0, mb->data, DSM_PAGE) != po->crc[p][0] ||
+                   (twin && crc32_update(0, mb->data + DSM_PAGE, DSM_PAGE) != po->crc[p][1])))
+            r = -E_INVAL;
+        if (!r) {
+            memcpy(pool_page(f), mb->data, DSM_PAGE);
+            if (twin)
+                memcpy(pool_page(t), mb->data + DSM_PAGE, DSM_PAGE);
+        }
+        memset(mb->data, 0, sizeof(mb->data));
+        if (r) {
+            printf("dsm: node %u: page %u: page-in failed: %s\n", self->id, p,
+                   r == -E_INVAL ? "its checksum differs" : mf_strerror(r));
+            frame_free(f);
+            if (t >= 0)
+                frame_free(t);
+            node_fail(r);
+            return false;
+        }
+        self->stats.page_ins++;
+    }
+    pg->frame = (int16_t)f;
+    pg->twin = (int16_t)t;
+    pg->evicted = 0;
+    pageout_used(p);
+    return true;
+}
+
+// ----------------------------------------------------------------- root side
+// One disk thread per instance, in the root task (its VAS, its CSpace,
+// where the store's capabilities are): it serves every node's mailbox in
+// turn and rings the node's doorbell when its request is done.
+
+static struct pageout_mailbox mailboxes[DSM_MAX_NODES];
+static struct {
+    bool running;
+    struct mf_ckpt_store store;
+    uint64_t offset;
+    volatile uint32_t busy;             // inside the store
+    long bells[DSM_MAX_NODES];          // our caps to the nodes' doorbells
+} disk_thread_state;
+static uint8_t disk_stack[16384] __attribute__((aligned(16)));
+
+static void disk_thread(uint64_t unused)
+{
+    (void)unused;
+    struct mf_ckpt_store *s = &disk_thread_state.store;
+    for (;;) {
+        mf_notification_wait(DSM_SLOT_PAGEOUT_BELL);
+        for (unsigned n = 0; n < DSM_MAX_NODES; n++) {
+            struct pageout_mailbox *mb = &mailboxes[n];
+            if (__atomic_load_n(&mb->state, __ATOMIC_ACQUIRE) != PAGEOUT_POSTED)
+                continue;
+            __atomic_store_n(&disk_thread_state.busy, 1, __ATOMIC_RELEASE);
+            uint64_t at = disk_thread_state.offset + mb->offset;
+            long r = mb->bytes > sizeof(mb->data) ? -E_INVAL
+                     : mb->write                  ? s->write(s->ctx, at, mb->data, mb->bytes)
+                                                  : s->read(s->ctx, at, mb->data, mb->bytes);
+            mb->result = r;
+            __atomic_store_n(&mb->state, PAGEOUT_DONE, __ATOMIC_RELEASE);
+            __atomic_store_n(&disk_thread_state.busy, 0, __ATOMIC_RELEASE);
+            mf_notification_signal(disk_thread_state.bells[n]);
+        }
+    }
+}
+
+struct pageout_mailbox *pageout_mailbox(unsigned n)
+{
+    return disk_thread_state.running && n < DSM_MAX_NODES ? &mailboxes[n] : NULL;
+}
+
+bool pageout_fits(const struct dsm_config *c)
+{
+    const struct mf_ckpt_store *s = c->pageout.store;
+    uint64_t need = (uint64_t)c->nodes * c->pages * 2 * DSM_PAGE;
+    return s && s->read && s->write && c->pageout.offset % DSM_PAGE == 0 && c->pageout.offset <= s->capacity &&
+           need <= s->capacity - c->pageout.offset;
+}
+
+bool pageout_start(const struct dsm_config *c, const long *bells)
+{
+    disk_thread_state.running = false;
+    if (!c->pageout.store)
+        return true;
+    memset(mailboxes, 0, sizeof(mailboxes));
+    disk_thread_state.store = *c->pageout.store;
+    disk_thread_state.offset = c->pageout.offset;
+    disk_thread_state.busy = 0;
+    for (unsigned n = 0; n < DSM_MAX_NODES; n++)
+        disk_thread_state.bells[n] = n < c->nodes ? bells[n] : 0;
+    if (mf_untyped_retype(DSM_UT_OBJECTS, MF_OBJ_NOTIFICATION, 0, 1, MF_CAP_SELF_CNODE, DSM_SLOT_PAGEOUT_BELL) ||
+        mf_untyped_retype(DSM_UT_OBJECTS, MF_OBJ_THREAD, 0, 1, MF_CAP_SELF_CNODE, DSM_SLOT_PAGEOUT_THREAD) ||
+        mf_thread_set_priority(DSM_SLOT_PAGEOUT_THREAD, 10) ||
+        mf_thread_start(DSM_SLOT_PAGEOUT_THREAD, disk_thread, disk_stack, sizeof(disk_stack), 0))
+        return false;
+    disk_thread_state.running = true;
+    return true;
+}
+
+void pageout_stop(void)
+{
+    if (!disk_thread_state.running)
+        return;
+    // Out of the store first (a node that failed may leave others mid-request).
+    for (int t = 0; t < 200 && __atomic_load_n(&disk_thread_state.busy, __ATOMIC_ACQUIRE); t++)
+        mf_sleep(1);
+    mf_thread_suspend(DSM_SLOT_PAGEOUT_THREAD);
+    memset(mailboxes, 0, sizeof(mailboxes));
+    disk_thread_state.running = false;
+}
+
+bool pageout_read(unsigned n, unsigned pages, unsigned p, unsigned which, void *out)
+{
+    if (!disk_thread_state.running)
+        return false;
+    struct mf_ckpt_store *s = &disk_thread_state.store;
+    uint64_t at = disk_thread_state.offset + (((uint64_t)n * pages + p) * 2 + which) * DSM_PAGE;
+    return s->read(s->ctx, at, out, DSM_PAGE) == 0;
+}

@@ -1,0 +1,175 @@
+// Distant page-out (user/dsm/pageout.c, docs/dsm.md "Page-out"): nodes
+// whose pools are too small for the pages they use evict pages to a
+// page-out area on the data disk, through blkd, and take them back when
+// they are needed. A Jacobi relaxation on 3 nodes whose pools hold fewer
+// frames than the pages each node uses must end with the checksum of the
+// same run in pools that hold everything, having evicted and read pages
+// back, with the invariants (dsm_check, which reads the pages on disk
+// back and checks them against the nodes' CRCs) holding with pages still
+// out of the pools. Without a page-out area the small pools fail: the
+// run's dsm_run gives -E_NOMEM, at once, and the instance stops.
+#include "manifold.h"
+#include "utest.h"
+#include "ckpt.h"
+#include "test_disk.h"
+#include "user/dsm/dsm.h"
+#include "user/dsm/engine.h"     // dsm_node_count
+#include "user/dsm/jacobi.h"
+
+#define NODES 3
+#define PAGES 32                // two grids of 10 pages, 16 apart (jacobi.h)
+#define STEPS 12
+#define SMALL_POOL 8            // frames per node; each node uses 10-13 (printed)
+
+static struct {
+    volatile uint64_t checksum;
+    volatile unsigned steps_run[DSM_MAX_NODES];
+} jp;
+
+static uint64_t fnv(uint64_t h, uint64_t word)
+{
+    for (int i = 0; i < 8; i++) {
+        h ^= (word >> (8 * i)) & 0xff;
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+// Jacobi on release pages, rows split among the nodes; node 0 checksums
+// the whole final grid, reading the others' rows through the DSM.
+static void jacobi(struct dsm_thread *t, uint64_t steps)
+{
+    unsigned me = dsm_self(t), nodes = dsm_nodes(t), rows = JN / nodes;
+    unsigned first = 1 + me * rows, last = me == nodes - 1 ? JN + 1 : first + rows;
+    if (me == 0)
+        jacobi_hot_border();
+    dsm_barrier(t);
+    for (unsigned step = 0; step < steps; step++) {
+        jacobi_relax(step % 2, 1 - step % 2, first, last);
+        dsm_barrier(t);
+        jp.steps_run[me]++;
+    }
+    if (me == 0) {
+        uint64_t h = 0xcbf29ce484222325ull;
+        for (unsigned r = 0; r < JN + 2; r++)
+            for (unsigned c = 0; c < JN; c++)
+                h = fnv(h, (uint64_t)CELL(steps % 2, r, c));
+        jp.checksum = h;
+    }
+    dsm_barrier(t);
+}
+
+static uint64_t us(uint64_t cycles, uint64_t count)
+{
+    struct mf_system_info si;
+    if (!count || mf_system_info(&si) != 0 || !si.counter_hz)
+        return 0;
+    return cycles * 1000000 / si.counter_hz / count;
+}
+
+// Starts an instance of `config`, runs the Jacobi, checks the invariants
+// and stops it: the checksum (0 if it did not finish or an invariant
+// broke), dsm_run's result in *run, the counters in *s (summed) and each
+// node's peak pool use in peak[].
+static uint64_t run_jacobi(const struct dsm_config *config, long *run, struct dsm_stats *s, unsigned *peak)
+{
+    *run = -E_INVAL;
+    *s = (struct dsm_stats){0};
+    for (unsigned n = 0; n < DSM_MAX_NODES; n++)
+        jp.steps_run[n] = 0;
+    jp.checksum = 0;
+    if (!dsm_start(config))
+        return 0;
+    *run = dsm_run(jacobi, STEPS);
+    const char *bad = *run == 0 ? dsm_check() : "the Jacobi did not finish";
+    dsm_get_stats(DSM_MAX_NODES, s);
+    for (unsigned n = 0; peak && n < NODES; n++)
+        peak[n] = dsm_pool_peak(n);
+    if (bad) {
+        printf("# %s\n", bad);
+        dsm_dump();
+    }
+    dsm_stop();
+    return bad ? 0 : jp.checksum;
+}
+
+UTEST(dsm_pageout_jacobi_in_small_pools_matches_big_ones)
+{
+    struct dsm_config config = {.nodes = NODES, .pages = PAGES, .model = DSM_RELEASE,
+                                .transport = DSM_TRANSPORT_LRPC};
+    struct dsm_stats s;
+    unsigned peak[NODES];
+    long run;
+    uint64_t reference = run_jacobi(&config, &run, &s, peak);
+    printf("# pools of every page: checksum %016lx, frames used at most %u, %u, %u per node\n",
+           (unsigned long)reference, peak[0], peak[1], peak[2]);
+    UCHECK(reference != 0 && s.evictions == 0);
+    unsigned least = peak[0] < peak[1] ? peak[0] : peak[1];
+    least = least < peak[2] ? least : peak[2];
+    UCHECK(least > SMALL_POOL);         // the small pools cannot hold what the nodes use
+
+    struct mf_ckpt_store st;
+    const char *why = test_disk_open(TEST_DISK_PAGEOUT_SECTOR, TEST_DISK_PAGEOUT_END, &st);
+    uint64_t paged = 0;
+    if (!why) {
+        config.pool_frames = SMALL_POOL;
+        config.pageout = (struct dsm_pageout){.store = &st, .offset = 0};
+        uint64_t start = mf_arch_cycles();
+        paged = run_jacobi(&config, &run, &s, peak);
+        uint64_t took = mf_arch_cycles() - start;
+        printf("# pools of %u frames, page-out to the data disk (sector %u): checksum %016lx (run %ld) in %lu ms; "
+               "frames used at most %u, %u, %u\n", SMALL_POOL, TEST_DISK_PAGEOUT_SECTOR, (unsigned long)paged, run,
+               (unsigned long)(us(took, 1) / 1000), peak[0], peak[1], peak[2]);
+        printf("# page-out: %lu evictions (%lu read copies dropped, %lu pages to disk in %lu blocks), "
+               "%lu page-ins, %lu zero pages, %lu dropped copies asked for again, %lu pages out at the end\n",
+               (unsigned long)s.evictions, (unsigned long)s.drops, (unsigned long)s.page_outs,
+               (unsigned long)s.disk_writes, (unsigned long)s.page_ins, (unsigned long)s.zero_fills,
+               (unsigned long)s.refetches, (unsigned long)s.paged_out);
+        printf("# page-out latency through blkd: %lu us per page written, %lu us per page read back "
+               "(the engine waiting; %lu messages)\n", (unsigned long)us(s.pageout_cycles, s.page_outs),
+               (unsigned long)us(s.pagein_cycles, s.page_ins), (unsigned long)s.sent);
+    }
+    test_disk_close();
+    if (why)
+        return why;
+    UCHECK(run == 0 && paged == reference);
+    UCHECK(s.evictions > 0 && s.drops > 0 && s.page_outs > 0 && s.disk_writes >= s.page_outs);
+    UCHECK(s.page_ins > 0 && s.refetches > 0);
+    UCHECK(s.paged_out > 0);                            // dsm_check ran with pages out of the pools
+    for (unsigned n = 0; n < NODES; n++)
+        UCHECK(peak[n] <= SMALL_POOL);
+    return NULL;
+}
+
+// Without a page-out area a full pool is an error: the fault that needs a
+// frame kills its thread (an unresolvable fault), the node reports
+// -E_NOMEM and dsm_run returns it at once rather than wait for the other
+// nodes' applications, stuck at a barrier; dsm_stop takes it all back.
+UTEST_FAULTS(dsm_pageout_small_pools_without_an_area_fail_cleanly)
+{
+    struct dsm_config config = {.nodes = NODES, .pages = PAGES, .model = DSM_RELEASE,
+                                .transport = DSM_TRANSPORT_LRPC, .pool_frames = 12};
+    UCHECK(dsm_start(&config));
+    uint64_t start = mf_time();
+    long r = dsm_run(jacobi, STEPS);
+    uint64_t ticks = mf_time() - start;
+    dsm_stop();
+    printf("# pools of %u frames, no page-out area: dsm_run gave %s after %lu ticks\n", config.pool_frames,
+           mf_strerror(r), (unsigned long)ticks);
+    UCHECK(r == -E_NOMEM && ticks < 500 && dsm_node_count() == 0);
+    // The same pools cannot even boot an instance whose nodes manage more
+    // pages than they hold; and the store must hold the area.
+    config.pool_frames = 8;
+    bool started = dsm_start(&config);
+    dsm_stop();
+    UCHECK(!started);
+    static uint8_t small[64 << 10];
+    static struct mf_ckpt_memory memory = {small, sizeof(small)};
+    struct mf_ckpt_store st;
+    mf_ckpt_memory_store(&st, &memory);
+    config.pageout = (struct dsm_pageout){.store = &st, .offset = 0};
+    started = dsm_start(&config);
+    dsm_stop();
+    UCHECK(!started);
+    return NULL;
+}
