@@ -100,6 +100,7 @@ size_t holder_take_diff(unsigned p, uint8_t *out, bool stop)
     memcpy(snapshot, pool_page(pg->frame), DSM_PAGE);
     size_t bytes = diff_make(snapshot, pool_page(pg->twin), out);
     memcpy(pool_page(pg->twin), snapshot, DSM_PAGE);
+    page_done(p);           // a release flushes many pages in one message
     return bytes;
 }
 

@@ -440,6 +440,7 @@ void manager_flush(const struct msg *m)
         struct directory *d = &self->dir[q];
         if (fe->diff_bytes && page_ready(q) && self->page[q].frame >= 0) {
             diff_apply(pool_page(self->page[q].frame), (const uint8_t *)(fe + 1), fe->diff_bytes);
+            page_done(q);
             self->stats.merges++;
             d->version++;
         }

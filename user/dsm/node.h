@@ -69,7 +69,7 @@ enum node_slot {           // CAP_*: slots of a node's CNode
     CAP_PARK_WAKE = 59,                   //   and waits on this until the repository is written
     CAP_PORT_WAKE = 60,                   // + port: the port's thread waits on it
     CAP_LINK_EVENT = 62,                  // our doorbell, badged BELL_LINK
-    CAP_PAGEOUT_BELL = 63,                // page-out: the root task's disk thread waits on it
+    CAP_PAGEOUT_EP = 63,                  // page-out: the root task's disk thread, badged for us
     CAP_FIXED_FRAMES = 64,                // node memory outside the pool
     CAP_POOL_ALIAS = 400,                 // + f: pool frame f at NODE_BASE + OFF_POOL
     CAP_POOL_APP = 1200,                  // + f: the same frame in CAP_SEGMENT, when mapped
@@ -409,6 +409,7 @@ bool map_app(unsigned p, unsigned access);
 // pageout.c: distant page-out.
 int frame_take(void);                   // a free frame, evicting a page for it if the pool is full; -1
 bool page_ready(unsigned p);            // p's frames resident (read back if on disk) for this event
+void page_done(unsigned p);             // or until now: loops over many pages in one event
 void pageout_event(void);               // the engine starts on another message or operation
 void pageout_used(unsigned p);          // p was faulted on or fetched: evicted last
 void pageout_init_page(unsigned p);     // a page we manage from the start: a zero page, not yet in the pool

@@ -18,9 +18,9 @@
 //
 // The disk is the root task's: its disk thread (root side, below) moves a
 // node's pages through the instance's page-out store (user/lib/ckpt.h: in
-// memory, or through blkd on a disk) and answers on the node's doorbell.
-// The engine waits for it: a page-out or a page-in is synchronous, and
-// messages for the node wait in its inbox rings meanwhile.
+// memory, or through blkd on a disk). The engine calls it and waits for the
+// reply: a page-out or a page-in is synchronous, and messages for the node
+// wait in its inbox rings meanwhile.
 #include "engine.h"
 #include "ckpt.h"
 #include "lib/crc32.h"
@@ -60,8 +60,9 @@ static uint64_t slot_offset(unsigned p)
 }
 
 // Moves `bytes` between the mailbox and our slot for page p through the
-// root task's disk thread and waits for it; adds the time to *cycles. 0 or
-// the store's -E_*.
+// root task's disk thread (a call: the thread comes to our CPU and the
+// reply back) and waits for it; adds the time to *cycles. 0 or the
+// store's -E_*.
 static long disk(unsigned p, bool write, uint64_t bytes, uint64_t *cycles)
 {
     struct pageout_mailbox *mb = NODE->pageout.mailbox;
@@ -69,17 +70,10 @@ static long disk(unsigned p, bool write, uint64_t bytes, uint64_t *cycles)
     mb->write = write;
     mb->offset = slot_offset(p);
     mb->bytes = bytes;
-    mb->result = -E_AGAIN;
-    __atomic_store_n(&mb->state, PAGEOUT_POSTED, __ATOMIC_RELEASE);
-    mf_notification_signal(CAP_PAGEOUT_BELL);
-    // The answer rings our doorbell; whatever else rang it meanwhile (a
-    // message, a port) the engine's next pass finds: it scans its rings
-    // and ports whatever the bits say.
-    while (__atomic_load_n(&mb->state, __ATOMIC_ACQUIRE) != PAGEOUT_DONE)
-        mf_notification_wait(CAP_DOORBELL);
-    mb->state = PAGEOUT_IDLE;
+    struct mf_msg m = {.info = MF_INFO(0, 0)};
+    long r = mf_call(CAP_PAGEOUT_EP, &m);
     *cycles += mf_arch_cycles() - start;
-    return mb->result;
+    return r < 0 ? r : (long)m.mr[0];
 }
 
 // A read copy we neither manage nor write: dropped, not written.
@@ -235,10 +229,20 @@ bool page_ready(unsigned p)
     return true;
 }
 
+void page_done(unsigned p)
+{
+    struct pageout_state *po = &NODE->pageout;
+    if (po->pin[p] == po->event)
+        po->pin[p] = po->event - 1;
+}
+
 // ----------------------------------------------------------------- root side
 // One disk thread per instance, in the root task (its VAS, its CSpace,
-// where the store's capabilities are): it serves every node's mailbox in
-// turn and rings the node's doorbell when its request is done.
+// where the store's capabilities are), the only user of the store: it
+// answers the engines' calls on its endpoint, node n's badged n + 1, one at
+// a time (the others wait in the endpoint's queue). It is not fixed to a
+// CPU: a call wakes it on the caller's, whose engine then waits, so a page
+// moves without waiting for another CPU (what waits is the store: blkd).
 
 static struct pageout_mailbox mailboxes[DSM_MAX_NODES];
 static struct {
@@ -246,36 +250,47 @@ static struct {
     struct mf_ckpt_store store;
     uint64_t offset;
     volatile uint32_t busy;             // inside the store
-    long bells[DSM_MAX_NODES];          // our caps to the nodes' doorbells
 } disk_thread_state;
 static uint8_t disk_stack[16384] __attribute__((aligned(16)));
+
+static long serve(struct pageout_mailbox *mb)
+{
+    struct mf_ckpt_store *s = &disk_thread_state.store;
+    __atomic_store_n(&disk_thread_state.busy, 1, __ATOMIC_RELEASE);
+    uint64_t at = disk_thread_state.offset + mb->offset, start = mf_arch_cycles();
+    long r = mb->bytes > sizeof(mb->data) ? -E_INVAL
+             : mb->write                  ? s->write(s->ctx, at, mb->data, mb->bytes)
+                                          : s->read(s->ctx, at, mb->data, mb->bytes);
+    mb->store_cycles += mf_arch_cycles() - start;
+    __atomic_store_n(&disk_thread_state.busy, 0, __ATOMIC_RELEASE);
+    return r;
+}
 
 static void disk_thread(uint64_t unused)
 {
     (void)unused;
-    struct mf_ckpt_store *s = &disk_thread_state.store;
+    struct mf_msg m = {0};
+    long badge = mf_recv(DSM_SLOT_PAGEOUT_EP, &m);
     for (;;) {
-        mf_notification_wait(DSM_SLOT_PAGEOUT_BELL);
-        for (unsigned n = 0; n < DSM_MAX_NODES; n++) {
-            struct pageout_mailbox *mb = &mailboxes[n];
-            if (__atomic_load_n(&mb->state, __ATOMIC_ACQUIRE) != PAGEOUT_POSTED)
-                continue;
-            __atomic_store_n(&disk_thread_state.busy, 1, __ATOMIC_RELEASE);
-            uint64_t at = disk_thread_state.offset + mb->offset;
-            long r = mb->bytes > sizeof(mb->data) ? -E_INVAL
-                     : mb->write                  ? s->write(s->ctx, at, mb->data, mb->bytes)
-                                                  : s->read(s->ctx, at, mb->data, mb->bytes);
-            mb->result = r;
-            __atomic_store_n(&mb->state, PAGEOUT_DONE, __ATOMIC_RELEASE);
-            __atomic_store_n(&disk_thread_state.busy, 0, __ATOMIC_RELEASE);
-            mf_notification_signal(disk_thread_state.bells[n]);
+        if (badge < 0) {            // (not while an instance runs)
+            mf_sleep(1);
+            badge = mf_recv(DSM_SLOT_PAGEOUT_EP, &m);
+            continue;
         }
+        long r = badge >= 1 && badge <= DSM_MAX_NODES ? serve(&mailboxes[badge - 1]) : -E_INVAL;
+        m = (struct mf_msg){.info = MF_INFO(0, 1), .mr = {(uint64_t)r}};
+        badge = mf_reply_recv(DSM_SLOT_PAGEOUT_EP, &m);
     }
 }
 
 struct pageout_mailbox *pageout_mailbox(unsigned n)
 {
     return disk_thread_state.running && n < DSM_MAX_NODES ? &mailboxes[n] : NULL;
+}
+
+uint64_t pageout_store_cycles(unsigned n)
+{
+    return n < DSM_MAX_NODES ? mailboxes[n].store_cycles : 0;
 }
 
 bool pageout_fits(const struct dsm_config *c)
@@ -286,18 +301,17 @@ bool pageout_fits(const struct dsm_config *c)
            need <= s->capacity - c->pageout.offset;
 }
 
-bool pageout_start(const struct dsm_config *c, const long *bells)
+bool pageout_start(const struct dsm_config *c)
 {
     disk_thread_state.running = false;
+    memset(mailboxes, 0, sizeof(mailboxes));
     if (!c->pageout.store)
         return true;
-    memset(mailboxes, 0, sizeof(mailboxes));
     disk_thread_state.store = *c->pageout.store;
     disk_thread_state.offset = c->pageout.offset;
     disk_thread_state.busy = 0;
-    for (unsigned n = 0; n < DSM_MAX_NODES; n++)
-        disk_thread_state.bells[n] = n < c->nodes ? bells[n] : 0;
-    if (mf_untyped_retype(DSM_UT_OBJECTS, MF_OBJ_NOTIFICATION, 0, 1, MF_CAP_SELF_CNODE, DSM_SLOT_PAGEOUT_BELL) ||
+    // The engines' priority: the thread runs in their place while they wait.
+    if (mf_untyped_retype(DSM_UT_OBJECTS, MF_OBJ_ENDPOINT, 0, 1, MF_CAP_SELF_CNODE, DSM_SLOT_PAGEOUT_EP) ||
         mf_untyped_retype(DSM_UT_OBJECTS, MF_OBJ_THREAD, 0, 1, MF_CAP_SELF_CNODE, DSM_SLOT_PAGEOUT_THREAD) ||
         mf_thread_set_priority(DSM_SLOT_PAGEOUT_THREAD, 10) ||
         mf_thread_start(DSM_SLOT_PAGEOUT_THREAD, disk_thread, disk_stack, sizeof(disk_stack), 0))
@@ -314,7 +328,8 @@ void pageout_stop(void)
     for (int t = 0; t < 200 && __atomic_load_n(&disk_thread_state.busy, __ATOMIC_ACQUIRE); t++)
         mf_sleep(1);
     mf_thread_suspend(DSM_SLOT_PAGEOUT_THREAD);
-    memset(mailboxes, 0, sizeof(mailboxes));
+    for (unsigned n = 0; n < DSM_MAX_NODES; n++)
+        memset(mailboxes[n].data, 0, sizeof(mailboxes[n].data));
     disk_thread_state.running = false;
 }
 

@@ -114,9 +114,14 @@ static bool build_node(unsigned n)
          give(n, SLOT(n, R_MEMORY), CAP_MEMORY) && give(n, SLOT(n, R_ASTACKS), CAP_ASTACKS) &&
          give(n, SLOT(n, R_BINDING), CAP_BINDING) && give(n, SLOT(n, R_DOORBELL), CAP_DOORBELL) &&
          give(n, SLOT(n, R_FAULT_EP), CAP_FAULT_EP) && give(n, SLOT(n, R_DONE_BADGED), CAP_DONE));
-    STEP("reach the disk thread", !dsm.config.pageout.store ||
-                                  mf_cnode_copy_to(ROOT, DSM_SLOT_PAGEOUT_BELL, cnode, CAP_PAGEOUT_BELL,
-                                                   MF_RIGHT_WRITE) == 0);
+    // The page-out disk thread's endpoint, badged n + 1 (minted in our
+    // R_STOPPING slot, copied, deleted).
+    mf_cnode_delete(ROOT, SLOT(n, R_STOPPING));
+    STEP("reach the disk thread",
+         !dsm.config.pageout.store ||
+             (mf_cnode_mint(ROOT, DSM_SLOT_PAGEOUT_EP, SLOT(n, R_STOPPING), MF_RIGHT_WRITE, n + 1) == 0 &&
+              mf_cnode_copy_to(ROOT, SLOT(n, R_STOPPING), cnode, CAP_PAGEOUT_EP, MF_RIGHT_WRITE) == 0 &&
+              mf_cnode_delete(ROOT, SLOT(n, R_STOPPING)) == 0));
     return true;
 }
 
@@ -246,10 +251,7 @@ static bool start_instance(const struct dsm_config *c, const struct dsm_repo_nod
     if (link && !c->link.region)
         memset(dsm_standin_region, 0, sizeof(dsm_standin_region));
     uint32_t all = local;
-    long bells[DSM_MAX_NODES];
-    for (unsigned n = 0; n < DSM_MAX_NODES; n++)
-        bells[n] = SLOT(n, R_DOORBELL_ROOT);
-    if (!retype(DSM_UT_OBJECTS, MF_OBJ_NOTIFICATION, 0, DSM_SLOT_DONE) || !pageout_start(c, bells))
+    if (!retype(DSM_UT_OBJECTS, MF_OBJ_NOTIFICATION, 0, DSM_SLOT_DONE) || !pageout_start(c))
         return false;
     for (unsigned n = 0; n < c->nodes; n++) {
         if (!(local >> n & 1))
@@ -498,6 +500,7 @@ void dsm_get_stats(unsigned node, struct dsm_stats *out)
             to[i] += from[i];
         for (unsigned p = 0; p < NODE->pages; p++)
             out->paged_out += NODE->page[p].evicted != 0;
+        out->store_cycles += pageout_store_cycles(n);
         mf_vas_switch(0);
     }
 }

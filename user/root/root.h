@@ -77,7 +77,7 @@ bool run_pointer_sharing(bool print);
 #define DSM_UT_OBJECTS (MF_CAP_UNTYPED_BASE + 11)
 #define DSM_UT_MEMORY (MF_CAP_UNTYPED_BASE + 12)
 #define DSM_SLOT_DONE 2080
-#define DSM_SLOT_PAGEOUT_BELL 2081      // the disk thread waits on it (user/dsm/pageout.c)
+#define DSM_SLOT_PAGEOUT_EP 2081        // the disk thread's endpoint (user/dsm/pageout.c)
 #define DSM_SLOT_PAGEOUT_THREAD 2082
 #define DSM_SLOTS_NODE 2096
 
