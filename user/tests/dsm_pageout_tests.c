@@ -142,10 +142,27 @@ UTEST(dsm_pageout_jacobi_in_small_pools_matches_big_ones)
     return NULL;
 }
 
+// A store that fails from its 20th call on (-E_DEAD: the disk went away).
+static uint8_t failing_area[NODES * PAGES * 2 * 4096] __attribute__((aligned(4096)));
+static struct mf_ckpt_memory failing_memory = {failing_area, sizeof(failing_area)};
+static struct mf_ckpt_store failing_inner;
+static unsigned failing_calls;
+
+static long failing_write(void *ctx, uint64_t offset, const void *buf, uint64_t len)
+{
+    return ++failing_calls >= 20 ? -E_DEAD : failing_inner.write(ctx, offset, buf, len);
+}
+
+static long failing_read(void *ctx, uint64_t offset, void *buf, uint64_t len)
+{
+    return ++failing_calls >= 20 ? -E_DEAD : failing_inner.read(ctx, offset, buf, len);
+}
+
 // Without a page-out area a full pool is an error: the fault that needs a
 // frame kills its thread (an unresolvable fault), the node reports
 // -E_NOMEM and dsm_run returns it at once rather than wait for the other
-// nodes' applications, stuck at a barrier; dsm_stop takes it all back.
+// nodes' applications, stuck at a barrier; dsm_stop takes it all back. A
+// page-out store that fails is the same, with its error.
 UTEST_FAULTS(dsm_pageout_small_pools_without_an_area_fail_cleanly)
 {
     struct dsm_config config = {.nodes = NODES, .pages = PAGES, .model = DSM_RELEASE,
@@ -172,6 +189,21 @@ UTEST_FAULTS(dsm_pageout_small_pools_without_an_area_fail_cleanly)
     started = dsm_start(&config);
     dsm_stop();
     UCHECK(!started);
+
+    mf_ckpt_memory_store(&failing_inner, &failing_memory);
+    st = failing_inner;
+    st.write = failing_write;
+    st.read = failing_read;
+    failing_calls = 0;
+    config.pageout.store = &st;
+    UCHECK(dsm_start(&config));
+    start = mf_time();
+    r = dsm_run(jacobi, STEPS);
+    ticks = mf_time() - start;
+    dsm_stop();
+    printf("# pools of %u frames, a page-out store that fails its %uth call: dsm_run gave %s after %lu ticks\n",
+           config.pool_frames, failing_calls, mf_strerror(r), (unsigned long)ticks);
+    UCHECK(r == -E_DEAD && failing_calls >= 20 && ticks < 500 && dsm_node_count() == 0);
     return NULL;
 }
 
