@@ -264,9 +264,10 @@ void dsm_dump(void)
                 printf(" %s %lu", dsm_message_name(t), (unsigned long)s->stats.by_type[t]);
         printf(", faults %lu (local %lu)\n", (unsigned long)s->stats.faults, (unsigned long)s->stats.local_faults);
         if (s->pageout.mailbox)
-            printf("#   page-out: %lu evictions (%lu drops, %lu to disk, %lu blocks), %lu page-ins, %lu zero pages, "
-                   "%lu copies asked for again\n", (unsigned long)s->stats.evictions, (unsigned long)s->stats.drops,
-                   (unsigned long)s->stats.page_outs, (unsigned long)s->stats.disk_writes,
+            printf("#   page-out: %lu evictions (%lu drops, %lu to disk, %lu blocks, %lu clean), %lu page-ins, "
+                   "%lu zero pages, %lu copies asked for again\n", (unsigned long)s->stats.evictions,
+                   (unsigned long)s->stats.drops, (unsigned long)s->stats.page_outs,
+                   (unsigned long)s->stats.disk_writes, (unsigned long)s->stats.clean_outs,
                    (unsigned long)s->stats.page_ins, (unsigned long)s->stats.zero_fills,
                    (unsigned long)s->stats.refetches);
         for (unsigned p = 0; p < s->pages; p++) {

@@ -130,9 +130,10 @@ struct dsm_stats {
     uint64_t outbox_full;       // sends that had to wait for room in the outbox
     uint64_t by_type[20];       // messages sent, by type (dsm_message_name)
     // Distant page-out (docs/dsm.md "Page-out").
-    uint64_t evictions;         // pages taken out of a full pool: drops + page-outs
+    uint64_t evictions;         // pages taken out of a full pool: drops + page-outs + clean ones
     uint64_t drops;             //   read copies dropped (their manager has the page)
     uint64_t page_outs;         //   pages written to the page-out area (with their twins)
+    uint64_t clean_outs;        //   pages whose copy there was still good: nothing written
     uint64_t disk_writes;       // 4 KiB blocks written there (a copy, a twin)
     uint64_t page_ins;          // pages read back from it
     uint64_t zero_fills;        // pages this node manages, first used: made without the disk

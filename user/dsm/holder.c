@@ -43,6 +43,8 @@ bool map_app(unsigned p, unsigned access)
         printf("dsm: node %u: page %u: no copy to map\n", NODE->id, p);
         return false;
     }
+    if (access == ACC_WRITE)
+        pageout_changed(p);     // the application may write it
     long cap = CAP_POOL_APP + pg->frame, r;
     unsigned rights = MF_RIGHT_READ | (access == ACC_WRITE ? MF_RIGHT_WRITE : 0);
     if (access == ACC_NONE)
@@ -72,6 +74,7 @@ static void forget_copy(unsigned p)
         pg->frame = -1;
     }
     pg->evicted = pg->manager ? pg->evicted & ~EVICT_TWIN : 0;
+    pageout_changed(p);
     pg->allowed = ACC_NONE;
     pg->dirty = 0;
 }
@@ -100,6 +103,7 @@ size_t holder_take_diff(unsigned p, uint8_t *out, bool stop)
     memcpy(snapshot, pool_page(pg->frame), DSM_PAGE);
     size_t bytes = diff_make(snapshot, pool_page(pg->twin), out);
     memcpy(pool_page(pg->twin), snapshot, DSM_PAGE);
+    pageout_changed(p);
     page_done(p);           // a release flushes many pages in one message
     return bytes;
 }
@@ -216,6 +220,7 @@ static bool install(const struct grant_entry *e, const uint8_t *data, const stru
     if (!page_ready(e->page) || (pg->frame < 0 && (pg->frame = (int16_t)frame_take()) < 0))
         return false;
     pg->evicted = 0;            // a dropped copy is back
+    pageout_changed(e->page);
     if (data)
         memcpy(pool_page(pg->frame), data, DSM_PAGE);
     if (e->flags & GRANT_TWIN) {
@@ -392,6 +397,7 @@ static void answer_demand(unsigned type, unsigned p, unsigned from)
             bytes = diff_make(pool_page(pg->frame), pool_page(pg->twin), diff);
             frame_free(pg->twin);
             pg->twin = -1;
+            pageout_changed(p);
         }
         if (pg->allowed == ACC_WRITE)
             pg->allowed = ACC_READ;

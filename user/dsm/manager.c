@@ -214,6 +214,7 @@ void manager_ack(const struct msg *m)
     size_t bytes = m->length - sizeof(*m);
     if (bytes && page_ready(p) && self->page[p].frame >= 0) {
         diff_apply(pool_page(self->page[p].frame), m->payload, bytes);
+        pageout_changed(p);
         self->stats.merges++;
         d->version++;
     }
@@ -342,6 +343,7 @@ static void migrate(unsigned p)
     // keep it, as of the version before the new writer's.
     pg->manager = 0;
     pg->hint = (uint8_t)o;
+    pageout_changed(p);
     if (d->access[self->id] == ACC_NONE) {
         if (pg->frame >= 0)
             frame_free(pg->frame);
@@ -440,6 +442,7 @@ void manager_flush(const struct msg *m)
         struct directory *d = &self->dir[q];
         if (fe->diff_bytes && page_ready(q) && self->page[q].frame >= 0) {
             diff_apply(pool_page(self->page[q].frame), (const uint8_t *)(fe + 1), fe->diff_bytes);
+            pageout_changed(q);
             page_done(q);
             self->stats.merges++;
             d->version++;

@@ -307,6 +307,7 @@ struct pageout_state {
     uint32_t pin[DSM_MAX_PAGES];        // == event: its frames are in use, not to be evicted
     uint32_t last_use[DSM_MAX_PAGES];   // the clock when it was last faulted, fetched or read back
     uint32_t crc[DSM_MAX_PAGES][2];     // of the copy and the twin on disk
+    uint8_t clean[DSM_MAX_PAGES];       // read back and unchanged since: the area still holds it
 };
 
 struct engine_status;           // engine.h
@@ -413,6 +414,7 @@ void page_done(unsigned p);             // or until now: loops over many pages i
 void pageout_event(void);               // the engine starts on another message or operation
 void pageout_used(unsigned p);          // p was faulted on or fetched: evicted last
 void pageout_init_page(unsigned p);     // a page we manage from the start: a zero page, not yet in the pool
+void pageout_changed(unsigned p);       // p's copy or twin changes (or may): the area's is old
 void node_fail(long error);             // tells the root task that this node cannot go on
 
 // release.c: release, acquire, sync, model changes.

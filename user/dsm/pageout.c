@@ -52,6 +52,11 @@ void pageout_init_page(unsigned p)
     NODE->page[p].evicted = EVICT_ZERO;
 }
 
+void pageout_changed(unsigned p)
+{
+    NODE->pageout.clean[p] = 0;
+}
+
 // Our slot for page p in the page-out area (its copy; the twin follows).
 static uint64_t slot_offset(unsigned p)
 {
@@ -97,27 +102,63 @@ static bool evictable(unsigned p)
     return true;
 }
 
-// The policy: among the pages that may leave, a read copy to drop before a
-// page to write, the least recently faulted (or fetched, or read back)
-// first; the pages of the last PAGEOUT_RECENT faults only when nothing
-// else can go (the faulting thread needs them to get on). -1: none.
+// What evicting page p costs: nothing written (a read copy to drop, a
+// page the area still holds as it is), or a write.
+enum cost { DROP, CLEAN, WRITE, COSTS };
+
+static enum cost cost_of(unsigned p)
+{
+    return droppable(&NODE->page[p]) ? DROP : NODE->pageout.clean[p] ? CLEAN : WRITE;
+}
+
+// The policy: among the pages that may leave, the cheapest to evict first
+// (a read copy to drop, then a page whose copy on disk is still good, then
+// one to write), and among equals the least recently faulted (or fetched,
+// or read back); the pages of the last PAGEOUT_RECENT faults only when
+// nothing else can go (the faulting thread needs them to get on). -1: none.
 static int victim(void)
 {
     const struct node *self = NODE;
     const struct pageout_state *po = &self->pageout;
-    int best[2][2] = {{-1, -1}, {-1, -1}};          // [recent][written]
+    int best[2][COSTS];                             // [recent][cost]
+    for (unsigned i = 0; i < 2 * COSTS; i++)
+        best[i / COSTS][i % COSTS] = -1;
     for (unsigned p = 0; p < self->pages; p++) {
         if (!evictable(p))
             continue;
         bool recent = po->clock - po->last_use[p] < PAGEOUT_RECENT;
-        int *b = &best[recent][!droppable(&self->page[p])];
+        int *b = &best[recent][cost_of(p)];
         if (*b < 0 || (int32_t)(po->last_use[p] - po->last_use[*b]) < 0)
             *b = (int)p;
     }
-    for (unsigned i = 0; i < 4; i++)
-        if (best[i / 2][i % 2] >= 0)
-            return best[i / 2][i % 2];
+    for (unsigned i = 0; i < 2 * COSTS; i++)
+        if (best[i / COSTS][i % COSTS] >= 0)
+            return best[i / COSTS][i % COSTS];
     return -1;
+}
+
+// Writes page p's copy (and twin: `blocks` 2) to our slot, keeping their
+// CRCs; false if the store refused (the node fails).
+static bool write_out(unsigned p, unsigned blocks)
+{
+    struct node *self = NODE;
+    struct pageout_state *po = &self->pageout;
+    struct page *pg = &self->page[p];
+    struct pageout_mailbox *mb = po->mailbox;
+    memcpy(mb->data, pool_page(pg->frame), DSM_PAGE);
+    po->crc[p][0] = crc32_update(0, mb->data, DSM_PAGE);
+    if (pg->twin >= 0) {
+        memcpy(mb->data + DSM_PAGE, pool_page(pg->twin), DSM_PAGE);
+        po->crc[p][1] = crc32_update(0, mb->data + DSM_PAGE, DSM_PAGE);
+    }
+    long r = disk(p, true, blocks * DSM_PAGE, &self->stats.pageout_cycles);
+    memset(mb->data, 0, sizeof(mb->data));
+    if (r) {
+        printf("dsm: node %u: page %u: page-out failed: %s\n", self->id, p, mf_strerror(r));
+        node_fail(r);
+        return false;
+    }
+    return true;
 }
 
 // Takes page p out of the pool (unmapped first: the application faults on
@@ -137,20 +178,15 @@ static bool evict(unsigned p)
         self->stats.drops++;
         return true;
     }
-    struct pageout_mailbox *mb = po->mailbox;
     unsigned blocks = pg->twin >= 0 ? 2 : 1;
-    memcpy(mb->data, pool_page(pg->frame), DSM_PAGE);
-    po->crc[p][0] = crc32_update(0, mb->data, DSM_PAGE);
-    if (pg->twin >= 0) {
-        memcpy(mb->data + DSM_PAGE, pool_page(pg->twin), DSM_PAGE);
-        po->crc[p][1] = crc32_update(0, mb->data + DSM_PAGE, DSM_PAGE);
-    }
-    long r = disk(p, true, blocks * DSM_PAGE, &self->stats.pageout_cycles);
-    memset(mb->data, 0, sizeof(mb->data));
-    if (r) {
-        printf("dsm: node %u: page %u: page-out failed: %s\n", self->id, p, mf_strerror(r));
-        node_fail(r);
+    if (po->clean[p]) {
+        // Read back from the area and unchanged since: it is still there.
+        self->stats.clean_outs++;
+    } else if (!write_out(p, blocks)) {
         return false;
+    } else {
+        self->stats.page_outs++;
+        self->stats.disk_writes += blocks;
     }
     frame_free(pg->frame);
     pg->frame = -1;
@@ -158,9 +194,8 @@ static bool evict(unsigned p)
         frame_free(pg->twin);
     pg->twin = -1;
     pg->evicted = (uint8_t)(EVICT_DISK | (blocks == 2 ? EVICT_TWIN : 0));
+    po->clean[p] = 0;
     self->stats.evictions++;
-    self->stats.page_outs++;
-    self->stats.disk_writes += blocks;
     return true;
 }
 
@@ -199,6 +234,7 @@ bool page_ready(unsigned p)
     if (pg->evicted & EVICT_ZERO) {
         memset(pool_page(f), 0, DSM_PAGE);
         self->stats.zero_fills++;
+        po->clean[p] = 0;
     } else {
         struct pageout_mailbox *mb = po->mailbox;
         long r = disk(p, false, (twin ? 2 : 1) * DSM_PAGE, &self->stats.pagein_cycles);
@@ -221,6 +257,7 @@ bool page_ready(unsigned p)
             return false;
         }
         self->stats.page_ins++;
+        po->clean[p] = 1;       // until it changes (pageout_changed)
     }
     pg->frame = (int16_t)f;
     pg->twin = (int16_t)t;

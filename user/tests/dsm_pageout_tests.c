@@ -120,10 +120,11 @@ UTEST(dsm_pageout_jacobi_in_small_pools_matches_big_ones)
         printf("# pools of %u frames, page-out to the data disk (sector %u): checksum %016lx (run %ld) in %lu ms; "
                "frames used at most %u, %u, %u\n", SMALL_POOL, TEST_DISK_PAGEOUT_SECTOR, (unsigned long)paged, run,
                (unsigned long)(us(took, 1) / 1000), peak[0], peak[1], peak[2]);
-        printf("# page-out: %lu evictions (%lu read copies dropped, %lu pages to disk in %lu blocks), "
-               "%lu page-ins, %lu zero pages, %lu dropped copies asked for again, %lu pages out at the end\n",
+        printf("# page-out: %lu evictions (%lu read copies dropped, %lu pages to disk in %lu blocks, %lu still good "
+               "there), %lu page-ins, %lu zero pages, %lu dropped copies asked for again, %lu pages out at the end\n",
                (unsigned long)s.evictions, (unsigned long)s.drops, (unsigned long)s.page_outs,
-               (unsigned long)s.disk_writes, (unsigned long)s.page_ins, (unsigned long)s.zero_fills,
+               (unsigned long)s.disk_writes, (unsigned long)s.clean_outs, (unsigned long)s.page_ins,
+               (unsigned long)s.zero_fills,
                (unsigned long)s.refetches, (unsigned long)s.paged_out);
         printf("# page-out latency through blkd: %lu us per page written, %lu us per page read back "
                "(the engine waiting; of all that, %lu us per page in the store); %lu messages\n",
@@ -281,10 +282,11 @@ UTEST(dsm_pageout_every_model_keeps_its_writes_in_small_pools)
         }
         dsm_stop();
         printf("# model %u, pools of %u frames, xfetch %u: %lu wrong words; %lu evictions (%lu drops, %lu to disk "
-               "in %lu blocks), %lu page-ins, %lu pages out at the end; %lu invalidations, %lu migrations, "
+               "in %lu blocks, %lu clean), %lu page-ins, %lu pages out at the end; %lu invalidations, %lu migrations, "
                "%lu twins, %lu merges, %lu prefetched\n", runs[i].model, runs[i].pool, runs[i].xfetch,
                (unsigned long)(mix_bad[0] + mix_bad[1] + mix_bad[2]), (unsigned long)s.evictions,
                (unsigned long)s.drops, (unsigned long)s.page_outs, (unsigned long)s.disk_writes,
+               (unsigned long)s.clean_outs,
                (unsigned long)s.page_ins, (unsigned long)s.paged_out, (unsigned long)s.invalidations,
                (unsigned long)s.migrations, (unsigned long)s.twins, (unsigned long)s.merges,
                (unsigned long)s.prefetched);
