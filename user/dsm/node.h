@@ -295,7 +295,7 @@ struct deferred {
 #define REQUEST_POOL 128       // outstanding requests: nodes x (1 fault + PORT_WINDOW)
 #define DEFERRED_MAX 64
 #define HOLD_TICKS 1            // a faulted-in page stays at least until the next tick
-#define PAGEOUT_RECENT 4        // the pages of the last faults are evicted last
+#define PAGEOUT_RECENT 4        // the pages of the last uses (faults, grants, read-backs) are evicted last
 
 struct pageout_mailbox;         // engine.h
 
@@ -303,9 +303,9 @@ struct pageout_mailbox;         // engine.h
 struct pageout_state {
     struct pageout_mailbox *mailbox;    // in the root task's memory; NULL: no page-out area
     uint32_t event;                     // the engine's current message or operation
-    uint32_t clock;                     // faults so far: last_use's time
+    uint32_t clock;                     // uses so far (pageout_used): last_use's time
     uint32_t pin[DSM_MAX_PAGES];        // == event: its frames are in use, not to be evicted
-    uint32_t last_use[DSM_MAX_PAGES];   // the clock when it was last faulted, fetched or read back
+    uint32_t last_use[DSM_MAX_PAGES];   // the clock when it was last faulted on, fetched or read back
     uint32_t crc[DSM_MAX_PAGES][2];     // of the copy and the twin on disk
     uint8_t clean[DSM_MAX_PAGES];       // read back and unchanged since: the area still holds it
 };

@@ -113,9 +113,10 @@ static enum cost cost_of(unsigned p)
 
 // The policy: among the pages that may leave, the cheapest to evict first
 // (a read copy to drop, then a page whose copy on disk is still good, then
-// one to write), and among equals the least recently faulted (or fetched,
-// or read back); the pages of the last PAGEOUT_RECENT faults only when
-// nothing else can go (the faulting thread needs them to get on). -1: none.
+// one to write), and among equals the least recently used (faulted on,
+// fetched or read back: the engine sees no access between faults); the
+// pages of the last PAGEOUT_RECENT uses only when nothing else can go (the
+// faulting thread needs them to get on). -1: none.
 static int victim(void)
 {
     const struct node *self = NODE;
