@@ -141,7 +141,7 @@ struct dsm_stats {
     uint64_t pageout_cycles;    // waiting for the disk: page-outs (counter ticks, summed)
     uint64_t pagein_cycles;     //   page-ins
     uint64_t store_cycles;      //   of both, the root task's disk thread inside the store (blkd)
-    uint64_t paged_out;         // pages out of the pool now, dropped or on disk (not a counter: read at the call)
+    uint64_t paged_out;         // pages out of the pools now, dropped or on disk (not a counter: read at the call)
 };
 
 // ------------------------------------------------------------- root side

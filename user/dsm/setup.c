@@ -499,7 +499,7 @@ void dsm_get_stats(unsigned node, struct dsm_stats *out)
         for (unsigned i = 0; i < sizeof(*s) / sizeof(uint64_t); i++)
             to[i] += from[i];
         for (unsigned p = 0; p < NODE->pages; p++)
-            out->paged_out += NODE->page[p].evicted != 0;
+            out->paged_out += (NODE->page[p].evicted & (EVICT_DISK | EVICT_DROPPED)) != 0;
         out->store_cycles += pageout_store_cycles(n);
         mf_vas_switch(0);
     }

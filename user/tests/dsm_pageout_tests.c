@@ -143,7 +143,7 @@ UTEST(dsm_pageout_jacobi_in_small_pools_matches_big_ones)
         return why;
     UCHECK(run == 0 && paged == reference);
     UCHECK(s.evictions > 0 && s.drops > 0 && s.page_outs > 0 && s.disk_writes >= s.page_outs);
-    UCHECK(s.page_ins > 0 && s.refetches > 0);
+    UCHECK(s.page_ins > 0);
     UCHECK(s.paged_out > 0);                            // dsm_check ran with pages out of the pools
     for (unsigned n = 0; n < NODES; n++)
         UCHECK(peak[n] <= SMALL_POOL);
@@ -267,6 +267,7 @@ UTEST(dsm_pageout_every_model_keeps_its_writes_in_small_pools)
     static struct mf_ckpt_memory memory = {mix_area, sizeof(mix_area)};
     struct mf_ckpt_store st;
     mf_ckpt_memory_store(&st, &memory);
+    uint64_t drops = 0, refetches = 0;
     for (unsigned i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
         struct dsm_config c = {.nodes = MIX_NODES, .pages = MIX_PAGES, .model = runs[i].model,
                                .xfetch = runs[i].xfetch, .transport = DSM_TRANSPORT_LRPC,
@@ -306,6 +307,9 @@ UTEST(dsm_pageout_every_model_keeps_its_writes_in_small_pools)
         UCHECK(mix_bad[0] == 0 && mix_bad[1] == 0 && mix_bad[2] == 0);
         UCHECK(s.page_outs > 0 && s.page_ins > 0 && s.paged_out > 0);
         UCHECK(runs[i].model == DSM_STRONG || s.disk_writes > s.page_outs);     // twins went out too
+        drops += s.drops;
+        refetches += s.refetches;
     }
+    UCHECK(drops > 0 && refetches > 0);                 // read copies dropped and asked for again
     return NULL;
 }
