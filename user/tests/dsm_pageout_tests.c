@@ -107,9 +107,11 @@ UTEST(dsm_pageout_jacobi_in_small_pools_matches_big_ones)
     struct dsm_stats s;
     unsigned peak[NODES];
     long run;
+    uint64_t start = mf_arch_cycles();
     uint64_t reference = run_jacobi(&config, &run, &s, peak);
-    printf("# pools of every page: checksum %016lx, frames used at most %u, %u, %u per node\n",
-           (unsigned long)reference, peak[0], peak[1], peak[2]);
+    printf("# pools of every page: checksum %016lx in %lu ms, frames used at most %u, %u, %u per node\n",
+           (unsigned long)reference, (unsigned long)(us(mf_arch_cycles() - start, 1) / 1000), peak[0], peak[1],
+           peak[2]);
     UCHECK(reference != 0 && s.evictions == 0);
     unsigned least = peak[0] < peak[1] ? peak[0] : peak[1];
     least = least < peak[2] ? least : peak[2];
@@ -121,7 +123,7 @@ UTEST(dsm_pageout_jacobi_in_small_pools_matches_big_ones)
     if (!why) {
         config.pool_frames = SMALL_POOL;
         config.pageout = (struct dsm_pageout){.store = &st, .offset = 0};
-        uint64_t start = mf_arch_cycles();
+        start = mf_arch_cycles();
         paged = run_jacobi(&config, &run, &s, peak);
         uint64_t took = mf_arch_cycles() - start;
         printf("# pools of %u frames, page-out to the data disk (sector %u): checksum %016lx (run %ld) in %lu ms; "
