@@ -121,7 +121,10 @@ struct page {
 
 // Whether we hold page p's data, in the pool or on disk; whether we hold a
 // twin of it (the protocol's view, wherever the frames are).
-static inline bool has_data(const struct page *pg) { return pg->frame >= 0 || (pg->evicted & (EVICT_DISK | EVICT_ZERO)); }
+static inline bool has_data(const struct page *pg)
+{
+    return pg->frame >= 0 || (pg->evicted & (EVICT_DISK | EVICT_ZERO));
+}
 static inline bool has_twin(const struct page *pg) { return pg->twin >= 0 || (pg->evicted & EVICT_TWIN); }
 
 // A request for access, as it travels to the manager and waits in its queue.

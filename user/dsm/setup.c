@@ -230,9 +230,9 @@ static bool start_instance(const struct dsm_config *c, const struct dsm_repo_nod
         pool = 2 * c->pages + 16;
     if (pool > POOL_MAX)
         pool = POOL_MAX;
-    if (c->pool_frames > pool || (c->pageout.store && c->pool_frames && c->pool_frames < DSM_PAGEOUT_MIN_POOL + c->xfetch)) {
-        printf("dsm: a pool of %u frames per node is not between %u and %u\n", c->pool_frames,
-               c->pageout.store ? DSM_PAGEOUT_MIN_POOL + c->xfetch : 1, pool);
+    unsigned least = c->pageout.store ? DSM_PAGEOUT_MIN_POOL + c->xfetch : 1;
+    if (c->pool_frames && (c->pool_frames < least || c->pool_frames > pool)) {
+        printf("dsm: a pool of %u frames per node is not between %u and %u\n", c->pool_frames, least, pool);
         return false;
     }
     if (c->pool_frames)
