@@ -5,8 +5,11 @@
 #include "engine.h"
 #include "link.h"
 #include "lib/fmt.h"
+#include "lib/crc32.h"
+#include "lib/string.h"
 
 static struct page pages[DSM_MAX_NODES][DSM_MAX_PAGES];
+static uint32_t disk_crc[DSM_MAX_NODES][DSM_MAX_PAGES][2];     // of pages out of the pool (page-out)
 static struct directory dirs[DSM_MAX_PAGES];    // from each page's manager
 static int manager_of[DSM_MAX_PAGES];
 static uint8_t reference[DSM_PAGE], copy[DSM_PAGE];
@@ -32,6 +35,7 @@ static const char *snapshot(unsigned n, unsigned page_count)
     if (!ring_empty(s->outbox))
         bad = "a message is waiting in the outbox";
     memcpy(pages[n], s->page, sizeof(pages[n]));
+    memcpy(disk_crc[n], s->pageout.crc, sizeof(disk_crc[n]));
     for (unsigned p = 0; p < page_count; p++) {
         frames += (s->page[p].frame >= 0) + (s->page[p].twin >= 0);
         if (s->page[p].manager) {
@@ -58,8 +62,51 @@ static bool read_copy(unsigned n, int frame, uint8_t *out)
     return true;
 }
 
+// Node n's copy of page p (which 0) or its twin (1) wherever it is: in its
+// pool, in the page-out area (where its CRC must be the one the node kept),
+// or nowhere yet (a zero page). False if it cannot be read, or it differs
+// from what the node wrote.
+static bool read_data(unsigned n, unsigned page_count, unsigned p, unsigned which, uint8_t *out)
+{
+    const struct page *pg = &pages[n][p];
+    int frame = which ? pg->twin : pg->frame;
+    if (frame >= 0)
+        return read_copy(n, frame, out);
+    if (pg->evicted & EVICT_ZERO) {
+        memset(out, 0, DSM_PAGE);
+        return true;
+    }
+    return (pg->evicted & EVICT_DISK) && pageout_read(n, page_count, p, which, out) &&
+           crc32_update(0, out, DSM_PAGE) == disk_crc[n][p][which];
+}
+
+// Where page p is at node k: in the pool or out of it, consistently with
+// what k holds: a dropped copy is a read copy of a node that does not
+// manage the page; on disk, a reference copy or a writer's (with its twin
+// when it has one), as the node wrote it; a zero page, a reference copy.
+static const char *check_evicted(unsigned k, unsigned page_count, unsigned p, int m)
+{
+    const struct page *pg = &pages[k][p];
+    unsigned e = pg->evicted;
+    if (!e)
+        return NULL;
+    if (pg->frame >= 0 || pg->twin >= 0 || pg->access)
+        FAIL("page %u: node %u has it both in its pool and out of it", p, k);
+    bool manager = (int)k == m;
+    if ((e == EVICT_DROPPED && (manager || pg->allowed != ACC_READ)) ||
+        (e == EVICT_ZERO && !manager) ||
+        ((e & EVICT_DISK) && !manager && pg->allowed != ACC_WRITE) ||
+        ((e & EVICT_TWIN) && (manager || !(e & EVICT_DISK))) ||
+        (e != EVICT_DROPPED && e != EVICT_ZERO && e != EVICT_DISK && e != (EVICT_DISK | EVICT_TWIN)))
+        FAIL("page %u: node %u has it out of its pool as it should not (%#x, allowed %u)", p, k, e, pg->allowed);
+    for (unsigned which = 0; (e & EVICT_DISK) && which < 1u + !!(e & EVICT_TWIN); which++)
+        if (!read_data(k, page_count, p, which, copy))
+            FAIL("page %u: node %u's %s in the page-out area is not what it wrote", p, k, which ? "twin" : "copy");
+    return NULL;
+}
+
 // One page across the nodes.
-static const char *check_page(unsigned p, unsigned nodes)
+static const char *check_page(unsigned p, unsigned nodes, unsigned page_count)
 {
     int m = manager_of[p];
     if (m < 0)
@@ -67,7 +114,7 @@ static const char *check_page(unsigned p, unsigned nodes)
     const struct directory *d = &dirs[p];
     if (d->busy || d->queue_head >= 0)
         FAIL("page %u: a transaction is open at node %d", p, m);
-    if (pages[m][p].frame < 0 || pages[m][p].twin >= 0)
+    if (!has_data(&pages[m][p]) || has_twin(&pages[m][p]))
         FAIL("page %u: the manager (node %d) has no reference copy, or a twin", p, m);
     int writer = -1, strong_writer = -1;
     unsigned writers = 0, twinned_writers = 0;
@@ -80,10 +127,13 @@ static const char *check_page(unsigned p, unsigned nodes)
             FAIL("page %u: directory and node %u disagree on the model", p, k);
         if (pg->access > pg->allowed || (pg->access && pg->frame < 0))
             FAIL("page %u: node %u maps more than it holds", p, k);
-        if ((int)k != m && !pg->allowed && pg->frame >= 0)
+        if ((int)k != m && !pg->allowed && (pg->frame >= 0 || pg->evicted))
             FAIL("page %u: node %u kept a copy it gave up", p, k);
-        if ((int)k != m && (pg->allowed == ACC_WRITE) != (pg->twin >= 0))
+        if ((int)k != m && (pg->allowed == ACC_WRITE) != has_twin(pg))
             FAIL("page %u: node %u writes without a twin (or has one without writing)", p, k);
+        const char *bad = check_evicted(k, page_count, p, m);
+        if (bad)
+            return bad;
         if (pg->waiting)
             FAIL("page %u: node %u still waits for it", p, k);
         // Hints lead to the manager.
@@ -115,21 +165,22 @@ static const char *check_page(unsigned p, unsigned nodes)
     }
     if (strong_writer >= 0 && strong_writer != m)
         FAIL("page %u: strong writer %d is not the manager %d", p, strong_writer, m);
-    // Strong copies without a writer are the reference, byte for byte.
+    // Strong copies without a writer are the reference, byte for byte
+    // (a dropped copy has no bytes here to compare).
     if (writers)
         return NULL;
     bool have_reference = false;
     for (unsigned k = 0; k < nodes; k++) {
         const struct page *pg = &pages[k][p];
-        if ((int)k == m || pg->model != DSM_STRONG || !pg->allowed)
+        if ((int)k == m || pg->model != DSM_STRONG || !pg->allowed || !has_data(pg))
             continue;
         if (pg->version != d->version)
             FAIL("page %u: node %u's strong copy is version %lu, the reference %lu", p, k,
                  (unsigned long)pg->version, (unsigned long)d->version);
-        if (!have_reference && !read_copy((unsigned)m, pages[m][p].frame, reference))
+        if (!have_reference && !read_data((unsigned)m, page_count, p, 0, reference))
             FAIL("cannot read page %u at node %d", p, m);
         have_reference = true;
-        if (!read_copy(k, pg->frame, copy) || memcmp(copy, reference, DSM_PAGE) != 0)
+        if (!read_data(k, page_count, p, 0, copy) || memcmp(copy, reference, DSM_PAGE) != 0)
             FAIL("page %u: node %u's strong copy differs from the reference", p, k);
     }
     return NULL;
@@ -188,7 +239,7 @@ const char *dsm_check(void)
             return bad;
     }
     for (unsigned p = 0; p < page_count; p++) {
-        const char *bad = check_page(p, nodes);
+        const char *bad = check_page(p, nodes, page_count);
         if (bad)
             return bad;
     }
@@ -212,12 +263,19 @@ void dsm_dump(void)
             if (s->stats.by_type[t])
                 printf(" %s %lu", dsm_message_name(t), (unsigned long)s->stats.by_type[t]);
         printf(", faults %lu (local %lu)\n", (unsigned long)s->stats.faults, (unsigned long)s->stats.local_faults);
+        if (s->pageout.mailbox)
+            printf("#   page-out: %lu evictions (%lu drops, %lu to disk, %lu blocks, %lu clean), %lu page-ins, "
+                   "%lu zero pages, %lu copies asked for again\n", (unsigned long)s->stats.evictions,
+                   (unsigned long)s->stats.drops, (unsigned long)s->stats.page_outs,
+                   (unsigned long)s->stats.disk_writes, (unsigned long)s->stats.clean_outs,
+                   (unsigned long)s->stats.page_ins, (unsigned long)s->stats.zero_fills,
+                   (unsigned long)s->stats.refetches);
         for (unsigned p = 0; p < s->pages; p++) {
             const struct page *pg = &s->page[p];
             const struct directory *d = &s->dir[p];
             if (pg->waiting)
-                printf("#   page %u: waiting (port %u), hint %u, access %u/%u\n", p, pg->waiting - 1, pg->hint,
-                       pg->access, pg->allowed);
+                printf("#   page %u: waiting (port %u), hint %u, access %u/%u, evicted %#x\n", p, pg->waiting - 1,
+                       pg->hint, pg->access, pg->allowed, pg->evicted);
             if (pg->manager && (d->busy || d->queue_head >= 0))
                 printf("#   page %u: managed, busy %u acks %u granted %u, serving node %u access %u, queue %d\n",
                        p, d->busy, d->acks, d->granted, d->current.origin, d->current.access, d->queue_head);

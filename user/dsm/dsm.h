@@ -66,6 +66,19 @@ struct dsm_link_config {
 };
 #define DSM_DEAD_TICKS 100      // 1 s at 100 Hz
 
+// Distant page-out (docs/dsm.md "Page-out"): where a node whose pool is
+// full evicts pages. Node n's copy of page p goes to byte
+// offset + ((n * pages + p) * 2) * 4096 of the store, its twin to the next
+// 4 KiB; the area needs nodes * pages * 8 KiB. The store (user/lib/ckpt.h:
+// in memory, or through blkd on a disk) is used by one thread of the root
+// task, and must stay valid while the instance runs.
+struct mf_ckpt_store;                   // user/lib/ckpt.h
+struct dsm_pageout {
+    const struct mf_ckpt_store *store;  // NULL: no page-out; a node whose pool is full fails (-E_NOMEM)
+    uint64_t offset;                    // of the area in the store, a multiple of 4 KiB
+};
+#define DSM_PAGEOUT_MIN_POOL 6          // frames per node, at least, with a page-out area (+ xfetch)
+
 struct dsm_config {
     unsigned nodes;             // 1..DSM_MAX_NODES
     unsigned pages;             // shared pages at DSM_BASE, 1..DSM_MAX_PAGES
@@ -74,6 +87,10 @@ struct dsm_config {
                                 //   read-fault stream (0 = off, <= DSM_XFETCH_MAX)
     enum dsm_transport_kind transport;
     struct dsm_link_config link;    // DSM_TRANSPORT_LINK only
+    unsigned pool_frames;       // frames per node for copies, twins and reference
+                                //   copies; 0: as many as every page and a twin of
+                                //   each need (2 x pages + 16, within 2 MiB)
+    struct dsm_pageout pageout;
 };
 
 // The link layer's counters of one node (dsm_get_link_stats).
@@ -112,6 +129,19 @@ struct dsm_stats {
     uint64_t sync_kept;         // weak copies a sync kept: no write in the barrier's batch
     uint64_t outbox_full;       // sends that had to wait for room in the outbox
     uint64_t by_type[20];       // messages sent, by type (dsm_message_name)
+    // Distant page-out (docs/dsm.md "Page-out").
+    uint64_t evictions;         // pages taken out of a full pool: drops + page-outs + clean ones
+    uint64_t drops;             //   read copies dropped (their manager has the page)
+    uint64_t page_outs;         //   pages written to the page-out area (with their twins)
+    uint64_t clean_outs;        //   pages whose copy there was still good: nothing written
+    uint64_t disk_writes;       // 4 KiB blocks written there (a copy, a twin)
+    uint64_t page_ins;          // pages read back from it
+    uint64_t zero_fills;        // pages this node manages, first used: made without the disk
+    uint64_t refetches;         // dropped copies asked for again
+    uint64_t pageout_cycles;    // waiting for the disk: page-outs (counter ticks, summed)
+    uint64_t pagein_cycles;     //   page-ins
+    uint64_t store_cycles;      //   of both, the root task's disk thread inside the store (blkd)
+    uint64_t paged_out;         // pages out of the pools now, dropped or on disk (not a counter: read at the call)
 };
 
 // ------------------------------------------------------------- root side
@@ -122,7 +152,12 @@ bool dsm_start(const struct dsm_config *c);
 struct dsm_thread;
 typedef void (*dsm_app)(struct dsm_thread *self, uint64_t arg);
 // Runs app(self, arg) on one application thread in each node and waits
-// until all have returned. 0, or -E_* if the threads could not be started.
+// until all have returned. 0; -E_* if the threads could not be started;
+// -E_AGAIN if they had not returned after 60 s without news; or the error
+// of a node that cannot go on (-E_NOMEM: its pool is full and it has no
+// page-out area, or nothing in it can go; a page-out store's error): its
+// faulting thread is killed (an unresolvable fault) and dsm_run returns
+// at once, leaving the instance good only for dsm_stop.
 long dsm_run(dsm_app app, uint64_t arg);
 // Runs app on the nodes whose bit is set in `mask` only.
 long dsm_run_on(uint32_t mask, dsm_app app, uint64_t arg);
@@ -155,6 +190,8 @@ uint32_t dsm_link_up(unsigned n);
 bool dsm_link_idle(unsigned n);
 bool dsm_copy_link_bell(unsigned n, long slot);
 void dsm_reset_stats(void);
+// The most frames node `node`'s pool has had in use at once.
+unsigned dsm_pool_peak(unsigned node);
 const char *dsm_message_name(unsigned type);
 // Reads `len` bytes of the shared region as node `node` holds them (its own
 // copies, without faulting): for tests that look at stale copies.
@@ -193,7 +230,6 @@ bool dsm_peer_alive(struct dsm_thread *t, unsigned n);
 // A coordinated checkpoint of the whole instance at a barrier, and a
 // restart from it, in this boot or a later one (repository.c; docs/dsm.md
 // "Repository"). Not with the link transport.
-struct mf_ckpt_store;                   // user/lib/ckpt.h
 struct dsm_repository_stats {
     uint64_t bytes;                     // the repository's size
     uint32_t nodes, frames;             // pool frames saved (copies, twins), all nodes

@@ -218,6 +218,7 @@ static bool inbox_drain(unsigned budget)
                 break;
             ring_take(self->inbox[n], m, bytes);
             any = true;
+            pageout_event();
             if (!msg_valid(m, bytes, n) || !handlers[m->type]) {
                 printf("dsm: node %u: malformed message (type %u) from node %u dropped\n", self->id, m->type, n);
                 continue;
@@ -305,6 +306,7 @@ static bool ports_scan(void)
         struct port *pt = &NODE->port[p];
         if (__atomic_load_n(&pt->posted, __ATOMIC_ACQUIRE)) {
             pt->posted = 0;
+            pageout_event();
             port_start(p);
             any = true;
         }
@@ -407,9 +409,13 @@ static bool map_pool(unsigned frames)
     return true;
 }
 
-static void node_init(const struct engine_boot *b)
+// False if the pool cannot hold the reference copies of the pages we
+// manage from the start (without a page-out area).
+static bool node_init(const struct engine_boot *b)
 {
     struct node *self = NODE;   // zeroed: fresh frames
+    self->status = b->status;
+    self->pageout.mailbox = b->pageout;
     self->id = b->id;
     self->nodes = b->nodes;
     self->pages = b->pages;
@@ -431,14 +437,16 @@ static void node_init(const struct engine_boot *b)
         self->requests[i].next = (int16_t)(i + 1 < REQUEST_POOL ? (int)i + 1 : -1);
     self->request_free = 0;
     self->stream_next = -1;
+    bool ok = true;
     for (unsigned p = 0; p < DSM_MAX_PAGES; p++) {
         struct page *pg = &self->page[p];
         pg->frame = pg->twin = -1;
         pg->model = (uint8_t)b->model;
         pg->hint = (uint8_t)(p % b->nodes);
         if (p < b->pages && p % b->nodes == b->id)
-            manager_init_page(p);
+            ok = manager_init_page(p) && ok;
     }
+    return ok;
 }
 
 // Doorbell badges for each sender and port, and the ports' wake-ups.
@@ -466,8 +474,8 @@ void engine_main(uint64_t boot)
     b->status->engine_cpu = (int32_t)mf_cpu_id();
     bool ok = map_fixed(b) && map_pool(b->pool_frames);
     if (ok) {
-        node_init(b);
-        ok = (!b->restore || repository_apply(b->restore)) && make_bells(b->nodes) && transport()->serve() &&
+        ok = node_init(b) &&
+             (!b->restore || repository_apply(b->restore)) && make_bells(b->nodes) && transport()->serve() &&
              mf_untyped_retype(CAP_UNTYPED, MF_OBJ_THREAD, 0, 1, CAP_SELF, CAP_FAULT_THREAD) == 0 &&
              mf_thread_set_sched(CAP_FAULT_THREAD, MF_SCHED_FIXED, b->cpu) == 0 &&
              mf_thread_start(CAP_FAULT_THREAD, fault_thread, b->fault_stack, b->fault_stack_size, 0) == 0;

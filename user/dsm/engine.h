@@ -10,7 +10,22 @@ struct engine_status {
     volatile uint32_t failed;
     uint32_t fixed_frames;
     volatile int32_t engine_cpu;    // where the engine booted
+    volatile int32_t error;         // -E_*: the node cannot go on (its pool is full, the disk failed)
 };
+
+// Page-out (pageout.c): a node's engine asks the root task's disk thread
+// to move its pages through the instance's page-out store. One request at
+// a time per node: the engine fills its mailbox and calls the thread (its
+// endpoint, badged for the node), whose reply is the store's result. In
+// the root task's memory, which every node's VAS maps: `data` is cleared
+// as soon as the engine has its pages back.
+struct pageout_mailbox {
+    uint8_t data[2 * DSM_PAGE];     // a copy, then its twin
+    uint32_t write;                 // 1: data to the store, 0: from it
+    uint32_t pad;
+    uint64_t offset, bytes;         // in the page-out area
+    uint64_t store_cycles;          // the disk thread's time in the store for this node, summed
+} __attribute__((aligned(4096)));
 
 // What an engine is started with: in the root task's memory (the home
 // region every node shares), written before the engine starts and only
@@ -26,6 +41,7 @@ struct engine_boot {
     // in the root task's memory, applied before the node is reachable; NULL
     // for a fresh node.
     const struct dsm_repo_node *restore;
+    struct pageout_mailbox *pageout;    // NULL: no page-out area
 };
 
 void engine_main(uint64_t boot);
@@ -75,4 +91,15 @@ bool dsm_start_restored(const struct dsm_config *c, const struct dsm_repo_node *
 // repository to the target store; 0 or -E_*.
 long repository_checkpoint(const struct dsm_config *c, const uint64_t *progress);
 unsigned dsm_node_count(void);
+// Root side of page-out (pageout.c). Whether c's page-out area is in its
+// store; starts the disk thread and its endpoint (DSM_SLOT_PAGEOUT_EP),
+// true at once without an area; node n's mailbox (NULL without the
+// thread); stops the thread once it is out of the store; reads node n's
+// saved copy (which 0) or twin (1) of page p from the area (dsm_check).
+bool pageout_fits(const struct dsm_config *c);
+bool pageout_start(const struct dsm_config *c);
+struct pageout_mailbox *pageout_mailbox(unsigned n);
+uint64_t pageout_store_cycles(unsigned n);     // the disk thread's time in the store for node n
+void pageout_stop(void);
+bool pageout_read(unsigned n, unsigned pages, unsigned p, unsigned which, void *out);
 uint32_t dsm_local_nodes(void);     // the nodes built in this instance (bit n)

@@ -18,7 +18,8 @@ int frame_alloc(void)
         return -1;
     }
     self->frame_free = self->frame_next[f];
-    self->frames_used++;
+    if (++self->frames_used > self->frames_peak)
+        self->frames_peak = self->frames_used;
     return f;
 }
 
@@ -30,13 +31,20 @@ void frame_free(int f)
     self->frames_used--;
 }
 
-// Makes our segment map page p with `access` (the copy must exist); false
-// if the kernel refused (printed).
+// Makes our segment map page p with `access` (the copy must exist; read
+// back first if it is paged out); false if it could not be or the kernel
+// refused (printed).
 bool map_app(unsigned p, unsigned access)
 {
     struct page *pg = &NODE->page[p];
     if (access == pg->access)
         return true;
+    if (access != ACC_NONE && (!page_ready(p) || pg->frame < 0)) {
+        printf("dsm: node %u: page %u: no copy to map\n", NODE->id, p);
+        return false;
+    }
+    if (access == ACC_WRITE)
+        pageout_changed(p);     // the application may write it
     long cap = CAP_POOL_APP + pg->frame, r;
     unsigned rights = MF_RIGHT_READ | (access == ACC_WRITE ? MF_RIGHT_WRITE : 0);
     if (access == ACC_NONE)
@@ -52,7 +60,8 @@ bool map_app(unsigned p, unsigned access)
     return r == 0;
 }
 
-// Forgets our copy of p (not the reference, if we are its manager).
+// Forgets our copy of p (not the reference, if we are its manager), in
+// the pool or paged out.
 static void forget_copy(unsigned p)
 {
     struct page *pg = &NODE->page[p];
@@ -64,6 +73,8 @@ static void forget_copy(unsigned p)
         frame_free(pg->frame);
         pg->frame = -1;
     }
+    pg->evicted = pg->manager ? pg->evicted & ~EVICT_TWIN : 0;
+    pageout_changed(p);
     pg->allowed = ACC_NONE;
     pg->dirty = 0;
 }
@@ -80,7 +91,7 @@ void holder_drop_copy(unsigned p)
 size_t holder_take_diff(unsigned p, uint8_t *out, bool stop)
 {
     struct page *pg = &NODE->page[p];
-    if (pg->twin < 0)
+    if (!has_twin(pg) || !page_ready(p) || pg->twin < 0)
         return 0;
     if (stop) {
         map_app(p, ACC_NONE);
@@ -92,6 +103,8 @@ size_t holder_take_diff(unsigned p, uint8_t *out, bool stop)
     memcpy(snapshot, pool_page(pg->frame), DSM_PAGE);
     size_t bytes = diff_make(snapshot, pool_page(pg->twin), out);
     memcpy(pool_page(pg->twin), snapshot, DSM_PAGE);
+    pageout_changed(p);
+    page_done(p);           // a release flushes many pages in one message
     return bytes;
 }
 
@@ -108,11 +121,13 @@ void holder_request(unsigned p, unsigned access, unsigned model, unsigned port, 
         .model = (uint8_t)model,
         .xmask = xmask,
         .next = -1,
-        .have_version = pg->frame >= 0 ? pg->version : 0,
+        .have_version = has_data(pg) ? pg->version : 0,
         .constraint = pg->constraint,
     };
     for (unsigned i = 0; i < DSM_XFETCH_MAX; i++)
         r.xmodel[i] = p + 1 + i < self->pages ? self->page[p + 1 + i].model : 0;
+    if (pg->evicted & EVICT_DROPPED)
+        self->stats.refetches++;
     pg->waiting = (uint8_t)(port + 1);
     struct msg *m = msg_begin(MSG_REQUEST);
     msg_put(m, &r, sizeof(r));
@@ -135,7 +150,7 @@ static uint8_t xfetch_mask(unsigned p)
     unsigned hint = self->page[p].hint, last = p;
     for (unsigned i = 0; i < self->xfetch && p + 1 + i < self->pages; i++) {
         const struct page *q = &self->page[p + 1 + i];
-        if (q->frame < 0 && !q->waiting && !q->manager && q->hint == hint) {
+        if (!has_data(q) && !q->waiting && !q->manager && q->hint == hint) {
             mask |= (uint8_t)(1u << i);
             last = p + 1 + i;
         }
@@ -155,15 +170,25 @@ void holder_fault(unsigned port, uint64_t addr, unsigned mf_access)
     unsigned p = (unsigned)((addr - DSM_BASE) / DSM_PAGE);
     unsigned access = mf_access & MF_ACCESS_WRITE ? ACC_WRITE : ACC_READ;
     struct page *pg = &self->page[p];
+    pageout_used(p);
     if (pg->access >= access) {
         self->stats.local_faults++;     // a grant got here first
         port_complete(port, 0);
         return;
     }
-    if (access == ACC_WRITE && pg->allowed == ACC_WRITE) {
-        // A release writer writing again after a release: ours to allow.
-        map_app(p, ACC_WRITE);
-        pg->dirty = 1;
+    if (pg->allowed >= access && has_data(pg)) {
+        // Ours to allow: a release writer writing again after a release,
+        // or a page we hold that was paged out (read back first; held,
+        // as a fetched page is, until the faulting thread has used it).
+        bool back = pg->frame < 0;
+        if (!map_app(p, access)) {
+            port_complete(port, -E_NOMEM);
+            return;
+        }
+        if (access == ACC_WRITE)
+            pg->dirty = 1;
+        if (back)
+            pg->hold_until = (uint32_t)mf_time() + HOLD_TICKS;
         self->stats.local_faults++;
         port_complete(port, 0);
         return;
@@ -185,18 +210,22 @@ void holder_fault(unsigned port, uint64_t addr, unsigned mf_access)
 
 // --------------------------------------------------------------- grants
 
-// Installs one granted page; `data` is its contents or NULL.
-static void install(const struct grant_entry *e, const uint8_t *data, const struct directory_image *image)
+// Installs one granted page; `data` is its contents or NULL (then our
+// copy, read back if paged out, is current). False if there is no room.
+static bool install(const struct grant_entry *e, const uint8_t *data, const struct directory_image *image)
 {
     struct node *self = NODE;
     struct page *pg = &self->page[e->page];
-    if (pg->frame < 0 && (pg->frame = (int16_t)frame_alloc()) < 0)
-        return;
+    pageout_used(e->page);
+    if (!page_ready(e->page) || (pg->frame < 0 && (pg->frame = (int16_t)frame_take()) < 0))
+        return false;
+    pg->evicted = 0;            // a dropped copy is back
+    pageout_changed(e->page);
     if (data)
         memcpy(pool_page(pg->frame), data, DSM_PAGE);
     if (e->flags & GRANT_TWIN) {
-        if (pg->twin < 0 && (pg->twin = (int16_t)frame_alloc()) < 0)
-            return;
+        if (pg->twin < 0 && (pg->twin = (int16_t)frame_take()) < 0)
+            return false;
         memcpy(pool_page(pg->twin), pool_page(pg->frame), DSM_PAGE);
         self->stats.twins++;
     } else if (pg->twin >= 0) {
@@ -226,7 +255,7 @@ static void install(const struct grant_entry *e, const uint8_t *data, const stru
     pg->prefetched = (e->flags & GRANT_PREFETCH) != 0;
     if (pg->prefetched)
         self->stats.prefetched++;
-    map_app(e->page, e->access);
+    return map_app(e->page, e->access);
 }
 
 void holder_grant(const struct msg *m)
@@ -240,11 +269,12 @@ void holder_grant(const struct msg *m)
         at += sizeof(*image);
     }
     uint16_t installed[1 + DSM_XFETCH_MAX];
+    bool ok[1 + DSM_XFETCH_MAX];
     for (unsigned i = 0; i < m->count; i++) {
         const uint8_t *data = e[i].flags & GRANT_DATA ? at : NULL;
         if (data)
             at += DSM_PAGE;
-        install(&e[i], data, i == 0 ? image : NULL);
+        ok[i] = install(&e[i], data, i == 0 ? image : NULL);
         if (!image)
             self->page[e[i].page].hint = m->src;
         installed[i] = e[i].page;
@@ -262,7 +292,9 @@ void holder_grant(const struct msg *m)
             continue;
         unsigned port = pg->waiting - 1u;
         pg->waiting = 0;
-        if (self->port[port].op == OP_FAULT) {
+        if (!ok[i] && (self->port[port].op == OP_FAULT || self->port[port].op == OP_ACCESS)) {
+            port_complete(port, -E_NOMEM);     // no room for it: the node has failed (node_fail)
+        } else if (self->port[port].op == OP_FAULT) {
             pg->hold_until = (uint32_t)mf_time() + HOLD_TICKS;
             port_complete(port, 0);
         } else {
@@ -314,6 +346,7 @@ bool holder_deferred(void)
             continue;
         }
         self->deferred[i] = self->deferred[--self->deferred_count];
+        pageout_event();
         answer_demand(d.type, d.page, d.from);
     }
     return self->deferred_count != 0;
@@ -339,6 +372,8 @@ static void answer_demand(unsigned type, unsigned p, unsigned from)
 {
     struct node *self = NODE;
     struct page *pg = &self->page[p];
+    if (has_twin(pg))
+        page_ready(p);          // a writer's copy and twin come back for the diff
     struct msg *ack = msg_begin(MSG_ACK);
     ack->arg[0] = p;
     ack->arg[2] = ++self->clock;    // our writes dated before this are in the diff
@@ -362,6 +397,7 @@ static void answer_demand(unsigned type, unsigned p, unsigned from)
             bytes = diff_make(pool_page(pg->frame), pool_page(pg->twin), diff);
             frame_free(pg->twin);
             pg->twin = -1;
+            pageout_changed(p);
         }
         if (pg->allowed == ACC_WRITE)
             pg->allowed = ACC_READ;

@@ -61,16 +61,20 @@ static bool dequeue(struct directory *d, struct request *out)
     return true;
 }
 
-void manager_init_page(unsigned p)
+bool manager_init_page(unsigned p)
 {
     struct node *self = NODE;
     struct page *pg = &self->page[p];
     pg->manager = 1;
     pg->hint = (uint8_t)self->id;
-    pg->frame = (int16_t)frame_alloc();     // fresh from retype: zero
+    if (self->pageout.mailbox)
+        pageout_init_page(p);               // in the pool once it is used
+    else
+        pg->frame = (int16_t)frame_alloc(); // fresh from retype: zero
     struct directory *d = &self->dir[p];
     d->version = 1;
     d->queue_head = d->queue_tail = -1;
+    return has_data(pg);
 }
 
 // ------------------------------------------------------------- the rules
@@ -208,8 +212,9 @@ void manager_ack(const struct msg *m)
     unsigned p = (unsigned)m->arg[0], k = m->src;
     struct directory *d = &self->dir[p];
     size_t bytes = m->length - sizeof(*m);
-    if (bytes) {
+    if (bytes && page_ready(p) && self->page[p].frame >= 0) {
         diff_apply(pool_page(self->page[p].frame), m->payload, bytes);
+        pageout_changed(p);
         self->stats.merges++;
         d->version++;
     }
@@ -242,8 +247,8 @@ static struct grant_entry entry_for(unsigned p, unsigned access, unsigned model,
 static bool prefetchable(unsigned q, unsigned origin, unsigned model)
 {
     struct node *self = NODE;
-    if (q >= self->pages || !self->page[q].manager)
-        return false;
+    if (q >= self->pages || !self->page[q].manager || self->page[q].frame < 0)
+        return false;       // (a page out of the pool is not read back for a prefetch)
     struct directory *d = &self->dir[q];
     if (d->busy || d->access[origin] != ACC_NONE)
         return false;
@@ -273,6 +278,8 @@ static void grant(unsigned p)
     unsigned o = r->origin;
     bool remote = o != self->id, writers = other_writer(d, o);
     bool current = d->access[o] != ACC_NONE && r->have_version == d->version && !writers;
+    if (remote && !current && (!page_ready(p) || self->page[p].frame < 0))
+        return;             // the node has failed (node_fail): nothing to grant
     if (r->access == ACC_WRITE) {
         d->version++;               // copies from before this writer are old
         if (remote)
@@ -314,6 +321,8 @@ static void migrate(unsigned p)
     const struct request r = d->current;
     unsigned o = r.origin;
     bool current = d->access[o] != ACC_NONE && r.have_version == d->version;
+    if (!current && (!page_ready(p) || pg->frame < 0))
+        return;             // the node has failed (node_fail): nothing to grant
     d->access[o] = ACC_WRITE;
     d->model[o] = r.model;
     d->version++;
@@ -334,9 +343,14 @@ static void migrate(unsigned p)
     // keep it, as of the version before the new writer's.
     pg->manager = 0;
     pg->hint = (uint8_t)o;
-    if (d->access[self->id] == ACC_NONE && pg->frame >= 0) {
-        frame_free(pg->frame);
+    pageout_changed(p);
+    if (d->access[self->id] == ACC_NONE) {
+        if (pg->frame >= 0)
+            frame_free(pg->frame);
         pg->frame = -1;
+        pg->evicted = 0;
+    } else if (pg->evicted) {
+        pg->evicted = EVICT_DROPPED;    // kept as a read copy whose data is not here: asked for when needed
     }
     pg->version = d->version - 1;
     pg->valid_before = self->clock;
@@ -426,8 +440,10 @@ void manager_flush(const struct msg *m)
         if (!self->page[q].manager)
             continue;
         struct directory *d = &self->dir[q];
-        if (fe->diff_bytes) {
+        if (fe->diff_bytes && page_ready(q) && self->page[q].frame >= 0) {
             diff_apply(pool_page(self->page[q].frame), (const uint8_t *)(fe + 1), fe->diff_bytes);
+            pageout_changed(q);
+            page_done(q);
             self->stats.merges++;
             d->version++;
         }

@@ -69,6 +69,7 @@ enum node_slot {           // CAP_*: slots of a node's CNode
     CAP_PARK_WAKE = 59,                   //   and waits on this until the repository is written
     CAP_PORT_WAKE = 60,                   // + port: the port's thread waits on it
     CAP_LINK_EVENT = 62,                  // our doorbell, badged BELL_LINK
+    CAP_PAGEOUT_EP = 63,                  // page-out: the root task's disk thread, badged for us
     CAP_FIXED_FRAMES = 64,                // node memory outside the pool
     CAP_POOL_ALIAS = 400,                 // + f: pool frame f at NODE_BASE + OFF_POOL
     CAP_POOL_APP = 1200,                  // + f: the same frame in CAP_SEGMENT, when mapped
@@ -98,14 +99,33 @@ struct page {
     uint8_t dirty;          // written since our last release
     uint8_t prefetched;     // came by Xfetch
     uint8_t orphan;         // its manager died: our copy (if any) stays readable, nothing more
-    uint8_t pad[3];
-    int16_t frame;          // pool frame with our copy, -1: none
-    int16_t twin;           // pool frame with our twin, -1: none
+    uint8_t evicted;        // out of the pool (EVICT_*; pageout.c): frame and twin are -1
+    uint8_t pad[2];
+    int16_t frame;          // pool frame with our copy, -1: none (or evicted)
+    int16_t twin;           // pool frame with our twin, -1: none (or evicted)
     uint32_t hold_until;    // timer tick before which demands for it wait (Mirage's delta)
     uint64_t version;       // the version our copy is of
     uint64_t valid_before;  // our copy holds every write dated before this
     uint64_t constraint;    // weak: our last dsm_sync date for this page
 };
+
+// Distant page-out (pageout.c): a page out of a full pool. A dropped read
+// copy is no copy at all (the directory still lists us: the next access
+// asks the manager again; a demand for it is answered as for a copy); a
+// page on disk is a copy still held, with its twin if it had one, read back
+// before anything uses it; a zero page is a reference copy never used yet.
+#define EVICT_DROPPED 1     // a read copy given up without telling the manager
+#define EVICT_DISK 2        // the copy (a reference copy, or a writer's) is in the page-out area
+#define EVICT_TWIN 4        //   and its twin too
+#define EVICT_ZERO 8        // a reference copy still all zero, never in the pool
+
+// Whether we hold page p's data, in the pool or on disk; whether we hold a
+// twin of it (the protocol's view, wherever the frames are).
+static inline bool has_data(const struct page *pg)
+{
+    return pg->frame >= 0 || (pg->evicted & (EVICT_DISK | EVICT_ZERO));
+}
+static inline bool has_twin(const struct page *pg) { return pg->twin >= 0 || (pg->evicted & EVICT_TWIN); }
 
 // A request for access, as it travels to the manager and waits in its queue.
 struct request {
@@ -278,6 +298,22 @@ struct deferred {
 #define REQUEST_POOL 128       // outstanding requests: nodes x (1 fault + PORT_WINDOW)
 #define DEFERRED_MAX 64
 #define HOLD_TICKS 1            // a faulted-in page stays at least until the next tick
+#define PAGEOUT_RECENT 4        // the pages of the last uses (faults, grants, read-backs) are evicted last
+
+struct pageout_mailbox;         // engine.h
+
+// Page-out's bookkeeping (pageout.c).
+struct pageout_state {
+    struct pageout_mailbox *mailbox;    // in the root task's memory; NULL: no page-out area
+    uint32_t event;                     // the engine's current message or operation
+    uint32_t clock;                     // uses so far (pageout_used): last_use's time
+    uint32_t pin[DSM_MAX_PAGES];        // == event: its frames are in use, not to be evicted
+    uint32_t last_use[DSM_MAX_PAGES];   // the clock when it was last faulted on, fetched or read back
+    uint32_t crc[DSM_MAX_PAGES][2];     // of the copy and the twin on disk
+    uint8_t clean[DSM_MAX_PAGES];       // read back and unchanged since: the area still holds it
+};
+
+struct engine_status;           // engine.h
 
 struct node {
     uint32_t id, nodes, pages, xfetch;
@@ -296,6 +332,7 @@ struct node {
     int16_t frame_free;             // free list through frame_next
     int16_t frame_next[POOL_MAX];
     uint32_t frames_used;
+    uint32_t frames_peak;           // the most frames_used has been
     // Xfetch: the page a sequential read stream would fault on next, and
     // how many faults in a row have continued it.
     int32_t stream_next;
@@ -325,6 +362,8 @@ struct node {
     // and how many times it has woken from it.
     volatile uint32_t asleep;
     volatile uint64_t wakeups;
+    struct pageout_state pageout;
+    struct engine_status *status;   // the root task's view of us (its memory): a failure goes there
 };
 _Static_assert(sizeof(struct node) <= OFF_RINGS - OFF_CONTROL, "struct node fits its area");
 
@@ -354,7 +393,7 @@ void manager_ack(const struct msg *m);
 void manager_grant_ack(const struct msg *m);
 void manager_flush(const struct msg *m);
 void manager_drop(const struct msg *m);
-void manager_init_page(unsigned p);
+bool manager_init_page(unsigned p);      // false: no frame for its reference copy
 void manager_forget(unsigned dead);     // a dead node holds nothing and asks for nothing
 
 // holder.c: the copy side.
@@ -370,6 +409,16 @@ size_t holder_take_diff(unsigned p, uint8_t *out, bool stop);
 int frame_alloc(void);
 void frame_free(int f);
 bool map_app(unsigned p, unsigned access);
+
+// pageout.c: distant page-out.
+int frame_take(void);                   // a free frame, evicting a page for it if the pool is full; -1
+bool page_ready(unsigned p);            // p's frames resident (read back if on disk) for this event
+void page_done(unsigned p);             // or until now: loops over many pages in one event
+void pageout_event(void);               // the engine starts on another message or operation
+void pageout_used(unsigned p);          // p was faulted on or fetched: evicted last
+void pageout_init_page(unsigned p);     // a page we manage from the start: a zero page, not yet in the pool
+void pageout_changed(unsigned p);       // p's copy or twin changes (or may): the area's is old
+void node_fail(long error);             // tells the root task that this node cannot go on
 
 // release.c: release, acquire, sync, model changes.
 void port_pump(unsigned port);          // sends work up to the window; continues when all is answered

@@ -132,8 +132,9 @@ void release_start(unsigned port)
             work_add(port, q, WORK_FLUSH, 0, 0);
         } else if (pg->dirty) {
             // Read-only first: a write from now on faults and counts for
-            // the next release, not this one.
-            map_app(q, ACC_READ);
+            // the next release, not this one. (Paged out, it is unmapped.)
+            if (pg->access == ACC_WRITE)
+                map_app(q, ACC_READ);
             pg->dirty = 0;
             self->known[q] = ++self->dir[q].version;
         }
@@ -170,10 +171,10 @@ void acquire_notices(unsigned port, const struct notice *n, unsigned count)
             continue;
         struct page *pg = &self->page[q];
         self->known[q] = max_u64(self->known[q], n[i].version);
-        if (pg->model != DSM_RELEASE || pg->manager || pg->frame < 0 || pg->version >= n[i].version)
+        if (pg->model != DSM_RELEASE || pg->manager || !has_data(pg) || pg->version >= n[i].version)
             continue;
         self->stats.notices_applied++;
-        if (pg->twin >= 0) {
+        if (has_twin(pg)) {
             work_add(port, q, WORK_FLUSH_DROP, 0, 0);
         } else {
             holder_drop_copy(q);
@@ -215,7 +216,7 @@ void sync_start(unsigned port, unsigned first, unsigned count, uint64_t date)
                 work_add(port, q, WORK_REQUEST, pg->allowed > ACC_READ ? pg->allowed : ACC_READ, DSM_WEAK);
             continue;
         }
-        if (pg->frame < 0 || pg->valid_before >= date)
+        if (!has_data(pg) || pg->valid_before >= date)
             continue;
         // MWPF: at the last barrier's date, a copy holding every write up to
         // the barrier before is still whole unless the barrier's batch says
@@ -228,7 +229,7 @@ void sync_start(unsigned port, unsigned first, unsigned count, uint64_t date)
             continue;
         }
         self->stats.notices_applied++;
-        if (pg->twin >= 0) {
+        if (has_twin(pg)) {
             work_add(port, q, WORK_FLUSH_DROP, 0, 0);
         } else {
             holder_drop_copy(q);
@@ -253,7 +254,7 @@ void set_model_start(unsigned port, unsigned first, unsigned count, unsigned mod
         struct page *pg = &self->page[q];
         if (pg->model != model && pg->allowed == ACC_NONE)
             pg->model = (uint8_t)model;
-        else if (pg->model != model && pg->twin >= 0)
+        else if (pg->model != model && has_twin(pg))
             work_add(port, q, WORK_FLUSH, 0, 0);
     }
     // The requests after every flush: each reaches the manager behind its page's diff.

@@ -247,8 +247,8 @@ long repository_checkpoint(const struct dsm_config *c, const uint64_t *progress)
     struct dsm_repository_stats st = {.nodes = c->nodes};
     if (!repo.has_target)
         return -E_NOENT;
-    if (c->transport == DSM_TRANSPORT_LINK)
-        return -E_NOSYS;       // the link's sequence numbers and queues are not recorded
+    if (c->transport == DSM_TRANSPORT_LINK || c->pageout.store)
+        return -E_NOSYS;       // the link's sequence numbers and queues, paged-out pages are not recorded
     // Recorded again (a few times) if an engine woke meanwhile.
     uint64_t at = 0;
     long r = -E_BUSY;
@@ -352,7 +352,7 @@ static long check_record(const struct dsm_repo_header *h, unsigned n, const stru
             continue;
         }
         if (pg->access > pg->allowed || pg->allowed > ACC_WRITE || pg->model >= DSM_MODEL_COUNT ||
-            pg->manager > 1 || pg->hint >= h->nodes || pg->waiting || pg->orphan ||
+            pg->manager > 1 || pg->hint >= h->nodes || pg->waiting || pg->orphan || pg->evicted ||
             !frame_ok(pg->frame, pool) || !frame_ok(pg->twin, pool) || (pg->access && pg->frame < 0) ||
             (pg->manager && pg->frame < 0) || (pg->twin >= 0 && pg->frame < 0))
             REFUSE(-E_INVAL, "node %u: page %u's state", n, p);
@@ -430,7 +430,7 @@ long dsm_restart(const struct mf_ckpt_store *s, struct dsm_config *out, struct d
         st.frames += rec->frames;
     }
     struct dsm_config c = {.nodes = h->nodes, .pages = h->pages, .model = h->model, .xfetch = h->xfetch,
-                           .transport = h->transport};
+                           .transport = h->transport, .pool_frames = h->pool_frames};
     uint64_t booting = mf_arch_cycles();
     st.read_cycles = booting - start;
     if (!dsm_start_restored(&c, records, progress)) {

@@ -114,6 +114,14 @@ static bool build_node(unsigned n)
          give(n, SLOT(n, R_MEMORY), CAP_MEMORY) && give(n, SLOT(n, R_ASTACKS), CAP_ASTACKS) &&
          give(n, SLOT(n, R_BINDING), CAP_BINDING) && give(n, SLOT(n, R_DOORBELL), CAP_DOORBELL) &&
          give(n, SLOT(n, R_FAULT_EP), CAP_FAULT_EP) && give(n, SLOT(n, R_DONE_BADGED), CAP_DONE));
+    // The page-out disk thread's endpoint, badged n + 1 (minted in our
+    // R_STOPPING slot, copied, deleted).
+    mf_cnode_delete(ROOT, SLOT(n, R_STOPPING));
+    STEP("reach the disk thread",
+         !dsm.config.pageout.store ||
+             (mf_cnode_mint(ROOT, DSM_SLOT_PAGEOUT_EP, SLOT(n, R_STOPPING), MF_RIGHT_WRITE, n + 1) == 0 &&
+              mf_cnode_copy_to(ROOT, SLOT(n, R_STOPPING), cnode, CAP_PAGEOUT_EP, MF_RIGHT_WRITE) == 0 &&
+              mf_cnode_delete(ROOT, SLOT(n, R_STOPPING)) == 0));
     return true;
 }
 
@@ -213,6 +221,27 @@ static bool start_instance(const struct dsm_config *c, const struct dsm_repo_nod
         printf("dsm: %u nodes of %u pages do not fit\n", c->nodes, c->pages);
         return false;
     }
+    // Frames for copies and twins: every page and a twin of each, at most
+    // what the node's untyped holds besides its fixed memory (16: the fault
+    // thread, bells, alignment). Fewer frames, faster start. Fewer still if
+    // asked: with a page-out area the nodes evict pages to make room.
+    unsigned pool = node_pages - fixed - 16;
+    if (pool > 2 * c->pages + 16)
+        pool = 2 * c->pages + 16;
+    if (pool > POOL_MAX)
+        pool = POOL_MAX;
+    unsigned least = c->pageout.store ? DSM_PAGEOUT_MIN_POOL + c->xfetch : 1;
+    if (c->pool_frames && (c->pool_frames < least || c->pool_frames > pool)) {
+        printf("dsm: a pool of %u frames per node is not between %u and %u\n", c->pool_frames, least, pool);
+        return false;
+    }
+    if (c->pool_frames)
+        pool = c->pool_frames;
+    if (c->pageout.store && !pageout_fits(c)) {
+        printf("dsm: the page-out area (%u nodes x %u pages x 8 KiB from byte %lu) is not in its store\n", c->nodes,
+               c->pages, (unsigned long)c->pageout.offset);
+        return false;
+    }
     dsm_stop();
     dsm.config = *c;
     dsm.local = local;
@@ -222,25 +251,20 @@ static bool start_instance(const struct dsm_config *c, const struct dsm_repo_nod
     if (link && !c->link.region)
         memset(dsm_standin_region, 0, sizeof(dsm_standin_region));
     uint32_t all = local;
-    if (!retype(DSM_UT_OBJECTS, MF_OBJ_NOTIFICATION, 0, DSM_SLOT_DONE))
+    if (!retype(DSM_UT_OBJECTS, MF_OBJ_NOTIFICATION, 0, DSM_SLOT_DONE) || !pageout_start(c))
         return false;
     for (unsigned n = 0; n < c->nodes; n++) {
         if (!(local >> n & 1))
             continue;
-        // Frames for copies and twins: every page and a twin of each, at
-        // most what the node's untyped holds besides its fixed memory (16:
-        // the fault thread, bells, alignment). Fewer frames, faster start.
-        unsigned pool = node_pages - fixed - 16;
-        if (pool > 2 * c->pages + 16)
-            pool = 2 * c->pages + 16;
         dsm.status[n] = (struct engine_status){.engine_cpu = -1};
         dsm.boot[n] = (struct engine_boot){.id = n, .nodes = c->nodes, .pages = c->pages, .xfetch = c->xfetch,
-                                           .model = c->model, .pool_frames = pool < POOL_MAX ? pool : POOL_MAX, .transport = c->transport,
+                                           .model = c->model, .pool_frames = pool, .transport = c->transport,
                                            .fault_stack = fault_stacks[n], .fault_stack_size = sizeof(fault_stacks[n]),
                                            .link_stack = link_stacks[n], .link_stack_size = sizeof(link_stacks[n]),
                                            .tick_stack = tick_stacks[n], .tick_stack_size = sizeof(tick_stacks[n]),
                                            .link = c->link, .status = &dsm.status[n],
-                                           .restore = restore ? restore[n] : NULL};
+                                           .restore = restore ? restore[n] : NULL,
+                                           .pageout = pageout_mailbox(n)};
         dsm.boot[n].cpu = node_cpu(n);
         if (!build_node(n) || !pin(n, dsm.boot[n].cpu))
             return false;
@@ -273,8 +297,18 @@ static bool start_instance(const struct dsm_config *c, const struct dsm_repo_nod
     return boot_phase(all, "connect");
 }
 
+// The first error a node reported (node_fail: its pool is full, its
+// disk failed), or 0.
+static long node_error(void)
+{
+    for (unsigned n = 0; n < dsm.config.nodes; n++)
+        if ((dsm.local >> n & 1) && dsm.status[n].error)
+            return dsm.status[n].error;
+    return 0;
+}
+
 // Waits for the applications of `mask` to return, as wait_done_missing
-// does; meanwhile, once every one of them has parked in dsm_checkpoint,
+// does, or for a node to fail; meanwhile, once every one of them has parked in dsm_checkpoint,
 // writes the repository and lets them go on (each gets the result). A
 // checkpoint must have every node of the instance: one of a run on fewer
 // nodes gets -E_INVAL. Ticks without news count towards `ticks`.
@@ -298,7 +332,7 @@ static uint32_t wait_apps(uint32_t mask, long ticks)
             parked = 0;
             t = 0;
         }
-        if ((seen & mask) == mask || t >= ticks)
+        if ((seen & mask) == mask || t >= ticks || node_error())
             return mask & ~seen;
         mf_sleep(1);
     }
@@ -322,6 +356,13 @@ long dsm_run_on(uint32_t mask, dsm_app app, uint64_t arg)
             return -E_INVAL;
     }
     uint32_t missing = wait_apps(mask, 6000);   // 60 s without progress
+    long error = node_error();
+    if (error) {
+        for (unsigned n = 0; n < dsm.config.nodes; n++)
+            if ((dsm.local >> n & 1) && dsm.status[n].error)
+                printf("dsm: node %u cannot go on: %s\n", n, mf_strerror(dsm.status[n].error));
+        return error;
+    }
     if (missing)
         printf("dsm: the application has not ended after 60 s on nodes %#x\n", missing);
     return missing ? -E_AGAIN : 0;
@@ -344,6 +385,7 @@ static bool stop_node_threads(unsigned n);
 void dsm_stop(void)
 {
     mf_vas_switch(0);
+    pageout_stop();
     // Every node's threads stop first: revocation takes objects in no
     // particular order, and a thread still running when its node's memory
     // segment goes would die of a page fault on the way (harmless, but a
@@ -456,8 +498,21 @@ void dsm_get_stats(unsigned node, struct dsm_stats *out)
         uint64_t *to = (uint64_t *)out;
         for (unsigned i = 0; i < sizeof(*s) / sizeof(uint64_t); i++)
             to[i] += from[i];
+        for (unsigned p = 0; p < NODE->pages; p++)
+            out->paged_out += (NODE->page[p].evicted & (EVICT_DISK | EVICT_DROPPED)) != 0;
+        out->store_cycles += pageout_store_cycles(n);
         mf_vas_switch(0);
     }
+}
+
+unsigned dsm_pool_peak(unsigned node)
+{
+    unsigned peak = 0;
+    if (node < dsm_node_count() && dsm_enter(node)) {
+        peak = NODE->frames_peak;
+        mf_vas_switch(0);
+    }
+    return peak;
 }
 
 void dsm_reset_stats(void)

@@ -72,10 +72,13 @@ bool run_pointer_sharing(bool print);
 // Distributed shared memory (user/dsm/, docs/dsm.md): each instance's
 // root-side objects come from DSM_UT_OBJECTS and each node's memory (a
 // 2 MiB untyped per node) from DSM_UT_MEMORY; dsm_stop revokes both.
-// Slots: DSM_SLOT_DONE, then 16 per node from DSM_SLOTS_NODE (2096..2223).
+// Slots: DSM_SLOT_DONE, the page-out disk thread's two, then 16 per node
+// from DSM_SLOTS_NODE (2096..2223).
 #define DSM_UT_OBJECTS (MF_CAP_UNTYPED_BASE + 11)
 #define DSM_UT_MEMORY (MF_CAP_UNTYPED_BASE + 12)
 #define DSM_SLOT_DONE 2080
+#define DSM_SLOT_PAGEOUT_EP 2081        // the disk thread's endpoint (user/dsm/pageout.c)
+#define DSM_SLOT_PAGEOUT_THREAD 2082
 #define DSM_SLOTS_NODE 2096
 
 // Benchmark helpers (bench.c, docs/benchmarks.md). A figure discards

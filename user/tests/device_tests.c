@@ -471,7 +471,7 @@ UTEST(ivshmem_from_a_program)
 
 // ------------------------------------------------------------ virtio-blk
 // The user-level virtio-blk driver (user/lib/virtio_blk.c) on the data
-// disk tools/qemu gives every test run (4 MiB of zeros, serial
+// disk tools/qemu gives every test run (8 MiB of zeros, serial
 // "manifold-data"): a fresh disk reads zero; what is written reads back,
 // whole and in part, at the first, a middle and the last sector; requests
 // outside the disk or too long are refused; what was written is still
@@ -515,7 +515,7 @@ UTEST(virtio_blk_user_driver_reads_back_what_it_wrote)
     mf_slot_free(frame);
 
     UCHECK(virtio_blk_open(&b, dev, BLK_BASE) == 0);
-    UCHECK(b.capacity == (4u << 20) / VIRTIO_BLK_SECTOR && strcmp(b.serial, "manifold-data") == 0);
+    UCHECK(b.capacity == TEST_DISK_SECTORS && strcmp(b.serial, "manifold-data") == 0);
     const uint64_t last = b.capacity - 1;
     UCHECK(virtio_blk_read(&b, 0, in, 8) == 0);
     for (unsigned k = 0; k < sizeof(in); k++)
@@ -592,7 +592,7 @@ UTEST(block_service_serves_sessions_by_capability)
     else if (mf_blk_attach(&a, BLK_SERVICE, fa, BLK_SESSION_A) != 0 ||
              mf_blk_attach(&b, BLK_SERVICE, fb, BLK_SESSION_B) != 0)
         why = "attach failed";
-    else if (a.capacity != 8192)
+    else if (a.capacity != TEST_DISK_SECTORS)
         why = "wrong capacity";
     if (!why) {
         struct mf_msg m = {.info = MF_INFO(MF_BLK_READ, 2), .mr = {0, 1}};
@@ -601,7 +601,8 @@ UTEST(block_service_serves_sessions_by_capability)
             why = "B did not read what A wrote";
         else if (mf_call(BLK_SERVICE, &m) < 0 || (long)m.mr[0] != -E_PERM)
             why = "the public cap did more than attach";
-        else if (mf_blk_read(&a, 8192, in, 1) != -E_RANGE || mf_blk_read(&a, 8190, in, 3) != -E_RANGE)
+        else if (mf_blk_read(&a, TEST_DISK_SECTORS, in, 1) != -E_RANGE ||
+                 mf_blk_read(&a, TEST_DISK_SECTORS - 2, in, 3) != -E_RANGE)
             why = "a request outside the disk was served";
         else if (!blk_server_refuses(a.session, 300, fa))
             why = "a revoked frame still served (or the server did not say so)";
