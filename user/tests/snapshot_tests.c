@@ -3,22 +3,24 @@
 // thread's own store, a system call's result (copy_to_user), a message into
 // an IPC buffer, MF_FRAME_WRITE — and the writes themselves all go
 // through. Out of copy pages, a frame is lost and reported, never a write.
-// Slots 3700..3720.
+// Slots 3150..3170 of the root task's CSpace.
 #include "manifold.h"
 #include "utest.h"
 #include "lib/string.h"
 
 #define ROOT MF_CAP_SELF_CNODE
 #define UT (MF_CAP_UNTYPED_BASE + 3)
-#define SN_VAS 3700
-#define SN_SEG 3701
-#define SN_FRAME 3702           // PAGES of them
-#define SN_SNAP 3710
-#define SN_EP 3711
-#define SN_THREAD 3712          // 2
-#define SN_LAST 3720
+#define SN_VAS 3150
+#define SN_SEG 3151
+#define SN_FRAME 3152           // PAGES of them
+#define SN_SNAP 3160
+#define SN_EP 3161
+#define SN_THREAD 3162          // 2
+#define SN_LAST 3170
 #define BASE 0x90000000ul
 #define PAGES 4
+
+static volatile uint64_t writers_done, writers_stop;
 
 static void clean(void)
 {
@@ -26,6 +28,17 @@ static void clean(void)
     mf_cnode_revoke(ROOT, UT);
     for (long s = SN_VAS; s <= SN_LAST; s++)
         mf_cnode_delete(ROOT, s);
+}
+
+// Runs a test's body; whatever it found, nothing of it is left for the
+// next test: our threads stopped, the root task back in its home, the
+// slots empty.
+static const char *run(const char *(*body)(void))
+{
+    const char *why = body();
+    writers_stop = 1;
+    clean();
+    return why;
 }
 
 static bool make(unsigned type, unsigned bits, long slot)
@@ -79,7 +92,7 @@ static void receiver(uint64_t ep)
         got = m.mr[0];
 }
 
-UTEST(snapshot_keeps_armed_frames_as_they_were)
+static const char *snapshot_keeps_armed_frames_as_they_were_body(void)
 {
     const char *why = set_up();
     if (why) {
@@ -160,7 +173,12 @@ UTEST(snapshot_keeps_armed_frames_as_they_were)
     return NULL;
 }
 
-UTEST(snapshot_out_of_copy_pages_loses_a_frame_not_a_write)
+UTEST(snapshot_keeps_armed_frames_as_they_were)
+{
+    return run(snapshot_keeps_armed_frames_as_they_were_body);
+}
+
+static const char *snapshot_out_of_copy_pages_loses_a_frame_not_a_write_body(void)
 {
     const char *why = set_up();
     if (why) {
@@ -200,10 +218,14 @@ UTEST(snapshot_out_of_copy_pages_loses_a_frame_not_a_write)
     return NULL;
 }
 
+UTEST(snapshot_out_of_copy_pages_loses_a_frame_not_a_write)
+{
+    return run(snapshot_out_of_copy_pages_loses_a_frame_not_a_write_body);
+}
+
 // Two threads store to one armed page at once: whichever loses the race to
 // the copy finds the page writable again and retries; neither dies. Fifty
 // rounds of arming the page and releasing it while they run.
-static volatile uint64_t writers_done, writers_stop;
 static uint8_t writer_stacks[2][8192] __attribute__((aligned(16)));
 
 // Stores 1, 2, 3, ... to its word until told to stop; done when the word
@@ -214,11 +236,11 @@ static void writer(uint64_t i)
     uint64_t n = 0;
     while (!writers_stop)
         *w = ++n;
-    if (*w == n && n > 0)
+    if (*w == n)
         __atomic_fetch_add(&writers_done, 1, __ATOMIC_SEQ_CST);
 }
 
-UTEST(snapshot_two_writers_of_one_page_both_go_on)
+static const char *snapshot_two_writers_of_one_page_both_go_on_body(void)
 {
     const char *why = set_up();
     if (why) {
@@ -226,12 +248,17 @@ UTEST(snapshot_two_writers_of_one_page_both_go_on)
         return why;
     }
     writers_done = writers_stop = 0;
+    *word(0, 8) = *word(0, 9) = 0;
     struct mf_kstats k0, k1;
     UCHECK(make(MF_OBJ_SNAPSHOT, 16, SN_SNAP) && mf_snapshot_configure(SN_SNAP, PAGES) == 0);
     UCHECK(mf_kstats(&k0) == 0);
     for (unsigned i = 0; i < 2; i++)
         UCHECK(make(MF_OBJ_THREAD, 0, SN_THREAD + i) &&
                mf_thread_start(SN_THREAD + i, writer, writer_stacks[i], sizeof(writer_stacks[i]), i) == 0);
+    // Both writing before the first arming.
+    for (int t = 0; t < 500 && (!*word(0, 8) || !*word(0, 9)); t++)
+        mf_sleep(1);
+    UCHECK(*word(0, 8) && *word(0, 9));
     for (unsigned round = 0; round < 50; round++) {
         UCHECK(mf_snapshot_add_segment(SN_SNAP, SN_SEG) >= 0);
         mf_yield();
@@ -248,4 +275,9 @@ UTEST(snapshot_two_writers_of_one_page_both_go_on)
     UCHECK(k1.count[MF_KSTAT_COW_FAULTS] > k0.count[MF_KSTAT_COW_FAULTS]);
     clean();
     return NULL;
+}
+
+UTEST(snapshot_two_writers_of_one_page_both_go_on)
+{
+    return run(snapshot_two_writers_of_one_page_both_go_on_body);
 }
