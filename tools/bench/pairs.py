@@ -56,15 +56,15 @@ PAIRS = [
      "memory written meanwhile)"),
     ("checkpoint frozen, 16 MiB", "ckpt.frozen_16mib", "ckpt.frozen_16mib",
      "the same with 16 MiB"),
-    ("restore, 1 MiB", "ckpt.restore_1mib", "ckpt.restore_1mib",
+    ("checkpoint restore, 1 MiB", "ckpt.restore_1mib", "ckpt.restore_1mib",
      "criu restore -d of that image: its restore time (image read to tasks restored); the restored "
      "process checks every page"),
-    ("restore, 16 MiB", "ckpt.restore_16mib", "ckpt.restore_16mib",
+    ("checkpoint restore, 16 MiB", "ckpt.restore_16mib", "ckpt.restore_16mib",
      "the same with 16 MiB"),
-    ("pages saved/s, 16 MiB (more is better)", "ckpt.save_pages_per_s", "ckpt.save_pages_per_s",
-     "criu's pages written over its frozen time"),
-    ("pages restored/s, 16 MiB (more is better)", "ckpt.restore_pages_per_s", "ckpt.restore_pages_per_s",
-     "criu's pages restored over its restore time"),
+    ("pages saved/s (more is better)", "ckpt.save_pages_per_s", "ckpt.save_pages_per_s",
+     "16 MiB: criu's pages written over its frozen time"),
+    ("pages restored/s (more is better)", "ckpt.restore_pages_per_s", "ckpt.restore_pages_per_s",
+     "16 MiB: criu's pages restored over its restore time"),
 ]
 
 # Figures the host measures on its own clock (tools/bench/boot.py, HttpLoad):
