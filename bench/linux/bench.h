@@ -43,6 +43,12 @@ void sample(unsigned i, uint64_t delta);
 // BENCH line for `name`.
 void report(const char *name);
 
+// A figure measured some other way than sample() (a few rounds of a long
+// operation, its time reported by another program): `values` sorted and
+// printed as they are (no overhead subtracted), with `extra` (JSON fields,
+// such as "\"verified\":true") appended if not NULL.
+void report_values(const char *name, const char *unit, uint64_t *values, unsigned n, const char *extra);
+
 // A benchmark that cannot run says why on a line the report tool collects
 // (`linux-bench: skip NAME: reason`), instead of printing a figure.
 void skip(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -58,6 +64,7 @@ void bench_sync(void);        // sync.c
 void bench_vm(void);          // vm.c
 void bench_uffd(void);        // uffd.c
 void bench_segv(void);        // signal.c
+void bench_ckpt(void);        // ckpt.c (Debian's criu on ckpt/victim.c)
 void bench_http(void);        // http.c (the host's load; last)
 
 #endif

@@ -117,6 +117,7 @@ int main(void)
     bench_vm();
     bench_uffd();
     bench_segv();
+    bench_ckpt();
     bench_http();
     printf("linux-bench: done\n");
     power_off();

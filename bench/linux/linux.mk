@@ -5,8 +5,10 @@
 #
 # builds build/linux/ARCH/initramfs.cpio (a static /init running every
 # benchmark, the virtio-net modules with /net-modules, their load order;
-# on aarch64 also pmu_el0.ko) and fetches Debian's kernel and those modules
-# into build/linux/ARCH/kernel/ (bench/linux/fetch-kernel).
+# /ckpt_victim and Debian's criu with its shared libraries at their
+# packages' paths; on aarch64 also pmu_el0.ko), fetches Debian's kernel and
+# those modules into build/linux/ARCH/kernel/ (bench/linux/fetch-kernel)
+# and criu into build/linux/ARCH/criu/ (bench/linux/fetch-criu).
 
 ARCH ?= x86_64
 LINUX_BUILD := build/linux/$(ARCH)
@@ -20,16 +22,18 @@ LINUX_CFLAGS := -std=gnu11 -O2 -static -pthread -Wall -Wextra -Werror
 LINUX_SRCS := $(wildcard bench/linux/*.c)
 
 INIT := $(LINUX_BUILD)/init
+VICTIM := $(LINUX_BUILD)/ckpt_victim
+CRIU_DIR := $(LINUX_BUILD)/criu
 MODULE := $(LINUX_BUILD)/pmu/pmu_el0.ko
+RAMFS_FILES := init=$(INIT) ckpt_victim=$(VICTIM) .=$(CRIU_DIR)/root
+RAMFS_DEPS := $(INIT) $(VICTIM) $(CRIU_DIR)/version
 ifeq ($(ARCH),aarch64)
-RAMFS_FILES := init=$(INIT) pmu_el0.ko=$(MODULE)
-RAMFS_DEPS := $(INIT) $(MODULE)
-else
-RAMFS_FILES := init=$(INIT)
-RAMFS_DEPS := $(INIT)
+RAMFS_FILES += pmu_el0.ko=$(MODULE)
+RAMFS_DEPS += $(MODULE)
 endif
 
 NET_MODULES := $(KERNEL_DIR)/modules/order
+CKPT_MODULES := $(KERNEL_DIR)/modules/ckpt-order
 
 .PHONY: all
 all: $(INITRAMFS) $(KERNEL_DIR)/version
@@ -39,7 +43,16 @@ $(INIT): $(LINUX_SRCS) bench/linux/bench.h bench/linux/linux.mk
 	@echo "  CC      $@ (static, Linux)"
 	@$(LINUX_CC) $(LINUX_CFLAGS) -o $@ $(LINUX_SRCS)
 
-$(KERNEL_DIR)/version $(NET_MODULES) &: bench/linux/fetch-kernel
+$(VICTIM): bench/linux/ckpt/victim.c bench/linux/linux.mk
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@ (static, Linux)"
+	@$(LINUX_CC) $(LINUX_CFLAGS) -o $@ $<
+
+# After the kernel: fetch-kernel adds the foreign architecture apt needs.
+$(CRIU_DIR)/version: bench/linux/fetch-criu $(KERNEL_DIR)/version
+	bench/linux/fetch-criu $(ARCH) $(CRIU_DIR)
+
+$(KERNEL_DIR)/version $(NET_MODULES) $(CKPT_MODULES) &: bench/linux/fetch-kernel
 	bench/linux/fetch-kernel $(ARCH) $(KERNEL_DIR)
 
 # kbuild writes its objects beside the sources: build a copy under build/.
@@ -54,6 +67,7 @@ $(MODULE): bench/linux/pmu/pmu_el0.c bench/linux/pmu/Kbuild $(KERNEL_DIR)/versio
 	@# wherever it is built (its size shifts Linux's memory layout a little).
 	@aarch64-linux-gnu-strip --strip-debug $@
 
-$(INITRAMFS): $(RAMFS_DEPS) $(NET_MODULES) bench/linux/mkinitramfs
-	bench/linux/mkinitramfs $@ $(RAMFS_FILES) net-modules=$(NET_MODULES) \
-	    $$(sed 's|.*|&=$(KERNEL_DIR)/modules/&|' $(NET_MODULES))
+# Each module once, at /NAME.ko, with the lists of the two groups.
+$(INITRAMFS): $(RAMFS_DEPS) $(NET_MODULES) $(CKPT_MODULES) bench/linux/mkinitramfs
+	bench/linux/mkinitramfs $@ $(RAMFS_FILES) net-modules=$(NET_MODULES) ckpt-modules=$(CKPT_MODULES) \
+	    $$(awk '!seen[$$0]++ { print $$0 "=$(KERNEL_DIR)/modules/" $$0 }' $(NET_MODULES) $(CKPT_MODULES))

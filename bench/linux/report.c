@@ -1,5 +1,6 @@
 // Sampling and the BENCH line: the same method as user/root/bench.c.
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -37,6 +38,19 @@ void report(const char *name)
            "\"n\":%u,\"min\":%llu,\"median\":%llu,\"max\":%llu}\n",
            name, RUNS, (unsigned long long)samples[0], (unsigned long long)samples[RUNS / 2],
            (unsigned long long)samples[RUNS - 1]);
+    fflush(stdout);
+}
+
+void report_values(const char *name, const char *unit, uint64_t *values, unsigned n, const char *extra)
+{
+    if (n == 0)
+        return;
+    qsort(values, n, sizeof(values[0]), compare);
+    bool more = extra && *extra;
+    printf("BENCH {\"name\":\"%s\",\"arch\":\"" ARCH "\",\"system\":\"linux\",\"unit\":\"%s\","
+           "\"n\":%u,\"min\":%llu,\"median\":%llu,\"max\":%llu%s%s}\n",
+           name, unit, n, (unsigned long long)values[0], (unsigned long long)values[n / 2],
+           (unsigned long long)values[n - 1], more ? "," : "", more ? extra : "");
     fflush(stdout);
 }
 

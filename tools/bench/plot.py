@@ -48,7 +48,7 @@ def plot(arch, index, out_png):
         "set boxwidth 0.9",
         "set logscale y",
         'set format y "%.0s%c"',
-        "set rmargin 10",
+        "set rmargin 24",       # room for the last label, rotated
         "set grid ytics",
         "set xtics rotate by -25 nomirror",
         "set key top left",

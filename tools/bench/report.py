@@ -92,7 +92,8 @@ class Report:
             f"# Benchmarks: {r['arch']}",
             "",
             f"Measured by `{r['command']}` on {r['date']} — Manifold `{env['manifold']}`, "
-            f"Linux {env['linux']}, {env['qemu']} (TCG) on {env['host']}.",
+            f"Linux {env['linux']}" + (f" with criu {env['criu']}" if env.get("criu") else "")
+            + f", {env['qemu']} (TCG) on {env['host']}.",
             "",
             "Medians after 100 discarded warm-up runs, with the counter's own cost subtracted "
             "(method: docs/benchmarks.md; min and max are in bench.json and the table at the end). "
