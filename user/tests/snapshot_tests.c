@@ -30,12 +30,16 @@ static void clean(void)
         mf_cnode_delete(ROOT, s);
 }
 
-// Runs a test's body; whatever it found, nothing of it is left for the
-// next test: our threads stopped, the root task back in its home, the
-// slots empty.
+static const char *set_up(void);
+
+// Runs a test's body in a fresh set_up(); whatever it found, nothing of it
+// is left for the next test: our threads stopped, the root task back in
+// its home, the slots empty.
 static const char *run(const char *(*body)(void))
 {
-    const char *why = body();
+    const char *why = set_up();
+    if (!why)
+        why = body();
     writers_stop = 1;
     clean();
     return why;
@@ -94,11 +98,6 @@ static void receiver(uint64_t ep)
 
 static const char *snapshot_keeps_armed_frames_as_they_were_body(void)
 {
-    const char *why = set_up();
-    if (why) {
-        clean();
-        return why;
-    }
     struct mf_snapshot_info info;
     struct mf_kstats k0, k1;
     // A receiver whose IPC buffer is page 3, blocked before anything is armed.
@@ -169,7 +168,6 @@ static const char *snapshot_keeps_armed_frames_as_they_were_body(void)
     // Re-armed after its copy was taken: armed again, nothing new to copy.
     UCHECK(mf_snapshot_add_frame(SN_SNAP, SN_FRAME) == 0);
     UCHECK(mf_snapshot_read(SN_SNAP, SN_FRAME, 8, &w, 8) == 0 && w == 0xb0);
-    clean();
     return NULL;
 }
 
@@ -180,11 +178,6 @@ UTEST(snapshot_keeps_armed_frames_as_they_were)
 
 static const char *snapshot_out_of_copy_pages_loses_a_frame_not_a_write_body(void)
 {
-    const char *why = set_up();
-    if (why) {
-        clean();
-        return why;
-    }
     struct mf_snapshot_info info;
     struct mf_kstats k0, k1;
     // 4 pages: the header, the table, 2 copy pages for 4 armed frames.
@@ -214,7 +207,6 @@ static const char *snapshot_out_of_copy_pages_loses_a_frame_not_a_write_body(voi
     for (unsigned i = 0; i < PAGES; i++)
         UCHECK(*word(i, 0) == 0xd0 + i);
     UCHECK(k1.count[MF_KSTAT_COW_FAULTS] - k0.count[MF_KSTAT_COW_FAULTS] >= PAGES);
-    clean();
     return NULL;
 }
 
@@ -242,11 +234,6 @@ static void writer(uint64_t i)
 
 static const char *snapshot_two_writers_of_one_page_both_go_on_body(void)
 {
-    const char *why = set_up();
-    if (why) {
-        clean();
-        return why;
-    }
     writers_done = writers_stop = 0;
     *word(0, 8) = *word(0, 9) = 0;
     struct mf_kstats k0, k1;
@@ -273,7 +260,6 @@ static const char *snapshot_two_writers_of_one_page_both_go_on_body(void)
            (unsigned long)(k1.count[MF_KSTAT_COW_FAULTS] - k0.count[MF_KSTAT_COW_FAULTS]));
     UCHECK(writers_done == 2);
     UCHECK(k1.count[MF_KSTAT_COW_FAULTS] > k0.count[MF_KSTAT_COW_FAULTS]);
-    clean();
     return NULL;
 }
 
