@@ -204,8 +204,11 @@ void snapshot_frame_written(paddr_t frame)
 
 // True when the write may be retried: the page was copy-on-write and is
 // writable now, or another CPU made it writable while we waited for the
-// lock (two threads writing one page at once: both retry).
-static bool write_fault_locked(struct vas *v, vaddr_t va)
+// lock (two threads writing one page at once: both retry). That CPU
+// flushed every TLB before it let the lock go; `flush` flushes again for a
+// page found writable (a write that faulted there, so never a loop), which
+// copy_to_user's walk over a whole buffer does not need.
+static bool write_fault_locked(struct vas *v, vaddr_t va, bool flush)
 {
     paddr_t pa;
     unsigned flags;
@@ -221,8 +224,10 @@ static bool write_fault_locked(struct vas *v, vaddr_t va)
         copy_before_write(pa);
         *e = arch_pte_leaf(pa, (arch_pte_flags(*e, 0) & ~VM_COW) | VM_WRITE, 0);
         kstat_inc(MF_KSTAT_COW_FAULTS);
+        flush = true;
     }
-    segment_flush(seg, va, PAGE_SIZE);
+    if (flush)
+        segment_flush(seg, va, PAGE_SIZE);
     return true;
 }
 
@@ -231,7 +236,7 @@ bool snapshot_write_fault(const struct thread *t, vaddr_t va)
     bool held = space_lock_held();
     if (!held)
         space_lock();
-    bool done = write_fault_locked(t->vas, va);     // t's VAS moves under space_lock only
+    bool done = write_fault_locked(t->vas, va, true);     // t's VAS moves under space_lock only
     if (!held)
         space_unlock();
     return done;
@@ -246,7 +251,7 @@ bool snapshot_write_range(const struct thread *t, vaddr_t va, size_t len)
     if (!held)
         space_lock();
     for (vaddr_t a = ALIGN_DOWN(va, PAGE_SIZE); a < va + len; a += PAGE_SIZE)
-        any |= write_fault_locked(t->vas, a);
+        any |= write_fault_locked(t->vas, a, false);
     if (!held)
         space_unlock();
     return any;
