@@ -91,9 +91,10 @@ pte_t *frame_mapping(const struct slot *frame, struct segment **seg_out, vaddr_t
 {
     struct segment *seg = (struct segment *)frame->cap.badge;
     vaddr_t va = frame->reserved;
-    if (frame->cap.size_bits != PAGE_SHIFT || !seg || !segment_live(seg, frame->cap.reserved1))
+    if (!seg || !segment_live(seg, frame->cap.reserved1))
         return NULL;
-    pte_t *e = segment_leaf(seg, va);
+    int leaf = frame->cap.size_bits == PAGE_SHIFT ? 0 : 1;
+    pte_t *e = vm_entry(seg->tables[(va - seg->base) / span(seg->level)], seg->level, va, leaf, NULL, false);
     if (!e || !arch_pte_valid(*e) || arch_pte_addr(*e) != V2P(frame->cap.obj))
         return NULL;
     *seg_out = seg;
@@ -488,26 +489,20 @@ static int64_t invoke_map(const struct decoded *d)
 // records no mapping.
 static bool frame_unmap_into(struct slot *frame, struct tlb_batch *b)
 {
-    bool cleared = false;
     assert(space_lock_held());
-    struct segment *seg = (struct segment *)frame->cap.badge;
-    vaddr_t va = frame->reserved;
-    if (seg && segment_live(seg, frame->cap.reserved1)) {
-        int leaf = frame->cap.size_bits == PAGE_SHIFT ? 0 : 1;
-        paddr_t table = seg->tables[(va - seg->base) / span(seg->level)];
-        pte_t *e = vm_entry(table, seg->level, va, leaf, NULL, false);
-        if (e && arch_pte_valid(*e) && arch_pte_addr(*e) == V2P(frame->cap.obj)) {
-            *e = 0;
-            cleared = true;
-            for (unsigned i = 0; b && i < SEGMENT_MAX_ATTACH; i++)
-                if (seg->attached[i])
-                    tlb_batch_add(b, &seg->attached[i]->vas, va, 1ul << frame->cap.size_bits);
-        }
+    struct segment *seg;
+    vaddr_t va;
+    pte_t *e = frame_mapping(frame, &seg, &va);
+    if (e) {
+        *e = 0;
+        for (unsigned i = 0; b && i < SEGMENT_MAX_ATTACH; i++)
+            if (seg->attached[i])
+                tlb_batch_add(b, &seg->attached[i]->vas, va, 1ul << frame->cap.size_bits);
     }
     frame->cap.badge = 0;
     frame->cap.reserved1 = 0;
     frame->reserved = 0;
-    return cleared;
+    return e != NULL;
 }
 
 // Undoes the mapping a frame cap records (frame_unmap_into), flushed.
@@ -574,18 +569,15 @@ static int decode_protect(const struct invocation *inv, struct decoded *d)
         return -E_INVAL;
     if ((rights & frame->rights & MF_RIGHTS_ALL) != (rights & MF_RIGHTS_ALL))
         return -E_PERM;
-    struct segment *seg = (struct segment *)frame->badge;
-    if (!seg || !segment_live(seg, frame->reserved1))
-        return -E_NOENT;    // not mapped, or its segment is gone
-    vaddr_t va = inv->target->reserved;
-    int leaf = frame->size_bits == PAGE_SHIFT ? 0 : 1;
-    pte_t *e = vm_entry(seg->tables[(va - seg->base) / span(seg->level)], seg->level, va, leaf, NULL, false);
-    if (!e || !arch_pte_valid(*e) || arch_pte_addr(*e) != V2P(frame->obj))
-        return -E_NOENT;
+    struct segment *seg;
+    vaddr_t va;
+    pte_t *e = frame_mapping(inv->target, &seg, &va);
+    if (!e)
+        return -E_NOENT;    // not mapped, its segment is gone, or it maps another page there
     a->segment = seg;
     a->entry = e;
     a->va = va;
-    a->leaf = leaf;
+    a->leaf = frame->size_bits == PAGE_SHIFT ? 0 : 1;
     a->frame_pa = V2P(frame->obj);
     a->rights = rights;
     return 0;
@@ -1448,18 +1440,15 @@ const struct object_type segment_object_type = {
 void frame_describe(const struct slot *frame, struct mf_cap_info *out)
 {
     space_lock();
-    const struct segment *seg = (const struct segment *)frame->cap.badge;
-    vaddr_t va = frame->reserved;
-    if (seg && segment_live(seg, frame->cap.reserved1)) {
-        int leaf = frame->cap.size_bits == PAGE_SHIFT ? 0 : 1;
-        pte_t *e = vm_entry(seg->tables[(va - seg->base) / span(seg->level)], seg->level, va, leaf, NULL, false);
-        if (e && arch_pte_valid(*e) && arch_pte_addr(*e) == V2P(frame->cap.obj)) {
-            unsigned flags = arch_pte_flags(*e, leaf);
-            out->frame.segment = object_name((uintptr_t)seg);
-            out->frame.va = va;
-            out->frame.rights = MF_RIGHT_READ | (flags & (VM_WRITE | VM_COW) ? MF_RIGHT_WRITE : 0) |
-                                (flags & VM_EXEC ? MF_MAP_EXEC : 0);
-        }
+    struct segment *seg;
+    vaddr_t va;
+    const pte_t *e = frame_mapping(frame, &seg, &va);
+    if (e) {
+        unsigned flags = arch_pte_flags(*e, frame->cap.size_bits == PAGE_SHIFT ? 0 : 1);
+        out->frame.segment = object_name((uintptr_t)seg);
+        out->frame.va = va;
+        out->frame.rights = MF_RIGHT_READ | (flags & (VM_WRITE | VM_COW) ? MF_RIGHT_WRITE : 0) |
+                            (flags & VM_EXEC ? MF_MAP_EXEC : 0);
     }
     space_unlock();
 }

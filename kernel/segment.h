@@ -85,8 +85,9 @@ struct segment *segment_at(struct vas *v, vaddr_t va);
 // The 4 KiB leaf entry for va in seg's tables, or NULL (outside, none, or a
 // 2 MiB leaf covers va). space_lock.
 pte_t *segment_leaf(struct segment *seg, vaddr_t va);
-// The leaf entry of the mapping a 4 KiB frame cap records, if it still
-// maps that frame; its segment and va. space_lock.
+// The leaf entry of the mapping a frame cap records (4 KiB or 2 MiB), if
+// its segment lives and still maps that frame there; its segment and va.
+// space_lock.
 pte_t *frame_mapping(const struct slot *frame, struct segment **seg, vaddr_t *va);
 // TLB entries for [va, va + len) in every VAS seg is attached to.
 void segment_flush(struct segment *seg, vaddr_t va, size_t len);

@@ -140,15 +140,20 @@ static void configure_server(uint64_t unused)
     config_result = r;
 }
 
+// A server domain: a VAS sharing our home, an A-stack segment with a page
+// attached there, a binding not configured yet.
+static bool server_domain(void)
+{
+    return make(MF_OBJ_VAS, 14, SVAS) && mf_vas_attach(SVAS, 0) == 0 && make(MF_OBJ_SEGMENT, 14, SEG) &&
+           mf_segment_configure(SEG, SEG_BASE, 2 * MiB) == 0 && make(MF_OBJ_FRAME, 12, FRAME) &&
+           mf_frame_map(FRAME, SEG, SEG_BASE, MF_RIGHT_READ | MF_RIGHT_WRITE) == 0 &&
+           mf_vas_attach_segment(SVAS, SEG, MF_RIGHT_READ | MF_RIGHT_WRITE) == 0 && make(MF_OBJ_BINDING, 0, BIND);
+}
+
 UTEST(binding_holds_its_server_cspace_by_capability)
 {
     UCHECK(cleanup());
-    // Server domain: a VAS sharing our home, an A-stack segment, a binding.
-    UCHECK(make(MF_OBJ_VAS, 14, SVAS) && mf_vas_attach(SVAS, 0) == 0);
-    UCHECK(make(MF_OBJ_SEGMENT, 14, SEG) && mf_segment_configure(SEG, SEG_BASE, 2 * MiB) == 0);
-    UCHECK(make(MF_OBJ_FRAME, 12, FRAME) && mf_frame_map(FRAME, SEG, SEG_BASE, MF_RIGHT_READ | MF_RIGHT_WRITE) == 0);
-    UCHECK(mf_vas_attach_segment(SVAS, SEG, MF_RIGHT_READ | MF_RIGHT_WRITE) == 0);
-    UCHECK(make(MF_OBJ_BINDING, 0, BIND));
+    UCHECK(server_domain());
     // Its CSpace, from a small untyped of its own, holding what it needs
     // and a read-only System cap.
     UCHECK(make(MF_OBJ_UNTYPED, 16, SUB));
@@ -199,11 +204,7 @@ static uint64_t probe_wanted(void) { return (uint64_t)mf_ktest_count(MF_CAP_SYST
 UTEST(binding_takes_its_server_cspace_by_argument)
 {
     UCHECK(cleanup());
-    UCHECK(make(MF_OBJ_VAS, 14, SVAS) && mf_vas_attach(SVAS, 0) == 0);
-    UCHECK(make(MF_OBJ_SEGMENT, 14, SEG) && mf_segment_configure(SEG, SEG_BASE, 2 * MiB) == 0);
-    UCHECK(make(MF_OBJ_FRAME, 12, FRAME) && mf_frame_map(FRAME, SEG, SEG_BASE, MF_RIGHT_READ | MF_RIGHT_WRITE) == 0);
-    UCHECK(mf_vas_attach_segment(SVAS, SEG, MF_RIGHT_READ | MF_RIGHT_WRITE) == 0);
-    UCHECK(make(MF_OBJ_BINDING, 0, BIND));
+    UCHECK(server_domain());
     // The server's CSpace: a read-only System cap in slot 5, where ours
     // holds the boot images' CNode (the probe's System call fails there).
     UCHECK(make(MF_OBJ_UNTYPED, 16, SUB));
